@@ -8,9 +8,16 @@ export const RUN_WORKFLOW = 'selfRationalizationRun';
 export const ITERATION_WORKFLOW = 'iterationWorkflow';
 export const PROGRESS_QUERY = 'progress';
 
-export interface RunInput {
-  /** The raw run config (validated inside the workflow). */
-  config: unknown;
+/**
+ * The run workflow's only argument is the raw run config (the JSON of a config file), so that
+ * `temporal workflow start --type selfRationalizationRun --input-file configs/local.json` starts a run.
+ * It is validated inside the workflow.
+ */
+export type RunInput = unknown;
+
+/** Workflow id of iteration K's child workflow. */
+export function iterationWorkflowId(runId: string, iteration: number): string {
+  return `${runId}-iter-${iteration}`;
 }
 
 export type StepName = 'prepare' | 'sample' | 'score' | 'pair' | 'train' | 'evaluate' | 'done';
