@@ -1,0 +1,235 @@
+/**
+ * Canonical records (JSONL, one object a line): the only shapes the pipeline's steps exchange through S3.
+ * See docs/CONTRACTS.md. Adapters (core/adapters/) turn published formats into these.
+ *
+ * Pure and deterministic: imported by workflow code. Validation errors are one readable string that names
+ * the offending field, e.g. `rubric.score3: required (expected string)`.
+ *
+ * Conventions:
+ * - Objects are strict: an unknown key is an error (it is usually a typo such as `goldscore`); free-form
+ *   extras belong in `meta`.
+ * - An optional field may be absent or `null` (as pandas and many Python writers emit); `null` is read as
+ *   absent, and absent keys are not written back.
+ */
+import { z } from 'zod';
+
+/** Scores on the rubric's Likert scale are integers; the range itself is the run config's concern. */
+const IntScore = z.number().int();
+const NonEmpty = z.string().min(1, 'must be a non-empty string');
+
+/** Removes keys whose value is `undefined` (absent optional fields), so records compare and print cleanly. */
+function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
+  const out = {} as Record<string, unknown>;
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+/** An optional field that also accepts `null` and reads it as absent. */
+function optional<T extends z.ZodType>(schema: T) {
+  return schema
+    .nullish()
+    .transform((v) => (v === null ? undefined : v) as z.output<T> | undefined)
+    .optional();
+}
+
+export const SCORE_LEVELS = [1, 2, 3, 4, 5] as const;
+export const RUBRIC_SCORE_KEYS = ['score1', 'score2', 'score3', 'score4', 'score5'] as const;
+export type RubricScoreKey = (typeof RUBRIC_SCORE_KEYS)[number];
+
+/** A criterion plus one description per score level. */
+export const Rubric = z
+  .object({
+    criteria: NonEmpty,
+    score1: NonEmpty,
+    score2: NonEmpty,
+    score3: NonEmpty,
+    score4: NonEmpty,
+    score5: NonEmpty,
+  })
+  .strict();
+export type Rubric = z.output<typeof Rubric>;
+
+/** Other gold columns, e.g. `{ "human": 4, "gpt4": 3.67 }`. */
+export const GoldColumns = z.record(z.string().min(1), z.number().refine(Number.isFinite, 'must be a finite number'));
+export type GoldColumns = z.output<typeof GoldColumns>;
+
+/** Free-form provenance (source, category, original index...). JSON values only. */
+export const Meta = z.record(z.string(), z.json());
+export type Meta = z.output<typeof Meta>;
+
+/** Training/pointwise evaluation example ("absolute grading"). */
+export const PointwiseExample = z
+  .object({
+    id: NonEmpty,
+    instruction: NonEmpty,
+    response: NonEmpty,
+    rubric: Rubric,
+    reference_answer: optional(NonEmpty),
+    gold_score: optional(IntScore),
+    gold: optional(GoldColumns),
+    meta: optional(Meta),
+  })
+  .strict()
+  .transform(dropUndefined);
+export type PointwiseExample = z.output<typeof PointwiseExample>;
+
+/** Pairwise example: `chosen` is the better response (RewardBench/LLMBar style). */
+export const PairwiseExample = z
+  .object({
+    id: NonEmpty,
+    instruction: NonEmpty,
+    chosen: NonEmpty,
+    rejected: NonEmpty,
+    subset: optional(NonEmpty),
+    rubric: optional(Rubric),
+  })
+  .strict()
+  .transform(dropUndefined);
+export type PairwiseExample = z.output<typeof PairwiseExample>;
+
+export const JUDGMENT_STATUSES = ['ok', 'unparseable'] as const;
+export type JudgmentStatus = (typeof JUDGMENT_STATUSES)[number];
+
+/**
+ * One sampled judgment of one example. An `ok` judgment has a score; an `unparseable` one has none (it is
+ * kept and counted, never scored 0) and usually a `reason`.
+ */
+export const Judgment = z
+  .object({
+    example_id: NonEmpty,
+    sample_index: z.number().int().nonnegative(),
+    model_id: NonEmpty,
+    prompt_hash: NonEmpty,
+    text: z.string(),
+    rationale: optional(z.string()),
+    score: optional(IntScore),
+    status: z.enum(JUDGMENT_STATUSES),
+    reason: optional(z.string()),
+    seed: z.number().int(),
+  })
+  .strict()
+  .superRefine((j, ctx) => {
+    if (j.status === 'ok' && j.score === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['score'], message: 'required when status is "ok"' });
+    }
+    if (j.status === 'unparseable' && j.score !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['score'], message: 'must be absent when status is "unparseable"' });
+    }
+  })
+  .transform(dropUndefined);
+export type Judgment = z.output<typeof Judgment>;
+
+export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
+export type ChatRole = (typeof CHAT_ROLES)[number];
+
+export const ChatMessage = z
+  .object({
+    role: z.enum(CHAT_ROLES),
+    content: z.string(),
+  })
+  .strict();
+export type ChatMessage = z.output<typeof ChatMessage>;
+
+/** Pairing strategies of METHOD.md; the schema accepts any non-empty name so new strategies need no change here. */
+export const KNOWN_PAIRING_STRATEGIES = ['gold_margin', 'majority_vote', 'meta_judge'] as const;
+
+/** A DPO preference pair in TRL's prompt/chosen/rejected form: prompt as chat messages, completions as text. */
+export const PreferencePair = z
+  .object({
+    example_id: NonEmpty,
+    prompt: z.array(ChatMessage).min(1, 'must hold at least one message'),
+    chosen: z.string(),
+    rejected: z.string(),
+    chosen_score: IntScore,
+    rejected_score: IntScore,
+    strategy: NonEmpty,
+  })
+  .strict();
+export type PreferencePair = z.output<typeof PreferencePair>;
+
+/** Input (pre-validation) shapes, for writers that build records by hand. */
+export type PointwiseExampleInput = z.input<typeof PointwiseExample>;
+export type PairwiseExampleInput = z.input<typeof PairwiseExample>;
+export type JudgmentInput = z.input<typeof Judgment>;
+export type PreferencePairInput = z.input<typeof PreferencePair>;
+
+export type RecordKind = 'pointwise' | 'pairwise' | 'judgment' | 'preference-pair';
+
+export const RECORD_SCHEMAS = {
+  pointwise: PointwiseExample,
+  pairwise: PairwiseExample,
+  judgment: Judgment,
+  'preference-pair': PreferencePair,
+} as const;
+
+export type RecordOf<K extends RecordKind> = z.output<(typeof RECORD_SCHEMAS)[K]>;
+
+export type ValidationResult<T> = { ok: true; record: T } | { ok: false; reason: string };
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** `rubric.score3`, `prompt[0].role`, or `(root)`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += (out ? '.' : '') + String(p);
+  }
+  return out || '(root)';
+}
+
+/** One readable line per problem, joined with "; ". Each names its field. */
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string {
+  return issues
+    .map((issue) => {
+      const path = formatPath(issue.path);
+      if (issue.code === 'unrecognized_keys') {
+        const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+        return `${path}: unknown field${issue.keys.length === 1 ? '' : 's'} ${keys}`;
+      }
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Error customisation: name what was missing or mistyped in plain words. */
+const errorMap: z.core.$ZodErrorMap = (iss) => {
+  if (iss.code === 'invalid_type') {
+    if (iss.input === undefined) return `required (expected ${iss.expected === 'int' ? 'an integer' : iss.expected})`;
+    if (iss.expected === 'int') return `expected an integer, got ${JSON.stringify(iss.input)}`;
+    return `expected ${iss.expected}, got ${describeType(iss.input)}`;
+  }
+  if (iss.code === 'invalid_value' && 'values' in iss) {
+    return `expected one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(iss.input)}`;
+  }
+  if (iss.code === 'invalid_union') return 'must be a JSON value (string, number, boolean, null, array or object)';
+  return undefined;
+};
+
+/** Validates `raw` against `schema`; never throws. A failure's `reason` names every offending field. */
+export function validateWith<S extends z.ZodType>(schema: S, raw: unknown): ValidationResult<z.output<S>> {
+  const parsed = schema.safeParse(raw, { error: errorMap });
+  if (parsed.success) return { ok: true, record: parsed.data };
+  return { ok: false, reason: formatIssues(parsed.error.issues) };
+}
+
+export function validateRecord<K extends RecordKind>(kind: K, raw: unknown): ValidationResult<RecordOf<K>> {
+  return validateWith(RECORD_SCHEMAS[kind], raw) as ValidationResult<RecordOf<K>>;
+}
+
+export const validatePointwiseExample = (raw: unknown) => validateRecord('pointwise', raw);
+export const validatePairwiseExample = (raw: unknown) => validateRecord('pairwise', raw);
+export const validateJudgment = (raw: unknown) => validateRecord('judgment', raw);
+export const validatePreferencePair = (raw: unknown) => validateRecord('preference-pair', raw);
+
+/**
+ * One JSONL line (with the trailing newline) for a record. Keys keep their insertion order and absent
+ * optional fields (`undefined`) are dropped, so validated records serialise deterministically.
+ */
+export function toJsonlLine(record: unknown): string {
+  return `${JSON.stringify(record)}\n`;
+}
