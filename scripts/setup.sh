@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# One idempotent set-up for Judgeloop. `npm run demo` and `npm test` both call it; run it by hand with
+# `npm run setup` or `bash scripts/setup.sh`. When everything is already in place it takes seconds.
+#
+# Steps (each prints one line, "done" or "skipped", with its time):
+#   npm     npm ci from package-lock.json (skipped when node_modules matches the lockfile)
+#   tools   the Temporal CLI (dev server) and the versitygw S3 server, built with `go install` into .tools/bin
+#   python  the Python venv for jobs/ (.venv, a symlink into the per-user cache; keyed by requirements + python)
+#   model   the tiny judge model, built locally into .judgeloop/models/tiny-judge (no model hub)
+#
+# Usage: scripts/setup.sh [--only STEP[,STEP]] [--skip STEP[,STEP]]
+#
+# Environment:
+#   JUDGELOOP_CACHE_DIR   per-user cache of built binaries and venvs (default ~/.cache/judgeloop); fresh clones on
+#                         the same machine reuse it, so only the first set-up on a machine is slow
+#   JUDGELOOP_PYTHON      the Python used to create the venv (default python3; 3.10 or newer)
+#   GO                    the go command (default go; Go 1.25 or newer, only needed when a tool must be built)
+set -euo pipefail
+
+JL_PREFIX=setup
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$JL_ROOT"
+
+TEMPORAL_VERSION=1.5.1
+VERSITYGW_VERSION=v1.8.0
+ALL_STEPS=(npm tools python model)
+
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+only="" skip=""
+while (($#)); do
+  case $1 in
+    --only) only=${2:?--only needs a value}; shift 2 ;;
+    --only=*) only=${1#*=}; shift ;;
+    --skip) skip=${2:?--skip needs a value}; shift 2 ;;
+    --skip=*) skip=${1#*=}; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "setup: unknown argument '$1' (see: bash scripts/setup.sh --help)" >&2; exit 2 ;;
+  esac
+done
+for s in ${only//,/ } ${skip//,/ }; do
+  [[ " ${ALL_STEPS[*]} " == *" $s "* ]] || { echo "setup: unknown step '$s' (steps: ${ALL_STEPS[*]})" >&2; exit 2; }
+done
+wanted() {
+  local s=$1
+  [[ -n "$only" && ",$only," != *",$s,"* ]] && return 1
+  [[ ",$skip," == *",$s,"* ]] && return 1
+  return 0
+}
+
+# step_line LABEL STATUS DETAIL T0: "setup: temporal cli      done (built 1.5.1 with go install) 3m02s"
+step_line() {
+  local label=$1 status=$2 detail=$3 t0=$4
+  printf '%s: %-18s %s%s [%s]\n' "$JL_PREFIX" "$label" "$status" "${detail:+ ($detail)}" "$(jl_fmt_ms $(($(jl_now_ms) - t0)))"
+}
+
+mkdir -p "$JL_LOG_DIR" "$JL_CACHE_DIR"
+
+# ---------------------------------------------------------------------------------------------------- node
+check_node() {
+  command -v node >/dev/null || jl_die "node is not installed" "install Node.js 20.3 or newer (https://nodejs.org), then rerun"
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=3)?0:1)' ||
+    jl_die "Node.js $(node --version) is too old" "install Node.js 20.3 or newer, then rerun"
+}
+
+# ---------------------------------------------------------------------------------------------------- npm
+step_npm() {
+  local t0 want stamp=node_modules/.judgeloop-lockfile.sha256 log="$JL_LOG_DIR/setup-npm.log"
+  t0=$(jl_now_ms)
+  [[ -f package-lock.json ]] || jl_die "package-lock.json is missing" "restore it: git checkout -- package-lock.json"
+  want="$(jl_sha256_files package-lock.json) node-$(node -p 'process.versions.modules')"
+  if [[ -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
+    step_line "npm dependencies" skipped "node_modules matches package-lock.json" "$t0"
+    return
+  fi
+  if [[ -d node_modules ]] && node scripts/lib/npm-lock-check.js "$JL_ROOT" 2>/dev/null; then
+    # Installed by a plain `npm ci`/`npm install` that matches the lockfile: adopt it instead of reinstalling.
+    printf '%s\n' "$want" >"$stamp"
+    step_line "npm dependencies" skipped "node_modules already matches package-lock.json" "$t0"
+    return
+  fi
+  command -v npm >/dev/null || jl_die "npm is not installed" "install Node.js 20.3+ with npm, then rerun"
+  : >"$log"
+  jl_run_logged "$log" npm ci --no-audit --no-fund --prefer-offline ||
+    jl_die "npm ci failed" "check access to the npm registry (or a lockfile/package.json mismatch), then rerun: bash scripts/setup.sh" "$log"
+  printf '%s\n' "$want" >"$stamp"
+  step_line "npm dependencies" done "npm ci" "$t0"
+}
+
+# ---------------------------------------------------------------------------------------------------- tools
+# tool_ok NAME BINARY: the binary runs and reports the pinned version.
+tool_ok() {
+  local name=$1 bin=$2 out
+  [[ -x "$bin" ]] || return 1
+  out=$("$bin" --version 2>/dev/null) || return 1
+  case $name in
+    temporal) [[ "$out" == "temporal version $TEMPORAL_VERSION "* ]] ;;
+    versitygw) grep -Eq "^Version *: *$VERSITYGW_VERSION\$" <<<"$out" ;;
+    *) return 1 ;;
+  esac
+}
+
+tool_module() {
+  case $1 in
+    temporal) echo "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_VERSION" ;;
+    versitygw) echo "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" ;;
+  esac
+}
+
+tool_version() {
+  case $1 in
+    temporal) echo "$TEMPORAL_VERSION" ;;
+    versitygw) echo "$VERSITYGW_VERSION" ;;
+  esac
+}
+
+# -X stamps the version `--version` reports (a plain `go install` reports 0.0.0-DEV / git); -s -w drop debug
+# symbols (the Temporal CLI shrinks from 250 MB to 210 MB). Only the link step depends on these flags.
+tool_ldflags() {
+  case $1 in
+    temporal) echo "-s -w -X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_VERSION" ;;
+    versitygw) echo "-s -w -X main.Version=$VERSITYGW_VERSION" ;;
+  esac
+}
+
+# Runs under the tool's cache lock: builds NAME into the cache unless another set-up just did.
+build_tool_into_cache() {
+  local name=$1 cached=$2 log=$3 go=${GO:-go} tmp module
+  tool_ok "$name" "$cached" && return 0
+  command -v "$go" >/dev/null || {
+    echo "go is not installed: it is needed once per machine to build $name" >&2
+    return 3
+  }
+  module=$(tool_module "$name")
+  tmp="$(dirname "$cached").tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  jl_run_logged "$log" env GOBIN="$tmp" "$go" install -ldflags "$(tool_ldflags "$name")" "$module" || return 1
+  tool_ok "$name" "$tmp/$name" || { echo "the built $name does not report version $(tool_version "$name")" >>"$log"; return 1; }
+  rm -rf "$(dirname "$cached")"
+  mv "$tmp" "$(dirname "$cached")"
+}
+
+ensure_tool() {
+  local name=$1 label=$2 t0 bin=".tools/bin/$1" version cached log how rc=0
+  t0=$(jl_now_ms)
+  version=$(tool_version "$name")
+  if tool_ok "$name" "$bin"; then
+    step_line "$label" skipped "$bin is $version" "$t0"
+    return
+  fi
+  cached="$JL_CACHE_DIR/tools/$name-$version/$name"
+  log="$JL_LOG_DIR/setup-$name.log"
+  how="installed $version from cache $(dirname "$cached")"
+  if ! tool_ok "$name" "$cached"; then
+    : >"$log"
+    jl_say "$label: building $version with go install, once per machine (first time ~3-5 min; log: $(jl_rel "$log"))"
+    jl_with_lock "tool-$name-$version" build_tool_into_cache "$name" "$cached" "$log" || rc=$?
+    if ((rc == 3)); then
+      jl_die "go is not installed; it is needed once per machine to build $name $version" \
+        "install Go 1.25+ (https://go.dev/dl/) and rerun, or put a $name $version binary at $bin"
+    elif ((rc != 0)); then
+      jl_die "go install $(tool_module "$name") failed" \
+        "check access to the Go module proxy (proxy.golang.org) and the log, then rerun: bash scripts/setup.sh" "$log"
+    fi
+    how="built $version with go install"
+  fi
+  mkdir -p .tools/bin
+  # A hard link is instant and shares the disk blocks; fall back to a copy across file systems.
+  rm -f "$bin.tmp"
+  ln "$cached" "$bin.tmp" 2>/dev/null || cp "$cached" "$bin.tmp"
+  mv -f "$bin.tmp" "$bin"
+  tool_ok "$name" "$bin" || jl_die "$bin does not run or report version $version" "remove $(dirname "$cached") and rerun"
+  step_line "$label" done "$how" "$t0"
+}
+
+step_tools() {
+  ensure_tool temporal "temporal cli"
+  ensure_tool versitygw "s3 server"
+}
+
+# ---------------------------------------------------------------------------------------------------- python
+PY=${JUDGELOOP_PYTHON:-python3}
+REQUIREMENTS=jobs/requirements.txt
+VENV_DIR="" # set by venv_key
+
+venv_key() {
+  command -v "$PY" >/dev/null || jl_die "$PY is not installed" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
+  local pyinfo
+  pyinfo=$("$PY" -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)') ||
+    jl_die "$PY does not run" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
+  "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
+    jl_die "Python ${pyinfo%% *} is too old" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
+  [[ -f $REQUIREMENTS ]] || jl_die "$REQUIREMENTS is missing" "restore it from git, then rerun"
+  local key
+  key=$(jl_sha256_str "$(jl_sha256_files "$REQUIREMENTS") $pyinfo")
+  VENV_DIR="$JL_CACHE_DIR/venvs/py${pyinfo%% *}-${key:0:16}"
+}
+
+# Runs under the venv's cache lock.
+build_venv() {
+  local venv=$1 log=$2 mods
+  [[ -f "$venv/.judgeloop-complete" ]] && return 0
+  rm -rf "$venv"
+  jl_run_logged "$log" "$PY" -m venv "$venv" || return 1
+  jl_run_logged "$log" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -r "$REQUIREMENTS" || return 1
+  # Import what the jobs need, so a broken wheel fails here and not in the middle of a run.
+  mods=$(sed -E 's/[#;].*//; s/\[.*//; s/[<>=!~ ].*//' "$REQUIREMENTS" | tr 'A-Z' 'a-z' |
+    grep -Ex 'torch|transformers|trl|peft|accelerate|datasets|tokenizers|safetensors|pytest' | paste -sd, -) || true
+  if [[ -n "$mods" ]]; then
+    jl_run_logged "$log" "$venv/bin/python" -c "import $mods; print('imports ok: $mods')" || return 1
+  fi
+  {
+    echo "requirements_sha256=$(jl_sha256_files "$REQUIREMENTS")"
+    echo "python=$("$PY" -c 'import sys; print(sys.version.split()[0])')"
+    echo "created=$(date -u +%FT%TZ)"
+  } >"$venv/.judgeloop-complete.tmp"
+  mv "$venv/.judgeloop-complete.tmp" "$venv/.judgeloop-complete" # written last: an interrupted install is redone
+}
+
+step_python() {
+  local t0 log="$JL_LOG_DIR/setup-python.log" how rc=0
+  t0=$(jl_now_ms)
+  venv_key
+  if [[ -e .venv && ! -L .venv ]]; then
+    jl_die ".venv is a real directory, not the symlink set-up manages" "move it away (mv .venv .venv.bak) and rerun"
+  fi
+  if [[ -f "$VENV_DIR/.judgeloop-complete" && "$(readlink .venv 2>/dev/null)" == "$VENV_DIR" ]]; then
+    step_line "python venv" skipped ".venv -> $VENV_DIR" "$t0"
+    return
+  fi
+  how="linked to cached $VENV_DIR"
+  if [[ ! -f "$VENV_DIR/.judgeloop-complete" ]]; then
+    : >"$log"
+    jl_say "python venv: installing $REQUIREMENTS into $VENV_DIR (first time on a machine ~5 min, ~6 GB; log: $(jl_rel "$log"))"
+    jl_with_lock "venv-$(basename "$VENV_DIR")" build_venv "$VENV_DIR" "$log" || rc=$?
+    ((rc == 0)) || jl_die "creating the Python venv failed" \
+      "check access to PyPI and the log, then rerun: bash scripts/setup.sh (a half-built venv is redone)" "$log"
+    how="created $VENV_DIR"
+  fi
+  ln -sfn "$VENV_DIR" .venv.tmp.$$
+  mv -T .venv.tmp.$$ .venv
+  step_line "python venv" done "$how" "$t0"
+}
+
+# ---------------------------------------------------------------------------------------------------- model
+TINY_JUDGE_DIR=.judgeloop/models/tiny-judge
+TINY_JUDGE_STAMP=.judgeloop/models/tiny-judge.sha256
+TINY_JUDGE_BUILDER=jobs/build_tiny_judge.py
+TINY_JUDGE_CORPORA=(datasets/synthetic/train.jsonl prompts/pointwise-v1.txt)
+
+step_model() {
+  local t0 want f log="$JL_LOG_DIR/setup-model.log" args=()
+  t0=$(jl_now_ms)
+  for f in "$TINY_JUDGE_BUILDER" "${TINY_JUDGE_CORPORA[@]}" "$REQUIREMENTS"; do
+    [[ -f $f ]] || jl_die "$f is missing (needed to build the tiny judge)" "restore it from git, then rerun"
+  done
+  [[ -x .venv/bin/python ]] || jl_die ".venv/bin/python is missing" "run the python step first: bash scripts/setup.sh --only python,model"
+  want=$(jl_sha256_files "$TINY_JUDGE_BUILDER" "${TINY_JUDGE_CORPORA[@]}" "$REQUIREMENTS")
+  want="$want $(.venv/bin/python -c 'import sys; print(sys.version.split()[0])')"
+  if [[ -f $TINY_JUDGE_STAMP && "$(cat "$TINY_JUDGE_STAMP")" == "$want" && -f $TINY_JUDGE_DIR/config.json ]]; then
+    step_line "tiny judge" skipped "$TINY_JUDGE_DIR is up to date" "$t0"
+    return
+  fi
+  rm -f "$TINY_JUDGE_STAMP" # written last: an interrupted build is redone
+  rm -rf "$TINY_JUDGE_DIR"
+  mkdir -p "$(dirname "$TINY_JUDGE_DIR")"
+  for f in "${TINY_JUDGE_CORPORA[@]}"; do args+=(--corpus "$f"); done
+  : >"$log"
+  jl_run_logged "$log" .venv/bin/python "$TINY_JUDGE_BUILDER" --out "$TINY_JUDGE_DIR" --seed 0 "${args[@]}" ||
+    jl_die "building the tiny judge failed" "see the log; rerun: bash scripts/setup.sh --only model" "$log"
+  [[ -f $TINY_JUDGE_DIR/config.json ]] ||
+    jl_die "$TINY_JUDGE_BUILDER did not write $TINY_JUDGE_DIR/config.json" "see the log; rerun: bash scripts/setup.sh --only model" "$log"
+  printf '%s\n' "$want" >"$TINY_JUDGE_STAMP"
+  step_line "tiny judge" done "built $TINY_JUDGE_DIR" "$t0"
+}
+
+# ---------------------------------------------------------------------------------------------------- main
+T0=$(jl_now_ms)
+check_node
+wanted npm && step_npm
+wanted tools && step_tools
+wanted python && step_python
+wanted model && step_model
+jl_say "ready [$(jl_fmt_ms $(($(jl_now_ms) - T0)))]"
