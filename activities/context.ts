@@ -1,0 +1,135 @@
+/**
+ * What every activity receives from the factory (dependency injection), and the small glue between
+ * Temporal's activity context and the job runners.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { RunConfig } from '../core/config';
+import type { ObjectStore, StorageSettings } from './storage';
+import type { JobContext, JobProgress, JobRunner } from './jobs/types';
+
+export interface ActivityDeps {
+  /** Project root: relative paths in configs (datasets, seed model, templates, python) resolve against it. */
+  projectRoot: string;
+  storeFor(settings: StorageSettings): ObjectStore;
+  runnerFor(config: RunConfig, store: ObjectStore): JobRunner;
+  /** Recorded in every manifest: which code produced an artifact. */
+  codeVersion: string;
+}
+
+export function storageSettings(config: RunConfig): StorageSettings {
+  return {
+    endpoint: config.storage.endpoint ?? process.env.JUDGELOOP_S3_ENDPOINT,
+    region: config.storage.region,
+    forcePathStyle: config.storage.forcePathStyle,
+  };
+}
+
+/** Turns the current Temporal activity into the runner's context: heartbeats, cancellation and logs. */
+export function currentJobContext(): JobContext {
+  const ctx = Context.current();
+  return {
+    heartbeat: (details: JobProgress) => ctx.heartbeat(details),
+    signal: ctx.cancellationSignal,
+    log: (line: string) => ctx.log.info(line),
+  };
+}
+
+/** Heartbeats at most every `everyMs` during long streaming loops, so cancellation is noticed. */
+export function throttledHeartbeat(everyMs = 2000): (details?: unknown) => void {
+  let last = 0;
+  return (details?: unknown) => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    try {
+      Context.current().heartbeat(details);
+    } catch {
+      /* outside an activity (unit tests) */
+    }
+  };
+}
+
+export function isS3(uri: string): boolean {
+  return uri.startsWith('s3://');
+}
+
+export function localPath(projectRoot: string, uri: string): string {
+  const p = uri.startsWith('file://') ? uri.slice('file://'.length) : uri;
+  return path.isAbsolute(p) ? p : path.join(projectRoot, p);
+}
+
+export function badInput(message: string, type = 'InvalidInput'): ApplicationFailure {
+  return ApplicationFailure.create({ message, type, nonRetryable: true });
+}
+
+/**
+ * Rows of a dataset source, streamed: `.jsonl` line by line (from a local file or S3), `.json` as one array
+ * (published benchmark files are arrays; they are read whole). Bad JSON lines are yielded as errors so the
+ * caller quarantines them with their line number.
+ */
+export async function* readSourceRows(
+  store: ObjectStore,
+  projectRoot: string,
+  uri: string,
+): AsyncGenerator<{ index: number; value?: unknown; error?: string }> {
+  const isJsonArray = /\.json$/i.test(uri);
+  if (isS3(uri)) {
+    if (isJsonArray) {
+      const bytes = await store.getBytes(uri);
+      if (bytes === null) throw badInput(`dataset not found: ${uri}`);
+      yield* arrayRows(bytes.toString('utf8'), uri);
+      return;
+    }
+    let index = 0;
+    for await (const row of store.readJsonlLines(uri)) {
+      yield { index: index++, value: row.value, error: row.error };
+    }
+    return;
+  }
+  const file = localPath(projectRoot, uri);
+  const info = await stat(file).catch(() => null);
+  if (!info?.isFile()) throw badInput(`dataset not found: ${uri} (looked for ${file})`);
+  if (isJsonArray) {
+    yield* arrayRows(await readFile(file, 'utf8'), uri);
+    return;
+  }
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  let index = 0;
+  let lineNo = 0;
+  for await (const text of lines) {
+    lineNo++;
+    if (!text.trim()) continue;
+    try {
+      yield { index: index++, value: JSON.parse(text) };
+    } catch (err) {
+      yield { index: index++, error: `line ${lineNo} is not valid JSON: ${(err as Error).message}` };
+    }
+  }
+}
+
+function* arrayRows(text: string, uri: string): Generator<{ index: number; value?: unknown; error?: string }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw badInput(`${uri} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw badInput(`${uri}: a .json dataset must hold an array of rows`);
+  for (let i = 0; i < parsed.length; i++) yield { index: i, value: parsed[i] };
+}
+
+/** A cheap fingerprint of a local file or S3 object, so a changed source is re-ingested. */
+export async function sourceFingerprint(store: ObjectStore, projectRoot: string, uri: string): Promise<string> {
+  if (isS3(uri)) {
+    const listed = await store.list(uri);
+    const exact = listed.find((o) => o.uri === uri);
+    return exact ? `s3:${exact.size}` : 's3:missing';
+  }
+  const info = await stat(localPath(projectRoot, uri)).catch(() => null);
+  return info ? `file:${info.size}:${info.mtimeMs}` : 'file:missing';
+}

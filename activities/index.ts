@@ -1,0 +1,57 @@
+/**
+ * The activity factory: every side effect of a run, built from injected clients so tests pass real local
+ * ones (a local S3-compatible server, the local job runner).
+ */
+import path from 'node:path';
+import type { RunConfig } from '../core/config';
+import type { ActivityDeps } from './context';
+import { LocalJobRunner } from './jobs/local-runner';
+import { createPrepareActivities } from './prepare';
+import { createSampleActivities } from './sample';
+import { createScoreActivities } from './score';
+import { createPairActivities } from './pair';
+import { createTrainActivities } from './train';
+import { createEvaluateActivities } from './evaluate';
+import { ObjectStore, createS3Client, type StorageSettings } from './storage';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createPrepareActivities(deps),
+    ...createSampleActivities(deps),
+    ...createScoreActivities(deps),
+    ...createPairActivities(deps),
+    ...createTrainActivities(deps),
+    ...createEvaluateActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/** The default wiring: one S3 client per storage endpoint, local job runner. */
+export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  const stores = new Map<string, ObjectStore>();
+  return {
+    projectRoot: PROJECT_ROOT,
+    codeVersion: process.env.JUDGELOOP_CODE_VERSION ?? 'dev',
+    storeFor(settings: StorageSettings) {
+      const key = JSON.stringify(settings);
+      let store = stores.get(key);
+      if (!store) {
+        store = new ObjectStore(createS3Client(settings));
+        stores.set(key, store);
+      }
+      return store;
+    },
+    runnerFor(config: RunConfig, store: ObjectStore) {
+      return new LocalJobRunner({
+        store,
+        projectRoot: overrides.projectRoot ?? PROJECT_ROOT,
+        python: config.backend.python,
+        workDir: config.backend.workDir,
+      });
+    },
+    ...overrides,
+  };
+}

@@ -1,0 +1,331 @@
+/**
+ * The local job runner: runs a jobs/ entry point as a child process under the SageMaker script-mode
+ * contract, with channels downloaded from S3 and outputs uploaded back.
+ *
+ * Durability: the job process is detached from the worker and writes its exit code to its job folder, so a
+ * worker that dies (even by SIGKILL) leaves the job running; the retried activity on the next worker finds
+ * the same job folder by the job's deterministic name and adopts the running process instead of starting a
+ * second one. A job whose outputs were already uploaded is adopted without running anything.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { joinUri } from '../../core/artifacts';
+import type { ObjectStore } from '../storage';
+import { hashInputs } from '../manifest';
+import type { JobContext, JobProgress, JobResult, JobRunner, JobSpec } from './types';
+
+export interface LocalRunnerOptions {
+  store: ObjectStore;
+  /** Project root: jobs/ lives here and relative paths resolve against it. */
+  projectRoot: string;
+  /** Python interpreter (absolute, or relative to projectRoot). */
+  python: string;
+  /** Folder holding one sub-folder per job (absolute, or relative to projectRoot). */
+  workDir: string;
+  pollMs?: number;
+  /** Grace period between SIGTERM and SIGKILL on cancellation. */
+  killGraceMs?: number;
+}
+
+interface LaunchRecord {
+  jobName: string;
+  specHash: string;
+  pid: number;
+  /** Kernel start time of the process (from /proc), so a recycled pid is never mistaken for our job. */
+  startTicks: string | null;
+  launchedAt: string;
+}
+
+interface CompletionRecord {
+  jobName: string;
+  specHash: string;
+  exitCode: number;
+  seconds: number;
+  finishedAt: string;
+}
+
+const PROGRESS_PREFIX = 'JUDGELOOP_PROGRESS ';
+
+export class LocalJobRunner implements JobRunner {
+  private readonly pollMs: number;
+  private readonly killGraceMs: number;
+
+  constructor(private readonly opts: LocalRunnerOptions) {
+    this.pollMs = opts.pollMs ?? 1000;
+    this.killGraceMs = opts.killGraceMs ?? 10_000;
+  }
+
+  private resolve(p: string): string {
+    return path.isAbsolute(p) ? p : path.join(this.opts.projectRoot, p);
+  }
+
+  jobDir(jobName: string): string {
+    return path.join(this.resolve(this.opts.workDir), jobName);
+  }
+
+  async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
+    const specHash = hashInputs({ ...spec });
+    const started = Date.now();
+    const result = (how: JobResult['how']): JobResult => ({
+      jobName: spec.jobName,
+      outputUri: spec.outputUri,
+      modelUri: joinUri(spec.outputUri, 'model'),
+      outputDataUri: joinUri(spec.outputUri, 'output'),
+      how,
+      seconds: (Date.now() - started) / 1000,
+    });
+
+    const completionUri = joinUri(spec.outputUri, '_job.json');
+    const uploaded = await this.opts.store.getJson<CompletionRecord>(completionUri);
+    if (uploaded && uploaded.specHash === specHash && uploaded.exitCode === 0) {
+      ctx.log(`job ${spec.jobName}: outputs already in ${spec.outputUri}; adopting them`);
+      ctx.heartbeat({ phase: 'done', jobName: spec.jobName, adopted: true });
+      return result('adopted-finished');
+    }
+
+    const dir = this.jobDir(spec.jobName);
+    await mkdir(dir, { recursive: true });
+    let how: JobResult['how'] = 'ran';
+    let launch = await readJson<LaunchRecord>(path.join(dir, 'launch.json'));
+    let exit = await readJson<CompletionRecord>(path.join(dir, 'exit.json'));
+    if (launch && launch.specHash !== specHash) {
+      // The folder holds another spec's job (the config changed under the same name): start clean.
+      if (await isSameProcessAlive(launch)) await this.kill(launch.pid);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      launch = exit = null;
+    }
+
+    if (exit && exit.exitCode === 0) {
+      how = 'adopted-running';
+      ctx.log(`job ${spec.jobName}: finished earlier (pid ${launch?.pid}); uploading its outputs`);
+    } else if (launch && !exit && (await isSameProcessAlive(launch))) {
+      how = 'adopted-running';
+      ctx.log(`job ${spec.jobName}: adopting running process ${launch.pid} started ${launch.launchedAt}`);
+    } else {
+      launch = await this.launch(spec, specHash, dir, ctx);
+    }
+
+    if (!(exit && exit.exitCode === 0)) {
+      exit = await this.waitForExit(spec, launch!, dir, ctx, how === 'adopted-running');
+    }
+    if (exit.exitCode !== 0) {
+      const tail = await logTail(path.join(dir, 'job.log'), 40);
+      throw ApplicationFailure.create({
+        type: 'JobFailed',
+        message: `job ${spec.jobName} (${spec.entryPoint}) exited with code ${exit.exitCode}; last log lines:\n${tail}`,
+        // A script error repeats on retry; a process killed by a signal (OOM, lost machine) may not.
+        nonRetryable: exit.exitCode > 0 && exit.exitCode < 128,
+        details: [{ jobName: spec.jobName, exitCode: exit.exitCode, logFile: path.join(dir, 'job.log') }],
+      });
+    }
+
+    ctx.heartbeat({ phase: 'uploading', jobName: spec.jobName });
+    await this.opts.store.uploadDir(path.join(dir, 'model'), joinUri(spec.outputUri, 'model'));
+    await this.opts.store.uploadDir(path.join(dir, 'output'), joinUri(spec.outputUri, 'output'));
+    await this.opts.store.putJson(completionUri, exit);
+    ctx.heartbeat({ phase: 'done', jobName: spec.jobName });
+    return result(how);
+  }
+
+  private async launch(spec: JobSpec, specHash: string, dir: string, ctx: JobContext): Promise<LaunchRecord> {
+    ctx.heartbeat({ phase: 'downloading', jobName: spec.jobName });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SM_MODEL_DIR: path.join(dir, 'model'),
+      SM_OUTPUT_DATA_DIR: path.join(dir, 'output'),
+      SM_HPS: JSON.stringify(spec.hyperparameters),
+      SM_CHANNELS: JSON.stringify(Object.keys(spec.channels)),
+      PYTHONUNBUFFERED: '1',
+      HF_HUB_OFFLINE: '1',
+      TRANSFORMERS_OFFLINE: '1',
+      TOKENIZERS_PARALLELISM: 'false',
+    };
+    for (const [name, uri] of Object.entries(spec.channels)) {
+      const local = path.join(dir, 'channels', name);
+      await this.opts.store.downloadPrefix(uri, local);
+      env[`SM_CHANNEL_${name.toUpperCase()}`] = local;
+      ctx.heartbeat({ phase: 'downloading', jobName: spec.jobName });
+    }
+    for (const out of ['model', 'output']) {
+      await rm(path.join(dir, out), { recursive: true, force: true });
+      await mkdir(path.join(dir, out), { recursive: true });
+    }
+    await rm(path.join(dir, 'exit.json'), { force: true });
+
+    const python = this.resolve(this.opts.python);
+    const script = path.join(this.opts.projectRoot, 'jobs', spec.entryPoint);
+    // The shell records the exit code beside the job, so whichever worker adopts the job can read it.
+    const wrapper = [
+      'SECONDS=0',
+      '"$JUDGELOOP_PYTHON" "$JUDGELOOP_SCRIPT"',
+      'code=$?',
+      'printf \'{"jobName":"%s","specHash":"%s","exitCode":%d,"seconds":%d,"finishedAt":"%s"}\\n\' ' +
+        '"$JUDGELOOP_JOB" "$JUDGELOOP_SPEC" "$code" "$SECONDS" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$JUDGELOOP_DIR/exit.json.tmp"',
+      'mv "$JUDGELOOP_DIR/exit.json.tmp" "$JUDGELOOP_DIR/exit.json"',
+      'exit $code',
+    ].join('\n');
+    const logFd = openSync(path.join(dir, 'job.log'), 'a');
+    const child = spawn('bash', ['-c', wrapper], {
+      cwd: this.opts.projectRoot,
+      env: {
+        ...env,
+        JUDGELOOP_PYTHON: python,
+        JUDGELOOP_SCRIPT: script,
+        JUDGELOOP_JOB: spec.jobName,
+        JUDGELOOP_SPEC: specHash,
+        JUDGELOOP_DIR: dir,
+      },
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    });
+    closeSync(logFd);
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start ${python} ${script}`);
+    const record: LaunchRecord = {
+      jobName: spec.jobName,
+      specHash,
+      pid,
+      startTicks: await processStartTicks(pid),
+      launchedAt: new Date().toISOString(),
+    };
+    await writeFile(path.join(dir, 'launch.json'), JSON.stringify(record, null, 2));
+    await appendFile(path.join(dir, 'launches.log'), JSON.stringify(record) + '\n');
+    ctx.log(`job ${spec.jobName}: started ${spec.entryPoint} as pid ${pid}; log ${path.join(dir, 'job.log')}`);
+    return record;
+  }
+
+  private async waitForExit(
+    spec: JobSpec,
+    launch: LaunchRecord,
+    dir: string,
+    ctx: JobContext,
+    adopted: boolean,
+  ): Promise<CompletionRecord> {
+    const logPath = path.join(dir, 'job.log');
+    let offset = 0;
+    let pending = '';
+    const progress: JobProgress = { phase: 'running', jobName: spec.jobName, pid: launch.pid, adopted };
+    for (;;) {
+      if (ctx.signal.aborted) {
+        ctx.log(`job ${spec.jobName}: cancelled; stopping pid ${launch.pid}`);
+        await this.kill(launch.pid);
+        throw new CancelledFailure(`job ${spec.jobName} cancelled`);
+      }
+      const chunk = await readFrom(logPath, offset);
+      if (chunk.length) {
+        offset += chunk.length;
+        const lines = (pending + chunk.toString('utf8')).split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.startsWith(PROGRESS_PREFIX)) {
+            try {
+              Object.assign(progress, JSON.parse(line.slice(PROGRESS_PREFIX.length)));
+            } catch {
+              /* a malformed progress line is only a log line */
+            }
+          }
+          ctx.log(`[${spec.jobName}] ${line}`);
+        }
+      }
+      ctx.heartbeat({ ...progress });
+      const exit = await readJson<CompletionRecord>(path.join(dir, 'exit.json'));
+      if (exit) return exit;
+      if (!(await isSameProcessAlive(launch))) {
+        // Exited between the two checks, or died without recording an exit code (killed with its shell).
+        const late = await readJson<CompletionRecord>(path.join(dir, 'exit.json'));
+        if (late) return late;
+        throw ApplicationFailure.create({
+          type: 'JobLost',
+          message: `job ${spec.jobName} (pid ${launch.pid}) disappeared without an exit code; it will be restarted`,
+          nonRetryable: false,
+        });
+      }
+      await sleep(this.pollMs, ctx.signal);
+    }
+  }
+
+  private async kill(pid: number): Promise<void> {
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    signalGroup('SIGTERM');
+    const deadline = Date.now() + this.killGraceMs;
+    while (Date.now() < deadline && isAlive(pid)) await sleep(200);
+    signalGroup('SIGKILL');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function processStartTicks(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime) counts from after the parenthesised command name, which may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function isSameProcessAlive(launch: LaunchRecord): Promise<boolean> {
+  if (!isAlive(launch.pid)) return false;
+  const ticks = await processStartTicks(launch.pid);
+  if (ticks === null || launch.startTicks === null) return true;
+  if (ticks !== launch.startTicks) return false;
+  // A zombie (exited, not yet reaped by its parent) is not running.
+  const stat = await readFile(`/proc/${launch.pid}/stat`, 'utf8').catch(() => '');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function readFrom(file: string, offset: number): Promise<Buffer> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (!handle) return Buffer.alloc(0);
+  try {
+    const { size } = await handle.stat();
+    if (size <= offset) return Buffer.alloc(0);
+    const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function logTail(file: string, lines: number): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => !l.startsWith(PROGRESS_PREFIX)).slice(-lines - 1).join('\n');
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * One contract for GPU/CPU jobs, two runners (local processes now, SageMaker in production): a job is a
+ * Python entry point under jobs/ with named input channels and hyperparameters, writing its outputs to a
+ * model folder and an output-data folder, exactly as SageMaker script mode provides them.
+ */
+
+export type JobEntryPoint = 'generate.py' | 'train_dpo.py';
+
+export interface JobSpec {
+  /** Deterministic name derived in the workflow (core/artifacts jobName): the key for adoption on retry. */
+  jobName: string;
+  entryPoint: JobEntryPoint;
+  /** Channel name → S3 prefix (a folder) whose objects are the channel's files. */
+  channels: Record<string, string>;
+  hyperparameters: Record<string, string | number | boolean>;
+  /** S3 prefix receiving `model/` (SM_MODEL_DIR) and `output/` (SM_OUTPUT_DATA_DIR). */
+  outputUri: string;
+}
+
+export interface JobProgress {
+  phase: 'downloading' | 'running' | 'uploading' | 'done';
+  jobName: string;
+  pid?: number;
+  done?: number;
+  total?: number;
+  unit?: string;
+  adopted?: boolean;
+}
+
+export interface JobResult {
+  jobName: string;
+  outputUri: string;
+  modelUri: string;
+  outputDataUri: string;
+  /** How the result came about: `ran` (this attempt launched it), `adopted-running` (an earlier attempt's
+   * process was still running and this attempt waited for it), `adopted-finished` (outputs already there). */
+  how: 'ran' | 'adopted-running' | 'adopted-finished';
+  seconds: number;
+}
+
+export interface JobContext {
+  heartbeat(details: JobProgress): void;
+  /** Aborted when the activity is cancelled (or its worker shuts down). */
+  signal: AbortSignal;
+  log(line: string): void;
+}
+
+export interface JobRunner {
+  run(spec: JobSpec, ctx: JobContext): Promise<JobResult>;
+}

@@ -1,0 +1,106 @@
+/**
+ * Step 2, Score: parse every sampled judgment into (rationale, score) and compare it with the gold score.
+ * A judgment that does not parse is kept, marked `unparseable` with its reason, and counted — never
+ * dropped or scored 0.
+ */
+import type { RunConfig } from '../core/config';
+import { joinUri, stepPrefix } from '../core/artifacts';
+import { parseJudgment } from '../core/judgment';
+import type { Judgment } from '../core/records';
+import type { SampleSummary } from '../core/run-types';
+import { runStepOnce } from './manifest';
+import { type ActivityDeps, storageSettings, throttledHeartbeat } from './context';
+
+/** What the generation job writes per sample (request fields are echoed back). */
+export interface RawJudgment {
+  request_id: string;
+  example_id: string;
+  sample_index: number;
+  text: string;
+  seed: number;
+  prompt_hash: string;
+  gold_score?: number;
+  logprob?: number;
+  [extra: string]: unknown;
+}
+
+export type ScoredJudgment = Judgment & { request_id: string; gold_score?: number; logprob?: number };
+
+export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string): ScoredJudgment {
+  const parsed = parseJudgment(raw.text, { ...config.judge.scale, marker: config.judge.marker });
+  const base = {
+    request_id: raw.request_id,
+    example_id: raw.example_id,
+    sample_index: raw.sample_index,
+    model_id: modelId,
+    prompt_hash: raw.prompt_hash,
+    text: raw.text,
+    seed: raw.seed,
+    ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),
+    ...(raw.logprob !== undefined ? { logprob: raw.logprob } : {}),
+  };
+  return parsed.status === 'ok'
+    ? { ...base, status: 'ok', rationale: parsed.rationale, score: parsed.score }
+    : { ...base, status: 'unparseable', reason: parsed.reason };
+}
+
+export interface ScoreInput {
+  config: RunConfig;
+  runPrefixUri: string;
+  iteration: number;
+  modelUri: string;
+  rawJudgmentsUri: string;
+}
+
+export function createScoreActivities(deps: ActivityDeps) {
+  return {
+    async scoreJudgments(input: ScoreInput): Promise<SampleSummary> {
+      const store = deps.storeFor(storageSettings(input.config));
+      const prefix = stepPrefix(input.runPrefixUri, input.iteration, 'score');
+      const heartbeat = throttledHeartbeat();
+      const outcome = await runStepOnce(
+        store,
+        {
+          prefixUri: prefix,
+          step: 'score',
+          inputs: { raw: input.rawJudgmentsUri, judge: input.config.judge, model: input.modelUri },
+          codeVersion: deps.codeVersion,
+        },
+        async () => {
+          const examples = new Set<string>();
+          let judgments = 0;
+          let parsed = 0;
+          let withGold = 0;
+          let agree = 0;
+          async function* scored(): AsyncGenerator<ScoredJudgment> {
+            for await (const raw of store.readJsonl<RawJudgment>(input.rawJudgmentsUri)) {
+              const j = scoreRawJudgment(raw, input.config, input.modelUri);
+              judgments++;
+              examples.add(j.example_id);
+              if (j.status === 'ok') {
+                parsed++;
+                if (j.gold_score !== undefined) {
+                  withGold++;
+                  if (j.score === j.gold_score) agree++;
+                }
+              }
+              heartbeat({ judgments });
+              yield j;
+            }
+          }
+          const written = await store.writeJsonl(joinUri(prefix, 'data', 'judgments.jsonl'), scored());
+          const summary: SampleSummary = {
+            inputs: examples.size,
+            judgments,
+            parsed,
+            parseRate: judgments ? parsed / judgments : 0,
+            agreementWithGold: withGold ? agree / withGold : null,
+            uri: written.uri,
+          };
+          return { objects: [written], summary };
+        },
+      );
+      return outcome.summary;
+    },
+  };
+}

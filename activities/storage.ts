@@ -1,0 +1,255 @@
+/**
+ * The object store: every artifact of a run is an S3 object. JSONL is streamed in and out (multipart upload
+ * for large objects), so memory stays flat as datasets grow.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInterface } from 'node:readline';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  CreateBucketCommand,
+  HeadBucketCommand,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { joinUri, parseS3Uri, s3Uri } from '../core/artifacts';
+
+export interface StorageSettings {
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+}
+
+export interface WrittenObject {
+  uri: string;
+  bytes: number;
+  sha256: string;
+  rows?: number;
+}
+
+export interface ListedObject {
+  uri: string;
+  key: string;
+  size: number;
+}
+
+export function createS3Client(settings: StorageSettings): S3Client {
+  return new S3Client({
+    region: settings.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+    // S3-compatible servers differ in their support for the SDK's default trailing checksums; compute them
+    // only where the API requires one.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+export class ObjectStore {
+  constructor(readonly client: S3Client) {}
+
+  async ensureBucket(bucket: string): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    }
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async putBytes(uri: string, body: Buffer | string, contentType = 'application/octet-stream'): Promise<WrittenObject> {
+    const { bucket, key } = parseS3Uri(uri);
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: buf, ContentType: contentType }));
+    return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+  }
+
+  async putJson(uri: string, value: unknown): Promise<WrittenObject> {
+    return this.putBytes(uri, JSON.stringify(value, null, 2) + '\n', 'application/json');
+  }
+
+  async getBytes(uri: string): Promise<Buffer | null> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async getJson<T>(uri: string): Promise<T | null> {
+    const bytes = await this.getBytes(uri);
+    if (bytes === null) return null;
+    try {
+      return JSON.parse(bytes.toString('utf8')) as T;
+    } catch (err) {
+      throw new Error(`${uri} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+
+  /** Streams an object's body. */
+  async openRead(uri: string): Promise<Readable> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return out.Body as Readable;
+    } catch (err) {
+      if (isNotFound(err)) throw new Error(`object not found: ${uri}`);
+      throw err;
+    }
+  }
+
+  /** Reads a JSONL object line by line; blank lines are skipped, a bad line is an error naming its number. */
+  async *readJsonl<T = unknown>(uri: string): AsyncGenerator<T> {
+    for await (const { value } of this.readJsonlLines(uri)) yield value as T;
+  }
+
+  /** Like readJsonl, but yields each line's number and a parse error instead of throwing on bad JSON. */
+  async *readJsonlLines(uri: string): AsyncGenerator<{ line: number; value?: unknown; error?: string }> {
+    const body = await this.openRead(uri);
+    const lines = createInterface({ input: body, crlfDelay: Infinity });
+    let line = 0;
+    for await (const text of lines) {
+      line++;
+      if (!text.trim()) continue;
+      try {
+        yield { line, value: JSON.parse(text) };
+      } catch (err) {
+        yield { line, error: `line ${line} of ${uri} is not valid JSON: ${(err as Error).message}` };
+      }
+    }
+  }
+
+  /**
+   * Writes rows as JSONL through a multipart upload, hashing and counting on the way. The object appears
+   * only when the upload completes, so a crashed writer never leaves a half-written object behind.
+   */
+  async writeJsonl(uri: string, rows: AsyncIterable<unknown> | Iterable<unknown>): Promise<WrittenObject> {
+    const { bucket, key } = parseS3Uri(uri);
+    const body = new PassThrough();
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let count = 0;
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' },
+      queueSize: 2,
+      partSize: 8 * 1024 * 1024,
+    });
+    const done = upload.done();
+    try {
+      for await (const row of rows as AsyncIterable<unknown>) {
+        const line = Buffer.from(JSON.stringify(row) + '\n');
+        hash.update(line);
+        bytes += line.length;
+        count++;
+        if (!body.write(line)) await new Promise((resolve) => body.once('drain', resolve));
+      }
+      body.end();
+    } catch (err) {
+      body.destroy(err as Error);
+      await upload.abort().catch(() => undefined);
+      await done.catch(() => undefined);
+      throw err;
+    }
+    await done;
+    return { uri, bytes, sha256: hash.digest('hex'), rows: count };
+  }
+
+  async list(prefixUri: string): Promise<ListedObject[]> {
+    const { bucket, key } = parseS3Uri(prefixUri);
+    const prefix = key && !key.endsWith('/') ? `${key}/` : key;
+    const objects: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of out.Contents ?? []) {
+        objects.push({ uri: s3Uri(bucket, o.Key!), key: o.Key!, size: Number(o.Size ?? 0) });
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
+  }
+
+  async uploadFile(localPath: string, uri: string): Promise<WrittenObject> {
+    const { bucket, key } = parseS3Uri(uri);
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(localPath), hash);
+    const size = (await stat(localPath)).size;
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: createReadStream(localPath) },
+      queueSize: 2,
+      partSize: 16 * 1024 * 1024,
+    });
+    await upload.done();
+    return { uri, bytes: size, sha256: hash.digest('hex') };
+  }
+
+  /** Uploads every file under a local folder to `prefixUri/<relative path>`. */
+  async uploadDir(localDir: string, prefixUri: string): Promise<WrittenObject[]> {
+    const written: WrittenObject[] = [];
+    for (const rel of await listFilesRecursive(localDir)) {
+      written.push(await this.uploadFile(path.join(localDir, rel), joinUri(prefixUri, rel.split(path.sep).join('/'))));
+    }
+    return written;
+  }
+
+  /** Downloads every object under a prefix into a local folder; files already there with the same size are kept. */
+  async downloadPrefix(prefixUri: string, localDir: string): Promise<number> {
+    const { key: prefixKey } = parseS3Uri(prefixUri);
+    const base = prefixKey && !prefixKey.endsWith('/') ? `${prefixKey}/` : prefixKey;
+    const objects = await this.list(prefixUri);
+    if (objects.length === 0) throw new Error(`nothing found under ${prefixUri}`);
+    for (const o of objects) {
+      const rel = o.key.slice(base.length);
+      if (!rel || rel.endsWith('/')) continue;
+      const dest = path.join(localDir, ...rel.split('/'));
+      const existing = await stat(dest).catch(() => null);
+      if (existing && existing.size === o.size) continue;
+      await mkdir(path.dirname(dest), { recursive: true });
+      const tmp = `${dest}.part`;
+      await pipeline(await this.openRead(o.uri), createWriteStream(tmp));
+      await rename(tmp, dest);
+    }
+    return objects.length;
+  }
+}
+
+export async function listFilesRecursive(dir: string, rel = ''): Promise<string[]> {
+  const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
+  const files: string[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const child = rel ? path.join(rel, e.name) : e.name;
+    if (e.isDirectory()) files.push(...(await listFilesRecursive(dir, child)));
+    else if (e.isFile()) files.push(child);
+  }
+  return files;
+}

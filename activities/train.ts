@@ -1,0 +1,82 @@
+/**
+ * Step 4, Train: DPO on the pairs, starting from M(i-1) with M(i-1) frozen as the reference model
+ * (a training job). The result is M(i), a model folder in S3.
+ */
+import type { RunConfig } from '../core/config';
+import { jobName, joinUri, stepPrefix } from '../core/artifacts';
+import { deriveSeed } from '../core/rng';
+import type { TrainSummary } from '../core/run-types';
+import { type ActivityDeps, currentJobContext, storageSettings } from './context';
+
+export interface TrainInput {
+  config: RunConfig;
+  runId: string;
+  runPrefixUri: string;
+  iteration: number;
+  modelUri: string;
+  pairsUri: string;
+}
+
+interface MetricsRow {
+  step?: number;
+  loss?: number;
+  'rewards/accuracies'?: number;
+  'rewards/margins'?: number;
+}
+
+export function trainHyperparameters(config: RunConfig, iteration: number) {
+  const t = config.training;
+  return {
+    beta: t.beta,
+    epochs: t.epochs,
+    learning_rate: t.learningRate,
+    batch_size: t.batchSize,
+    gradient_accumulation_steps: t.gradientAccumulationSteps,
+    max_length: t.maxLength,
+    lora: t.lora.enabled,
+    lora_r: t.lora.r,
+    lora_alpha: t.lora.alpha,
+    lora_dropout: t.lora.dropout,
+    seed: deriveSeed(t.seed, 'train', iteration),
+  };
+}
+
+export function createTrainActivities(deps: ActivityDeps) {
+  return {
+    async trainJudge(input: TrainInput): Promise<TrainSummary> {
+      const { config, iteration } = input;
+      const store = deps.storeFor(storageSettings(config));
+      const prefix = stepPrefix(input.runPrefixUri, iteration, 'train');
+      const pairsFolder = input.pairsUri.replace(/\/[^/]+$/, '');
+      const job = await deps.runnerFor(config, store).run(
+        {
+          jobName: jobName(input.runId, iteration, 'train'),
+          entryPoint: 'train_dpo.py',
+          channels: { model: input.modelUri, pairs: pairsFolder },
+          hyperparameters: trainHyperparameters(config, iteration),
+          outputUri: joinUri(prefix, 'job'),
+        },
+        currentJobContext(),
+      );
+      const metricsUri = joinUri(job.outputDataUri, 'metrics.jsonl');
+      let steps = 0;
+      let last: MetricsRow = {};
+      if (await store.exists(metricsUri)) {
+        for await (const row of store.readJsonl<MetricsRow>(metricsUri)) {
+          if (row.loss === undefined) continue;
+          steps++;
+          last = row;
+        }
+      }
+      return {
+        modelUri: job.modelUri,
+        steps,
+        finalLoss: last.loss ?? null,
+        finalRewardAccuracy: last['rewards/accuracies'] ?? null,
+        finalRewardMargin: last['rewards/margins'] ?? null,
+        metricsUri,
+        adopted: job.how !== 'ran',
+      };
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * One iteration of self-rationalization as a child workflow: sample → score → pair → train → evaluate.
+ * Iteration 0 only evaluates the seed judge. Every step is an activity that reads and writes S3; only URIs
+ * and small summaries pass through here.
+ */
+import { ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { RunConfig } from '../core/config';
+import type { IterationProgress, IterationSummary, StepName } from '../core/run-types';
+import type { Activities } from '../activities';
+import type { PreparedDataset } from '../activities/prepare';
+import { dataActivityOptions, jobActivityOptions } from './options';
+
+export interface IterationInput {
+  config: RunConfig;
+  runId: string;
+  runPrefixUri: string;
+  iteration: number;
+  /** The judge entering this iteration: M(i-1), or M0 for iteration 0. */
+  modelUri: string;
+  trainUri: string;
+  evalSuites: PreparedDataset[];
+}
+
+export const iterationProgressQuery = defineQuery<IterationProgress>('progress');
+
+export async function iterationWorkflow(input: IterationInput): Promise<IterationSummary> {
+  const { config, iteration } = input;
+  const progress: IterationProgress = { iteration, step: 'sample', stepsDone: [] };
+  setHandler(iterationProgressQuery, () => progress);
+  async function step<T>(name: StepName, work: () => Promise<T>): Promise<T> {
+    progress.step = name;
+    const result = await work();
+    progress.stepsDone.push(name);
+    return result;
+  }
+
+  const jobs = proxyActivities<Activities>(jobActivityOptions(config));
+  const data = proxyActivities<Activities>(dataActivityOptions(config));
+  const common = { config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration };
+
+  if (iteration === 0) {
+    const evalMetrics = await step('evaluate', () => jobs.evaluateJudge({ ...common, modelUri: input.modelUri, suites: input.evalSuites }));
+    progress.step = 'done';
+    return { iteration, modelUri: input.modelUri, eval: evalMetrics };
+  }
+
+  const sampled = await step('sample', () => jobs.sampleJudgments({ ...common, modelUri: input.modelUri, trainUri: input.trainUri }));
+  const scored = await step('score', () =>
+    data.scoreJudgments({ ...common, modelUri: input.modelUri, rawJudgmentsUri: sampled.rawJudgmentsUri }),
+  );
+  const pairs = await step('pair', () => data.buildPairs({ ...common, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri }));
+  if (pairs.pairs === 0) {
+    throw ApplicationFailure.nonRetryable(
+      `iteration ${iteration}: no preference pairs (${pairs.inputsWithoutPair} inputs had none). ` +
+        'Sample more judgments per input (loop.samplesPerInput), raise loop.temperature or lower loop.pairing.margin.',
+      'NoPairs',
+    );
+  }
+  const trained = await step('train', () => jobs.trainJudge({ ...common, modelUri: input.modelUri, pairsUri: pairs.uri }));
+  const evalMetrics = await step('evaluate', () =>
+    jobs.evaluateJudge({ ...common, modelUri: trained.modelUri, suites: input.evalSuites }),
+  );
+  progress.step = 'done';
+  return { iteration, modelUri: trained.modelUri, sample: scored, pairs, train: trained, eval: evalMetrics };
+}
