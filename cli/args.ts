@@ -1,0 +1,239 @@
+/**
+ * Command-line parsing for `judgeloop` (node's util.parseArgs, strict). Pure: takes argv and the environment,
+ * returns a command or throws a UsageError whose message names the offending flag and carries the usage line.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { TASK_QUEUE } from '../core/run-types';
+
+export const DEFAULT_ADDRESS = '127.0.0.1:7233';
+export const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_UI_URL = 'http://127.0.0.1:8233';
+
+/** How to reach Temporal and its Web UI (flags win over the environment, which wins over defaults). */
+export interface ConnectionOptions {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  uiUrl: string;
+}
+
+export type Command =
+  | { command: 'help'; topic?: CommandName }
+  | { command: 'validate'; configPath: string; json: boolean }
+  | {
+      command: 'run';
+      configPath: string;
+      workflowId?: string;
+      follow: boolean;
+      json: boolean;
+      connection: ConnectionOptions;
+    }
+  | { command: 'follow'; workflowId: string; json: boolean; connection: ConnectionOptions }
+  | { command: 'status'; workflowId: string; json: boolean; connection: ConnectionOptions }
+  | { command: 'results'; workflowId: string; json: boolean; connection: ConnectionOptions }
+  | { command: 'stack'; args: string[] };
+
+export type CommandName = 'validate' | 'run' | 'follow' | 'status' | 'results' | 'stack' | 'help';
+
+/** Exit code for usage errors and invalid configs. */
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The command whose usage line to print with the error. */
+    readonly topic?: CommandName,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const CONNECTION_FLAGS = '[--address HOST:PORT] [--namespace NS] [--task-queue Q] [--ui URL]';
+
+export const USAGE_LINES: Record<CommandName, string> = {
+  validate: 'judgeloop validate --config FILE [--json]',
+  run: `judgeloop run --config FILE [--id RUN_ID] [--no-follow] [--json] ${CONNECTION_FLAGS}`,
+  follow: `judgeloop follow RUN_ID [--json] ${CONNECTION_FLAGS}`,
+  status: `judgeloop status RUN_ID [--json] ${CONNECTION_FLAGS}`,
+  results: `judgeloop results RUN_ID [--json] ${CONNECTION_FLAGS}`,
+  stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
+  help: 'judgeloop help [COMMAND]',
+};
+
+const SUMMARIES: Record<CommandName, string> = {
+  validate: 'check a config file and list every problem by its path',
+  run: 'validate a config, start a run on Temporal, and follow it to its results table',
+  follow: 'follow a running run (progress, then the results table)',
+  status: "print a run's workflow status and progress once",
+  results: "wait for a run to finish and print its results table (or --json, the raw summary)",
+  stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
+  help: 'this text, or one command\'s usage',
+};
+
+export function usageText(topic?: CommandName): string {
+  if (topic && topic !== 'help') {
+    return [`usage: ${USAGE_LINES[topic]}`, '', `  ${SUMMARIES[topic]}`, '', CONNECTION_HELP].join('\n');
+  }
+  const names = Object.keys(USAGE_LINES) as CommandName[];
+  return [
+    'Judgeloop: self-rationalization runs for LLM judges, on Temporal.',
+    '',
+    'usage: judgeloop <command> [flags]        (in the repo: npm run judgeloop -- <command> [flags])',
+    '',
+    'commands:',
+    ...names.map((n) => `  ${n.padEnd(9)} ${SUMMARIES[n]}`),
+    '',
+    ...names.map((n) => `  ${USAGE_LINES[n]}`),
+    '',
+    CONNECTION_HELP,
+    '',
+    'examples:',
+    '  npm run stack                                         # terminal 1: Temporal + S3 + worker',
+    '  npm run judgeloop -- validate --config configs/local.json',
+    '  npm run judgeloop -- run --config configs/local.json  # start, follow, print the results table',
+    '  npm run judgeloop -- run --config configs/local.json --id my-run --no-follow',
+    '  npm run judgeloop -- follow my-run                     # Ctrl-C stops following, not the run',
+    '  npm run judgeloop -- status my-run',
+    '  npm run judgeloop -- results my-run --json > summary.json',
+    '',
+    'exit codes: 0 success · 1 the run failed or Temporal could not be reached · 2 usage error or invalid config',
+    '            · 130 stopped following with Ctrl-C (the run continues)',
+  ].join('\n');
+}
+
+const CONNECTION_HELP = [
+  'connection flags (environment variable, default):',
+  `  --address     Temporal frontend (TEMPORAL_ADDRESS, ${DEFAULT_ADDRESS})`,
+  `  --namespace   Temporal namespace (TEMPORAL_NAMESPACE, ${DEFAULT_NAMESPACE})`,
+  `  --task-queue  task queue of the judgeloop worker (JUDGELOOP_TASK_QUEUE, ${TASK_QUEUE})`,
+  `  --ui          Temporal Web UI base URL, for links (JUDGELOOP_UI_URL, ${DEFAULT_UI_URL})`,
+].join('\n');
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const connectionOptions: Options = {
+  address: { type: 'string' },
+  namespace: { type: 'string' },
+  'task-queue': { type: 'string' },
+  ui: { type: 'string' },
+};
+
+const helpOption: Options = { help: { type: 'boolean', short: 'h' } };
+
+/** Turns parseArgs' errors into short ones that name the flag. */
+function parseStrict(topic: CommandName, args: string[], options: Options) {
+  try {
+    return parseArgs({ args, options: { ...options, ...helpOption }, strict: true, allowPositionals: true });
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    const msg = err.message ?? String(e);
+    const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(msg)?.[1];
+    switch (err.code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        throw new UsageError(`unknown flag ${flag ?? msg} for "${topic}"`, topic);
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        if (/argument missing|ambiguous/.test(msg)) throw new UsageError(`missing value for ${flag ?? 'a flag'}`, topic);
+        if (/does not take an argument/.test(msg)) throw new UsageError(`${flag ?? 'a flag'} takes no value`, topic);
+        throw new UsageError(`invalid value for ${flag ?? 'a flag'}`, topic);
+      default:
+        throw new UsageError(msg, topic);
+    }
+  }
+}
+
+type FlagValue = string | boolean | (string | boolean)[] | undefined;
+
+function nonEmpty(topic: CommandName, flag: string, v: FlagValue): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`missing value for --${flag}`, topic);
+  return v.trim();
+}
+
+export function resolveConnection(
+  values: Record<string, FlagValue>,
+  env: NodeJS.ProcessEnv,
+  topic: CommandName,
+): ConnectionOptions {
+  const pick = (flag: string, envName: string, def: string): string =>
+    nonEmpty(topic, flag, values[flag]) ?? (env[envName]?.trim() || def);
+  return {
+    address: pick('address', 'TEMPORAL_ADDRESS', DEFAULT_ADDRESS),
+    namespace: pick('namespace', 'TEMPORAL_NAMESPACE', DEFAULT_NAMESPACE),
+    taskQueue: pick('task-queue', 'JUDGELOOP_TASK_QUEUE', TASK_QUEUE),
+    uiUrl: pick('ui', 'JUDGELOOP_UI_URL', DEFAULT_UI_URL).replace(/\/+$/, ''),
+  };
+}
+
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'stack', 'help']);
+
+/** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
+export function checkWorkflowId(id: string, topic: CommandName): string {
+  if (!/^[\x21-\x7e]{1,255}$/.test(id)) {
+    throw new UsageError(`invalid run id "${id}": use 1 to 255 printable characters without spaces`, topic);
+  }
+  return id;
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return { command: 'help' };
+  if (first.startsWith('-')) throw new UsageError(`expected a command before ${first}`);
+  if (!COMMANDS.has(first as CommandName)) throw new UsageError(`unknown command "${first}"`);
+  const topic = first as CommandName;
+
+  // The stack command's flags belong to the stack library: pass them through untouched.
+  if (topic === 'stack') return { command: 'stack', args: rest };
+
+  if (topic === 'help') {
+    if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`, 'help');
+    const t = rest[0];
+    if (t === undefined) return { command: 'help' };
+    if (!COMMANDS.has(t as CommandName)) throw new UsageError(`unknown command "${t}"`, 'help');
+    return { command: 'help', topic: t as CommandName };
+  }
+
+  if (topic === 'validate') {
+    const { values, positionals } = parseStrict(topic, rest, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+    if (values.help) return { command: 'help', topic };
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`, topic);
+    const configPath = nonEmpty(topic, 'config', values.config);
+    if (!configPath) throw new UsageError('missing required flag --config FILE', topic);
+    return { command: 'validate', configPath, json: values.json === true };
+  }
+
+  if (topic === 'run') {
+    const { values, positionals } = parseStrict(topic, rest, {
+      config: { type: 'string', short: 'c' },
+      id: { type: 'string' },
+      'no-follow': { type: 'boolean' },
+      json: { type: 'boolean' },
+      ...connectionOptions,
+    });
+    if (values.help) return { command: 'help', topic };
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`, topic);
+    const configPath = nonEmpty(topic, 'config', values.config);
+    if (!configPath) throw new UsageError('missing required flag --config FILE', topic);
+    const id = nonEmpty(topic, 'id', values.id);
+    return {
+      command: 'run',
+      configPath,
+      workflowId: id === undefined ? undefined : checkWorkflowId(id, topic),
+      follow: values['no-follow'] !== true,
+      json: values.json === true,
+      connection: resolveConnection(values, env, topic),
+    };
+  }
+
+  // follow / status / results: one positional run id
+  const { values, positionals } = parseStrict(topic, rest, { json: { type: 'boolean' }, ...connectionOptions });
+  if (values.help) return { command: 'help', topic };
+  if (positionals.length === 0) throw new UsageError('missing RUN_ID (the workflow id that "run" printed)', topic);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+  return {
+    command: topic,
+    workflowId: checkWorkflowId(positionals[0], topic),
+    json: values.json === true,
+    connection: resolveConnection(values, env, topic),
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The CLI's commands. Each returns its exit code; output goes through the given streams so the commands can
+ * be run in-process by tests.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EXIT_USAGE, usageText, type Command, type ConnectionOptions } from './args';
+import { ConfigFileError, describeConfig, loadConfigFile, type LoadedConfig } from './config-file';
+import { CliError, connect, hasWorkflowPollers, noWorkerWarning, workflowUrl, type Connected } from './connection';
+import {
+  followRun,
+  isNotFound,
+  notFoundMessage,
+  outcomeOf,
+  queryProgress,
+  type FollowOutcome,
+  type OutStream,
+} from './follow';
+import { formatDuration, formatFailureChain, formatProgressLine, formatResults } from './format';
+import { startRun } from './start';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INTERRUPTED = 130;
+
+export interface CliIO {
+  out: OutStream;
+  err: OutStream;
+  /** Fires on Ctrl-C while following. */
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+const println = (s: OutStream, text = '') => s.write(`${text}\n`);
+
+/** `judgeloop follow <id>`, as the user would type it in this repo. */
+export function resumeHint(workflowId: string): string {
+  return `npm run judgeloop -- follow ${workflowId}`;
+}
+
+async function loadOrReport(path: string, io: CliIO): Promise<LoadedConfig | number> {
+  try {
+    return await loadConfigFile(path);
+  } catch (e) {
+    if (e instanceof ConfigFileError) {
+      println(io.err, e.message);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+export async function cmdValidate(cmd: Extract<Command, { command: 'validate' }>, io: CliIO): Promise<number> {
+  try {
+    const loaded = await loadConfigFile(cmd.configPath);
+    if (cmd.json) {
+      println(io.out, JSON.stringify({ ok: true, path: loaded.path, configHash: loaded.configHash, config: loaded.config }, null, 2));
+    } else {
+      println(io.out, describeConfig(loaded));
+    }
+    return EXIT_OK;
+  } catch (e) {
+    if (!(e instanceof ConfigFileError)) throw e;
+    if (cmd.json) {
+      println(io.out, JSON.stringify({ ok: false, path: e.path, kind: e.kind, message: e.message, problems: e.problems, position: e.position }, null, 2));
+    }
+    println(io.err, e.message);
+    return EXIT_USAGE;
+  }
+}
+
+async function withConnection(options: ConnectionOptions, fn: (conn: Connected) => Promise<number>): Promise<number> {
+  const conn = await connect(options);
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Prints how a followed run ended and returns the exit code. */
+function reportOutcome(outcome: FollowOutcome, workflowId: string, json: boolean, io: CliIO): number {
+  switch (outcome.kind) {
+    case 'completed':
+      println(io.out, json ? JSON.stringify(outcome.summary, null, 2) : formatResults(outcome.summary));
+      return EXIT_OK;
+    case 'failed':
+      println(io.err, `run ${workflowId} ended ${outcome.status}:`);
+      println(io.err, indent(formatFailureChain(outcome.error)));
+      return EXIT_FAILED;
+    case 'interrupted':
+      println(io.err, `stopped following ${workflowId}; the run continues. Resume following with: ${resumeHint(workflowId)}`);
+      return EXIT_INTERRUPTED;
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+async function follow(conn: Connected, workflowId: string, json: boolean, io: CliIO): Promise<number> {
+  const progressStream = json ? io.err : io.out;
+  println(progressStream, `following ${workflowId} (Ctrl-C stops following; the run continues)`);
+  const outcome = await followRun(conn, workflowId, { progress: progressStream, signal: io.signal });
+  return reportOutcome(outcome, workflowId, json, io);
+}
+
+export async function cmdRun(cmd: Extract<Command, { command: 'run' }>, io: CliIO): Promise<number> {
+  const loaded = await loadOrReport(cmd.configPath, io);
+  if (typeof loaded === 'number') return loaded;
+  return withConnection(cmd.connection, async (conn) => {
+    const started = await startRun(conn, loaded, { workflowId: cmd.workflowId });
+    const info = cmd.json ? io.err : io.out;
+    println(info, `started run ${started.workflowId}`);
+    println(info, `  workflow:    ${started.workflowId} (run id ${started.runId})`);
+    println(info, `  ui:          ${started.url}`);
+    println(info, `  config hash: ${started.configHash}`);
+    if (started.searchAttributes.length) println(info, `  search attributes: ${started.searchAttributes.join(', ')}`);
+    if ((await hasWorkflowPollers(conn)) === false) println(io.err, noWorkerWarning(conn.options.taskQueue));
+    if (!cmd.follow) {
+      if (cmd.json) println(io.out, JSON.stringify(started, null, 2));
+      else println(info, `follow it with: ${resumeHint(started.workflowId)}`);
+      return EXIT_OK;
+    }
+    return follow(conn, started.workflowId, cmd.json, io);
+  });
+}
+
+export async function cmdFollow(cmd: Extract<Command, { command: 'follow' }>, io: CliIO): Promise<number> {
+  return withConnection(cmd.connection, async (conn) => {
+    println(cmd.json ? io.err : io.out, `ui: ${workflowUrl(conn.options.uiUrl, conn.options.namespace, cmd.workflowId)}`);
+    return follow(conn, cmd.workflowId, cmd.json, io);
+  });
+}
+
+async function describeOrExplain(conn: Connected, workflowId: string) {
+  try {
+    return await conn.connection.withDeadline(Date.now() + 10_000, () => conn.client.workflow.getHandle(workflowId).describe());
+  } catch (e) {
+    if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
+    throw new CliError(`could not describe ${workflowId}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+  }
+}
+
+export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io: CliIO): Promise<number> {
+  return withConnection(cmd.connection, async (conn) => {
+    const desc = await describeOrExplain(conn, cmd.workflowId);
+    const status = desc.status.name;
+    const url = workflowUrl(conn.options.uiUrl, conn.options.namespace, cmd.workflowId);
+    const { progress, child } = await queryProgress(conn, cmd.workflowId);
+    const closed = status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW';
+    let failure: string | undefined;
+    if (closed && status !== 'COMPLETED') {
+      const outcome = await outcomeOf(conn.client.workflow.getHandle(cmd.workflowId), status);
+      if (outcome.kind === 'failed') failure = formatFailureChain(outcome.error);
+    }
+    if (cmd.json) {
+      println(
+        io.out,
+        JSON.stringify(
+          {
+            workflowId: cmd.workflowId,
+            runId: desc.runId,
+            status,
+            startTime: desc.startTime?.toISOString() ?? null,
+            closeTime: desc.closeTime?.toISOString() ?? null,
+            progress,
+            iterationProgress: child,
+            failure: failure ?? null,
+            url,
+          },
+          null,
+          2,
+        ),
+      );
+      return EXIT_OK;
+    }
+    const started = desc.startTime;
+    const end = desc.closeTime ?? new Date();
+    println(io.out, `run:      ${cmd.workflowId}`);
+    println(
+      io.out,
+      `status:   ${status}${started ? ` (started ${started.toISOString()}, ${closed ? 'took' : 'running for'} ${formatDuration(end.getTime() - started.getTime())})` : ''}`,
+    );
+    println(io.out, `progress: ${progress ? formatProgressLine(progress, child) : '— (no progress reported; is a worker running?)'}`);
+    println(io.out, `ui:       ${url}`);
+    if (failure) println(io.out, `failure:\n${indent(failure)}`);
+    if (status === 'COMPLETED') println(io.out, `results:  npm run judgeloop -- results ${cmd.workflowId}`);
+    if (!closed && !progress && (await hasWorkflowPollers(conn)) === false) {
+      println(io.err, noWorkerWarning(conn.options.taskQueue));
+    }
+    return EXIT_OK;
+  });
+}
+
+export async function cmdResults(cmd: Extract<Command, { command: 'results' }>, io: CliIO): Promise<number> {
+  return withConnection(cmd.connection, async (conn) => {
+    const desc = await describeOrExplain(conn, cmd.workflowId);
+    const status = desc.status.name;
+    if (status === 'RUNNING') {
+      println(io.err, `run ${cmd.workflowId} is still running; waiting for it to finish (Ctrl-C stops waiting)…`);
+    }
+    const outcome = await outcomeOf(conn.client.workflow.getHandle(cmd.workflowId), status);
+    if (outcome.kind === 'failed' && status === 'RUNNING') {
+      // It was running when we asked: say how it ended rather than RUNNING.
+      const after = await describeOrExplain(conn, cmd.workflowId).catch(() => undefined);
+      return reportOutcome({ ...outcome, status: after?.status.name ?? 'FAILED' }, cmd.workflowId, cmd.json, io);
+    }
+    return reportOutcome(outcome, cmd.workflowId, cmd.json, io);
+  });
+}
+
+/** The stack library's entry point: `stack/main.ts` exports `main(argv)`. */
+export const STACK_MODULE = resolvePath(__dirname, '..', 'stack', 'main.ts');
+
+export async function cmdStack(cmd: Extract<Command, { command: 'stack' }>, io: CliIO, modulePath = STACK_MODULE): Promise<number> {
+  let mod: { main?: (argv: string[]) => unknown; default?: { main?: (argv: string[]) => unknown } };
+  try {
+    mod = (await import(pathToFileURL(modulePath).href)) as typeof mod;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes('main')) {
+      println(io.err, `the local stack is not available: ${modulePath} is missing`);
+      return EXIT_FAILED;
+    }
+    throw e;
+  }
+  const main = mod.main ?? mod.default?.main;
+  if (typeof main !== 'function') {
+    println(io.err, `${modulePath} does not export a main(argv) function`);
+    return EXIT_FAILED;
+  }
+  const rc = await main(cmd.args);
+  return typeof rc === 'number' ? rc : EXIT_OK;
+}
+
+export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
+  switch (cmd.command) {
+    case 'help':
+      println(io.out, usageText(cmd.topic));
+      return EXIT_OK;
+    case 'validate':
+      return cmdValidate(cmd, io);
+    case 'run':
+      return cmdRun(cmd, io);
+    case 'follow':
+      return cmdFollow(cmd, io);
+    case 'status':
+      return cmdStatus(cmd, io);
+    case 'results':
+      return cmdResults(cmd, io);
+    case 'stack':
+      return cmdStack(cmd, io);
+  }
+}
+

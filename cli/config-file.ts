@@ -1,0 +1,120 @@
+/**
+ * Loading a run config file for the CLI: read, parse (a syntax error is reported by line and column),
+ * validate with the zod schema (every problem listed by its path), and hash.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
+import { locateJsonError } from './json-locate';
+
+export type ConfigFileErrorKind = 'missing' | 'unreadable' | 'json' | 'invalid';
+
+export class ConfigFileError extends Error {
+  constructor(
+    readonly kind: ConfigFileErrorKind,
+    message: string,
+    readonly path: string,
+    readonly problems: ConfigProblem[] = [],
+    /** 1-based position of a JSON syntax error. */
+    readonly position?: { line: number; column: number },
+  ) {
+    super(message);
+    this.name = 'ConfigFileError';
+  }
+}
+
+export interface LoadedConfig {
+  path: string;
+  /** The file's JSON as written: this is what the run workflow receives as its only argument. */
+  raw: unknown;
+  /** The validated config with defaults filled in. */
+  config: RunConfig;
+  /** sha256 (hex) of the canonical JSON of the validated config. */
+  configHash: string;
+}
+
+/** JSON with object keys sorted by code point at every level and no whitespace: equal values, equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+/**
+ * The config hash recorded in the workflow memo: sha256 of the canonical JSON of the validated config, so
+ * that key order, whitespace and spelled-out defaults do not change it.
+ */
+export function configHash(config: RunConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+/** Parses config text; a syntax error becomes a ConfigFileError naming the line and column. */
+export function parseConfigText(text: string, path: string): unknown {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  try {
+    return JSON.parse(body);
+  } catch (e) {
+    const where = locateJsonError(body);
+    if (where) {
+      throw new ConfigFileError(
+        'json',
+        `${path}:${where.line}:${where.column}: invalid JSON at line ${where.line}, column ${where.column}: ${where.message}`,
+        path,
+        [],
+        { line: where.line, column: where.column },
+      );
+    }
+    throw new ConfigFileError('json', `${path}: invalid JSON: ${(e as Error).message}`, path);
+  }
+}
+
+/** Validates parsed config JSON; throws a ConfigFileError listing every problem by path. */
+export function checkConfig(raw: unknown, path: string): { config: RunConfig; configHash: string } {
+  const result = validateConfig(raw);
+  if (!result.ok) {
+    throw new ConfigFileError('invalid', formatConfigProblems(result.problems, path), path, result.problems);
+  }
+  return { config: result.config, configHash: configHash(result.config) };
+}
+
+export async function loadConfigFile(path: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new ConfigFileError('missing', `config file not found: ${path} (try configs/local.json)`, path);
+    }
+    if (code === 'EISDIR') throw new ConfigFileError('unreadable', `${path} is a directory, not a config file`, path);
+    throw new ConfigFileError('unreadable', `cannot read config file ${path}: ${(e as Error).message}`, path);
+  }
+  const raw = parseConfigText(text, path);
+  return { path, raw, ...checkConfig(raw, path) };
+}
+
+/** The few lines `validate` prints for a valid config. */
+export function describeConfig(loaded: LoadedConfig): string {
+  const c = loaded.config;
+  const l = c.loop;
+  const t = c.training;
+  const s = c.storage;
+  const endpoint = s.endpoint ? ` via ${s.endpoint}` : '';
+  return [
+    `${loaded.path} is valid`,
+    `  run:      ${c.name}`,
+    `  judge:    ${c.judge.name} (seed model ${c.judge.seedModel}, scale ${c.judge.scale.min}-${c.judge.scale.max})`,
+    `  loop:     ${l.iterations} iteration${l.iterations === 1 ? '' : 's'} × ${l.inputsPerIteration} inputs × N=${l.samplesPerInput} at T=${l.temperature}, seed ${l.seed}`,
+    `  pairing:  ${l.pairing.strategy} (margin ${l.pairing.margin}, at most ${l.pairing.maxPairsPerInput} per input)`,
+    `  training: ${t.method}${t.lora.enabled ? ` + LoRA r=${t.lora.r}` : ' (full)'}, beta ${t.beta}, lr ${t.learningRate}, ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`,
+    `  train:    ${c.data.train.uri} (${c.data.train.adapter})`,
+    `  eval:     ${c.data.evalSuites.map((e) => `${e.name} (${e.kind})`).join(', ')}`,
+    `  backend:  ${c.backend.kind}`,
+    `  storage:  s3://${s.bucket}/${s.prefix}${endpoint}`,
+    `  hash:     ${loaded.configHash}`,
+  ].join('\n');
+}

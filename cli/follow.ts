@@ -1,0 +1,220 @@
+/**
+ * Following a run: poll its workflow status and progress query every ~2 s, render progress (one updating
+ * line on a terminal, one line per change otherwise), and return how the run ended. Stopping (Ctrl-C, via
+ * the abort signal) only stops following; the run goes on.
+ */
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run-types';
+import { CliError, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
+import { formatDuration, formatIterationDone, formatProgressLine } from './format';
+
+export interface OutStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Draws progress: a single rewritten line on a TTY, otherwise a new line whenever the text changes. */
+export class ProgressRenderer {
+  private current = '';
+  private last = '';
+  private drawn = false;
+
+  constructor(private readonly stream: OutStream) {}
+
+  private get tty(): boolean {
+    return this.stream.isTTY === true;
+  }
+
+  /** `line` is compared for changes; `decoration` (elapsed time) is shown but does not count as a change. */
+  update(line: string, decoration = ''): void {
+    if (this.tty) {
+      const width = Math.max(20, (this.stream.columns ?? 100) - 1);
+      let text = decoration ? `${line} · ${decoration}` : line;
+      if (text.length > width) text = `${text.slice(0, width - 1)}…`;
+      this.stream.write(`\r\x1b[2K${text}`);
+      this.current = text;
+      this.drawn = true;
+    } else if (line !== this.last) {
+      this.stream.write(`${decoration ? `[${decoration}] ` : ''}${line}\n`);
+    }
+    this.last = line;
+  }
+
+  /** A line that stays (an iteration finished, a warning), printed above the progress line. */
+  permanent(line: string): void {
+    if (this.tty && this.drawn) {
+      this.stream.write(`\r\x1b[2K${line}\n${this.current}`);
+    } else {
+      this.stream.write(`${line}\n`);
+    }
+  }
+
+  /** Ends the updating line so that what follows starts on a fresh line. */
+  finish(): void {
+    if (this.tty && this.drawn) this.stream.write('\n');
+    this.drawn = false;
+    this.current = '';
+  }
+}
+
+export type FollowOutcome =
+  | { kind: 'completed'; summary: RunSummary }
+  | { kind: 'failed'; status: string; error: unknown }
+  | { kind: 'interrupted' };
+
+export interface FollowOptions {
+  /** Where progress goes (stdout normally, stderr under --json). */
+  progress: OutStream;
+  pollMs?: number;
+  /** Aborting stops following (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Give up after Temporal has been unreachable this long. */
+  unreachableMs?: number;
+  now?: () => number;
+}
+
+const ABORTED = Symbol('aborted');
+
+/** Resolves to ABORTED as soon as the signal fires, otherwise to the promise's value. */
+function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T | typeof ABORTED> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      p.catch(() => undefined);
+      resolve(ABORTED);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function isNotFound(e: unknown): boolean {
+  return e instanceof WorkflowNotFoundError || (e as { code?: number })?.code === 5;
+}
+
+export function notFoundMessage(conn: Connected, workflowId: string): string {
+  return `no run with id "${workflowId}" in namespace "${conn.options.namespace}" at ${conn.options.address}`;
+}
+
+/** A query with a deadline; null when it fails (the workflow is starting, no worker yet, ...). */
+export async function queryOrNull<T>(conn: Connected, handle: WorkflowHandle, timeoutMs = 5000): Promise<T | null> {
+  try {
+    return await conn.connection.withDeadline(Date.now() + timeoutMs, () => handle.query<T>(PROGRESS_QUERY));
+  } catch {
+    return null;
+  }
+}
+
+/** The run's progress and, when it has one in flight, its iteration child's progress. */
+export async function queryProgress(
+  conn: Connected,
+  workflowId: string,
+): Promise<{ progress: RunProgress | null; child: IterationProgress | null }> {
+  const progress = await queryOrNull<RunProgress>(conn, conn.client.workflow.getHandle(workflowId));
+  let child: IterationProgress | null = null;
+  if (progress?.childWorkflowId) {
+    child = await queryOrNull<IterationProgress>(conn, conn.client.workflow.getHandle(progress.childWorkflowId));
+  }
+  return { progress, child };
+}
+
+/** Waits for a closed workflow's result: its summary, or the failure. */
+export async function outcomeOf(handle: WorkflowHandle, status: string): Promise<FollowOutcome> {
+  try {
+    return { kind: 'completed', summary: (await handle.result()) as RunSummary };
+  } catch (error) {
+    return { kind: 'failed', status, error };
+  }
+}
+
+export async function followRun(conn: Connected, workflowId: string, opts: FollowOptions): Promise<FollowOutcome> {
+  const pollMs = opts.pollMs ?? 2000;
+  const unreachableMs = opts.unreachableMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const render = new ProgressRenderer(opts.progress);
+  const handle = conn.client.workflow.getHandle(workflowId);
+  let shownCompleted = 0;
+  let queryFailures = 0;
+  let workerChecked = false;
+  let unreachableSince: number | null = null;
+
+  try {
+    while (!opts.signal?.aborted) {
+      let status: string;
+      let startedAt: number | undefined;
+      try {
+        const desc = await raceAbort(
+          conn.connection.withDeadline(now() + 10_000, () => handle.describe()),
+          opts.signal,
+        );
+        if (desc === ABORTED) break;
+        status = desc.status.name;
+        startedAt = desc.startTime?.getTime();
+        unreachableSince = null;
+      } catch (e) {
+        if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
+        unreachableSince ??= now();
+        if (now() - unreachableSince > unreachableMs) {
+          throw new CliError(unreachableMessage(conn.options, (e as Error).message?.split('\n')[0] ?? String(e)));
+        }
+        render.update(`Temporal not answering at ${conn.options.address}; retrying…`);
+        await sleep(pollMs, opts.signal);
+        continue;
+      }
+
+      if (status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW') {
+        render.finish();
+        const outcome = await raceAbort(outcomeOf(handle, status), opts.signal);
+        return outcome === ABORTED ? { kind: 'interrupted' } : outcome;
+      }
+
+      const polled = await raceAbort(queryProgress(conn, workflowId), opts.signal);
+      if (polled === ABORTED) break;
+      const elapsed = startedAt !== undefined ? formatDuration(now() - startedAt) : '';
+      if (polled.progress) {
+        queryFailures = 0;
+        const done = polled.progress.completed ?? [];
+        for (; shownCompleted < done.length; shownCompleted++) render.permanent(formatIterationDone(done[shownCompleted]));
+        render.update(formatProgressLine(polled.progress, polled.child), elapsed);
+      } else {
+        queryFailures++;
+        render.update('waiting for the run to start (no progress reported yet)…', elapsed);
+        if (queryFailures >= 3 && !workerChecked) {
+          workerChecked = true;
+          if ((await hasWorkflowPollers(conn)) === false) render.permanent(noWorkerWarning(conn.options.taskQueue));
+        }
+      }
+      await sleep(pollMs, opts.signal);
+    }
+    return { kind: 'interrupted' };
+  } finally {
+    render.finish();
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * Pure text formatting for the CLI: the results table of a finished run, progress lines while following,
+ * and the cause chain of a failed run. No I/O and no dependencies, so it is unit-tested cell by cell.
+ */
+import type {
+  IterationProgress,
+  IterationSummary,
+  PairwiseMetrics,
+  PointwiseMetrics,
+  RunProgress,
+  RunSummary,
+  SuiteMetrics,
+} from '../core/run-types';
+
+/** Shown for a value that is missing or null (no pairs in iteration 0, a correlation over constant scores). */
+export const NONE = '—';
+
+// ---------------------------------------------------------------------------------------------------------
+// number formatting
+
+function finite(x: number | null | undefined): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+/** Fixed decimals without the "-0.0" that toFixed gives for tiny negatives. */
+function fixed(x: number, digits: number): string {
+  const s = x.toFixed(digits);
+  return /^-0\.?0*$/.test(s) ? s.slice(1) : s;
+}
+
+/** A fraction in [0, 1] as a percentage with one decimal, without the % sign (the header carries it). */
+export function pct(x: number | null | undefined): string {
+  return finite(x) ? fixed(x * 100, 1) : NONE;
+}
+
+export function num(x: number | null | undefined, digits = 3): string {
+  return finite(x) ? fixed(x, digits) : NONE;
+}
+
+export function int(x: number | null | undefined): string {
+  return finite(x) ? String(Math.round(x)) : NONE;
+}
+
+/** A signed difference in percentage points, e.g. `+24.5`, `-3.0`, `+0.0`. */
+export function points(delta: number): string {
+  const s = fixed(delta, 1);
+  return s.startsWith('-') ? s : `+${s}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// plain-text tables
+
+export interface TableColumnGroup {
+  /** Label printed above the group's columns ('' for none). */
+  label: string;
+  /** How many columns the group spans. */
+  span: number;
+}
+
+export interface Table {
+  /** Optional first header row: labels spanning several columns (eval suite names). */
+  groups?: TableColumnGroup[];
+  header: string[];
+  rows: string[][];
+  /** Per column: 'left' or 'right' (default right). */
+  align?: ('left' | 'right')[];
+}
+
+const GAP = '  ';
+
+/** Renders aligned columns separated by two spaces; trailing spaces are trimmed. */
+export function renderTable(table: Table): string {
+  const ncol = table.header.length;
+  const widths = table.header.map((h, c) => Math.max(h.length, ...table.rows.map((r) => (r[c] ?? '').length)));
+  // A group label wider than its columns widens the group's last column.
+  if (table.groups) {
+    let c = 0;
+    for (const g of table.groups) {
+      const span = widths.slice(c, c + g.span);
+      const inner = span.reduce((a, b) => a + b, 0) + GAP.length * (g.span - 1);
+      if (g.label.length > inner) widths[c + g.span - 1] += g.label.length - inner;
+      c += g.span;
+    }
+  }
+  const cell = (text: string, c: number): string =>
+    (table.align?.[c] ?? 'right') === 'left' ? text.padEnd(widths[c]) : text.padStart(widths[c]);
+  const line = (cells: string[]): string =>
+    Array.from({ length: ncol }, (_, c) => cell(cells[c] ?? '', c))
+      .join(GAP)
+      .trimEnd();
+
+  const out: string[] = [];
+  if (table.groups) {
+    let c = 0;
+    const parts: string[] = [];
+    for (const g of table.groups) {
+      const w = widths.slice(c, c + g.span).reduce((a, b) => a + b, 0) + GAP.length * (g.span - 1);
+      parts.push(g.label.padEnd(w));
+      c += g.span;
+    }
+    out.push(parts.join(GAP).trimEnd());
+  }
+  out.push(line(table.header));
+  out.push(widths.map((w) => '-'.repeat(w)).join(GAP));
+  for (const r of table.rows) out.push(line(r));
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the results table
+
+export interface SuiteColumnInfo {
+  name: string;
+  kind: SuiteMetrics['kind'];
+}
+
+/** Eval suites in order of first appearance across iterations (the kind is taken from the first sighting). */
+export function suitesOf(summary: Pick<RunSummary, 'iterations'>): SuiteColumnInfo[] {
+  const seen = new Map<string, SuiteColumnInfo>();
+  for (const it of summary.iterations) {
+    for (const [name, m] of Object.entries(it.eval ?? {})) {
+      if (!seen.has(name)) seen.set(name, { name, kind: m.kind });
+    }
+  }
+  return [...seen.values()];
+}
+
+const POINTWISE_HEADER = ['exact %', 'pearson', 'spearman', 'kendall', 'MAE', 'n'];
+const PAIRWISE_HEADER = ['accuracy %', 'n'];
+
+function suiteCells(kind: SuiteMetrics['kind'], m: SuiteMetrics | undefined): string[] {
+  if (kind === 'pointwise') {
+    const p = m?.kind === 'pointwise' ? (m as PointwiseMetrics) : undefined;
+    if (!p) return POINTWISE_HEADER.map(() => NONE);
+    return [pct(p.exactAgreement), num(p.pearson), num(p.spearman), num(p.kendall), num(p.mae), int(p.n)];
+  }
+  const q = m?.kind === 'pairwise' ? (m as PairwiseMetrics) : undefined;
+  if (!q) return PAIRWISE_HEADER.map(() => NONE);
+  return [pct(q.accuracy), int(q.n)];
+}
+
+/** The table's cells: one row per iteration (0 = the seed judge). */
+export function resultsTable(summary: RunSummary): Table {
+  const suites = suitesOf(summary);
+  const header = ['iteration', 'pairs', 'sample parse %', 'train loss'];
+  const groups: TableColumnGroup[] = [{ label: '', span: header.length }];
+  for (const s of suites) {
+    const cols = s.kind === 'pointwise' ? POINTWISE_HEADER : PAIRWISE_HEADER;
+    header.push(...cols);
+    groups.push({ label: `${s.name} (${s.kind})`, span: cols.length });
+  }
+  const rows = [...summary.iterations]
+    .sort((a, b) => a.iteration - b.iteration)
+    .map((it) => [
+      String(it.iteration),
+      int(it.pairs?.pairs),
+      pct(it.sample?.parseRate),
+      num(it.train?.finalLoss, 4),
+      ...suites.flatMap((s) => suiteCells(s.kind, it.eval?.[s.name])),
+    ]);
+  return { groups: suites.length ? groups : undefined, header, rows };
+}
+
+/** The main metric of a suite: exact agreement for pointwise, accuracy for pairwise (a fraction). */
+export function mainMetric(m: SuiteMetrics | undefined): number | null {
+  if (!m) return null;
+  const v = m.kind === 'pointwise' ? m.exactAgreement : m.accuracy;
+  return finite(v) ? v : null;
+}
+
+export function mainMetricName(kind: SuiteMetrics['kind']): string {
+  return kind === 'pointwise' ? 'exact agreement' : 'accuracy';
+}
+
+/**
+ * One line per suite: its main metric in iteration 0 against the last iteration that has it, e.g.
+ * `synthetic (pointwise) exact agreement: 13.0% → 37.5% (+24.5 points, iteration 0 → 2)`.
+ */
+export function changeLines(summary: RunSummary): string[] {
+  const its = [...summary.iterations].sort((a, b) => a.iteration - b.iteration);
+  return suitesOf(summary).map((s) => {
+    const label = `${s.name} (${s.kind}) ${mainMetricName(s.kind)}`;
+    const base = its.find((it) => it.iteration === 0);
+    const baseV = mainMetric(base?.eval?.[s.name]);
+    const last = [...its].reverse().find((it) => it.iteration !== 0 && mainMetric(it.eval?.[s.name]) !== null);
+    const lastV = last ? mainMetric(last.eval[s.name]) : null;
+    if (baseV === null || lastV === null || !last) {
+      const why = baseV === null ? 'no iteration 0 value' : 'no later iteration';
+      return `${label}: ${NONE} (${why})`;
+    }
+    return `${label}: ${pct(baseV)}% → ${pct(lastV)}% (${points((lastV - baseV) * 100)} points, iteration 0 → ${last.iteration})`;
+  });
+}
+
+/** The full report printed when a run completes. */
+export function formatResults(summary: RunSummary): string {
+  const lines = [
+    `run ${summary.runId} · ${summary.runName} · judge ${summary.judgeName}`,
+    '',
+    renderTable(resultsTable(summary)),
+    '',
+    'change vs iteration 0:',
+    ...changeLines(summary).map((l) => `  ${l}`),
+    '',
+    `final model: ${summary.finalModelUri || NONE}`,
+    `artifacts:   ${summary.runPrefixUri || NONE}`,
+  ];
+  const quarantined = (summary.datasets ?? []).filter((d) => d.quarantined > 0);
+  if (quarantined.length) {
+    lines.push(
+      `quarantined rows: ${quarantined.map((d) => `${d.name} ${d.quarantined}/${d.rows + d.quarantined} (${d.quarantineUri})`).join(', ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// progress
+
+/** A short line for an iteration that just finished, e.g. `iteration 1 done: 812 pairs · synthetic 37.5% exact`. */
+export function formatIterationDone(it: IterationSummary): string {
+  const parts: string[] = [];
+  if (it.pairs) parts.push(`${it.pairs.pairs} pairs`);
+  if (it.train && finite(it.train.finalLoss)) parts.push(`train loss ${num(it.train.finalLoss, 4)}`);
+  for (const [name, m] of Object.entries(it.eval ?? {})) {
+    parts.push(`${name} ${pct(mainMetric(m))}${mainMetric(m) === null ? '' : '%'} ${m.kind === 'pointwise' ? 'exact' : 'acc'}`);
+  }
+  const label = it.iteration === 0 ? 'iteration 0 (seed judge)' : `iteration ${it.iteration}`;
+  return `${label} done${parts.length ? `: ${parts.join(' · ')}` : ''}`;
+}
+
+/**
+ * The progress line while following, e.g.
+ * `iteration 1/2 · step train · done: sample, score, pair · 1 iteration finished`.
+ * The child's own progress (when it is for the iteration in flight) gives the finer step detail.
+ */
+export function formatProgressLine(progress: RunProgress, child?: IterationProgress | null): string {
+  const useChild = child != null && child.iteration === progress.iteration;
+  const step = useChild ? child.step : progress.step;
+  const it =
+    progress.iteration === 0
+      ? `iteration 0/${progress.iterations} (seed judge)`
+      : `iteration ${progress.iteration}/${progress.iterations}`;
+  const parts = [it, `step ${step}`];
+  if (useChild && child.stepsDone.length) parts.push(`done: ${child.stepsDone.join(', ')}`);
+  const n = progress.completed?.length ?? 0;
+  parts.push(`${n} iteration${n === 1 ? '' : 's'} finished`);
+  return parts.join(' · ');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// failures
+
+interface FailureLike {
+  name?: string;
+  message?: string;
+  cause?: unknown;
+  type?: string | null;
+  nonRetryable?: boolean;
+  activityType?: string;
+  activityId?: string;
+  workflowType?: string | null;
+  execution?: { workflowId?: string | null };
+  timeoutType?: unknown;
+}
+
+function describeOne(e: unknown): string {
+  if (!(e instanceof Error) && (typeof e !== 'object' || e === null)) return String(e);
+  const f = e as FailureLike;
+  const name = f.name || 'Error';
+  const msg = (f.message ?? '').trim();
+  const extra: string[] = [];
+  switch (name) {
+    case 'ApplicationFailure':
+      if (f.type) extra.push(f.type);
+      if (f.nonRetryable) extra.push('non-retryable');
+      break;
+    case 'ActivityFailure':
+      if (f.activityType) extra.push(`activity ${f.activityType}`);
+      if (f.activityId) extra.push(`id ${f.activityId}`);
+      break;
+    case 'ChildWorkflowFailure':
+      if (f.workflowType) extra.push(`workflow ${f.workflowType}`);
+      if (f.execution?.workflowId) extra.push(`id ${f.execution.workflowId}`);
+      break;
+  }
+  const head = `${name}${extra.length ? ` [${extra.join(', ')}]` : ''}`;
+  return msg ? `${head}: ${msg}` : head;
+}
+
+/**
+ * The message chain of a failure, outermost first, one "caused by" per level (cause of causes), with
+ * multi-line messages (e.g. a Python traceback tail) indented under their level.
+ */
+export function formatFailureChain(err: unknown, maxDepth = 20): string {
+  const lines: string[] = [];
+  const seen = new Set<unknown>();
+  let cur: unknown = err;
+  let depth = 0;
+  while (cur !== undefined && cur !== null && !seen.has(cur) && depth < maxDepth) {
+    seen.add(cur);
+    const prefix = depth === 0 ? '' : `${'  '.repeat(depth)}caused by: `;
+    const [first, ...rest] = describeOne(cur).split('\n');
+    lines.push(prefix + first);
+    const indent = ' '.repeat(prefix.length || 2);
+    for (const r of rest) lines.push(indent + r);
+    cur = typeof cur === 'object' ? (cur as FailureLike).cause : undefined;
+    depth++;
+  }
+  return lines.join('\n');
+}
+
+/** `45s`, `3m12s`, `1h02m` (negative or non-finite durations read as 0s). */
+export function formatDuration(ms: number): string {
+  const total = Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : 0;
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
+  return `${s}s`;
+}
