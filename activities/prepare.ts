@@ -56,7 +56,7 @@ export async function ingestDataset(
     maxInvalidFraction: number;
   },
 ): Promise<PreparedDataset> {
-  const adapter = getAdapter(opts.source.adapter);
+  const adapter = getAdapter(opts.source.adapter, { idPrefix: opts.name, subset: opts.name });
   if (adapter.kind !== opts.expectKind) {
     throw badInput(
       `dataset "${opts.name}": adapter "${opts.source.adapter}" yields ${adapter.kind} rows but a ${opts.expectKind} dataset is needed`,
@@ -146,7 +146,12 @@ async function stageSeedModel(deps: ActivityDeps, store: ObjectStore, config: Ru
     );
   }
   const files = await listFilesRecursive(dir);
-  const fileStats = await Promise.all(files.map(async (f) => [f, (await stat(`${dir}/${f}`)).size, (await stat(`${dir}/${f}`)).mtimeMs]));
+  const fileStats = await Promise.all(
+    files.map(async (f) => {
+      const s = await stat(`${dir}/${f}`);
+      return [f, s.size, s.mtimeMs];
+    }),
+  );
   const prefix = joinUri(runPrefix, 'models', 'seed');
   await runStepOnce(
     store,

@@ -5,6 +5,7 @@
  * started from the Temporal CLI with a bad config fails fast instead of retrying a workflow task forever).
  */
 import { z } from 'zod';
+import { ADAPTER_NAMES } from './adapters';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -17,8 +18,7 @@ export const SourceUri = z
     message: 'must be an s3:// URI, a file:// URI, or a path relative to the project root',
   });
 
-export const ADAPTERS = ['canonical', 'canonical-pairwise', 'prometheus-absolute', 'llmbar'] as const;
-export const AdapterName = z.enum(ADAPTERS);
+export const AdapterName = z.enum(ADAPTER_NAMES);
 
 export const JudgeConfig = z
   .object({

@@ -25,6 +25,8 @@ export interface LocalRunnerOptions {
   python: string;
   /** Folder holding one sub-folder per job (absolute, or relative to projectRoot). */
   workDir: string;
+  /** Folder of the entry points (default `<projectRoot>/jobs`). */
+  jobsDir?: string;
   pollMs?: number;
   /** Grace period between SIGTERM and SIGKILL on cancellation. */
   killGraceMs?: number;
@@ -157,7 +159,7 @@ export class LocalJobRunner implements JobRunner {
     await rm(path.join(dir, 'exit.json'), { force: true });
 
     const python = this.resolve(this.opts.python);
-    const script = path.join(this.opts.projectRoot, 'jobs', spec.entryPoint);
+    const script = path.join(this.opts.jobsDir ?? path.join(this.opts.projectRoot, 'jobs'), spec.entryPoint);
     // The shell records the exit code beside the job, so whichever worker adopts the job can read it.
     const wrapper = [
       'SECONDS=0',

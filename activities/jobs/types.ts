@@ -4,7 +4,8 @@
  * model folder and an output-data folder, exactly as SageMaker script mode provides them.
  */
 
-export type JobEntryPoint = 'generate.py' | 'train_dpo.py';
+/** A file in jobs/ (`generate.py`, `train_dpo.py`). */
+export type JobEntryPoint = string;
 
 export interface JobSpec {
   /** Deterministic name derived in the workflow (core/artifacts jobName): the key for adoption on retry. */

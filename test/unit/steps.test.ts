@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateConfig } from '../../core/config';
+import { selectInputIds } from '../../activities/sample';
+import { groupByRequest } from '../../activities/pair';
+import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
+import { pairwiseSuiteMetrics } from '../../activities/evaluate';
+import localConfig from '../../configs/local.json';
+
+const config = (() => {
+  const r = validateConfig(localConfig);
+  if (!r.ok) throw new Error('configs/local.json must be valid');
+  return r.config;
+})();
+
+test('selectInputIds draws a seeded sample of the requested size, different per iteration', () => {
+  const ids = Array.from({ length: 50 }, (_, i) => `ex-${i}`);
+  const a = selectInputIds(ids, 10, 7, 1);
+  assert.equal(a.size, 10);
+  assert.deepEqual([...selectInputIds([...ids].reverse(), 10, 7, 1)].sort(), [...a].sort(), 'order of the file does not matter');
+  assert.notDeepEqual([...selectInputIds(ids, 10, 7, 2)].sort(), [...a].sort(), 'each iteration draws anew');
+  assert.notDeepEqual([...selectInputIds(ids, 10, 8, 1)].sort(), [...a].sort(), 'the seed matters');
+  assert.equal(selectInputIds(ids, 500, 7, 1).size, 50, 'capped by the training set');
+});
+
+function judgment(requestId: string, sampleIndex: number): ScoredJudgment {
+  return {
+    request_id: requestId,
+    example_id: requestId,
+    sample_index: sampleIndex,
+    model_id: 'm',
+    prompt_hash: 'h',
+    text: 't',
+    status: 'unparseable',
+    reason: 'no_marker',
+    seed: 0,
+  } as ScoredJudgment;
+}
+
+async function* from<T>(items: T[]) {
+  yield* items;
+}
+
+test('groupByRequest groups contiguous samples and rejects interleaved ones', async () => {
+  const groups = [];
+  for await (const g of groupByRequest(from([judgment('a', 0), judgment('a', 1), judgment('b', 0)]))) {
+    groups.push([g.requestId, g.judgments.length]);
+  }
+  assert.deepEqual(groups, [['a', 2], ['b', 1]]);
+  await assert.rejects(async () => {
+    for await (const _ of groupByRequest(from([judgment('a', 0), judgment('b', 0), judgment('a', 1)]))) void _;
+  }, /not contiguous/);
+});
+
+test('scoreRawJudgment parses the completion and keeps unparseable ones with their reason', () => {
+  const raw = { request_id: 'r', example_id: 'e', sample_index: 3, text: 'fine work [RESULT] 4', seed: 9, prompt_hash: 'h', gold_score: 4 };
+  const ok = scoreRawJudgment(raw, config, 's3://b/m');
+  assert.equal(ok.status, 'ok');
+  assert.equal(ok.score, 4);
+  assert.equal(ok.rationale, 'fine work');
+  assert.equal(ok.gold_score, 4);
+  assert.equal(ok.model_id, 's3://b/m');
+  const bad = scoreRawJudgment({ ...raw, text: 'no score here' }, config, 's3://b/m');
+  assert.equal(bad.status, 'unparseable');
+  assert.equal(bad.score, undefined);
+  assert.ok(bad.reason);
+  const outOfScale = scoreRawJudgment({ ...raw, text: 'x [RESULT] 9' }, config, 's3://b/m');
+  assert.equal(outOfScale.status, 'unparseable');
+});
+
+test('pairwise suite accuracy counts ties and unparseable judgments as half', () => {
+  const table: Array<[Array<{ chosen: number | null; rejected: number | null }>, number, number, number]> = [
+    [[{ chosen: 5, rejected: 1 }], 1, 0, 0],
+    [[{ chosen: 1, rejected: 5 }], 0, 0, 0],
+    [[{ chosen: 3, rejected: 3 }], 0.5, 1, 0],
+    [[{ chosen: null, rejected: 3 }], 0.5, 0, 1],
+    [[{ chosen: 5, rejected: 1 }, { chosen: 2, rejected: 2 }, { chosen: 1, rejected: 2 }, { chosen: 4, rejected: null }], 0.5, 1, 1],
+  ];
+  for (const [pairs, accuracy, ties, unparseable] of table) {
+    const m = pairwiseSuiteMetrics(pairs);
+    assert.equal(m.n, pairs.length);
+    assert.equal(m.accuracy, accuracy, JSON.stringify(pairs));
+    assert.equal(m.ties, ties);
+    assert.equal(m.unparseable, unparseable);
+  }
+});
