@@ -29,12 +29,12 @@ export const ADAPTER_NAMES = ['canonical', 'canonical-pairwise', 'prometheus-abs
 export type AdapterName = (typeof ADAPTER_NAMES)[number];
 
 /** The kind of record each adapter produces. */
-export const ADAPTER_KINDS: Readonly<Record<AdapterName, AdapterKind>> = {
+export const ADAPTER_KINDS = {
   canonical: 'pointwise',
   'canonical-pairwise': 'pairwise',
   'prometheus-absolute': 'pointwise',
   llmbar: 'pairwise',
-};
+} as const satisfies Readonly<Record<AdapterName, AdapterKind>>;
 
 const FACTORIES: { [N in AdapterName]: (options: AdapterOptions) => Adapter & { name: N } } = {
   canonical: () => canonicalAdapter,
