@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { TASK_QUEUE } from '../../core/run-types';
+import { DEFAULT_ADDRESS, DEFAULT_UI_URL, UsageError, parseCommandLine, usageText, type Command } from '../../cli/args';
+import { main } from '../../cli/judgeloop';
+import { workflowUrl } from '../../cli/connection';
+import { defaultWorkflowId, pickSearchAttributes } from '../../cli/start';
+
+const ROOT = resolve(__dirname, '..', '..');
+const noEnv = {} as NodeJS.ProcessEnv;
+
+function usageError(argv: string[], pattern: RegExp, topic?: string): void {
+  assert.throws(
+    () => parseCommandLine(argv, noEnv),
+    (e: unknown) => {
+      assert.ok(e instanceof UsageError, `expected a UsageError, got ${String(e)}`);
+      assert.match(e.message, pattern);
+      assert.equal(e.topic, topic);
+      return true;
+    },
+  );
+}
+
+test('run: defaults for connection, follow on, json off', () => {
+  assert.deepEqual(parseCommandLine(['run', '--config', 'configs/local.json'], noEnv), {
+    command: 'run',
+    configPath: 'configs/local.json',
+    workflowId: undefined,
+    follow: true,
+    json: false,
+    connection: { address: DEFAULT_ADDRESS, namespace: 'default', taskQueue: TASK_QUEUE, uiUrl: DEFAULT_UI_URL },
+  } satisfies Command);
+});
+
+test('run: environment variables, then flags win over them', () => {
+  const env = {
+    TEMPORAL_ADDRESS: 'temporal:7233',
+    TEMPORAL_NAMESPACE: 'ml',
+    JUDGELOOP_TASK_QUEUE: 'jq',
+    JUDGELOOP_UI_URL: 'http://ui:8080/',
+  } as NodeJS.ProcessEnv;
+  const fromEnv = parseCommandLine(['run', '-c', 'a.json', '--no-follow', '--json', '--id', 'my-run'], env);
+  assert.deepEqual(fromEnv, {
+    command: 'run',
+    configPath: 'a.json',
+    workflowId: 'my-run',
+    follow: false,
+    json: true,
+    connection: { address: 'temporal:7233', namespace: 'ml', taskQueue: 'jq', uiUrl: 'http://ui:8080' },
+  } satisfies Command);
+  const fromFlags = parseCommandLine(
+    ['run', '--config=a.json', '--address', 'x:1', '--namespace=ns', '--task-queue', 'q', '--ui', 'http://u'],
+    env,
+  );
+  assert.equal(fromFlags.command, 'run');
+  if (fromFlags.command === 'run') {
+    assert.deepEqual(fromFlags.connection, { address: 'x:1', namespace: 'ns', taskQueue: 'q', uiUrl: 'http://u' });
+  }
+});
+
+test('follow / status / results take one run id', () => {
+  for (const c of ['follow', 'status', 'results'] as const) {
+    const cmd = parseCommandLine([c, 'judgeloop-local-20250101-000000', '--json'], noEnv);
+    assert.equal(cmd.command, c);
+    assert.equal((cmd as { workflowId: string }).workflowId, 'judgeloop-local-20250101-000000');
+    assert.equal((cmd as { json: boolean }).json, true);
+    usageError([c], /missing RUN_ID/, c);
+    usageError([c, 'a', 'b'], /unexpected argument "b"/, c);
+  }
+});
+
+test('unknown flags name the flag and the command', () => {
+  usageError(['run', '--config', 'a.json', '--bogus'], /^unknown flag --bogus for "run"$/, 'run');
+  usageError(['validate', '-x'], /^unknown flag -x for "validate"$/, 'validate');
+  usageError(['status', 'id', '--config', 'a.json'], /^unknown flag --config for "status"$/, 'status');
+});
+
+test('missing values name the flag', () => {
+  usageError(['run', '--config'], /^missing value for --config$/, 'run');
+  usageError(['run', '-c'], /^missing value for --config$/, 'run');
+  usageError(['run', '--config', '--json'], /^missing value for --config$/, 'run');
+  usageError(['run', '--config', 'a.json', '--id'], /^missing value for --id$/, 'run');
+  usageError(['run', '--config='], /^missing value for --config$/, 'run');
+  usageError(['follow', 'x', '--address'], /^missing value for --address$/, 'follow');
+  usageError(['run', '--config', 'a', '--json=yes'], /^--json takes no value$/, 'run');
+});
+
+test('required flags and stray arguments', () => {
+  usageError(['run'], /missing required flag --config FILE/, 'run');
+  usageError(['validate'], /missing required flag --config FILE/, 'validate');
+  usageError(['validate', '--config', 'a.json', 'extra'], /unexpected argument "extra"/, 'validate');
+  usageError(['run', '--config', 'a.json', '--id', 'has space'], /invalid run id "has space"/, 'run');
+});
+
+test('commands: unknown, help, stack passes its flags through untouched', () => {
+  usageError(['frobnicate'], /unknown command "frobnicate"/);
+  usageError(['--address', 'x'], /expected a command before --address/);
+  assert.deepEqual(parseCommandLine([], noEnv), { command: 'help' });
+  assert.deepEqual(parseCommandLine(['-h'], noEnv), { command: 'help' });
+  assert.deepEqual(parseCommandLine(['help', 'run'], noEnv), { command: 'help', topic: 'run' });
+  assert.deepEqual(parseCommandLine(['run', '--help'], noEnv), { command: 'help', topic: 'run' });
+  usageError(['help', 'nope'], /unknown command "nope"/, 'help');
+  assert.deepEqual(parseCommandLine(['stack', '--temporal-port', '7300', '--whatever'], noEnv), {
+    command: 'stack',
+    args: ['--temporal-port', '7300', '--whatever'],
+  });
+});
+
+test('usage text lists every command and examples', () => {
+  const text = usageText();
+  for (const c of ['validate', 'run', 'follow', 'status', 'results', 'stack', 'help']) assert.match(text, new RegExp(`judgeloop ${c}`));
+  assert.match(text, /examples:/);
+  assert.match(text, /npm run judgeloop -- run --config configs\/local\.json/);
+  assert.match(usageText('run'), /^usage: judgeloop run --config FILE/);
+});
+
+test('workflow ids, UI links and search attributes', () => {
+  assert.equal(defaultWorkflowId('local', new Date(Date.UTC(2025, 0, 2, 3, 4, 5))), 'judgeloop-local-20250102-030405');
+  assert.equal(
+    workflowUrl('http://127.0.0.1:8233/', 'default', 'judgeloop-local-20250102-030405'),
+    'http://127.0.0.1:8233/namespaces/default/workflows/judgeloop-local-20250102-030405',
+  );
+  assert.equal(workflowUrl('http://ui', 'my ns', 'a/b'), 'http://ui/namespaces/my%20ns/workflows/a%2Fb');
+  // Only registered Keyword attributes are set (the dev server has none by default).
+  assert.deepEqual(pickSearchAttributes({}, { runName: 'local', judgeName: 'tiny' }), []);
+  const pairs = pickSearchAttributes(
+    { JudgeloopRunName: 2, JudgeloopJudgeName: 1 /* Text: wrong type */ },
+    { runName: 'local', judgeName: 'tiny' },
+  );
+  assert.deepEqual(
+    pairs.map((p) => [p.key.name, p.key.type, p.value]),
+    [['JudgeloopRunName', 'KEYWORD', 'local']],
+  );
+});
+
+/** Collects writes, for running main() in-process. */
+function sink() {
+  let text = '';
+  return { stream: { write: (s: string) => ((text += s), true) }, text: () => text };
+}
+
+test('main(): a usage error prints the error and the usage line, exit 2', async () => {
+  const out = sink();
+  const err = sink();
+  const rc = await main(['run', '--config', 'a.json', '--nope'], { out: out.stream, err: err.stream, env: noEnv });
+  assert.equal(rc, 2);
+  assert.equal(out.text(), '');
+  assert.equal(
+    err.text(),
+    [
+      'error: unknown flag --nope for "run"',
+      'usage: judgeloop run --config FILE [--id RUN_ID] [--no-follow] [--json] [--address HOST:PORT] [--namespace NS] [--task-queue Q] [--ui URL]',
+      '(judgeloop help run for more)',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('main(): Temporal unreachable gives a short message naming the address and `npm run stack`, exit 1', async () => {
+  const out = sink();
+  const err = sink();
+  // Port 1 on loopback: nothing listens there, the connection is refused at once.
+  const rc = await main(['status', 'some-run', '--address', '127.0.0.1:1'], { out: out.stream, err: err.stream, env: noEnv });
+  assert.equal(rc, 1);
+  assert.match(err.text(), /^Cannot reach Temporal at 127\.0\.0\.1:1 \(namespace "default"\)/);
+  assert.match(err.text(), /npm run stack/);
+  assert.doesNotMatch(err.text(), /\n\s+at /, 'no stack trace');
+});
+
+test('the real CLI process: unknown flag exits 2 with the flag named on stderr', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/judgeloop.ts', 'run', '--config', 'x.json', '--frob'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^error: unknown flag --frob for "run"\nusage: judgeloop run --config FILE/);
+});
+
+test('the real CLI process: no arguments prints the usage, exit 0', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/judgeloop.ts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Judgeloop: /);
+  assert.match(r.stdout, /examples:/);
+});

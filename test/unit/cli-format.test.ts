@@ -1,0 +1,292 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { IterationSummary, RunProgress, RunSummary } from '../../core/run-types';
+import {
+  NONE,
+  changeLines,
+  formatDuration,
+  formatFailureChain,
+  formatIterationDone,
+  formatProgressLine,
+  formatResults,
+  pct,
+  points,
+  renderTable,
+  resultsTable,
+  suitesOf,
+} from '../../cli/format';
+
+function iteration(i: number, overrides: Partial<IterationSummary> = {}): IterationSummary {
+  return {
+    iteration: i,
+    modelUri: `s3://judgeloop/runs/r1/iter-${i}/train/model`,
+    eval: {},
+    ...overrides,
+  };
+}
+
+const summary: RunSummary = {
+  runId: 'judgeloop-local-20250101-000000',
+  runName: 'local',
+  judgeName: 'tiny-judge',
+  configHash: 'abc123',
+  runPrefixUri: 's3://judgeloop/runs/judgeloop-local-20250101-000000',
+  datasets: [
+    { name: 'train', uri: 's3://judgeloop/x/train', rows: 400, quarantined: 0, quarantineUri: 's3://q/train' },
+    { name: 'synthetic', uri: 's3://judgeloop/x/syn', rows: 98, quarantined: 2, quarantineUri: 's3://q/syn' },
+  ],
+  iterations: [
+    // deliberately out of order: the table sorts by iteration
+    iteration(1, {
+      sample: { inputs: 64, judgments: 256, parsed: 250, parseRate: 250 / 256, agreementWithGold: 0.2, uri: 's3://s/1' },
+      pairs: { pairs: 812, inputsWithPair: 60, inputsWithoutPair: 4, uri: 's3://p/1' },
+      train: {
+        modelUri: 's3://m/1',
+        steps: 100,
+        finalLoss: 0.68123,
+        finalRewardAccuracy: 0.7,
+        finalRewardMargin: 0.1,
+        metricsUri: 's3://m/1/metrics.jsonl',
+        adopted: false,
+      },
+      eval: {
+        synthetic: {
+          kind: 'pointwise',
+          n: 100,
+          parsed: 100,
+          parseRate: 1,
+          exactAgreement: 0.29,
+          mae: 0.91,
+          pearson: 0.4123,
+          spearman: 0.39876,
+          kendall: 0.3,
+        },
+        llmbar: { kind: 'pairwise', n: 40, accuracy: 0.55, ties: 2, unparseable: 0 },
+      },
+    }),
+    iteration(0, {
+      eval: {
+        synthetic: {
+          kind: 'pointwise',
+          n: 100,
+          parsed: 97,
+          parseRate: 0.97,
+          exactAgreement: 0.13,
+          mae: 1.4,
+          pearson: null,
+          spearman: -0.00001,
+          kendall: null,
+        },
+        llmbar: { kind: 'pairwise', n: 40, accuracy: 0.5, ties: 10, unparseable: 3 },
+      },
+    }),
+    iteration(2, {
+      sample: { inputs: 64, judgments: 256, parsed: 256, parseRate: 1, agreementWithGold: 0.3, uri: 's3://s/2' },
+      pairs: { pairs: 97, inputsWithPair: 30, inputsWithoutPair: 34, uri: 's3://p/2' },
+      train: {
+        modelUri: 's3://m/2',
+        steps: 10,
+        finalLoss: null,
+        finalRewardAccuracy: null,
+        finalRewardMargin: null,
+        metricsUri: 's3://m/2/metrics.jsonl',
+        adopted: true,
+      },
+      eval: {
+        synthetic: {
+          kind: 'pointwise',
+          n: 100,
+          parsed: 100,
+          parseRate: 1,
+          exactAgreement: 0.375,
+          mae: 0.7,
+          pearson: 0.61,
+          spearman: 0.6,
+          kendall: 0.5,
+        },
+        llmbar: { kind: 'pairwise', n: 40, accuracy: 0.475, ties: 1, unparseable: 0 },
+      },
+    }),
+  ],
+  finalModelUri: 's3://judgeloop/runs/judgeloop-local-20250101-000000/iter-2/train/model',
+};
+
+test('suites are listed in order of first appearance, with their kind', () => {
+  assert.deepEqual(suitesOf(summary), [
+    { name: 'synthetic', kind: 'pointwise' },
+    { name: 'llmbar', kind: 'pairwise' },
+  ]);
+});
+
+test('results table: header and exact cells, one row per iteration sorted, null as —', () => {
+  const t = resultsTable(summary);
+  assert.deepEqual(t.header, [
+    'iteration',
+    'pairs',
+    'sample parse %',
+    'train loss',
+    'exact %',
+    'pearson',
+    'spearman',
+    'kendall',
+    'MAE',
+    'n',
+    'accuracy %',
+    'n',
+  ]);
+  assert.deepEqual(t.groups, [
+    { label: '', span: 4 },
+    { label: 'synthetic (pointwise)', span: 6 },
+    { label: 'llmbar (pairwise)', span: 2 },
+  ]);
+  assert.deepEqual(t.rows, [
+    ['0', NONE, NONE, NONE, '13.0', NONE, '0.000', NONE, '1.400', '100', '50.0', '40'],
+    ['1', '812', '97.7', '0.6812', '29.0', '0.412', '0.399', '0.300', '0.910', '100', '55.0', '40'],
+    ['2', '97', '100.0', NONE, '37.5', '0.610', '0.600', '0.500', '0.700', '100', '47.5', '40'],
+  ]);
+});
+
+test('a suite missing from an iteration shows — in all its cells', () => {
+  const s: RunSummary = {
+    ...summary,
+    iterations: [
+      iteration(0, { eval: { llmbar: { kind: 'pairwise', n: 4, accuracy: 0.25, ties: 0, unparseable: 0 } } }),
+      iteration(1, { eval: {} }),
+    ],
+  };
+  assert.deepEqual(resultsTable(s).rows, [
+    ['0', NONE, NONE, NONE, '25.0', '4'],
+    ['1', NONE, NONE, NONE, NONE, NONE],
+  ]);
+  assert.deepEqual(changeLines(s), ['llmbar (pairwise) accuracy: — (no later iteration)']);
+});
+
+test('rendered table: aligned columns, group labels over their columns', () => {
+  const text = renderTable(resultsTable(summary));
+  assert.equal(
+    text,
+    [
+      '                                              synthetic (pointwise)                            llmbar (pairwise)',
+      'iteration  pairs  sample parse %  train loss  exact %  pearson  spearman  kendall    MAE    n  accuracy %      n',
+      '---------  -----  --------------  ----------  -------  -------  --------  -------  -----  ---  ----------  -----',
+      '        0      —               —           —     13.0        —     0.000        —  1.400  100        50.0     40',
+      '        1    812            97.7      0.6812     29.0    0.412     0.399    0.300  0.910  100        55.0     40',
+      '        2     97           100.0           —     37.5    0.610     0.600    0.500  0.700  100        47.5     40',
+    ].join('\n'),
+  );
+});
+
+test('renderTable left alignment and no groups', () => {
+  assert.equal(
+    renderTable({ header: ['a', 'bb'], rows: [['xyz', '1']], align: ['left', 'right'] }),
+    ['a    bb', '---  --', 'xyz   1'].join('\n'),
+  );
+});
+
+test('change vs iteration 0: main metric per suite, in points, against the last iteration', () => {
+  assert.deepEqual(changeLines(summary), [
+    'synthetic (pointwise) exact agreement: 13.0% → 37.5% (+24.5 points, iteration 0 → 2)',
+    'llmbar (pairwise) accuracy: 50.0% → 47.5% (-2.5 points, iteration 0 → 2)',
+  ]);
+});
+
+test('formatResults: header line, table, change lines, final model, quarantine note', () => {
+  const text = formatResults(summary);
+  const lines = text.split('\n');
+  assert.equal(lines[0], 'run judgeloop-local-20250101-000000 · local · judge tiny-judge');
+  assert.ok(text.includes(renderTable(resultsTable(summary))));
+  assert.ok(lines.includes('change vs iteration 0:'));
+  assert.ok(lines.includes('  synthetic (pointwise) exact agreement: 13.0% → 37.5% (+24.5 points, iteration 0 → 2)'));
+  assert.ok(lines.includes('final model: s3://judgeloop/runs/judgeloop-local-20250101-000000/iter-2/train/model'));
+  assert.ok(lines.includes('quarantined rows: synthetic 2/100 (s3://q/syn)'));
+});
+
+test('number helpers: percentages, signed points, no negative zero, non-finite as —', () => {
+  assert.equal(pct(0.125), '12.5');
+  assert.equal(pct(null), NONE);
+  assert.equal(pct(Number.NaN), NONE);
+  assert.equal(pct(-0.0001), '0.0');
+  assert.equal(points(24.5), '+24.5');
+  assert.equal(points(-2.5), '-2.5');
+  assert.equal(points(-0.01), '+0.0');
+  assert.equal(points(0), '+0.0');
+});
+
+test('progress line: seed iteration, child step detail, completed count', () => {
+  const p: RunProgress = {
+    runId: 'r',
+    iterations: 2,
+    iteration: 0,
+    step: 'evaluate',
+    childWorkflowId: null,
+    completed: [],
+  };
+  assert.equal(formatProgressLine(p), 'iteration 0/2 (seed judge) · step evaluate · 0 iterations finished');
+
+  const p1: RunProgress = { ...p, iteration: 1, step: 'sample', childWorkflowId: 'r-iter-1', completed: [iteration(0)] };
+  assert.equal(
+    formatProgressLine(p1, { iteration: 1, step: 'train', stepsDone: ['sample', 'score', 'pair'] }),
+    'iteration 1/2 · step train · done: sample, score, pair · 1 iteration finished',
+  );
+  // A child reporting another iteration (stale) is ignored.
+  assert.equal(
+    formatProgressLine(p1, { iteration: 0, step: 'done', stepsDone: ['evaluate'] }),
+    'iteration 1/2 · step sample · 1 iteration finished',
+  );
+  assert.equal(formatProgressLine(p1, null), 'iteration 1/2 · step sample · 1 iteration finished');
+});
+
+test('iteration-done line', () => {
+  const [one] = summary.iterations;
+  assert.equal(
+    formatIterationDone(one),
+    'iteration 1 done: 812 pairs · train loss 0.6812 · synthetic 29.0% exact · llmbar 55.0% acc',
+  );
+  assert.equal(formatIterationDone(iteration(0)), 'iteration 0 (seed judge) done');
+});
+
+test('durations', () => {
+  assert.equal(formatDuration(0), '0s');
+  assert.equal(formatDuration(45_900), '45s');
+  assert.equal(formatDuration(192_000), '3m12s');
+  assert.equal(formatDuration(3_720_000), '1h02m');
+  assert.equal(formatDuration(-5), '0s');
+});
+
+test('failure chain: cause of causes, outermost first, with types and multi-line messages', () => {
+  const app = ApplicationFailure.create({
+    message: 'train_dpo exited with code 1\nTraceback tail: CUDA out of memory',
+    type: 'JobFailed',
+    nonRetryable: true,
+  });
+  const activity = new ActivityFailure('Activity task failed', 'trainDpo', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker-1', app);
+  const child = new ChildWorkflowFailure(
+    'default',
+    { workflowId: 'run-iter-1', runId: 'abc' },
+    'iterationWorkflow',
+    RetryState.NON_RETRYABLE_FAILURE,
+    activity,
+  );
+  const top = new WorkflowFailedError('Workflow execution failed', child, RetryState.NON_RETRYABLE_FAILURE);
+  assert.equal(
+    formatFailureChain(top),
+    [
+      'WorkflowFailedError: Workflow execution failed',
+      '  caused by: ChildWorkflowFailure [workflow iterationWorkflow, id run-iter-1]: Child Workflow execution failed',
+      '    caused by: ActivityFailure [activity trainDpo, id 7]: Activity task failed',
+      '      caused by: ApplicationFailure [JobFailed, non-retryable]: train_dpo exited with code 1',
+      '                 Traceback tail: CUDA out of memory',
+    ].join('\n'),
+  );
+});
+
+test('failure chain: plain errors, non-errors and cycles', () => {
+  const a = new Error('outer', { cause: new Error('inner') });
+  assert.equal(formatFailureChain(a), 'Error: outer\n  caused by: Error: inner');
+  assert.equal(formatFailureChain('boom'), 'boom');
+  const loop: Error & { cause?: unknown } = new Error('self');
+  loop.cause = loop;
+  assert.equal(formatFailureChain(loop), 'Error: self');
+});
