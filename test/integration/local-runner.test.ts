@@ -1,0 +1,136 @@
+/**
+ * The local job runner against a real S3-compatible server and real child processes: outputs uploaded,
+ * finished jobs adopted, running jobs adopted after their worker died, cancellation kills the process,
+ * script errors fail without retry.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { LocalJobRunner } from '../../activities/jobs/local-runner';
+import type { JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
+import { ObjectStore, createS3Client } from '../../activities/storage';
+import { PROJECT_ROOT } from '../../activities';
+import { startTestServices, type TestServices } from '../support/services';
+
+let services: TestServices;
+let store: ObjectStore;
+let workDir: string;
+
+before(async () => {
+  services = await startTestServices({ temporal: false });
+  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
+  store = new ObjectStore(createS3Client({ endpoint: services.s3.endpoint, region: services.s3.region, forcePathStyle: true }));
+  await store.putBytes(`s3://${services.s3.bucket}/inputs/a.txt`, 'alpha');
+  await store.putBytes(`s3://${services.s3.bucket}/inputs/b.txt`, 'beta');
+  workDir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-runner-'));
+});
+
+after(async () => {
+  await services?.stop();
+});
+
+function runner(): LocalJobRunner {
+  return new LocalJobRunner({
+    store,
+    projectRoot: PROJECT_ROOT,
+    python: process.env.JUDGELOOP_TEST_PYTHON ?? 'python3',
+    workDir,
+    jobsDir: path.join(PROJECT_ROOT, 'test/fixtures/jobs'),
+    pollMs: 100,
+    killGraceMs: 1000,
+  });
+}
+
+function spec(name: string, hps: Record<string, string | number | boolean>): JobSpec {
+  return {
+    jobName: name,
+    entryPoint: 'sleepy.py',
+    channels: { input: `s3://${services.s3.bucket}/inputs` },
+    hyperparameters: hps,
+    outputUri: `s3://${services.s3.bucket}/jobs/${name}`,
+  };
+}
+
+function context(signal = new AbortController().signal): JobContext & { beats: JobProgress[]; lines: string[] } {
+  const beats: JobProgress[] = [];
+  const lines: string[] = [];
+  return { beats, lines, heartbeat: (d) => beats.push(d), signal, log: (l) => lines.push(l) };
+}
+
+function launches(name: string): number {
+  const file = path.join(workDir, name, 'launches.log');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0;
+}
+
+test('a job runs with its channels, reports progress, and its outputs land in S3', async () => {
+  const ctx = context();
+  const result = await runner().run(spec('job-ok', { seconds: 0.5, marker: 'one' }), ctx);
+  assert.equal(result.how, 'ran');
+  const out = JSON.parse((await store.getBytes(`${result.modelUri}/result.txt`))!.toString());
+  assert.deepEqual(out, { marker: 'one', files: ['a.txt', 'b.txt'] });
+  assert.ok(await store.exists(`${result.outputDataUri}/pid.txt`));
+  assert.ok(ctx.beats.some((b) => b.phase === 'running' && b.unit === 'ticks' && (b.done ?? 0) > 0), 'progress lines become heartbeat details');
+  assert.equal(launches('job-ok'), 1);
+});
+
+test('a finished job is adopted on retry instead of running again', async () => {
+  const first = await runner().run(spec('job-adopt', { seconds: 0.2, marker: 'first' }), context());
+  assert.equal(first.how, 'ran');
+  const again = await runner().run(spec('job-adopt', { seconds: 0.2, marker: 'first' }), context());
+  assert.equal(again.how, 'adopted-finished');
+  assert.equal(launches('job-adopt'), 1, 'the process was started once');
+});
+
+test('a running job whose worker died is adopted by the next attempt, never started twice', async () => {
+  const name = 'job-orphan';
+  const s = spec(name, { seconds: 4, marker: 'orphan' });
+  // A separate process plays the worker that starts the job and is then killed with SIGKILL.
+  const doomed = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'test/fixtures/run-job.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, RUN_JOB_SPEC: JSON.stringify(s), RUN_JOB_WORKDIR: workDir, RUN_JOB_S3: JSON.stringify(services.s3) },
+    stdio: 'ignore',
+  });
+  const launchFile = path.join(workDir, name, 'launch.json');
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(launchFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(existsSync(launchFile), 'the first worker launched the job');
+  doomed.kill('SIGKILL');
+  await new Promise((r) => doomed.once('exit', r));
+  const jobPid = JSON.parse(readFileSync(launchFile, 'utf8')).pid as number;
+  assert.doesNotThrow(() => process.kill(jobPid, 0), 'the job outlives its worker');
+
+  const result = await runner().run(s, context());
+  assert.equal(result.how, 'adopted-running');
+  assert.equal(launches(name), 1, 'the retry adopted the running process');
+  const out = JSON.parse((await store.getBytes(`${result.modelUri}/result.txt`))!.toString());
+  assert.equal(out.marker, 'orphan');
+});
+
+test('cancellation stops the job process', async () => {
+  const controller = new AbortController();
+  const running = runner().run(spec('job-cancel', { seconds: 30 }), context(controller.signal));
+  const launchFile = path.join(workDir, 'job-cancel', 'launch.json');
+  while (!existsSync(launchFile)) await new Promise((r) => setTimeout(r, 100));
+  const pid = JSON.parse(readFileSync(launchFile, 'utf8')).pid as number;
+  await new Promise((r) => setTimeout(r, 300));
+  controller.abort();
+  await assert.rejects(running, (err) => err instanceof CancelledFailure);
+  assert.throws(() => process.kill(pid, 0), 'the job process is gone');
+  assert.equal(await store.exists(`s3://${services.s3.bucket}/jobs/job-cancel/_job.json`), false);
+});
+
+test('a script error fails without retry and shows the log tail', async () => {
+  await assert.rejects(runner().run(spec('job-fail', { seconds: 0.1, exit_code: 3 }), context()), (err) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'JobFailed');
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /exited with code 3/);
+    assert.match(err.message, /failing on purpose/);
+    return true;
+  });
+});

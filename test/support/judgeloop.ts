@@ -1,0 +1,65 @@
+/** Shared set-up for tests that run Judgeloop workflows against the real local services. */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
+import type { RunConfigInput } from '../../core/config';
+import { createActivities, defaultActivityDeps } from '../../activities';
+import { ObjectStore, createS3Client } from '../../activities/storage';
+import { bundleWorkflows } from '../../workers/main';
+import localConfig from '../../configs/local.json';
+import type { TestServices } from './services';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow code is bundled once per test process and shared by every worker. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflows();
+  return bundle;
+}
+
+/** Points the AWS SDK's default credential chain at the local S3 server (for in-process activities). */
+export function useLocalS3Credentials(services: TestServices): void {
+  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
+  process.env.AWS_REGION = services.s3.region;
+  process.env.JUDGELOOP_S3_ENDPOINT = services.s3.endpoint;
+}
+
+export function storeFor(services: TestServices): ObjectStore {
+  return new ObjectStore(createS3Client({ endpoint: services.s3.endpoint, region: services.s3.region, forcePathStyle: true }));
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? merge(b, v as never) : v;
+  }
+  return out as T;
+}
+
+/** configs/local.json pointed at the test services and a fresh job folder, with overrides. */
+export function testConfig(services: TestServices, overrides?: DeepPartial<RunConfigInput>): RunConfigInput & { backend: { workDir: string } } {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-jobs-'));
+  const base = merge(localConfig as unknown as RunConfigInput, {
+    storage: { bucket: services.s3.bucket, endpoint: services.s3.endpoint },
+    backend: { kind: 'local', workDir },
+  } as DeepPartial<RunConfigInput>);
+  return merge(base, overrides) as RunConfigInput & { backend: { workDir: string } };
+}
+
+export async function createTestWorker(connection: NativeConnection, taskQueue: string, namespace = 'default'): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities(defaultActivityDeps()),
+  });
+}
