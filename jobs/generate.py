@@ -1,0 +1,250 @@
+"""Generation job: N judgments per request, the judgment grammar enforced while decoding.
+
+Contract: docs/CONTRACTS.md ("generate.py"). Channels `model` (a Hugging Face model folder) and `requests`
+(`*.jsonl`, one request a line); writes `SM_MODEL_DIR/judgments.jsonl` (one row per request and sample) and
+`SM_OUTPUT_DATA_DIR/generation_summary.json`.
+
+Backends: vLLM where it is importable (GPU machines), transformers otherwise (CPU, tests, the tiny judge).
+
+    SM_CHANNEL_MODEL=... SM_CHANNEL_REQUESTS=... SM_MODEL_DIR=... SM_OUTPUT_DATA_DIR=... \
+        python jobs/generate.py --num_samples 8 --temperature 1.0
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
+from judgeloop_jobs.progress import report_progress
+from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
+                                        require)
+
+ALLOWED_ROLES = ("system", "user")
+
+
+@dataclass
+class GenerateConfig:
+    num_samples: int = 8
+    """N: judgments per request."""
+    temperature: float = 1.0
+    """Sampling temperature; 0 means greedy (all N samples are then identical)."""
+    seed: int = 0
+    max_rationale_tokens: int = 256
+    score_min: int = 1
+    score_max: int = 5
+    marker: str = "[RESULT]"
+    backend: Literal["auto", "transformers", "vllm"] = "auto"
+    batch_size: int = 16
+    """Sequences (request x sample) decoded together by the transformers backend."""
+    max_prompt_tokens: int = 4096
+    """Longer prompts keep their last max_prompt_tokens tokens (the end holds the response and the cue)."""
+
+    def validate(self) -> None:
+        require(1 <= self.num_samples <= 1024, "num_samples", "must be between 1 and 1024", self.num_samples)
+        require(0 <= self.temperature <= 10, "temperature", "must be between 0 (greedy) and 10", self.temperature)
+        require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+        require(self.max_rationale_tokens >= 1, "max_rationale_tokens", "must be >= 1", self.max_rationale_tokens)
+        require(0 <= self.score_min <= 9, "score_min", "must be between 0 and 9 (a single digit)", self.score_min)
+        require(0 <= self.score_max <= 9, "score_max", "must be between 0 and 9 (a single digit)", self.score_max)
+        require(self.score_min < self.score_max, "score_max", f"must be above score_min={self.score_min}",
+                self.score_max)
+        require(bool(self.marker.strip()) and self.marker == self.marker.strip(), "marker",
+                "must be non-empty text without surrounding spaces", self.marker)
+        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
+        require(self.max_prompt_tokens >= 1, "max_prompt_tokens", "must be >= 1", self.max_prompt_tokens)
+
+
+@dataclass
+class Request:
+    row: dict[str, Any]  # the request as read; every field but `messages` is copied to its judgments
+    messages: list[dict[str, str]]
+    prompt_ids: list[int] | None = None
+    truncated: bool = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    cfg = parse_hyperparameters(GenerateConfig, sys.argv[1:] if argv is None else argv)
+    paths = read_job_paths(["model", "requests"])
+    requests = load_requests(paths.channel("requests"))
+    backend = choose_backend(cfg.backend)
+    print(f"generate: {len(requests)} requests x {cfg.num_samples} samples, backend={backend}, "
+          f"config={json.dumps(config_as_dict(cfg))}", flush=True)
+
+    if backend == "vllm":
+        from judgeloop_jobs.vllm_backend import generate_with_vllm
+        results, stats = generate_with_vllm(cfg, paths.channel("model"), requests)
+    else:
+        results, stats = generate_with_transformers(cfg, paths.channel("model"), requests)
+
+    judgments_path = paths.model_dir / "judgments.jsonl"
+    write_judgments(judgments_path, cfg, requests, results)
+    seconds = time.monotonic() - started
+    summary = {
+        "backend": backend,
+        "requests": len(requests),
+        "num_samples": cfg.num_samples,
+        "judgments": len(requests) * cfg.num_samples,
+        "truncated_prompts": sum(r.truncated for r in requests),
+        "seconds": round(seconds, 3),
+        "tokens_per_second": round(stats["generated_tokens"] / max(stats["decode_seconds"], 1e-9), 1),
+        "config": config_as_dict(cfg),
+        **stats,
+    }
+    write_json(paths.output_data_dir / "generation_summary.json", summary)
+    print(f"generate: wrote {summary['judgments']} judgments to {judgments_path} in {seconds:.1f}s", flush=True)
+    return 0
+
+
+def choose_backend(requested: str) -> str:
+    vllm_available = importlib.util.find_spec("vllm") is not None
+    if requested == "vllm" and not vllm_available:
+        raise JobConfigError("hyperparameter 'backend' is 'vllm' but vllm is not installed here")
+    if requested == "auto":
+        return "vllm" if vllm_available else "transformers"
+    return requested
+
+
+def load_requests(folder: Path) -> list[Request]:
+    requests: list[Request] = []
+    seen: dict[str, str] = {}
+    for where, row in read_jsonl(channel_jsonl_files(folder, "requests")):
+        for key in ("request_id", "example_id", "prompt_hash"):
+            if not isinstance(row.get(key), str) or not row[key]:
+                raise JobConfigError(f"{where}: request field '{key}' must be a non-empty string")
+        if row["request_id"] in seen:
+            raise JobConfigError(f"{where}: duplicate request_id {row['request_id']!r} (first at {seen[row['request_id']]})")
+        seen[row["request_id"]] = where
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise JobConfigError(f"{where}: 'messages' must be a non-empty list of chat messages")
+        for j, message in enumerate(messages):
+            if (not isinstance(message, dict) or message.get("role") not in ALLOWED_ROLES
+                    or not isinstance(message.get("content"), str)):
+                raise JobConfigError(f"{where}: messages[{j}] must be {{'role': 'system'|'user', 'content': str}}, "
+                                     f"got {json.dumps(message)[:200]}")
+        requests.append(Request(row=row, messages=messages))
+    return requests
+
+
+def encode_prompts(tokenizer, requests: list[Request], max_prompt_tokens: int) -> None:
+    """Chat template with the generation prompt, then left truncation to max_prompt_tokens."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise JobConfigError("the model's tokenizer has no chat_template; generate needs one to render messages")
+    for request in requests:
+        text = tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+        # The template already writes any BOS token itself; adding special tokens again would double it.
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) > max_prompt_tokens:
+            ids, request.truncated = ids[-max_prompt_tokens:], True
+        request.prompt_ids = ids
+
+
+def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: list[Request]):
+    """Batched, left-padded `model.generate` with the grammar as a logits processor.
+
+    Returns results[request_index][sample_index] = (completion_ids, logprob) and timing stats.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    from judgeloop_jobs.grammar import GrammarError, JudgmentLogitsProcessor, build_grammar
+    from judgeloop_jobs.quiet import quiet_libraries
+
+    quiet_libraries()
+
+    torch.manual_seed(cfg.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    try:
+        grammar = build_grammar(tokenizer, marker=cfg.marker, score_min=cfg.score_min, score_max=cfg.score_max,
+                                max_rationale_tokens=cfg.max_rationale_tokens,
+                                logits_size=model.get_output_embeddings().weight.shape[0])
+    except GrammarError as err:
+        raise JobConfigError(f"the judgment grammar does not fit this tokenizer: {err}") from None
+    encode_prompts(tokenizer, requests, cfg.max_prompt_tokens)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else grammar.eos_token_id
+
+    greedy = cfg.temperature == 0
+    # Greedy decoding gives every sample the same judgment: decode each request once and copy it N times
+    # (cheaper, and exactly identical instead of identical up to batch-dependent float noise).
+    copies = 1 if greedy else cfg.num_samples
+    rows = [(r, s) for r in range(len(requests)) for s in range(copies)]
+    # Similar prompt lengths side by side waste less padding; the order is deterministic, so seeded runs repeat.
+    rows.sort(key=lambda rs: (len(requests[rs[0]].prompt_ids), rs[0], rs[1]))
+    gen_config = GenerationConfig(
+        do_sample=not greedy, temperature=None if greedy else cfg.temperature,
+        # Pure sampling from the model (no top-k/top-p truncation), as in the paper's T = 1.0 sampling.
+        top_k=0 if not greedy else None, top_p=1.0 if not greedy else None,
+        max_new_tokens=grammar.max_new_tokens, eos_token_id=grammar.eos_token_id, pad_token_id=pad_id,
+        num_beams=1, use_cache=True)
+
+    results: list[list[Any]] = [[None] * cfg.num_samples for _ in requests]
+    total, done = len(requests) * cfg.num_samples, 0
+    decode_seconds, generated_tokens = 0.0, 0
+    for start in range(0, len(rows), cfg.batch_size):
+        batch = rows[start:start + cfg.batch_size]
+        prompts = [requests[r].prompt_ids for r, _ in batch]
+        width = max(len(p) for p in prompts)
+        input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
+        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        processor = JudgmentLogitsProcessor(grammar, temperature=1.0 if greedy else cfg.temperature)
+        t0 = time.monotonic()
+        with torch.no_grad():
+            out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=gen_config,
+                                 logits_processor=[processor])
+        decode_seconds += time.monotonic() - t0
+        logprobs = processor.finish(out)
+        for i, (r, s) in enumerate(batch):
+            completion = out[i, width:].tolist()
+            completion = completion[: completion.index(grammar.eos_token_id) + 1] \
+                if grammar.eos_token_id in completion else completion
+            if completion[-1:] != [grammar.eos_token_id]:  # the grammar guarantees it; fail loudly if not
+                raise RuntimeError(f"request {requests[r].row['request_id']}: decoding ended without EOS")
+            generated_tokens += len(completion)
+            targets = range(cfg.num_samples) if greedy else [s]
+            for t in targets:
+                results[r][t] = (completion, logprobs[i])
+            done += len(targets)
+        report_progress(done, total, "judgments")
+
+    texts = [[_decode(tokenizer, ids, grammar.eos_token_id) for ids, _ in per] for per in results]
+    results = [[(texts[r][s], len(ids), lp) for s, (ids, lp) in enumerate(per)] for r, per in enumerate(results)]
+    stats = {"device": device, "dtype": str(dtype).replace("torch.", ""), "decode_seconds": round(decode_seconds, 3),
+             "generated_tokens": generated_tokens,
+             "prompt_tokens": sum(len(r.prompt_ids) for r in requests),
+             "grammar": {"forced_prefix": tokenizer.convert_ids_to_tokens(list(grammar.forced_prefix)),
+                         "score_tokens": tokenizer.convert_ids_to_tokens(list(grammar.score_token_ids))}}
+    return results, stats
+
+
+def _decode(tokenizer, completion_ids: list[int], eos_id: int) -> str:
+    ids = completion_ids[:-1] if completion_ids and completion_ids[-1] == eos_id else completion_ids
+    # No special token can occur before EOS (the grammar bans them), so nothing needs skipping; keeping
+    # them would only matter for a marker that is itself a special token, which must stay in the text.
+    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def write_judgments(path: Path, cfg: GenerateConfig, requests: list[Request], results) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for request, per_request in zip(requests, results):
+            base = {k: v for k, v in request.row.items() if k != "messages"}
+            for sample_index, (text, num_tokens, logprob) in enumerate(per_request):
+                row = {**base, "sample_index": sample_index, "text": text, "seed": cfg.seed,
+                       "num_tokens": num_tokens, "logprob": round(logprob, 6)}
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except JobConfigError as error:
+        print(f"generate: error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)

@@ -1,0 +1,224 @@
+"""The judgment grammar, enforced while decoding (docs/CONTRACTS.md, generate.py).
+
+A judgment is: a rationale of 1..max_rationale_tokens tokens, then ` {marker} `, then exactly one score in
+[score_min, score_max], then end of sequence. Enforcing it token by token means even an untrained (random)
+model yields parseable judgments, so the loop never wastes samples on formatting.
+
+How the tokens are chosen:
+- `forced_prefix` is the token sequence every judgment's tail shares before the score (the marker with its
+  spaces), and `score_token_ids` the one token per score that follows it. Both come from encoding
+  " {marker} {score}" for every score, so the generated tokens decode to exactly that text whatever the
+  tokenizer does with spaces (GPT-2 style "Ġ4", Llama-3 style " " + "4", ...).
+- While the rationale runs, special tokens (EOS, role tokens, ...) are banned, and so is any token whose text
+  contains the marker: the marker may only appear as the judgment's own separator.
+- If the model itself starts emitting `forced_prefix`, the rationale ends there: once its tokens have spelled
+  the marker, the rest of the prefix is forced. When the budget of max_rationale_tokens is spent, the
+  remaining prefix tokens are forced.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+try:  # transformers is always installed with the jobs; the import is guarded only for the vLLM-only path
+    from transformers import LogitsProcessor
+except ImportError:  # pragma: no cover
+    LogitsProcessor = object  # type: ignore[misc,assignment]
+
+
+class GrammarError(ValueError):
+    """The tokenizer cannot express the judgment grammar (e.g. a score that is not a single token)."""
+
+
+@dataclass(frozen=True)
+class JudgmentGrammar:
+    forced_prefix: tuple[int, ...]
+    # Index into forced_prefix from which the prefix is forced: the marker text is complete at that point.
+    commit_length: int
+    score_values: tuple[int, ...]
+    score_token_ids: tuple[int, ...]
+    eos_token_id: int
+    max_rationale_tokens: int
+    # Over the model's logits dimension: True where a token may appear inside a rationale.
+    rationale_allowed: torch.Tensor = field(repr=False)
+
+    @property
+    def max_new_tokens(self) -> int:
+        """Upper bound on a completion's length: rationale + prefix + score + EOS."""
+        return self.max_rationale_tokens + len(self.forced_prefix) + 2
+
+
+def build_grammar(tokenizer, *, marker: str, score_min: int, score_max: int, max_rationale_tokens: int,
+                  logits_size: int | None = None) -> JudgmentGrammar:
+    """Derives the token-level grammar from a Hugging Face tokenizer. Raises GrammarError with the reason."""
+    if not marker or marker != marker.strip():
+        raise GrammarError(f"marker must be non-empty text without surrounding spaces, got {marker!r}")
+    if not 0 <= score_min < score_max <= 9:
+        raise GrammarError(f"scores must satisfy 0 <= score_min < score_max <= 9, got {score_min}..{score_max}")
+    if max_rationale_tokens < 1:
+        raise GrammarError(f"max_rationale_tokens must be >= 1, got {max_rationale_tokens}")
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise GrammarError("the tokenizer has no eos_token: a judgment could never end")
+
+    def encode(text: str) -> list[int]:
+        return list(tokenizer.encode(text, add_special_tokens=False))
+
+    scores = tuple(range(score_min, score_max + 1))
+    tails = {s: encode(f" {marker} {s}") for s in scores}
+    prefix = _common_prefix(list(tails.values()))
+    score_ids: list[int] = []
+    for s, ids in tails.items():
+        if len(ids) != len(prefix) + 1:
+            raise GrammarError(
+                f"score {s} is not a single token after the marker: {f' {marker} {s}'!r} encodes to "
+                f"{tokenizer.convert_ids_to_tokens(ids)}; use a tokenizer with single-token digits or a smaller scale")
+        score_ids.append(ids[-1])
+    if len(set(score_ids)) != len(score_ids):
+        raise GrammarError(f"two scores share a token: {dict(zip(scores, score_ids))}")
+    if not prefix:
+        raise GrammarError(f"the marker {marker!r} encodes to no tokens")
+
+    commit = next((k for k in range(1, len(prefix) + 1) if marker in tokenizer.decode(prefix[:k])), None)
+    if commit is None:
+        raise GrammarError(f"the marker's tokens {tokenizer.convert_ids_to_tokens(prefix)} do not decode to {marker!r}")
+
+    size = logits_size if logits_size is not None else len(tokenizer)
+    allowed = torch.zeros(size, dtype=torch.bool)
+    allowed[: min(len(tokenizer), size)] = True  # rows past the tokenizer are embedding padding, never real text
+    banned = set(tokenizer.all_special_ids) | {eos}
+    for token_id, added in getattr(tokenizer, "added_tokens_decoder", {}).items():
+        if getattr(added, "special", False):
+            banned.add(token_id)
+    # The marker may appear only as the separator; a lone marker token inside the rationale would make the
+    # text ambiguous to parse. Decoding every id once is cheap even for a 128k vocabulary.
+    for token_id in range(min(len(tokenizer), size)):
+        if marker in tokenizer.decode([token_id]):
+            banned.add(token_id)
+    for token_id in banned:
+        if 0 <= token_id < size:
+            allowed[token_id] = False
+    if not bool(allowed.any()):
+        raise GrammarError("no token is allowed inside a rationale")
+
+    return JudgmentGrammar(forced_prefix=tuple(prefix), commit_length=commit, score_values=scores,
+                           score_token_ids=tuple(score_ids), eos_token_id=int(eos),
+                           max_rationale_tokens=max_rationale_tokens, rationale_allowed=allowed)
+
+
+def _common_prefix(seqs: list[list[int]]) -> list[int]:
+    out: list[int] = []
+    for column in zip(*seqs):
+        if any(c != column[0] for c in column):
+            break
+        out.append(column[0])
+    return out
+
+
+# Per-row decoding phases.
+RATIONALE, FORCED, SCORE, EOS, DONE = range(5)
+
+
+class _RowState:
+    __slots__ = ("phase", "generated", "match", "forced_index")
+
+    def __init__(self) -> None:
+        self.phase = RATIONALE
+        self.generated = 0  # tokens generated so far, rationale plus any partial marker
+        self.match = 0  # length of the longest rationale suffix (after its first token) equal to a prefix start
+        self.forced_index = 0
+
+
+class JudgmentLogitsProcessor(LogitsProcessor):
+    """Masks the logits so every row follows the grammar; also sums each row's log-probabilities.
+
+    One instance serves one `generate` call (rows are tracked by position in the batch). The log-probability
+    of each generated token is taken under the distribution it was drawn from: the masked logits divided by
+    `temperature` (use 1.0 for greedy decoding). Call `finish(sequences)` after generation for the last token.
+    """
+
+    def __init__(self, grammar: JudgmentGrammar, temperature: float = 1.0) -> None:
+        self.g = grammar
+        self.temperature = temperature
+        self.prompt_length: int | None = None
+        self.rows: list[_RowState] = []
+        self.logprob_sums: torch.Tensor | None = None
+        self._last_logprobs: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.prompt_length is None:
+            self.prompt_length = input_ids.shape[1]
+            self.rows = [_RowState() for _ in range(input_ids.shape[0])]
+            self.logprob_sums = torch.zeros(input_ids.shape[0], dtype=torch.float64)
+        else:
+            self._consume(input_ids[:, -1])
+
+        allowed = torch.zeros_like(scores, dtype=torch.bool)
+        for i, row in enumerate(self.rows):
+            self._allow(row, allowed[i])
+        masked = scores.masked_fill(~allowed, float("-inf"))
+        self._last_logprobs = torch.log_softmax(masked.float() / self.temperature, dim=-1)
+        return masked
+
+    def finish(self, sequences: torch.LongTensor) -> list[float]:
+        """Adds the final token's log-prob and returns the per-row sums."""
+        assert self.prompt_length is not None and self.logprob_sums is not None
+        if sequences.shape[1] > self.prompt_length:
+            self._consume(sequences[:, -1])
+        return [float(x) for x in self.logprob_sums]
+
+    def _consume(self, tokens: torch.Tensor) -> None:
+        assert self._last_logprobs is not None and self.logprob_sums is not None
+        for i, row in enumerate(self.rows):
+            if row.phase == DONE:
+                continue  # generate pads finished rows; those tokens are not part of the judgment
+            token = int(tokens[i])
+            self.logprob_sums[i] += float(self._last_logprobs[i, token])
+            self._advance(row, token)
+
+    def _advance(self, row: _RowState, token: int) -> None:
+        g = self.g
+        if row.phase == RATIONALE:
+            row.generated += 1
+            if row.generated > 1:  # the first token is always rationale: a judgment has one
+                row.match = _extend_match(g.forced_prefix, row.match, token)
+            if row.match >= g.commit_length:
+                row.phase, row.forced_index = FORCED, row.match
+        elif row.phase == FORCED:
+            row.forced_index += 1
+        elif row.phase == SCORE:
+            row.phase = EOS
+        elif row.phase == EOS:
+            row.phase = DONE
+        if row.phase == FORCED and row.forced_index >= len(g.forced_prefix):
+            row.phase = SCORE
+
+    def _allow(self, row: _RowState, allowed: torch.Tensor) -> None:
+        g = self.g
+        if row.phase == RATIONALE and row.generated >= g.max_rationale_tokens:
+            # Budget spent: finish the marker from wherever the model's own partial marker left off.
+            row.phase, row.forced_index = FORCED, row.match
+        if row.phase == RATIONALE:
+            allowed.copy_(g.rationale_allowed)
+            if row.generated >= 1:
+                # Continuing (or starting) the marker is always allowed, even if its token is banned alone.
+                allowed[g.forced_prefix[row.match]] = True
+        elif row.phase == FORCED:
+            allowed[g.forced_prefix[row.forced_index]] = True
+        elif row.phase == SCORE:
+            allowed[list(g.score_token_ids)] = True
+        else:  # EOS, or DONE (finished rows are padded by generate; any finite choice will do)
+            allowed[g.eos_token_id] = True
+
+
+def _extend_match(prefix: tuple[int, ...], match: int, token: int) -> int:
+    """Longest k such that (the matched suffix + token) ends with prefix[:k]. The prefix is a few tokens."""
+    if match < len(prefix) and prefix[match] == token:
+        return match + 1
+    # Fall back: try shorter borders of prefix[:match] followed by token (naive KMP; fine for tiny prefixes).
+    window = list(prefix[:match]) + [token]
+    for k in range(min(len(window), len(prefix)), 0, -1):
+        if tuple(window[-k:]) == prefix[:k]:
+            return k
+    return 0

@@ -1,0 +1,245 @@
+"""DPO training job: M(i) = DPO(M(i-1), pairs), with M(i-1) frozen as the reference model.
+
+Contract: docs/CONTRACTS.md ("train_dpo.py"). Channels `model` (a Hugging Face model folder) and `pairs`
+(`*.jsonl` preference pairs: `prompt` as chat messages, `chosen`/`rejected` as the assistant's text). Writes
+the new model folder (full weights, LoRA merged, tokenizer and chat template) to SM_MODEL_DIR, and
+`metrics.jsonl` (one row per step) plus `train_summary.json` to SM_OUTPUT_DATA_DIR.
+
+    SM_CHANNEL_MODEL=... SM_CHANNEL_PAIRS=... SM_MODEL_DIR=... SM_OUTPUT_DATA_DIR=... \
+        python jobs/train_dpo.py --beta 0.1 --learning_rate 5e-7
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
+from judgeloop_jobs.progress import report_progress
+from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
+                                        require)
+
+# The per-step metrics the pipeline reads (docs/CONTRACTS.md); every other numeric log value rides along.
+METRIC_KEYS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
+
+
+@dataclass
+class TrainDpoConfig:
+    beta: float = 0.1
+    epochs: float = 1.0
+    learning_rate: float = 5e-7
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_length: int = 2048
+    """Prompt plus completion in tokens; longer pairs lose the start of the prompt, never the judgment."""
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    seed: int = 0
+
+    def validate(self) -> None:
+        require(self.beta > 0, "beta", "must be > 0", self.beta)
+        require(self.epochs > 0, "epochs", "must be > 0", self.epochs)
+        require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)", self.learning_rate)
+        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
+        require(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "must be >= 1",
+                self.gradient_accumulation_steps)
+        require(self.max_length >= 8, "max_length", "must be >= 8", self.max_length)
+        require(self.lora_r >= 1, "lora_r", "must be >= 1", self.lora_r)
+        require(self.lora_alpha >= 1, "lora_alpha", "must be >= 1", self.lora_alpha)
+        require(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)", self.lora_dropout)
+        require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    cfg = parse_hyperparameters(TrainDpoConfig, sys.argv[1:] if argv is None else argv)
+    paths = read_job_paths(["model", "pairs"])
+    pairs = load_pairs(paths.channel("pairs"))
+    print(f"train_dpo: {len(pairs)} pairs, config={json.dumps(config_as_dict(cfg))}", flush=True)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from judgeloop_jobs.quiet import quiet_libraries
+
+    quiet_libraries()
+
+    set_seed(cfg.seed)
+    on_gpu = torch.cuda.is_available()
+    dtype = torch.bfloat16 if on_gpu else torch.float32
+    model_dir = paths.channel("model")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if not getattr(tokenizer, "chat_template", None):
+        raise JobConfigError("the model's tokenizer has no chat_template; DPO on chat messages needs one")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    # Full fine-tuning: the starting model, loaded a second time and frozen, is the reference.
+    # LoRA: no copy; TRL computes reference log-probs with the adapter disabled, i.e. the starting model.
+    ref_model = None
+    if not cfg.lora:
+        ref_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).eval().requires_grad_(False)
+
+    metrics_path = paths.output_data_dir / "metrics.jsonl"
+    metrics_path.write_text("", encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="judgeloop-dpo-") as scratch:
+        trainer = build_trainer(cfg, model, ref_model, tokenizer, pairs, Path(scratch), on_gpu, metrics_path)
+        kept = len(trainer.train_dataset)
+        result = trainer.train()
+        final_model = trainer.model
+        if cfg.lora:
+            # The output is always a full model folder: merge the adapter into the base weights.
+            final_model = final_model.merge_and_unload()
+        save_model(final_model, tokenizer, paths.model_dir)
+
+    rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    last = rows[-1] if rows else {}
+    summary = {
+        "pairs": len(pairs),
+        "pairs_trained": kept,
+        "truncated_pairs": trainer.truncated_pairs,
+        "steps": int(result.global_step),
+        "final_loss": last.get("loss"),
+        "final_reward_accuracy": last.get("rewards/accuracies"),
+        "final_reward_margin": last.get("rewards/margins"),
+        "mean_loss": _finite(result.training_loss),
+        "seconds": round(time.monotonic() - started, 3),
+        "device": "cuda" if on_gpu else "cpu",
+        "dtype": str(dtype).replace("torch.", ""),
+        "config": config_as_dict(cfg),
+    }
+    write_json(paths.output_data_dir / "train_summary.json", summary)
+    print(f"train_dpo: {summary['steps']} steps, final loss {summary['final_loss']}, reward accuracy "
+          f"{summary['final_reward_accuracy']}, {summary['seconds']}s -> {paths.model_dir}", flush=True)
+    return 0
+
+
+def load_pairs(folder: Path) -> list[dict[str, Any]]:
+    """Preference pairs in TRL's conversational form: prompt messages; chosen/rejected assistant turns."""
+    pairs: list[dict[str, Any]] = []
+    for where, row in read_jsonl(channel_jsonl_files(folder, "pairs")):
+        prompt = row.get("prompt")
+        if (not isinstance(prompt, list) or not prompt
+                or not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                           for m in prompt)):
+            raise JobConfigError(f"{where}: 'prompt' must be a non-empty list of {{'role': str, 'content': str}}")
+        for key in ("chosen", "rejected"):
+            if not isinstance(row.get(key), str) or not row[key]:
+                raise JobConfigError(f"{where}: '{key}' must be a non-empty string (the assistant's judgment)")
+        pairs.append({
+            "prompt": [{"role": m["role"], "content": m["content"]} for m in prompt],
+            "chosen": [{"role": "assistant", "content": row["chosen"]}],
+            "rejected": [{"role": "assistant", "content": row["rejected"]}],
+        })
+    if not pairs:
+        raise JobConfigError(f"the pairs channel ({folder}) holds no preference pair: nothing to train on")
+    return pairs
+
+
+def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scratch: Path, on_gpu: bool,
+                  metrics_path: Path):
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+
+    class LeftTruncatingDPOTrainer(DPOTrainer):
+        """TRL truncates only the end of a sequence, which would cut the judgment being trained on. The prompt's
+        start is the least informative part (the task description, not the response), so we drop that instead,
+        on TRL's tokenized columns, before anything else (e.g. reference log-probs) reads them."""
+
+        truncated_pairs = 0
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            limit = cfg.max_length
+
+            def left_truncate(example):
+                completion = max(len(example["chosen_ids"]), len(example["rejected_ids"]))
+                room = max(limit - completion, 1)  # keep at least the generation-prompt token
+                prompt = example["prompt_ids"]
+                example["prompt_ids"] = prompt[-room:] if len(prompt) > room else prompt
+                # A judgment longer than max_length on its own (rare: rationales are capped) loses its end.
+                example["chosen_ids"] = example["chosen_ids"][: limit - len(example["prompt_ids"])]
+                example["rejected_ids"] = example["rejected_ids"][: limit - len(example["prompt_ids"])]
+                example["was_truncated"] = len(prompt) + completion > limit
+                return example
+
+            dataset = dataset.map(left_truncate)
+            LeftTruncatingDPOTrainer.truncated_pairs += int(sum(dataset["was_truncated"]))
+            return dataset.remove_columns("was_truncated")
+
+    class MetricsAndProgress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or "loss" not in logs:
+                return  # the end-of-training summary (train_runtime, ...) goes to train_summary.json
+            row = {"step": state.global_step}
+            row.update({k: _finite(v) for k, v in logs.items() if isinstance(v, (int, float))})
+            with metrics_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            report_progress(state.global_step, state.max_steps, "steps")
+
+    args = DPOConfig(
+        output_dir=str(scratch),  # checkpoints are never written (save_strategy="no"); only the final model is
+        save_strategy="no",
+        report_to="none",
+        push_to_hub=False,
+        logging_strategy="steps",
+        logging_steps=1,
+        disable_tqdm=True,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        beta=cfg.beta,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        max_length=None,  # truncation is ours (left_truncate above)
+        bf16=on_gpu,
+        fp16=False,
+        # Recomputing activations saves GPU memory on real judges; on CPU with a tiny model it only costs time.
+        activation_checkpointing=on_gpu,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_gpu,
+        dataset_num_proc=None,
+    )
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    LeftTruncatingDPOTrainer.truncated_pairs = 0
+    trainer = LeftTruncatingDPOTrainer(model=model, ref_model=ref_model, args=args,
+                                       train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
+                                       peft_config=peft_config, callbacks=[MetricsAndProgress()])
+    if len(trainer.train_dataset) == 0:
+        raise JobConfigError("no preference pair is left after tokenization: nothing to train on")
+    return trainer
+
+
+def save_model(model, tokenizer, out_dir: Path) -> None:
+    # Only the final model goes to SM_MODEL_DIR (it is uploaded as the next judge, M(i)).
+    model.config.use_cache = True  # training may have turned the KV cache off; generation wants it back
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir, save_jinja_files=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        sys.exit(main())
+    except JobConfigError as error:
+        print(f"train_dpo: error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
