@@ -527,3 +527,41 @@ test('core/adapters and core/records stay pure (no node: imports, Math.random, D
     assert.doesNotMatch(src, /from ['"]node:|require\(|Math\.random|Date\.now|new Date|process\./, file);
   }
 });
+
+test('test/fixtures/data: the mixed-validity files give the results their README lists', () => {
+  const dir = path.join(ROOT, 'test/fixtures/data');
+  const run = (file: string, adapterName: 'canonical' | 'llmbar') => {
+    const adapter = getAdapter(adapterName);
+    return readFileSync(path.join(dir, file), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((line, i) => {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(line);
+        } catch {
+          return 'not JSON';
+        }
+        const r = adapter.adaptRow(raw, i);
+        return r.ok ? 'ok' : r.reason;
+      });
+  };
+  assert.deepEqual(run('canonical-mixed.jsonl', 'canonical'), [
+    'ok',
+    'gold_score: expected an integer, got 3.5',
+    'ok',
+    'ok',
+    'response: required (expected string)',
+    'not JSON',
+    'ok',
+    'ok',
+    '(root): unknown field "goldscore"',
+  ]);
+  assert.deepEqual(run('llmbar-mixed.jsonl', 'llmbar'), [
+    'ok',
+    'ok',
+    'label: expected 1 or 2 (the better output), got 0',
+    'output_2: must be a non-empty string (it is the rejected output)',
+    'ok',
+  ]);
+});
