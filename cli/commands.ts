@@ -2,6 +2,7 @@
  * The CLI's commands. Each returns its exit code; output goes through the given streams so the commands can
  * be run in-process by tests.
  */
+import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EXIT_USAGE, usageText, type Command, type ConnectionOptions } from './args';
@@ -16,7 +17,7 @@ import {
   type FollowOutcome,
   type OutStream,
 } from './follow';
-import { formatDuration, formatFailureChain, formatProgressLine, formatResults } from './format';
+import { formatDuration, formatFailureChain, formatProgressLine, formatResults, resultsHint, resumeHint } from './format';
 import { startRun } from './start';
 
 export const EXIT_OK = 0;
@@ -32,11 +33,6 @@ export interface CliIO {
 }
 
 const println = (s: OutStream, text = '') => s.write(`${text}\n`);
-
-/** `judgeloop follow <id>`, as the user would type it in this repo. */
-export function resumeHint(workflowId: string): string {
-  return `npm run judgeloop -- follow ${workflowId}`;
-}
 
 async function loadOrReport(path: string, io: CliIO): Promise<LoadedConfig | number> {
   try {
@@ -188,7 +184,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
     println(io.out, `progress: ${progress ? formatProgressLine(progress, child) : '— (no progress reported; is a worker running?)'}`);
     println(io.out, `ui:       ${url}`);
     if (failure) println(io.out, `failure:\n${indent(failure)}`);
-    if (status === 'COMPLETED') println(io.out, `results:  npm run judgeloop -- results ${cmd.workflowId}`);
+    if (status === 'COMPLETED') println(io.out, `results:  ${resultsHint(cmd.workflowId)}`);
     if (!closed && !progress && (await hasWorkflowPollers(conn)) === false) {
       println(io.err, noWorkerWarning(conn.options.taskQueue));
     }
@@ -217,17 +213,14 @@ export async function cmdResults(cmd: Extract<Command, { command: 'results' }>, 
 export const STACK_MODULE = resolvePath(__dirname, '..', 'stack', 'main.ts');
 
 export async function cmdStack(cmd: Extract<Command, { command: 'stack' }>, io: CliIO, modulePath = STACK_MODULE): Promise<number> {
-  let mod: { main?: (argv: string[]) => unknown; default?: { main?: (argv: string[]) => unknown } };
-  try {
-    mod = (await import(pathToFileURL(modulePath).href)) as typeof mod;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes('main')) {
-      println(io.err, `the local stack is not available: ${modulePath} is missing`);
-      return EXIT_FAILED;
-    }
-    throw e;
+  if (!existsSync(modulePath)) {
+    println(io.err, `the local stack is not available: ${modulePath} is missing`);
+    return EXIT_FAILED;
   }
+  const mod = (await import(pathToFileURL(modulePath).href)) as {
+    main?: (argv: string[]) => unknown;
+    default?: { main?: (argv: string[]) => unknown };
+  };
   const main = mod.main ?? mod.default?.main;
   if (typeof main !== 'function') {
     println(io.err, `${modulePath} does not export a main(argv) function`);

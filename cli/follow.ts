@@ -29,7 +29,7 @@ export class ProgressRenderer {
   /** `line` is compared for changes; `decoration` (elapsed time) is shown but does not count as a change. */
   update(line: string, decoration = ''): void {
     if (this.tty) {
-      const width = Math.max(20, (this.stream.columns ?? 100) - 1);
+      const width = Math.max(20, (this.stream.columns || 100) - 1);
       let text = decoration ? `${line} · ${decoration}` : line;
       if (text.length > width) text = `${text.slice(0, width - 1)}…`;
       this.stream.write(`\r\x1b[2K${text}`);

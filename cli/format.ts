@@ -117,7 +117,7 @@ export interface SuiteColumnInfo {
 /** Eval suites in order of first appearance across iterations (the kind is taken from the first sighting). */
 export function suitesOf(summary: Pick<RunSummary, 'iterations'>): SuiteColumnInfo[] {
   const seen = new Map<string, SuiteColumnInfo>();
-  for (const it of summary.iterations) {
+  for (const it of summary.iterations ?? []) {
     for (const [name, m] of Object.entries(it.eval ?? {})) {
       if (!seen.has(name)) seen.set(name, { name, kind: m.kind });
     }
@@ -149,7 +149,7 @@ export function resultsTable(summary: RunSummary): Table {
     header.push(...cols);
     groups.push({ label: `${s.name} (${s.kind})`, span: cols.length });
   }
-  const rows = [...summary.iterations]
+  const rows = [...(summary.iterations ?? [])]
     .sort((a, b) => a.iteration - b.iteration)
     .map((it) => [
       String(it.iteration),
@@ -177,7 +177,7 @@ export function mainMetricName(kind: SuiteMetrics['kind']): string {
  * `synthetic (pointwise) exact agreement: 13.0% → 37.5% (+24.5 points, iteration 0 → 2)`.
  */
 export function changeLines(summary: RunSummary): string[] {
-  const its = [...summary.iterations].sort((a, b) => a.iteration - b.iteration);
+  const its = [...(summary.iterations ?? [])].sort((a, b) => a.iteration - b.iteration);
   return suitesOf(summary).map((s) => {
     const label = `${s.name} (${s.kind}) ${mainMetricName(s.kind)}`;
     const base = its.find((it) => it.iteration === 0);
@@ -246,6 +246,15 @@ export function formatProgressLine(progress: RunProgress, child?: IterationProgr
   const n = progress.completed?.length ?? 0;
   parts.push(`${n} iteration${n === 1 ? '' : 's'} finished`);
   return parts.join(' · ');
+}
+
+/** How to resume following a run, as the user types it in this repo (`judgeloop follow <id>`). */
+export function resumeHint(workflowId: string): string {
+  return `npm run judgeloop -- follow ${workflowId}`;
+}
+
+export function resultsHint(workflowId: string): string {
+  return `npm run judgeloop -- results ${workflowId}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/
 import { RUN_WORKFLOW } from '../core/run-types';
 import { CliError, workflowUrl, type Connected } from './connection';
 import type { LoadedConfig } from './config-file';
+import { resumeHint } from './format';
 
 /** `judgeloop-<config.name>-<UTC yyyymmdd-hhmmss>` */
 export function defaultWorkflowId(runName: string, now: Date = new Date()): string {
@@ -98,7 +99,7 @@ export async function startRun(
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(
-        `a run with id "${workflowId}" is already running; follow it with \`judgeloop follow ${workflowId}\`, or pass another --id.`,
+        `a run with id "${workflowId}" is already running; follow it with \`${resumeHint(workflowId)}\`, or pass another --id.`,
       );
     }
     throw new CliError(`could not start the run: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);

@@ -186,3 +186,22 @@ test('the real CLI process: no arguments prints the usage, exit 0', () => {
   assert.match(r.stdout, /^Judgeloop: /);
   assert.match(r.stdout, /examples:/);
 });
+
+test('stack delegates to the stack module main(argv) and returns its exit code; a missing module is explained', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { cmdStack } = await import('../../cli/commands');
+  const dir = await mkdtemp(join(tmpdir(), 'judgeloop-cli-stack-'));
+  try {
+    const mod = join(dir, 'main.ts');
+    await writeFile(mod, 'export async function main(argv: string[]): Promise<number> { return argv.length === 2 && argv[0] === "--port" ? 7 : 99; }\n');
+    const err = sink();
+    const io = { out: sink().stream, err: err.stream };
+    assert.equal(await cmdStack({ command: 'stack', args: ['--port', '7300'] }, io, mod), 7);
+    assert.equal(await cmdStack({ command: 'stack', args: [] }, io, join(dir, 'absent.ts')), 1);
+    assert.match(err.text(), /the local stack is not available: .*absent\.ts is missing/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
