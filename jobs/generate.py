@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
 from judgeloop_jobs.progress import report_progress
+from judgeloop_jobs.prompts import encode_prompts
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         require)
 
@@ -130,19 +131,6 @@ def load_requests(folder: Path) -> list[Request]:
                                      f"got {json.dumps(message)[:200]}")
         requests.append(Request(row=row, messages=messages))
     return requests
-
-
-def encode_prompts(tokenizer, requests: list[Request], max_prompt_tokens: int) -> None:
-    """Chat template with the generation prompt, then left truncation to max_prompt_tokens."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise JobConfigError("the model's tokenizer has no chat_template; generate needs one to render messages")
-    for request in requests:
-        text = tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
-        # The template already writes any BOS token itself; adding special tokens again would double it.
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) > max_prompt_tokens:
-            ids, request.truncated = ids[-max_prompt_tokens:], True
-        request.prompt_ids = ids
 
 
 def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: list[Request]):

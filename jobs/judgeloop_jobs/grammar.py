@@ -67,16 +67,16 @@ def build_grammar(tokenizer, *, marker: str, score_min: int, score_max: int, max
 
     scores = tuple(range(score_min, score_max + 1))
     tails = {s: encode(f" {marker} {s}") for s in scores}
+    score_ids = [ids[-1] if ids else -1 for ids in tails.values()]
+    if len(set(score_ids)) != len(score_ids):
+        shown = {s: tokenizer.convert_ids_to_tokens(ids[-1:]) for s, ids in tails.items()}
+        raise GrammarError(f"two scores share a token (the tokenizer cannot tell them apart): {shown}")
     prefix = _common_prefix(list(tails.values()))
-    score_ids: list[int] = []
     for s, ids in tails.items():
         if len(ids) != len(prefix) + 1:
             raise GrammarError(
                 f"score {s} is not a single token after the marker: {f' {marker} {s}'!r} encodes to "
                 f"{tokenizer.convert_ids_to_tokens(ids)}; use a tokenizer with single-token digits or a smaller scale")
-        score_ids.append(ids[-1])
-    if len(set(score_ids)) != len(score_ids):
-        raise GrammarError(f"two scores share a token: {dict(zip(scores, score_ids))}")
     if not prefix:
         raise GrammarError(f"the marker {marker!r} encodes to no tokens")
 

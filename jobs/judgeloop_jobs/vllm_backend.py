@@ -1,0 +1,86 @@
+"""vLLM backend of generate.py (GPU machines). Not testable on the CPU machines; kept small on purpose.
+
+The grammar is enforced in two constrained passes, because a regex cannot count tokens:
+1. the rationale: N samples per request, at most max_rationale_tokens tokens, stopped early where the model
+   writes the marker itself (`stop=[marker]`), at least one token;
+2. the score: prompt + rationale + the grammar's marker tokens, then exactly one token drawn from the score
+   tokens (`allowed_token_ids`, vLLM's token-level structured output), then the text ends.
+The text is `<rationale> {marker} <score>`, the same form the transformers backend writes. Both passes share
+the prompt's KV cache (prefix caching), so the second is cheap.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .grammar import GrammarError, build_grammar
+from .prompts import encode_prompts
+from .progress import report_progress
+from .sm_contract import JobConfigError
+
+
+def generate_with_vllm(cfg, model_dir: Path, requests: list) -> tuple[list, dict[str, Any]]:
+    import time
+
+    from transformers import AutoTokenizer
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    try:
+        grammar = build_grammar(tokenizer, marker=cfg.marker, score_min=cfg.score_min, score_max=cfg.score_max,
+                                max_rationale_tokens=cfg.max_rationale_tokens)
+    except GrammarError as err:
+        raise JobConfigError(f"the judgment grammar does not fit this tokenizer: {err}") from None
+    encode_prompts(tokenizer, requests, cfg.max_prompt_tokens)
+
+    # generation_config="vllm": ignore the checkpoint's sampling defaults (top_p etc.); sample from the model
+    # itself at the requested temperature, like the transformers backend.
+    llm = LLM(model=str(model_dir), seed=cfg.seed, dtype="bfloat16", enable_prefix_caching=True,
+              generation_config="vllm")
+    greedy = cfg.temperature == 0
+    t0 = time.monotonic()
+
+    rationale_params = [
+        SamplingParams(n=1 if greedy else cfg.num_samples, temperature=cfg.temperature, top_p=1.0,
+                       max_tokens=cfg.max_rationale_tokens, min_tokens=1, stop=[cfg.marker], logprobs=0,
+                       seed=cfg.seed + i)
+        for i in range(len(requests))]
+    first = llm.generate([TokensPrompt(prompt_token_ids=r.prompt_ids) for r in requests], rationale_params)
+    report_progress(0, len(requests) * cfg.num_samples, "judgments")
+
+    second_prompts, second_params, owners = [], [], []
+    for i, (request, out) in enumerate(zip(requests, first)):
+        for s, completion in enumerate(out.outputs):
+            # A rationale stopped at the model's own marker may end in the space before it; the marker's own
+            # tokens bring that space back.
+            rationale_ids = tokenizer.encode(completion.text.rstrip() or completion.text, add_special_tokens=False)
+            ids = request.prompt_ids + rationale_ids + list(grammar.forced_prefix)
+            second_prompts.append(TokensPrompt(prompt_token_ids=ids))
+            second_params.append(SamplingParams(n=1, temperature=cfg.temperature, max_tokens=1, logprobs=0,
+                                                allowed_token_ids=list(grammar.score_token_ids),
+                                                seed=cfg.seed + i * 1024 + s))
+            owners.append((i, s, rationale_ids, completion))
+    second = llm.generate(second_prompts, second_params)
+
+    results: list[list[Any]] = [[None] * cfg.num_samples for _ in requests]
+    generated = 0
+    for (i, s, rationale_ids, completion), out in zip(owners, second):
+        score_out = out.outputs[0]
+        # Decoded the same way as the transformers backend: rationale tokens, marker tokens, score token.
+        text = tokenizer.decode(rationale_ids + list(grammar.forced_prefix) + list(score_out.token_ids[:1]),
+                                skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        # vLLM's logprobs are the model's (before temperature), summed over the sampled tokens.
+        logprob = (completion.cumulative_logprob or 0.0) + (score_out.cumulative_logprob or 0.0)
+        num_tokens = len(completion.token_ids) + len(grammar.forced_prefix) + 2  # + score + EOS
+        generated += num_tokens
+        for t in (range(cfg.num_samples) if greedy else [s]):
+            results[i][t] = (text, num_tokens, float(logprob))
+    decode_seconds = time.monotonic() - t0
+    report_progress(len(requests) * cfg.num_samples, len(requests) * cfg.num_samples, "judgments")
+    stats = {"device": "cuda", "dtype": "bfloat16", "decode_seconds": round(decode_seconds, 3),
+             "generated_tokens": generated, "prompt_tokens": sum(len(r.prompt_ids) for r in requests),
+             "logprob_kind": "model log-probs before temperature (vLLM)",
+             "grammar": {"forced_prefix": tokenizer.convert_ids_to_tokens(list(grammar.forced_prefix)),
+                         "score_tokens": tokenizer.convert_ids_to_tokens(list(grammar.score_token_ids))}}
+    return results, stats

@@ -1,0 +1,150 @@
+"""The judgment grammar, driven by adversarial fake logits: whatever the model prefers, output parses."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+from judgeloop_jobs.grammar import GrammarError, JudgmentLogitsProcessor, build_grammar
+
+JUDGMENT = re.compile(r"^(.*)\s*\[RESULT\]\s*([1-5])$", re.S)
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_judge):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(tiny_judge)
+
+
+def decode_with(grammar, logits_fn, rows=6, prompt_len=3, sample=False, seed=0):
+    """A minimal generate loop: the processor masks, we pick (argmax or sample), until every row has EOS."""
+    gen = torch.Generator().manual_seed(seed)
+    processor = JudgmentLogitsProcessor(grammar, temperature=1.0)
+    ids = torch.zeros(rows, prompt_len, dtype=torch.long)
+    done = torch.zeros(rows, dtype=torch.bool)
+    for _ in range(grammar.max_new_tokens):
+        scores = processor(ids, logits_fn(ids).clone())
+        if sample:
+            nxt = torch.multinomial(torch.softmax(scores, -1), 1, generator=gen).squeeze(1)
+        else:
+            nxt = scores.argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, grammar.eos_token_id), nxt)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        done |= nxt == grammar.eos_token_id
+        if bool(done.all()):
+            break
+    logprobs = processor.finish(ids)
+    completions = []
+    for row in ids[:, prompt_len:].tolist():
+        completions.append(row[: row.index(grammar.eos_token_id) + 1] if grammar.eos_token_id in row else row)
+    return completions, logprobs
+
+
+def check(tok, grammar, completion, max_rationale):
+    assert completion[-1] == grammar.eos_token_id, "every judgment ends with EOS"
+    body = completion[:-1]
+    assert body[-1] in grammar.score_token_ids
+    prefix = list(grammar.forced_prefix)
+    assert body[-1 - len(prefix):-1] == prefix, "the marker tokens come right before the score"
+    rationale = body[: -1 - len(prefix)]
+    assert 1 <= len(rationale) <= max_rationale
+    special = set(tok.all_special_ids)
+    assert not special & set(rationale), "no special token inside a rationale"
+    text = tok.decode(body, skip_special_tokens=False)
+    match = JUDGMENT.match(text)
+    assert match, text
+    assert "[RESULT]" not in match.group(1), "the marker appears once, as the separator"
+    return text
+
+
+def test_grammar_tokens_for_the_tiny_tokenizer(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=8)
+    assert tok.decode(list(g.forced_prefix)) == " [RESULT] "
+    assert [tok.decode([t]) for t in g.score_token_ids] == ["1", "2", "3", "4", "5"]
+    assert g.max_new_tokens == 8 + len(g.forced_prefix) + 2
+    assert not g.rationale_allowed[tok.eos_token_id] and not g.rationale_allowed[tok.convert_tokens_to_ids("[RESULT]")]
+
+
+def test_random_logits_always_give_parseable_judgments(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=6)
+    torch.manual_seed(0)
+    completions, logprobs = decode_with(g, lambda ids: torch.randn(ids.shape[0], len(tok)) * 5, rows=32,
+                                        sample=True)
+    for completion in completions:
+        check(tok, g, completion, 6)
+    assert all(lp < 0 and math.isfinite(lp) for lp in logprobs)
+
+
+def test_a_model_that_wants_to_stop_or_emit_specials_is_held_to_the_grammar(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=5)
+    bad = [tok.eos_token_id, tok.pad_token_id, tok.convert_tokens_to_ids("<|assistant|>"),
+           tok.convert_tokens_to_ids("[RESULT]")]
+
+    def logits(ids):
+        out = torch.zeros(ids.shape[0], len(tok))
+        out[:, bad] = 100.0  # the model badly wants to end, switch turns or write the marker early
+        return out
+
+    for completion in decode_with(g, logits)[0]:
+        check(tok, g, completion, 5)
+        assert len(completion) == 5 + len(g.forced_prefix) + 2  # budget spent, then the marker was forced
+
+
+def test_the_model_writing_the_marker_itself_ends_the_rationale(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=50)
+    word = tok.encode("good", add_special_tokens=False)[0]
+    four = g.score_token_ids[3]
+
+    def logits(ids):
+        # After one word, prefer the marker's tokens in order, then "4": a model that learnt the format.
+        out = torch.zeros(ids.shape[0], len(tok))
+        generated = ids.shape[1] - 3
+        plan = [word, *g.forced_prefix, four]
+        out[:, plan[min(generated, len(plan) - 1)]] = 50.0
+        return out
+
+    completions, logprobs = decode_with(g, logits, rows=2)
+    for completion in completions:
+        text = check(tok, g, completion, 50)
+        assert text == tok.decode([word]) + " [RESULT] 4"
+    assert all(lp > -1e-3 for lp in logprobs)  # every choice was the model's near-certain favourite
+
+
+def test_scale_zero_to_nine(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=0, score_max=9, max_rationale_tokens=3)
+    assert len(g.score_token_ids) == 10
+    completions, _ = decode_with(g, lambda ids: torch.randn(ids.shape[0], len(tok)), rows=16, sample=True, seed=3)
+    for completion in completions:
+        assert tok.decode([completion[-2]]) in list("0123456789")
+
+
+def test_logits_wider_than_the_tokenizer_never_pick_padding_rows(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=4,
+                      logits_size=len(tok) + 64)
+
+    def logits(ids):
+        out = torch.zeros(ids.shape[0], len(tok) + 64)
+        out[:, len(tok):] = 100.0  # embedding padding rows are not tokens
+        return out
+
+    for completion in decode_with(g, logits)[0]:
+        assert max(completion) < len(tok)
+        check(tok, g, completion, 4)
+
+
+def test_tokenizers_that_cannot_express_the_grammar_are_rejected(tok):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    # A word-level vocabulary without digits: every score would be the same unknown token.
+    words = Tokenizer(models.WordLevel({"[UNK]": 0, "<eos>": 1, "[RESULT]": 2, "fine": 3}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    no_digits = PreTrainedTokenizerFast(tokenizer_object=words, eos_token="<eos>", unk_token="[UNK]")
+    with pytest.raises(GrammarError, match="share a token"):
+        build_grammar(no_digits, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=4)
+    with pytest.raises(GrammarError, match="score_min < score_max"):
+        build_grammar(tok, marker="[RESULT]", score_min=3, score_max=3, max_rationale_tokens=4)
+    with pytest.raises(GrammarError, match="surrounding spaces"):
+        build_grammar(tok, marker=" [RESULT]", score_min=1, score_max=5, max_rationale_tokens=4)

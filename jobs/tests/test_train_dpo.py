@@ -1,0 +1,159 @@
+"""train_dpo.py on the tiny judge: a new, loadable model folder, per-step metrics, LoRA merged, errors."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import make_examples, messages_for, read_jsonl, run_job_subprocess, sm_env, write_jsonl
+
+import train_dpo
+from judgeloop_jobs.progress import parse_progress_line
+from judgeloop_jobs.sm_contract import JobConfigError
+
+CONTRACT_KEYS = {"step", "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"}
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tmp_path_factory):
+    """Pairs in the pipeline's format: chosen scores the gold level, rejected is two or more away."""
+    folder = tmp_path_factory.mktemp("pairs")
+    rows = []
+    for ex in make_examples(10, seed=3):
+        gold = ex["gold_score"]
+        wrong = 1 if gold >= 3 else 5
+        rows.append({"example_id": ex["id"], "prompt": messages_for(ex),
+                     "chosen": f"The verdict word sets it. [RESULT] {gold}",
+                     "rejected": f"The verdict word sets it. [RESULT] {wrong}",
+                     "chosen_score": gold, "rejected_score": wrong, "strategy": "gold_margin"})
+    write_jsonl(folder / "pairs-00000.jsonl", rows)
+    return folder
+
+
+def load_state(folder):
+    from transformers import AutoModelForCausalLM
+    return {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(folder).state_dict().items()}
+
+
+def run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, *args):
+    model_dir, data_dir = sm_env(monkeypatch, tmp_path, model=tiny_judge, pairs=pairs_dir)
+    assert train_dpo.main(list(args)) == 0
+    return model_dir, data_dir
+
+
+def assert_full_model_folder(model_dir, tiny_judge):
+    from transformers import AutoTokenizer
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= names
+    assert not any(n.startswith("checkpoint") or n.startswith("adapter_") for n in names), names
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    assert tok.chat_template == AutoTokenizer.from_pretrained(tiny_judge).chat_template
+    before, after = load_state(tiny_judge), load_state(model_dir)
+    assert before.keys() == after.keys()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed, "training must change the weights"
+    return changed
+
+
+def test_full_fine_tuning(monkeypatch, tmp_path, tiny_judge, pairs_dir, capsys):
+    model_dir, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, "--learning_rate", "3e-3",
+                                    "--batch_size", "4", "--epochs", "3", "--beta", "0.1", "--seed", "5")
+    assert_full_model_folder(model_dir, tiny_judge)
+
+    metrics = read_jsonl(data_dir / "metrics.jsonl")
+    assert len(metrics) == 9  # ceil(10 / 4) steps per epoch, 3 epochs, logged every step
+    assert [m["step"] for m in metrics] == list(range(1, 10))
+    for row in metrics:
+        assert CONTRACT_KEYS <= row.keys()
+        assert all(math.isfinite(row[k]) for k in CONTRACT_KEYS)
+    # Chosen and rejected differ only in the score token: DPO must learn to separate them.
+    assert metrics[-1]["rewards/margins"] > 0
+    assert metrics[-1]["rewards/accuracies"] > 0.5
+
+    summary = json.loads((data_dir / "train_summary.json").read_text())
+    assert summary["steps"] == 9 and summary["pairs"] == 10 and summary["pairs_trained"] == 10
+    assert summary["final_loss"] == metrics[-1]["loss"]
+    assert summary["final_reward_accuracy"] == metrics[-1]["rewards/accuracies"]
+    assert summary["final_reward_margin"] == metrics[-1]["rewards/margins"]
+    assert summary["seconds"] > 0 and summary["device"] == "cpu" and summary["dtype"] == "float32"
+
+    progress = [parse_progress_line(l) for l in capsys.readouterr().out.splitlines() if parse_progress_line(l)]
+    assert [p["done"] for p in progress] == list(range(1, 10))
+    assert {p["total"] for p in progress} == {9} and {p["unit"] for p in progress} == {"steps"}
+
+
+def test_the_trained_judge_prefers_the_chosen_judgment(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    """The point of DPO: log p(chosen) - log p(rejected) rises relative to the starting model."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model_dir, _ = run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, "--learning_rate", "3e-3",
+                             "--batch_size", "5", "--epochs", "4")
+    tok = AutoTokenizer.from_pretrained(tiny_judge)
+    pairs = read_jsonl(next(pairs_dir.glob("*.jsonl")))
+
+    def margin(folder):
+        model = AutoModelForCausalLM.from_pretrained(folder).eval()
+        total = 0.0
+        for pair in pairs:
+            prompt = tok.apply_chat_template(pair["prompt"], tokenize=False, add_generation_prompt=True)
+            scores = []
+            for answer in (pair["chosen"], pair["rejected"]):
+                ids = tok.encode(prompt + answer + tok.eos_token, add_special_tokens=False)
+                n_prompt = len(tok.encode(prompt, add_special_tokens=False))
+                with torch.no_grad():
+                    logits = model(torch.tensor([ids])).logits[0, :-1]
+                logp = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids[1:])[:, None]).squeeze(1)
+                scores.append(float(logp[n_prompt - 1:].sum()))
+            total += scores[0] - scores[1]
+        return total / len(pairs)
+
+    assert margin(model_dir) > margin(tiny_judge) + 0.5
+
+
+def test_lora_is_merged_into_a_full_model(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    model_dir, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, "--lora", "true",
+                                    "--lora_r", "4", "--lora_alpha", "8", "--learning_rate", "5e-3",
+                                    "--batch_size", "5", "--epochs", "1")
+    changed = assert_full_model_folder(model_dir, tiny_judge)
+    # LoRA targets the linear layers only: embeddings and norms keep their starting values.
+    assert changed and all("proj" in k for k in changed), changed
+    metrics = read_jsonl(data_dir / "metrics.jsonl")
+    assert len(metrics) == 2 and all(CONTRACT_KEYS <= m.keys() for m in metrics)
+    assert json.loads((data_dir / "train_summary.json").read_text())["config"]["lora"] is True
+
+
+def test_prompts_longer_than_max_length_lose_their_start(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    model_dir, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, "--max_length", "48",
+                                    "--batch_size", "10", "--learning_rate", "1e-3")
+    summary = json.loads((data_dir / "train_summary.json").read_text())
+    assert summary["truncated_pairs"] == 10 and summary["pairs_trained"] == 10
+    assert summary["steps"] == 1
+    metrics = read_jsonl(data_dir / "metrics.jsonl")
+    assert metrics[0]["num_tokens"] <= 2 * 10 * 48  # chosen + rejected sequences, each at most max_length
+
+
+def test_empty_pairs_fail_clearly(tmp_path, tiny_judge):
+    empty = tmp_path / "pairs"
+    write_jsonl(empty / "pairs-00000.jsonl", [])
+    proc, model_dir, _ = run_job_subprocess("train_dpo.py", tmp_path, {"model": tiny_judge, "pairs": empty}, [])
+    assert proc.returncode != 0
+    assert "holds no preference pair: nothing to train on" in proc.stderr
+    assert not (model_dir / "model.safetensors").exists()
+
+
+def test_bad_pair_rows_fail_by_location(monkeypatch, tmp_path, tiny_judge):
+    folder = tmp_path / "pairs"
+    write_jsonl(folder / "p.jsonl", [{"example_id": "e", "prompt": "not messages", "chosen": "a", "rejected": "b"}])
+    sm_env(monkeypatch, tmp_path, model=tiny_judge, pairs=folder)
+    with pytest.raises(JobConfigError, match=r"p\.jsonl:1: 'prompt' must be a non-empty list"):
+        train_dpo.main([])
+
+
+def test_runs_as_a_script_with_sm_hps(tmp_path, tiny_judge, pairs_dir):
+    proc, model_dir, data_dir = run_job_subprocess(
+        "train_dpo.py", tmp_path, {"model": tiny_judge, "pairs": pairs_dir}, [],
+        hps={"learning_rate": 1e-3, "batch_size": 10, "epochs": 1, "lora": False, "seed": 1})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (model_dir / "model.safetensors").exists()
+    assert json.loads((data_dir / "train_summary.json").read_text())["steps"] == 1
+    assert parse_progress_line(next(l for l in proc.stdout.splitlines() if l.startswith("JUDGELOOP_PROGRESS")))
