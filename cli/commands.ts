@@ -209,7 +209,7 @@ export async function cmdResults(cmd: Extract<Command, { command: 'results' }>, 
   });
 }
 
-/** The stack library's entry point: `stack/main.ts` exports `main(argv)`. */
+/** The stack library's entry point: `stack/main.ts`, exporting `runStackCommand(argv)` (or `main(argv)`). */
 export const STACK_MODULE = resolvePath(__dirname, '..', 'stack', 'main.ts');
 
 export async function cmdStack(cmd: Extract<Command, { command: 'stack' }>, io: CliIO, modulePath = STACK_MODULE): Promise<number> {
@@ -217,13 +217,12 @@ export async function cmdStack(cmd: Extract<Command, { command: 'stack' }>, io: 
     println(io.err, `the local stack is not available: ${modulePath} is missing`);
     return EXIT_FAILED;
   }
-  const mod = (await import(pathToFileURL(modulePath).href)) as {
-    main?: (argv: string[]) => unknown;
-    default?: { main?: (argv: string[]) => unknown };
-  };
-  const main = mod.main ?? mod.default?.main;
+  type Entry = (argv: string[]) => unknown;
+  type StackModule = { main?: Entry; runStackCommand?: Entry };
+  const mod = (await import(pathToFileURL(modulePath).href)) as StackModule & { default?: StackModule };
+  const main = mod.main ?? mod.runStackCommand ?? mod.default?.main ?? mod.default?.runStackCommand;
   if (typeof main !== 'function') {
-    println(io.err, `${modulePath} does not export a main(argv) function`);
+    println(io.err, `${modulePath} exports neither main(argv) nor runStackCommand(argv)`);
     return EXIT_FAILED;
   }
   const rc = await main(cmd.args);

@@ -2,10 +2,14 @@
  * Loading a run config file for the CLI: read, parse (a syntax error is reported by line and column),
  * validate with the zod schema (every problem listed by its path), and hash.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
+import { canonicalJson, sha256Hex } from '../activities/manifest';
 import { locateJsonError } from './json-locate';
+
+// The run's prepare activity hashes the validated config with these same functions, so the memo's
+// configHash equals RunSummary.configHash.
+export { canonicalJson };
 
 export type ConfigFileErrorKind = 'missing' | 'unreadable' | 'json' | 'invalid';
 
@@ -33,23 +37,12 @@ export interface LoadedConfig {
   configHash: string;
 }
 
-/** JSON with object keys sorted by code point at every level and no whitespace: equal values, equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
-}
-
 /**
  * The config hash recorded in the workflow memo: sha256 of the canonical JSON of the validated config, so
  * that key order, whitespace and spelled-out defaults do not change it.
  */
 export function configHash(config: RunConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+  return sha256Hex(canonicalJson(config));
 }
 
 /** Parses config text; a syntax error becomes a ConfigFileError naming the line and column. */

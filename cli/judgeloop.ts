@@ -52,10 +52,6 @@ async function cli(): Promise<void> {
     });
   }
   const rc = await main(argv, { out: process.stdout, err: process.stderr, signal: controller.signal, env: process.env });
-  if (argv[0] === 'stack') {
-    process.exitCode = rc;
-    return;
-  }
   await Promise.all([flush(process.stdout), flush(process.stderr)]);
   process.exit(rc);
 }

@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { TASK_QUEUE } from '../../core/run-types';
 import { DEFAULT_ADDRESS, DEFAULT_UI_URL, UsageError, parseCommandLine, usageText, type Command } from '../../cli/args';
 import { main } from '../../cli/judgeloop';
+import { cmdStack } from '../../cli/commands';
 import { workflowUrl } from '../../cli/connection';
 import { defaultWorkflowId, pickSearchAttributes } from '../../cli/start';
 
@@ -188,10 +191,6 @@ test('the real CLI process: no arguments prints the usage, exit 0', () => {
 });
 
 test('stack delegates to the stack module main(argv) and returns its exit code; a missing module is explained', async () => {
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { cmdStack } = await import('../../cli/commands');
   const dir = await mkdtemp(join(tmpdir(), 'judgeloop-cli-stack-'));
   try {
     const mod = join(dir, 'main.ts');

@@ -160,7 +160,6 @@ test('an invalid config lists every problem by its path', async () => {
 
 test('config hash: canonical, independent of key order and of spelled-out defaults', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } }), '{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}');
-  assert.equal(canonicalJson({ B: 1, a: 2 }), '{"B":1,"a":2}', 'code-point order, not locale order');
   const a = checkConfig(validConfig, 'a');
   const reordered = JSON.parse(JSON.stringify({ storage: validConfig.storage, data: validConfig.data, loop: validConfig.loop, judge: validConfig.judge, name: validConfig.name }));
   const withDefaults = { ...validConfig, loop: { ...validConfig.loop, temperature: 1, seed: 0 } };
