@@ -14,10 +14,20 @@ import {
   notFoundMessage,
   outcomeOf,
   queryProgress,
+  retryingIn,
   type FollowOutcome,
   type OutStream,
 } from './follow';
-import { formatDuration, formatFailureChain, formatProgressLine, formatResults, resultsHint, resumeHint } from './format';
+import {
+  formatDuration,
+  formatFailureChain,
+  formatProgressLine,
+  formatResults,
+  formatRetrying,
+  resultsHint,
+  resumeHint,
+  type PendingActivityLike,
+} from './format';
 import { startRun } from './start';
 
 export const EXIT_OK = 0;
@@ -148,6 +158,9 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
     const url = workflowUrl(conn.options.uiUrl, conn.options.namespace, cmd.workflowId);
     const { progress, child } = await queryProgress(conn, cmd.workflowId);
     const closed = status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW';
+    const retrying = closed
+      ? []
+      : await retryingIn(conn, desc.raw.pendingActivities as PendingActivityLike[], cmd.workflowId, progress?.childWorkflowId);
     let failure: string | undefined;
     if (closed && status !== 'COMPLETED') {
       const outcome = await outcomeOf(conn.client.workflow.getHandle(cmd.workflowId), status);
@@ -165,6 +178,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
             closeTime: desc.closeTime?.toISOString() ?? null,
             progress,
             iterationProgress: child,
+            retrying,
             failure: failure ?? null,
             url,
           },
@@ -182,6 +196,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
       `status:   ${status}${started ? ` (started ${started.toISOString()}, ${closed ? 'took' : 'running for'} ${formatDuration(end.getTime() - started.getTime())})` : ''}`,
     );
     println(io.out, `progress: ${progress ? formatProgressLine(progress, child) : '— (no progress reported; is a worker running?)'}`);
+    for (const r of retrying) println(io.out, `retrying: ${formatRetrying(r).replace(/^retrying /, '')}`);
     println(io.out, `ui:       ${url}`);
     if (failure) println(io.out, `failure:\n${indent(failure)}`);
     if (status === 'COMPLETED') println(io.out, `results:  ${resultsHint(cmd.workflowId)}`);

@@ -6,7 +6,15 @@
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run-types';
 import { CliError, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
-import { formatDuration, formatIterationDone, formatProgressLine } from './format';
+import {
+  formatDuration,
+  formatIterationDone,
+  formatProgressLine,
+  formatRetrying,
+  retryingActivities,
+  type PendingActivityLike,
+  type RetryingActivity,
+} from './format';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -145,6 +153,27 @@ export async function queryProgress(
   return { progress, child };
 }
 
+/** Activities of the run and of its iteration child that are being retried after a failure. */
+export async function retryingIn(
+  conn: Connected,
+  runPending: PendingActivityLike[] | null | undefined,
+  workflowId: string,
+  childWorkflowId: string | null | undefined,
+): Promise<RetryingActivity[]> {
+  const found = retryingActivities(workflowId, runPending);
+  if (childWorkflowId) {
+    try {
+      const child = await conn.connection.withDeadline(Date.now() + 5000, () =>
+        conn.client.workflow.getHandle(childWorkflowId).describe(),
+      );
+      found.push(...retryingActivities(childWorkflowId, child.raw.pendingActivities as PendingActivityLike[]));
+    } catch {
+      // the child may not exist yet or has just closed
+    }
+  }
+  return found;
+}
+
 /** Waits for a closed workflow's result: its summary, or the failure. */
 export async function outcomeOf(handle: WorkflowHandle, status: string): Promise<FollowOutcome> {
   try {
@@ -164,11 +193,13 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
   let queryFailures = 0;
   let workerChecked = false;
   let unreachableSince: number | null = null;
+  const shownRetries = new Set<string>();
 
   try {
     while (!opts.signal?.aborted) {
       let status: string;
       let startedAt: number | undefined;
+      let pending: PendingActivityLike[] | null | undefined;
       try {
         const desc = await raceAbort(
           conn.connection.withDeadline(now() + 10_000, () => handle.describe()),
@@ -177,6 +208,7 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
         if (desc === ABORTED) break;
         status = desc.status.name;
         startedAt = desc.startTime?.getTime();
+        pending = desc.raw.pendingActivities as PendingActivityLike[] | null | undefined;
         unreachableSince = null;
       } catch (e) {
         if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
@@ -202,6 +234,15 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
         queryFailures = 0;
         const done = polled.progress.completed ?? [];
         for (; shownCompleted < done.length; shownCompleted++) render.permanent(formatIterationDone(done[shownCompleted]));
+        const retrying = await raceAbort(retryingIn(conn, pending, workflowId, polled.progress.childWorkflowId), opts.signal);
+        if (retrying === ABORTED) break;
+        for (const r of retrying) {
+          const key = `${r.workflowId}/${r.activityId}/${r.attempt}`;
+          if (!shownRetries.has(key)) {
+            shownRetries.add(key);
+            render.permanent(formatRetrying(r));
+          }
+        }
         render.update(formatProgressLine(polled.progress, polled.child), elapsed);
       } else {
         queryFailures++;

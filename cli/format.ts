@@ -329,3 +329,46 @@ export function formatDuration(ms: number): string {
   if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
   return `${s}s`;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// activities being retried (a step that is stuck shows why)
+
+export interface RetryingActivity {
+  workflowId: string;
+  activityId: string;
+  activityType: string;
+  attempt: number;
+  /** 0 = unlimited */
+  maximumAttempts: number;
+  message: string;
+}
+
+/** Loosely typed PendingActivityInfo (temporal.api.workflow.v1), as DescribeWorkflowExecution returns it. */
+export interface PendingActivityLike {
+  activityId?: string | null;
+  activityType?: { name?: string | null } | null;
+  attempt?: number | null;
+  maximumAttempts?: number | null;
+  lastFailure?: { message?: string | null } | null;
+}
+
+/** Pending activities that already failed at least once (attempt ≥ 2 with a last failure). */
+export function retryingActivities(workflowId: string, pending: PendingActivityLike[] | null | undefined): RetryingActivity[] {
+  return (pending ?? [])
+    .filter((p) => (p.attempt ?? 0) >= 2 && p.lastFailure?.message)
+    .map((p) => ({
+      workflowId,
+      activityId: p.activityId ?? '',
+      activityType: p.activityType?.name ?? 'activity',
+      attempt: p.attempt ?? 0,
+      maximumAttempts: p.maximumAttempts ?? 0,
+      message: (p.lastFailure?.message ?? '').split('\n')[0].trim(),
+    }));
+}
+
+/** e.g. `retrying prepareRun (attempt 3): Could not load credentials from any providers` */
+export function formatRetrying(a: RetryingActivity): string {
+  const of = a.maximumAttempts > 0 ? `/${a.maximumAttempts}` : '';
+  const msg = a.message.length > 200 ? `${a.message.slice(0, 199)}…` : a.message;
+  return `retrying ${a.activityType} (attempt ${a.attempt}${of}): ${msg}`;
+}

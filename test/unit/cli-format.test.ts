@@ -11,6 +11,8 @@ import {
   formatIterationDone,
   formatProgressLine,
   formatResults,
+  formatRetrying,
+  retryingActivities,
   pct,
   points,
   renderTable,
@@ -289,4 +291,20 @@ test('failure chain: plain errors, non-errors and cycles', () => {
   const loop: Error & { cause?: unknown } = new Error('self');
   loop.cause = loop;
   assert.equal(formatFailureChain(loop), 'Error: self');
+});
+
+test('activities being retried: only attempts ≥ 2 with a failure, first line of the message', () => {
+  const found = retryingActivities('run-1', [
+    { activityId: '1', activityType: { name: 'prepareRun' }, attempt: 3, maximumAttempts: 6, lastFailure: { message: 'Could not load credentials\n  at x' } },
+    { activityId: '2', activityType: { name: 'sampleShard' }, attempt: 1, maximumAttempts: 0, lastFailure: null },
+    { activityId: '3', activityType: { name: 'trainDpo' }, attempt: 2, maximumAttempts: 0, lastFailure: null },
+    { activityId: '4', activityType: { name: 'evaluate' }, attempt: 7, maximumAttempts: 0, lastFailure: { message: 'S3 timeout' } },
+  ]);
+  assert.deepEqual(found, [
+    { workflowId: 'run-1', activityId: '1', activityType: 'prepareRun', attempt: 3, maximumAttempts: 6, message: 'Could not load credentials' },
+    { workflowId: 'run-1', activityId: '4', activityType: 'evaluate', attempt: 7, maximumAttempts: 0, message: 'S3 timeout' },
+  ]);
+  assert.equal(formatRetrying(found[0]), 'retrying prepareRun (attempt 3/6): Could not load credentials');
+  assert.equal(formatRetrying(found[1]), 'retrying evaluate (attempt 7): S3 timeout');
+  assert.deepEqual(retryingActivities('x', undefined), []);
 });
