@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { IterationSummary, RunProgress, RunSummary } from '../../core/run-types';
+import { ProgressRenderer } from '../../cli/follow';
 import {
   NONE,
   changeLines,
@@ -307,4 +308,39 @@ test('activities being retried: only attempts ≥ 2 with a failure, first line o
   assert.equal(formatRetrying(found[0]), 'retrying prepareRun (attempt 3/6): Could not load credentials');
   assert.equal(formatRetrying(found[1]), 'retrying evaluate (attempt 7): S3 timeout');
   assert.deepEqual(retryingActivities('x', undefined), []);
+});
+
+function recorder(isTTY: boolean, columns?: number) {
+  const chunks: string[] = [];
+  return { stream: { isTTY, columns, write: (c: string) => chunks.push(c) }, chunks };
+}
+
+test('progress renderer, not a TTY: one line per change, elapsed shown but not counted as a change', () => {
+  const r = recorder(false);
+  const p = new ProgressRenderer(r.stream);
+  p.update('iteration 0/2 · step prepare', '0s');
+  p.update('iteration 0/2 · step prepare', '2s');
+  p.update('iteration 0/2 · step evaluate', '4s');
+  p.permanent('iteration 0 (seed judge) done');
+  p.finish();
+  assert.deepEqual(r.chunks, [
+    '[0s] iteration 0/2 · step prepare\n',
+    '[4s] iteration 0/2 · step evaluate\n',
+    'iteration 0 (seed judge) done\n',
+  ]);
+});
+
+test('progress renderer, TTY: one rewritten line, permanent lines above it, truncated to the width', () => {
+  const r = recorder(true, 30);
+  const p = new ProgressRenderer(r.stream);
+  p.update('step prepare', '0s');
+  p.update('a very long progress line that does not fit', '1s');
+  p.permanent('done 0');
+  p.finish();
+  assert.deepEqual(r.chunks, [
+    '\r\x1b[2Kstep prepare · 0s',
+    '\r\x1b[2Ka very long progress line th…',
+    '\r\x1b[2Kdone 0\na very long progress line th…',
+    '\n',
+  ]);
 });
