@@ -71,9 +71,24 @@ const SUMMARIES: Record<CommandName, string> = {
   help: 'this text, or one command\'s usage',
 };
 
+const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
+  validate: ['  -c, --config FILE  the run config (JSON)', '  --json             print the validated config (defaults filled in) or the problems as JSON'],
+  run: [
+    '  -c, --config FILE  the run config (JSON); validated before anything starts',
+    '  --id RUN_ID        workflow id (default judgeloop-<config name>-<UTC yyyymmdd-hhmmss>)',
+    '  --no-follow        start the run and return',
+    '  --json             progress to stderr; stdout gets only the run summary (or, with --no-follow, the start info)',
+  ],
+  follow: ['  --json             progress to stderr; stdout gets only the run summary'],
+  status: ['  --json             status, progress and retrying activities as JSON'],
+  results: ['  --json             print the raw run summary JSON instead of the table'],
+};
+
 export function usageText(topic?: CommandName): string {
   if (topic && topic !== 'help') {
-    return [`usage: ${USAGE_LINES[topic]}`, '', `  ${SUMMARIES[topic]}`, '', CONNECTION_HELP].join('\n');
+    const flags = FLAG_HELP[topic];
+    const connection = topic === 'validate' || topic === 'stack' ? [] : ['', CONNECTION_HELP];
+    return [`usage: ${USAGE_LINES[topic]}`, '', `  ${SUMMARIES[topic]}`, ...(flags ? ['', 'flags:', ...flags] : []), ...connection].join('\n');
   }
   const names = Object.keys(USAGE_LINES) as CommandName[];
   return [
@@ -107,7 +122,8 @@ const CONNECTION_HELP = [
   `  --address     Temporal frontend (TEMPORAL_ADDRESS, ${DEFAULT_ADDRESS})`,
   `  --namespace   Temporal namespace (TEMPORAL_NAMESPACE, ${DEFAULT_NAMESPACE})`,
   `  --task-queue  task queue of the judgeloop worker (JUDGELOOP_TASK_QUEUE, ${TASK_QUEUE})`,
-  `  --ui          Temporal Web UI base URL, for links (JUDGELOOP_UI_URL, ${DEFAULT_UI_URL})`,
+  `  --ui          Temporal Web UI base URL, for links (JUDGELOOP_UI_URL, ${DEFAULT_UI_URL};`,
+  '                for a local --address, its port + 1000 as the dev server does)',
 ].join('\n');
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -150,6 +166,16 @@ function nonEmpty(topic: CommandName, flag: string, v: FlagValue): string | unde
   return v.trim();
 }
 
+/**
+ * The Web UI of a local dev server listens on its gRPC port + 1000 (`temporal server start-dev`, and the
+ * local stack), so for a loopback address the UI is derived from it; otherwise DEFAULT_UI_URL.
+ */
+export function defaultUiUrl(address: string): string {
+  const m = /^(127\.0\.0\.1|localhost|\[::1\]):(\d+)$/.exec(address);
+  const port = m ? Number(m[2]) + 1000 : NaN;
+  return m && port <= 65535 ? `http://${m[1]}:${port}` : DEFAULT_UI_URL;
+}
+
 export function resolveConnection(
   values: Record<string, FlagValue>,
   env: NodeJS.ProcessEnv,
@@ -157,11 +183,12 @@ export function resolveConnection(
 ): ConnectionOptions {
   const pick = (flag: string, envName: string, def: string): string =>
     nonEmpty(topic, flag, values[flag]) ?? (env[envName]?.trim() || def);
+  const address = pick('address', 'TEMPORAL_ADDRESS', DEFAULT_ADDRESS);
   return {
-    address: pick('address', 'TEMPORAL_ADDRESS', DEFAULT_ADDRESS),
+    address,
     namespace: pick('namespace', 'TEMPORAL_NAMESPACE', DEFAULT_NAMESPACE),
     taskQueue: pick('task-queue', 'JUDGELOOP_TASK_QUEUE', TASK_QUEUE),
-    uiUrl: pick('ui', 'JUDGELOOP_UI_URL', DEFAULT_UI_URL).replace(/\/+$/, ''),
+    uiUrl: pick('ui', 'JUDGELOOP_UI_URL', defaultUiUrl(address)).replace(/\/+$/, ''),
   };
 }
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TASK_QUEUE } from '../../core/run-types';
-import { DEFAULT_ADDRESS, DEFAULT_UI_URL, UsageError, parseCommandLine, usageText, type Command } from '../../cli/args';
+import { DEFAULT_ADDRESS, DEFAULT_UI_URL, UsageError, defaultUiUrl, parseCommandLine, usageText, type Command } from '../../cli/args';
 import { main } from '../../cli/judgeloop';
 import { cmdStack } from '../../cli/commands';
 import { workflowUrl } from '../../cli/connection';
@@ -61,6 +61,18 @@ test('run: environment variables, then flags win over them', () => {
   if (fromFlags.command === 'run') {
     assert.deepEqual(fromFlags.connection, { address: 'x:1', namespace: 'ns', taskQueue: 'q', uiUrl: 'http://u' });
   }
+});
+
+test('the UI link follows a local address (dev server UI = gRPC port + 1000)', () => {
+  assert.equal(defaultUiUrl('127.0.0.1:7233'), DEFAULT_UI_URL);
+  assert.equal(defaultUiUrl('127.0.0.1:7300'), 'http://127.0.0.1:8300');
+  assert.equal(defaultUiUrl('localhost:17733'), 'http://localhost:18733');
+  assert.equal(defaultUiUrl('temporal.example.com:7233'), DEFAULT_UI_URL);
+  assert.equal(defaultUiUrl('127.0.0.1:65000'), DEFAULT_UI_URL);
+  const cmd = parseCommandLine(['status', 'x', '--address', '127.0.0.1:7300'], noEnv);
+  assert.equal((cmd as { connection: { uiUrl: string } }).connection.uiUrl, 'http://127.0.0.1:8300');
+  const explicit = parseCommandLine(['status', 'x', '--address', '127.0.0.1:7300', '--ui', 'http://ui'], noEnv);
+  assert.equal((explicit as { connection: { uiUrl: string } }).connection.uiUrl, 'http://ui');
 });
 
 test('follow / status / results take one run id', () => {
