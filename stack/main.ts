@@ -138,18 +138,22 @@ export async function runStackCommand(argv: string[]): Promise<number> {
   });
 
   let signalled: NodeJS.Signals | undefined;
+  let signalledAt = 0;
   let wake: () => void = () => undefined;
   const stopRequested = new Promise<void>((resolve) => {
     wake = resolve;
   });
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
-      // A second Ctrl-C: do not wait for graceful shutdown.
+      // One Ctrl-C can arrive more than once (the terminal signals the whole process group, and npm and tsx
+      // also relay it): only a second Ctrl-C a moment later means "do not wait for graceful shutdown".
+      if (Date.now() - signalledAt < 1500) return;
       process.stderr.write('judgeloop stack: stopping forcefully\n');
       for (const p of [stack.worker?.process, stack.s3Server?.process, stack.temporalServer?.process]) p?.killGroup('SIGKILL');
       process.exit(130);
     }
     signalled = signal;
+    signalledAt = Date.now();
     process.stdout.write(`\njudgeloop stack: ${signal} received, stopping (worker, then S3, then Temporal)...\n`);
     wake();
   };
