@@ -104,11 +104,15 @@ export async function* readSourceRows(
   for await (const text of lines) {
     lineNo++;
     if (!text.trim()) continue;
+    const rowIndex = index++;
+    let value: unknown;
     try {
-      yield { index: index++, value: JSON.parse(text) };
+      value = JSON.parse(text);
     } catch (err) {
-      yield { index: index++, error: `line ${lineNo} is not valid JSON: ${(err as Error).message}` };
+      yield { index: rowIndex, error: `line ${lineNo} is not valid JSON: ${(err as Error).message}` };
+      continue;
     }
+    yield { index: rowIndex, value };
   }
 }
 

@@ -158,7 +158,8 @@ export class LocalJobRunner implements JobRunner {
     }
     await rm(path.join(dir, 'exit.json'), { force: true });
 
-    const python = this.resolve(this.opts.python);
+    // A bare command name (`python3`) is looked up on PATH; a path resolves against the project root.
+    const python = this.opts.python.includes('/') ? this.resolve(this.opts.python) : this.opts.python;
     const script = path.join(this.opts.jobsDir ?? path.join(this.opts.projectRoot, 'jobs'), spec.entryPoint);
     // The shell records the exit code beside the job, so whichever worker adopts the job can read it.
     const wrapper = [

@@ -40,8 +40,11 @@ async function runExpectingFailure(taskQueue: string, config: unknown): Promise<
       });
     } catch (err) {
       assert.ok(err instanceof WorkflowFailedError, String(err));
-      assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
-      return err.cause;
+      // The root cause: the workflow's own failure, or the activity's under an ActivityFailure.
+      let cause: unknown = err.cause;
+      while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      return cause;
     }
     throw new Error('the run should have failed');
   });
@@ -81,7 +84,7 @@ test('a dataset with too many invalid rows fails the run and keeps the bad rows 
   assert.ok(quarantineUri, failure.message);
   const rows: Array<{ index: number; reason: string }> = [];
   for await (const row of storeFor(services).readJsonl<{ index: number; reason: string }>(quarantineUri)) rows.push(row);
-  assert.deepEqual(rows.map((r) => r.index), [1, 2]);
+  assert.deepEqual(rows.map((r) => r.index), [1, 2], JSON.stringify(rows));
   assert.match(rows[0].reason, /not valid JSON/);
   assert.match(rows[1].reason, /rubric/);
 });
