@@ -226,8 +226,10 @@ export class LocalJobRunner implements JobRunner {
         pending = lines.pop() ?? '';
         for (const line of lines) {
           if (line.startsWith(PROGRESS_PREFIX)) {
+            // Progress becomes heartbeat details (visible in the UI and to `judgeloop status`), not log noise.
             try {
               Object.assign(progress, JSON.parse(line.slice(PROGRESS_PREFIX.length)));
+              continue;
             } catch {
               /* a malformed progress line is only a log line */
             }
