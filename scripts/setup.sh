@@ -276,10 +276,44 @@ step_model() {
 }
 
 # ---------------------------------------------------------------------------------------------------- main
+# True when both tools are in .tools/bin or in the cache (nothing to compile).
+tools_ready() {
+  local name
+  for name in temporal versitygw; do
+    tool_ok "$name" ".tools/bin/$name" || tool_ok "$name" "$JL_CACHE_DIR/tools/$name-$(tool_version "$name")/$name" || return 1
+  done
+}
+
+# Kills a background step and everything it started (go spawns compilers), e.g. when another step failed.
+kill_tree() {
+  local pid=$1 child
+  for child in $(pgrep -P "$pid" 2>/dev/null); do kill_tree "$child"; done
+  kill -TERM "$pid" 2>/dev/null || true
+}
+
 T0=$(jl_now_ms)
 check_node
 wanted npm && step_npm
-wanted tools && step_tools
+tools_pid=""
+if wanted tools; then
+  if wanted python && ! tools_ready; then
+    # First set-up on a machine: compile the Go tools while pip installs the venv (mostly downloads).
+    tools_out="$JL_LOG_DIR/setup-tools.out"
+    jl_say "temporal cli, s3 server: building with go install in the background, once per machine (~5-8 min; logs: $(jl_rel "$JL_LOG_DIR")/setup-{temporal,versitygw}.log)"
+    (step_tools) >"$tools_out" 2>&1 &
+    tools_pid=$!
+    trap '[[ -n "$tools_pid" ]] && kill_tree "$tools_pid"' EXIT
+  else
+    step_tools
+  fi
+fi
 wanted python && step_python
+if [[ -n "$tools_pid" ]]; then
+  rc=0
+  wait "$tools_pid" || rc=$?
+  tools_pid=""
+  grep -v ': building .* with go install, once per machine' "$tools_out" || true
+  ((rc == 0)) || exit "$rc"
+fi
 wanted model && step_model
 jl_say "ready [$(jl_fmt_ms $(($(jl_now_ms) - T0)))]"

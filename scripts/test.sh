@@ -58,8 +58,9 @@ for stage in "${STAGES[@]}"; do
   took=$(jl_fmt_ms $(($(jl_now_ms) - t)))
   if ((rc != 0)); then
     summary+=("$stage FAILED ($took)")
-    printf '\n%s: FAILED at stage "%s" (exit %d, after %s). Passed before it: %s\n' "$JL_PREFIX" "$stage" "$rc" "$took" \
-      "$( ((${#summary[@]} > 1)) && printf '%s; ' "${summary[@]:0:${#summary[@]}-1}" || printf 'none')" >&2
+    passed="none"
+    if ((${#summary[@]} > 1)); then passed=$(IFS=';'; echo "${summary[*]:0:${#summary[@]}-1}" | sed 's/;/; /g'); fi
+    printf '\n%s: FAILED at stage "%s" (exit %d, after %s). Passed before it: %s\n' "$JL_PREFIX" "$stage" "$rc" "$took" "$passed" >&2
     printf '%s: rerun this stage: %s   (or from here on: bash scripts/test.sh --from %s)\n' "$JL_PREFIX" "$cmd" "$stage" >&2
     exit "$rc"
   fi
