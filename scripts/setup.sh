@@ -128,10 +128,7 @@ tool_ldflags() {
 build_tool_into_cache() {
   local name=$1 cached=$2 log=$3 go=${GO:-go} tmp module
   tool_ok "$name" "$cached" && return 0
-  command -v "$go" >/dev/null || {
-    echo "go is not installed: it is needed once per machine to build $name" >&2
-    return 3
-  }
+  command -v "$go" >/dev/null || return 3 # reported by the caller
   module=$(tool_module "$name")
   tmp="$(dirname "$cached").tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
