@@ -50,6 +50,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
         projectRoot: overrides.projectRoot ?? PROJECT_ROOT,
         python: config.backend.python,
         workDir: config.backend.workDir,
+        cpuThreads: config.backend.cpuThreads,
       });
     },
     ...overrides,

@@ -133,6 +133,11 @@ export const LocalBackend = z
     python: z.string().default('.venv/bin/python'),
     /** Where the local runner keeps job folders (channels, outputs, logs). */
     workDir: z.string().default('.judgeloop/jobs'),
+    /**
+     * CPU threads per job (OMP_NUM_THREADS). Unset lets torch use every core; on a small machine that runs
+     * the worker and the services too, 1 avoids oversubscription, which slows small models several-fold.
+     */
+    cpuThreads: positiveInt.optional(),
   })
   .strict();
 

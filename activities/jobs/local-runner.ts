@@ -27,6 +27,8 @@ export interface LocalRunnerOptions {
   workDir: string;
   /** Folder of the entry points (default `<projectRoot>/jobs`). */
   jobsDir?: string;
+  /** CPU threads per job process (OMP_NUM_THREADS / MKL_NUM_THREADS); unset leaves the environment's. */
+  cpuThreads?: number;
   pollMs?: number;
   /** Grace period between SIGTERM and SIGKILL on cancellation. */
   killGraceMs?: number;
@@ -145,6 +147,9 @@ export class LocalJobRunner implements JobRunner {
       HF_HUB_OFFLINE: '1',
       TRANSFORMERS_OFFLINE: '1',
       TOKENIZERS_PARALLELISM: 'false',
+      ...(this.opts.cpuThreads
+        ? { OMP_NUM_THREADS: String(this.opts.cpuThreads), MKL_NUM_THREADS: String(this.opts.cpuThreads) }
+        : {}),
     };
     for (const [name, uri] of Object.entries(spec.channels)) {
       const local = path.join(dir, 'channels', name);
