@@ -70,14 +70,19 @@ export const FILLER_TEMPLATES: readonly string[] = [
   'The box also had {a leaflet|some tissue paper|a thank you card} inside.',
 ];
 
-/** Sentences carrying the verdict. `{word}` is the level word, `{Word}` the same capitalised. */
+/**
+ * Sentences carrying the verdict. `{word}` is the level word. Every one ends with the word and closes the
+ * review, so the verdict word sits at the same distance from the end of every prompt: a tiny judge learns to
+ * read it with one relative-position attention pattern (in a random position it did not learn it in a few
+ * hundred DPO steps), while the wording before it still varies.
+ */
 export const VERDICT_TEMPLATES: readonly string[] = [
   'Overall the {item} is {word}.',
   'I found it {word}.',
-  '{Word} value for the price.',
   'Honestly, the quality is {word}.',
   'My verdict: {word}.',
-  'It feels {word} to use every day.',
+  'All in all, {word}.',
+  'To sum up, it is {word}.',
 ];
 
 const WORD_RE = /[a-z]+/g;
@@ -122,7 +127,7 @@ export interface SyntheticReview {
 /** Reviews have at least this many words (2-3 sentences, about 15-30 words). */
 export const MIN_REVIEW_WORDS = 15;
 
-/** One review of `item` at `level`: 1-2 distinct fillers plus one verdict sentence at a random position. */
+/** One review of `item` at `level`: 1-2 distinct fillers, then one verdict sentence that ends the review. */
 export function makeReview(rng: Rng, item: string, level: SyntheticLevel): SyntheticReview {
   const keyword = pick(rng, LEVEL_WORDS[level]);
   const verdict = fillTemplate(rng, pick(rng, VERDICT_TEMPLATES), item, keyword);
@@ -133,8 +138,7 @@ export function makeReview(rng: Rng, item: string, level: SyntheticLevel): Synth
   if (rng.int(2) === 1 || words(verdict) + words(fillers[0]) < MIN_REVIEW_WORDS) {
     fillers.push(fillTemplate(rng, templates[1], item));
   }
-  const position = rng.int(fillers.length + 1);
-  const sentences = fillers.slice(0, position).concat([verdict], fillers.slice(position));
+  const sentences = [...fillers, verdict];
   return { item, keyword, level, response: sentences.join(' ') };
 }
 
