@@ -1,6 +1,6 @@
 """The judgment grammar, enforced while decoding (docs/CONTRACTS.md, generate.py).
 
-A judgment is: a rationale of 1..max_rationale_tokens tokens, then ` {marker} `, then exactly one score in
+A judgment is: a rationale of 1..max_rationale_tokens tokens whose first token has visible text, then ` {marker} `, then exactly one score in
 [score_min, score_max], then end of sequence. Enforcing it token by token means even an untrained (random)
 model yields parseable judgments, so the loop never wastes samples on formatting.
 
@@ -42,6 +42,9 @@ class JudgmentGrammar:
     max_rationale_tokens: int
     # Over the model's logits dimension: True where a token may appear inside a rationale.
     rationale_allowed: torch.Tensor = field(repr=False)
+    # The subset allowed as a rationale's first token: tokens with visible text, so that no rationale is
+    # blank (a judgment without a rationale is unparseable: the method trains on rationales).
+    rationale_first: torch.Tensor = field(repr=False, default=None)  # type: ignore[assignment]
 
     @property
     def max_new_tokens(self) -> int:
@@ -93,18 +96,25 @@ def build_grammar(tokenizer, *, marker: str, score_min: int, score_max: int, max
             banned.add(token_id)
     # The marker may appear only as the separator; a lone marker token inside the rationale would make the
     # text ambiguous to parse. Decoding every id once is cheap even for a 128k vocabulary.
+    visible = torch.zeros(size, dtype=torch.bool)
     for token_id in range(min(len(tokenizer), size)):
-        if marker in tokenizer.decode([token_id]):
+        text = tokenizer.decode([token_id])
+        if marker in text:
             banned.add(token_id)
+        visible[token_id] = bool(text.strip())
     for token_id in banned:
         if 0 <= token_id < size:
             allowed[token_id] = False
     if not bool(allowed.any()):
         raise GrammarError("no token is allowed inside a rationale")
+    first = allowed & visible
+    if not bool(first.any()):
+        raise GrammarError("no token with visible text is allowed to start a rationale")
 
     return JudgmentGrammar(forced_prefix=tuple(prefix), commit_length=commit, score_values=scores,
                            score_token_ids=tuple(score_ids), eos_token_id=int(eos),
-                           max_rationale_tokens=max_rationale_tokens, rationale_allowed=allowed)
+                           max_rationale_tokens=max_rationale_tokens, rationale_allowed=allowed,
+                           rationale_first=first)
 
 
 def _common_prefix(seqs: list[list[int]]) -> list[int]:
@@ -200,7 +210,7 @@ class JudgmentLogitsProcessor(LogitsProcessor):
             # Budget spent: finish the marker from wherever the model's own partial marker left off.
             row.phase, row.forced_index = FORCED, row.match
         if row.phase == RATIONALE:
-            allowed.copy_(g.rationale_allowed)
+            allowed.copy_(g.rationale_allowed if row.generated >= 1 else g.rationale_first)
             if row.generated >= 1:
                 # Continuing (or starting) the marker is always allowed, even if its token is banned alone.
                 allowed[g.forced_prefix[row.match]] = True

@@ -92,6 +92,21 @@ def test_a_model_that_wants_to_stop_or_emit_specials_is_held_to_the_grammar(tok)
         assert len(completion) == 5 + len(g.forced_prefix) + 2  # budget spent, then the marker was forced
 
 
+def test_a_model_that_prefers_whitespace_still_writes_a_visible_rationale(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=2)
+    blank = [i for i in range(len(tok)) if bool(g.rationale_allowed[i]) and not tok.decode([i]).strip()]
+    assert blank, "the tiny tokenizer has whitespace-only tokens (the case this guards against)"
+
+    def logits(ids):
+        out = torch.zeros(ids.shape[0], len(tok))
+        out[:, blank] = 100.0  # the model badly wants a blank rationale
+        return out
+
+    for completion in decode_with(g, logits)[0]:
+        text = check(tok, g, completion, 2)
+        assert JUDGMENT.match(text).group(1).strip(), f"blank rationale in {text!r}"
+
+
 def test_the_model_writing_the_marker_itself_ends_the_rationale(tok):
     g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=50)
     word = tok.encode("good", add_special_tokens=False)[0]
