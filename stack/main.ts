@@ -171,10 +171,13 @@ export async function runStackCommand(argv: string[]): Promise<number> {
       return 130;
     }
     process.stdout.write(summary(stack.info!, stack.opts.dataDir) + '\n');
+    // Signal handlers do not keep node alive, and a stack that reuses both servers without a worker has no
+    // child process that would: hold the event loop open until Ctrl-C.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     const outcome = await Promise.race([
       stopRequested.then(() => undefined),
       stack.unexpectedExit(),
-    ]);
+    ]).finally(() => clearInterval(keepAlive));
     if (outcome) {
       process.stderr.write(`judgeloop stack: the ${outcome.name} ${outcome.description}; stopping the rest\n`);
       await stack.stop();

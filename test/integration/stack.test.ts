@@ -58,7 +58,13 @@ async function occupyPort(): Promise<{ port: number; close: () => Promise<void> 
 }
 
 /** Runs `judgeloop stack` (stack/main.ts) as a child process and collects its output. */
-function runStack(args: string[]): { child: ChildProcess; output: () => string; stderr: () => string; exit: Promise<number | null> } {
+function runStack(args: string[]): {
+  child: ChildProcess;
+  output: () => string;
+  stderr: () => string;
+  /** The exit code, or the signal that killed it. */
+  exit: Promise<number | string | null>;
+} {
   const child = spawn(process.execPath, ['--import', 'tsx', 'stack/main.ts', ...args], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,7 +73,7 @@ function runStack(args: string[]): { child: ChildProcess; output: () => string; 
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exit = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   return { child, output: () => out + err, stderr: () => err, exit };
 }
 
@@ -237,7 +243,7 @@ describe('local stack', () => {
       assert.match(second.output(), /reusing the Temporal server already running/);
       assert.match(second.output(), /reusing the S3 server already running/);
       second.child.kill('SIGINT');
-      assert.equal(await second.exit, 0);
+      assert.equal(await second.exit, 0, second.output());
       for (const pid of servers) assert.ok(isAlive(pid), 'a reusing stack leaves the servers it did not start running');
 
       first.child.kill('SIGINT');
