@@ -38,6 +38,10 @@ export function trainHyperparameters(config: RunConfig, iteration: number) {
     lora_alpha: t.lora.alpha,
     lora_dropout: t.lora.dropout,
     seed: deriveSeed(t.seed, 'train', iteration),
+    // The judgment grammar the samples were generated under: its forced tokens are left out of the loss.
+    marker: config.judge.marker,
+    score_min: config.judge.scale.min,
+    score_max: config.judge.scale.max,
   };
 }
 

@@ -102,7 +102,7 @@ def build_tokenizer(texts: list[str], vocab_size: int):
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=2, show_progress=False,
+        vocab_size=vocab_size, min_frequency=1, show_progress=False,
         special_tokens=[BOS, EOS, PAD, *ROLE_TOKENS],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # all 256 bytes: any text stays encodable
     tok.train_from_iterator(texts, trainer=trainer)

@@ -43,6 +43,13 @@ class TrainDpoConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     seed: int = 0
+    # The judgment grammar generate.py enforced. Its forced tokens (the marker and the EOS after the score)
+    # had probability 1 under the constrained sampler: they carry no choice of the model, so by default
+    # they are left out of the DPO log-probabilities (see ForcedTokenMaskingCollator).
+    mask_forced_tokens: bool = True
+    marker: str = "[RESULT]"
+    score_min: int = 1
+    score_max: int = 5
 
     def validate(self) -> None:
         require(self.beta > 0, "beta", "must be > 0", self.beta)
@@ -56,6 +63,10 @@ class TrainDpoConfig:
         require(self.lora_alpha >= 1, "lora_alpha", "must be >= 1", self.lora_alpha)
         require(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)", self.lora_dropout)
         require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+        require(bool(self.marker.strip()) and self.marker == self.marker.strip(), "marker",
+                "must be non-empty text without surrounding spaces", self.marker)
+        require(0 <= self.score_min < self.score_max <= 9, "score_max",
+                f"must satisfy 0 <= score_min ({self.score_min}) < score_max <= 9", self.score_max)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         "pairs": len(pairs),
         "pairs_trained": kept,
         "truncated_pairs": trainer.truncated_pairs,
+        # Fraction of trained sequences whose marker and EOS were left out of the loss (mask_forced_tokens).
+        "forced_tokens_masked": _masked_fraction(trainer.data_collator),
         "steps": int(result.global_step),
         "final_loss": last.get("loss"),
         "final_reward_accuracy": last.get("rewards/accuracies"),
@@ -209,6 +222,9 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
         dataloader_pin_memory=on_gpu,
         dataset_num_proc=None,
     )
+    collator = None
+    if cfg.mask_forced_tokens:
+        collator = forced_token_masking_collator(cfg, tokenizer)
     peft_config = None
     if cfg.lora:
         from peft import LoraConfig
@@ -217,10 +233,54 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
     LeftTruncatingDPOTrainer.truncated_pairs = 0
     trainer = LeftTruncatingDPOTrainer(model=model, ref_model=ref_model, args=args,
                                        train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
-                                       peft_config=peft_config, callbacks=[MetricsAndProgress()])
+                                       peft_config=peft_config, callbacks=[MetricsAndProgress()],
+                                       data_collator=collator)
     if len(trainer.train_dataset) == 0:
         raise JobConfigError("no preference pair is left after tokenization: nothing to train on")
     return trainer
+
+
+def forced_token_masking_collator(cfg: TrainDpoConfig, tokenizer):
+    """TRL's preference collator, with the grammar-forced tokens of each judgment taken out of the loss.
+
+    generate.py samples from the grammar-constrained model, under which the marker tokens and the final EOS
+    have probability 1. Scoring them with the unconstrained model instead adds terms that depend only on
+    the surrounding rationale, not on any choice the judge made: for a judge that has not learnt the format
+    (the tiny judge) they are large and random, and drown the score token's signal. A judgment whose tokens
+    do not end in `marker tokens, score, EOS` (e.g. a tokenizer that re-tokenizes differently) is left as is.
+    """
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    from judgeloop_jobs.grammar import GrammarError, build_grammar
+
+    try:
+        grammar = build_grammar(tokenizer, marker=cfg.marker, score_min=cfg.score_min, score_max=cfg.score_max,
+                                max_rationale_tokens=1)
+    except GrammarError as err:
+        raise JobConfigError(f"mask_forced_tokens: the judgment grammar does not fit this tokenizer: {err}") from None
+    prefix, scores, eos = list(grammar.forced_prefix), set(grammar.score_token_ids), grammar.eos_token_id
+    tail = len(prefix) + 2
+
+    class ForcedTokenMaskingCollator(DataCollatorForPreference):
+        sequences = 0
+        masked_sequences = 0
+
+        def torch_call(self, examples):
+            out = super().torch_call(examples)
+            ids, mask = out["input_ids"], out["completion_mask"]
+            for row in range(ids.shape[0]):
+                positions = mask[row].nonzero().squeeze(1)
+                completion = ids[row, positions].tolist()
+                ForcedTokenMaskingCollator.sequences += 1
+                if (len(completion) > tail and completion[-1] == eos and completion[-2] in scores
+                        and completion[-tail:-2] == prefix):
+                    mask[row, positions[-tail:-2]] = 0
+                    mask[row, positions[-1]] = 0
+                    ForcedTokenMaskingCollator.masked_sequences += 1
+            return out
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    return ForcedTokenMaskingCollator(pad_token_id=pad_id, max_length=None, pad_to_multiple_of=None)
 
 
 def save_model(model, tokenizer, out_dir: Path) -> None:
@@ -228,6 +288,11 @@ def save_model(model, tokenizer, out_dir: Path) -> None:
     model.config.use_cache = True  # training may have turned the KV cache off; generation wants it back
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir, save_jinja_files=False)
+
+
+def _masked_fraction(collator) -> float | None:
+    seen = getattr(collator, "sequences", None)
+    return round(collator.masked_sequences / seen, 4) if seen else None
 
 
 def _finite(value: Any) -> Any:

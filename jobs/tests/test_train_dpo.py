@@ -77,6 +77,7 @@ def test_full_fine_tuning(monkeypatch, tmp_path, tiny_judge, pairs_dir, capsys):
     assert summary["final_reward_accuracy"] == metrics[-1]["rewards/accuracies"]
     assert summary["final_reward_margin"] == metrics[-1]["rewards/margins"]
     assert summary["seconds"] > 0 and summary["device"] == "cpu" and summary["dtype"] == "float32"
+    assert summary["forced_tokens_masked"] == 1.0  # every judgment ends in marker, score, EOS
 
     progress = [parse_progress_line(l) for l in capsys.readouterr().out.splitlines() if parse_progress_line(l)]
     assert [p["done"] for p in progress] == list(range(1, 10))
@@ -157,3 +158,30 @@ def test_runs_as_a_script_with_sm_hps(tmp_path, tiny_judge, pairs_dir):
     assert (model_dir / "model.safetensors").exists()
     assert json.loads((data_dir / "train_summary.json").read_text())["steps"] == 1
     assert parse_progress_line(next(l for l in proc.stdout.splitlines() if l.startswith("JUDGELOOP_PROGRESS")))
+
+
+def test_forced_marker_and_eos_are_left_out_of_the_dpo_loss(tiny_judge):
+    """Under the constrained sampler the marker tokens and the final EOS have probability 1: no choice to
+    credit. The collator keeps the rationale and the score in the loss and drops exactly those tokens."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_judge)
+    collator = train_dpo.forced_token_masking_collator(train_dpo.TrainDpoConfig(), tok)
+    enc = lambda text: tok.encode(text, add_special_tokens=False)  # noqa: E731
+    marker = enc(" [RESULT] ")
+    prompt = enc("<|bos|><|user|>Grade it.<|eos|><|assistant|>")
+    chosen = enc("Fine words [RESULT] 4") + [tok.eos_token_id]
+    rejected = enc("Other text") + [tok.eos_token_id]  # no marker: not a grammar judgment, left as is
+    batch = collator([{"prompt_ids": prompt, "chosen_ids": chosen, "rejected_ids": rejected}])
+    mask, ids = batch["completion_mask"], batch["input_ids"]
+    kept = ids[0][mask[0].bool()].tolist()
+    assert kept == enc("Fine words") + enc(" 4")[-1:], tok.convert_ids_to_tokens(kept)
+    assert mask[0].sum() == len(chosen) - len(marker) - 1
+    assert mask[1].sum() == len(rejected)  # untouched
+    assert collator.masked_sequences == 1 and collator.sequences == 2
+
+
+def test_forced_token_masking_can_be_turned_off(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    _, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, "--mask_forced_tokens", "false",
+                            "--batch_size", "10", "--learning_rate", "1e-3")
+    summary = json.loads((data_dir / "train_summary.json").read_text())
+    assert summary["forced_tokens_masked"] is None and summary["config"]["mask_forced_tokens"] is False
