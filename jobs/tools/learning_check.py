@@ -246,6 +246,15 @@ def main() -> int:
         (pairs_dir / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
         inputs_with_pair = len({p["example_id"] for p in pairs})
 
+        if not pairs:
+            # As the pipeline does: an iteration without pairs trains nothing and keeps the judge.
+            print(f"iteration {iteration}: no preference pair (samples agree {sample_agreement:.1%}); judge kept",
+                  flush=True)
+            results.append({"iteration": iteration, "heldout_before": round(before, 4),
+                            "heldout_after": round(before, 4), "sample_agreement": round(sample_agreement, 4),
+                            "pairs": 0, "inputs_with_pair": 0, "inputs": len(inputs),
+                            "generate_seconds": round(gen_seconds, 1), "train_seconds": 0.0})
+            continue
         train_hps = {"beta": args.beta, "epochs": args.epochs, "learning_rate": args.learning_rate,
                      "batch_size": args.batch_size, "gradient_accumulation_steps": 1, "max_length": 1024,
                      "lora": args.lora, "seed": args.seed + iteration,
