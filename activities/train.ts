@@ -28,6 +28,7 @@ export function trainHyperparameters(config: RunConfig, iteration: number) {
   const t = config.training;
   return {
     beta: t.beta,
+    rpo_alpha: t.rpoAlpha,
     epochs: t.epochs,
     learning_rate: t.learningRate,
     batch_size: t.batchSize,

@@ -107,6 +107,11 @@ export const TrainingConfig = z
   .object({
     method: z.enum(['dpo']).default('dpo'),
     beta: z.number().positive().default(0.1),
+    /**
+     * Weight of a negative log-likelihood term on the chosen judgment added to the DPO loss (RPO: Pang et
+     * al. 2024). 0, the default, is the paper's pure DPO.
+     */
+    rpoAlpha: z.number().min(0).max(100).default(0),
     epochs: z.number().positive().default(1),
     learningRate: z.number().positive().default(5e-7),
     batchSize: positiveInt.default(8),

@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--max-position-embeddings", type=int, default=4096)
+    # 0.1 rather than Llama's 0.02: with small weights every attention head averages the whole prompt
+    # uniformly, so the hidden state at the score position hardly depends on the response (its spread across
+    # inputs is ~4% of its size) and the self-rationalization loop cannot move the tiny judge's scores in two
+    # iterations. Sharper random attention at 0.1 spreads it ~5x (jobs/tools/learning_check.py measures it).
+    p.add_argument("--initializer-range", type=float, default=0.1,
+                   help="standard deviation of the random weights (default: %(default)s)")
     args = p.parse_args(argv)
     for path in args.corpus:
         if not path.is_file():
@@ -125,6 +131,7 @@ def build_model(tokenizer, args: argparse.Namespace):
         vocab_size=len(tokenizer), hidden_size=args.hidden_size, intermediate_size=args.intermediate_size,
         num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.heads,
         max_position_embeddings=args.max_position_embeddings, tie_word_embeddings=True,
+        initializer_range=args.initializer_range,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(args.seed)

@@ -43,6 +43,10 @@ class TrainDpoConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     seed: int = 0
+    rpo_alpha: float = 0.0
+    """Weight of a negative log-likelihood term on the chosen judgment added to the DPO loss (RPO, Pang et al.
+    2024, "Iterative Reasoning Preference Optimization"); 0 is the paper's pure DPO. TRL: loss_type
+    ["sigmoid", "sft"] with loss_weights [1, rpo_alpha]."""
     # The judgment grammar generate.py enforced. Its forced tokens (the marker and the EOS after the score)
     # had probability 1 under the constrained sampler: they carry no choice of the model, so by default
     # they are left out of the DPO log-probabilities (see ForcedTokenMaskingCollator).
@@ -63,6 +67,7 @@ class TrainDpoConfig:
         require(self.lora_alpha >= 1, "lora_alpha", "must be >= 1", self.lora_alpha)
         require(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)", self.lora_dropout)
         require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+        require(0 <= self.rpo_alpha <= 100, "rpo_alpha", "must be between 0 (pure DPO) and 100", self.rpo_alpha)
         require(bool(self.marker.strip()) and self.marker == self.marker.strip(), "marker",
                 "must be non-empty text without surrounding spaces", self.marker)
         require(0 <= self.score_min < self.score_max <= 9, "score_max",
@@ -209,6 +214,7 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
         seed=cfg.seed,
         data_seed=cfg.seed,
         beta=cfg.beta,
+        **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.rpo_alpha]} if cfg.rpo_alpha > 0 else {}),
         num_train_epochs=cfg.epochs,
         learning_rate=cfg.learning_rate,
         per_device_train_batch_size=cfg.batch_size,

@@ -11,7 +11,9 @@ SageMaker environment, exactly as the local job runner starts them:
         train:    DPO from the current judge, which is also the reference (jobs/train_dpo.py)
     evaluate the last judge
 
-    /tmp/venvtest/bin/python jobs/tools/learning_check.py --work /tmp/learning-check
+    .venv/bin/python jobs/tools/learning_check.py --work /tmp/learning-check
+
+The defaults are the embedded default's settings (configs/local.json); flags change one at a time.
 
 It prints agreement before/after each iteration and the seconds per job, and writes the same numbers to
 WORK/summary.json. The prompt rendering here is a minimal stand-in for core/prompt.ts (sections, values,
@@ -43,7 +45,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--heldout", type=Path, default=REPO_ROOT / "datasets/synthetic/heldout.jsonl")
     p.add_argument("--template", type=Path, default=REPO_ROOT / "prompts/pointwise-v1.txt")
     p.add_argument("--iterations", type=int, default=2)
-    p.add_argument("--inputs", type=int, default=200, help="training inputs sampled per iteration")
+    p.add_argument("--inputs", type=int, default=400, help="training inputs sampled per iteration")
     p.add_argument("--samples", type=int, default=8, help="N: judgments per input")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--margin", type=int, default=2)
@@ -54,13 +56,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--intermediate-size", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--vocab-size", type=int, default=1024)
-    p.add_argument("--max-rationale-tokens", type=int, default=8)
+    p.add_argument("--initializer-range", type=float, default=0.1)
+    p.add_argument("--max-rationale-tokens", type=int, default=2)
     p.add_argument("--gen-batch-size", type=int, default=64)
     # DPO.
-    p.add_argument("--learning-rate", type=float, default=2e-3)
-    p.add_argument("--beta", type=float, default=0.1)
-    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=5e-3)
+    p.add_argument("--beta", type=float, default=0.5)
+    p.add_argument("--epochs", type=float, default=4.0)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--rpo-alpha", type=float, default=1.0, help="NLL weight on the chosen judgment (RPO)")
     p.add_argument("--lora", action="store_true")
     p.add_argument("--no-mask-forced-tokens", action="store_true",
                    help="score the grammar-forced marker tokens in DPO too (train_dpo's mask_forced_tokens=false)")
@@ -209,7 +213,8 @@ def main() -> int:
     corpus = [args.train] + ([args.template] if template else [])
     cmd = [sys.executable, "jobs/build_tiny_judge.py", "--out", str(judge), "--seed", str(args.seed),
            "--hidden-size", str(args.hidden_size), "--intermediate-size", str(args.intermediate_size),
-           "--layers", str(args.layers), "--vocab-size", str(args.vocab_size)]
+           "--layers", str(args.layers), "--vocab-size", str(args.vocab_size),
+           "--initializer-range", str(args.initializer_range)]
     for path in corpus:
         cmd += ["--corpus", str(path)]
     built = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -257,7 +262,7 @@ def main() -> int:
             continue
         train_hps = {"beta": args.beta, "epochs": args.epochs, "learning_rate": args.learning_rate,
                      "batch_size": args.batch_size, "gradient_accumulation_steps": 1, "max_length": 1024,
-                     "lora": args.lora, "seed": args.seed + iteration,
+                     "lora": args.lora, "seed": args.seed + iteration, "rpo_alpha": args.rpo_alpha,
                      "mask_forced_tokens": not args.no_mask_forced_tokens}
         new_judge, train_data, train_seconds = run_job("train_dpo.py", {"model": judge, "pairs": pairs_dir},
                                                        train_hps, work / f"iter-{iteration}" / "train")

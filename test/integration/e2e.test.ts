@@ -29,7 +29,7 @@ after(async () => {
   await services?.stop();
 });
 
-test('a two-iteration run completes and leaves every artifact in S3', { timeout: 30 * 60_000 }, async (t) => {
+test('a two-iteration run completes and leaves every artifact in S3', { timeout: 30 * 60_000 }, async () => {
   const taskQueue = 'e2e';
   const config = testConfig(services);
   const workflowId = `e2e-${Date.now()}`;
@@ -89,16 +89,11 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const before = (summary.iterations[0].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
   const afterLoop = (summary.iterations[2].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
   console.log(`synthetic-heldout exact agreement: iteration 0 ${(before * 100).toFixed(1)}% → iteration 2 ${(afterLoop * 100).toFixed(1)}%`);
-  // Known gap (issue 2 stays open): jobs/tools/learning_check.py, which runs the same jobs on the same data
-  // and settings outside the workflow, takes the tiny judge from 20% to about 40% in two iterations (5 of 5
-  // runs), but runs through the pipeline have not improved yet. Reported as TODO, never as a pass.
-  await t.test(
-    'the final judge beats iteration 0 by at least 10 points on the synthetic held-out split',
-    { todo: 'pipeline runs do not improve the tiny judge yet (learning_check.py does); see issue 2' },
-    () => {
-      assert.ok(afterLoop - before >= 0.1, `${before} → ${afterLoop}`);
-    },
-  );
+  // The point of the loop: the synthetic task is learnable by the tiny judge, so two iterations must make it
+  // measurably better on the held-out split (learning_check.py: 86% and 98% after two iterations, seeds 1, 2).
+  assert.ok(afterLoop - before >= 0.1, `held-out exact agreement ${before} → ${afterLoop}: expected a gain of >= 10 points`);
+  const finalHeldout = summary.iterations[2].eval['synthetic-heldout'] as PointwiseMetrics;
+  assert.ok((finalHeldout.spearman ?? 0) > 0.3, `the final judge's scores rank with gold (spearman ${finalHeldout.spearman})`);
 
   // Claim check: nothing big travels through Temporal.
   const sizes = payloadSizes(history);

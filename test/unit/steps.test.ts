@@ -5,6 +5,7 @@ import { selectInputIds } from '../../activities/sample';
 import { groupByRequest } from '../../activities/pair';
 import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
 import { pairwiseSuiteMetrics } from '../../activities/evaluate';
+import { trainHyperparameters } from '../../activities/train';
 import localConfig from '../../configs/local.json';
 
 const config = (() => {
@@ -83,4 +84,15 @@ test('pairwise suite accuracy counts ties and unparseable judgments as half', ()
     assert.equal(m.ties, ties);
     assert.equal(m.unparseable, unparseable);
   }
+});
+
+test('trainHyperparameters: RPO weight from the config, pure DPO by default, validated by path', () => {
+  assert.equal(trainHyperparameters(config, 1).rpo_alpha, config.training.rpoAlpha);
+  const { rpoAlpha: _omitted, ...withoutRpo } = localConfig.training;
+  const plain = validateConfig({ ...localConfig, training: withoutRpo });
+  assert.ok(plain.ok);
+  assert.equal(trainHyperparameters(plain.config, 1).rpo_alpha, 0);
+  const bad = validateConfig({ ...localConfig, training: { ...localConfig.training, rpoAlpha: -1 } });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => p.path), ['training.rpoAlpha']);
 });
