@@ -11,7 +11,7 @@ import type { PairwiseExample, PointwiseExample, Rubric } from '../core/records'
 import type { PairwiseMetrics, SuiteMetrics } from '../core/run-types';
 import { runStepOnce } from './manifest';
 import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from './context';
-import { generationHyperparameters, loadTemplate, renderForJudge } from './prompts';
+import { generationHyperparameters, loadTemplate, promptHash, renderForJudge } from './prompts';
 import type { GenerationRequest } from './sample';
 import { scoreRawJudgment, type RawJudgment } from './score';
 import type { PreparedDataset } from './prepare';
@@ -61,12 +61,14 @@ export function createEvaluateActivities(deps: ActivityDeps) {
               if (suite.kind === 'pointwise') {
                 for await (const ex of store.readJsonl<PointwiseExample>(suite.uri)) {
                   heartbeat();
+                  const messages = renderForJudge(template, config, ex);
                   yield {
                     request_id: `${suite.name}::${ex.id}`,
                     example_id: ex.id,
                     suite: suite.name,
-                    messages: renderForJudge(template, config, ex),
-                    prompt_hash: template.hash,
+                    messages,
+                    prompt_hash: promptHash(messages),
+                    template_hash: template.hash,
                     ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
                   };
                 }
@@ -74,17 +76,20 @@ export function createEvaluateActivities(deps: ActivityDeps) {
                 for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
                   heartbeat();
                   for (const side of ['chosen', 'rejected'] as const) {
+                    const messages = renderForJudge(template, config, {
+                      instruction: ex.instruction,
+                      response: ex[side],
+                      rubric: ex.rubric ?? DEFAULT_PAIRWISE_RUBRIC,
+                    });
                     yield {
                       request_id: `${suite.name}::${ex.id}::${side}`,
                       example_id: ex.id,
                       suite: suite.name,
                       side,
-                      messages: renderForJudge(template, config, {
-                        instruction: ex.instruction,
-                        response: ex[side],
-                        rubric: ex.rubric ?? DEFAULT_PAIRWISE_RUBRIC,
-                      }),
-                      prompt_hash: template.hash,
+                      messages,
+                      prompt_hash: promptHash(messages),
+                      template_hash: template.hash,
+                      ...(ex.tie ? { gold_tie: true } : {}),
                     };
                   }
                 }
@@ -117,9 +122,9 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         },
         async () => {
           const pointwise = new Map<string, { score: number | null; gold: number }[]>();
-          const pairSides = new Map<string, Map<string, { chosen?: number | null; rejected?: number | null }>>();
+          const pairSides = new Map<string, Map<string, PairSides>>();
           async function* scored() {
-            for await (const raw of store.readJsonl<RawJudgment & { suite: string; side?: 'chosen' | 'rejected' }>(
+            for await (const raw of store.readJsonl<RawJudgment & { suite: string; side?: 'chosen' | 'rejected'; gold_tie?: boolean }>(
               joinUri(job.modelUri, 'judgments.jsonl'),
             )) {
               const j = scoreRawJudgment(raw, config, input.modelUri);
@@ -129,6 +134,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
                 pairSides.set(raw.suite, suite);
                 const entry = suite.get(raw.example_id) ?? {};
                 entry[raw.side] = score;
+                if (raw.gold_tie === true) entry.goldTie = true;
                 suite.set(raw.example_id, entry);
               } else if (raw.gold_score !== undefined) {
                 const list = pointwise.get(raw.suite) ?? [];
@@ -156,9 +162,18 @@ export function createEvaluateActivities(deps: ActivityDeps) {
   };
 }
 
-export function pairwiseSuiteMetrics(pairs: { chosen?: number | null; rejected?: number | null }[]): PairwiseMetrics {
+/** The judge's scores of a pair's two responses; `goldTie` when the gold says neither is better (PandaLM). */
+export interface PairSides {
+  chosen?: number | null;
+  rejected?: number | null;
+  goldTie?: boolean;
+}
+
+export function pairwiseSuiteMetrics(pairs: PairSides[]): PairwiseMetrics {
   const outcomes = pairs.map((p) => {
     if (p.chosen == null || p.rejected == null) return 'unparseable' as const;
+    // A gold tie is judged right when the judge scores both responses the same, wrong otherwise.
+    if (p.goldTie) return p.chosen === p.rejected ? ('correct' as const) : ('wrong' as const);
     if (p.chosen > p.rejected) return 'correct' as const;
     if (p.chosen < p.rejected) return 'wrong' as const;
     return 'tie' as const;
@@ -169,5 +184,6 @@ export function pairwiseSuiteMetrics(pairs: { chosen?: number | null; rejected?:
     accuracy: pairwiseAccuracy(outcomes) ?? 0,
     ties: outcomes.filter((o) => o === 'tie').length,
     unparseable: outcomes.filter((o) => o === 'unparseable').length,
+    goldTies: pairs.filter((p) => p.goldTie).length,
   };
 }

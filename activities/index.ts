@@ -12,6 +12,8 @@ import { createScoreActivities } from './score';
 import { createPairActivities } from './pair';
 import { createTrainActivities } from './train';
 import { createEvaluateActivities } from './evaluate';
+import { createMetaJudgeActivities } from './meta-judge';
+import { createConsistencyActivities } from './consistency';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage';
 
 export function createActivities(deps: ActivityDeps) {
@@ -22,6 +24,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createPairActivities(deps),
     ...createTrainActivities(deps),
     ...createEvaluateActivities(deps),
+    ...createMetaJudgeActivities(deps),
+    ...createConsistencyActivities(deps),
   };
 }
 

@@ -3,12 +3,14 @@
  * JSONL by their adapter (invalid rows quarantined with their reason and counted); the seed judge is
  * uploaded when it is a local folder. Each part is skipped when its manifest shows it was done already.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { RunConfig } from '../core/config';
-import { datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
-import { getAdapter } from '../core/adapters';
-import type { DatasetSummary } from '../core/run-types';
-import { runStepOnce, canonicalJson, sha256Hex } from './manifest';
+import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
+import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../core/adapters';
+import { ContaminationChecker, evalItemsOf, type ContaminationMatch } from '../core/contamination';
+import type { PointwiseExample } from '../core/records';
+import type { ContaminationSummary, DatasetSummary } from '../core/run-types';
+import { runStepOnce, canonicalJson, sha256Hex, type StepManifest } from './manifest';
 import type { ObjectStore, WrittenObject } from './storage';
 import { listFilesRecursive } from './storage';
 import {
@@ -32,6 +34,8 @@ export interface PreparedRun {
   seedModelUri: string;
   train: PreparedDataset;
   evalSuites: PreparedDataset[];
+  /** The contamination check (absent when data.contamination.check is false). */
+  contamination?: ContaminationSummary;
 }
 
 export interface PrepareInput {
@@ -45,18 +49,69 @@ interface QuarantinedRow {
   row?: unknown;
 }
 
+/** When the adapter refuses this many rows before accepting one, the file is taken to be in another format. */
+const MISMATCH_WINDOW = 20;
+
+/**
+ * The table a join adapter looks rows up in (biggen: the instances, keyed by id): a `.json` file holding an
+ * object keyed by id or a list, or a `.jsonl` file of rows with an id.
+ */
+async function readInstanceTable(
+  deps: ActivityDeps,
+  store: ObjectStore,
+  dataset: string,
+  uri: string,
+): Promise<ReadonlyMap<string, unknown>> {
+  let parsed: unknown;
+  if (/\.json$/i.test(uri)) {
+    const text = isS3(uri)
+      ? (await store.getBytes(uri))?.toString('utf8')
+      : await readFile(localPath(deps.projectRoot, uri), 'utf8').catch(() => undefined);
+    if (text === undefined) throw badInput(`dataset "${dataset}": instances file not found: ${uri}`);
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw badInput(`dataset "${dataset}": ${uri} is not valid JSON: ${(err as Error).message}`, 'InvalidData');
+    }
+  } else {
+    const rows: unknown[] = [];
+    for await (const row of readSourceRows(store, deps.projectRoot, uri)) {
+      if (row.error !== undefined) throw badInput(`dataset "${dataset}": ${uri}: ${row.error}`, 'InvalidData');
+      rows.push(row.value);
+    }
+    parsed = rows;
+  }
+  const table = instanceTable(parsed);
+  if (!table.ok) throw badInput(`dataset "${dataset}": ${uri}: ${table.reason}`, 'InvalidData');
+  return table.record;
+}
+
 export async function ingestDataset(
   deps: ActivityDeps,
   store: ObjectStore,
   opts: {
     name: string;
-    source: { uri: string; adapter: string; limit?: number };
+    source: { uri: string; adapter: string; limit?: number; join?: string };
     expectKind: 'pointwise' | 'pairwise';
     destPrefix: string;
     maxInvalidFraction: number;
+    /** Where the source sits in the config, for messages, e.g. `data.train` or `data.evalSuites[0]`. */
+    configPath?: string;
   },
 ): Promise<PreparedDataset> {
-  const adapter = getAdapter(opts.source.adapter, { idPrefix: opts.name, subset: opts.name });
+  const joinField = opts.configPath ? `${opts.configPath}.join` : 'join';
+  const joinNeed = adapterJoinNeed(opts.source.adapter);
+  if (joinNeed && opts.source.join === undefined) {
+    throw badInput(`dataset "${opts.name}": adapter "${opts.source.adapter}" needs ${joinField}: ${joinNeed}`, 'ConfigError');
+  }
+  if (!joinNeed && opts.source.join !== undefined) {
+    throw badInput(`dataset "${opts.name}": adapter "${opts.source.adapter}" reads uri alone; remove ${joinField}`, 'ConfigError');
+  }
+  const adapterOptions: AdapterOptions = { idPrefix: opts.name, subset: opts.name };
+  if (joinNeed) adapterOptions.instances = await readInstanceTable(deps, store, opts.name, opts.source.uri);
+  const adapter = getAdapter(opts.source.adapter, adapterOptions);
+  /** The file whose rows become records: the join file for join adapters, else uri. */
+  const rowsUri = joinNeed && opts.source.join !== undefined ? opts.source.join : opts.source.uri;
   if (adapter.kind !== opts.expectKind) {
     throw badInput(
       `dataset "${opts.name}": adapter "${opts.source.adapter}" yields ${adapter.kind} rows but a ${opts.expectKind} dataset is needed`,
@@ -65,21 +120,38 @@ export async function ingestDataset(
   }
   const heartbeat = throttledHeartbeat();
   const fingerprint = await sourceFingerprint(store, deps.projectRoot, opts.source.uri);
+  const joinFingerprint =
+    opts.source.join !== undefined ? await sourceFingerprint(store, deps.projectRoot, opts.source.join) : undefined;
   const outcome = await runStepOnce(
     store,
     {
       prefixUri: opts.destPrefix,
       step: `ingest:${opts.name}`,
-      inputs: { source: opts.source, fingerprint, kind: opts.expectKind },
+      inputs: { source: opts.source, fingerprint, kind: opts.expectKind, ...(joinFingerprint ? { joinFingerprint } : {}) },
       codeVersion: deps.codeVersion,
     },
     async () => {
       const quarantined: QuarantinedRow[] = [];
       let seen = 0;
       let valid = 0;
+      let refused = 0;
+      let firstRefused: { index: number; reason: string; row: unknown } | undefined;
+      const mismatch = () =>
+        badInput(
+          adapterMismatchMessage({
+            dataset: opts.name,
+            adapter: opts.source.adapter,
+            uri: rowsUri,
+            tried: refused,
+            first: firstRefused!,
+            accepting: detectAdapters(firstRefused!.row, adapterOptions),
+            ...(opts.configPath ? { configPath: `${opts.configPath}.adapter` } : {}),
+          }),
+          'InvalidData',
+        );
       const ids = new Set<string>();
       async function* validRows() {
-        for await (const row of readSourceRows(store, deps.projectRoot, opts.source.uri)) {
+        for await (const row of readSourceRows(store, deps.projectRoot, rowsUri)) {
           if (opts.source.limit !== undefined && valid >= opts.source.limit) break;
           seen++;
           heartbeat({ dataset: opts.name, rows: seen });
@@ -90,6 +162,12 @@ export async function ingestDataset(
           const result = adapter.adaptRow(row.value, row.index);
           if (!result.ok) {
             quarantined.push({ index: row.index, reason: result.reason, row: row.value });
+            if (valid === 0) {
+              refused++;
+              firstRefused ??= { index: row.index, reason: result.reason, row: row.value };
+              // The first rows all refused: the file is most likely in another format; say which.
+              if (refused >= MISMATCH_WINDOW) throw mismatch();
+            }
             continue;
           }
           const id = (result.record as { id: string }).id;
@@ -104,6 +182,7 @@ export async function ingestDataset(
       }
       const data = await store.writeJsonl(joinUri(opts.destPrefix, 'data', 'rows.jsonl'), validRows());
       const quarantine = await store.writeJsonl(joinUri(opts.destPrefix, 'quarantine.jsonl'), quarantined);
+      if (valid === 0 && firstRefused) throw mismatch();
       const summary: PreparedDataset = {
         name: opts.name,
         kind: opts.expectKind,
@@ -131,6 +210,117 @@ export async function ingestDataset(
     );
   }
   return s;
+}
+
+/** Matches kept per dropped row in excluded.jsonl (the report's list and counts are complete regardless). */
+const MATCHES_PER_EXCLUDED_ROW = 10;
+
+/** The content hash of an ingested dataset, from its manifest, so the check reruns when the data changes. */
+async function datasetFingerprint(store: ObjectStore, ds: PreparedDataset, prefix: string) {
+  const manifest = await store.getJson<StepManifest<unknown>>(joinUri(prefix, MANIFEST));
+  return { name: ds.name, uri: ds.uri, rows: ds.rows, sha256: manifest?.objects.find((o) => o.uri === ds.uri)?.sha256 ?? null };
+}
+
+/**
+ * The contamination check: every training row against every evaluation suite (core/contamination.ts). The
+ * report goes to `data/contamination.json`; with `exclude`, the flagged rows are dropped: the training rows
+ * that are left go to `data/contamination/train-rows.jsonl` (the run trains from it) and the ids of the
+ * dropped ones, with their matches, to `data/contamination/excluded.jsonl`. The ingested training set
+ * stays as it was. Skipped when its manifest shows the same data and settings were checked already.
+ */
+export async function checkContamination(
+  deps: ActivityDeps,
+  store: ObjectStore,
+  opts: {
+    runPrefix: string;
+    train: PreparedDataset;
+    evalSuites: PreparedDataset[];
+    settings: RunConfig['data']['contamination'];
+  },
+): Promise<{ summary: ContaminationSummary; trainUri: string }> {
+  const prefix = joinUri(opts.runPrefix, 'data', 'contamination');
+  const reportUri = joinUri(opts.runPrefix, 'data', 'contamination.json');
+  const keptUri = joinUri(prefix, 'train-rows.jsonl');
+  const heartbeat = throttledHeartbeat();
+  const inputs = {
+    settings: opts.settings,
+    train: await datasetFingerprint(store, opts.train, datasetPrefix(opts.runPrefix, 'train')),
+    suites: await Promise.all(
+      opts.evalSuites.map((s) => datasetFingerprint(store, s, datasetPrefix(opts.runPrefix, `eval-${s.name}`))),
+    ),
+  };
+  const outcome = await runStepOnce(
+    store,
+    { prefixUri: prefix, step: 'contamination', inputs, codeVersion: deps.codeVersion },
+    async () => {
+      const checker = new ContaminationChecker({ nearDuplicateThreshold: opts.settings.nearDuplicateThreshold });
+      for (const suite of opts.evalSuites) {
+        let n = 0;
+        for await (const rec of store.readJsonl<{ id: string; instruction: string; response?: string; chosen?: string; rejected?: string }>(suite.uri)) {
+          checker.addSuite(suite.name, evalItemsOf(rec));
+          heartbeat({ contamination: suite.name, rows: ++n });
+        }
+      }
+      const excluded: Array<{ index: number; id: string; matches: ContaminationMatch[] }> = [];
+      let index = 0;
+      async function* keptRows() {
+        for await (const row of store.readJsonl<PointwiseExample>(opts.train.uri)) {
+          const matches = checker.check(row);
+          heartbeat({ contamination: 'train', rows: index + 1 });
+          if (matches.length && opts.settings.exclude) {
+            excluded.push({ index, id: row.id, matches: matches.slice(0, MATCHES_PER_EXCLUDED_ROW) });
+          } else {
+            yield row;
+          }
+          index++;
+        }
+      }
+      const objects: WrittenObject[] = [];
+      let excludedUri: string | undefined;
+      if (opts.settings.exclude) {
+        objects.push(await store.writeJsonl(keptUri, keptRows()));
+        const written = await store.writeJsonl(joinUri(prefix, 'excluded.jsonl'), excluded);
+        objects.push(written);
+        excludedUri = written.uri;
+      } else {
+        for await (const _row of keptRows()) {
+          // Counting only: nothing is dropped.
+        }
+      }
+      const report = checker.report({ excludedTrainRows: excluded.length });
+      objects.push(
+        await store.putJson(reportUri, {
+          ...report,
+          exclude: opts.settings.exclude,
+          trainUri: opts.train.uri,
+          ...(excludedUri ? { keptTrainUri: keptUri, excludedUri } : {}),
+        }),
+      );
+      const summary: ContaminationSummary = {
+        reportUri,
+        trainRows: report.trainRows,
+        flaggedTrainRows: report.flaggedTrainRows,
+        excludedTrainRows: report.excludedTrainRows,
+        ...(excludedUri ? { excludedUri } : {}),
+        matchesTotal: report.matchesTotal,
+        suites: Object.fromEntries(
+          Object.entries(report.suites).map(([name, s]) => [
+            name,
+            { exactMatches: s.exactMatches, nearDuplicates: s.nearDuplicates, trainRowsFlagged: s.trainRowsFlagged },
+          ]),
+        ),
+      };
+      return { objects, summary };
+    },
+  );
+  const s = outcome.summary;
+  if (s.excludedTrainRows > 0 && s.excludedTrainRows >= s.trainRows) {
+    throw badInput(
+      `data.contamination.exclude: all ${s.trainRows} training rows match an evaluation suite; nothing is left to train on (see ${s.reportUri})`,
+      'InvalidData',
+    );
+  }
+  return { summary: s, trainUri: s.excludedTrainRows > 0 ? keptUri : opts.train.uri };
 }
 
 /** Uploads a local seed model folder once; an s3:// seed model is used where it is. */
@@ -173,15 +363,16 @@ export function createPrepareActivities(deps: ActivityDeps) {
       const configHash = sha256Hex(canonicalJson(config));
       await store.putJson(joinUri(runPrefix, 'config.json'), { runId, configHash, config });
 
-      const train = await ingestDataset(deps, store, {
+      let train = await ingestDataset(deps, store, {
         name: 'train',
         source: config.data.train,
         expectKind: 'pointwise',
         destPrefix: datasetPrefix(runPrefix, 'train'),
         maxInvalidFraction: config.data.maxInvalidFraction,
+        configPath: 'data.train',
       });
       const evalSuites: PreparedDataset[] = [];
-      for (const suite of config.data.evalSuites) {
+      for (const [i, suite] of config.data.evalSuites.entries()) {
         evalSuites.push(
           await ingestDataset(deps, store, {
             name: suite.name,
@@ -189,11 +380,20 @@ export function createPrepareActivities(deps: ActivityDeps) {
             expectKind: suite.kind,
             destPrefix: datasetPrefix(runPrefix, `eval-${suite.name}`),
             maxInvalidFraction: config.data.maxInvalidFraction,
+            configPath: `data.evalSuites[${i}]`,
           }),
         );
       }
+      let contamination: ContaminationSummary | undefined;
+      if (config.data.contamination.check) {
+        const checked = await checkContamination(deps, store, { runPrefix, train, evalSuites, settings: config.data.contamination });
+        contamination = checked.summary;
+        if (checked.summary.excludedTrainRows > 0) {
+          train = { ...train, uri: checked.trainUri, rows: checked.summary.trainRows - checked.summary.excludedTrainRows, contaminationExcluded: checked.summary.excludedTrainRows };
+        }
+      }
       const seedModelUri = await stageSeedModel(deps, store, config, runPrefix);
-      return { runPrefixUri: runPrefix, configHash, seedModelUri, train, evalSuites };
+      return { runPrefixUri: runPrefix, configHash, seedModelUri, train, evalSuites, ...(contamination ? { contamination } : {}) };
     },
   };
 }

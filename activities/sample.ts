@@ -5,10 +5,11 @@
 import type { RunConfig } from '../core/config';
 import { jobName, joinUri, stepPrefix } from '../core/artifacts';
 import { deriveSeed } from '../core/rng';
+import { selectIterationInputs } from '../core/selection';
 import type { PointwiseExample } from '../core/records';
 import { runStepOnce } from './manifest';
-import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from './context';
-import { loadTemplate, renderForJudge, generationHyperparameters } from './prompts';
+import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from './context';
+import { loadTemplate, renderForJudge, generationHyperparameters, promptHash } from './prompts';
 import type { JobResult } from './jobs/types';
 
 export interface SampleInput {
@@ -24,6 +25,7 @@ export interface SampleResult {
   inputs: number;
   requestsUri: string;
   rawJudgmentsUri: string;
+  /** The template's hash (every request's `template_hash`); the name predates per-prompt hashes. */
   promptHash: string;
   job: JobResult;
   requestsReused: boolean;
@@ -34,20 +36,17 @@ export interface GenerationRequest {
   request_id: string;
   example_id: string;
   messages: { role: string; content: string }[];
+  /** sha256 of the rendered messages (16 hex): which exact prompt the judge saw. */
   prompt_hash: string;
+  /** sha256 of the template file's text (16 hex): which template rendered it. */
+  template_hash: string;
+  /** Text the assistant turn already starts with (generate.py continues from it). */
+  assistant_prefix?: string;
   gold_score?: number;
   [extra: string]: unknown;
 }
 
-/**
- * Picks `count` example ids with the smallest seeded hash: a uniform, seeded sample that needs only the ids
- * in memory and gives each iteration its own draw.
- */
-export function selectInputIds(ids: string[], count: number, seed: number, iteration: number): Set<string> {
-  const keyed = ids.map((id) => ({ id, key: deriveSeed(seed, 'inputs', iteration, id) }));
-  keyed.sort((a, b) => a.key - b.key || (a.id < b.id ? -1 : 1));
-  return new Set(keyed.slice(0, count).map((k) => k.id));
-}
+export { selectInputIds } from '../core/selection';
 
 export function createSampleActivities(deps: ActivityDeps) {
   return {
@@ -69,6 +68,8 @@ export function createSampleActivities(deps: ActivityDeps) {
             iteration,
             seed: config.loop.seed,
             inputsPerIteration: config.loop.inputsPerIteration,
+            inputsSchedule: config.loop.inputsSchedule ?? null,
+            reuseInputs: config.loop.reuseInputs,
             template: template.hash,
             judge: config.judge,
           },
@@ -80,22 +81,34 @@ export function createSampleActivities(deps: ActivityDeps) {
             ids.push(row.id);
             heartbeat({ phase: 'selecting', seen: ids.length });
           }
-          const chosen = selectInputIds(ids, config.loop.inputsPerIteration, config.loop.seed, iteration);
+          const selection = selectIterationInputs(ids, config.loop, iteration);
+          const chosen = selection.ids;
+          if (chosen.size === 0) {
+            throw badInput(
+              `iteration ${iteration} has no training input to sample: ${selection.excludedAsUsed} of ${new Set(ids).size} were used by earlier iterations (loop.reuseInputs is false)`,
+              'NoInputs',
+            );
+          }
           async function* requests(): AsyncGenerator<GenerationRequest> {
             for await (const ex of store.readJsonl<PointwiseExample>(input.trainUri)) {
               if (!chosen.has(ex.id)) continue;
               heartbeat({ phase: 'rendering' });
+              const messages = renderForJudge(template, config, ex);
               yield {
                 request_id: ex.id,
                 example_id: ex.id,
-                messages: renderForJudge(template, config, ex),
-                prompt_hash: template.hash,
+                messages,
+                prompt_hash: promptHash(messages),
+                template_hash: template.hash,
                 ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
               };
             }
           }
           const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
-          return { objects: [written], summary: { requestsUri: written.uri, inputs: written.rows ?? 0 } };
+          return {
+            objects: [written],
+            summary: { requestsUri: written.uri, inputs: written.rows ?? 0, wanted: selection.wanted, excludedAsUsed: selection.excludedAsUsed },
+          };
         },
       );
 

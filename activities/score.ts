@@ -19,6 +19,7 @@ export interface RawJudgment {
   text: string;
   seed: number;
   prompt_hash: string;
+  template_hash?: string;
   gold_score?: number;
   logprob?: number;
   [extra: string]: unknown;
@@ -34,6 +35,7 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
     sample_index: raw.sample_index,
     model_id: modelId,
     prompt_hash: raw.prompt_hash,
+    ...(raw.template_hash !== undefined ? { template_hash: raw.template_hash } : {}),
     text: raw.text,
     seed: raw.seed,
     ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),

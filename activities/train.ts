@@ -1,6 +1,7 @@
 /**
  * Step 4, Train: DPO on the pairs, starting from M(i-1) with M(i-1) frozen as the reference model
- * (a training job). The result is M(i), a model folder in S3.
+ * (a training job), or with training.method "sft" the control: fine-tuning on the pairs' chosen judgments
+ * only. The result is M(i), a model folder in S3.
  */
 import type { RunConfig } from '../core/config';
 import { jobName, joinUri, stepPrefix } from '../core/artifacts';
@@ -24,11 +25,28 @@ interface MetricsRow {
   'rewards/margins'?: number;
 }
 
-export function trainHyperparameters(config: RunConfig, iteration: number) {
+/** What train_dpo.py / train_sft.py read (docs/CONTRACTS.md); the DPO-only keys are absent for SFT. */
+export type TrainHyperparameters = {
+  epochs: number;
+  learning_rate: number;
+  batch_size: number;
+  gradient_accumulation_steps: number;
+  max_length: number;
+  lora: boolean;
+  lora_r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  seed: number;
+  beta?: number;
+  rpo_alpha?: number;
+  marker?: string;
+  score_min?: number;
+  score_max?: number;
+};
+
+export function trainHyperparameters(config: RunConfig, iteration: number): TrainHyperparameters {
   const t = config.training;
-  return {
-    beta: t.beta,
-    rpo_alpha: t.rpoAlpha,
+  const common: TrainHyperparameters = {
     epochs: t.epochs,
     learning_rate: t.learningRate,
     batch_size: t.batchSize,
@@ -39,11 +57,22 @@ export function trainHyperparameters(config: RunConfig, iteration: number) {
     lora_alpha: t.lora.alpha,
     lora_dropout: t.lora.dropout,
     seed: deriveSeed(t.seed, 'train', iteration),
+  };
+  if (t.method === 'sft') return common;
+  return {
+    ...common,
+    beta: t.beta,
+    rpo_alpha: t.rpoAlpha,
     // The judgment grammar the samples were generated under: its forced tokens are left out of the loss.
     marker: config.judge.marker,
     score_min: config.judge.scale.min,
     score_max: config.judge.scale.max,
   };
+}
+
+/** The job that trains M(i): DPO, or the SFT control on the chosen judgments of the same pairs. */
+export function trainEntryPoint(config: RunConfig): 'train_dpo.py' | 'train_sft.py' {
+  return config.training.method === 'sft' ? 'train_sft.py' : 'train_dpo.py';
 }
 
 export function createTrainActivities(deps: ActivityDeps) {
@@ -56,7 +85,7 @@ export function createTrainActivities(deps: ActivityDeps) {
       const job = await deps.runnerFor(config, store).run(
         {
           jobName: jobName(input.runId, iteration, 'train'),
-          entryPoint: 'train_dpo.py',
+          entryPoint: trainEntryPoint(config),
           channels: { model: input.modelUri, pairs: pairsFolder },
           hyperparameters: trainHyperparameters(config, iteration),
           outputUri: joinUri(prefix, 'job'),

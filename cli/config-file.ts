@@ -3,6 +3,7 @@
  * validate with the zod schema (every problem listed by its path), and hash.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
 import { canonicalJson, sha256Hex } from '../activities/manifest';
 import { locateJsonError } from './json-locate';
@@ -75,9 +76,13 @@ export function checkConfig(raw: unknown, path: string): { config: RunConfig; co
 }
 
 export async function loadConfigFile(path: string): Promise<LoadedConfig> {
-  let text: string;
+  const raw = await readConfigWithExtends(path, []);
+  return { path, raw, ...checkConfig(raw, path) };
+}
+
+async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -86,8 +91,39 @@ export async function loadConfigFile(path: string): Promise<LoadedConfig> {
     if (code === 'EISDIR') throw new ConfigFileError('unreadable', `${path} is a directory, not a config file`, path);
     throw new ConfigFileError('unreadable', `cannot read config file ${path}: ${(e as Error).message}`, path);
   }
-  const raw = parseConfigText(text, path);
-  return { path, raw, ...checkConfig(raw, path) };
+}
+
+/**
+ * A config may start from another: `"extends": "../local.json"` (relative to the extending file). The base
+ * is read first and the extending file's keys are merged over it (objects key by key, arrays and values
+ * replaced), so an ablation config holds only what it changes. The result, without `extends`, is what the
+ * run receives: the workflow never reads files.
+ */
+async function readConfigWithExtends(path: string, chain: string[]): Promise<unknown> {
+  const raw = parseConfigText(await readConfigText(path), path);
+  if (!isPlainObject(raw) || !('extends' in raw)) return raw;
+  const { extends: base, ...own } = raw;
+  if (typeof base !== 'string' || base === '') {
+    throw new ConfigFileError('invalid', `${path}: "extends" must be the path of another config file`, path);
+  }
+  const basePath = resolvePath(dirname(path), base);
+  if (chain.includes(basePath) || basePath === resolvePath(path)) {
+    throw new ConfigFileError('invalid', `${path}: "extends" makes a cycle (${[...chain, resolvePath(path), basePath].join(' → ')})`, path);
+  }
+  if (chain.length >= 8) throw new ConfigFileError('invalid', `${path}: more than 8 levels of "extends"`, path);
+  return mergeConfig(await readConfigWithExtends(basePath, [...chain, resolvePath(path)]), own);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `override` over `base`: plain objects merge key by key; anything else (arrays too) replaces. */
+export function mergeConfig(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) out[key] = key in base ? mergeConfig(base[key], value) : value;
+  return out;
 }
 
 /** The few lines `validate` prints for a valid config. */
@@ -101,9 +137,9 @@ export function describeConfig(loaded: LoadedConfig): string {
     `${loaded.path} is valid`,
     `  run:      ${c.name}`,
     `  judge:    ${c.judge.name} (seed model ${c.judge.seedModel}, scale ${c.judge.scale.min}-${c.judge.scale.max})`,
-    `  loop:     ${l.iterations} iteration${l.iterations === 1 ? '' : 's'} × ${l.inputsPerIteration} inputs × N=${l.samplesPerInput} at T=${l.temperature}, seed ${l.seed}`,
-    `  pairing:  ${l.pairing.strategy} (margin ${l.pairing.margin}, at most ${l.pairing.maxPairsPerInput} per input)`,
-    `  training: ${t.method}${t.lora.enabled ? ` + LoRA r=${t.lora.r}` : ' (full)'}, beta ${t.beta}, lr ${t.learningRate}, ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`,
+    `  loop:     ${l.iterations} iteration${l.iterations === 1 ? '' : 's'} × ${l.inputsSchedule ? `[${l.inputsSchedule.join(', ')}]` : l.inputsPerIteration} inputs${l.reuseInputs ? '' : ' (no reuse)'} × N=${l.samplesPerInput} at T=${l.temperature}, seed ${l.seed}`,
+    `  pairing:  ${l.pairing.strategies.map((s) => `${s.name} (margin ${s.margin}, at most ${s.maxPairsPerInput} per input)`).join(' + ')}`,
+    `  training: ${t.method}${t.rpoAlpha > 0 && t.method === 'dpo' ? ` + NLL (rpoAlpha ${t.rpoAlpha})` : ''}${t.lora.enabled ? ` + LoRA r=${t.lora.r}` : ' (full)'}, beta ${t.beta}, lr ${t.learningRate}, ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`,
     `  train:    ${c.data.train.uri} (${c.data.train.adapter})`,
     `  eval:     ${c.data.evalSuites.map((e) => `${e.name} (${e.kind})`).join(', ')}`,
     `  backend:  ${c.backend.kind}`,

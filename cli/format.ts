@@ -193,12 +193,46 @@ export function changeLines(summary: RunSummary): string[] {
 }
 
 /** The full report printed when a run completes. */
+/** Counts as `reason n, reason n` (largest first), or `0`. */
+function countsLine(counts: Record<string, number> | undefined): string {
+  const entries = Object.entries(counts ?? {}).filter(([, n]) => n > 0);
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return entries.length ? entries.map(([k, n]) => `${k} ${n}`).join(', ') : '0';
+}
+
+/** The curation section: one row per trained iteration (from each pair step's curation.json headline). */
+export function curationTable(summary: RunSummary): Table | null {
+  const rows = summary.iterations
+    .filter((it) => it.pairs?.curation)
+    .map((it) => {
+      const c = it.pairs!.curation!;
+      return [
+        String(it.iteration),
+        pct(c.parseFailureRate),
+        pct(c.sampleAgreement.meanModalShare),
+        pct(c.sampleAgreement.unanimousFraction),
+        countsLine(c.pairsByStrategy),
+        countsLine(c.droppedByReason),
+        countsLine(c.withoutPairByReason),
+        num(c.meanLengthDifference, 1),
+      ];
+    });
+  if (rows.length === 0) return null;
+  return {
+    header: ['iter', 'unparseable %', 'modal share %', 'unanimous %', 'pairs by strategy', 'dropped', 'inputs without a pair', 'len diff'],
+    rows,
+    align: ['right', 'right', 'right', 'right', 'left', 'left', 'left', 'right'],
+  };
+}
+
 export function formatResults(summary: RunSummary): string {
+  const curation = curationTable(summary);
   const lines = [
     `run ${summary.runId} · ${summary.runName} · judge ${summary.judgeName}`,
     '',
     renderTable(resultsTable(summary)),
     '',
+    ...(curation ? ['pair curation (curation.json per iteration):', renderTable(curation), ''] : []),
     'change vs iteration 0:',
     ...changeLines(summary).map((l) => `  ${l}`),
     '',

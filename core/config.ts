@@ -5,7 +5,7 @@
  * started from the Temporal CLI with a bad config fails fast instead of retrying a workflow task forever).
  */
 import { z } from 'zod';
-import { ADAPTER_NAMES } from './adapters';
+import { ADAPTER_NAMES, JOIN_ADAPTERS, adapterJoinNeed } from './adapters';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -55,6 +55,11 @@ export const DatasetSource = z
     adapter: AdapterName.default('canonical'),
     /** Read at most this many valid rows (in file order). */
     limit: positiveInt.optional(),
+    /**
+     * A second file joined by id to `uri`, for adapters that need one (biggen: `uri` = the BiGGen instances,
+     * `join` = the results rows {id, response, score}; each results row becomes one example).
+     */
+    join: SourceUri.optional(),
   })
   .strict();
 
@@ -69,9 +74,39 @@ export const DataConfig = z
     evalSuites: z.array(EvalSuite).min(1),
     /** Fail the run when more than this fraction of a dataset's rows is invalid (they are quarantined either way). */
     maxInvalidFraction: z.number().min(0).max(1).default(0.1),
+    /** Training inputs that also appear in an evaluation suite (METHOD.md, "Contamination check"). */
+    contamination: z
+      .object({
+        /** Compute the check after ingest and write data/contamination.json. */
+        check: z.boolean().default(true),
+        /** Drop the flagged training rows (counted in the report and the prepare summary). Needs check. */
+        exclude: z.boolean().default(false),
+        /** Word 5-gram Jaccard similarity of instruction+response at or above which a pair is a near-duplicate. */
+        nearDuplicateThreshold: z.number().gt(0).max(1).default(0.8),
+      })
+      .strict()
+      .prefault({})
+      .refine((c) => c.check || !c.exclude, { message: 'exclude needs check: true', path: ['exclude'] }),
   })
   .strict()
   .superRefine((d, ctx) => {
+    const sources: Array<[Array<string | number>, { adapter: string; join?: string }]> = [
+      [['train'], d.train],
+      ...d.evalSuites.map((s, i): [Array<string | number>, { adapter: string; join?: string }] => [['evalSuites', i], s]),
+    ];
+    for (const [path, source] of sources) {
+      const need = adapterJoinNeed(source.adapter);
+      if (need && source.join === undefined) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'join'], message: `required by adapter "${source.adapter}": ${need}` });
+      }
+      if (!need && source.join !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'join'],
+          message: `adapter "${source.adapter}" reads uri alone; join is only used by ${Object.keys(JOIN_ADAPTERS).join(', ')}`,
+        });
+      }
+    }
     const seen = new Set<string>();
     d.evalSuites.forEach((s, i) => {
       if (seen.has(s.name)) {
@@ -81,20 +116,105 @@ export const DataConfig = z
     });
   });
 
-export const PairingConfig = z
+/** One pair-curation strategy (METHOD.md, "Pair curation"); a run may list several (their pairs are pooled). */
+export const GoldMarginStrategy = z
   .object({
-    strategy: z.enum(['gold_margin']).default('gold_margin'),
+    name: z.literal('gold_margin'),
     /** Rejected judgments must differ from the gold score by at least this much (the paper: 2 beats 1). */
     margin: positiveInt.default(2),
     maxPairsPerInput: positiveInt.default(4),
   })
   .strict();
 
+export const MajorityVoteStrategy = z
+  .object({
+    name: z.literal('majority_vote'),
+    /** Rejected judgments must differ from the samples' majority score by at least this much. */
+    margin: positiveInt.default(2),
+    maxPairsPerInput: positiveInt.default(4),
+    /** The majority must hold at least this share of an input's parsed samples, else the input gets no pair. */
+    minMajorityShare: z.number().gt(0).max(1).default(0.5),
+  })
+  .strict();
+
+export const MetaJudgeStrategy = z
+  .object({
+    name: z.literal('meta_judge'),
+    /** Template with which the judge rates its own sampled rationales (prompts/meta-judge-v1.txt). */
+    template: z.string().min(1).default('prompts/meta-judge-v1.txt'),
+    /**
+     * Ratings per judgment, sampled at `ratingTemperature`; a judgment's rating is their mean. 1 at
+     * temperature 0 is one greedy rating (a weak judge then tends to give every judgment the same one).
+     */
+    ratingSamples: positiveInt.max(16).default(4),
+    ratingTemperature: z.number().min(0).max(2).default(1.0),
+    /** Chosen's mean rating must exceed rejected's by at least this much (the meta-judge's 1–5 scale). */
+    margin: z.number().positive().max(4).default(1),
+    maxPairsPerInput: positiveInt.default(4),
+  })
+  .strict()
+  .refine((s) => s.ratingSamples === 1 || s.ratingTemperature > 0, {
+    message: 'ratingSamples > 1 needs ratingTemperature > 0 (greedy ratings are all the same)',
+    path: ['ratingTemperature'],
+  });
+
+export const PairingStrategy = z.discriminatedUnion('name', [GoldMarginStrategy, MajorityVoteStrategy, MetaJudgeStrategy]);
+export type PairingStrategy = z.output<typeof PairingStrategy>;
+export const PAIRING_STRATEGY_NAMES = ['gold_margin', 'majority_vote', 'meta_judge'] as const;
+
+export const PairingConfig = z
+  .object({
+    strategies: z
+      .array(PairingStrategy)
+      .min(1)
+      .default([{ name: 'gold_margin', margin: 2, maxPairsPerInput: 4 }])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((s, i) => {
+          if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `strategy "${s.name}" is listed twice` });
+          seen.add(s.name);
+        });
+      }),
+    /** Pair hygiene (METHOD.md): each switch is applied after the strategies and its drops are reported. */
+    hygiene: z
+      .object({
+        /** Drop pairs whose chosen and rejected are the same text after truncation to training.maxLength. */
+        dropIdenticalAfterTruncation: z.boolean().default(true),
+        /** Subsample so that every gold score level contributes the same number of pairs. */
+        balanceGoldLevels: z.boolean().default(false),
+        /** Drop pairs whose |chosen - rejected| length in characters exceeds this (DPO learns length bias). */
+        maxLengthDifference: positiveInt.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Rationale–score consistency: re-score each sampled rationale greedily (the judge reads its own
+     * rationale and writes only the score) and drop samples whose re-score disagrees with their own score.
+     */
+    consistencyFilter: z.boolean().default(false),
+    /**
+     * The first iteration the filter applies to. A random or weak seed judge re-scores nearly every rationale
+     * alike, so the filter keeps only samples with that one score and no pair survives; start it once the
+     * judge has learned something (e.g. 2).
+     */
+    consistencyFromIteration: positiveInt.default(1),
+  })
+  .strict();
+
+/** Whether iteration `iteration` re-scores its samples and filters them (loop.pairing.consistencyFilter). */
+export function consistencyFilterActive(config: { loop: { pairing: { consistencyFilter: boolean; consistencyFromIteration: number } } }, iteration: number): boolean {
+  return config.loop.pairing.consistencyFilter && iteration >= config.loop.pairing.consistencyFromIteration;
+}
+
 export const LoopConfig = z
   .object({
     iterations: z.number().int().min(1).max(20).default(2),
     /** Training inputs sampled per iteration (the paper: about 5,000 then 500). Capped by the training set. */
     inputsPerIteration: positiveInt.default(5000),
+    /** Per-iteration counts that override inputsPerIteration, e.g. [5000, 500]; the last one repeats. */
+    inputsSchedule: z.array(positiveInt).min(1).optional(),
+    /** Whether an iteration may draw inputs that an earlier iteration of the run already used. */
+    reuseInputs: z.boolean().default(true),
     /** N: judgments sampled per input. */
     samplesPerInput: positiveInt.max(64).default(8),
     temperature: z.number().positive().max(2).default(1.0),
@@ -105,7 +225,8 @@ export const LoopConfig = z
 
 export const TrainingConfig = z
   .object({
-    method: z.enum(['dpo']).default('dpo'),
+    /** `dpo`, or `sft`: the control that fine-tunes on the chosen judgments only (rejection sampling). */
+    method: z.enum(['dpo', 'sft']).default('dpo'),
     beta: z.number().positive().default(0.1),
     /**
      * Weight of a negative log-likelihood term on the chosen judgment added to the DPO loss (RPO: Pang et

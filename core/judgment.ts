@@ -1,5 +1,6 @@
 /**
- * Parsing a judge's output into (rationale, score).
+ * Parsing a judge's output into (rationale, score) — `parseJudgment`, for pointwise and meta-judge outputs —
+ * or into (rationale, verdict A|B) — `parsePairwiseVerdict`, for relative grading (below).
  *
  * Pure and deterministic. Callers pass the generated completion only, never the prompt: the prompt itself
  * shows the marker (and a rubric full of numbers), so parsing prompt plus completion could read a score the
@@ -101,4 +102,75 @@ export function parseJudgment(text: string, options: ParseJudgmentOptions): Pars
  */
 export function formatJudgment(rationale: string, score: number, marker: string = DEFAULT_MARKER): string {
   return `${rationale.trim()} ${marker} ${score}`;
+}
+
+// ---- pairwise verdicts ----
+
+/**
+ * Parsing a relative (pairwise) judgment: `<rationale> <marker> A` or `... B`, the shape the generation job
+ * decodes with `choices = ["A", "B"]` (prompts/pairwise-v1.txt asks for it).
+ *
+ * Same rules as `parseJudgment`, with the verdict in place of the score:
+ * - the LAST occurrence of the marker counts (matched exactly, case-sensitive);
+ * - after it: optional whitespace, then exactly `A` or `B`, then optionally one period and whitespace
+ *   (`A`, ` B `, `A.`, `B.\n`). Anything else is rejected with a reason: nothing at all is `no_verdict`; a
+ *   verdict followed by more text (`A or B`, `A is better`, `B!`) is `trailing_text`; any other token is
+ *   `invalid_verdict` (`C`, `tie`, `Response A`, `(A)`, `AB`);
+ * - **lowercase `a`/`b` is rejected** (`invalid_verdict`, the detail says so). Decided for consistency with
+ *   the case-sensitive marker and with the strict score rule: the generation grammar only ever writes the
+ *   upper-case letters, so a lowercase verdict means an unconstrained decoder that ignored the format, and
+ *   a pairwise verdict feeds accuracy figures where a lenient reading would silently count it;
+ * - the rationale (the text before that marker, trimmed) must not be empty (`empty_rationale`).
+ * Checks run in that order (marker, verdict, rationale) and the first failure is the reason reported.
+ */
+export type PairwiseVerdict = 'A' | 'B';
+
+export const PAIRWISE_UNPARSEABLE_REASONS = ['no_marker', 'no_verdict', 'invalid_verdict', 'trailing_text', 'empty_rationale'] as const;
+export type PairwiseUnparseableReason = (typeof PAIRWISE_UNPARSEABLE_REASONS)[number];
+
+export interface ParsePairwiseOptions {
+  marker: string;
+}
+
+export type ParsedPairwiseVerdict =
+  | { status: 'ok'; rationale: string; verdict: PairwiseVerdict }
+  | { status: 'unparseable'; reason: PairwiseUnparseableReason; detail: string };
+
+const VERDICT = /^([AB])\.?$/;
+const LOWERCASE_VERDICT = /^[ab]\.?$/;
+/** `A` or `B` as a whole word, followed by something. */
+const VERDICT_THEN_TEXT = /^[AB](?![A-Za-z0-9_])/;
+
+function pairwiseUnparseable(reason: PairwiseUnparseableReason, detail: string): ParsedPairwiseVerdict {
+  return { status: 'unparseable', reason, detail };
+}
+
+/** Parses one generated pairwise completion. Never throws for any `text`; throws only for an empty marker. */
+export function parsePairwiseVerdict(text: string, options: ParsePairwiseOptions): ParsedPairwiseVerdict {
+  const { marker } = options;
+  if (marker.trim() === '') throw new RangeError('parsePairwiseVerdict: the marker must not be empty');
+
+  const at = text.lastIndexOf(marker);
+  if (at < 0) return pairwiseUnparseable('no_marker', `no ${quote(marker)} in the output`);
+
+  const after = text.slice(at + marker.length).trim();
+  const verdict = VERDICT.exec(after);
+  if (!verdict) {
+    if (after === '') return pairwiseUnparseable('no_verdict', `nothing after the last ${marker}`);
+    if (LOWERCASE_VERDICT.test(after)) {
+      return pairwiseUnparseable('invalid_verdict', `lowercase ${quote(after)} after ${marker}: the verdict must be "A" or "B"`);
+    }
+    if (VERDICT_THEN_TEXT.test(after)) return pairwiseUnparseable('trailing_text', `text after the verdict: ${quote(after)}`);
+    return pairwiseUnparseable('invalid_verdict', `${quote(after)} after ${marker} is not "A" or "B"`);
+  }
+
+  const rationale = text.slice(0, at).trim();
+  if (rationale === '') return pairwiseUnparseable('empty_rationale', `no rationale before ${marker}`);
+
+  return { status: 'ok', rationale, verdict: verdict[1] as PairwiseVerdict };
+}
+
+/** The canonical pairwise judgment text, `<rationale> <marker> <A|B>`; `parsePairwiseVerdict` reads it back. */
+export function formatPairwiseVerdict(rationale: string, verdict: PairwiseVerdict, marker: string = DEFAULT_MARKER): string {
+  return `${rationale.trim()} ${marker} ${verdict}`;
 }

@@ -73,7 +73,11 @@ export const PointwiseExample = z
   .transform(dropUndefined);
 export type PointwiseExample = z.output<typeof PointwiseExample>;
 
-/** Pairwise example: `chosen` is the better response (RewardBench/LLMBar style). */
+/**
+ * Pairwise example: `chosen` is the better response (RewardBench/LLMBar style). `tie: true` records a gold
+ * tie (PandaLM's label 0): neither response is better, and `chosen`/`rejected` are then only the published
+ * order (first, second). `meta` is free-form provenance (source, annotator labels...), as for pointwise.
+ */
 export const PairwiseExample = z
   .object({
     id: NonEmpty,
@@ -82,6 +86,8 @@ export const PairwiseExample = z
     rejected: NonEmpty,
     subset: optional(NonEmpty),
     rubric: optional(Rubric),
+    tie: optional(z.boolean()),
+    meta: optional(Meta),
   })
   .strict()
   .transform(dropUndefined);
@@ -100,6 +106,8 @@ export const Judgment = z
     sample_index: z.number().int().nonnegative(),
     model_id: NonEmpty,
     prompt_hash: NonEmpty,
+    /** sha256 (16 hex) of the prompt template file that rendered the prompt. */
+    template_hash: optional(NonEmpty),
     text: z.string(),
     rationale: optional(z.string()),
     score: optional(IntScore),

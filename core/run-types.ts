@@ -20,7 +20,7 @@ export function iterationWorkflowId(runId: string, iteration: number): string {
   return `${runId}-iter-${iteration}`;
 }
 
-export type StepName = 'prepare' | 'sample' | 'score' | 'pair' | 'train' | 'evaluate' | 'done';
+export type StepName = 'prepare' | 'sample' | 'score' | 'meta-judge' | 'consistency' | 'pair' | 'train' | 'evaluate' | 'done';
 
 export interface PointwiseMetrics {
   kind: 'pointwise';
@@ -40,10 +40,15 @@ export interface PointwiseMetrics {
 export interface PairwiseMetrics {
   kind: 'pairwise';
   n: number;
-  /** Correct = chosen scored strictly above rejected; ties and unparseable judgments count 0.5. */
+  /**
+   * Correct = chosen scored strictly above rejected; ties and unparseable judgments count 0.5. For a gold
+   * tie (PandaLM), correct = both scored the same.
+   */
   accuracy: number;
   ties: number;
   unparseable: number;
+  /** Items whose gold is a tie. */
+  goldTies?: number;
 }
 
 export type SuiteMetrics = PointwiseMetrics | PairwiseMetrics;
@@ -63,6 +68,26 @@ export interface PairSummary {
   inputsWithPair: number;
   inputsWithoutPair: number;
   uri: string;
+  /** A compact subset of the curation report (absent in summaries recorded before it existed). */
+  curation?: PairCurationSummary;
+}
+
+/** The headline figures of `iter-K/pair/curation.json` (core/curation.ts has the full report). */
+export interface PairCurationSummary {
+  /** curation.json. */
+  uri: string;
+  /** Kept pairs per strategy (every listed strategy, 0 included). */
+  pairsByStrategy: Record<string, number>;
+  /** Samples excluded (consistency filter) and produced pairs dropped (de-duplication, hygiene, balance), by reason. */
+  droppedByReason: Record<string, number>;
+  /** Inputs left without a pair, by reason. */
+  withoutPairByReason: Record<string, number>;
+  /** Unparseable sampled judgments / all sampled judgments; null without judgments. */
+  parseFailureRate: number | null;
+  /** Agreement among each input's N samples: mean share of the modal score, and the fraction of unanimous inputs. */
+  sampleAgreement: { meanModalShare: number | null; unanimousFraction: number | null };
+  /** Mean of length(chosen) - length(rejected) over the kept pairs, in characters; null without pairs. */
+  meanLengthDifference: number | null;
 }
 
 export interface TrainSummary {
@@ -80,9 +105,28 @@ export interface IterationSummary {
   /** The model evaluated in this iteration (M_i; M_0 for iteration 0). */
   modelUri: string;
   sample?: SampleSummary;
+  /** The judge's ratings of its own samples (the meta_judge strategy). */
+  metaJudge?: MetaJudgeSummary;
+  /** Greedy re-scores of the sampled rationales (loop.pairing.consistencyFilter). */
+  consistency?: ConsistencySummary;
   pairs?: PairSummary;
   train?: TrainSummary;
   eval: Record<string, SuiteMetrics>;
+}
+
+export interface MetaJudgeSummary {
+  /** ratings.jsonl: {request_id, sample_index, meta_score, meta_status, reason?} per rated judgment. */
+  uri: string;
+  rated: number;
+  unparseable: number;
+}
+
+export interface ConsistencySummary {
+  /** rescores.jsonl: {request_id, sample_index, rescore, consistent} per re-scored judgment. */
+  uri: string;
+  rescored: number;
+  consistent: number;
+  inconsistent: number;
 }
 
 export interface DatasetSummary {
@@ -91,6 +135,23 @@ export interface DatasetSummary {
   rows: number;
   quarantined: number;
   quarantineUri: string;
+  /** Training rows dropped as contaminated (data.contamination.exclude); `rows` is what is left. */
+  contaminationExcluded?: number;
+}
+
+/** The contamination check of the prepare step (core/contamination.ts); the full report is at `reportUri`. */
+export interface ContaminationSummary {
+  reportUri: string;
+  trainRows: number;
+  /** Training rows that match an evaluation item (exactly after normalisation, or as near-duplicates). */
+  flaggedTrainRows: number;
+  /** Flagged rows dropped from the training set (0 unless data.contamination.exclude). */
+  excludedTrainRows: number;
+  /** Ids of the dropped rows with their matches, when rows were dropped. */
+  excludedUri?: string;
+  matchesTotal: number;
+  /** Per suite: matching (training row, evaluation item) pairs. */
+  suites: Record<string, { exactMatches: number; nearDuplicates: number; trainRowsFlagged: number }>;
 }
 
 export interface RunSummary {

@@ -6,6 +6,15 @@ Contract: docs/CONTRACTS.md ("generate.py"). Channels `model` (a Hugging Face mo
 
 Backends: vLLM where it is importable (GPU machines), transformers otherwise (CPU, tests, the tiny judge).
 
+Two extensions of the judgment grammar (judgeloop_jobs/grammar.py):
+- the request field `assistant_prefix`: text the assistant turn already starts with. A prefix ending with
+  the marker (`<rationale> <marker> `) leaves only the score to decode, then EOS (the rationale–score
+  consistency re-score); any other prefix is a rationale the model continues. The judgment's `text` is the
+  whole assistant turn, prefix included, so it parses like any other judgment.
+- the hyperparameter `choices`: the alphabet after the marker, e.g. `["A","B"]` for a pairwise verdict
+  (a JSON array or comma-separated text); by default the digits score_min..score_max.
+These run on the transformers backend; `backend: auto` uses it for them even where vLLM is installed.
+
     SM_CHANNEL_MODEL=... SM_CHANNEL_REQUESTS=... SM_MODEL_DIR=... SM_OUTPUT_DATA_DIR=... \
         python jobs/generate.py --num_samples 8 --temperature 1.0
 """
@@ -44,6 +53,26 @@ class GenerateConfig:
     """Sequences (request x sample) decoded together by the transformers backend."""
     max_prompt_tokens: int = 4096
     """Longer prompts keep their last max_prompt_tokens tokens (the end holds the response and the cue)."""
+    choices: str = ""
+    """What may follow the marker instead of a score: a JSON array (`["A","B"]`) or comma-separated text
+    (`A,B`) of single-token alternatives. Empty: the integers score_min..score_max."""
+
+    @property
+    def choice_list(self) -> list[str] | None:
+        """The parsed `choices`, or None for the default digits."""
+        text = self.choices.strip()
+        if not text:
+            return None
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise JobConfigError(f"hyperparameter 'choices' is not a valid JSON array ({err.msg}), "
+                                     f"got {self.choices!r}") from None
+            if not isinstance(parsed, list) or not all(isinstance(c, str) for c in parsed):
+                raise JobConfigError(f"hyperparameter 'choices' must be an array of strings, got {self.choices!r}")
+            return parsed
+        return [c.strip() for c in text.split(",")]
 
     def validate(self) -> None:
         require(1 <= self.num_samples <= 1024, "num_samples", "must be between 1 and 1024", self.num_samples)
@@ -58,14 +87,26 @@ class GenerateConfig:
                 "must be non-empty text without surrounding spaces", self.marker)
         require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
         require(self.max_prompt_tokens >= 1, "max_prompt_tokens", "must be >= 1", self.max_prompt_tokens)
+        choices = self.choice_list
+        if choices is not None:
+            from judgeloop_jobs.grammar import GrammarError, check_choices
+            try:
+                check_choices(choices, self.marker)
+            except GrammarError as err:
+                raise JobConfigError(f"hyperparameter 'choices' is invalid: {err}") from None
 
 
 @dataclass
 class Request:
     row: dict[str, Any]  # the request as read; every field but `messages` is copied to its judgments
     messages: list[dict[str, str]]
-    prompt_ids: list[int] | None = None
+    where: str = ""  # file:line, for error messages
+    prompt_ids: list[int] | None = None  # the chat prompt, then the assistant prefix's context tokens
     truncated: bool = False
+
+    @property
+    def assistant_prefix(self) -> str:
+        return self.row.get("assistant_prefix") or ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_hyperparameters(GenerateConfig, sys.argv[1:] if argv is None else argv)
     paths = read_job_paths(["model", "requests"])
     requests = load_requests(paths.channel("requests"))
-    backend = choose_backend(cfg.backend)
+    backend = choose_backend(cfg.backend, needs_transformers=needs_transformers(cfg, requests))
     print(f"generate: {len(requests)} requests x {cfg.num_samples} samples, backend={backend}, "
           f"config={json.dumps(config_as_dict(cfg))}", flush=True)
 
@@ -102,12 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def choose_backend(requested: str) -> str:
+def needs_transformers(cfg: GenerateConfig, requests: list[Request]) -> str | None:
+    """Why this job needs the transformers backend (the vLLM backend decodes neither), or None."""
+    if cfg.choice_list is not None:
+        return "hyperparameter 'choices'"
+    if any(r.assistant_prefix for r in requests):
+        return "requests with an assistant_prefix"
+    return None
+
+
+def choose_backend(requested: str, needs_transformers: str | None = None) -> str:
     vllm_available = importlib.util.find_spec("vllm") is not None
     if requested == "vllm" and not vllm_available:
         raise JobConfigError("hyperparameter 'backend' is 'vllm' but vllm is not installed here")
+    if requested == "vllm" and needs_transformers:
+        raise JobConfigError(f"hyperparameter 'backend' is 'vllm', but {needs_transformers} need the transformers "
+                             "backend (set backend to 'auto' or 'transformers')")
     if requested == "auto":
-        return "vllm" if vllm_available else "transformers"
+        if needs_transformers and vllm_available:
+            print(f"generate: {needs_transformers} use the transformers backend", flush=True)
+        return "vllm" if vllm_available and not needs_transformers else "transformers"
     return requested
 
 
@@ -129,7 +184,10 @@ def load_requests(folder: Path) -> list[Request]:
                     or not isinstance(message.get("content"), str)):
                 raise JobConfigError(f"{where}: messages[{j}] must be {{'role': 'system'|'user', 'content': str}}, "
                                      f"got {json.dumps(message)[:200]}")
-        requests.append(Request(row=row, messages=messages))
+        prefix = row.get("assistant_prefix")
+        if prefix is not None and not isinstance(prefix, str):
+            raise JobConfigError(f"{where}: 'assistant_prefix' must be a string, got {json.dumps(prefix)[:200]}")
+        requests.append(Request(row=row, messages=messages, where=where))
     return requests
 
 
@@ -141,7 +199,8 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from judgeloop_jobs.grammar import GrammarError, JudgmentLogitsProcessor, build_grammar
+    from judgeloop_jobs.grammar import (GrammarError, JudgmentLogitsProcessor, build_grammar, judgment_text,
+                                        plan_assistant_prefix)
     from judgeloop_jobs.quiet import quiet_libraries
 
     quiet_libraries()
@@ -154,10 +213,20 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
     try:
         grammar = build_grammar(tokenizer, marker=cfg.marker, score_min=cfg.score_min, score_max=cfg.score_max,
                                 max_rationale_tokens=cfg.max_rationale_tokens,
-                                logits_size=model.get_output_embeddings().weight.shape[0])
+                                logits_size=model.get_output_embeddings().weight.shape[0],
+                                choices=cfg.choice_list)
     except GrammarError as err:
         raise JobConfigError(f"the judgment grammar does not fit this tokenizer: {err}") from None
     encode_prompts(tokenizer, requests, cfg.max_prompt_tokens)
+    plans = []
+    for request in requests:
+        try:
+            plan = plan_assistant_prefix(tokenizer, grammar, request.assistant_prefix, cfg.marker)
+        except GrammarError as err:
+            raise JobConfigError(f"{request.where}: {err}") from None
+        # The assistant turn already holds the prefix: its tokens follow the (truncated) chat prompt.
+        request.prompt_ids = list(request.prompt_ids) + list(plan.context_ids)
+        plans.append(plan)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else grammar.eos_token_id
 
     greedy = cfg.temperature == 0
@@ -183,7 +252,8 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-        processor = JudgmentLogitsProcessor(grammar, temperature=1.0 if greedy else cfg.temperature)
+        processor = JudgmentLogitsProcessor(grammar, temperature=1.0 if greedy else cfg.temperature,
+                                            starts=[plans[r] for r, _ in batch])
         t0 = time.monotonic()
         with torch.no_grad():
             out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=gen_config,
@@ -203,21 +273,20 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
             done += len(targets)
         report_progress(done, total, "judgments")
 
-    texts = [[_decode(tokenizer, ids, grammar.eos_token_id) for ids, _ in per] for per in results]
+    texts = [[judgment_text(tokenizer, plans[r], _without_eos(ids, grammar.eos_token_id)) for ids, _ in per]
+             for r, per in enumerate(results)]
     results = [[(texts[r][s], len(ids), lp) for s, (ids, lp) in enumerate(per)] for r, per in enumerate(results)]
     stats = {"device": device, "dtype": str(dtype).replace("torch.", ""), "decode_seconds": round(decode_seconds, 3),
              "generated_tokens": generated_tokens,
              "prompt_tokens": sum(len(r.prompt_ids) for r in requests),
+             "prefixed_requests": sum(bool(p.context_ids) for p in plans),
              "grammar": {"forced_prefix": tokenizer.convert_ids_to_tokens(list(grammar.forced_prefix)),
                          "score_tokens": tokenizer.convert_ids_to_tokens(list(grammar.score_token_ids))}}
     return results, stats
 
 
-def _decode(tokenizer, completion_ids: list[int], eos_id: int) -> str:
-    ids = completion_ids[:-1] if completion_ids and completion_ids[-1] == eos_id else completion_ids
-    # No special token can occur before EOS (the grammar bans them), so nothing needs skipping; keeping
-    # them would only matter for a marker that is itself a special token, which must stay in the text.
-    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+def _without_eos(completion_ids: list[int], eos_id: int) -> list[int]:
+    return completion_ids[:-1] if completion_ids and completion_ids[-1] == eos_id else completion_ids
 
 
 def write_judgments(path: Path, cfg: GenerateConfig, requests: list[Request], results) -> None:

@@ -4,7 +4,7 @@
  * and small summaries pass through here.
  */
 import { ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { RunConfig } from '../core/config';
+import { consistencyFilterActive, type RunConfig } from '../core/config';
 import type { IterationProgress, IterationSummary, StepName } from '../core/run-types';
 import type { Activities } from '../activities';
 import type { PreparedDataset } from '../activities/prepare';
@@ -48,11 +48,28 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const scored = await step('score', () =>
     data.scoreJudgments({ ...common, modelUri: input.modelUri, rawJudgmentsUri: sampled.rawJudgmentsUri }),
   );
-  const pairs = await step('pair', () => data.buildPairs({ ...common, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri }));
+  // Optional judge-side steps that feed pair curation: the judge rates its own samples (meta_judge) and
+  // re-scores each sampled rationale greedily (the rationale–score consistency filter).
+  const judged = { ...common, modelUri: input.modelUri, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri, trainUri: input.trainUri };
+  const metaRatings = config.loop.pairing.strategies.some((s) => s.name === 'meta_judge')
+    ? await step('meta-judge', () => jobs.rateJudgments(judged))
+    : undefined;
+  const consistency = consistencyFilterActive(config, iteration)
+    ? await step('consistency', () => jobs.rescoreJudgments(judged))
+    : undefined;
+  const pairs = await step('pair', () =>
+    data.buildPairs({
+      ...common,
+      requestsUri: sampled.requestsUri,
+      judgmentsUri: scored.uri,
+      ...(metaRatings ? { metaRatingsUri: metaRatings.uri } : {}),
+      ...(consistency ? { consistencyUri: consistency.uri } : {}),
+    }),
+  );
   if (pairs.pairs === 0) {
     throw ApplicationFailure.nonRetryable(
       `iteration ${iteration}: no preference pairs (${pairs.inputsWithoutPair} inputs had none). ` +
-        'Sample more judgments per input (loop.samplesPerInput), raise loop.temperature or lower loop.pairing.margin.',
+        'Sample more judgments per input (loop.samplesPerInput), raise loop.temperature or lower the strategies\' margin (loop.pairing.strategies[].margin).',
       'NoPairs',
     );
   }
@@ -61,5 +78,14 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     jobs.evaluateJudge({ ...common, modelUri: trained.modelUri, suites: input.evalSuites }),
   );
   progress.step = 'done';
-  return { iteration, modelUri: trained.modelUri, sample: scored, pairs, train: trained, eval: evalMetrics };
+  return {
+    iteration,
+    modelUri: trained.modelUri,
+    sample: scored,
+    ...(metaRatings ? { metaJudge: metaRatings } : {}),
+    ...(consistency ? { consistency } : {}),
+    pairs,
+    train: trained,
+    eval: evalMetrics,
+  };
 }

@@ -18,6 +18,11 @@ export interface AdapterOptions {
   idPrefix?: string;
   /** Subset name written into pairwise records (llmbar), e.g. `llmbar-natural`. */
   subset?: string;
+  /**
+   * For adapters whose rows are joined by id to a table read from the dataset's `uri` (biggen: the BiGGen
+   * instances keyed by id, while the rows come from the `join` file). Built with `instanceTable` (biggen.ts).
+   */
+  instances?: ReadonlyMap<string, unknown>;
 }
 
 interface AdapterBase<N extends string> {
@@ -65,4 +70,23 @@ export function generatedId(prefix: string, index: number): string {
 
 export function checkIndex(index: number): string | undefined {
   return Number.isInteger(index) && index >= 0 ? undefined : `row index must be a non-negative integer, got ${String(index)}`;
+}
+
+/** A required string field; with `nonEmpty`, blank text (only whitespace) is refused too. */
+export function requireString(
+  row: Record<string, unknown>,
+  field: string,
+  opts: { nonEmpty?: boolean; what?: string } = {},
+): { ok: true; value: string } | { ok: false; reason: string } {
+  const v = row[field];
+  const what = opts.what ? ` (${opts.what})` : '';
+  if (typeof v !== 'string') return { ok: false, reason: `${field}: expected a string${what}, got ${describeValue(v)}` };
+  if (opts.nonEmpty && v.trim() === '') return { ok: false, reason: `${field}: must be a non-empty string${what}` };
+  return { ok: true, value: v };
+}
+
+/** An integer score given as a number or as a string of digits (`"3"`, as some Python writers emit). */
+export function readIntScore(v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) ? n : undefined;
 }

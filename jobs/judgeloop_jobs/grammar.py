@@ -4,6 +4,11 @@ A judgment is: a rationale of 1..max_rationale_tokens tokens whose first token h
 [score_min, score_max], then end of sequence. Enforcing it token by token means even an untrained (random)
 model yields parseable judgments, so the loop never wastes samples on formatting.
 
+The "score" may be any small alphabet of single-token choices instead of digits (`choices`, e.g. ["A", "B"]
+for a pairwise verdict). A row may also start from an assistant prefix (`plan_assistant_prefix`): a prefix
+that ends with the marker goes straight to the choice (the rationale–score consistency re-score); any other
+prefix is a rationale already begun, which the model continues under the same rules.
+
 How the tokens are chosen:
 - `forced_prefix` is the token sequence every judgment's tail shares before the score (the marker with its
   spaces), and `score_token_ids` the one token per score that follows it. Both come from encoding
@@ -18,6 +23,7 @@ How the tokens are chosen:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 
@@ -36,7 +42,8 @@ class JudgmentGrammar:
     forced_prefix: tuple[int, ...]
     # Index into forced_prefix from which the prefix is forced: the marker text is complete at that point.
     commit_length: int
-    score_values: tuple[int, ...]
+    # The texts that may follow the marker (digits by default, or the configured choices) and their tokens.
+    score_values: tuple[str, ...]
     score_token_ids: tuple[int, ...]
     eos_token_id: int
     max_rationale_tokens: int
@@ -52,12 +59,31 @@ class JudgmentGrammar:
         return self.max_rationale_tokens + len(self.forced_prefix) + 2
 
 
+def check_choices(choices: Sequence[str], marker: str) -> None:
+    """Raises GrammarError unless `choices` are at least two distinct, non-empty texts without whitespace."""
+    if len(choices) < 2:
+        raise GrammarError(f"choices must list at least two alternatives, got {list(choices)!r}")
+    for choice in choices:
+        if not isinstance(choice, str) or not choice or any(c.isspace() for c in choice):
+            raise GrammarError(f"each choice must be non-empty text without whitespace, got {choice!r}")
+        if marker in choice:
+            raise GrammarError(f"choice {choice!r} contains the marker {marker!r}")
+    if len(set(choices)) != len(choices):
+        raise GrammarError(f"choices must be distinct, got {list(choices)!r}")
+
+
 def build_grammar(tokenizer, *, marker: str, score_min: int, score_max: int, max_rationale_tokens: int,
-                  logits_size: int | None = None) -> JudgmentGrammar:
-    """Derives the token-level grammar from a Hugging Face tokenizer. Raises GrammarError with the reason."""
+                  logits_size: int | None = None, choices: Sequence[str] | None = None) -> JudgmentGrammar:
+    """Derives the token-level grammar from a Hugging Face tokenizer. Raises GrammarError with the reason.
+
+    Without `choices` the marker is followed by one integer in [score_min, score_max]; with them (e.g.
+    ["A", "B"]), by exactly one of those texts, and score_min/score_max are not used.
+    """
     if not marker or marker != marker.strip():
         raise GrammarError(f"marker must be non-empty text without surrounding spaces, got {marker!r}")
-    if not 0 <= score_min < score_max <= 9:
+    if choices:
+        check_choices(choices, marker)
+    elif not 0 <= score_min < score_max <= 9:
         raise GrammarError(f"scores must satisfy 0 <= score_min < score_max <= 9, got {score_min}..{score_max}")
     if max_rationale_tokens < 1:
         raise GrammarError(f"max_rationale_tokens must be >= 1, got {max_rationale_tokens}")
@@ -68,18 +94,21 @@ def build_grammar(tokenizer, *, marker: str, score_min: int, score_max: int, max
     def encode(text: str) -> list[int]:
         return list(tokenizer.encode(text, add_special_tokens=False))
 
-    scores = tuple(range(score_min, score_max + 1))
+    scores = tuple(choices) if choices else tuple(str(s) for s in range(score_min, score_max + 1))
+    what = "choice" if choices else "score"
     tails = {s: encode(f" {marker} {s}") for s in scores}
     score_ids = [ids[-1] if ids else -1 for ids in tails.values()]
     if len(set(score_ids)) != len(score_ids):
         shown = {s: tokenizer.convert_ids_to_tokens(ids[-1:]) for s, ids in tails.items()}
-        raise GrammarError(f"two scores share a token (the tokenizer cannot tell them apart): {shown}")
+        raise GrammarError(f"two {what}s share a token (the tokenizer cannot tell them apart): {shown}")
     prefix = _common_prefix(list(tails.values()))
     for s, ids in tails.items():
         if len(ids) != len(prefix) + 1:
+            hint = ("use single-token choices" if choices
+                    else "use a tokenizer with single-token digits or a smaller scale")
             raise GrammarError(
-                f"score {s} is not a single token after the marker: {f' {marker} {s}'!r} encodes to "
-                f"{tokenizer.convert_ids_to_tokens(ids)}; use a tokenizer with single-token digits or a smaller scale")
+                f"{what} {s} is not a single token after the marker: {f' {marker} {s}'!r} encodes to "
+                f"{tokenizer.convert_ids_to_tokens(ids)}; {hint}")
     if not prefix:
         raise GrammarError(f"the marker {marker!r} encodes to no tokens")
 
@@ -139,6 +168,110 @@ class _RowState:
         self.match = 0  # length of the longest rationale suffix (after its first token) equal to a prefix start
         self.forced_index = 0
 
+    def copy(self) -> "_RowState":
+        other = _RowState()
+        other.phase, other.generated, other.match, other.forced_index = (
+            self.phase, self.generated, self.match, self.forced_index)
+        return other
+
+
+def _advance(g: JudgmentGrammar, row: _RowState, token: int) -> None:
+    """Moves a row's state past one token it was given (generated, or part of its assistant prefix)."""
+    if row.phase == RATIONALE:
+        row.generated += 1
+        if row.generated > 1:  # the first token is always rationale: a judgment has one
+            row.match = _extend_match(g.forced_prefix, row.match, token)
+        if row.match >= g.commit_length:
+            row.phase, row.forced_index = FORCED, row.match
+    elif row.phase == FORCED:
+        row.forced_index += 1
+    elif row.phase == SCORE:
+        row.phase = EOS
+    elif row.phase == EOS:
+        row.phase = DONE
+    if row.phase == FORCED and row.forced_index >= len(g.forced_prefix):
+        row.phase = SCORE
+
+
+@dataclass(frozen=True)
+class AssistantPrefix:
+    """How one request's assistant prefix enters decoding (`plan_assistant_prefix`).
+
+    `context_ids` go after the prompt (the assistant turn already holds them); generation starts in `state`.
+    The judgment's text is `head_text` followed by the text of `tail_ids` + the generated tokens, decoded in
+    the context of `head_ids` (`judgment_text`).
+    """
+    context_ids: tuple[int, ...] = ()
+    head_text: str = ""
+    head_ids: tuple[int, ...] = ()
+    tail_ids: tuple[int, ...] = ()
+    state: _RowState = field(default_factory=_RowState, repr=False)
+
+    @property
+    def at_choice(self) -> bool:
+        """True when the prefix ended with the marker: only the score (or choice) and EOS remain."""
+        return self.state.phase == SCORE
+
+
+NO_PREFIX = AssistantPrefix()
+
+
+def plan_assistant_prefix(tokenizer, grammar: JudgmentGrammar, prefix: str | None, marker: str) -> AssistantPrefix:
+    """Where decoding starts for an assistant turn that begins with `prefix`. Raises GrammarError.
+
+    - None or "": no prefix, the full grammar (a rationale first).
+    - A prefix ending with the marker (trailing whitespace allowed), `<rationale> <marker> `: the rationale
+      is encoded, the grammar's own marker tokens follow, and only a score (or choice) then EOS may be
+      generated. The text is `<rationale> <marker> <score>` exactly as an unprefixed judgment spells it,
+      i.e. prefix + score for a prefix in the canonical form `formatJudgment` writes. The rationale must be
+      non-blank (the marker may occur inside it: the last marker counts, as when parsing).
+    - Any other prefix is a rationale already begun: its tokens count towards max_rationale_tokens and the
+      model continues it under the grammar. It must have visible text and must not contain the marker.
+    """
+    if not prefix:
+        return NO_PREFIX
+
+    def encode(text: str) -> tuple[int, ...]:
+        return tuple(tokenizer.encode(text, add_special_tokens=False))
+
+    stripped = prefix.rstrip()
+    if stripped.endswith(marker):
+        rationale = stripped[: -len(marker)].rstrip()
+        if not rationale.strip():
+            raise GrammarError(f"assistant_prefix {prefix[:60]!r} has no rationale before the marker {marker!r}")
+        head = encode(rationale)
+        state = _RowState()
+        state.phase, state.generated = SCORE, len(head)
+        return AssistantPrefix(context_ids=head + grammar.forced_prefix, head_text=rationale, head_ids=head,
+                               tail_ids=grammar.forced_prefix, state=state)
+    if not prefix.strip():
+        raise GrammarError("assistant_prefix has no visible text (omit it, or begin the rationale)")
+    if marker in prefix:
+        raise GrammarError(f"assistant_prefix may contain the marker {marker!r} only at its end, got {prefix[:80]!r}")
+    ids = encode(prefix)
+    state = _RowState()
+    for token in ids:
+        _advance(grammar, state, token)
+    if state.phase != RATIONALE:  # the prefix's tokens spelled the marker after all
+        raise GrammarError(f"assistant_prefix may contain the marker {marker!r} only at its end, got {prefix[:80]!r}")
+    return AssistantPrefix(context_ids=ids, head_text=prefix, head_ids=ids, state=state)
+
+
+def judgment_text(tokenizer, plan: AssistantPrefix, generated_ids: Sequence[int]) -> str:
+    """The whole judgment: the prefix's head text, then the tail and generated tokens (EOS already removed)
+    decoded in the context of the head, so tokenizers that merge spaces into the next token stay exact."""
+    def decode(ids: Sequence[int]) -> str:
+        # No special token can occur before EOS (the grammar bans them), so nothing needs skipping; keeping
+        # them would only matter for a marker that is itself a special token, which must stay in the text.
+        return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    more = list(plan.tail_ids) + list(generated_ids)
+    if not plan.head_ids:
+        return plan.head_text + decode(more)
+    head = decode(plan.head_ids)
+    full = decode(list(plan.head_ids) + more)
+    return plan.head_text + (full[len(head):] if full.startswith(head) else decode(more))
+
 
 class JudgmentLogitsProcessor(LogitsProcessor):
     """Masks the logits so every row follows the grammar; also sums each row's log-probabilities.
@@ -146,11 +279,15 @@ class JudgmentLogitsProcessor(LogitsProcessor):
     One instance serves one `generate` call (rows are tracked by position in the batch). The log-probability
     of each generated token is taken under the distribution it was drawn from: the masked logits divided by
     `temperature` (use 1.0 for greedy decoding). Call `finish(sequences)` after generation for the last token.
+    `starts` gives each row's assistant prefix (`plan_assistant_prefix`; the prompt must end with its
+    `context_ids`); rows without one start a rationale.
     """
 
-    def __init__(self, grammar: JudgmentGrammar, temperature: float = 1.0) -> None:
+    def __init__(self, grammar: JudgmentGrammar, temperature: float = 1.0,
+                 starts: Sequence[AssistantPrefix] | None = None) -> None:
         self.g = grammar
         self.temperature = temperature
+        self.starts = list(starts) if starts is not None else None
         self.prompt_length: int | None = None
         self.rows: list[_RowState] = []
         self.logprob_sums: torch.Tensor | None = None
@@ -159,8 +296,12 @@ class JudgmentLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
-            self.rows = [_RowState() for _ in range(input_ids.shape[0])]
-            self.logprob_sums = torch.zeros(input_ids.shape[0], dtype=torch.float64)
+            batch = input_ids.shape[0]
+            if self.starts is not None and len(self.starts) != batch:
+                raise ValueError(f"{len(self.starts)} row starts for a batch of {batch}")
+            self.rows = [start.state.copy() for start in self.starts] if self.starts is not None \
+                else [_RowState() for _ in range(batch)]
+            self.logprob_sums = torch.zeros(batch, dtype=torch.float64)
         else:
             self._consume(input_ids[:, -1])
 
@@ -185,24 +326,7 @@ class JudgmentLogitsProcessor(LogitsProcessor):
                 continue  # generate pads finished rows; those tokens are not part of the judgment
             token = int(tokens[i])
             self.logprob_sums[i] += float(self._last_logprobs[i, token])
-            self._advance(row, token)
-
-    def _advance(self, row: _RowState, token: int) -> None:
-        g = self.g
-        if row.phase == RATIONALE:
-            row.generated += 1
-            if row.generated > 1:  # the first token is always rationale: a judgment has one
-                row.match = _extend_match(g.forced_prefix, row.match, token)
-            if row.match >= g.commit_length:
-                row.phase, row.forced_index = FORCED, row.match
-        elif row.phase == FORCED:
-            row.forced_index += 1
-        elif row.phase == SCORE:
-            row.phase = EOS
-        elif row.phase == EOS:
-            row.phase = DONE
-        if row.phase == FORCED and row.forced_index >= len(g.forced_prefix):
-            row.phase = SCORE
+            _advance(self.g, row, token)
 
     def _allow(self, row: _RowState, allowed: torch.Tensor) -> None:
         g = self.g

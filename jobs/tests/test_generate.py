@@ -136,3 +136,94 @@ def test_bad_hyperparameter_exits_non_zero_with_its_name(tmp_path, tiny_judge, r
                                     ["--temperature", "-1"])
     assert proc.returncode == 2
     assert "hyperparameter 'temperature' must be between 0 (greedy) and 10, got -1.0" in proc.stderr
+
+
+# ---- assistant prefixes (the consistency re-score) and choices (a pairwise verdict) ----
+
+def prefixed_requests(folder, requests_dir, prefixes):
+    rows = read_jsonl(requests_dir / "part-0.jsonl") + read_jsonl(requests_dir / "part-1.jsonl")
+    out = []
+    for row, prefix in zip(rows, prefixes):
+        out.append({**row, **({"assistant_prefix": prefix} if prefix is not None else {})})
+    write_jsonl(folder / "requests.jsonl", out)
+    return folder, out
+
+
+def test_a_prefix_ending_with_the_marker_yields_prefix_plus_score(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    prefixes = ["The verdict is positive. [RESULT] ", "Awful, says the review. [RESULT] ", "The verdict",
+                None, "Overall neutral.\n[RESULT]"]
+    folder, requests = prefixed_requests(tmp_path / "req", requests_dir, prefixes)
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, folder, "--num_samples", "3",
+                                 "--temperature", "1.0", "--max_rationale_tokens", "8", "--batch_size", "4")
+    assert summary["prefixed_requests"] == 4 and summary["judgments"] == 15
+    grouped = by_request(rows)
+    for request in requests:
+        prefix = request.get("assistant_prefix")
+        for sample in grouped[request["request_id"]]:
+            text = sample["text"]
+            assert JUDGMENT.match(text), text
+            assert sample.get("assistant_prefix") == prefix  # request fields are copied, the prefix too
+            if prefix is None:
+                continue
+            if prefix.rstrip().endswith("[RESULT]"):
+                rationale = prefix.rstrip()[: -len("[RESULT]")].rstrip()
+                assert re.fullmatch(re.escape(rationale) + r" \[RESULT\] [1-5]", text), text
+                assert sample["num_tokens"] == 2  # the score and EOS
+            else:
+                assert text.startswith(prefix) and len(text) > len(prefix)
+    # prefix + score, exactly, for a prefix in the canonical form `<rationale> [RESULT] `
+    first = grouped[requests[0]["request_id"]]
+    assert all(s["text"][:-1] == prefixes[0] for s in first)
+
+
+def test_greedy_rescore_of_greedy_judgments_mostly_agrees(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    """Re-scoring a greedy judgment's own rationale greedily reads the same context, so it gives the same
+    score unless the rationale's text re-tokenizes differently; the consistency filter relies on this."""
+    args = ["--num_samples", "1", "--temperature", "0", "--max_rationale_tokens", "10", "--batch_size", "1"]
+    first, _ = run_generate(monkeypatch, tmp_path / "a", tiny_judge, requests_dir, *args)
+    prefixes = [JUDGMENT.match(r["text"]).group(1).strip() + " [RESULT] " for r in first]
+    folder, _ = prefixed_requests(tmp_path / "req", requests_dir, prefixes)
+    second, _ = run_generate(monkeypatch, tmp_path / "b", tiny_judge, folder, *args)
+    assert [r["text"][:-1] for r in second] == prefixes
+    agree = sum(a["text"][-1] == b["text"][-1] for a, b in zip(first, second))
+    assert agree >= 4, [(a["text"], b["text"]) for a, b in zip(first, second)]
+
+
+@pytest.mark.parametrize("choices", ['["A","B"]', "A,B"])
+def test_choices_a_b_yield_a_pairwise_verdict(monkeypatch, tmp_path, tiny_judge, requests_dir, choices):
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--num_samples", "4",
+                                 "--max_rationale_tokens", "6", "--choices", choices)
+    verdicts = set()
+    for row in rows:
+        match = re.fullmatch(r"(.*\S)\s*\[RESULT\] ([AB])", row["text"], re.S)
+        assert match, row["text"]
+        verdicts.add(match.group(2))
+    assert verdicts == {"A", "B"}
+    assert summary["grammar"]["score_tokens"] == ["A", "B"] and summary["config"]["choices"] == choices
+
+
+def test_choices_and_prefixes_are_validated(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    for choices, fragment in [('["A"]', "at least two"), ("A,A", "distinct"), ('["A", 1]', "array of strings"),
+                              ("[A,B", "not a valid JSON array")]:
+        sm_env(monkeypatch, tmp_path, model=tiny_judge, requests=requests_dir)
+        with pytest.raises(JobConfigError, match=re.escape(fragment)) as err:
+            generate.main(["--choices", choices])
+        assert "hyperparameter 'choices'" in str(err.value)
+    for prefix, fragment in [("[RESULT] ", "no rationale before the marker"), ("x [RESULT] 3 y", "only at its end"),
+                             (3, "'assistant_prefix' must be a string")]:
+        folder = tmp_path / f"bad-{fragment[:5]}"
+        write_jsonl(folder / "bad.jsonl", [{"request_id": "x", "example_id": "e", "prompt_hash": "h",
+                                            "messages": [{"role": "user", "content": "hi"}],
+                                            "assistant_prefix": prefix}])
+        sm_env(monkeypatch, tmp_path, model=tiny_judge, requests=folder)
+        with pytest.raises(JobConfigError, match=re.escape(fragment)) as err:
+            generate.main([])
+        assert "bad.jsonl:1" in str(err.value)
+
+
+def test_the_vllm_backend_is_not_used_for_choices_or_prefixes(monkeypatch):
+    monkeypatch.setattr(generate.importlib.util, "find_spec", lambda name: object())  # pretend vLLM is here
+    assert generate.choose_backend("auto") == "vllm"
+    assert generate.choose_backend("auto", needs_transformers="hyperparameter 'choices'") == "transformers"
+    with pytest.raises(JobConfigError, match="need the transformers backend"):
+        generate.choose_backend("vllm", needs_transformers="requests with an assistant_prefix")

@@ -163,3 +163,118 @@ def test_tokenizers_that_cannot_express_the_grammar_are_rejected(tok):
         build_grammar(tok, marker="[RESULT]", score_min=3, score_max=3, max_rationale_tokens=4)
     with pytest.raises(GrammarError, match="surrounding spaces"):
         build_grammar(tok, marker=" [RESULT]", score_min=1, score_max=5, max_rationale_tokens=4)
+
+
+# ---- choices (a pairwise verdict) and assistant prefixes ----
+
+from judgeloop_jobs.grammar import (NO_PREFIX, SCORE, check_choices, judgment_text,  # noqa: E402
+                                    plan_assistant_prefix)
+
+VERDICT = re.compile(r"^(.*\S)\s*\[RESULT\] ([AB])$", re.S)
+
+
+def test_choices_a_b_give_a_verdict_after_the_marker(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=6, choices=["A", "B"])
+    assert g.score_values == ("A", "B")
+    assert [tok.decode([t]) for t in g.score_token_ids] == ["A", "B"]
+    assert tok.decode(list(g.forced_prefix)) == " [RESULT] "
+    completions, _ = decode_with(g, lambda ids: torch.randn(ids.shape[0], len(tok)) * 5, rows=24, sample=True, seed=5)
+    verdicts = set()
+    for completion in completions:
+        assert completion[-1] == g.eos_token_id and completion[-2] in g.score_token_ids
+        text = tok.decode(completion[:-1], skip_special_tokens=False)
+        match = VERDICT.match(text)
+        assert match, text
+        verdicts.add(match.group(2))
+    assert verdicts == {"A", "B"}  # random logits pick both
+
+
+def test_choices_that_cannot_work_are_rejected(tok):
+    for choices, message in [(["A"], "at least two"), (["A", "A"], "distinct"), (["A", "B C"], "without whitespace"),
+                             (["A", ""], "without whitespace"), (["A", "[RESULT]"], "contains the marker")]:
+        with pytest.raises(GrammarError, match=message):
+            check_choices(choices, "[RESULT]")
+        with pytest.raises(GrammarError, match=message):
+            build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=4, choices=choices)
+    with pytest.raises(GrammarError, match="choice qzxv is not a single token"):
+        build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=4, choices=["A", "qzxv"])
+
+
+def decode_rows(grammar, starts, logits_fn, seed=0, sample=True):
+    """Like decode_with, with one assistant prefix per row (the prompt content is irrelevant to the grammar)."""
+    gen = torch.Generator().manual_seed(seed)
+    processor = JudgmentLogitsProcessor(grammar, temperature=1.0, starts=starts)
+    rows = len(starts)
+    ids = torch.zeros(rows, 3, dtype=torch.long)
+    done = torch.zeros(rows, dtype=torch.bool)
+    for _ in range(grammar.max_new_tokens):
+        scores = processor(ids, logits_fn(ids).clone())
+        nxt = torch.multinomial(torch.softmax(scores, -1), 1, generator=gen).squeeze(1) if sample else scores.argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, grammar.eos_token_id), nxt)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        done |= nxt == grammar.eos_token_id
+        if bool(done.all()):
+            break
+    out = []
+    for row in ids[:, 3:].tolist():
+        out.append(row[: row.index(grammar.eos_token_id) + 1])
+    return out
+
+
+def test_a_prefix_ending_with_the_marker_leaves_only_the_score(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=6)
+    prefix = "The review is enthusiastic, so the verdict is clear. [RESULT] "
+    plan = plan_assistant_prefix(tok, g, prefix, "[RESULT]")
+    assert plan.at_choice and plan.state.phase == SCORE
+    assert plan.context_ids[-len(g.forced_prefix):] == g.forced_prefix
+    assert plan.head_text == prefix[: prefix.index(" [RESULT]")]
+    # Also with a newline before the marker and no space after it: the grammar's own marker tokens follow.
+    assert plan_assistant_prefix(tok, g, "Clear.\n[RESULT]", "[RESULT]").head_text == "Clear."
+    bad = [tok.eos_token_id, tok.convert_tokens_to_ids("[RESULT]"), tok.encode("good", add_special_tokens=False)[0]]
+
+    def logits(ids):
+        out = torch.randn(ids.shape[0], len(tok))
+        out[:, bad] = 100.0  # the model would rather stop, or write more rationale or another marker
+        return out
+
+    completions = decode_rows(g, [plan] * 16, logits)
+    scores = set()
+    for completion in completions:
+        assert len(completion) == 2 and completion[0] in g.score_token_ids and completion[1] == g.eos_token_id
+        text = judgment_text(tok, plan, completion[:-1])
+        assert text == prefix + tok.decode(completion[:1]), text  # prefix + score, exactly
+        assert JUDGMENT.match(text)
+        scores.add(text[-1])
+    assert len(scores) > 1
+
+
+def test_a_partial_rationale_prefix_is_continued_under_the_grammar(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=8)
+    prefix = "The verdict"
+    plan = plan_assistant_prefix(tok, g, prefix, "[RESULT]")
+    prefix_tokens = len(tok.encode(prefix, add_special_tokens=False))
+    assert not plan.at_choice and plan.state.generated == prefix_tokens
+    completions = decode_rows(g, [plan, NO_PREFIX] * 8, lambda ids: torch.randn(ids.shape[0], len(tok)) * 5, seed=2)
+    for i, completion in enumerate(completions):
+        if i % 2:  # the unprefixed rows of the same batch keep the full grammar
+            check(tok, g, completion, 8)
+            continue
+        body = completion[:-1]
+        assert body[-1] in g.score_token_ids and body[-1 - len(g.forced_prefix):-1] == list(g.forced_prefix)
+        assert len(body) - 1 - len(g.forced_prefix) <= 8 - prefix_tokens  # the prefix counts towards the budget
+        text = judgment_text(tok, plan, body)
+        assert text.startswith(prefix) and JUDGMENT.match(text), text
+        assert "[RESULT]" not in JUDGMENT.match(text).group(1)
+
+
+def test_prefixes_that_cannot_work_are_rejected(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=8)
+    assert plan_assistant_prefix(tok, g, None, "[RESULT]") is NO_PREFIX
+    assert plan_assistant_prefix(tok, g, "", "[RESULT]") is NO_PREFIX
+    for prefix, message in [("[RESULT] ", "no rationale before the marker"), ("  \n[RESULT]", "no rationale"),
+                            ("   ", "no visible text"), ("Fine [RESULT] 4 then", "only at its end")]:
+        with pytest.raises(GrammarError, match=re.escape(message)):
+            plan_assistant_prefix(tok, g, prefix, "[RESULT]")
+    # The marker may be quoted in the rationale of a prefix that ends with it: the last marker counts.
+    plan = plan_assistant_prefix(tok, g, "It said [RESULT] 2 before. [RESULT] ", "[RESULT]")
+    assert plan.at_choice and plan.head_text == "It said [RESULT] 2 before."

@@ -8,6 +8,7 @@ import type { RunConfigInput } from '../../core/config';
 import { createActivities, defaultActivityDeps } from '../../activities';
 import { ObjectStore, createS3Client } from '../../activities/storage';
 import { bundleWorkflows } from '../../workers/main';
+import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
 import type { TestServices } from './services';
 
@@ -34,20 +35,18 @@ export function storeFor(services: TestServices): ObjectStore {
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
-  if (!over) return base;
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? merge(b, v as never) : v;
-  }
-  return out as T;
+  return (over ? mergeConfig(base, over) : base) as T;
 }
 
 /** configs/local.json pointed at the test services and a fresh job folder, with overrides. */
-export function testConfig(services: TestServices, overrides?: DeepPartial<RunConfigInput>): RunConfigInput & { backend: { workDir: string } } {
+export function testConfig(
+  services: TestServices,
+  overrides?: DeepPartial<RunConfigInput>,
+  /** The config to start from (e.g. an ablation config, merged with its `extends`); configs/local.json by default. */
+  start: unknown = localConfig,
+): RunConfigInput & { backend: { workDir: string } } {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-jobs-'));
-  const base = merge(localConfig as unknown as RunConfigInput, {
+  const base = merge(start as RunConfigInput, {
     storage: { bucket: services.s3.bucket, endpoint: services.s3.endpoint },
     backend: { kind: 'local', workDir },
   } as DeepPartial<RunConfigInput>);

@@ -495,19 +495,19 @@ test('registry: names match the config schema, kinds, lookups and the unknown-ad
   }
   assert.deepEqual(
     ADAPTER_NAMES.map((n) => ADAPTER_KINDS[n]),
-    ['pointwise', 'pairwise', 'pointwise', 'pairwise'],
+    ['pointwise', 'pairwise', 'pointwise', 'pairwise', 'pointwise', 'pairwise', 'pointwise', 'pairwise', 'pairwise'],
   );
   const lines = describeAdapters();
-  assert.equal(lines.length, 4);
+  assert.equal(lines.length, 9);
   assert.match(lines[2], /^prometheus-absolute \(pointwise\): /);
   assert.match(lines[3], /^llmbar \(pairwise\): /);
   assert.throws(
-    () => getAdapter('rewardbench'),
-    (e: Error) => e.message === 'unknown adapter "rewardbench"; known: canonical, canonical-pairwise, prometheus-absolute, llmbar',
+    () => getAdapter('reward-bench'),
+    (e: Error) => e.message === 'unknown adapter "reward-bench"; known: canonical, canonical-pairwise, prometheus-absolute, llmbar, feedback-collection, prometheus-hhh, biggen, rewardbench, pandalm',
   );
   assert.deepEqual(tryGetAdapter('nope'), {
     ok: false,
-    reason: 'unknown adapter "nope"; known: canonical, canonical-pairwise, prometheus-absolute, llmbar',
+    reason: 'unknown adapter "nope"; known: canonical, canonical-pairwise, prometheus-absolute, llmbar, feedback-collection, prometheus-hhh, biggen, rewardbench, pandalm',
   });
   assert.deepEqual(tryGetAdapter('llmbar', { subset: '' }), { ok: false, reason: 'adapter option subset must be a non-empty string' });
   assert.equal(isAdapterName('Canonical'), false);

@@ -12,6 +12,7 @@ import {
   describeConfig,
   loadConfigFile,
   parseConfigText,
+  mergeConfig,
 } from '../../cli/config-file';
 import { lineColumn, locateJsonError } from '../../cli/json-locate';
 import { main } from '../../cli/judgeloop';
@@ -230,4 +231,48 @@ test('the real CLI process: a missing config file → exit 2, a one-line message
   });
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, `config file not found: ${join(dir, 'missing.json')} (try configs/local.json)\n`);
+});
+
+test('mergeConfig: objects merge key by key, arrays and values replace', () => {
+  const cases: [unknown, unknown, unknown][] = [
+    [{ a: 1, b: { c: 2, d: 3 } }, { b: { d: 4 } }, { a: 1, b: { c: 2, d: 4 } }],
+    [{ a: [1, 2] }, { a: [3] }, { a: [3] }],
+    [{ a: { b: 1 } }, { a: null }, { a: null }],
+    [{ a: 1 }, { z: { y: 1 } }, { a: 1, z: { y: 1 } }],
+    [[1], { a: 1 }, { a: 1 }],
+  ];
+  for (const [base, override, want] of cases) assert.deepEqual(mergeConfig(base, override), want);
+});
+
+test('"extends": an ablation config holds only what it changes; cycles and bad bases are reported', async () => {
+  const loaded = await loadConfigFile('configs/ablations/majority-vote.json');
+  assert.equal(loaded.config.name, 'abl-majority-vote');
+  assert.deepEqual(loaded.config.loop.pairing.strategies.map((s) => s.name), ['majority_vote']);
+  assert.equal(loaded.config.training.epochs, 4, 'the rest comes from configs/local.json');
+  assert.ok(!('extends' in (loaded.raw as object)), 'the run receives the merged config, without "extends"');
+
+  await writeFile(join(dir, 'cycle-a.json'), JSON.stringify({ extends: 'cycle-b.json', name: 'a' }));
+  await writeFile(join(dir, 'cycle-b.json'), JSON.stringify({ extends: 'cycle-a.json', name: 'b' }));
+  await configErrorAsync(loadConfigFile(join(dir, 'cycle-a.json')), 'invalid', /"extends" makes a cycle/);
+  await writeFile(join(dir, 'bad-extends.json'), JSON.stringify({ extends: 3 }));
+  await configErrorAsync(loadConfigFile(join(dir, 'bad-extends.json')), 'invalid', /"extends" must be the path/);
+  await writeFile(join(dir, 'missing-base.json'), JSON.stringify({ extends: 'nope.json' }));
+  await configErrorAsync(loadConfigFile(join(dir, 'missing-base.json')), 'missing', /nope\.json/);
+  // A problem in the merged result is reported by path like any other.
+  await writeFile(join(dir, 'bad-merged.json'), JSON.stringify({ extends: resolve('configs/local.json'), training: { method: 'ppo' } }));
+  const e = await configErrorAsync(loadConfigFile(join(dir, 'bad-merged.json')), 'invalid', /training\.method/);
+  assert.deepEqual(e.problems.map((p) => p.path), ['training.method']);
+});
+
+test('every ablation config is valid and differs from the embedded default in what its name says', async () => {
+  const { readdir } = await import('node:fs/promises');
+  const files = (await readdir('configs/ablations')).filter((f) => f.endsWith('.json')).sort();
+  assert.ok(files.length >= 6, files.join(', '));
+  const base = (await loadConfigFile('configs/local.json')).config;
+  for (const file of files) {
+    const { config } = await loadConfigFile(join('configs/ablations', file));
+    assert.equal(config.name, `abl-${file.replace(/\.json$/, '')}`, file);
+    assert.deepEqual(config.data, base.data, `${file}: same data as the embedded default`);
+    assert.equal(config.loop.iterations, base.loop.iterations);
+  }
 });

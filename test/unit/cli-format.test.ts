@@ -19,6 +19,7 @@ import {
   renderTable,
   resultsTable,
   suitesOf,
+  curationTable,
 } from '../../cli/format';
 
 function iteration(i: number, overrides: Partial<IterationSummary> = {}): IterationSummary {
@@ -343,4 +344,35 @@ test('progress renderer, TTY: one rewritten line, permanent lines above it, trun
     '\r\x1b[2Kdone 0\na very long progress line th…',
     '\n',
   ]);
+});
+
+test('the curation section: one row per iteration with a curation headline, reasons largest first', () => {
+  assert.equal(curationTable(summary), null, 'no curation headline, no section');
+  assert.ok(!formatResults(summary).includes('pair curation'));
+  const withCuration: RunSummary = {
+    ...summary,
+    iterations: [
+      iteration(0),
+      iteration(1, {
+        pairs: {
+          pairs: 40,
+          inputsWithPair: 10,
+          inputsWithoutPair: 6,
+          uri: 's3://p/1',
+          curation: {
+            uri: 's3://p/1/curation.json',
+            pairsByStrategy: { gold_margin: 30, majority_vote: 10 },
+            droppedByReason: { balance: 2, length_difference: 5, inconsistent: 0 },
+            withoutPairByReason: { no_correct: 4, no_rejected: 2 },
+            parseFailureRate: 0.0125,
+            sampleAgreement: { meanModalShare: 0.5, unanimousFraction: 0.1 },
+            meanLengthDifference: -3.25,
+          },
+        },
+      }),
+    ],
+  };
+  const table = curationTable(withCuration)!;
+  assert.deepEqual(table.rows, [['1', '1.3', '50.0', '10.0', 'gold_margin 30, majority_vote 10', 'length_difference 5, balance 2', 'no_correct 4, no_rejected 2', '-3.3']]);
+  assert.ok(formatResults(withCuration).includes('pair curation (curation.json per iteration):\n' + renderTable(table)));
 });

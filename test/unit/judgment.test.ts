@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng, type Rng } from '../../core/rng';
-import { DEFAULT_MARKER, formatJudgment, parseJudgment, type ParsedJudgment } from '../../core/judgment';
+import {
+  DEFAULT_MARKER,
+  formatJudgment,
+  formatPairwiseVerdict,
+  parseJudgment,
+  parsePairwiseVerdict,
+  PAIRWISE_UNPARSEABLE_REASONS,
+  type ParsedJudgment,
+  type ParsedPairwiseVerdict,
+} from '../../core/judgment';
 
 const SCALE_1_5 = { min: 1, max: 5, marker: DEFAULT_MARKER };
 
@@ -70,6 +79,69 @@ test('parseJudgment: table of accepted and rejected outputs', () => {
     } else {
       assert.deepEqual(got, c.expected, JSON.stringify(c.text));
     }
+  }
+});
+
+test('parsePairwiseVerdict: table of accepted and rejected outputs', () => {
+  const ok = (rationale: string, verdict: 'A' | 'B'): ParsedPairwiseVerdict => ({ status: 'ok', rationale, verdict });
+  const cases: Array<{ text: string; expected: ParsedPairwiseVerdict | string; marker?: string }> = [
+    // Accepted: exactly A or B, optional whitespace and one period.
+    { text: 'A is clearer. [RESULT] A', expected: ok('A is clearer.', 'A') },
+    { text: 'B is right. [RESULT] B', expected: ok('B is right.', 'B') },
+    { text: 'ok [RESULT]B', expected: ok('ok', 'B') },
+    { text: 'ok\n[RESULT]\n A \n', expected: ok('ok', 'A') },
+    { text: 'ok [RESULT] A.', expected: ok('ok', 'A') },
+    { text: 'ok [RESULT] B.\n\n', expected: ok('ok', 'B') },
+    // The last marker wins; earlier markers and verdicts stay in the rationale.
+    { text: 'First [RESULT] A, then [RESULT] B', expected: ok('First [RESULT] A, then', 'B') },
+    { text: 'x [RESULT] A [RESULT]', expected: 'no_verdict' },
+    { text: 'x [RESULT] A [RESULT] C', expected: 'invalid_verdict' },
+    // Rejected: the marker.
+    { text: '', expected: 'no_marker' },
+    { text: 'A is better. A', expected: 'no_marker' },
+    { text: 'A is better. [result] A', expected: 'no_marker' },
+    // Rejected: the verdict.
+    { text: 'x [RESULT]', expected: 'no_verdict' },
+    { text: 'x [RESULT]  \n ', expected: 'no_verdict' },
+    { text: 'x [RESULT] a', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] b.', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] C', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] tie', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] Response A', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] (A)', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] AB', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] 1', expected: 'invalid_verdict' },
+    { text: 'x [RESULT] A or B', expected: 'trailing_text' },
+    { text: 'x [RESULT] B is better', expected: 'trailing_text' },
+    { text: 'x [RESULT] A!', expected: 'trailing_text' },
+    { text: 'x [RESULT] A..', expected: 'trailing_text' },
+    { text: 'x [RESULT] A\nThanks', expected: 'trailing_text' },
+    // Rejected: the rationale (after the verdict checks).
+    { text: '[RESULT] A', expected: 'empty_rationale' },
+    { text: ' \n[RESULT] B', expected: 'empty_rationale' },
+    { text: '[RESULT] C', expected: 'invalid_verdict' },
+    // Another marker.
+    { text: 'Better: B', expected: ok('Better', 'B'), marker: ':' },
+    { text: 'why <<V>> A', expected: ok('why', 'A'), marker: '<<V>>' },
+  ];
+  for (const c of cases) {
+    const got = parsePairwiseVerdict(c.text, { marker: c.marker ?? DEFAULT_MARKER });
+    if (typeof c.expected === 'string') {
+      assert.equal(got.status, 'unparseable', JSON.stringify(c.text));
+      if (got.status === 'unparseable') {
+        assert.equal(got.reason, c.expected, JSON.stringify(c.text));
+        assert.ok(PAIRWISE_UNPARSEABLE_REASONS.includes(got.reason));
+        assert.ok(got.detail.length > 0);
+      }
+    } else {
+      assert.deepEqual(got, c.expected, JSON.stringify(c.text));
+    }
+  }
+  const lower = parsePairwiseVerdict('x [RESULT] a', { marker: DEFAULT_MARKER });
+  assert.ok(lower.status === 'unparseable' && /lowercase/.test(lower.detail), 'a lowercase verdict says why');
+  assert.throws(() => parsePairwiseVerdict('x [RESULT] A', { marker: ' ' }), RangeError);
+  for (const verdict of ['A', 'B'] as const) {
+    assert.deepEqual(parsePairwiseVerdict(formatPairwiseVerdict('  why  ', verdict), { marker: DEFAULT_MARKER }), ok('why', verdict));
   }
 });
 

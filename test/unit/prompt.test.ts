@@ -2,15 +2,28 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import {
+  DEFAULT_PAIRWISE_CRITERIA,
   parseTemplate,
+  renderMeta,
+  renderPairwise,
   renderPointwise,
   renderRubric,
   renderScoreDescriptions,
+  requiredPlaceholders,
   PromptRenderError,
   type Template,
+  type TemplateKind,
   type PointwisePromptInput,
 } from '../../core/prompt';
+import { parseJudgment } from '../../core/judgment';
+import { RunConfig } from '../../core/config';
+import { loadTemplateFile, promptHash, templateHash } from '../../activities/prompts';
+import { buildMetaRequest, metaRatingRow, metaTemplatePath } from '../../activities/meta-judge';
+import { buildRescoreRequest, rescorePrefix, rescoreRow } from '../../activities/consistency';
 
 const DEFAULT_TEMPLATE_PATH = join(__dirname, '..', '..', 'prompts', 'pointwise-v1.txt');
 
@@ -227,4 +240,285 @@ test('renderRubric and renderScoreDescriptions', () => {
   assert.equal(renderRubric({ ...RUBRIC, criteria: '  padded  ', score1: ' a ' }, { min: 1, max: 2 }), 'padded\nScore 1: a\nScore 2: Mostly wrong.');
   assert.throws(() => renderRubric({ ...RUBRIC, criteria: ' ' }, SCALE), /no criteria/);
   assert.throws(() => renderRubric({ ...RUBRIC, score2: '' }, SCALE), /score 2/);
+});
+
+// ---- template kinds: pairwise and meta-judge ----
+
+const PROMPTS_DIR = join(__dirname, '..', '..', 'prompts');
+
+function loadKind(file: string, kind: TemplateKind): Template {
+  const result = parseTemplate(readFileSync(join(PROMPTS_DIR, file), 'utf8'), { kind, source: `prompts/${file}` });
+  if (!result.ok) throw new Error(`${file} did not parse: ${result.problems.join('; ')}`);
+  return result.template;
+}
+
+test('pairwise-v1 and meta-judge-v1 parse as their kinds, with their placeholders', () => {
+  const pairwise = loadKind('pairwise-v1.txt', 'pairwise');
+  assert.equal(pairwise.kind, 'pairwise');
+  assert.ok(pairwise.comments.some((c) => c.includes('pairwise-v1')));
+  assert.deepEqual(pairwise.placeholders, ['criteria', 'instruction', 'marker', 'reference_answer', 'response_a', 'response_b']);
+  const meta = loadKind('meta-judge-v1.txt', 'meta');
+  assert.equal(meta.kind, 'meta');
+  assert.ok(meta.comments.some((c) => c.includes('meta-judge-v1')));
+  assert.deepEqual(meta.placeholders, [
+    'instruction',
+    'judgment_rationale',
+    'judgment_score',
+    'marker',
+    'reference_answer',
+    'response',
+    'rubric',
+    'score_max',
+    'score_min',
+  ]);
+  assert.equal(loadDefault().kind, 'pointwise');
+  assert.deepEqual(requiredPlaceholders('pairwise'), ['instruction', 'response_a', 'response_b']);
+  assert.deepEqual(requiredPlaceholders('meta'), [
+    'instruction',
+    'response',
+    'judgment | judgment_rationale+judgment_score',
+    'score_min',
+    'score_max',
+    'rubric | criteria+score_descriptions',
+  ]);
+});
+
+test('renderPairwise: sections in order, the default criterion, the optional reference, both placements', () => {
+  const template = loadKind('pairwise-v1.txt', 'pairwise');
+  const input = { instruction: 'Name a prime.', response_a: 'Seven.', response_b: 'Nine.' };
+  for (const systemPlacement of ['system', 'user'] as const) {
+    for (const reference of [undefined, '', 'Two.']) {
+      const messages = renderPairwise(template, { ...input, reference_answer: reference }, { marker: '[RESULT]', systemPlacement });
+      assert.equal(messages.length, systemPlacement === 'system' ? 2 : 1);
+      const user = messages[messages.length - 1].content;
+      assert.match(user, /### Instruction\nName a prime\.\n\n### Response A\nSeven\.\n\n### Response B\nNine\.\n\n/);
+      assert.match(user, new RegExp(`### Criterion\\n${DEFAULT_PAIRWISE_CRITERIA.replace(/[?.]/g, '\\$&')}\\n\\n### Feedback$`));
+      assert.match(user, /\[RESULT\] and the letter of the better response, A or B/);
+      assert.equal(user.includes('### Reference answer\nTwo.\n\n### Criterion'), reference === 'Two.');
+      assert.ok(!/\n\n\n/.test(user) && !user.includes('{{'));
+    }
+  }
+  const [, user] = renderPairwise(template, { ...input, criteria: 'Which is correct?' }, { marker: '<<V>>', systemPlacement: 'system' });
+  assert.match(user.content, /### Criterion\nWhich is correct\?\n/);
+  assert.match(user.content, /<rationale> <<V>> <A or B>/);
+});
+
+test('renderMeta: the judged input, the judgment, and the 1-5 rating scale', () => {
+  const template = loadKind('meta-judge-v1.txt', 'meta');
+  const input = { ...EXAMPLE, reference_answer: '4', judgment: { rationale: '  It is right and brief.  ', score: 5 } };
+  const [system, user] = renderMeta(template, input, { scale: SCALE, marker: '[RESULT]', systemPlacement: 'system' });
+  assert.equal(system.role, 'system');
+  assert.match(user.content, /Rate from 1 to 5:\n1: /);
+  assert.match(user.content, /### Response\nIt is 4\.\n\n### Reference answer\n4\n\n### Rubric\nIs the answer correct and concise\?\nScore 1: Wrong\./);
+  assert.match(user.content, /### Judgment to rate\nRationale: It is right and brief\.\nScore: 5\n\n### Feedback$/);
+  // The rubric follows the judge's scale, {{score_min}}-{{score_max}} the rating scale.
+  const judge09 = parsedKind('=== user ===\n{{instruction}} {{response}} {{rubric}} {{judgment}} {{score_min}}-{{score_max}} {{marker}}', 'meta');
+  const rubric09 = { criteria: 'C', score0: 'z', score1: 'o', score2: 't' };
+  const [only] = renderMeta(
+    judge09,
+    { instruction: 'i', response: 'r', rubric: rubric09, judgment: { rationale: 'why', score: 2 } },
+    { scale: { min: 0, max: 2 }, marker: '[RESULT]', systemPlacement: 'system' },
+  );
+  assert.equal(only.content, 'i r C\nScore 0: z\nScore 1: o\nScore 2: t why [RESULT] 2 1-5 [RESULT]');
+  assert.throws(
+    () => renderMeta(template, { ...input, judgment: { rationale: ' ', score: 3 } }, { scale: SCALE, marker: '[RESULT]', systemPlacement: 'system' }),
+    /empty rationale/,
+  );
+});
+
+function parsedKind(text: string, kind: TemplateKind): Template {
+  const result = parseTemplate(text, { kind });
+  if (!result.ok) throw new Error(`template did not parse: ${result.problems.join('; ')}`);
+  return result.template;
+}
+
+test('render functions refuse a template of another kind', () => {
+  const pointwise = loadDefault();
+  const pairwise = loadKind('pairwise-v1.txt', 'pairwise');
+  const meta = loadKind('meta-judge-v1.txt', 'meta');
+  const options = { scale: SCALE, marker: '[RESULT]', systemPlacement: 'system' as const };
+  assert.throws(() => renderPointwise(pairwise, EXAMPLE, options), /renderPointwise needs a pointwise template, got a pairwise template/);
+  assert.throws(() => renderPairwise(pointwise, { instruction: 'i', response_a: 'a', response_b: 'b' }, options), /needs a pairwise template/);
+  assert.throws(() => renderMeta(pointwise, { ...EXAMPLE, judgment: { rationale: 'r', score: 1 } }, options), /needs a meta template/);
+  assert.throws(() => renderPointwise(meta, EXAMPLE, options), PromptRenderError);
+});
+
+test('parseTemplate by kind: problems name the file and the missing placeholder', () => {
+  const source = 'my-templates/x.txt';
+  const cases: Array<{ name: string; kind: TemplateKind; text: string; missing: string[]; problem: RegExp }> = [
+    {
+      name: 'pairwise without response B',
+      kind: 'pairwise',
+      text: '=== user ===\n{{instruction}} A: {{response_a}} {{marker}}',
+      missing: ['response_b'],
+      problem: /^my-templates\/x\.txt: missing required placeholder \{\{response_b\}\} in a pairwise template/,
+    },
+    {
+      name: 'pairwise with a pointwise placeholder',
+      kind: 'pairwise',
+      text: '=== user ===\n{{instruction}} {{response_a}} {{response_b}} {{response}}',
+      missing: [],
+      problem: /^my-templates\/x\.txt: user: placeholder "response" belongs to pointwise\/meta templates, not pairwise/,
+    },
+    {
+      name: 'pairwise with score bounds',
+      kind: 'pairwise',
+      text: '=== user ===\n{{instruction}} {{response_a}} {{response_b}} {{score_max}}',
+      missing: [],
+      problem: /placeholder "score_max" belongs to pointwise\/meta templates, not pairwise/,
+    },
+    {
+      name: 'the pointwise template used as pairwise',
+      kind: 'pairwise',
+      text: readFileSync(DEFAULT_TEMPLATE_PATH, 'utf8'),
+      missing: ['response_a', 'response_b'],
+      problem: /missing required placeholder \{\{response_a\}\}/,
+    },
+    {
+      name: 'meta without the judgment',
+      kind: 'meta',
+      text: '=== user ===\n{{instruction}} {{response}} {{rubric}} {{score_min}} {{score_max}}',
+      missing: ['judgment'],
+      problem: /missing required placeholder \{\{judgment\}\} \(or both \{\{judgment_rationale\}\} and \{\{judgment_score\}\}\) in a meta template/,
+    },
+    {
+      name: 'meta with half of the split judgment',
+      kind: 'meta',
+      text: '=== user ===\n{{instruction}} {{response}} {{rubric}} {{judgment_rationale}} {{score_min}} {{score_max}}',
+      missing: ['judgment_score'],
+      problem: /\{\{judgment_score\}\}/,
+    },
+    {
+      name: 'meta without a rubric',
+      kind: 'meta',
+      text: '=== user ===\n{{instruction}} {{response}} {{judgment}} {{score_min}} {{score_max}}',
+      missing: ['rubric'],
+      problem: /missing required placeholder \{\{rubric\}\} \(or both \{\{criteria\}\} and \{\{score_descriptions\}\}\) in a meta template/,
+    },
+    {
+      name: 'pointwise with a meta placeholder',
+      kind: 'pointwise',
+      text: `=== user ===\n{{instruction}} {{response}} {{rubric}} {{score_min}} {{score_max}} {{judgment}}`,
+      missing: [],
+      problem: /placeholder "judgment" belongs to meta templates, not pointwise/,
+    },
+  ];
+  for (const c of cases) {
+    const result = parseTemplate(c.text, { kind: c.kind, source });
+    assert.equal(result.ok, false, c.name);
+    if (result.ok) continue;
+    assert.deepEqual(result.missingPlaceholders, c.missing, c.name);
+    assert.ok(result.problems.every((p) => p.startsWith(`${source}: `)), `${c.name}: every problem names the file`);
+    assert.ok(result.problems.some((p) => c.problem.test(p)), `${c.name}: ${result.problems.join(' | ')}`);
+  }
+  // Minimal valid templates of each kind.
+  assert.ok(parseTemplate('=== user ===\n{{instruction}} {{response_a}} {{response_b}}', { kind: 'pairwise' }).ok);
+  assert.ok(parseTemplate('=== user ===\n{{instruction}} {{response}} {{criteria}} {{score_descriptions}} {{judgment}} {{score_min}} {{score_max}}', { kind: 'meta' }).ok);
+  assert.throws(() => parseTemplate('=== user ===\nx', { kind: 'bogus' as TemplateKind }), /unknown template kind "bogus"/);
+});
+
+test('loadTemplateFile: a user-supplied file is accepted when valid and hashed; an invalid one is a ConfigError', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'judgeloop-templates-'));
+  const good = '# my-pairwise-v1\n=== user ===\nQ: {{instruction}}\nA) {{response_a}}\nB) {{response_b}}\nEnd with {{marker}} A or B.\n';
+  writeFileSync(join(dir, 'mine.txt'), good);
+  const loaded = await loadTemplateFile('/nonexistent-root', join(dir, 'mine.txt'), 'pairwise', 'some.key');
+  assert.equal(loaded.template.kind, 'pairwise');
+  assert.equal(loaded.hash, createHash('sha256').update(good).digest('hex').slice(0, 16));
+  assert.equal(loaded.hash, templateHash(good));
+  assert.match(loaded.hash, /^[0-9a-f]{16}$/);
+  // Relative paths resolve against the project root.
+  const relative = await loadTemplateFile(dir, 'mine.txt', 'pairwise', 'some.key');
+  assert.equal(relative.hash, loaded.hash);
+
+  writeFileSync(join(dir, 'bad.txt'), '=== user ===\n{{instruction}} {{response_a}}\n');
+  await assert.rejects(loadTemplateFile(dir, 'bad.txt', 'pairwise', 'some.key'), (err: unknown) => {
+    const e = err as { message: string; type?: string; nonRetryable?: boolean };
+    assert.match(e.message, /^some\.key: bad\.txt is not a valid pairwise template: bad\.txt: missing required placeholder \{\{response_b\}\}/);
+    assert.equal(e.type, 'ConfigError');
+    assert.equal(e.nonRetryable, true);
+    return true;
+  });
+  await assert.rejects(loadTemplateFile(dir, 'missing.txt', 'meta', 'some.key'), /some\.key: cannot read missing\.txt/);
+  // The shipped templates load as their kinds.
+  const root = join(__dirname, '..', '..');
+  for (const [file, kind] of [['prompts/pointwise-v1.txt', 'pointwise'], ['prompts/pairwise-v1.txt', 'pairwise'], ['prompts/meta-judge-v1.txt', 'meta']] as const) {
+    assert.equal((await loadTemplateFile(root, file, kind, 'k')).template.kind, kind);
+  }
+});
+
+test('promptHash: 16 hex digits of the rendered messages', () => {
+  const a = [{ role: 'user' as const, content: 'x' }];
+  assert.match(promptHash(a), /^[0-9a-f]{16}$/);
+  assert.equal(promptHash(a), promptHash([{ content: 'x', role: 'user' }]));
+  assert.notEqual(promptHash(a), promptHash([{ role: 'user', content: 'y' }]));
+});
+
+// ---- the judge-side requests (activities/meta-judge.ts, activities/consistency.ts) ----
+
+const CONFIG = RunConfig.parse(JSON.parse(readFileSync(join(__dirname, '..', '..', 'configs', 'local.json'), 'utf8')));
+
+test('meta-judge requests: rendered from the input and the judgment; ratings parse on the 1-5 scale', () => {
+  assert.equal(metaTemplatePath(CONFIG), 'prompts/meta-judge-v1.txt');
+  const template = { template: loadKind('meta-judge-v1.txt', 'meta'), hash: 'feedfacefeedface' };
+  const sample = { request_id: 'ex-1', example_id: 'ex-1', sample_index: 3, rationale: 'Correct and short.', score: 5 };
+  const request = buildMetaRequest(template, CONFIG, { id: 'ex-1', ...EXAMPLE }, sample);
+  assert.equal(request.request_id, 'ex-1#3');
+  assert.deepEqual(
+    { ...request, messages: undefined, prompt_hash: undefined },
+    {
+      request_id: 'ex-1#3',
+      example_id: 'ex-1',
+      messages: undefined,
+      prompt_hash: undefined,
+      template_hash: 'feedfacefeedface',
+      judged_request_id: 'ex-1',
+      judged_sample_index: 3,
+      judged_score: 5,
+    },
+  );
+  assert.equal(request.prompt_hash, promptHash(request.messages));
+  const user = request.messages[request.messages.length - 1].content;
+  assert.match(user, /Rationale: Correct and short\.\nScore: 5/);
+  assert.match(user, /### Instruction\nWhat is 2 \+ 2\?/);
+
+  const raw = { ...request, sample_index: 0, text: 'The rationale fits. [RESULT] 4' };
+  assert.deepEqual(metaRatingRow(raw, '[RESULT]'), { request_id: 'ex-1', example_id: 'ex-1', sample_index: 3, meta_score: 4, meta_status: 'ok' });
+  assert.deepEqual(metaRatingRow({ ...raw, text: 'Hmm. [RESULT] 7' }, '[RESULT]'), {
+    request_id: 'ex-1',
+    example_id: 'ex-1',
+    sample_index: 3,
+    meta_score: null,
+    meta_status: 'unparseable',
+    reason: 'score_out_of_range',
+  });
+});
+
+test('consistency requests: the original prompt, prefilled up to the score; the re-score is compared', () => {
+  const messages = [{ role: 'user' as const, content: 'judge this' }];
+  const original = { messages, prompt_hash: 'p'.repeat(16), template_hash: 't'.repeat(16) };
+  const sample = { request_id: 'ex-2', example_id: 'ex-2', sample_index: 1, rationale: 'Mostly wrong.', score: 2 };
+  const request = buildRescoreRequest(original, sample, '[RESULT]');
+  assert.equal(request.assistant_prefix, 'Mostly wrong. [RESULT] ');
+  assert.equal(rescorePrefix('  Mostly wrong.\n', '[RESULT]'), 'Mostly wrong. [RESULT] ');
+  assert.deepEqual(request.messages, messages);
+  assert.equal(request.request_id, 'ex-2#1');
+  assert.equal(request.prompt_hash, original.prompt_hash);
+  assert.equal(request.template_hash, original.template_hash);
+  // generate.py writes prefix + score; that parses back to the same rationale.
+  const parsed = parseJudgment(`${request.assistant_prefix}2`, { min: 1, max: 5, marker: '[RESULT]' });
+  assert.deepEqual(parsed, { status: 'ok', rationale: 'Mostly wrong.', score: 2 });
+  const raw = { ...request, sample_index: 0 };
+  const scale = { min: 1, max: 5 };
+  assert.deepEqual(rescoreRow({ ...raw, text: `${request.assistant_prefix}2` }, scale, '[RESULT]'), {
+    request_id: 'ex-2',
+    example_id: 'ex-2',
+    sample_index: 1,
+    score: 2,
+    rescore: 2,
+    consistent: true,
+  });
+  assert.equal(rescoreRow({ ...raw, text: `${request.assistant_prefix}4` }, scale, '[RESULT]').consistent, false);
+  const broken = rescoreRow({ ...raw, text: `${request.assistant_prefix}9` }, scale, '[RESULT]');
+  assert.equal(broken.rescore, null);
+  assert.equal(broken.consistent, false);
 });

@@ -5,7 +5,7 @@ import { selectInputIds } from '../../activities/sample';
 import { groupByRequest } from '../../activities/pair';
 import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
 import { pairwiseSuiteMetrics } from '../../activities/evaluate';
-import { trainHyperparameters } from '../../activities/train';
+import { trainEntryPoint, trainHyperparameters } from '../../activities/train';
 import localConfig from '../../configs/local.json';
 
 const config = (() => {
@@ -70,12 +70,16 @@ test('scoreRawJudgment parses the completion and keeps unparseable ones with the
 });
 
 test('pairwise suite accuracy counts ties and unparseable judgments as half', () => {
-  const table: Array<[Array<{ chosen: number | null; rejected: number | null }>, number, number, number]> = [
+  const table: Array<[Array<{ chosen: number | null; rejected: number | null; goldTie?: boolean }>, number, number, number]> = [
     [[{ chosen: 5, rejected: 1 }], 1, 0, 0],
     [[{ chosen: 1, rejected: 5 }], 0, 0, 0],
     [[{ chosen: 3, rejected: 3 }], 0.5, 1, 0],
     [[{ chosen: null, rejected: 3 }], 0.5, 0, 1],
     [[{ chosen: 5, rejected: 1 }, { chosen: 2, rejected: 2 }, { chosen: 1, rejected: 2 }, { chosen: 4, rejected: null }], 0.5, 1, 1],
+    // A gold tie (PandaLM) is right when the judge scores both the same, wrong otherwise.
+    [[{ chosen: 3, rejected: 3, goldTie: true }], 1, 0, 0],
+    [[{ chosen: 4, rejected: 3, goldTie: true }], 0, 0, 0],
+    [[{ chosen: null, rejected: 3, goldTie: true }], 0.5, 0, 1],
   ];
   for (const [pairs, accuracy, ties, unparseable] of table) {
     const m = pairwiseSuiteMetrics(pairs);
@@ -83,6 +87,7 @@ test('pairwise suite accuracy counts ties and unparseable judgments as half', ()
     assert.equal(m.accuracy, accuracy, JSON.stringify(pairs));
     assert.equal(m.ties, ties);
     assert.equal(m.unparseable, unparseable);
+    assert.equal(m.goldTies, pairs.filter((p) => p.goldTie).length);
   }
 });
 
@@ -95,4 +100,15 @@ test('trainHyperparameters: RPO weight from the config, pure DPO by default, val
   const bad = validateConfig({ ...localConfig, training: { ...localConfig.training, rpoAlpha: -1 } });
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems.map((p) => p.path), ['training.rpoAlpha']);
+});
+
+test('the SFT control runs train_sft.py with the shared hyperparameters only', () => {
+  const sft = validateConfig({ ...localConfig, training: { ...localConfig.training, method: 'sft' } });
+  assert.ok(sft.ok);
+  assert.equal(trainEntryPoint(sft.config), 'train_sft.py');
+  assert.equal(trainEntryPoint(config), 'train_dpo.py');
+  const hps = trainHyperparameters(sft.config, 1);
+  assert.ok(!('beta' in hps) && !('rpo_alpha' in hps) && !('marker' in hps), JSON.stringify(hps));
+  assert.equal(hps.learning_rate, localConfig.training.learningRate);
+  assert.equal(hps.seed, trainHyperparameters(config, 1).seed, 'the same seed as DPO: a controlled comparison');
 });

@@ -1,0 +1,183 @@
+"""SFT control job: M(i) = SFT(M(i-1), chosen judgments) — rejection-sampling fine-tuning on the same pairs.
+
+METHOD.md's control: the judge is fine-tuned on the chosen side of the preference pairs only, so that DPO's
+gain can be measured against plain supervised training on the same data. Same channels and outputs as
+train_dpo.py (docs/CONTRACTS.md, "train_sft.py"): channels `model` and `pairs`; the new model folder in
+SM_MODEL_DIR; `metrics.jsonl` (one row per step: `step, loss`, plus TRL's token accuracy) and
+`train_summary.json` in SM_OUTPUT_DATA_DIR.
+
+    SM_CHANNEL_MODEL=... SM_CHANNEL_PAIRS=... SM_MODEL_DIR=... SM_OUTPUT_DATA_DIR=... \
+        python jobs/train_sft.py --learning_rate 1e-5
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from judgeloop_jobs.jsonl import write_json
+from judgeloop_jobs.progress import report_progress
+from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
+                                        require)
+from train_dpo import _finite, load_pairs, save_model
+
+
+@dataclass
+class TrainSftConfig:
+    epochs: float = 1.0
+    learning_rate: float = 1e-5
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_length: int = 2048
+    """Prompt plus judgment in tokens; longer examples lose the start of the prompt, never the judgment."""
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    seed: int = 0
+
+    def validate(self) -> None:
+        require(self.epochs > 0, "epochs", "must be > 0", self.epochs)
+        require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)", self.learning_rate)
+        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
+        require(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "must be >= 1",
+                self.gradient_accumulation_steps)
+        require(self.max_length >= 8, "max_length", "must be >= 8", self.max_length)
+        require(self.lora_r >= 1, "lora_r", "must be >= 1", self.lora_r)
+        require(self.lora_alpha >= 1, "lora_alpha", "must be >= 1", self.lora_alpha)
+        require(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)", self.lora_dropout)
+        require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+
+
+def chosen_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chosen judgments of the pairs, each (prompt, judgment) once: a judgment that is the chosen side of
+    several pairs would otherwise be trained on several times, a weighting DPO does not give it either."""
+    seen: set[str] = set()
+    examples = []
+    for pair in pairs:
+        key = json.dumps([pair["prompt"], pair["chosen"]], sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        examples.append({"prompt": pair["prompt"], "completion": pair["chosen"]})
+    return examples
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    cfg = parse_hyperparameters(TrainSftConfig, sys.argv[1:] if argv is None else argv)
+    paths = read_job_paths(["model", "pairs"])
+    pairs = load_pairs(paths.channel("pairs"))
+    examples = chosen_examples(pairs)
+    print(f"train_sft: {len(pairs)} pairs -> {len(examples)} distinct chosen judgments, "
+          f"config={json.dumps(config_as_dict(cfg))}", flush=True)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from judgeloop_jobs.quiet import quiet_libraries
+
+    quiet_libraries()
+    set_seed(cfg.seed)
+    on_gpu = torch.cuda.is_available()
+    dtype = torch.bfloat16 if on_gpu else torch.float32
+    model_dir = paths.channel("model")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if not getattr(tokenizer, "chat_template", None):
+        raise JobConfigError("the model's tokenizer has no chat_template; SFT on chat messages needs one")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+
+    metrics_path = paths.output_data_dir / "metrics.jsonl"
+    metrics_path.write_text("", encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="judgeloop-sft-") as scratch:
+        trainer = build_trainer(cfg, model, tokenizer, examples, Path(scratch), on_gpu, metrics_path)
+        result = trainer.train()
+        final_model = trainer.model
+        if cfg.lora:
+            final_model = final_model.merge_and_unload()
+        save_model(final_model, tokenizer, paths.model_dir)
+
+    rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    last = rows[-1] if rows else {}
+    summary = {
+        "method": "sft",
+        "pairs": len(pairs),
+        "examples": len(examples),
+        "steps": int(result.global_step),
+        "final_loss": last.get("loss"),
+        "final_token_accuracy": last.get("mean_token_accuracy"),
+        "mean_loss": _finite(result.training_loss),
+        "seconds": round(time.monotonic() - started, 3),
+        "device": "cuda" if on_gpu else "cpu",
+        "dtype": str(dtype).replace("torch.", ""),
+        "config": config_as_dict(cfg),
+    }
+    write_json(paths.output_data_dir / "train_summary.json", summary)
+    print(f"train_sft: {summary['steps']} steps, final loss {summary['final_loss']}, {summary['seconds']}s -> "
+          f"{paths.model_dir}", flush=True)
+    return 0
+
+
+def build_trainer(cfg: TrainSftConfig, model, tokenizer, examples, scratch: Path, on_gpu: bool, metrics_path: Path):
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    class MetricsAndProgress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or "loss" not in logs:
+                return
+            row = {"step": state.global_step, **{k: _finite(v) for k, v in logs.items()
+                                                 if isinstance(v, (int, float))}}
+            with metrics_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            report_progress(state.global_step, state.max_steps, "steps")
+
+    args = SFTConfig(
+        output_dir=str(scratch),
+        save_strategy="no",
+        report_to="none",
+        push_to_hub=False,
+        logging_strategy="steps",
+        logging_steps=1,
+        disable_tqdm=True,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        # Like train_dpo: keep the end (the response and the judgment), lose the start of a long prompt.
+        # TRL 1.x deprecates keep_end (removal in 2.0); requirements.txt pins 1.16.
+        max_length=cfg.max_length,
+        truncation_mode="keep_end",
+        completion_only_loss=True,  # the loss is on the judgment, never on the prompt
+        packing=False,
+        bf16=on_gpu,
+        fp16=False,
+        activation_checkpointing=on_gpu,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_gpu,
+    )
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+                      peft_config=peft_config, callbacks=[MetricsAndProgress()])
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        sys.exit(main())
+    except JobConfigError as error:
+        print(f"train_sft: error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
