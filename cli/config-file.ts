@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
+import { parseTemplate, type TemplateKind } from '../core/prompt';
 import { canonicalJson, sha256Hex } from '../activities/manifest';
 import { locateJsonError } from './json-locate';
 
@@ -77,7 +78,46 @@ export function checkConfig(raw: unknown, path: string): { config: RunConfig; co
 
 export async function loadConfigFile(path: string): Promise<LoadedConfig> {
   const raw = await readConfigWithExtends(path, []);
-  return { path, raw, ...checkConfig(raw, path) };
+  const checked = checkConfig(raw, path);
+  await checkTemplates(checked.config, path);
+  return { path, raw, ...checked };
+}
+
+/** Project root: template paths in a config are relative to it (as the worker reads them). */
+const PROJECT_ROOT = resolvePath(__dirname, '..');
+
+/** The template files a config names, with the kind each must be. */
+export function templatesOf(config: RunConfig): { key: string; file: string; kind: TemplateKind }[] {
+  const list: { key: string; file: string; kind: TemplateKind }[] = [
+    { key: 'judge.promptTemplate', file: config.judge.promptTemplate, kind: 'pointwise' },
+  ];
+  if (config.data.evalSuites.some((s) => s.kind === 'pairwise' && (s.mode === 'relative' || s.mode === 'both'))) {
+    list.push({ key: 'judge.pairwiseTemplate', file: config.judge.pairwiseTemplate, kind: 'pairwise' });
+  }
+  config.loop.pairing.strategies.forEach((s, i) => {
+    if (s.name === 'meta_judge') list.push({ key: `loop.pairing.strategies.${i}.template`, file: s.template, kind: 'meta' });
+  });
+  return list;
+}
+
+/**
+ * Reads and checks every template the config names, so that a missing file or a missing placeholder stops
+ * the run before it starts (the steps check again when they load them).
+ */
+async function checkTemplates(config: RunConfig, path: string): Promise<void> {
+  const problems: ConfigProblem[] = [];
+  for (const { key, file, kind } of templatesOf(config)) {
+    let text: string;
+    try {
+      text = await readFile(resolvePath(PROJECT_ROOT, file), 'utf8');
+    } catch {
+      problems.push({ path: key, message: `cannot read the template ${file} (paths are relative to the project root)` });
+      continue;
+    }
+    const parsed = parseTemplate(text, { kind, source: file });
+    if (!parsed.ok) for (const message of parsed.problems) problems.push({ path: key, message });
+  }
+  if (problems.length) throw new ConfigFileError('invalid', formatConfigProblems(problems, path), path, problems);
 }
 
 async function readConfigText(path: string): Promise<string> {

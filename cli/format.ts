@@ -112,6 +112,8 @@ export function renderTable(table: Table): string {
 export interface SuiteColumnInfo {
   name: string;
   kind: SuiteMetrics['kind'];
+  /** Present (true) when some iteration has relative (A/B) metrics for this pairwise suite. */
+  relative?: true;
 }
 
 /** Eval suites in order of first appearance across iterations (the kind is taken from the first sighting). */
@@ -120,6 +122,8 @@ export function suitesOf(summary: Pick<RunSummary, 'iterations'>): SuiteColumnIn
   for (const it of summary.iterations ?? []) {
     for (const [name, m] of Object.entries(it.eval ?? {})) {
       if (!seen.has(name)) seen.set(name, { name, kind: m.kind });
+      const info = seen.get(name)!;
+      if (info.kind === 'pairwise' && m.kind === 'pairwise' && m.relative) info.relative = true;
     }
   }
   return [...seen.values()];
@@ -127,16 +131,25 @@ export function suitesOf(summary: Pick<RunSummary, 'iterations'>): SuiteColumnIn
 
 const POINTWISE_HEADER = ['exact %', 'pearson', 'spearman', 'kendall', 'MAE', 'n'];
 const PAIRWISE_HEADER = ['accuracy %', 'n'];
+/** A pairwise suite with relative metrics: the pointwise comparison's accuracy, then the A/B accuracy. */
+const RELATIVE_HEADER = ['accuracy %', 'A/B acc %', 'n'];
 
-function suiteCells(kind: SuiteMetrics['kind'], m: SuiteMetrics | undefined): string[] {
-  if (kind === 'pointwise') {
+function suiteHeader(s: SuiteColumnInfo): string[] {
+  if (s.kind === 'pointwise') return POINTWISE_HEADER;
+  return s.relative ? RELATIVE_HEADER : PAIRWISE_HEADER;
+}
+
+function suiteCells(s: SuiteColumnInfo, m: SuiteMetrics | undefined): string[] {
+  if (s.kind === 'pointwise') {
     const p = m?.kind === 'pointwise' ? (m as PointwiseMetrics) : undefined;
     if (!p) return POINTWISE_HEADER.map(() => NONE);
     return [pct(p.exactAgreement), num(p.pearson), num(p.spearman), num(p.kendall), num(p.mae), int(p.n)];
   }
   const q = m?.kind === 'pairwise' ? (m as PairwiseMetrics) : undefined;
-  if (!q) return PAIRWISE_HEADER.map(() => NONE);
-  return [pct(q.accuracy), int(q.n)];
+  if (!q) return suiteHeader(s).map(() => NONE);
+  if (!s.relative) return [pct(q.accuracy), int(q.n)];
+  // In relative mode the pointwise comparison did not run: its column shows —.
+  return [q.mode === 'relative' ? NONE : pct(q.accuracy), pct(q.relative?.accuracy), int(q.n)];
 }
 
 /** The table's cells: one row per iteration (0 = the seed judge). */
@@ -145,7 +158,7 @@ export function resultsTable(summary: RunSummary): Table {
   const header = ['iteration', 'pairs', 'sample parse %', 'train loss'];
   const groups: TableColumnGroup[] = [{ label: '', span: header.length }];
   for (const s of suites) {
-    const cols = s.kind === 'pointwise' ? POINTWISE_HEADER : PAIRWISE_HEADER;
+    const cols = suiteHeader(s);
     header.push(...cols);
     groups.push({ label: `${s.name} (${s.kind})`, span: cols.length });
   }
@@ -156,7 +169,7 @@ export function resultsTable(summary: RunSummary): Table {
       int(it.pairs?.pairs),
       pct(it.sample?.parseRate),
       num(it.train?.finalLoss, 4),
-      ...suites.flatMap((s) => suiteCells(s.kind, it.eval?.[s.name])),
+      ...suites.flatMap((s) => suiteCells(s, it.eval?.[s.name])),
     ]);
   return { groups: suites.length ? groups : undefined, header, rows };
 }

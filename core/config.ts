@@ -28,6 +28,8 @@ export const JudgeConfig = z
     seedModel: SourceUri,
     /** Versioned prompt template file for pointwise judging. */
     promptTemplate: z.string().min(1).default('prompts/pointwise-v1.txt'),
+    /** Versioned prompt template file for relative (A/B) judging of pairwise suites in `relative`/`both` mode. */
+    pairwiseTemplate: z.string().min(1).default('prompts/pairwise-v1.txt'),
     /** Where the template's system text goes: a system turn, or prepended to the user turn (Prometheus style). */
     systemPromptPlacement: z.enum(['system', 'user']).default('system'),
     scale: z
@@ -63,9 +65,18 @@ export const DatasetSource = z
   })
   .strict();
 
+/**
+ * How a pairwise suite is judged: `pointwise` scores both responses with the pointwise template and compares
+ * the scores; `relative` asks for a verdict A or B with `judge.pairwiseTemplate`, each pair in both orders;
+ * `both` does the two.
+ */
+export const PAIRWISE_MODES = ['pointwise', 'relative', 'both'] as const;
+
 export const EvalSuite = DatasetSource.extend({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lowercase letters, digits and "-", at most 41'),
   kind: z.enum(['pointwise', 'pairwise']),
+  /** Pairwise suites only; absent means `pointwise` (see `pairwiseMode`). */
+  mode: z.enum(PAIRWISE_MODES).optional(),
 }).strict();
 
 export const DataConfig = z
@@ -109,6 +120,13 @@ export const DataConfig = z
     }
     const seen = new Set<string>();
     d.evalSuites.forEach((s, i) => {
+      if (s.mode !== undefined && s.kind !== 'pairwise') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['evalSuites', i, 'mode'],
+          message: `only pairwise suites have a mode (pointwise, relative or both); suite "${s.name}" is ${s.kind}: remove mode`,
+        });
+      }
       if (seen.has(s.name)) {
         ctx.addIssue({ code: 'custom', path: ['evalSuites', i, 'name'], message: `duplicate suite name "${s.name}"` });
       }
@@ -305,12 +323,39 @@ export const RunConfig = z
     timeouts: ActivityTimeouts.prefault({}),
     storage: StorageConfig,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // The A/B verdict is decoded with generate.py's `choices`, which only the transformers backend supports.
+    if (c.judge.decoding.backend !== 'vllm') return;
+    c.data.evalSuites.forEach((s, i) => {
+      if (s.kind === 'pairwise' && pairwiseMode(s) !== 'pointwise') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['data', 'evalSuites', i, 'mode'],
+          message: `mode "${pairwiseMode(s)}" decodes an A/B verdict, which needs the transformers backend; judge.decoding.backend is "vllm" (use "auto" or "transformers")`,
+        });
+      }
+    });
+    // The re-score continues an assistant prefix (generate.py's `assistant_prefix`): transformers only, too.
+    if (c.loop.pairing.consistencyFilter) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loop', 'pairing', 'consistencyFilter'],
+        message: 'the re-score continues the judge\'s own rationale, which needs the transformers backend; judge.decoding.backend is "vllm" (use "auto" or "transformers")',
+      });
+    }
+  });
 
 export type RunConfigInput = z.input<typeof RunConfig>;
 export type RunConfig = z.output<typeof RunConfig>;
 export type EvalSuite = z.output<typeof EvalSuite>;
 export type DatasetSource = z.output<typeof DatasetSource>;
+export type PairwiseMode = (typeof PAIRWISE_MODES)[number];
+
+/** A suite's pairwise mode (`pointwise` when unset, and for pointwise suites). */
+export function pairwiseMode(suite: { kind: string; mode?: PairwiseMode }): PairwiseMode {
+  return suite.kind === 'pairwise' ? (suite.mode ?? 'pointwise') : 'pointwise';
+}
 
 export interface ConfigProblem {
   path: string;

@@ -3,6 +3,8 @@
  * in S3 and only URIs plus summaries travel in payloads (the claim-check pattern).
  */
 
+import type { PairwiseMode } from './config';
+
 export const TASK_QUEUE = 'judgeloop';
 export const RUN_WORKFLOW = 'selfRationalizationRun';
 export const ITERATION_WORKFLOW = 'iterationWorkflow';
@@ -49,7 +51,46 @@ export interface PairwiseMetrics {
   unparseable: number;
   /** Items whose gold is a tie. */
   goldTies?: number;
+  /**
+   * How the suite was judged (`data.evalSuites[].mode`); absent means `pointwise`. In `relative` mode the
+   * pointwise comparison does not run: `accuracy` and `unparseable` are then the relative ones and `ties` is 0.
+   */
+  mode?: PairwiseMode;
+  /** The relative (A/B) grading, in `relative` and `both` mode. */
+  relative?: RelativeMetrics;
 }
+
+/** `data.evalSuites[].mode` (core/config.ts). */
+export type { PairwiseMode };
+
+/**
+ * Relative (A/B) grading of a pairwise suite (`data.evalSuites[].mode` relative or both; core/relative.ts):
+ * every pair judged twice with the pairwise template, chosen as A and chosen as B.
+ */
+export interface RelativeMetrics {
+  /** Pairs judged. */
+  n: number;
+  /** Relative judgments: two per pair, one per order. */
+  requests: number;
+  /**
+   * Over both orders (`requests` verdicts): a verdict for the chosen response counts 1, for the rejected one
+   * 0, an unparseable verdict 0.5. Gold tie: each of the pair's two verdicts counts 1 when they pick different
+   * responses (the same letter twice, i.e. the judge had no preference between the responses), 0 when they
+   * pick the same response, 0.5 when either is unparseable. 0 for an empty suite.
+   */
+  accuracy: number;
+  /** Of the pairs whose two verdicts both parsed, the fraction that pick the same response; null when none. */
+  positionConsistency: number | null;
+  /** Verdicts that did not parse (a missing row counts as one). */
+  unparseable: number;
+  /** Of the parsed verdicts, the fraction that are `A` (0.5 = no preference for a position); null when none. */
+  preferA: number | null;
+  /** Pairs whose gold is a tie. */
+  goldTies: number;
+  /** `relativeOrderSeed(loop.seed, suite)`: with `relativeOrders`, which order was presented first. */
+  orderSeed: number;
+}
+
 
 export type SuiteMetrics = PointwiseMetrics | PairwiseMetrics;
 

@@ -4,32 +4,18 @@
  * and artifacts show the strategy, hygiene or training method it names. The full-size comparison is
  * `bash scripts/ablations.sh` (README, "Ablations").
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfigFile } from '../../cli/config-file';
 import { joinUri, stepPrefix } from '../../core/artifacts';
 import type { RunSummary, IterationSummary } from '../../core/run-types';
 import type { PreferencePair } from '../../core/records';
 import { selfRationalizationRun } from '../../workflows';
-import { startTestServices, type TestServices } from '../support/services';
-import { createTestWorker, storeFor, testConfig, useLocalS3Credentials } from '../support/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
-let services: TestServices;
-let env: TestWorkflowEnvironment;
+const stack = useTestStack();
 const taskQueue = 'ablations';
-
-before(async () => {
-  services = await startTestServices();
-  useLocalS3Credentials(services);
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: services.temporalAddress });
-});
-
-after(async () => {
-  await env?.teardown();
-  await services?.stop();
-});
 
 /** The curation report's fields these tests read (docs/CONTRACTS.md, "curation.json"). */
 interface Curation {
@@ -62,7 +48,7 @@ interface Overrides {
 async function startAblation(file: string, over: Overrides = {}): Promise<{ workflowId: string; result: Promise<RunSummary>; inputs: number }> {
   const loaded = await loadConfigFile(`configs/ablations/${file}`);
   const config = testConfig(
-    services,
+    stack.services,
     {
       ...(over.seedModel ? { judge: { seedModel: over.seedModel } } : {}),
       loop: { iterations: 1, inputsPerIteration: 64, samplesPerInput: 8, ...over.loop },
@@ -75,15 +61,15 @@ async function startAblation(file: string, over: Overrides = {}): Promise<{ work
   );
   const workflowId = `abl-${file.replace(/\.json$/, '')}-${Date.now()}`;
   // A worker stops when runUntil returns: one per run (the workflow bundle is built once and shared).
-  const worker = await createTestWorker(env.nativeConnection, taskQueue);
-  const result = worker.runUntil(env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }));
+  const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
+  const result = worker.runUntil(stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }));
   return { workflowId, result, inputs: config.loop?.inputsPerIteration ?? 64 };
 }
 
 async function runAblation(file: string, over: Overrides = {}): Promise<AblationRun> {
   const { result, inputs } = await startAblation(file, over);
   const summary = await result;
-  const store = storeFor(services);
+  const store = storeFor(stack.services);
   const iteration = summary.iterations[1];
   assert.ok(iteration?.pairs, `${file}: iteration 1 has pairs`);
   const curationUri = joinUri(stepPrefix(summary.runPrefixUri, 1, 'pair'), 'curation.json');
@@ -128,7 +114,7 @@ test('gold_margin + DPO (the embedded default): chosen scores the gold, rejected
 
 test('the SFT control trains train_sft.py on the chosen judgments of the same kind of pairs', { timeout: 15 * 60_000 }, async () => {
   const { summary, iteration } = await runAblation('gold-margin-sft.json');
-  const store = storeFor(services);
+  const store = storeFor(stack.services);
   const trainSummary = await store.getJson<{ method: string; examples: number; pairs: number }>(
     joinUri(stepPrefix(summary.runPrefixUri, 1, 'train'), 'job', 'output', 'train_summary.json'),
   );
@@ -182,8 +168,8 @@ test('consistency filter: rationales are re-scored greedily and inconsistent sam
     const cause = String((outcome.failure as { cause?: { cause?: unknown } }).cause?.cause ?? outcome.failure);
     assert.match(cause, /no preference pairs/, 'the only acceptable failure is NoPairs');
   }
-  const store = storeFor(services);
-  const runPrefix = `s3://${services.s3.bucket}/runs/${workflowId}`;
+  const store = storeFor(stack.services);
+  const runPrefix = `s3://${stack.services.s3.bucket}/runs/${workflowId}`;
   const rescores: { consistent: boolean; rescore: number | null; score: number }[] = [];
   for await (const r of store.readJsonl<{ consistent: boolean; rescore: number | null; score: number }>(
     joinUri(runPrefix, 'iter-1', 'consistency', 'data', 'rescores.jsonl'),
@@ -205,7 +191,7 @@ test('consistency filter: rationales are re-scored greedily and inconsistent sam
 
 test('pure DPO (rpoAlpha 0) passes rpo_alpha 0 to train_dpo.py', { timeout: 15 * 60_000 }, async () => {
   const { summary } = await runAblation('pure-dpo.json');
-  const store = storeFor(services);
+  const store = storeFor(stack.services);
   const trainSummary = await store.getJson<{ config: { rpo_alpha: number } }>(
     joinUri(stepPrefix(summary.runPrefixUri, 1, 'train'), 'job', 'output', 'train_summary.json'),
   );

@@ -3,43 +3,29 @@
  * server and the real Python jobs on the tiny judge. Two iterations; asserts on what lands in S3 and that
  * the judge gets measurably better on the synthetic task's held-out split.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { selfRationalizationRun } from '../../workflows';
 import { iterationWorkflowId, type PointwiseMetrics, type RunSummary } from '../../core/run-types';
 import { validatePreferencePair } from '../../core/records';
 import { joinUri, stepPrefix } from '../../core/artifacts';
 import type { StepManifest } from '../../activities/manifest';
-import { startTestServices, type TestServices } from '../support/services';
-import { createTestWorker, storeFor, testConfig, useLocalS3Credentials } from '../support/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 import { payloadSizes } from '../support/history';
 
-let services: TestServices;
-let env: TestWorkflowEnvironment;
-
-before(async () => {
-  services = await startTestServices();
-  useLocalS3Credentials(services);
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: services.temporalAddress });
-});
-
-after(async () => {
-  await env?.teardown();
-  await services?.stop();
-});
+const stack = useTestStack();
 
 test('a two-iteration run completes and leaves every artifact in S3', { timeout: 30 * 60_000 }, async () => {
   const taskQueue = 'e2e';
-  const config = testConfig(services);
+  const config = testConfig(stack.services);
   const workflowId = `e2e-${Date.now()}`;
-  const worker = await createTestWorker(env.nativeConnection, taskQueue);
+  const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const { summary, history } = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [config] });
+    const handle = await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [config] });
     const summary: RunSummary = await handle.result();
     return { summary, history: await handle.fetchHistory() };
   });
-  const store = storeFor(services);
+  const store = storeFor(stack.services);
 
   assert.equal(summary.runId, workflowId);
   assert.deepEqual(summary.iterations.map((i) => i.iteration), [0, 1, 2]);
@@ -99,6 +85,6 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const sizes = payloadSizes(history);
   assert.ok(sizes.length > 0);
   assert.ok(Math.max(...sizes) < 64 * 1024, `largest payload ${Math.max(...sizes)} bytes`);
-  const child = await env.client.workflow.getHandle(iterationWorkflowId(workflowId, 1)).fetchHistory();
+  const child = await stack.env.client.workflow.getHandle(iterationWorkflowId(workflowId, 1)).fetchHistory();
   assert.ok(Math.max(...payloadSizes(child)) < 64 * 1024);
 });

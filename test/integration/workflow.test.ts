@@ -2,37 +2,23 @@
  * The run workflow on a real Temporal dev server with a real worker: config and data problems are
  * rejected up front with every problem named, without retrying forever.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { selfRationalizationRun } from '../../workflows';
-import { startTestServices, type TestServices } from '../support/services';
-import { createTestWorker, testConfig, useLocalS3Credentials, storeFor } from '../support/judgeloop';
+import { createTestWorker, testConfig, useTestStack, storeFor } from '../support/judgeloop';
 
-let services: TestServices;
-let env: TestWorkflowEnvironment;
-
-before(async () => {
-  services = await startTestServices();
-  useLocalS3Credentials(services);
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: services.temporalAddress });
-});
-
-after(async () => {
-  await env?.teardown();
-  await services?.stop();
-});
+const stack = useTestStack();
 
 async function runExpectingFailure(taskQueue: string, config: unknown): Promise<ApplicationFailure> {
-  const worker = await createTestWorker(env.nativeConnection, taskQueue);
+  const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   return worker.runUntil(async () => {
     try {
-      await env.client.workflow.execute(selfRationalizationRun, {
+      await stack.env.client.workflow.execute(selfRationalizationRun, {
         taskQueue,
         workflowId: `${taskQueue}-${Date.now()}`,
         args: [config],
@@ -51,7 +37,7 @@ async function runExpectingFailure(taskQueue: string, config: unknown): Promise<
 }
 
 test('a bad config fails the run at once, listing every problem by its path', async () => {
-  const config = testConfig(services, { loop: { samplesPerInput: 0, temperature: -1 } }) as Record<string, unknown>;
+  const config = testConfig(stack.services, { loop: { samplesPerInput: 0, temperature: -1 } }) as Record<string, unknown>;
   config.name = 'Not Valid!';
   const failure = await runExpectingFailure('wf-bad-config', config);
   assert.equal(failure.type, 'ConfigError');
@@ -76,14 +62,14 @@ test('a dataset with too many invalid rows fails the run and keeps the bad rows 
     file,
     [JSON.stringify(good), '{"id": "broken-json"', JSON.stringify({ ...good, id: 'no-rubric', rubric: undefined }), JSON.stringify({ ...good, id: 'ok-2' })].join('\n') + '\n',
   );
-  const config = testConfig(services, { data: { train: { uri: file, adapter: 'canonical' }, maxInvalidFraction: 0.25 } });
+  const config = testConfig(stack.services, { data: { train: { uri: file, adapter: 'canonical' }, maxInvalidFraction: 0.25 } });
   const failure = await runExpectingFailure('wf-bad-data', config);
   assert.equal(failure.type, 'InvalidData');
   assert.match(failure.message, /dataset "train": 2 of 4 rows are invalid/);
   const quarantineUri = /see|reasons are in (s3:\/\/\S+)/.exec(failure.message)?.[1];
   assert.ok(quarantineUri, failure.message);
   const rows: Array<{ index: number; reason: string }> = [];
-  for await (const row of storeFor(services).readJsonl<{ index: number; reason: string }>(quarantineUri)) rows.push(row);
+  for await (const row of storeFor(stack.services).readJsonl<{ index: number; reason: string }>(quarantineUri)) rows.push(row);
   assert.deepEqual(rows.map((r) => r.index), [1, 2], JSON.stringify(rows));
   assert.match(rows[0].reason, /not valid JSON/);
   assert.match(rows[1].reason, /rubric/);

@@ -10,7 +10,9 @@ import { ObjectStore, createS3Client } from '../../activities/storage';
 import { bundleWorkflows } from '../../workers/main';
 import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
-import type { TestServices } from './services';
+import { before, after } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startTestServices, type TestServices } from './services';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
@@ -61,4 +63,27 @@ export async function createTestWorker(connection: NativeConnection, taskQueue: 
     workflowBundle: await workflowBundle(),
     activities: createActivities(defaultActivityDeps()),
   });
+}
+
+export interface TestStack {
+  services: TestServices;
+  env: TestWorkflowEnvironment;
+}
+
+/**
+ * The real local services (Temporal dev server, S3 server) and a Temporal test environment on them, started
+ * before the file's tests and stopped after them. Read the fields inside tests (they are set by the hook).
+ */
+export function useTestStack(): TestStack {
+  const stack = {} as TestStack;
+  before(async () => {
+    stack.services = await startTestServices();
+    useLocalS3Credentials(stack.services);
+    stack.env = await TestWorkflowEnvironment.createFromExistingServer({ address: stack.services.temporalAddress });
+  });
+  after(async () => {
+    await stack.env?.teardown();
+    await stack.services?.stop();
+  });
+  return stack;
 }

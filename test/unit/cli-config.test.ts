@@ -276,3 +276,31 @@ test('every ablation config is valid and differs from the embedded default in wh
     assert.equal(config.loop.iterations, base.loop.iterations);
   }
 });
+
+test('templates named by the config are checked before anything starts, by the key that names them', async () => {
+  const base = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile('configs/local.json', 'utf8')));
+  await writeFile(join(dir, 'no-response.txt'), '=== user ===\n{{instruction}} {{rubric}} {{score_min}}-{{score_max}}\n');
+  const cases: [object, string, RegExp][] = [
+    [{ judge: { ...base.judge, promptTemplate: join(dir, 'nope.txt') } }, 'judge.promptTemplate', /cannot read the template/],
+    [{ judge: { ...base.judge, promptTemplate: join(dir, 'no-response.txt') } }, 'judge.promptTemplate', /\{\{response\}\}/],
+    [
+      { loop: { ...base.loop, pairing: { strategies: [{ name: 'meta_judge', template: 'prompts/pointwise-v1.txt' }] } } },
+      'loop.pairing.strategies.0.template',
+      /meta/,
+    ],
+    [
+      {
+        judge: { ...base.judge, pairwiseTemplate: 'prompts/pointwise-v1.txt' },
+        data: { ...base.data, evalSuites: base.data.evalSuites.map((s: { kind: string }) => (s.kind === 'pairwise' ? { ...s, mode: 'both' } : s)) },
+      },
+      'judge.pairwiseTemplate',
+      /response_a/,
+    ],
+  ];
+  for (const [override, key, message] of cases) {
+    const file = join(dir, `tpl-${key.replace(/\W/g, '')}-${cases.indexOf(cases.find((c) => c[1] === key)!)}.json`);
+    await writeFile(file, JSON.stringify({ ...base, ...override }));
+    const e = await configErrorAsync(loadConfigFile(file), 'invalid', message);
+    assert.ok(e.problems.every((p) => p.path === key), JSON.stringify(e.problems));
+  }
+});

@@ -376,3 +376,49 @@ test('the curation section: one row per iteration with a curation headline, reas
   assert.deepEqual(table.rows, [['1', '1.3', '50.0', '10.0', 'gold_margin 30, majority_vote 10', 'length_difference 5, balance 2', 'no_correct 4, no_rejected 2', '-3.3']]);
   assert.ok(formatResults(withCuration).includes('pair curation (curation.json per iteration):\n' + renderTable(table)));
 });
+
+test('a pairwise suite with relative (A/B) metrics gets an A/B accuracy column; relative mode leaves the pointwise one —', () => {
+  const relative = (accuracy: number) => ({
+    n: 24,
+    requests: 48,
+    accuracy,
+    positionConsistency: 0.5,
+    unparseable: 0,
+    preferA: 0.5,
+    goldTies: 0,
+    orderSeed: 123,
+  });
+  const s: RunSummary = {
+    ...summary,
+    iterations: [
+      iteration(0, {
+        eval: {
+          plain: { kind: 'pairwise', n: 4, accuracy: 0.25, ties: 0, unparseable: 0 },
+          both: { kind: 'pairwise', n: 24, accuracy: 0.5, ties: 3, unparseable: 0, mode: 'both', relative: relative(0.625) },
+          rel: { kind: 'pairwise', n: 24, accuracy: 0.375, ties: 0, unparseable: 0, mode: 'relative', relative: relative(0.375) },
+        },
+      }),
+      // Metrics recorded without the relative grading (e.g. an earlier run's): the A/B column shows —.
+      iteration(1, { eval: { both: { kind: 'pairwise', n: 24, accuracy: 0.55, ties: 1, unparseable: 0 } } }),
+    ],
+  };
+  assert.deepEqual(suitesOf(s), [
+    { name: 'plain', kind: 'pairwise' },
+    { name: 'both', kind: 'pairwise', relative: true },
+    { name: 'rel', kind: 'pairwise', relative: true },
+  ]);
+  const t = resultsTable(s);
+  assert.deepEqual(t.header, ['iteration', 'pairs', 'sample parse %', 'train loss', 'accuracy %', 'n', 'accuracy %', 'A/B acc %', 'n', 'accuracy %', 'A/B acc %', 'n']);
+  assert.deepEqual(t.groups, [
+    { label: '', span: 4 },
+    { label: 'plain (pairwise)', span: 2 },
+    { label: 'both (pairwise)', span: 3 },
+    { label: 'rel (pairwise)', span: 3 },
+  ]);
+  assert.deepEqual(t.rows, [
+    ['0', NONE, NONE, NONE, '25.0', '4', '50.0', '62.5', '24', NONE, '37.5', '24'],
+    ['1', NONE, NONE, NONE, NONE, NONE, '55.0', NONE, '24', NONE, NONE, NONE],
+  ]);
+  // The change line keeps the suite's main metric (accuracy: in relative mode, the relative one).
+  assert.deepEqual(changeLines(s).slice(1), ['both (pairwise) accuracy: 50.0% → 55.0% (+5.0 points, iteration 0 → 1)', 'rel (pairwise) accuracy: — (no later iteration)']);
+});

@@ -53,3 +53,13 @@ test('meta_judge: sampled ratings need a temperature', () => {
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems.map((p) => p.path), ['loop.pairing.strategies.0.ratingTemperature']);
 });
+
+test('the consistency filter is refused with the vllm backend, by path', () => {
+  const bad = validateConfig({
+    ...localConfig,
+    judge: { ...localConfig.judge, decoding: { ...localConfig.judge.decoding, backend: 'vllm' } },
+    loop: { ...localConfig.loop, pairing: { ...localConfig.loop.pairing, consistencyFilter: true } },
+  });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => p.path), ['loop.pairing.consistencyFilter']);
+});
