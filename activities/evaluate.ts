@@ -14,7 +14,8 @@
 import { pairwiseMode, type PairwiseMode, type RunConfig } from '../core/config';
 import { jobName, joinUri, stepPrefix } from '../core/artifacts';
 import { parsePairwiseVerdict } from '../core/judgment';
-import { pairwiseAccuracy, summarizePointwise } from '../core/metrics';
+import { pairwiseAccuracy, summarizePointwise, type PairwiseOutcome, type ScoredItem } from '../core/metrics';
+import { pairwiseAccuracyCI, pointwiseMetricCIs, type BootstrapOptions } from '../core/bootstrap';
 import { PAIRWISE_CHOICES, renderPairwise } from '../core/prompt';
 import type { PairwiseExample, PointwiseExample, Rubric } from '../core/records';
 import {
@@ -26,7 +27,8 @@ import {
   type RelativeOrder,
   type RelativeVerdictRow,
 } from '../core/relative';
-import type { PairwiseMetrics, RelativeMetrics, SuiteMetrics } from '../core/run-types';
+import type { PairwiseMetrics, PointwiseMetrics, RelativeMetrics, SuiteMetrics } from '../core/run-types';
+import { deriveSeed } from '../core/rng';
 import { runStepOnce } from './manifest';
 import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from './context';
 import { generationHyperparameters, loadTemplate, loadTemplateFile, promptHash, renderForJudge, type LoadedTemplate } from './prompts';
@@ -341,6 +343,8 @@ export function createEvaluateActivities(deps: ActivityDeps) {
             relativeJudgments: relativeJob?.modelUri ?? null,
             relativeRequests,
             orderSeeds,
+            bootstrap: config.evaluation.bootstrap,
+            seed: config.loop.seed,
           },
           codeVersion: deps.codeVersion,
         },
@@ -379,14 +383,18 @@ export function createEvaluateActivities(deps: ActivityDeps) {
 
           const result: Record<string, SuiteMetrics> = {};
           for (const suite of input.suites) {
+            const bootstrap = bootstrapOptions(config, suite.name);
             if (suite.kind === 'pointwise') {
-              result[suite.name] = summarizePointwise(pointwise.get(suite.name) ?? []);
+              const items = pointwise.get(suite.name) ?? [];
+              result[suite.name] = { ...summarizePointwise(items), ...(bootstrap ? { ci: pointwiseIntervals(items, bootstrap) } : {}) };
               continue;
             }
             const mode = modes.get(suite.name) ?? 'pointwise';
             const relative =
               mode === 'pointwise' ? undefined : relativeSuiteMetrics(verdicts.get(suite.name) ?? [], orderSeeds[suite.name]);
-            result[suite.name] = pairwiseMetricsForMode(mode, [...(pairSides.get(suite.name)?.values() ?? [])], relative);
+            const sides = [...(pairSides.get(suite.name)?.values() ?? [])];
+            const metrics = pairwiseMetricsForMode(mode, sides, relative);
+            result[suite.name] = bootstrap && mode !== 'relative' ? { ...metrics, ci: pairwiseIntervals(sides, bootstrap) } : metrics;
           }
           objects.push(await store.putJson(joinUri(prefix, 'metrics', 'metrics.json'), result));
           return { objects, summary: result };
@@ -437,15 +445,39 @@ export interface PairSides {
   goldTie?: boolean;
 }
 
+/** How a pair's two pointwise scores compare with its gold (ties and unparseable count 0.5 downstream). */
+export function pairOutcome(p: PairSides): PairwiseOutcome {
+  if (p.chosen == null || p.rejected == null) return 'unparseable';
+  // A gold tie is judged right when the judge scores both responses the same, wrong otherwise.
+  if (p.goldTie) return p.chosen === p.rejected ? 'correct' : 'wrong';
+  if (p.chosen > p.rejected) return 'correct';
+  if (p.chosen < p.rejected) return 'wrong';
+  return 'tie';
+}
+
+/** evaluation.bootstrap for one suite, with its own seed (from loop.seed); undefined when turned off. */
+export function bootstrapOptions(config: RunConfig, suite: string): Required<BootstrapOptions> | undefined {
+  const { resamples, confidence } = config.evaluation.bootstrap;
+  if (resamples === 0) return undefined;
+  return { resamples, confidence, seed: deriveSeed(config.loop.seed, 'bootstrap', suite) };
+}
+
+export function pointwiseIntervals(items: ScoredItem[], options: Required<BootstrapOptions>): NonNullable<PointwiseMetrics['ci']> {
+  const cis = pointwiseMetricCIs(items, options);
+  const pick = (k: keyof typeof cis): [number | null, number | null] => [cis[k].low, cis[k].high];
+  return {
+    ...options,
+    intervals: { exactAgreement: pick('exactAgreement'), mae: pick('mae'), pearson: pick('pearson'), spearman: pick('spearman'), kendall: pick('kendall') },
+  };
+}
+
+export function pairwiseIntervals(pairs: PairSides[], options: Required<BootstrapOptions>): NonNullable<PairwiseMetrics['ci']> {
+  const ci = pairwiseAccuracyCI(pairs.map(pairOutcome), options);
+  return { ...options, intervals: { accuracy: [ci.low, ci.high] } };
+}
+
 export function pairwiseSuiteMetrics(pairs: PairSides[]): PairwiseMetrics {
-  const outcomes = pairs.map((p) => {
-    if (p.chosen == null || p.rejected == null) return 'unparseable' as const;
-    // A gold tie is judged right when the judge scores both responses the same, wrong otherwise.
-    if (p.goldTie) return p.chosen === p.rejected ? ('correct' as const) : ('wrong' as const);
-    if (p.chosen > p.rejected) return 'correct' as const;
-    if (p.chosen < p.rejected) return 'wrong' as const;
-    return 'tie' as const;
-  });
+  const outcomes = pairs.map(pairOutcome);
   return {
     kind: 'pairwise',
     n: outcomes.length,

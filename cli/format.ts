@@ -201,11 +201,18 @@ export function changeLines(summary: RunSummary): string[] {
       const why = baseV === null ? 'no iteration 0 value' : 'no later iteration';
       return `${label}: ${NONE} (${why})`;
     }
-    return `${label}: ${pct(baseV)}% → ${pct(lastV)}% (${points((lastV - baseV) * 100)} points, iteration 0 → ${last.iteration})`;
+    const ci = (m: SuiteMetrics | undefined) => {
+      const c = m?.ci;
+      if (!c) return '';
+      const [low, high] = m.kind === 'pointwise' ? m.ci!.intervals.exactAgreement : (m.ci as NonNullable<PairwiseMetrics['ci']>).intervals.accuracy;
+      return low === null || high === null ? '' : ` [${pct(low)}, ${pct(high)}]`;
+    };
+    const level = last.eval[s.name]?.ci ?? base?.eval?.[s.name]?.ci;
+    const note = level && (ci(base?.eval?.[s.name]) || ci(last.eval[s.name])) ? `; ${Math.round(level.confidence * 100)}% bootstrap intervals in brackets` : '';
+    return `${label}: ${pct(baseV)}%${ci(base?.eval?.[s.name])} → ${pct(lastV)}%${ci(last.eval[s.name])} (${points((lastV - baseV) * 100)} points, iteration 0 → ${last.iteration}${note})`;
   });
 }
 
-/** The full report printed when a run completes. */
 /** Counts as `reason n, reason n` (largest first), or `0`. */
 function countsLine(counts: Record<string, number> | undefined): string {
   const entries = Object.entries(counts ?? {}).filter(([, n]) => n > 0);
@@ -238,6 +245,7 @@ export function curationTable(summary: RunSummary): Table | null {
   };
 }
 
+/** The full report printed when a run completes. */
 export function formatResults(summary: RunSummary): string {
   const curation = curationTable(summary);
   const lines = [

@@ -270,6 +270,19 @@ export const TrainingConfig = z
   })
   .strict();
 
+export const EvaluationConfig = z
+  .object({
+    bootstrap: z
+      .object({
+        /** Resamples per interval; 0 turns the intervals off. */
+        resamples: nonNegativeInt.max(100_000).default(1000),
+        confidence: z.number().gt(0).lt(1).default(0.95),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const LocalBackend = z
   .object({
     kind: z.literal('local'),
@@ -319,6 +332,7 @@ export const RunConfig = z
     data: DataConfig,
     loop: LoopConfig.prefault({}),
     training: TrainingConfig.prefault({}),
+    evaluation: EvaluationConfig.prefault({}),
     backend: BackendConfig.prefault({ kind: 'local' }),
     timeouts: ActivityTimeouts.prefault({}),
     storage: StorageConfig,

@@ -37,6 +37,16 @@ export interface PointwiseMetrics {
   pearson: number | null;
   spearman: number | null;
   kendall: number | null;
+  /** Bootstrap intervals of the metrics above (evaluation.bootstrap; absent when resamples is 0). */
+  ci?: MetricIntervals<'exactAgreement' | 'mae' | 'pearson' | 'spearman' | 'kendall'>;
+}
+
+/** Percentile-bootstrap intervals: `[low, high]` per metric (null when undefined), and how they were drawn. */
+export interface MetricIntervals<K extends string> {
+  resamples: number;
+  confidence: number;
+  seed: number;
+  intervals: Record<K, [number | null, number | null]>;
 }
 
 export interface PairwiseMetrics {
@@ -51,6 +61,8 @@ export interface PairwiseMetrics {
   unparseable: number;
   /** Items whose gold is a tie. */
   goldTies?: number;
+  /** Bootstrap interval of the (pointwise-scored) accuracy (evaluation.bootstrap; absent when resamples is 0). */
+  ci?: MetricIntervals<'accuracy'>;
   /**
    * How the suite was judged (`data.evalSuites[].mode`); absent means `pointwise`. In `relative` mode the
    * pointwise comparison does not run: `accuracy` and `unparseable` are then the relative ones and `ties` is 0.

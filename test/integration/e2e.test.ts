@@ -80,6 +80,9 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.ok(afterLoop - before >= 0.1, `held-out exact agreement ${before} → ${afterLoop}: expected a gain of >= 10 points`);
   const finalHeldout = summary.iterations[2].eval['synthetic-heldout'] as PointwiseMetrics;
   assert.ok((finalHeldout.spearman ?? 0) > 0.3, `the final judge's scores rank with gold (spearman ${finalHeldout.spearman})`);
+  // Bootstrap intervals travel with the metrics and bracket them.
+  const [low, high] = finalHeldout.ci?.intervals.exactAgreement ?? [null, null];
+  assert.ok(low !== null && high !== null && low <= afterLoop && afterLoop <= high && high - low < 0.3, `interval [${low}, ${high}] around ${afterLoop}`);
 
   // Claim check: nothing big travels through Temporal.
   const sizes = payloadSizes(history);

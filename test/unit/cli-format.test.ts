@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { IterationSummary, RunProgress, RunSummary } from '../../core/run-types';
+import type { IterationSummary, PointwiseMetrics, RunProgress, RunSummary } from '../../core/run-types';
 import { ProgressRenderer } from '../../cli/follow';
 import {
   NONE,
@@ -421,4 +421,27 @@ test('a pairwise suite with relative (A/B) metrics gets an A/B accuracy column; 
   ]);
   // The change line keeps the suite's main metric (accuracy: in relative mode, the relative one).
   assert.deepEqual(changeLines(s).slice(1), ['both (pairwise) accuracy: 50.0% → 55.0% (+5.0 points, iteration 0 → 1)', 'rel (pairwise) accuracy: — (no later iteration)']);
+});
+
+test('change lines show the bootstrap intervals when the metrics carry them', () => {
+  const withCi = (m: PointwiseMetrics, low: number, high: number): PointwiseMetrics => ({
+    ...m,
+    ci: {
+      resamples: 1000,
+      confidence: 0.95,
+      seed: 1,
+      intervals: { exactAgreement: [low, high], mae: [null, null], pearson: [null, null], spearman: [null, null], kendall: [null, null] },
+    },
+  });
+  const its = summary.iterations.map((it) =>
+    it.eval.synthetic?.kind === 'pointwise'
+      ? { ...it, eval: { ...it.eval, synthetic: withCi(it.eval.synthetic, it.iteration === 0 ? 0.07 : 0.3, it.iteration === 0 ? 0.2 : 0.45) } }
+      : it,
+  );
+  const lines = changeLines({ ...summary, iterations: its });
+  assert.ok(
+    lines.includes('synthetic (pointwise) exact agreement: 13.0% [7.0, 20.0] → 37.5% [30.0, 45.0] (+24.5 points, iteration 0 → 2; 95% bootstrap intervals in brackets)'),
+    lines.join('\n'),
+  );
+  assert.ok(!changeLines(summary).some((l) => l.includes('bootstrap')), 'no intervals, no brackets');
 });

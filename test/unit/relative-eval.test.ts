@@ -444,6 +444,8 @@ test('evaluate: only relative suites run no pointwise job; only pointwise suites
   const plain = fakeRunner(store2, knowingJudge);
   const m2 = await evaluate(validConfig([heldout, { ...llmbar, name: 'pairs' }]), store2, plain.runner, [held, pairs]);
   assert.deepEqual(plain.specs.map((s) => s.jobName), ['r1-i0-evaluate']);
-  assert.deepEqual(m2.pairs, { kind: 'pairwise', n: 3, accuracy: 2 / 3, ties: 2, unparseable: 0, goldTies: 1 }, 'pointwise mode: as before');
+  const { ci, ...pointwiseMetrics } = m2.pairs as PairwiseMetrics;
+  assert.deepEqual(pointwiseMetrics, { kind: 'pairwise', n: 3, accuracy: 2 / 3, ties: 2, unparseable: 0, goldTies: 1 }, 'pointwise mode: as before');
+  assert.equal(ci?.resamples, 1000, 'plus its bootstrap interval');
   assert.equal(store2.objects.has(`${RUN}/iter-0/evaluate/metrics/relative-judgments.jsonl`), false);
 });

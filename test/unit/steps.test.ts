@@ -4,7 +4,7 @@ import { validateConfig } from '../../core/config';
 import { selectInputIds } from '../../activities/sample';
 import { groupByRequest } from '../../activities/pair';
 import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
-import { pairwiseSuiteMetrics } from '../../activities/evaluate';
+import { bootstrapOptions, pairwiseIntervals, pairwiseSuiteMetrics, pointwiseIntervals } from '../../activities/evaluate';
 import { trainEntryPoint, trainHyperparameters } from '../../activities/train';
 import localConfig from '../../configs/local.json';
 
@@ -111,4 +111,31 @@ test('the SFT control runs train_sft.py with the shared hyperparameters only', (
   assert.ok(!('beta' in hps) && !('rpo_alpha' in hps) && !('marker' in hps), JSON.stringify(hps));
   assert.equal(hps.learning_rate, localConfig.training.learningRate);
   assert.equal(hps.seed, trainHyperparameters(config, 1).seed, 'the same seed as DPO: a controlled comparison');
+});
+
+test('evaluation.bootstrap: per-suite seeded intervals around the metrics; 0 resamples turns them off', () => {
+  const options = bootstrapOptions(config, 'synthetic-heldout');
+  assert.ok(options);
+  assert.deepEqual([options.resamples, options.confidence], [1000, 0.95]);
+  assert.notEqual(options.seed, bootstrapOptions(config, 'vicuna-24')!.seed, 'each suite has its own seed');
+  const off = validateConfig({ ...localConfig, evaluation: { bootstrap: { resamples: 0 } } });
+  assert.ok(off.ok);
+  assert.equal(bootstrapOptions(off.config, 'synthetic-heldout'), undefined);
+  const bad = validateConfig({ ...localConfig, evaluation: { bootstrap: { confidence: 1 } } });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => p.path), ['evaluation.bootstrap.confidence']);
+
+  // 60 items, 45 exact: agreement 0.75 with an interval around it; constant scores: correlations undefined.
+  const items = Array.from({ length: 60 }, (_, i) => ({ gold: (i % 5) + 1, score: i % 4 === 0 ? ((i + 2) % 5) + 1 : (i % 5) + 1 }));
+  const ci = pointwiseIntervals(items, options);
+  const [low, high] = ci.intervals.exactAgreement;
+  assert.ok(low !== null && high !== null && low < 0.75 && 0.75 < high && high <= 1, JSON.stringify(ci.intervals));
+  assert.deepEqual(pointwiseIntervals(items, options), ci, 'deterministic');
+  const constant = pointwiseIntervals(items.map((it) => ({ ...it, score: 3 })), options);
+  assert.deepEqual(constant.intervals.pearson, [null, null]);
+
+  const pairs = [...Array(30).fill({ chosen: 5, rejected: 1 }), ...Array(10).fill({ chosen: 1, rejected: 5 })];
+  const accuracy = pairwiseIntervals(pairs, options).intervals.accuracy;
+  assert.equal(pairwiseSuiteMetrics(pairs).accuracy, 0.75);
+  assert.ok(accuracy[0]! < 0.75 && 0.75 < accuracy[1]!, JSON.stringify(accuracy));
 });
