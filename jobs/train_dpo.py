@@ -11,7 +11,6 @@ the new model folder (full weights, LoRA merged, tokenizer and chat template) to
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
-from judgeloop_jobs.progress import report_progress
+from judgeloop_jobs.training import common_trainer_args, finite, lora_config, metrics_and_progress, validate_common
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         require)
 
@@ -57,16 +56,7 @@ class TrainDpoConfig:
 
     def validate(self) -> None:
         require(self.beta > 0, "beta", "must be > 0", self.beta)
-        require(self.epochs > 0, "epochs", "must be > 0", self.epochs)
-        require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)", self.learning_rate)
-        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
-        require(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "must be >= 1",
-                self.gradient_accumulation_steps)
-        require(self.max_length >= 8, "max_length", "must be >= 8", self.max_length)
-        require(self.lora_r >= 1, "lora_r", "must be >= 1", self.lora_r)
-        require(self.lora_alpha >= 1, "lora_alpha", "must be >= 1", self.lora_alpha)
-        require(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)", self.lora_dropout)
-        require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+        validate_common(self)
         require(0 <= self.rpo_alpha <= 100, "rpo_alpha", "must be between 0 (pure DPO) and 100", self.rpo_alpha)
         require(bool(self.marker.strip()) and self.marker == self.marker.strip(), "marker",
                 "must be non-empty text without surrounding spaces", self.marker)
@@ -125,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "final_loss": last.get("loss"),
         "final_reward_accuracy": last.get("rewards/accuracies"),
         "final_reward_margin": last.get("rewards/margins"),
-        "mean_loss": _finite(result.training_loss),
+        "mean_loss": finite(result.training_loss),
         "seconds": round(time.monotonic() - started, 3),
         "device": "cuda" if on_gpu else "cpu",
         "dtype": str(dtype).replace("torch.", ""),
@@ -162,7 +152,6 @@ def load_pairs(folder: Path) -> list[dict[str, Any]]:
 def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scratch: Path, on_gpu: bool,
                   metrics_path: Path):
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
     class LeftTruncatingDPOTrainer(DPOTrainer):
@@ -191,55 +180,21 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
             LeftTruncatingDPOTrainer.truncated_pairs += int(sum(dataset["was_truncated"]))
             return dataset.remove_columns("was_truncated")
 
-    class MetricsAndProgress(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs or "loss" not in logs:
-                return  # the end-of-training summary (train_runtime, ...) goes to train_summary.json
-            row = {"step": state.global_step}
-            row.update({k: _finite(v) for k, v in logs.items() if isinstance(v, (int, float))})
-            with metrics_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
-
-        def on_step_end(self, args, state, control, **kwargs):
-            report_progress(state.global_step, state.max_steps, "steps")
-
     args = DPOConfig(
-        output_dir=str(scratch),  # checkpoints are never written (save_strategy="no"); only the final model is
-        save_strategy="no",
-        report_to="none",
-        push_to_hub=False,
-        logging_strategy="steps",
-        logging_steps=1,
-        disable_tqdm=True,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
+        **common_trainer_args(cfg, scratch, on_gpu),
         beta=cfg.beta,
         **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.rpo_alpha]} if cfg.rpo_alpha > 0 else {}),
-        num_train_epochs=cfg.epochs,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         max_length=None,  # truncation is ours (left_truncate above)
-        bf16=on_gpu,
-        fp16=False,
-        # Recomputing activations saves GPU memory on real judges; on CPU with a tiny model it only costs time.
-        activation_checkpointing=on_gpu,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=on_gpu,
         dataset_num_proc=None,
     )
     collator = None
     if cfg.mask_forced_tokens:
         collator = forced_token_masking_collator(cfg, tokenizer)
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    peft_config = lora_config(cfg)
     LeftTruncatingDPOTrainer.truncated_pairs = 0
     trainer = LeftTruncatingDPOTrainer(model=model, ref_model=ref_model, args=args,
                                        train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
-                                       peft_config=peft_config, callbacks=[MetricsAndProgress()],
+                                       peft_config=peft_config, callbacks=[metrics_and_progress(metrics_path)],
                                        data_collator=collator)
     if len(trainer.train_dataset) == 0:
         raise JobConfigError("no preference pair is left after tokenization: nothing to train on")
@@ -299,12 +254,6 @@ def save_model(model, tokenizer, out_dir: Path) -> None:
 def _masked_fraction(collator) -> float | None:
     seen = getattr(collator, "sequences", None)
     return round(collator.masked_sequences / seen, 4) if seen else None
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":

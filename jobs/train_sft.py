@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from judgeloop_jobs.jsonl import write_json
-from judgeloop_jobs.progress import report_progress
-from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
-                                        require)
-from train_dpo import _finite, load_pairs, save_model
+from judgeloop_jobs.training import common_trainer_args, finite, lora_config, metrics_and_progress, validate_common
+from judgeloop_jobs.sm_contract import JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths
+from train_dpo import load_pairs, save_model
 
 
 @dataclass
@@ -42,16 +41,7 @@ class TrainSftConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        require(self.epochs > 0, "epochs", "must be > 0", self.epochs)
-        require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)", self.learning_rate)
-        require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
-        require(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "must be >= 1",
-                self.gradient_accumulation_steps)
-        require(self.max_length >= 8, "max_length", "must be >= 8", self.max_length)
-        require(self.lora_r >= 1, "lora_r", "must be >= 1", self.lora_r)
-        require(self.lora_alpha >= 1, "lora_alpha", "must be >= 1", self.lora_alpha)
-        require(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)", self.lora_dropout)
-        require(self.seed >= 0, "seed", "must be >= 0", self.seed)
+        validate_common(self)
 
 
 def chosen_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -110,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": int(result.global_step),
         "final_loss": last.get("loss"),
         "final_token_accuracy": last.get("mean_token_accuracy"),
-        "mean_loss": _finite(result.training_loss),
+        "mean_loss": finite(result.training_loss),
         "seconds": round(time.monotonic() - started, 3),
         "device": "cuda" if on_gpu else "cpu",
         "dtype": str(dtype).replace("torch.", ""),
@@ -124,54 +114,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_trainer(cfg: TrainSftConfig, model, tokenizer, examples, scratch: Path, on_gpu: bool, metrics_path: Path):
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    class MetricsAndProgress(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs or "loss" not in logs:
-                return
-            row = {"step": state.global_step, **{k: _finite(v) for k, v in logs.items()
-                                                 if isinstance(v, (int, float))}}
-            with metrics_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
-
-        def on_step_end(self, args, state, control, **kwargs):
-            report_progress(state.global_step, state.max_steps, "steps")
-
     args = SFTConfig(
-        output_dir=str(scratch),
-        save_strategy="no",
-        report_to="none",
-        push_to_hub=False,
-        logging_strategy="steps",
-        logging_steps=1,
-        disable_tqdm=True,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        num_train_epochs=cfg.epochs,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        **common_trainer_args(cfg, scratch, on_gpu),
         # Like train_dpo: keep the end (the response and the judgment), lose the start of a long prompt.
         # TRL 1.x deprecates keep_end (removal in 2.0); requirements.txt pins 1.16.
         max_length=cfg.max_length,
         truncation_mode="keep_end",
         completion_only_loss=True,  # the loss is on the judgment, never on the prompt
         packing=False,
-        bf16=on_gpu,
-        fp16=False,
-        activation_checkpointing=on_gpu,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=on_gpu,
     )
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                 target_modules="all-linear", task_type="CAUSAL_LM")
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
-                      peft_config=peft_config, callbacks=[MetricsAndProgress()])
+                      peft_config=lora_config(cfg), callbacks=[metrics_and_progress(metrics_path)])
 
 
 if __name__ == "__main__":
