@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActivityDeps } from '../../activities/context';
@@ -34,38 +34,7 @@ import {
   type PointwiseExample,
 } from '../../core/records';
 
-/** The shared folder sits beside the repository (here /work/main and /work/shared; in CI likewise). */
-const BENCH = path.resolve(__dirname, '../../../shared/benchmarks');
-const ROOT = path.resolve(__dirname, '../..');
-
-function readJson(file: string): unknown {
-  assert.ok(existsSync(file), `missing ${file}: the shared benchmarks folder must sit beside the repository`);
-  return JSON.parse(readFileSync(file, 'utf8')) as unknown;
-}
-
-function readJsonRows(file: string): unknown[] {
-  const rows = readJson(file);
-  assert.ok(Array.isArray(rows), `${file} is not a JSON list`);
-  return rows;
-}
-
-function readJsonl(file: string): unknown[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as unknown);
-}
-
-function adaptAll<T>(rows: unknown[], adapt: (raw: unknown, i: number) => AdapterResult<T>) {
-  const ok: T[] = [];
-  const failed: Array<{ index: number; reason: string }> = [];
-  rows.forEach((row, index) => {
-    const r = adapt(row, index);
-    if (r.ok) ok.push(r.record);
-    else failed.push({ index, reason: r.reason });
-  });
-  return { ok, failed };
-}
+import { BENCH, ROOT, adaptAll, readJson, readJsonRows, readJsonl } from '../support/adapter-files';
 
 /** Runs a table of rows through an adapter: each case expects a record (deepEqual or a check) or a reason. */
 function runTable<T>(

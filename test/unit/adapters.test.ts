@@ -13,7 +13,6 @@ import {
   parseRubricSection,
   roundHalfUp,
   tryGetAdapter,
-  type AdapterResult,
 } from '../../core/adapters';
 import { AdapterName } from '../../core/config';
 import {
@@ -23,34 +22,7 @@ import {
   type PointwiseExample,
 } from '../../core/records';
 
-/** The shared folder sits beside the repository (here /work/main and /work/shared; in CI likewise). */
-const BENCH = path.resolve(__dirname, '../../../shared/benchmarks');
-const ROOT = path.resolve(__dirname, '../..');
-
-function readJsonRows(file: string): unknown[] {
-  assert.ok(existsSync(file), `missing ${file}: the shared benchmarks folder must sit beside the repository`);
-  const rows = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  assert.ok(Array.isArray(rows), `${file} is not a JSON list`);
-  return rows;
-}
-
-function readJsonl(file: string): unknown[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as unknown);
-}
-
-function adaptAll<T>(rows: unknown[], adapt: (raw: unknown, i: number) => AdapterResult<T>) {
-  const ok: T[] = [];
-  const failed: Array<{ index: number; reason: string }> = [];
-  rows.forEach((row, index) => {
-    const r = adapt(row, index);
-    if (r.ok) ok.push(r.record);
-    else failed.push({ index, reason: r.reason });
-  });
-  return { ok, failed };
-}
+import { BENCH, ROOT, adaptAll, readJsonRows, readJsonl } from '../support/adapter-files';
 
 const HEADER_FRAGMENTS = [
   '###Task Description',
