@@ -14,8 +14,10 @@
 import { pairwiseMode, type PairwiseMode, type RunConfig } from '../core/config';
 import { jobName, joinUri, stepPrefix } from '../core/artifacts';
 import { parsePairwiseVerdict } from '../core/judgment';
-import { pairwiseAccuracy, summarizePointwise, type PairwiseOutcome, type ScoredItem } from '../core/metrics';
+import { pairwiseAccuracy, type ScoredItem } from '../core/metrics';
 import { pairwiseAccuracyCI, pointwiseMetricCIs, type BootstrapOptions } from '../core/bootstrap';
+import { baselineScores, type BaselineScores, type SampledScore } from '../core/baselines';
+import { pairOutcome, pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../core/suite-report';
 import { PAIRWISE_CHOICES, renderPairwise } from '../core/prompt';
 import type { PairwiseExample, PointwiseExample, Rubric } from '../core/records';
 import {
@@ -57,7 +59,37 @@ export interface EvaluateInput {
   suites: PreparedDataset[];
 }
 
-type EvalRequest = GenerationRequest & { suite: string; side?: 'chosen' | 'rejected' };
+type EvalRequest = GenerationRequest & {
+  suite: string;
+  side?: 'chosen' | 'rejected';
+  /** The row's value of the suite's `groupBy` field. */
+  group?: string;
+  /** The row's other gold columns. */
+  golds?: Record<string, number>;
+  gold_tie?: true;
+};
+
+/** A row of the evaluate job's output (and, parsed, of `metrics/judgments.jsonl`): the request's fields plus the judgment. */
+interface EvalOutputRow extends RawJudgment {
+  suite: string;
+  side?: 'chosen' | 'rejected';
+  group?: string;
+  golds?: Record<string, number>;
+  gold_tie?: true;
+}
+
+/** The default grouping field of a suite (`data.evalSuites[].groupBy`). */
+export function suiteGroupBy(config: RunConfig, suite: Pick<PreparedDataset, 'name' | 'kind'>): string {
+  const configured = config.data.evalSuites.find((s) => s.name === suite.name)?.groupBy;
+  return configured ?? (suite.kind === 'pairwise' ? 'subset' : 'meta.capability');
+}
+
+/** The row's value of a `groupBy` field (`subset` or `meta.<key>`); a number is used as its decimal text. */
+export function groupOf(row: { subset?: string; meta?: Record<string, unknown> }, groupBy: string): string | undefined {
+  const value = groupBy === 'subset' ? row.subset : row.meta?.[groupBy.slice('meta.'.length)];
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
 
 /** A relative (A/B) request: one pair in one order. */
 export type RelativeRequest = GenerationRequest & {
@@ -191,6 +223,18 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
       const requestsPrefix = joinUri(prefix, 'requests');
       const heartbeat = throttledHeartbeat();
+      /** One generate.py job of this evaluation (`<run>-i<K>-<name>`) over a requests folder. */
+      const generate = (name: string, requestsDataUri: string, outputUri: string, hyperparameters: Record<string, string | number>) =>
+        deps.runnerFor(config, store).run(
+          {
+            jobName: jobName(input.runId, iteration, name),
+            entryPoint: 'generate.py',
+            channels: { model: input.modelUri, requests: requestsDataUri },
+            hyperparameters: { ...generationHyperparameters(config), ...hyperparameters },
+            outputUri,
+          },
+          currentJobContext(),
+        );
       const modes = new Map(input.suites.map((s) => [s.name, suiteMode(config, s)]));
       // Pointwise suites, and pairwise suites whose responses are scored pointwise and compared.
       const pointwiseSuites = input.suites.filter((s) => modes.get(s.name) !== 'relative');
@@ -206,12 +250,18 @@ export function createEvaluateActivities(deps: ActivityDeps) {
           {
             prefixUri: requestsPrefix,
             step: 'evaluate:requests',
-            inputs: { suites: pointwiseSuites.map((s) => s.uri), template: template.hash, judge: config.judge },
+            inputs: {
+              suites: pointwiseSuites.map((s) => s.uri),
+              template: template.hash,
+              judge: config.judge,
+              groupBy: pointwiseSuites.map((s) => suiteGroupBy(config, s)),
+            },
             codeVersion: deps.codeVersion,
           },
           async () => {
             async function* requests(): AsyncGenerator<EvalRequest> {
               for (const suite of pointwiseSuites) {
+                const by = suiteGroupBy(config, suite);
                 if (suite.kind === 'pointwise') {
                   for await (const ex of store.readJsonl<PointwiseExample>(suite.uri)) {
                     heartbeat();
@@ -224,6 +274,8 @@ export function createEvaluateActivities(deps: ActivityDeps) {
                       prompt_hash: promptHash(messages),
                       template_hash: template.hash,
                       ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
+                      ...(ex.gold && Object.keys(ex.gold).length > 0 ? { golds: ex.gold } : {}),
+                      ...withGroup(groupOf(ex, by)),
                     };
                   }
                 } else {
@@ -243,7 +295,8 @@ export function createEvaluateActivities(deps: ActivityDeps) {
                         messages,
                         prompt_hash: promptHash(messages),
                         template_hash: template.hash,
-                        ...(ex.tie ? { gold_tie: true } : {}),
+                        ...(ex.tie ? { gold_tie: true as const } : {}),
+                        ...withGroup(groupOf(ex, by)),
                       };
                     }
                   }
@@ -257,17 +310,23 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         pointwiseRequests = rendered.summary.requests;
         // No request, no job (generate.py would be handed an empty file).
         if (pointwiseRequests > 0) {
-          pointwiseJob = await deps.runnerFor(config, store).run(
-            {
-              jobName: jobName(input.runId, iteration, 'evaluate'),
-              entryPoint: 'generate.py',
-              channels: { model: input.modelUri, requests: joinUri(requestsPrefix, 'data') },
-              hyperparameters: { ...generationHyperparameters(config), num_samples: 1, temperature: 0, seed: config.loop.seed },
-              outputUri: joinUri(prefix, 'job'),
-            },
-            currentJobContext(),
-          );
+          pointwiseJob = await generate('evaluate', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'job'), {
+            num_samples: 1,
+            temperature: 0,
+            seed: config.loop.seed,
+          });
         }
+      }
+
+      // Inference-time baselines: N samples per pointwise request at temperature T (same requests, same prompts).
+      const { samples: baselineSamples, temperature: baselineTemperature } = config.evaluation.baselines;
+      let baselineJob: JobResult | null = null;
+      if (baselineSamples > 0 && pointwiseRequests > 0) {
+        baselineJob = await generate('evaluate-baselines', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'baselines', 'job'), {
+          num_samples: baselineSamples,
+          temperature: baselineTemperature,
+          seed: deriveSeed(config.loop.seed, 'evaluate-baselines', iteration),
+        });
       }
 
       // Relative grading: every pair in both orders, the seeded first order first (core/relative.ts).
@@ -310,26 +369,17 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         );
         relativeRequests = rendered.summary.requests;
         if (relativeRequests > 0) {
-          relativeJob = await deps.runnerFor(config, store).run(
-            {
-              jobName: jobName(input.runId, iteration, 'evaluate-relative'),
-              entryPoint: 'generate.py',
-              channels: { model: input.modelUri, requests: joinUri(relRequestsPrefix, 'data') },
-              hyperparameters: {
-                ...generationHyperparameters(config),
-                // The verdict after the marker is one of A, B (generate.py's grammar), not a score.
-                choices: PAIRWISE_CHOICES.join(','),
-                num_samples: 1,
-                temperature: 0,
-                seed: config.loop.seed,
-              },
-              outputUri: joinUri(relPrefix, 'job'),
-            },
-            currentJobContext(),
-          );
+          relativeJob = await generate('evaluate-relative', joinUri(relRequestsPrefix, 'data'), joinUri(relPrefix, 'job'), {
+            // The verdict after the marker is one of A, B (generate.py's grammar), not a score.
+            choices: PAIRWISE_CHOICES.join(','),
+            num_samples: 1,
+            temperature: 0,
+            seed: config.loop.seed,
+          });
         }
       }
 
+      const iteration0Uri = iteration > 0 ? joinUri(stepPrefix(input.runPrefixUri, 0, 'evaluate'), 'metrics', 'judgments.jsonl') : null;
       const metrics = await runStepOnce(
         store,
         {
@@ -344,63 +394,98 @@ export function createEvaluateActivities(deps: ActivityDeps) {
             relativeRequests,
             orderSeeds,
             bootstrap: config.evaluation.bootstrap,
+            baselines: baselineJob?.modelUri ?? null,
+            iteration0: iteration0Uri,
+            groupBy: input.suites.map((s) => suiteGroupBy(config, s)),
+            scale: config.judge.scale,
             seed: config.loop.seed,
           },
           codeVersion: deps.codeVersion,
         },
         async () => {
-          const pointwise = new Map<string, { score: number | null; gold: number }[]>();
-          const pairSides = new Map<string, Map<string, PairSides>>();
+          const baselines = baselineJob ? await readBaselineScores(store, baselineJob, config, input.modelUri, heartbeat) : null;
+          const collected = new SuiteItems();
           async function* scored() {
             if (!pointwiseJob) return;
-            for await (const raw of store.readJsonl<RawJudgment & { suite: string; side?: 'chosen' | 'rejected'; gold_tie?: boolean }>(
-              joinUri(pointwiseJob.modelUri, 'judgments.jsonl'),
-            )) {
+            for await (const raw of store.readJsonl<EvalOutputRow>(joinUri(pointwiseJob.modelUri, 'judgments.jsonl'))) {
               heartbeat({ phase: 'scoring' });
               const j = scoreRawJudgment(raw, config, input.modelUri);
               const score = j.status === 'ok' ? (j.score ?? null) : null;
-              if (raw.side) {
-                const suite = pairSides.get(raw.suite) ?? new Map();
-                pairSides.set(raw.suite, suite);
-                const entry = suite.get(raw.example_id) ?? {};
-                entry[raw.side] = score;
-                if (raw.gold_tie === true) entry.goldTie = true;
-                suite.set(raw.example_id, entry);
-              } else if (raw.gold_score !== undefined) {
-                const list = pointwise.get(raw.suite) ?? [];
-                list.push({ score, gold: raw.gold_score });
-                pointwise.set(raw.suite, list);
-              }
-              yield { ...j, suite: raw.suite, ...(raw.side ? { side: raw.side } : {}) };
+              collected.add(raw, score, baselines?.get(raw.request_id));
+              yield {
+                ...j,
+                suite: raw.suite,
+                ...(raw.side ? { side: raw.side } : {}),
+                ...(raw.group !== undefined ? { group: raw.group } : {}),
+                ...(raw.golds ? { golds: raw.golds } : {}),
+                ...(raw.gold_tie ? { gold_tie: true } : {}),
+              };
             }
           }
           const objects: WrittenObject[] = [await store.writeJsonl(joinUri(prefix, 'metrics', 'judgments.jsonl'), scored())];
+
+          // Iteration 0's judgments of the same requests, for the paired comparison.
+          const before = new SuiteItems();
+          if (iteration0Uri && (await store.exists(iteration0Uri))) {
+            for await (const row of store.readJsonl<EvalOutputRow & { status: string; score?: number }>(iteration0Uri)) {
+              heartbeat({ phase: 'reading iteration 0' });
+              before.add(row, row.status === 'ok' ? (row.score ?? null) : null, undefined);
+            }
+          }
 
           const verdicts = new Map<string, RelativeVerdictRow[]>();
           if (relativeJob) {
             objects.push(await writeRelativeJudgments(store, relativeJob, prefix, config, input.modelUri, verdicts, heartbeat));
           }
 
+          const reportUri = joinUri(prefix, 'metrics', 'report.json');
+          const baselineSettings = baselineJob ? { samples: baselineSamples, temperature: baselineTemperature } : undefined;
           const result: Record<string, SuiteMetrics> = {};
+          const detail: Record<string, unknown> = {};
           for (const suite of input.suites) {
+            heartbeat({ phase: 'metrics', suite: suite.name });
             const bootstrap = bootstrapOptions(config, suite.name);
+            const groupBy = suiteGroupBy(config, suite);
             if (suite.kind === 'pointwise') {
-              const items = pointwise.get(suite.name) ?? [];
-              result[suite.name] = { ...summarizePointwise(items), ...(bootstrap ? { ci: pointwiseIntervals(items, bootstrap) } : {}) };
+              const report = pointwiseReport(collected.pointwise(suite.name), {
+                scale: config.judge.scale,
+                groupBy,
+                bootstrap,
+                ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pointwise(suite.name) } : {}),
+                ...(baselineSettings ? { baselines: baselineSettings } : {}),
+              });
+              result[suite.name] = { ...report.metrics, reportUri };
+              detail[suite.name] = report.detail;
               continue;
             }
             const mode = modes.get(suite.name) ?? 'pointwise';
             const relative =
               mode === 'pointwise' ? undefined : relativeSuiteMetrics(verdicts.get(suite.name) ?? [], orderSeeds[suite.name]);
-            const sides = [...(pairSides.get(suite.name)?.values() ?? [])];
-            const metrics = pairwiseMetricsForMode(mode, sides, relative);
-            result[suite.name] = bootstrap && mode !== 'relative' ? { ...metrics, ci: pairwiseIntervals(sides, bootstrap) } : metrics;
+            const pairs = collected.pairs(suite.name);
+            const headline = pairwiseMetricsForMode(mode, pairs, relative);
+            if (mode === 'relative') {
+              result[suite.name] = headline;
+              continue;
+            }
+            const report = pairwiseReport(pairs, {
+              groupBy,
+              bootstrap,
+              rewardbench: config.data.evalSuites.find((s) => s.name === suite.name)?.adapter === 'rewardbench',
+              ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pairs(suite.name) } : {}),
+              ...(baselineSettings ? { baselines: baselineSettings } : {}),
+            });
+            const { figures, ...extras } = report;
+            result[suite.name] = { ...headline, ...(figures.ci ? { ci: figures.ci } : {}), ...extras, reportUri };
+            detail[suite.name] = report;
           }
+          objects.push(await store.putJson(reportUri, { iteration, modelUri: input.modelUri, suites: result, detail }));
           objects.push(await store.putJson(joinUri(prefix, 'metrics', 'metrics.json'), result));
           return { objects, summary: result };
         },
       );
-      return metrics.summary;
+      // metrics.json keeps full precision; what travels through Temporal is rounded (claim check: the
+      // summary grows with suites, groups and baselines, and 4 decimals is finer than any report prints).
+      return roundNumbers(metrics.summary, 4);
     },
   };
 }
@@ -445,14 +530,92 @@ export interface PairSides {
   goldTie?: boolean;
 }
 
-/** How a pair's two pointwise scores compare with its gold (ties and unparseable count 0.5 downstream). */
-export function pairOutcome(p: PairSides): PairwiseOutcome {
-  if (p.chosen == null || p.rejected == null) return 'unparseable';
-  // A gold tie is judged right when the judge scores both responses the same, wrong otherwise.
-  if (p.goldTie) return p.chosen === p.rejected ? 'correct' : 'wrong';
-  if (p.chosen > p.rejected) return 'correct';
-  if (p.chosen < p.rejected) return 'wrong';
-  return 'tie';
+export { pairOutcome };
+
+/** A copy of a JSON value with every non-integer number rounded to `decimals` places. */
+export function roundNumbers<T>(value: T, decimals: number): T {
+  const f = 10 ** decimals;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'number') return Number.isInteger(v) || !Number.isFinite(v) ? v : Math.round(v * f) / f;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+function withGroup(group: string | undefined): { group?: string } {
+  return group === undefined ? {} : { group };
+}
+
+/**
+ * Collects one evaluation's judged items per suite from the job's rows (or `metrics/judgments.jsonl`):
+ * pointwise items keyed by request id, pairs keyed by example id with both sides' scores.
+ */
+export class SuiteItems {
+  private readonly pointwiseBySuite = new Map<string, PointwiseItem[]>();
+  private readonly pairsBySuite = new Map<string, Map<string, PairItem>>();
+
+  add(
+    row: Pick<EvalOutputRow, 'request_id' | 'example_id' | 'suite' | 'side' | 'gold_score' | 'golds' | 'group' | 'gold_tie'>,
+    score: number | null,
+    baselines: BaselineScores | undefined,
+  ): void {
+    if (row.side) {
+      const suite = this.pairsBySuite.get(row.suite) ?? new Map<string, PairItem>();
+      this.pairsBySuite.set(row.suite, suite);
+      const pair = suite.get(row.example_id) ?? { key: row.example_id, chosen: null, rejected: null, ...withGroup(row.group) };
+      pair[row.side] = score;
+      if (row.gold_tie === true) pair.goldTie = true;
+      if (baselines) {
+        const none: BaselineScores = { one_sample: null, self_consistency: null, mean_of_n: null, best_of_n: null };
+        pair.baselines = { ...(pair.baselines ?? { chosen: none, rejected: none }), [row.side]: baselines };
+      }
+      suite.set(row.example_id, pair);
+    } else if (row.gold_score !== undefined) {
+      const list = this.pointwiseBySuite.get(row.suite) ?? [];
+      this.pointwiseBySuite.set(row.suite, list);
+      list.push({
+        key: row.request_id,
+        score,
+        gold: row.gold_score,
+        ...(row.golds ? { golds: row.golds } : {}),
+        ...withGroup(row.group),
+        ...(baselines ? { baselines } : {}),
+      });
+    }
+  }
+
+  has(suite: string): boolean {
+    return this.pointwiseBySuite.has(suite) || this.pairsBySuite.has(suite);
+  }
+
+  pointwise(suite: string): PointwiseItem[] {
+    return this.pointwiseBySuite.get(suite) ?? [];
+  }
+
+  pairs(suite: string): PairItem[] {
+    return [...(this.pairsBySuite.get(suite)?.values() ?? [])];
+  }
+}
+
+/** The baseline job's N samples per request, reduced to each request's baseline scores (core/baselines.ts). */
+async function readBaselineScores(
+  store: ObjectStore,
+  job: JobResult,
+  config: RunConfig,
+  modelId: string,
+  heartbeat: (details?: unknown) => void,
+): Promise<Map<string, BaselineScores>> {
+  const samples = new Map<string, SampledScore[]>();
+  for await (const raw of store.readJsonl<RawJudgment>(joinUri(job.modelUri, 'judgments.jsonl'))) {
+    heartbeat({ phase: 'scoring baseline samples' });
+    const j = scoreRawJudgment(raw, config, modelId);
+    const list = samples.get(raw.request_id) ?? [];
+    list.push({ sampleIndex: raw.sample_index, score: j.status === 'ok' ? (j.score ?? null) : null, logprob: raw.logprob ?? null });
+    samples.set(raw.request_id, list);
+  }
+  return new Map([...samples].map(([id, list]) => [id, baselineScores(list)]));
 }
 
 /** evaluation.bootstrap for one suite, with its own seed (from loop.seed); undefined when turned off. */

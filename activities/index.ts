@@ -14,6 +14,7 @@ import { createTrainActivities } from './train';
 import { createEvaluateActivities } from './evaluate';
 import { createMetaJudgeActivities } from './meta-judge';
 import { createConsistencyActivities } from './consistency';
+import { createRegistryActivities } from './registry';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage';
 
 export function createActivities(deps: ActivityDeps) {
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvaluateActivities(deps),
     ...createMetaJudgeActivities(deps),
     ...createConsistencyActivities(deps),
+    ...createRegistryActivities(deps),
   };
 }
 

@@ -40,8 +40,10 @@ export interface ListedObject {
   size: number;
 }
 
-export function createS3Client(settings: StorageSettings): S3Client {
+/** `credentials` overrides the SDK's default chain (the CLI's for the local stack: cli/storage.ts). */
+export function createS3Client(settings: StorageSettings, credentials?: { accessKeyId: string; secretAccessKey: string }): S3Client {
   return new S3Client({
+    ...(credentials ? { credentials } : {}),
     region: settings.region,
     endpoint: settings.endpoint,
     forcePathStyle: settings.forcePathStyle,

@@ -31,9 +31,44 @@ export type Command =
   | { command: 'follow'; workflowId: string; json: boolean; connection: ConnectionOptions }
   | { command: 'status'; workflowId: string; json: boolean; connection: ConnectionOptions }
   | { command: 'results'; workflowId: string; json: boolean; connection: ConnectionOptions }
-  | { command: 'stack'; args: string[] };
+  | { command: 'stack'; args: string[] }
+  | ReviewCommand
+  | PromotionCommand;
 
-export type CommandName = 'validate' | 'run' | 'follow' | 'status' | 'results' | 'stack' | 'help';
+/** `judgeloop approve` (sign off on a promotion) and `judgeloop registry` (a judge's champion and history): cli/promotion.ts. */
+export type PromotionCommand =
+  | {
+      command: 'approve';
+      workflowId: string;
+      iteration: number;
+      approve: boolean;
+      by: string;
+      reason?: string;
+      connection: ConnectionOptions;
+    }
+  | { command: 'registry'; judgeName: string; configPath: string; json: boolean };
+
+/** `judgeloop review export|import` (cli/review.ts): a blind human review of two iterations' rationales. */
+export type ReviewCommand =
+  | {
+      command: 'review';
+      action: 'export';
+      workflowId: string;
+      /** The iteration named first (--a): the baseline judge. */
+      baseline: number;
+      /** The iteration named second (--b): the challenger, whose win rate is reported. */
+      challenger: number;
+      suites: string[];
+      limit?: number;
+      seed?: number;
+      outDir: string;
+      /** Storage settings from this file instead of the run's recorded config. */
+      configPath?: string;
+      connection: ConnectionOptions;
+    }
+  | { command: 'review'; action: 'import'; keyPath: string; answerPaths: string[]; json: boolean };
+
+export type CommandName = 'validate' | 'run' | 'follow' | 'status' | 'results' | 'review' | 'approve' | 'registry' | 'stack' | 'help';
 
 /** Exit code for usage errors and invalid configs. */
 export const EXIT_USAGE = 2;
@@ -57,6 +92,11 @@ export const USAGE_LINES: Record<CommandName, string> = {
   follow: `judgeloop follow RUN_ID [--json] ${CONNECTION_FLAGS}`,
   status: `judgeloop status RUN_ID [--json] ${CONNECTION_FLAGS}`,
   results: `judgeloop results RUN_ID [--json] ${CONNECTION_FLAGS}`,
+  review:
+    'judgeloop review export RUN_ID --a ITER --b ITER --out DIR [--suite NAME]... [--limit N] [--seed S] [--config FILE]\n' +
+    '         judgeloop review import --key DIR/review-key.json ANSWERS... [--json]',
+  approve: `judgeloop approve RUN_ID --iteration K [--reject] [--by NAME] [--reason TEXT] ${CONNECTION_FLAGS}`,
+  registry: 'judgeloop registry JUDGE_NAME --config FILE [--json]',
   stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
   help: 'judgeloop help [COMMAND]',
 };
@@ -67,6 +107,9 @@ const SUMMARIES: Record<CommandName, string> = {
   follow: 'follow a running run (progress, then the results table)',
   status: "print a run's workflow status and progress once",
   results: "wait for a run to finish and print its results table (or --json, the raw summary)",
+  review: "blind A/B review of two iterations' rationales: export a page and sheet for annotators, import their answers",
+  approve: 'sign off on (or reject) a promotion that waits for approval (evaluation.gate.requireApproval)',
+  registry: "a judge's registry: its champion, the champion's lineage and every promotion decision",
   stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
   help: 'this text, or one command\'s usage',
 };
@@ -82,12 +125,35 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
   follow: ['  --json             progress to stderr; stdout gets only the run summary'],
   status: ['  --json             status, progress and retrying activities as JSON'],
   results: ['  --json             print the raw run summary JSON instead of the table'],
+  review: [
+    '  export RUN_ID      write DIR/review.html (the annotators\' page), DIR/review.csv (the same as a sheet) and',
+    '                     DIR/review-key.json (which judge is A per item: keep it from the annotators)',
+    '  --a ITER, --b ITER the two iterations compared; --b is the challenger whose win rate is reported',
+    '  --out DIR          where to write the three files',
+    '  --suite NAME       only this evaluation suite (repeatable; default every suite)',
+    '  --limit N          a seeded sample of N items (default all items both iterations judged)',
+    '  --seed S           seed of the sample, the order and the A/B sides (default derived from the run and iterations)',
+    '  --config FILE      take the storage settings from this config instead of the run\'s recorded one',
+    '  import ANSWERS...  answer files (.json saved by the page, or .csv sheets); prints win rate, ties, agreement',
+    '  --key FILE         the review-key.json export wrote',
+    '  --json             the report as JSON',
+  ],
+  approve: [
+    '  --iteration K      the iteration awaiting approval (judgeloop status RUN_ID shows it)',
+    '  --reject           reject the promotion (default: approve it)',
+    '  --by NAME          who decides, recorded in the registry (default: $USER)',
+    '  --reason TEXT      why, recorded with the decision',
+  ],
+  registry: [
+    '  -c, --config FILE  a run config: where the registry lives (storage.bucket, storage.prefix, storage.endpoint)',
+    '  --json             champion, lineage and history as JSON',
+  ],
 };
 
 export function usageText(topic?: CommandName): string {
   if (topic && topic !== 'help') {
     const flags = FLAG_HELP[topic];
-    const connection = topic === 'validate' || topic === 'stack' ? [] : ['', CONNECTION_HELP];
+    const connection = topic === 'validate' || topic === 'stack' || topic === 'registry' ? [] : ['', CONNECTION_HELP];
     return [`usage: ${USAGE_LINES[topic]}`, '', `  ${SUMMARIES[topic]}`, ...(flags ? ['', 'flags:', ...flags] : []), ...connection].join('\n');
   }
   const names = Object.keys(USAGE_LINES) as CommandName[];
@@ -192,7 +258,7 @@ export function resolveConnection(
   };
 }
 
-const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'stack', 'help']);
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'stack', 'help']);
 
 /** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
 export function checkWorkflowId(id: string, topic: CommandName): string {
@@ -252,6 +318,10 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     };
   }
 
+  if (topic === 'review') return parseReview(rest, env);
+  if (topic === 'approve') return parseApprove(rest, env);
+  if (topic === 'registry') return parseRegistry(rest);
+
   // follow / status / results: one positional run id
   const { values, positionals } = parseStrict(topic, rest, { json: { type: 'boolean' }, ...connectionOptions });
   if (values.help) return { command: 'help', topic };
@@ -263,4 +333,113 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     json: values.json === true,
     connection: resolveConnection(values, env, topic),
   };
+}
+
+/** A non-negative integer flag value (iterations, limits, seeds). */
+function intFlag(topic: CommandName, flag: string, v: FlagValue, min: number): number | undefined {
+  const s = nonEmpty(topic, flag, v);
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s) || Number(s) < min || !Number.isSafeInteger(Number(s))) {
+    throw new UsageError(`--${flag} must be an integer >= ${min}, got "${s}"`, topic);
+  }
+  return Number(s);
+}
+
+function parseReview(rest: string[], env: NodeJS.ProcessEnv): Command {
+  const topic: CommandName = 'review';
+  const [action, ...args] = rest;
+  if (action === undefined || action === '--help' || action === '-h') return { command: 'help', topic };
+  if (action === 'export') {
+    const { values, positionals } = parseStrict(topic, args, {
+      a: { type: 'string' },
+      b: { type: 'string' },
+      suite: { type: 'string', multiple: true },
+      limit: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      ...connectionOptions,
+    });
+    if (values.help) return { command: 'help', topic };
+    if (positionals.length === 0) throw new UsageError('missing RUN_ID (the workflow id of a completed run)', topic);
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+    const baseline = intFlag(topic, 'a', values.a, 0);
+    const challenger = intFlag(topic, 'b', values.b, 0);
+    if (baseline === undefined || challenger === undefined) throw new UsageError('missing --a ITER and --b ITER (the two iterations to compare)', topic);
+    if (baseline === challenger) throw new UsageError(`--a and --b are both iteration ${baseline}; compare two different iterations`, topic);
+    const outDir = nonEmpty(topic, 'out', values.out);
+    if (!outDir) throw new UsageError('missing required flag --out DIR', topic);
+    const rawSuites = values.suite === undefined ? [] : Array.isArray(values.suite) ? values.suite : [values.suite];
+    const suites = rawSuites.map((s) => nonEmpty(topic, 'suite', s) ?? '');
+    const limit = intFlag(topic, 'limit', values.limit, 1);
+    const seed = intFlag(topic, 'seed', values.seed, 0);
+    const configPath = nonEmpty(topic, 'config', values.config);
+    return {
+      command: 'review',
+      action: 'export',
+      workflowId: checkWorkflowId(positionals[0], topic),
+      baseline,
+      challenger,
+      suites: [...new Set(suites)],
+      ...(limit !== undefined ? { limit } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      outDir,
+      ...(configPath !== undefined ? { configPath } : {}),
+      connection: resolveConnection(values, env, topic),
+    };
+  }
+  if (action === 'import') {
+    const { values, positionals } = parseStrict(topic, args, { key: { type: 'string' }, json: { type: 'boolean' } });
+    if (values.help) return { command: 'help', topic };
+    const keyPath = nonEmpty(topic, 'key', values.key);
+    if (!keyPath) throw new UsageError('missing required flag --key FILE (the review-key.json that export wrote)', topic);
+    if (positionals.length === 0) throw new UsageError('missing ANSWERS: one or more answer files (.json from the page, or .csv sheets)', topic);
+    return { command: 'review', action: 'import', keyPath, answerPaths: positionals, json: values.json === true };
+  }
+  throw new UsageError(`unknown review action "${action}" (expected export or import)`, topic);
+}
+
+/** `approve RUN_ID --iteration K [--reject] [--by NAME] [--reason TEXT]` */
+function parseApprove(rest: string[], env: NodeJS.ProcessEnv): Command {
+  const topic: CommandName = 'approve';
+  const { values, positionals } = parseStrict(topic, rest, {
+    iteration: { type: 'string' },
+    reject: { type: 'boolean' },
+    by: { type: 'string' },
+    reason: { type: 'string' },
+    ...connectionOptions,
+  });
+  if (values.help) return { command: 'help', topic };
+  if (positionals.length === 0) throw new UsageError('missing RUN_ID (the workflow id of the run awaiting approval)', topic);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+  const iteration = intFlag(topic, 'iteration', values.iteration, 1);
+  if (iteration === undefined) throw new UsageError('missing required flag --iteration K (the iteration awaiting approval; judgeloop status shows it)', topic);
+  const by = nonEmpty(topic, 'by', values.by) ?? (env.USER?.trim() || env.USERNAME?.trim() || 'cli');
+  if (by.length > 100) throw new UsageError('--by must be at most 100 characters', topic);
+  const reason = nonEmpty(topic, 'reason', values.reason);
+  return {
+    command: 'approve',
+    workflowId: checkWorkflowId(positionals[0], topic),
+    iteration,
+    approve: values.reject !== true,
+    by,
+    ...(reason !== undefined ? { reason } : {}),
+    connection: resolveConnection(values, env, topic),
+  };
+}
+
+/** `registry JUDGE_NAME --config FILE [--json]` */
+function parseRegistry(rest: string[]): Command {
+  const topic: CommandName = 'registry';
+  const { values, positionals } = parseStrict(topic, rest, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+  if (values.help) return { command: 'help', topic };
+  if (positionals.length === 0) throw new UsageError('missing JUDGE_NAME (the config\'s judge.name)', topic);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+  const judgeName = positionals[0];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(judgeName)) {
+    throw new UsageError(`invalid judge name "${judgeName}": letters, digits, ".", "_" and "-", at most 63 (as judge.name)`, topic);
+  }
+  const configPath = nonEmpty(topic, 'config', values.config);
+  if (!configPath) throw new UsageError('missing required flag --config FILE (a run config naming the registry\'s storage)', topic);
+  return { command: 'registry', judgeName, configPath, json: values.json === true };
 }

@@ -28,6 +28,8 @@ import {
   resumeHint,
   type PendingActivityLike,
 } from './format';
+import { cmdReview } from './review';
+import { cmdApprove, cmdRegistry } from './promotion';
 import { startRun } from './start';
 
 export const EXIT_OK = 0;
@@ -259,6 +261,12 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdStatus(cmd, io);
     case 'results':
       return cmdResults(cmd, io);
+    case 'review':
+      return cmdReview(cmd, io);
+    case 'approve':
+      return cmdApprove(cmd, io);
+    case 'registry':
+      return cmdRegistry(cmd, io);
     case 'stack':
       return cmdStack(cmd, io);
   }

@@ -11,6 +11,8 @@ import type {
   RunSummary,
   SuiteMetrics,
 } from '../core/run-types';
+import { evaluationSections } from './format-eval';
+import { awaitingApprovalLine, promotionLines } from './format-promotion';
 
 /** Shown for a value that is missing or null (no pairs in iteration 0, a correlation over constant scores). */
 export const NONE = '—';
@@ -257,6 +259,8 @@ export function formatResults(summary: RunSummary): string {
     'change vs iteration 0:',
     ...changeLines(summary).map((l) => `  ${l}`),
     '',
+    ...evaluationSections(summary),
+    ...promotionLines(summary),
     `final model: ${summary.finalModelUri || NONE}`,
     `artifacts:   ${summary.runPrefixUri || NONE}`,
   ];
@@ -280,6 +284,7 @@ export function formatIterationDone(it: IterationSummary): string {
   for (const [name, m] of Object.entries(it.eval ?? {})) {
     parts.push(`${name} ${pct(mainMetric(m))}${mainMetric(m) === null ? '' : '%'} ${m.kind === 'pointwise' ? 'exact' : 'acc'}`);
   }
+  if (it.gate) parts.push(it.gate.promote ? 'promoted' : 'kept the champion');
   const label = it.iteration === 0 ? 'iteration 0 (seed judge)' : `iteration ${it.iteration}`;
   return `${label} done${parts.length ? `: ${parts.join(' · ')}` : ''}`;
 }
@@ -290,6 +295,8 @@ export function formatIterationDone(it: IterationSummary): string {
  * The child's own progress (when it is for the iteration in flight) gives the finer step detail.
  */
 export function formatProgressLine(progress: RunProgress, child?: IterationProgress | null): string {
+  const awaiting = awaitingApprovalLine(progress);
+  if (awaiting) return awaiting;
   const useChild = child != null && child.iteration === progress.iteration;
   const step = useChild ? child.step : progress.step;
   const it =

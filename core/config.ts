@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ADAPTER_NAMES, JOIN_ADAPTERS, adapterJoinNeed } from './adapters';
+import { GateConfig, RegistryConfig, checkGateAgainstSuites } from './gate-config';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -77,6 +78,21 @@ export const EvalSuite = DatasetSource.extend({
   kind: z.enum(['pointwise', 'pairwise']),
   /** Pairwise suites only; absent means `pointwise` (see `pairwiseMode`). */
   mode: z.enum(PAIRWISE_MODES).optional(),
+  /**
+   * The field whose value groups the suite's metrics: `subset`, or `meta.<key>` (e.g. `meta.capability`,
+   * `meta.task`). Default: `subset` for pairwise suites, `meta.capability` for pointwise ones (BiGGen's
+   * capability); rows without the field count only in the suite's overall figures.
+   */
+  groupBy: z
+    .string()
+    .regex(/^(subset|meta\.[A-Za-z0-9_-]+)$/, '"subset" or "meta.<key>", e.g. "meta.capability"')
+    .optional(),
+  /**
+   * false: reported, but not checked by the promotion gate's no-drop and parse-floor rules (e.g. a suite too
+   * small to tell a drop from chance). Absent means true. On the suite itself, so a config that replaces the
+   * suites (`extends`) never names a gated suite it no longer has.
+   */
+  gate: z.boolean().optional(),
 }).strict();
 
 export const DataConfig = z
@@ -280,6 +296,20 @@ export const EvaluationConfig = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Inference-time baselines (METHOD.md, Evaluation protocol): N extra samples per evaluation request at
+     * `temperature`, scored as one sample, self-consistency (mode of N), mean of N and best-of-N (highest
+     * sequence log-probability), beside the greedy score. 0 turns them off.
+     */
+    baselines: z
+      .object({
+        samples: nonNegativeInt.max(64).default(0),
+        temperature: z.number().gt(0).max(10).default(1.0),
+      })
+      .strict()
+      .prefault({}),
+    /** The promotion gate: does an iteration's judge replace the champion? (core/gate.ts, core/gate-config.ts) */
+    gate: GateConfig.prefault({}),
   })
   .strict();
 
@@ -336,8 +366,11 @@ export const RunConfig = z
     backend: BackendConfig.prefault({ kind: 'local' }),
     timeouts: ActivityTimeouts.prefault({}),
     storage: StorageConfig,
+    /** The judge registry in S3: champion, history, lineage (core/gate-config.ts, activities/registry.ts). */
+    registry: RegistryConfig.prefault({}),
   })
   .strict()
+  .superRefine(checkGateAgainstSuites)
   .superRefine((c, ctx) => {
     // The A/B verdict is decoded with generate.py's `choices`, which only the transformers backend supports.
     if (c.judge.decoding.backend !== 'vllm') return;

@@ -4,6 +4,7 @@
  */
 
 import type { PairwiseMode } from './config';
+import type { AwaitingApproval, ChampionRef, DecidedBy, StartedFrom } from './registry';
 
 export const TASK_QUEUE = 'judgeloop';
 export const RUN_WORKFLOW = 'selfRationalizationRun';
@@ -39,6 +40,58 @@ export interface PointwiseMetrics {
   kendall: number | null;
   /** Bootstrap intervals of the metrics above (evaluation.bootstrap; absent when resamples is 0). */
   ci?: MetricIntervals<'exactAgreement' | 'mae' | 'pearson' | 'spearman' | 'kendall'>;
+  /** Gold (rows) x judge score (columns) on the scale, plus unparseable per gold level; null off the scale. */
+  confusion?: { levels: number[]; counts: number[][]; unparseable: number[] } | null;
+  /** Judge scores per scale level plus the unparseable count; null when a score or gold is off the scale. */
+  scoreDistribution?: { levels: number[]; counts: number[]; unparseable: number } | null;
+  /** The same figures against every other gold column of the suite (e.g. BiGGen's `human`, `gpt4`). */
+  goldColumns?: Record<string, PointwiseFigures>;
+  /** The figures per group (`data.evalSuites[].groupBy`); absent when no row has the field. */
+  groups?: GroupedFigures<PointwiseFigures>;
+  /** Inference-time baselines from N samples (evaluation.baselines), beside `greedy` (the figures above). */
+  baselines?: Baselines<PointwiseFigures>;
+  /** Paired bootstrap of this iteration minus iteration 0 on the same items (iterations >= 1). */
+  vsIteration0?: PairedComparison<'exactAgreement' | 'mae' | 'pearson' | 'spearman' | 'kendall'>;
+  /** `metrics/report.json`: every figure of every suite, per group and gold column, with matrices. */
+  reportUri?: string;
+}
+
+/** A pointwise metric set without the suite-level extras. */
+export type PointwiseFigures = Pick<
+  PointwiseMetrics,
+  'n' | 'parsed' | 'parseRate' | 'exactAgreement' | 'mae' | 'pearson' | 'spearman' | 'kendall' | 'ci'
+>;
+
+/** A pairwise metric set without the suite-level extras. */
+export type PairwiseFigures = Pick<PairwiseMetrics, 'n' | 'accuracy' | 'ties' | 'unparseable' | 'ci'>;
+
+export interface GroupedFigures<F> {
+  /** The grouping field (`subset`, `meta.capability`...). */
+  by: string;
+  /** Rows without the field (in the suite's overall figures only). */
+  ungrouped: number;
+  /** Sorted by group name. */
+  metrics: Record<string, F>;
+}
+
+export interface Baselines<F> {
+  /** Samples per item and their temperature (evaluation.baselines). */
+  samples: number;
+  temperature: number;
+  /** `greedy` (the suite's own figures), `one_sample`, `self_consistency`, `mean_of_n`, `best_of_n`. */
+  metrics: Record<string, F>;
+}
+
+/** B - A for two iterations on the items both judged (core/bootstrap.ts, paired bootstrap). */
+export interface PairedComparison<K extends string> {
+  /** The iteration compared against (A); this iteration is B. */
+  baseline: number;
+  /** Items in both. */
+  n: number;
+  resamples: number;
+  confidence: number;
+  seed: number;
+  diffs: Record<K, { diff: number | null; low: number | null; high: number | null; pValue: number | null }>;
 }
 
 /** Percentile-bootstrap intervals: `[low, high]` per metric (null when undefined), and how they were drawn. */
@@ -70,6 +123,23 @@ export interface PairwiseMetrics {
   mode?: PairwiseMode;
   /** The relative (A/B) grading, in `relative` and `both` mode. */
   relative?: RelativeMetrics;
+  /** Pointwise-scored accuracy per group (`groupBy`, `subset` by default). */
+  groups?: GroupedFigures<PairwiseFigures>;
+  /** RewardBench's roll-up of the subsets (suites read with the `rewardbench` adapter). */
+  rewardbench?: RewardBenchSummary;
+  /** Inference-time baselines: both responses scored from N samples each. */
+  baselines?: Baselines<PairwiseFigures>;
+  vsIteration0?: PairedComparison<'accuracy'>;
+  reportUri?: string;
+}
+
+/** core/rewardbench.ts `rewardBenchRollup`, compacted: category scores are null unless every subset is there. */
+export interface RewardBenchSummary {
+  overall: number | null;
+  complete: boolean;
+  categories: Record<string, { score: number | null; scoreOverPresent: number | null; missing: number }>;
+  missingSubsets: number;
+  unknownSubsets: string[];
 }
 
 /** `data.evalSuites[].mode` (core/config.ts). */
@@ -165,6 +235,10 @@ export interface IterationSummary {
   pairs?: PairSummary;
   train?: TrainSummary;
   eval: Record<string, SuiteMetrics>;
+  /** The judge this iteration started from (trained from; evaluated, for iteration 0). Absent in older summaries. */
+  startModelUri?: string;
+  /** The promotion decision for this iteration's judge (iterations >= 1; core/gate.ts). */
+  gate?: { promote: boolean; reasons: string[]; decidedBy: DecidedBy };
 }
 
 export interface MetaJudgeSummary {
@@ -215,7 +289,12 @@ export interface RunSummary {
   runPrefixUri: string;
   datasets: DatasetSummary[];
   iterations: IterationSummary[];
+  /** The run's champion when it ended (with the gate: the judge to use; the summary's finalModelUri too). */
   finalModelUri: string;
+  /** The run's champion: the judge it started from, or the last one it promoted. Absent in older summaries. */
+  champion?: ChampionRef;
+  /** Where iteration 0 started: the registry's champion or judge.seedModel. Absent in older summaries. */
+  startedFrom?: StartedFrom;
 }
 
 export interface IterationProgress {
@@ -233,4 +312,6 @@ export interface RunProgress {
   /** Workflow id of the iteration's child workflow, to query it for step detail. */
   childWorkflowId: string | null;
   completed: IterationSummary[];
+  /** Set while a promotion the gate allowed waits for `judgeloop approve` (evaluation.gate.requireApproval). */
+  awaitingApproval?: AwaitingApproval | null;
 }

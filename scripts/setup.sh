@@ -7,6 +7,8 @@
 #   tools   the Temporal CLI (dev server) and the versitygw S3 server, built with `go install` into .tools/bin
 #   python  the Python venv for jobs/ (.venv, a symlink into the per-user cache; keyed by requirements + python)
 #   model   the tiny judge model, built locally into .judgeloop/models/tiny-judge (no model hub)
+#   browser Debian's chromium at /usr/bin/chromium, for the human-review page's browser test (apt-get, only
+#           when it is missing; playwright-core drives it and never downloads a browser of its own)
 #
 # Usage: scripts/setup.sh [--only STEP[,STEP]] [--skip STEP[,STEP]]
 #
@@ -24,7 +26,7 @@ cd "$JL_ROOT"
 
 TEMPORAL_VERSION=1.5.1
 VERSITYGW_VERSION=v1.8.0
-ALL_STEPS=(npm tools python model)
+ALL_STEPS=(npm tools python model browser)
 
 usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -272,6 +274,31 @@ step_model() {
   step_line "tiny judge" done "built $TINY_JUDGE_DIR" "$t0"
 }
 
+# ---------------------------------------------------------------------------------------------------- browser
+CHROMIUM=/usr/bin/chromium
+
+step_browser() {
+  local t0 log="$JL_LOG_DIR/setup-browser.log"
+  t0=$(jl_now_ms)
+  if [[ -x $CHROMIUM ]]; then
+    step_line "chromium" skipped "$CHROMIUM is installed" "$t0"
+    return
+  fi
+  command -v apt-get >/dev/null ||
+    jl_die "$CHROMIUM is missing and there is no apt-get" "install Chromium at $CHROMIUM (the human-review browser test drives it), then rerun"
+  ((EUID == 0)) || jl_die "$CHROMIUM is missing" "install it as root: sudo apt-get install -y chromium, then rerun"
+  : >"$log"
+  jl_say "chromium: installing Debian's chromium package, once per machine (~1 min; log: $(jl_rel "$log"))"
+  # Install from the package lists already there; refresh them only when that fails (a fresh machine has none).
+  if ! DEBIAN_FRONTEND=noninteractive jl_run_logged "$log" apt-get install -y -q chromium; then
+    jl_run_logged "$log" apt-get update -q &&
+      DEBIAN_FRONTEND=noninteractive jl_run_logged "$log" apt-get install -y -q chromium ||
+      jl_die "apt-get install chromium failed" "check access to Debian's package mirror and the log, then rerun: bash scripts/setup.sh --only browser" "$log"
+  fi
+  [[ -x $CHROMIUM ]] || jl_die "the chromium package did not install $CHROMIUM" "see the log" "$log"
+  step_line "chromium" done "apt-get install chromium" "$t0"
+}
+
 # ---------------------------------------------------------------------------------------------------- main
 # True when both tools are in .tools/bin or in the cache (nothing to compile).
 tools_ready() {
@@ -313,4 +340,5 @@ if [[ -n "$tools_pid" ]]; then
   ((rc == 0)) || exit "$rc"
 fi
 wanted model && step_model
+wanted browser && step_browser
 jl_say "ready [$(jl_fmt_ms $(($(jl_now_ms) - T0)))]"

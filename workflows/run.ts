@@ -8,6 +8,7 @@ import {
   ParentClosePolicy,
   defineQuery,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -20,9 +21,17 @@ import {
   type RunProgress,
   type RunSummary,
 } from '../core/run-types';
+import type { StartedFrom } from '../core/registry';
 import type { Activities } from '../activities';
 import { dataActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
+import { ApprovalDesk, decideIteration, proposedEntry, type Decision, type RunChampion } from './promotion';
+
+/**
+ * Runs started before the promotion gate existed replay without it (no registry reads, each iteration from
+ * the last); new runs record this marker and gate every iteration.
+ */
+export const PROMOTION_PATCH = 'promotion-gate-v1';
 
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
@@ -45,12 +54,31 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
     completed: [],
   };
   setHandler(runProgressQuery, () => progress);
+  const gated = patched(PROMOTION_PATCH);
+  const desk = gated ? new ApprovalDesk(progress, runId) : undefined;
 
-  const { prepareRun } = proxyActivities<Activities>(dataActivityOptions(config));
+  const { prepareRun, readChampion, recordDecision } = proxyActivities<Activities>(dataActivityOptions(config));
   const prepared = await prepareRun({ config, runId });
 
+  // Where the run starts: the registry's champion (registry.startFrom: champion), else the seed judge.
+  const useRegistry = gated && config.registry.enabled;
+  const found = useRegistry ? await readChampion({ config }) : null;
+  const startedFrom: StartedFrom =
+    found && config.registry.startFrom === 'champion'
+      ? { kind: 'champion', modelUri: found.modelUri, runId: found.runId, iteration: found.iteration }
+      : { kind: 'seed', modelUri: prepared.seedModelUri, runId, iteration: 0 };
+  let champion: RunChampion = {
+    ref: { modelUri: startedFrom.modelUri, runId: startedFrom.runId, iteration: startedFrom.iteration },
+    eval: {},
+    seedModelUri: startedFrom.kind === 'champion' && found ? found.seedModelUri : prepared.seedModelUri,
+  };
+  const runFacts = { runId, trainUri: prepared.train.uri, configHash: prepared.configHash };
+  const record = async (it: IterationSummary, parent: RunChampion | null, decision: Decision, expected: string | null) => {
+    if (useRegistry) await recordDecision({ config, entry: proposedEntry(config, runFacts, it, parent, decision), expectedChampionModelUri: expected });
+  };
+
   const iterations: IterationSummary[] = [];
-  let modelUri = prepared.seedModelUri;
+  let modelUri = startedFrom.modelUri;
   for (let iteration = 0; iteration <= config.loop.iterations; iteration++) {
     const childId = iterationWorkflowId(runId, iteration);
     progress.iteration = iteration;
@@ -71,9 +99,28 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
       ],
       parentClosePolicy: ParentClosePolicy.TERMINATE,
     });
-    iterations.push(summary);
+    if (!gated || !desk) {
+      iterations.push(summary);
+      progress.completed = iterations;
+      modelUri = summary.modelUri;
+      continue;
+    }
+    const it: IterationSummary = { ...summary, startModelUri: modelUri };
+    if (iteration === 0) {
+      champion = { ...champion, eval: it.eval };
+      // A judge name without a champion gets one: the judge this run started from, as evaluated here.
+      if (!found) await record(it, null, { promote: true, reasons: ['first champion: the seed judge'], decidedBy: 'gate' }, null);
+    } else {
+      const decision = await decideIteration(config, champion, it, desk);
+      it.gate = decision;
+      await record(it, champion, decision, champion.ref.modelUri);
+      if (decision.promote) champion = { ref: { modelUri: it.modelUri, runId, iteration }, eval: it.eval, seedModelUri: champion.seedModelUri };
+      desk.resolve({ iteration, promoted: decision.promote, decidedBy: decision.decidedBy, reasons: decision.reasons, champion: champion.ref });
+    }
+    iterations.push(it);
     progress.completed = iterations;
-    modelUri = summary.modelUri;
+    // The next iteration starts from the champion: a rejected judge is not trained further.
+    modelUri = champion.ref.modelUri;
   }
   progress.step = 'done';
   progress.childWorkflowId = null;
@@ -87,5 +134,6 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
     datasets: [prepared.train, ...prepared.evalSuites].map(({ kind: _kind, ...d }) => d),
     iterations,
     finalModelUri: modelUri,
+    ...(gated ? { champion: champion.ref, startedFrom } : {}),
   };
 }

@@ -53,6 +53,8 @@ async function startAblation(file: string, over: Overrides = {}): Promise<{ work
       ...(over.seedModel ? { judge: { seedModel: over.seedModel } } : {}),
       loop: { iterations: 1, inputsPerIteration: 64, samplesPerInput: 8, ...over.loop },
       training: { epochs: 1, ...over.training },
+      // The ablations compare pair curation; the inference-time baselines are the e2e test's concern.
+      evaluation: { baselines: { samples: 0 } },
       data: {
         evalSuites: [{ name: 'synthetic-heldout', kind: 'pointwise', uri: 'datasets/synthetic/heldout.jsonl', adapter: 'canonical', limit: 30 }],
       },

@@ -84,6 +84,28 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const [low, high] = finalHeldout.ci?.intervals.exactAgreement ?? [null, null];
   assert.ok(low !== null && high !== null && low <= afterLoop && afterLoop <= high && high - low < 0.3, `interval [${low}, ${high}] around ${afterLoop}`);
 
+  // The paired bootstrap against iteration 0 is on the same 100 items, and its difference is the change.
+  const paired = finalHeldout.vsIteration0!;
+  assert.equal(paired.n, 100);
+  assert.ok(Math.abs(paired.diffs.exactAgreement.diff! - (afterLoop - before)) < 1e-9);
+  assert.ok(paired.diffs.exactAgreement.low! <= paired.diffs.exactAgreement.diff! && paired.diffs.exactAgreement.diff! <= paired.diffs.exactAgreement.high!);
+  // Inference-time baselines from 8 samples per item, beside the greedy score, on every suite and iteration.
+  for (const it of summary.iterations) {
+    for (const m of Object.values(it.eval)) {
+      const baselines = m.baselines?.metrics ?? {};
+      assert.deepEqual(Object.keys(baselines), ['greedy', 'one_sample', 'self_consistency', 'mean_of_n', 'best_of_n']);
+      assert.equal(m.baselines!.samples, 8);
+    }
+  }
+  assert.equal(finalHeldout.baselines!.metrics.greedy.exactAgreement, afterLoop);
+  // vicuna-24: per category (groupBy meta.category) and against the GPT-4 mean (gold column gpt4).
+  const vicuna = summary.iterations[2].eval['vicuna-24'] as PointwiseMetrics;
+  assert.ok(vicuna.groups && Object.keys(vicuna.groups.metrics).length > 1, 'vicuna has several categories');
+  assert.equal(Object.values(vicuna.groups.metrics).reduce((n, g) => n + g.n, 0) + vicuna.groups.ungrouped, 24);
+  assert.equal(vicuna.goldColumns?.gpt4.n, 24);
+  assert.ok(finalHeldout.confusion && finalHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === finalHeldout.parsed);
+  assert.ok(await store.exists(finalHeldout.reportUri!));
+
   // Claim check: nothing big travels through Temporal.
   const sizes = payloadSizes(history);
   assert.ok(sizes.length > 0);

@@ -113,7 +113,7 @@ test('iteration 0 grades a pairwise suite in both modes: pointwise scores and A/
   assert.ok(manifest);
   assert.deepEqual(
     manifest.objects.map((o) => o.uri.split('/').pop()),
-    ['judgments.jsonl', 'relative-judgments.jsonl', 'metrics.json'],
+    ['judgments.jsonl', 'relative-judgments.jsonl', 'report.json', 'metrics.json'],
   );
   // Two generation jobs, the second with the A/B grammar.
   const summary = await store.getJson<{ config?: { choices?: string } }>(joinUri(evaluate, 'relative', 'job', 'output', 'generation_summary.json'));

@@ -49,11 +49,17 @@ export function testConfig(
 ): RunConfigInput & { backend: { workDir: string } } {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-jobs-'));
   const base = merge(start as RunConfigInput, {
+    // A judge name of its own per config: runs in one test file share an S3 server, and with one name they
+    // would share a registry, so a later run could start from an earlier test's champion (or its gate could
+    // race another run's promotions). Tests about the registry pass judge.name explicitly.
+    judge: { name: `${(start as RunConfigInput).judge?.name ?? 'judge'}-t${process.pid}-${++judgeCounter}` },
     storage: { bucket: services.s3.bucket, endpoint: services.s3.endpoint },
     backend: { kind: 'local', workDir },
   } as DeepPartial<RunConfigInput>);
   return merge(base, overrides) as RunConfigInput & { backend: { workDir: string } };
 }
+
+let judgeCounter = 0;
 
 export async function createTestWorker(connection: NativeConnection, taskQueue: string, namespace = 'default'): Promise<Worker> {
   return Worker.create({

@@ -38,16 +38,18 @@ import localConfig from '../../configs/local.json';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function configWith(suites: unknown[], judge: Record<string, unknown> = {}): ReturnType<typeof validateConfig> {
+function configWith(suites: unknown[], judge: Record<string, unknown> = {}, baselineSamples = 0): ReturnType<typeof validateConfig> {
   return validateConfig({
     ...localConfig,
+    // The inference-time baselines are off unless a test asks for them (their own test below).
+    evaluation: { ...localConfig.evaluation, baselines: { samples: baselineSamples } },
     judge: { ...localConfig.judge, ...judge, decoding: { ...localConfig.judge.decoding, ...(judge.decoding as object | undefined) } },
     data: { ...localConfig.data, evalSuites: suites },
   });
 }
 
-function validConfig(suites: unknown[], judge: Record<string, unknown> = {}): RunConfig {
-  const r = configWith(suites, judge);
+function validConfig(suites: unknown[], judge: Record<string, unknown> = {}, baselineSamples = 0): RunConfig {
+  const r = configWith(suites, judge, baselineSamples);
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
   return r.config;
 }
@@ -304,7 +306,7 @@ interface FakeRequest {
 }
 
 /** Stands in for generate.py: answers each request with `answer(request)`, greedy, one sample. */
-function fakeRunner(store: MemoryStore, answer: (r: FakeRequest) => string) {
+function fakeRunner(store: MemoryStore, answer: (r: FakeRequest, sampleIndex: number) => string) {
   const specs: JobSpec[] = [];
   const runner: JobRunner = {
     async run(spec: JobSpec): Promise<JobResult> {
@@ -312,7 +314,17 @@ function fakeRunner(store: MemoryStore, answer: (r: FakeRequest) => string) {
       const requests = store.rows<FakeRequest>(`${spec.channels.requests}/requests.jsonl`);
       await store.writeJsonl(
         `${spec.outputUri}/model/judgments.jsonl`,
-        requests.map(({ messages: _messages, ...r }) => ({ ...r, sample_index: 0, text: answer({ ...r, messages: [] }), seed: 0, num_tokens: 3 })),
+        // num_samples rows per request, as generate.py writes them, sample i with log-probability -i.
+        requests.flatMap(({ messages: _messages, ...r }) =>
+          Array.from({ length: Number(spec.hyperparameters.num_samples ?? 1) }, (_, i) => ({
+            ...r,
+            sample_index: i,
+            text: answer({ ...r, messages: [] }, i),
+            seed: 0,
+            num_tokens: 3,
+            logprob: -i,
+          })),
+        ),
       );
       return { jobName: spec.jobName, outputUri: spec.outputUri, modelUri: `${spec.outputUri}/model`, outputDataUri: `${spec.outputUri}/output`, how: 'ran', seconds: 0 };
     },
@@ -387,7 +399,7 @@ test('evaluate: a second job decodes A/B for relative and both suites; metrics p
   // Pointwise comparison of `both`: every side scored 3 → two ties (0.5) and a gold tie judged right (1).
   assert.deepEqual({ n: both.n, accuracy: both.accuracy, ties: both.ties, goldTies: both.goldTies, mode: both.mode }, {
     n: 3,
-    accuracy: 2 / 3,
+    accuracy: 0.6667, // 2/3, rounded to 4 decimals in the payload
     ties: 2,
     goldTies: 1,
     mode: 'both',
@@ -396,7 +408,7 @@ test('evaluate: a second job decodes A/B for relative and both suites; metrics p
   const expected = {
     n: 3,
     requests: 6,
-    accuracy: 4 / 6,
+    accuracy: 0.6667,
     positionConsistency: 0.5,
     unparseable: 2,
     preferA: 3 / 4,
@@ -410,7 +422,7 @@ test('evaluate: a second job decodes A/B for relative and both suites; metrics p
   }
   assert.deepEqual({ n: rel.n, accuracy: rel.accuracy, ties: rel.ties, unparseable: rel.unparseable, mode: rel.mode }, {
     n: 3,
-    accuracy: 4 / 6,
+    accuracy: 0.6667,
     ties: 0,
     unparseable: 2,
     mode: 'relative',
@@ -444,8 +456,42 @@ test('evaluate: only relative suites run no pointwise job; only pointwise suites
   const plain = fakeRunner(store2, knowingJudge);
   const m2 = await evaluate(validConfig([heldout, { ...llmbar, name: 'pairs' }]), store2, plain.runner, [held, pairs]);
   assert.deepEqual(plain.specs.map((s) => s.jobName), ['r1-i0-evaluate']);
-  const { ci, ...pointwiseMetrics } = m2.pairs as PairwiseMetrics;
-  assert.deepEqual(pointwiseMetrics, { kind: 'pairwise', n: 3, accuracy: 2 / 3, ties: 2, unparseable: 0, goldTies: 1 }, 'pointwise mode: as before');
+  const { ci, reportUri, ...pointwiseMetrics } = m2.pairs as PairwiseMetrics;
+  assert.deepEqual(pointwiseMetrics, { kind: 'pairwise', n: 3, accuracy: 0.6667, ties: 2, unparseable: 0, goldTies: 1 }, 'pointwise mode: as before');
+  assert.equal(reportUri, 's3://b/runs/r1/iter-0/evaluate/metrics/report.json', 'every figure is also in report.json');
   assert.equal(ci?.resamples, 1000, 'plus its bootstrap interval');
   assert.equal(store2.objects.has(`${RUN}/iter-0/evaluate/metrics/relative-judgments.jsonl`), false);
+});
+
+test('evaluate: inference-time baselines from N samples per request, beside the greedy score', async () => {
+  const store = memoryStore();
+  const [held, pairs] = await evalSuites(store);
+  // Greedy says 3; samples 0..3 say 2, 4, 4, 5 (sample 0 has the highest log-probability, 0).
+  const sampled = [2, 4, 4, 5];
+  const judge = (r: FakeRequest, i: number) => `fine [RESULT] ${r.request_id.endsWith('::rejected') ? 1 : (sampled[i] ?? 3)}`;
+  const { runner, specs } = fakeRunner(store, (r, i) => (specs.at(-1)?.jobName.endsWith('baselines') ? judge(r, i) : 'fine [RESULT] 3'));
+  const config = validConfig([heldout, { ...llmbar, name: 'pairs' }], {}, 4);
+  const m = await evaluate(config, store, runner, [held, pairs]);
+  assert.deepEqual(specs.map((s) => s.jobName), ['r1-i0-evaluate', 'r1-i0-evaluate-baselines']);
+  const job = specs[1];
+  assert.deepEqual(
+    { n: job.hyperparameters.num_samples, t: job.hyperparameters.temperature, requests: job.channels.requests, out: job.outputUri },
+    { n: 4, t: 1, requests: specs[0].channels.requests, out: `${RUN}/iter-0/evaluate/baselines/job` },
+    'the same requests as the greedy job, sampled N times at the baselines temperature',
+  );
+  const heldMetrics = m.held as PointwiseMetrics;
+  const b = heldMetrics.baselines!;
+  assert.deepEqual({ samples: b.samples, temperature: b.temperature }, { samples: 4, temperature: 1 });
+  // Gold 3: greedy 3 agrees; one sample 2, mode 4, mean 3.75 (rounds to 4), best-of-N (sample 0) 2 do not.
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(b.metrics).map(([k, f]) => [k, [f.exactAgreement, f.mae]])),
+    { greedy: [1, 0], one_sample: [0, 1], self_consistency: [0, 1], mean_of_n: [0, 0.75], best_of_n: [0, 1] },
+  );
+  // Pairs: chosen sampled as above, rejected always 1: every baseline ranks chosen higher except that the gold
+  // tie (p2) is then judged wrong → 2 of 3; greedy scores both sides 3 → ties and a right gold tie.
+  const pairMetrics = m.pairs as PairwiseMetrics;
+  assert.equal(pairMetrics.baselines!.metrics.greedy.accuracy, 0.6667);
+  for (const name of ['one_sample', 'self_consistency', 'mean_of_n', 'best_of_n']) {
+    assert.equal(pairMetrics.baselines!.metrics[name].accuracy, 0.6667, name);
+  }
 });

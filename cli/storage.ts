@@ -1,0 +1,35 @@
+/**
+ * The object store as the CLI reaches it. The CLI runs in the user's shell, which for the embedded stack knows
+ * neither the S3 endpoint (the stack hands it to its worker) nor credentials. So: the endpoint is the config's,
+ * else JUDGELOOP_S3_ENDPOINT, else — when Temporal is on this machine, i.e. the embedded stack — the stack's
+ * S3 server (http://127.0.0.1:9000); and for an endpoint on this machine without credentials in the
+ * environment, the credentials `judgeloop stack` starts its S3 server with (stack/stack.ts).
+ */
+import type { RunConfig } from '../core/config';
+import { storageSettings } from '../activities/context';
+import { ObjectStore, createS3Client } from '../activities/storage';
+import { DEFAULT_ACCESS_KEY, DEFAULT_S3_PORT, DEFAULT_SECRET_KEY } from '../stack/stack';
+
+export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
+  if (!endpoint) return false;
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';
+  } catch {
+    return false;
+  }
+}
+
+function isLoopbackAddress(address: string | undefined): boolean {
+  return address !== undefined && isLoopbackEndpoint(`http://${address}`);
+}
+
+export function cliObjectStore(config: RunConfig, temporalAddress?: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+  const settings = storageSettings(config);
+  if (settings.endpoint === undefined && isLoopbackAddress(temporalAddress)) {
+    settings.endpoint = `http://127.0.0.1:${DEFAULT_S3_PORT}`;
+  }
+  const hasCredentials = Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE);
+  if (hasCredentials || !isLoopbackEndpoint(settings.endpoint)) return new ObjectStore(createS3Client(settings));
+  return new ObjectStore(createS3Client(settings, { accessKeyId: DEFAULT_ACCESS_KEY, secretAccessKey: DEFAULT_SECRET_KEY }));
+}

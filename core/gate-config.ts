@@ -1,0 +1,93 @@
+/**
+ * Config of the promotion gate (`evaluation.gate`) and of the judge registry (`registry`); core/config.ts
+ * mounts them. Kept apart so core/config.ts stays about the run itself. Pure (imported by workflows).
+ */
+import { z } from 'zod';
+import { PAIRWISE_GATE_METRICS, POINTWISE_GATE_METRICS, type GateMetric } from './gate';
+
+const fraction = z.number().min(0).max(1);
+
+export const GateConfig = z
+  .object({
+    /** false: no gate; every iteration is promoted and the next one continues from it (the paper's loop). */
+    enabled: z.boolean().default(true),
+    /** No gated suite's primary metric may be more than this worse than the champion's. */
+    maxDrop: z.number().min(0).default(0.02),
+    /** The primary metric per suite kind. MAE is lower-is-better; the others higher-is-better. */
+    metrics: z
+      .object({
+        pointwise: z.enum(POINTWISE_GATE_METRICS).default('pearson'),
+        pairwise: z.enum(PAIRWISE_GATE_METRICS).default('accuracy'),
+      })
+      .strict()
+      .prefault({}),
+    /** The challenger must parse at least this share of each gated suite's judgments. */
+    parseRateFloor: fraction.default(0.9),
+    /** Optionally, the challenger must beat the champion on one suite by at least `min` (metric units). */
+    requireGain: z
+      .object({
+        suite: z.string().min(1),
+        /** Default: the suite kind's metric in `metrics`. */
+        metric: z.enum([...POINTWISE_GATE_METRICS, ...PAIRWISE_GATE_METRICS]).optional(),
+        min: z.number().positive(),
+      })
+      .strict()
+      .optional(),
+    /** A promotion the gate allows waits for a person's sign-off (`judgeloop approve`). */
+    requireApproval: z.boolean().default(false),
+    /** Without a sign-off for this long, the promotion is rejected ("approval timed out"). Default: wait forever. */
+    approvalTimeoutHours: z.number().positive().optional(),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    if (g.approvalTimeoutHours !== undefined && !g.requireApproval) {
+      ctx.addIssue({ code: 'custom', path: ['approvalTimeoutHours'], message: 'only applies with requireApproval: true (set it, or remove approvalTimeoutHours)' });
+    }
+  });
+
+export const RegistryConfig = z
+  .object({
+    /** Keep a registry for `judge.name` under `s3://<storage.bucket>/<storage.prefix>/registry/<judge.name>/`. */
+    enabled: z.boolean().default(true),
+    /**
+     * `champion`: a run whose judge already has a champion starts from it instead of `judge.seedModel`;
+     * `seed`: always start from `judge.seedModel` (comparisons between configs that must share a start).
+     */
+    startFrom: z.enum(['champion', 'seed']).default('champion'),
+  })
+  .strict();
+
+export type GateConfig = z.output<typeof GateConfig>;
+export type RegistryConfig = z.output<typeof RegistryConfig>;
+
+const POINTWISE_SET: ReadonlySet<string> = new Set(POINTWISE_GATE_METRICS);
+
+/** The suites the no-drop and parse-floor rules check: every evaluation suite without `gate: false`. */
+export function gatedSuiteNames(c: { data: { evalSuites: Array<{ name: string; gate?: boolean }> } }): string[] {
+  return c.data.evalSuites.filter((s) => s.gate !== false).map((s) => s.name);
+}
+
+/** Checks `evaluation.gate.requireGain`'s suite and metric against `data.evalSuites` (a RunConfig superRefine). */
+export function checkGateAgainstSuites(
+  c: { data: { evalSuites: Array<{ name: string; kind: 'pointwise' | 'pairwise' }> }; evaluation: { gate: GateConfig } },
+  ctx: z.RefinementCtx,
+): void {
+  const kinds = new Map(c.data.evalSuites.map((s) => [s.name, s.kind]));
+  const known = [...kinds.keys()].join(', ');
+  const need = c.evaluation.gate.requireGain;
+  if (!need) return;
+  const kind = kinds.get(need.suite);
+  if (kind === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['evaluation', 'gate', 'requireGain', 'suite'], message: `no evaluation suite is named "${need.suite}" (data.evalSuites: ${known})` });
+    return;
+  }
+  const metric: GateMetric | undefined = need.metric;
+  if (metric !== undefined && (kind === 'pointwise') !== POINTWISE_SET.has(metric)) {
+    const allowed = kind === 'pointwise' ? POINTWISE_GATE_METRICS : PAIRWISE_GATE_METRICS;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['evaluation', 'gate', 'requireGain', 'metric'],
+      message: `"${metric}" is not a metric of ${kind} suite "${need.suite}" (use one of ${allowed.join(', ')})`,
+    });
+  }
+}
