@@ -7,7 +7,7 @@
  */
 import type { RunConfig } from '../core/config';
 import { storageSettings } from '../activities/context';
-import { ObjectStore, createS3Client } from '../activities/storage';
+import { ObjectStore, createS3Client, type StorageSettings } from '../activities/storage';
 import { DEFAULT_ACCESS_KEY, DEFAULT_S3_PORT, DEFAULT_SECRET_KEY } from '../stack/stack';
 
 export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
@@ -24,12 +24,25 @@ function isLoopbackAddress(address: string | undefined): boolean {
   return address !== undefined && isLoopbackEndpoint(`http://${address}`);
 }
 
-export function cliObjectStore(config: RunConfig, temporalAddress?: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
-  const settings = storageSettings(config);
-  if (settings.endpoint === undefined && isLoopbackAddress(temporalAddress)) {
-    settings.endpoint = `http://127.0.0.1:${DEFAULT_S3_PORT}`;
-  }
+export interface CliStorageAccess {
+  settings: StorageSettings;
+  /** The local stack's credentials; absent: the AWS SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** How the CLI reaches the config's bucket (see the top of this file). Pure, for the tests. */
+export function cliStorageAccess(config: RunConfig, temporalAddress: string | undefined, env: NodeJS.ProcessEnv): CliStorageAccess {
+  const endpoint =
+    config.storage.endpoint ??
+    env.JUDGELOOP_S3_ENDPOINT ??
+    (isLoopbackAddress(temporalAddress) ? `http://127.0.0.1:${DEFAULT_S3_PORT}` : undefined);
+  const settings: StorageSettings = { ...storageSettings(config), endpoint };
   const hasCredentials = Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE);
-  if (hasCredentials || !isLoopbackEndpoint(settings.endpoint)) return new ObjectStore(createS3Client(settings));
-  return new ObjectStore(createS3Client(settings, { accessKeyId: DEFAULT_ACCESS_KEY, secretAccessKey: DEFAULT_SECRET_KEY }));
+  if (hasCredentials || !isLoopbackEndpoint(endpoint)) return { settings };
+  return { settings, credentials: { accessKeyId: DEFAULT_ACCESS_KEY, secretAccessKey: DEFAULT_SECRET_KEY } };
+}
+
+export function cliObjectStore(config: RunConfig, temporalAddress?: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+  const { settings, credentials } = cliStorageAccess(config, temporalAddress, env);
+  return new ObjectStore(createS3Client(settings, credentials));
 }
