@@ -25,6 +25,7 @@ import {
   relativeOrderSeed,
   relativeOrders,
   relativeResponses,
+  relativeIntervals,
   relativeSuiteMetrics,
   type RelativeOrder,
   type RelativeVerdictRow,
@@ -459,8 +460,11 @@ export function createEvaluateActivities(deps: ActivityDeps) {
               continue;
             }
             const mode = modes.get(suite.name) ?? 'pointwise';
+            const rows = verdicts.get(suite.name) ?? [];
             const relative =
-              mode === 'pointwise' ? undefined : relativeSuiteMetrics(verdicts.get(suite.name) ?? [], orderSeeds[suite.name]);
+              mode === 'pointwise'
+                ? undefined
+                : { ...relativeSuiteMetrics(rows, orderSeeds[suite.name]), ...(bootstrap ? { ci: relativeIntervals(rows, bootstrap) } : {}) };
             const pairs = collected.pairs(suite.name);
             const headline = pairwiseMetricsForMode(mode, pairs, relative);
             if (mode === 'relative') {

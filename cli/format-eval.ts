@@ -95,8 +95,8 @@ export function suiteDetailTable(summary: RunSummary, suite: string, kind: 'poin
           m.mode === 'relative' ? NONE : pctCI(m.accuracy, ci),
           m.mode === 'relative' ? NONE : String(m.ties),
           String(m.unparseable),
-          pct(m.relative?.accuracy),
-          pct(m.relative?.positionConsistency),
+          pctCI(m.relative?.accuracy, m.relative?.ci?.intervals.accuracy),
+          pctCI(m.relative?.positionConsistency, m.relative?.ci?.intervals.positionConsistency),
           it.iteration === 0 ? NONE : diffPoints(m.vsIteration0?.diffs.accuracy),
         ],
       ];

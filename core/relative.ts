@@ -8,6 +8,7 @@
  * Pure and deterministic (workflow-safe): the evaluate activity renders and parses, this file decides the
  * order and turns verdict rows into metrics.
  */
+import { bootstrapCI, type BootstrapOptions } from './bootstrap';
 import { deriveSeed } from './rng';
 import type { RelativeMetrics } from './run-types';
 
@@ -52,8 +53,22 @@ export interface RelativeVerdictRow {
   goldTie?: boolean;
 }
 
-/** Folds one suite's relative verdict rows into its metrics (two rows per pair; order of rows is free). */
-export function relativeSuiteMetrics(rows: readonly RelativeVerdictRow[], orderSeed: number): RelativeMetrics {
+/** One pair's share of the relative metrics (sums of these over pairs give a suite's metrics). */
+export interface RelativePairStats {
+  /** Accuracy credit over the pair's two requests (0..2). */
+  credit: number;
+  unparseable: number;
+  parsed: number;
+  saidA: number;
+  /** Both verdicts parsed. */
+  complete: boolean;
+  /** Both parsed and picking the same response. */
+  consistent: boolean;
+  goldTie: boolean;
+}
+
+/** Groups one suite's verdict rows by pair (two rows per pair; order of rows is free). */
+export function relativePairStats(rows: readonly RelativeVerdictRow[]): RelativePairStats[] {
   const pairs = new Map<string, { verdicts: Partial<Record<RelativeOrder, 'A' | 'B' | null>>; goldTie: boolean }>();
   for (const row of rows) {
     const pair = pairs.get(row.exampleId) ?? { verdicts: {}, goldTie: false };
@@ -64,46 +79,70 @@ export function relativeSuiteMetrics(rows: readonly RelativeVerdictRow[], orderS
     if (row.goldTie === true) pair.goldTie = true;
     pairs.set(row.exampleId, pair);
   }
-
-  let credit = 0;
-  let unparseable = 0;
-  let bothParsed = 0;
-  let consistent = 0;
-  let parsed = 0;
-  let saidA = 0;
-  let goldTies = 0;
-  for (const pair of pairs.values()) {
+  return [...pairs.values()].map((pair) => {
+    const stats: RelativePairStats = { credit: 0, unparseable: 0, parsed: 0, saidA: 0, complete: false, consistent: false, goldTie: pair.goldTie };
     const picks = RELATIVE_ORDERS.map((order) => {
       const verdict = pair.verdicts[order] ?? null;
-      if (verdict === null) unparseable++;
+      if (verdict === null) stats.unparseable++;
       else {
-        parsed++;
-        if (verdict === 'A') saidA++;
+        stats.parsed++;
+        if (verdict === 'A') stats.saidA++;
       }
       return pickedSide(order, verdict);
     });
     const [first, second] = picks;
-    const complete = first !== null && second !== null;
-    if (complete) {
-      bothParsed++;
-      if (first === second) consistent++;
-    }
-    if (pair.goldTie) {
-      goldTies++;
-      credit += !complete ? 1 : first !== second ? 2 : 0;
-    } else {
-      for (const pick of picks) credit += pick === 'chosen' ? 1 : pick === null ? 0.5 : 0;
-    }
+    stats.complete = first !== null && second !== null;
+    stats.consistent = stats.complete && first === second;
+    if (pair.goldTie) stats.credit = !stats.complete ? 1 : first !== second ? 2 : 0;
+    else for (const pick of picks) stats.credit += pick === 'chosen' ? 1 : pick === null ? 0.5 : 0;
+    return stats;
+  });
+}
+
+/** The three rates of a set of pairs (null when undefined; accuracy 0 for no pair). */
+export function relativeRates(pairs: readonly RelativePairStats[]): { accuracy: number; positionConsistency: number | null; preferA: number | null } {
+  let credit = 0;
+  let complete = 0;
+  let consistent = 0;
+  let parsed = 0;
+  let saidA = 0;
+  for (const p of pairs) {
+    credit += p.credit;
+    if (p.complete) complete++;
+    if (p.consistent) consistent++;
+    parsed += p.parsed;
+    saidA += p.saidA;
   }
-  const requests = pairs.size * RELATIVE_ORDERS.length;
+  const requests = pairs.length * RELATIVE_ORDERS.length;
   return {
-    n: pairs.size,
-    requests,
     accuracy: requests === 0 ? 0 : credit / requests,
-    positionConsistency: bothParsed === 0 ? null : consistent / bothParsed,
-    unparseable,
+    positionConsistency: complete === 0 ? null : consistent / complete,
     preferA: parsed === 0 ? null : saidA / parsed,
-    goldTies,
+  };
+}
+
+/** Folds one suite's relative verdict rows into its metrics (two rows per pair; order of rows is free). */
+export function relativeSuiteMetrics(rows: readonly RelativeVerdictRow[], orderSeed: number): RelativeMetrics {
+  const pairs = relativePairStats(rows);
+  return {
+    n: pairs.length,
+    requests: pairs.length * RELATIVE_ORDERS.length,
+    ...relativeRates(pairs),
+    unparseable: pairs.reduce((sum, p) => sum + p.unparseable, 0),
+    goldTies: pairs.filter((p) => p.goldTie).length,
     orderSeed,
   };
+}
+
+/** Bootstrap intervals of the relative rates, resampling pairs (a pair's two verdicts move together). */
+export function relativeIntervals(
+  rows: readonly RelativeVerdictRow[],
+  options: Required<BootstrapOptions>,
+): NonNullable<RelativeMetrics['ci']> {
+  const pairs = relativePairStats(rows);
+  const ci = (rate: 'accuracy' | 'positionConsistency' | 'preferA'): [number | null, number | null] => {
+    const c = bootstrapCI(pairs, (sample) => (sample.length === 0 ? null : relativeRates(sample)[rate]), options);
+    return [c.low, c.high];
+  };
+  return { ...options, intervals: { accuracy: ci('accuracy'), positionConsistency: ci('positionConsistency'), preferA: ci('preferA') } };
 }

@@ -171,6 +171,8 @@ export interface RelativeMetrics {
   goldTies: number;
   /** `relativeOrderSeed(loop.seed, suite)`: with `relativeOrders`, which order was presented first. */
   orderSeed: number;
+  /** Bootstrap intervals over pairs (a pair's two verdicts move together); absent when resamples is 0. */
+  ci?: MetricIntervals<'accuracy' | 'positionConsistency' | 'preferA'>;
 }
 
 

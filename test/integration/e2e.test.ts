@@ -3,6 +3,9 @@
  * server and the real Python jobs on the tiny judge. Two iterations; asserts on what lands in S3 and that
  * the judge gets measurably better on the synthetic task's held-out split.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selfRationalizationRun } from '../../workflows';
@@ -12,6 +15,7 @@ import { joinUri, stepPrefix } from '../../core/artifacts';
 import type { StepManifest } from '../../activities/manifest';
 import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 import { payloadSizes } from '../support/history';
+import { main } from '../../cli/judgeloop';
 
 const stack = useTestStack();
 
@@ -105,6 +109,21 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.equal(vicuna.goldColumns?.gpt4.n, 24);
   assert.ok(finalHeldout.confusion && finalHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === finalHeldout.parsed);
   assert.ok(await store.exists(finalHeldout.reportUri!));
+
+  // The human review export works on a finished run through the CLI, as a user runs it (Temporal for the
+  // summary and the recorded config, S3 for the judgments): 10 sampled items of iteration 0 vs 2.
+  const reviewDir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-review-'));
+  let out = '';
+  let err = '';
+  const rc = await main(
+    ['review', 'export', workflowId, '--a', '0', '--b', '2', '--suite', 'synthetic-heldout', '--limit', '10', '--out', reviewDir, '--address', stack.services.temporalAddress],
+    { out: { write: (t: string) => (out += t) }, err: { write: (t: string) => (err += t) }, env: process.env },
+  );
+  assert.equal(rc, 0, `review export: ${out}${err}`);
+  const key = JSON.parse(readFileSync(path.join(reviewDir, 'review-key.json'), 'utf8')) as { items: unknown[]; judges: { challenger: { modelUri: string } } };
+  assert.equal(key.items.length, 10);
+  assert.equal(key.judges.challenger.modelUri, summary.iterations[2].modelUri);
+  assert.ok(readFileSync(path.join(reviewDir, 'review.html'), 'utf8').includes('Save answers'));
 
   // Claim check: nothing big travels through Temporal.
   const sizes = payloadSizes(history);

@@ -416,8 +416,11 @@ test('evaluate: a second job decodes A/B for relative and both suites; metrics p
   };
   for (const [name, m] of [['pairs', both], ['rel', rel]] as const) {
     assert.ok(m.relative, name);
-    const { orderSeed, ...rest } = m.relative;
+    const { orderSeed, ci, ...rest } = m.relative;
     assert.deepEqual(rest, expected, name);
+    // Intervals over the 3 pairs: every resample's accuracy is a mean of the pairs' credits (1, 0.5, 0.5).
+    assert.deepEqual(ci?.intervals.accuracy, [0.5, 1], name);
+    assert.equal(ci?.resamples, 1000);
     assert.equal(orderSeed, relativeOrderSeed(config.loop.seed, name));
   }
   assert.deepEqual({ n: rel.n, accuracy: rel.accuracy, ties: rel.ties, unparseable: rel.unparseable, mode: rel.mode }, {
@@ -494,4 +497,27 @@ test('evaluate: inference-time baselines from N samples per request, beside the 
   for (const name of ['one_sample', 'self_consistency', 'mean_of_n', 'best_of_n']) {
     assert.equal(pairMetrics.baselines!.metrics[name].accuracy, 0.6667, name);
   }
+});
+
+test('relativeIntervals: resamples pairs; seeded; undefined rates give null bounds', async () => {
+  const { relativeIntervals, relativeSuiteMetrics } = await import('../../core/relative');
+  const rows = [
+    { exampleId: 'a', order: 'chosen_a' as const, verdict: 'A' as const },
+    { exampleId: 'a', order: 'chosen_b' as const, verdict: 'B' as const },
+    { exampleId: 'b', order: 'chosen_a' as const, verdict: 'B' as const },
+    { exampleId: 'b', order: 'chosen_b' as const, verdict: 'B' as const },
+    { exampleId: 'c', order: 'chosen_a' as const, verdict: null },
+    { exampleId: 'c', order: 'chosen_b' as const, verdict: 'A' as const },
+  ];
+  const options = { resamples: 500, confidence: 0.9, seed: 3 };
+  const ci = relativeIntervals(rows, options);
+  const m = relativeSuiteMetrics(rows, 0);
+  // Pair credits 2, 1, 0.5 of 2: accuracy 3.5/6; resamples range from all-c (0.25) to all-a (1).
+  assert.ok(Math.abs(m.accuracy - 3.5 / 6) < 1e-12);
+  const [low, high] = ci.intervals.accuracy;
+  assert.ok(low !== null && high !== null && low >= 0.25 && high <= 1 && low <= m.accuracy && m.accuracy <= high);
+  assert.deepEqual(relativeIntervals(rows, options), ci, 'seeded');
+  // Only unparseable verdicts: position consistency and the A share are undefined on every resample.
+  const none = relativeIntervals([{ exampleId: 'x', order: 'chosen_a', verdict: null }, { exampleId: 'x', order: 'chosen_b', verdict: null }], options);
+  assert.deepEqual([none.intervals.positionConsistency, none.intervals.preferA, none.intervals.accuracy], [[null, null], [null, null], [0.5, 0.5]]);
 });
