@@ -106,7 +106,7 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const vicuna = summary.iterations[2].eval['vicuna-24'] as PointwiseMetrics;
   // (The bundled first 24 rows are all in the "generic" category.)
   assert.deepEqual(Object.keys(vicuna.groups?.metrics ?? {}), ['generic'], 'grouped by meta.category');
-  assert.equal(Object.values(vicuna.groups.metrics).reduce((n, g) => n + g.n, 0) + vicuna.groups.ungrouped, 24);
+  assert.equal(Object.values(vicuna.groups!.metrics).reduce((n, g) => n + g.n, 0) + vicuna.groups!.ungrouped, 24);
   assert.equal(vicuna.goldColumns?.gpt4.n, 24);
   assert.ok(finalHeldout.confusion && finalHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === finalHeldout.parsed);
   assert.ok(await store.exists(finalHeldout.reportUri!));

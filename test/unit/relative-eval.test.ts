@@ -12,6 +12,7 @@ import { validateConfig, type RunConfig } from '../../core/config';
 import { deriveSeed } from '../../core/rng';
 import {
   pickedSide,
+  relativeIntervals,
   relativeOrderSeed,
   relativeOrders,
   relativeResponses,
@@ -499,8 +500,7 @@ test('evaluate: inference-time baselines from N samples per request, beside the 
   }
 });
 
-test('relativeIntervals: resamples pairs; seeded; undefined rates give null bounds', async () => {
-  const { relativeIntervals, relativeSuiteMetrics } = await import('../../core/relative');
+test('relativeIntervals: resamples pairs; seeded; undefined rates give null bounds', () => {
   const rows = [
     { exampleId: 'a', order: 'chosen_a' as const, verdict: 'A' as const },
     { exampleId: 'a', order: 'chosen_b' as const, verdict: 'B' as const },
