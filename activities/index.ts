@@ -5,7 +5,10 @@
 import path from 'node:path';
 import type { RunConfig } from '../core/config';
 import type { ActivityDeps } from './context';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { LocalJobRunner } from './jobs/local-runner';
+import { defaultCheckpointUri, defaultCodeUri } from './jobs/sagemaker-request';
+import { SageMakerJobRunner } from './jobs/sagemaker-runner';
 import { createPrepareActivities } from './prepare';
 import { createSampleActivities } from './sample';
 import { createScoreActivities } from './score';
@@ -35,9 +38,10 @@ export type Activities = ReturnType<typeof createActivities>;
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
-/** The default wiring: one S3 client per storage endpoint, local job runner. */
+/** The default wiring: one S3 client per storage endpoint; the local or SageMaker job runner per config.backend. */
 export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
   const stores = new Map<string, ObjectStore>();
+  const sagemakerClients = new Map<string, SageMakerClient>();
   return {
     projectRoot: PROJECT_ROOT,
     codeVersion: process.env.JUDGELOOP_CODE_VERSION ?? 'dev',
@@ -51,12 +55,30 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
       return store;
     },
     runnerFor(config: RunConfig, store: ObjectStore) {
+      const root = overrides.projectRoot ?? PROJECT_ROOT;
+      const backend = config.backend;
+      if (backend.kind === 'sagemaker') {
+        let client = sagemakerClients.get(backend.region);
+        if (!client) {
+          // Credentials come from the worker's environment (role, profile or env vars), as for S3.
+          client = new SageMakerClient({ region: backend.region });
+          sagemakerClients.set(backend.region, client);
+        }
+        return new SageMakerJobRunner({
+          client,
+          store,
+          backend,
+          codeUri: backend.codeUri ?? defaultCodeUri(config.storage),
+          checkpointUri: backend.spot.checkpointUri ?? defaultCheckpointUri(config.storage),
+          jobsDir: path.join(root, 'jobs'),
+        });
+      }
       return new LocalJobRunner({
         store,
-        projectRoot: overrides.projectRoot ?? PROJECT_ROOT,
-        python: config.backend.python,
-        workDir: config.backend.workDir,
-        cpuThreads: config.backend.cpuThreads,
+        projectRoot: root,
+        python: backend.python,
+        workDir: backend.workDir,
+        cpuThreads: backend.cpuThreads,
       });
     },
     ...overrides,

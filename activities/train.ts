@@ -110,6 +110,7 @@ export function createTrainActivities(deps: ActivityDeps) {
         finalRewardMargin: last['rewards/margins'] ?? null,
         metricsUri,
         adopted: job.how !== 'ran',
+        ...(job.cost ? { cost: job.cost } : {}),
       };
     },
   };

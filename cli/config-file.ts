@@ -158,9 +158,14 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** `override` over `base`: plain objects merge key by key; anything else (arrays too) replaces. */
+/**
+ * `override` over `base`: plain objects merge key by key; anything else (arrays too) replaces. An object
+ * whose `kind` differs from the base's replaces it whole: `backend: {"kind": "sagemaker", ...}` over a local
+ * backend must not inherit the local-only keys (python, workDir), which the sagemaker schema rejects.
+ */
 export function mergeConfig(base: unknown, override: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(override)) return override;
+  if ('kind' in override && base.kind !== override.kind) return override;
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(override)) out[key] = key in base ? mergeConfig(base[key], value) : value;
   return out;

@@ -328,7 +328,98 @@ export const LocalBackend = z
   })
   .strict();
 
-export const BackendConfig = z.discriminatedUnion('kind', [LocalBackend]);
+/** An S3 URI (`s3://bucket/prefix`); SageMaker reads and writes only S3. */
+const S3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'an s3:// URI (s3://bucket/prefix)');
+/** SageMaker instance types (`ml.g5.2xlarge`). */
+const InstanceType = z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.g5.2xlarge');
+/** An ECR image URI with a tag or digest; SageMaker pulls training images from ECR only. */
+const EcrImageUri = z
+  .string()
+  .regex(
+    /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._\/-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/,
+    'an ECR image URI such as 763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:<tag>',
+  );
+
+/**
+ * Runs jobs as SageMaker training jobs (activities/jobs/sagemaker-runner.ts): the same jobs/ entry points,
+ * packaged as a script-mode source directory, on the images and instances below.
+ */
+export const SageMakerBackend = z
+  .object({
+    kind: z.literal('sagemaker'),
+    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'an AWS region such as us-east-1'),
+    /** The execution role SageMaker assumes inside the job (reads channels, writes outputs and checkpoints). */
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_\/-]{1,512}$/, 'an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>'),
+    /** Generation needs an image with vLLM (or transformers); training a Hugging Face PyTorch training image. */
+    images: z.object({ generation: EcrImageUri, training: EcrImageUri }).strict(),
+    instanceTypes: z.object({ generation: InstanceType, training: InstanceType }).strict(),
+    instanceCount: positiveInt.max(64).default(1),
+    volumeSizeGB: positiveInt.max(16384).default(100),
+    /** MaxRuntimeInSeconds: SageMaker stops a job that runs longer (28 days at most). */
+    maxRuntimeHours: z.number().positive().max(28 * 24).default(24),
+    /** Managed spot training: cheaper, interruptible; train_dpo resumes from the checkpoint folder. */
+    spot: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** MaxWaitTimeInSeconds: running plus waiting for spot capacity; at least maxRuntimeHours. */
+        maxWaitHours: z.number().positive().max(28 * 24).optional(),
+        /** Where /opt/ml/checkpoints is synced (one sub-folder per job); default `s3://<bucket>/<prefix>/checkpoints/`. */
+        checkpointUri: S3Uri.optional(),
+      })
+      .strict()
+      .prefault({}),
+    vpc: z
+      .object({
+        subnets: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-...)')).min(1).max(16),
+        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-...)')).min(1).max(5),
+      })
+      .strict()
+      .optional(),
+    /** KMS key (id, ARN or alias) for the job's output objects and its ML storage volume. */
+    kmsKeyId: z.string().min(1).max(2048).optional(),
+    tags: z
+      .record(z.string().min(1).max(128), z.string().max(256))
+      .superRefine((t, ctx) => {
+        for (const key of Object.keys(t)) {
+          if (key.startsWith('aws:')) ctx.addIssue({ code: 'custom', path: [key], message: 'tag keys starting with "aws:" are reserved' });
+        }
+        if (Object.keys(t).length > 49) ctx.addIssue({ code: 'custom', message: 'at most 49 tags (SageMaker allows 50; judgeloop adds judgeloop:job)' });
+      })
+      .optional(),
+    /** Prefix receiving `<content hash>/sourcedir.tar.gz`; default `s3://<storage.bucket>/<storage.prefix>/code/`. */
+    codeUri: S3Uri.optional(),
+    /** USD per instance-hour by instance type, for the cost recorded per job; a type without a price gets cost null. */
+    pricesPerHour: z
+      .record(z.string(), z.number().nonnegative())
+      .superRefine((prices, ctx) => {
+        // Checked here rather than as the record's key schema, whose error would not say what a key should be.
+        for (const key of Object.keys(prices)) {
+          if (!InstanceType.safeParse(key).success) ctx.addIssue({ code: 'custom', path: [key], message: 'a SageMaker instance type such as ml.g5.2xlarge' });
+        }
+      })
+      .optional(),
+    /** Seconds between DescribeTrainingJob polls (each poll heartbeats); below timeouts.heartbeatTimeoutSeconds. */
+    pollSeconds: positiveInt.max(300).default(15),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (!b.spot.enabled) return;
+    if (b.spot.maxWaitHours === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['spot', 'maxWaitHours'], message: `required when spot.enabled is true (at least maxRuntimeHours, ${b.maxRuntimeHours})` });
+    } else if (b.spot.maxWaitHours < b.maxRuntimeHours) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spot', 'maxWaitHours'],
+        message: `must be at least maxRuntimeHours (${b.maxRuntimeHours}): SageMaker's MaxWaitTimeInSeconds counts the run time too`,
+      });
+    }
+  });
+
+export const BackendConfig = z.discriminatedUnion('kind', [LocalBackend, SageMakerBackend]);
+export type LocalBackend = z.output<typeof LocalBackend>;
+export type SageMakerBackend = z.output<typeof SageMakerBackend>;
 
 export const ActivityTimeouts = z
   .object({
@@ -371,6 +462,16 @@ export const RunConfig = z
   })
   .strict()
   .superRefine(checkGateAgainstSuites)
+  .superRefine((c, ctx) => {
+    // Every poll heartbeats: a poll interval at or above the heartbeat timeout would time out healthy jobs.
+    if (c.backend.kind === 'sagemaker' && c.backend.pollSeconds >= c.timeouts.heartbeatTimeoutSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backend', 'pollSeconds'],
+        message: `must be below timeouts.heartbeatTimeoutSeconds (${c.timeouts.heartbeatTimeoutSeconds}); lower it or raise the timeout`,
+      });
+    }
+  })
   .superRefine((c, ctx) => {
     // The A/B verdict is decoded with generate.py's `choices`, which only the transformers backend supports.
     if (c.judge.decoding.backend !== 'vllm') return;

@@ -215,6 +215,16 @@ export interface PairCurationSummary {
   meanLengthDifference: number | null;
 }
 
+/** What a SageMaker job billed (activities/jobs/sagemaker-request.ts jobCost); absent for local jobs. */
+export interface JobCost {
+  /** Billed wall-clock seconds per instance (managed spot: only the billed part). */
+  billableSeconds: number;
+  instanceType: string;
+  instanceCount: number;
+  /** billableSeconds × instanceCount × backend.pricesPerHour[instanceType] / 3600; null without a price. */
+  usd: number | null;
+}
+
 export interface TrainSummary {
   modelUri: string;
   steps: number;
@@ -223,6 +233,8 @@ export interface TrainSummary {
   finalRewardMargin: number | null;
   metricsUri: string;
   adopted: boolean;
+  /** SageMaker backend only. */
+  cost?: JobCost;
 }
 
 export interface IterationSummary {

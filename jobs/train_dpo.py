@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
-from judgeloop_jobs.training import common_trainer_args, finite, lora_config, metrics_and_progress, validate_common
+from judgeloop_jobs.training import (common_trainer_args, job_fingerprint, lora_config, mean_loss,
+                                     metrics_and_progress, restore_token_count, resume_point, start_metrics,
+                                     validate_common)
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
-                                        require)
+                                        require, resolve_checkpoint_dir)
 
 # The per-step metrics the pipeline reads (docs/CONTRACTS.md); every other numeric log value rides along.
 METRIC_KEYS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
@@ -42,6 +44,11 @@ class TrainDpoConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     seed: int = 0
+    checkpoint_dir: str = ""
+    """Where to checkpoint and resume from when SM_CHECKPOINT_DIR is not set ("" = SageMaker's
+    /opt/ml/checkpoints if it exists, else no checkpoints); see sm_contract.resolve_checkpoint_dir."""
+    checkpoint_steps: int = 50
+    """With a checkpoint folder: a checkpoint every this many optimizer steps (and at the end), the last 2 kept."""
     rpo_alpha: float = 0.0
     """Weight of a negative log-likelihood term on the chosen judgment added to the DPO loss (RPO, Pang et al.
     2024, "Iterative Reasoning Preference Optimization"); 0 is the paper's pure DPO. TRL: loss_type
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = read_job_paths(["model", "pairs"])
     pairs = load_pairs(paths.channel("pairs"))
     print(f"train_dpo: {len(pairs)} pairs, config={json.dumps(config_as_dict(cfg))}", flush=True)
+    checkpoint_dir = resolve_checkpoint_dir(cfg.checkpoint_dir)
+    resume = resume_point("train_dpo", checkpoint_dir,
+                          job_fingerprint("train_dpo", cfg, pairs, paths.channel("model")))
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
@@ -92,11 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         ref_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).eval().requires_grad_(False)
 
     metrics_path = paths.output_data_dir / "metrics.jsonl"
-    metrics_path.write_text("", encoding="utf-8")
+    start_metrics(metrics_path, resume)
     with tempfile.TemporaryDirectory(prefix="judgeloop-dpo-") as scratch:
-        trainer = build_trainer(cfg, model, ref_model, tokenizer, pairs, Path(scratch), on_gpu, metrics_path)
+        trainer = build_trainer(cfg, model, ref_model, tokenizer, pairs, Path(scratch), on_gpu, metrics_path,
+                                checkpoint_dir)
         kept = len(trainer.train_dataset)
-        result = trainer.train()
+        restore_token_count(trainer, resume)
+        # The Trainer restores weights, optimizer, scheduler, RNG state and its place in the data.
+        result = trainer.train(resume_from_checkpoint=str(resume.path) if resume else None)
         final_model = trainer.model
         if cfg.lora:
             # The output is always a full model folder: merge the adapter into the base weights.
@@ -115,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         "final_loss": last.get("loss"),
         "final_reward_accuracy": last.get("rewards/accuracies"),
         "final_reward_margin": last.get("rewards/margins"),
-        "mean_loss": finite(result.training_loss),
+        "mean_loss": mean_loss(result, rows, resume),
+        "resumed_from_step": resume.step if resume else None,
         "seconds": round(time.monotonic() - started, 3),
         "device": "cuda" if on_gpu else "cpu",
         "dtype": str(dtype).replace("torch.", ""),
@@ -150,7 +164,7 @@ def load_pairs(folder: Path) -> list[dict[str, Any]]:
 
 
 def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scratch: Path, on_gpu: bool,
-                  metrics_path: Path):
+                  metrics_path: Path, checkpoint_dir: Path | None = None):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -181,7 +195,7 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
             return dataset.remove_columns("was_truncated")
 
     args = DPOConfig(
-        **common_trainer_args(cfg, scratch, on_gpu),
+        **common_trainer_args(cfg, scratch, on_gpu, checkpoint_dir),
         beta=cfg.beta,
         **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.rpo_alpha]} if cfg.rpo_alpha > 0 else {}),
         max_length=None,  # truncation is ours (left_truncate above)

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from judgeloop_jobs.jsonl import write_json
-from judgeloop_jobs.training import common_trainer_args, finite, lora_config, metrics_and_progress, validate_common
-from judgeloop_jobs.sm_contract import JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths
+from judgeloop_jobs.training import (common_trainer_args, job_fingerprint, lora_config, mean_loss,
+                                     metrics_and_progress, restore_token_count, resume_point, start_metrics,
+                                     validate_common)
+from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
+                                        resolve_checkpoint_dir)
 from train_dpo import load_pairs, save_model
 
 
@@ -39,6 +42,11 @@ class TrainSftConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     seed: int = 0
+    checkpoint_dir: str = ""
+    """Where to checkpoint and resume from when SM_CHECKPOINT_DIR is not set ("" = SageMaker's
+    /opt/ml/checkpoints if it exists, else no checkpoints); see sm_contract.resolve_checkpoint_dir."""
+    checkpoint_steps: int = 50
+    """With a checkpoint folder: a checkpoint every this many optimizer steps (and at the end), the last 2 kept."""
 
     def validate(self) -> None:
         validate_common(self)
@@ -66,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     examples = chosen_examples(pairs)
     print(f"train_sft: {len(pairs)} pairs -> {len(examples)} distinct chosen judgments, "
           f"config={json.dumps(config_as_dict(cfg))}", flush=True)
+    checkpoint_dir = resolve_checkpoint_dir(cfg.checkpoint_dir)
+    resume = resume_point("train_sft", checkpoint_dir,
+                          job_fingerprint("train_sft", cfg, examples, paths.channel("model")))
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
@@ -82,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
 
     metrics_path = paths.output_data_dir / "metrics.jsonl"
-    metrics_path.write_text("", encoding="utf-8")
+    start_metrics(metrics_path, resume)
     with tempfile.TemporaryDirectory(prefix="judgeloop-sft-") as scratch:
-        trainer = build_trainer(cfg, model, tokenizer, examples, Path(scratch), on_gpu, metrics_path)
-        result = trainer.train()
+        trainer = build_trainer(cfg, model, tokenizer, examples, Path(scratch), on_gpu, metrics_path, checkpoint_dir)
+        restore_token_count(trainer, resume)
+        # The Trainer restores weights, optimizer, scheduler, RNG state and its place in the data.
+        result = trainer.train(resume_from_checkpoint=str(resume.path) if resume else None)
         final_model = trainer.model
         if cfg.lora:
             final_model = final_model.merge_and_unload()
@@ -100,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps": int(result.global_step),
         "final_loss": last.get("loss"),
         "final_token_accuracy": last.get("mean_token_accuracy"),
-        "mean_loss": finite(result.training_loss),
+        "mean_loss": mean_loss(result, rows, resume),
+        "resumed_from_step": resume.step if resume else None,
         "seconds": round(time.monotonic() - started, 3),
         "device": "cuda" if on_gpu else "cpu",
         "dtype": str(dtype).replace("torch.", ""),
@@ -112,12 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_trainer(cfg: TrainSftConfig, model, tokenizer, examples, scratch: Path, on_gpu: bool, metrics_path: Path):
+def build_trainer(cfg: TrainSftConfig, model, tokenizer, examples, scratch: Path, on_gpu: bool, metrics_path: Path,
+                  checkpoint_dir: Path | None = None):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     args = SFTConfig(
-        **common_trainer_args(cfg, scratch, on_gpu),
+        **common_trainer_args(cfg, scratch, on_gpu, checkpoint_dir),
         # Like train_dpo: keep the end (the response and the judgment), lose the start of a long prompt.
         # TRL 1.x deprecates keep_end (removal in 2.0); requirements.txt pins 1.16.
         max_length=cfg.max_length,

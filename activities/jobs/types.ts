@@ -3,6 +3,9 @@
  * Python entry point under jobs/ with named input channels and hyperparameters, writing its outputs to a
  * model folder and an output-data folder, exactly as SageMaker script mode provides them.
  */
+import type { JobCost } from '../../core/run-types';
+
+export type { JobCost };
 
 /** A file in jobs/ (`generate.py`, `train_dpo.py`). */
 export type JobEntryPoint = string;
@@ -19,8 +22,14 @@ export interface JobSpec {
 }
 
 export interface JobProgress {
-  phase: 'downloading' | 'running' | 'uploading' | 'done';
+  /** `submitting` and `stopping` come from the SageMaker runner (create, and stop on cancellation). */
+  phase: 'submitting' | 'downloading' | 'running' | 'uploading' | 'stopping' | 'done';
   jobName: string;
+  /** SageMaker only: the training job's name (sagemakerJobName), status, secondary status and billed time. */
+  externalJobName?: string;
+  status?: string;
+  secondaryStatus?: string;
+  billableSeconds?: number;
   pid?: number;
   done?: number;
   total?: number;
@@ -37,6 +46,8 @@ export interface JobResult {
    * process was still running and this attempt waited for it), `adopted-finished` (outputs already there). */
   how: 'ran' | 'adopted-running' | 'adopted-finished';
   seconds: number;
+  /** SageMaker only: what the job billed (recorded in step summaries that keep the JobResult). */
+  cost?: JobCost;
 }
 
 export interface JobContext {

@@ -4,7 +4,10 @@ A job reads:
 - `SM_CHANNEL_<NAME>`: one local folder per input channel (upper-case name);
 - `SM_MODEL_DIR`: the primary output folder; `SM_OUTPUT_DATA_DIR`: metrics and small summaries;
 - hyperparameters: `SM_HPS` (a JSON object) and/or `--key value` command-line pairs whose values are
-  JSON-encoded strings, as SageMaker passes them. Command-line values win.
+  JSON-encoded strings, as SageMaker passes them. Command-line values win;
+- training jobs only: a checkpoint folder (`resolve_checkpoint_dir`): `SM_CHECKPOINT_DIR` (our convention
+  for local runs), else the `checkpoint_dir` hyperparameter, else SageMaker's `/opt/ml/checkpoints` where it
+  exists (managed spot syncs it with S3 and restores it after an interruption), else none.
 
 Each job declares its hyperparameters as one typed dataclass (TRL-script style); `parse_hyperparameters`
 fills it and every error names the hyperparameter and where its value came from, so a bad config fails in
@@ -73,6 +76,35 @@ def read_job_paths(required_channels: Sequence[str], environ: Mapping[str, str] 
         outputs[var].mkdir(parents=True, exist_ok=True)
     return JobPaths(channels=channels, model_dir=outputs["SM_MODEL_DIR"],
                     output_data_dir=outputs["SM_OUTPUT_DATA_DIR"])
+
+
+# CheckpointConfig.LocalPath's default: SageMaker creates it (and fills it from S3 on a restarted spot job)
+# when the training job has a CheckpointConfig.
+SAGEMAKER_CHECKPOINT_DIR = Path("/opt/ml/checkpoints")
+
+
+def resolve_checkpoint_dir(hyperparameter: str, environ: Mapping[str, str] | None = None,
+                           sagemaker_dir: Path = SAGEMAKER_CHECKPOINT_DIR) -> Path | None:
+    """The folder a training job checkpoints to and resumes from, or None (no checkpoints).
+
+    In order: `SM_CHECKPOINT_DIR` (set by the local runner), the `checkpoint_dir` hyperparameter (its value is
+    `hyperparameter`, "" when unset), `sagemaker_dir` when it exists (a SageMaker job with a CheckpointConfig).
+    The first two are created when missing; a path that exists and is not a folder is an error naming it.
+    """
+    env = os.environ if environ is None else environ
+    for value, source in ((env.get("SM_CHECKPOINT_DIR", ""), "SM_CHECKPOINT_DIR"),
+                          (hyperparameter, "hyperparameter 'checkpoint_dir'")):
+        if not value.strip():
+            continue
+        folder = Path(value)
+        if folder.exists() and not folder.is_dir():
+            raise JobConfigError(f"{source}={value} exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise JobConfigError(f"{source}={value} cannot be created ({err.strerror})") from None
+        return folder
+    return sagemaker_dir if sagemaker_dir.is_dir() else None
 
 
 def parse_hyperparameters(config_cls: type[T], argv: Sequence[str] | None = None,

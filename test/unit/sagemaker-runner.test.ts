@@ -1,0 +1,411 @@
+/**
+ * The SageMaker runner's lifecycle against a fake client replaying recorded SageMaker responses (the
+ * shapes DescribeTrainingJob and the API errors have in the AWS SDK): create, adopt, poll with heartbeats,
+ * throttling, classified failures, a new attempt after a retryable failure, stop on cancellation, cost.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  CreateTrainingJobCommand,
+  DescribeTrainingJobCommand,
+  type CreateTrainingJobCommandInput,
+  type DescribeTrainingJobCommandOutput,
+} from '@aws-sdk/client-sagemaker';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { SageMakerBackend } from '../../core/config';
+import { createTrainingJobRequest } from '../../activities/jobs/sagemaker-request';
+import {
+  SageMakerJobRunner,
+  packSourceDir,
+  sourceDirFiles,
+  type SageMakerApi,
+  type SageMakerCommand,
+} from '../../activities/jobs/sagemaker-runner';
+import type { JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
+import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
+
+let jobsDir = '';
+
+before(async () => {
+  jobsDir = await mkdtemp(path.join(tmpdir(), 'judgeloop-sm-jobs-'));
+  const files: Record<string, string> = {
+    'generate.py': 'print("generate")\n',
+    'train_dpo.py': 'print("train")\n',
+    'judgeloop_jobs/__init__.py': '',
+    'judgeloop_jobs/sm_contract.py': 'X = 1\n',
+    'judgeloop_jobs/__pycache__/sm_contract.cpython-312.pyc': 'bytecode',
+    'tests/test_generate.py': 'def test(): pass\n',
+    '.pytest_cache/v/cache': '{}',
+    'requirements.txt': 'torch\n',
+  };
+  for (const [rel, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(jobsDir, rel)), { recursive: true });
+    await writeFile(path.join(jobsDir, rel), text);
+  }
+});
+
+after(async () => {
+  await rm(jobsDir, { recursive: true, force: true });
+});
+
+const backend = SageMakerBackend.parse({
+  ...SAGEMAKER_BACKEND_INPUT,
+  spot: { enabled: true, maxWaitHours: 36 },
+  pricesPerHour: { 'ml.g5.12xlarge': 7.2 },
+});
+
+const spec: JobSpec = {
+  jobName: 'demo-i1-train',
+  entryPoint: 'train_dpo.py',
+  channels: { pairs: 's3://b/runs/demo/iter-1/pair/data/', model: 's3://b/runs/demo/model/' },
+  hyperparameters: { beta: 0.1, epochs: 1 },
+  outputUri: 's3://b/runs/demo/iter-1/train/job',
+};
+
+type Reply = object | Error;
+
+function apiError(name: string, message: string, status = 400): Error {
+  return Object.assign(new Error(message), { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+}
+const notFound = () => apiError('ValidationException', 'Requested resource not found.');
+
+/** Replays recorded replies per operation (DescribeTrainingJob per job name); the last reply repeats. */
+class FakeSageMaker implements SageMakerApi {
+  readonly calls: Array<{ op: 'create' | 'describe' | 'stop'; name: string; input: object }> = [];
+  constructor(private readonly script: { describe: Record<string, Reply[]>; create?: Reply[]; stop?: Reply[] }) {}
+
+  async send(command: SageMakerCommand): Promise<unknown> {
+    const op = command instanceof CreateTrainingJobCommand ? 'create' : command instanceof DescribeTrainingJobCommand ? 'describe' : 'stop';
+    const name = command.input.TrainingJobName ?? '';
+    this.calls.push({ op, name, input: command.input });
+    const queue = op === 'describe' ? this.script.describe[name] : this.script[op];
+    if (!queue?.length) {
+      if (op === 'describe') throw notFound();
+      return { $metadata: { httpStatusCode: 200 } };
+    }
+    const reply = queue.length > 1 ? queue.shift()! : queue[0];
+    if (reply instanceof Error) throw reply;
+    return reply;
+  }
+
+  ops(): string[] {
+    return this.calls.map((c) => `${c.op} ${c.name}`);
+  }
+}
+
+function memoryStore() {
+  const objects = new Map<string, Buffer>();
+  let puts = 0;
+  return {
+    objects,
+    puts: () => puts,
+    async exists(uri: string) {
+      return objects.has(uri);
+    },
+    async putBytes(uri: string, body: Buffer | string) {
+      const buf = typeof body === 'string' ? Buffer.from(body) : body;
+      objects.set(uri, buf);
+      puts++;
+      return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+    },
+  };
+}
+
+function context(onHeartbeat?: (d: JobProgress, abort: () => void) => void) {
+  const controller = new AbortController();
+  const heartbeats: JobProgress[] = [];
+  const logs: string[] = [];
+  const ctx: JobContext = {
+    heartbeat: (d) => {
+      heartbeats.push(d);
+      onHeartbeat?.(d, () => controller.abort());
+    },
+    signal: controller.signal,
+    log: (line) => logs.push(line),
+  };
+  return { ctx, heartbeats, logs };
+}
+
+function setup(script: ConstructorParameters<typeof FakeSageMaker>[0]) {
+  const client = new FakeSageMaker(script);
+  const store = memoryStore();
+  const runner = new SageMakerJobRunner({
+    client,
+    store,
+    backend,
+    codeUri: 's3://b/runs/code/',
+    checkpointUri: 's3://b/runs/checkpoints/',
+    jobsDir,
+    pollMs: 1,
+    apiBackoffMs: 1,
+    stopWaitMs: 5000,
+  });
+  return { client, store, runner };
+}
+
+/** The request the runner sends for `spec` (and so what a recorded describe of our own job echoes). */
+async function expectedRequest(attempt = 1): Promise<CreateTrainingJobCommandInput> {
+  const { runner } = setup({ describe: {} });
+  const sourceDirUri = await runner.ensureSourceDir(context().ctx);
+  return createTrainingJobRequest(spec, backend, { sourceDirUri, kind: 'training', attempt, checkpointUri: 's3://b/runs/checkpoints/' });
+}
+
+/** A recorded DescribeTrainingJob answer for the job created by `request`. */
+function described(
+  request: CreateTrainingJobCommandInput,
+  status: NonNullable<DescribeTrainingJobCommandOutput['TrainingJobStatus']>,
+  secondary: NonNullable<DescribeTrainingJobCommandOutput['SecondaryStatus']>,
+  extra: Partial<DescribeTrainingJobCommandOutput> = {},
+): DescribeTrainingJobCommandOutput {
+  return {
+    $metadata: { httpStatusCode: 200 },
+    TrainingJobName: request.TrainingJobName,
+    TrainingJobArn: `arn:aws:sagemaker:us-east-1:123456789012:training-job/${request.TrainingJobName}`,
+    TrainingJobStatus: status,
+    SecondaryStatus: secondary,
+    HyperParameters: request.HyperParameters,
+    AlgorithmSpecification: request.AlgorithmSpecification,
+    RoleArn: request.RoleArn,
+    InputDataConfig: request.InputDataConfig,
+    OutputDataConfig: request.OutputDataConfig,
+    ResourceConfig: request.ResourceConfig,
+    StoppingCondition: request.StoppingCondition,
+    EnableManagedSpotTraining: request.EnableManagedSpotTraining,
+    CheckpointConfig: request.CheckpointConfig,
+    ModelArtifacts: { S3ModelArtifacts: '' },
+    CreationTime: new Date('2025-01-01T00:00:00Z'),
+    ...extra,
+  };
+}
+
+function completed(request: CreateTrainingJobCommandInput): DescribeTrainingJobCommandOutput {
+  return described(request, 'Completed', 'Completed', {
+    BillableTimeInSeconds: 1800,
+    TrainingTimeInSeconds: 3000,
+    ModelArtifacts: { S3ModelArtifacts: `${spec.outputUri}/${request.TrainingJobName}/output/model/` },
+  });
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected the run to fail');
+}
+
+test('sourcedir.tar.gz: reproducible, without tests, caches or requirements.txt', async () => {
+  const files = await sourceDirFiles(jobsDir);
+  assert.deepEqual(files, ['generate.py', 'judgeloop_jobs/__init__.py', 'judgeloop_jobs/sm_contract.py', 'train_dpo.py']);
+  const a = await packSourceDir(jobsDir, files);
+  const b = await packSourceDir(jobsDir, files);
+  assert.ok(a.equals(b), 'two packs of the same files are byte-identical');
+  const tgz = path.join(jobsDir, '..', `${path.basename(jobsDir)}.tgz`);
+  await writeFile(tgz, a);
+  const listed = spawnSync('tar', ['-tzf', tgz], { encoding: 'utf8' });
+  await rm(tgz, { force: true });
+  assert.deepEqual(listed.stdout.trim().split('\n'), files);
+});
+
+test('create, poll InProgress → Completed with heartbeats, cost and the model folder; jobs/ uploaded once', async () => {
+  const request = await expectedRequest();
+  const { client, store, runner } = setup({
+    describe: {
+      'demo-i1-train': [
+        notFound(),
+        described(request, 'InProgress', 'Starting'),
+        described(request, 'InProgress', 'Training', { BillableTimeInSeconds: 60 }),
+        completed(request),
+      ],
+    },
+  });
+  const { ctx, heartbeats } = context();
+  const result = await runner.run(spec, ctx);
+  assert.deepEqual(client.ops(), ['describe demo-i1-train', 'create demo-i1-train', 'describe demo-i1-train', 'describe demo-i1-train', 'describe demo-i1-train']);
+  assert.deepEqual(client.calls[1].input, request, 'the exact CreateTrainingJob request');
+  assert.equal(result.how, 'ran');
+  assert.equal(result.modelUri, `${spec.outputUri}/demo-i1-train/output/model`);
+  assert.equal(result.outputDataUri, `${spec.outputUri}/demo-i1-train/output/data`);
+  assert.deepEqual(result.cost, { billableSeconds: 1800, instanceType: 'ml.g5.12xlarge', instanceCount: 1, usd: 3.6 });
+  const running = heartbeats.filter((h) => h.phase === 'running').map((h) => [h.status, h.secondaryStatus, h.billableSeconds]);
+  assert.deepEqual(running, [['InProgress', 'Starting', undefined], ['InProgress', 'Training', 60], ['Completed', 'Completed', 1800]]);
+  assert.ok(heartbeats.every((h) => h.jobName === spec.jobName));
+  const sourceDirUri = JSON.parse(request.HyperParameters!.sagemaker_submit_directory) as string;
+  assert.match(sourceDirUri, /^s3:\/\/b\/runs\/code\/[0-9a-f]{16}\/sourcedir\.tar\.gz$/);
+  assert.ok(store.objects.has(sourceDirUri));
+  assert.equal(store.puts(), 1);
+
+  // Another runner (a retried activity on another worker) finds the package there and the job completed.
+  const again = setup({ describe: { 'demo-i1-train': [completed(request)] } });
+  again.store.objects.set(sourceDirUri, store.objects.get(sourceDirUri)!);
+  const adopted = await again.runner.run(spec, context().ctx);
+  assert.equal(adopted.how, 'adopted-finished');
+  assert.equal(again.store.puts(), 0);
+  assert.deepEqual(again.client.ops(), ['describe demo-i1-train']);
+});
+
+test('ResourceInUse on create: the job another attempt just created is adopted and polled', async () => {
+  const request = await expectedRequest();
+  const { client, runner } = setup({
+    describe: { 'demo-i1-train': [notFound(), described(request, 'InProgress', 'Downloading'), completed(request)] },
+    create: [apiError('ResourceInUse', 'Training job names must be unique within an AWS account and region, and a training job with this name already exists')],
+  });
+  const { ctx, logs } = context();
+  const result = await runner.run(spec, ctx);
+  assert.equal(result.how, 'adopted-running');
+  assert.deepEqual(client.ops(), ['describe demo-i1-train', 'create demo-i1-train', 'describe demo-i1-train', 'describe demo-i1-train']);
+  assert.ok(logs.some((l) => /already exists \(created concurrently\); adopting it/.test(l)));
+});
+
+test('an InProgress job from an earlier attempt is adopted without creating anything', async () => {
+  const request = await expectedRequest();
+  const { client, runner } = setup({
+    describe: { 'demo-i1-train': [described(request, 'InProgress', 'Training'), completed(request)] },
+  });
+  const { ctx, heartbeats } = context();
+  const result = await runner.run(spec, ctx);
+  assert.equal(result.how, 'adopted-running');
+  assert.ok(!client.ops().some((o) => o.startsWith('create')));
+  assert.ok(heartbeats.some((h) => h.phase === 'running' && h.adopted === true));
+});
+
+test('ThrottlingException on describe is retried in place with backoff', async () => {
+  const request = await expectedRequest();
+  const throttled = () => apiError('ThrottlingException', 'Rate exceeded');
+  const { client, runner } = setup({
+    describe: { 'demo-i1-train': [notFound(), throttled(), throttled(), described(request, 'InProgress', 'Training'), completed(request)] },
+  });
+  const { ctx, logs } = context();
+  const result = await runner.run(spec, ctx);
+  assert.equal(result.how, 'ran');
+  assert.equal(client.calls.filter((c) => c.op === 'describe').length, 5);
+  assert.equal(logs.filter((l) => /ThrottlingException: Rate exceeded; retrying/.test(l)).length, 2);
+});
+
+test('throttling that does not clear becomes a retryable activity failure', async () => {
+  const { runner } = setup({ describe: { 'demo-i1-train': [apiError('ThrottlingException', 'Rate exceeded')] } });
+  const err = await rejection(runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.nonRetryable, false);
+  assert.equal(err.type, 'SageMakerApiThrottling');
+  assert.match(err.message, /DescribeTrainingJob demo-i1-train: ThrottlingException: Rate exceeded/);
+});
+
+test('a Failed job with an AlgorithmError fails non-retryably with its FailureReason', async () => {
+  const request = await expectedRequest();
+  const reason = 'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "KeyError: \'pairs\'"';
+  const { runner } = setup({
+    describe: { 'demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), described(request, 'Failed', 'Failed', { FailureReason: reason })] },
+  });
+  const err = await rejection(runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.nonRetryable, true);
+  assert.equal(err.type, 'SageMakerJobScript');
+  assert.ok(err.message.includes(reason), err.message);
+  assert.match(err.message, /^job demo-i1-train \(train_dpo\.py\): SageMaker job demo-i1-train failed/);
+
+  // A retry of the identical request does not pay for the same failure again.
+  const retry = setup({ describe: { 'demo-i1-train': [described(request, 'Failed', 'Failed', { FailureReason: reason })] } });
+  const again = await rejection(retry.runner.run(spec, context().ctx));
+  assert.ok(again instanceof ApplicationFailure && again.nonRetryable);
+  assert.deepEqual(retry.client.ops(), ['describe demo-i1-train']);
+});
+
+test('a capacity failure is retryable, and the retried activity creates the next attempt, which resumes from the same checkpoints', async () => {
+  const request = await expectedRequest();
+  const capacity = described(request, 'Failed', 'Failed', {
+    FailureReason: 'CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type.',
+  });
+  const first = setup({ describe: { 'demo-i1-train': [notFound(), capacity] } });
+  const err = await rejection(first.runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.nonRetryable, false);
+  assert.equal(err.type, 'SageMakerJobCapacity');
+  assert.match(err.message, /CapacityError: Unable to provision/);
+
+  const second = await expectedRequest(2);
+  const retry = setup({ describe: { 'demo-i1-train': [capacity], 'demo-i1-train-r2': [notFound(), completed(second)] } });
+  const result = await retry.runner.run(spec, context().ctx);
+  assert.equal(result.how, 'ran');
+  assert.deepEqual(retry.client.ops(), ['describe demo-i1-train', 'describe demo-i1-train-r2', 'create demo-i1-train-r2', 'describe demo-i1-train-r2']);
+  const created = retry.client.calls[2].input as CreateTrainingJobCommandInput;
+  assert.equal(created.TrainingJobName, 'demo-i1-train-r2');
+  assert.equal(created.CheckpointConfig?.S3Uri, 's3://b/runs/checkpoints/demo-i1-train/');
+  assert.equal(result.modelUri, `${spec.outputUri}/demo-i1-train-r2/output/model`);
+});
+
+test('a job from another config under the same name is not adopted: the next attempt runs ours', async () => {
+  const request = await expectedRequest();
+  const other = { ...request, HyperParameters: { ...request.HyperParameters, beta: '0.5' } };
+  const second = await expectedRequest(2);
+  const { client, runner } = setup({
+    describe: { 'demo-i1-train': [completed(other)], 'demo-i1-train-r2': [notFound(), completed(second)] },
+  });
+  const result = await runner.run(spec, context().ctx);
+  assert.equal(result.how, 'ran');
+  assert.deepEqual(client.ops(), ['describe demo-i1-train', 'describe demo-i1-train-r2', 'create demo-i1-train-r2', 'describe demo-i1-train-r2']);
+});
+
+test('cancellation sends StopTrainingJob, waits for Stopped, then throws CancelledFailure', async () => {
+  const request = await expectedRequest();
+  const { client, runner } = setup({
+    describe: {
+      'demo-i1-train': [
+        notFound(),
+        described(request, 'InProgress', 'Training'),
+        described(request, 'Stopping', 'Stopping'),
+        described(request, 'Stopping', 'Stopping'),
+        described(request, 'Stopped', 'Stopped', { BillableTimeInSeconds: 120 }),
+      ],
+    },
+  });
+  const { ctx, heartbeats } = context((d, abort) => {
+    if (d.status === 'InProgress') abort();
+  });
+  const err = await rejection(runner.run(spec, ctx));
+  assert.ok(err instanceof CancelledFailure, String(err));
+  assert.deepEqual(client.ops(), [
+    'describe demo-i1-train',
+    'create demo-i1-train',
+    'describe demo-i1-train',
+    'stop demo-i1-train',
+    'describe demo-i1-train',
+    'describe demo-i1-train',
+    'describe demo-i1-train',
+  ]);
+  assert.deepEqual(heartbeats.at(-1), { phase: 'stopping', jobName: 'demo-i1-train', externalJobName: 'demo-i1-train', status: 'Stopped', secondaryStatus: 'Stopped' });
+
+  // A later run of the step (the job was cancelled, now it is wanted again) starts the next attempt.
+  const second = await expectedRequest(2);
+  const rerun = setup({
+    describe: { 'demo-i1-train': [described(request, 'Stopped', 'Stopped')], 'demo-i1-train-r2': [notFound(), completed(second)] },
+  });
+  assert.equal((await rerun.runner.run(spec, context().ctx)).how, 'ran');
+});
+
+test('a job stopped by someone else fails non-retryably; a permission error on create fails fast', async () => {
+  const request = await expectedRequest();
+  const stopped = setup({
+    describe: { 'demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), described(request, 'Stopped', 'Stopped')] },
+  });
+  const err = await rejection(stopped.runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.nonRetryable, true);
+  assert.match(err.message, /was stopped outside this activity/);
+
+  const denied = setup({
+    describe: {},
+    create: [apiError('AccessDeniedException', 'User: arn:aws:sts::123456789012:assumed-role/worker is not authorized to perform: iam:PassRole')],
+  });
+  const err2 = await rejection(denied.runner.run(spec, context().ctx));
+  assert.ok(err2 instanceof ApplicationFailure);
+  assert.equal(err2.nonRetryable, true);
+  assert.equal(err2.type, 'SageMakerApiPermission');
+  assert.match(err2.message, /CreateTrainingJob demo-i1-train for job demo-i1-train: AccessDeniedException: .*iam:PassRole/);
+});
