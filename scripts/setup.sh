@@ -6,6 +6,8 @@
 #   npm     npm ci from package-lock.json (skipped when node_modules matches the lockfile)
 #   tools   the Temporal CLI (dev server) and the versitygw S3 server, built with `go install` into .tools/bin
 #   python  the Python venv for jobs/ (.venv, a symlink into the per-user cache; keyed by requirements + python)
+#   moto    moto_server (PyPI moto[server], pinned) in its own venv .tools/moto-venv (a symlink into the per-user
+#           cache; keyed by the moto pin + python), the local SageMaker and S3 API for the SageMaker runner's tests
 #   model   the tiny judge model, built locally into .judgeloop/models/tiny-judge (no model hub)
 #   browser Debian's chromium at /usr/bin/chromium, for the human-review page's browser test (apt-get, only
 #           when it is missing; playwright-core drives it and never downloads a browser of its own)
@@ -26,9 +28,10 @@ cd "$JL_ROOT"
 
 TEMPORAL_VERSION=1.5.1
 VERSITYGW_VERSION=v1.8.0
-ALL_STEPS=(npm tools python model browser)
+MOTO_VERSION=5.2.5
+ALL_STEPS=(npm tools python moto model browser)
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 only="" skip=""
 while (($#)); do
@@ -217,29 +220,89 @@ build_venv() {
   mv "$venv/.judgeloop-complete.tmp" "$venv/.judgeloop-complete" # written last: an interrupted install is redone
 }
 
-step_python() {
-  local t0 log="$JL_LOG_DIR/setup-python.log" how rc=0
-  t0=$(jl_now_ms)
-  venv_key
-  if [[ -e .venv && ! -L .venv ]]; then
-    jl_die ".venv is a real directory, not the symlink set-up manages" "move it away (mv .venv .venv.bak) and rerun"
+# Links LINK to the cached venv DIR, first building DIR with BUILDER (called as BUILDER DIR LOG, under a lock,
+# writing DIR/.judgeloop-complete last) when it is not complete. Sets CACHED_VENV_HOW: skipped, linked or created.
+# Args: LABEL LINK DIR BUILDER LOG INSTALLING (what the first install does, for the user) RERUN (the command).
+ensure_cached_venv() {
+  local label=$1 link=$2 dir=$3 builder=$4 log=$5 installing=$6 rerun=$7 rc=0
+  if [[ -e $link && ! -L $link ]]; then
+    jl_die "$link is a real directory, not the symlink set-up manages" "move it away (mv $link $link.bak) and rerun"
   fi
-  if [[ -f "$VENV_DIR/.judgeloop-complete" && "$(readlink .venv 2>/dev/null)" == "$VENV_DIR" ]]; then
-    step_line "python venv" skipped ".venv -> $VENV_DIR" "$t0"
+  if [[ -f "$dir/.judgeloop-complete" && "$(readlink "$link" 2>/dev/null)" == "$dir" ]]; then
+    CACHED_VENV_HOW=skipped
     return
   fi
-  how="linked to cached $VENV_DIR"
-  if [[ ! -f "$VENV_DIR/.judgeloop-complete" ]]; then
+  CACHED_VENV_HOW="linked to cached $dir"
+  if [[ ! -f "$dir/.judgeloop-complete" ]]; then
     : >"$log"
-    jl_say "python venv: installing $REQUIREMENTS into $VENV_DIR (first time on a machine ~5 min, ~6 GB; log: $(jl_rel "$log"))"
-    jl_with_lock "venv-$(basename "$VENV_DIR")" build_venv "$VENV_DIR" "$log" || rc=$?
-    ((rc == 0)) || jl_die "creating the Python venv failed" \
-      "check access to PyPI and the log, then rerun: bash scripts/setup.sh (a half-built venv is redone)" "$log"
-    how="created $VENV_DIR"
+    jl_say "$label: $installing into $dir (log: $(jl_rel "$log"))"
+    jl_with_lock "venv-$(basename "$dir")" "$builder" "$dir" "$log" || rc=$?
+    ((rc == 0)) || jl_die "$label: installing failed" "check access to PyPI and the log, then rerun: $rerun (a half-built venv is redone)" "$log"
+    CACHED_VENV_HOW="created $dir"
   fi
-  ln -sfn "$VENV_DIR" .venv.tmp.$$
-  mv -T .venv.tmp.$$ .venv
-  step_line "python venv" done "$how" "$t0"
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$dir" "$link.tmp.$$"
+  mv -T "$link.tmp.$$" "$link"
+}
+
+step_python() {
+  local t0
+  t0=$(jl_now_ms)
+  venv_key
+  ensure_cached_venv "python venv" .venv "$VENV_DIR" build_venv "$JL_LOG_DIR/setup-python.log" \
+    "installing $REQUIREMENTS (first time on a machine ~5 min, ~6 GB)" "bash scripts/setup.sh"
+  if [[ $CACHED_VENV_HOW == skipped ]]; then
+    step_line "python venv" skipped ".venv -> $VENV_DIR" "$t0"
+  else
+    step_line "python venv" done "$CACHED_VENV_HOW" "$t0"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------- moto
+# moto_server answers the SageMaker (CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs) and S3 APIs for
+# test/integration/sagemaker-moto.test.ts. Its own small venv, not the jobs venv: moto pins boto/werkzeug/flask
+# versions the jobs do not need.
+MOTO_LINK=.tools/moto-venv
+MOTO_DIR="" # set by moto_key
+
+moto_key() {
+  command -v "$PY" >/dev/null || jl_die "$PY is not installed" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
+  local pyinfo key
+  pyinfo=$("$PY" -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)') ||
+    jl_die "$PY does not run" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
+  key=$(jl_sha256_str "moto[server]==$MOTO_VERSION $pyinfo")
+  MOTO_DIR="$JL_CACHE_DIR/venvs/moto-$MOTO_VERSION-py${pyinfo%% *}-${key:0:12}"
+}
+
+# Runs under the venv's cache lock.
+build_moto_venv() {
+  local venv=$1 log=$2
+  [[ -f "$venv/.judgeloop-complete" ]] && return 0
+  rm -rf "$venv"
+  jl_run_logged "$log" "$PY" -m venv "$venv" || return 1
+  jl_run_logged "$log" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "moto[server]==$MOTO_VERSION" || return 1
+  # The entry point must run and be the pinned version, so a broken install fails here and not in a test.
+  jl_run_logged "$log" "$venv/bin/moto_server" --help >/dev/null || return 1
+  jl_run_logged "$log" "$venv/bin/python" -c "import moto, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" || return 1
+  {
+    echo "moto=$MOTO_VERSION"
+    echo "python=$("$PY" -c 'import sys; print(sys.version.split()[0])')"
+    echo "created=$(date -u +%FT%TZ)"
+  } >"$venv/.judgeloop-complete.tmp"
+  mv "$venv/.judgeloop-complete.tmp" "$venv/.judgeloop-complete" # written last: an interrupted install is redone
+}
+
+step_moto() {
+  local t0
+  t0=$(jl_now_ms)
+  moto_key
+  ensure_cached_venv "moto server" "$MOTO_LINK" "$MOTO_DIR" build_moto_venv "$JL_LOG_DIR/setup-moto.log" \
+    "installing moto[server]==$MOTO_VERSION (first time on a machine ~30 s)" "bash scripts/setup.sh --only moto"
+  if [[ $CACHED_VENV_HOW == skipped ]]; then
+    step_line "moto server" skipped "$MOTO_LINK is moto $MOTO_VERSION" "$t0"
+  else
+    step_line "moto server" done "$CACHED_VENV_HOW" "$t0"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------------- model
@@ -332,6 +395,7 @@ if wanted tools; then
   fi
 fi
 wanted python && step_python
+wanted moto && step_moto
 if [[ -n "$tools_pid" ]]; then
   rc=0
   wait "$tools_pid" || rc=$?

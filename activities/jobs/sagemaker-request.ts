@@ -272,7 +272,8 @@ export function classifyApiError(err: unknown): FailureClass {
 /** DescribeTrainingJob's answer for a name that does not exist (the SDK's ResourceNotFound, or AWS's ValidationException). */
 export function isNotFound(err: unknown): boolean {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ApiErrorLike;
-  return e.name === 'ResourceNotFound' || (e.name === 'ValidationException' && /not found/i.test(e.message ?? ''));
+  // AWS says "Requested resource not found."; moto (the tests' local server) "Could not find training job …".
+  return e.name === 'ResourceNotFound' || (e.name === 'ValidationException' && /not found|could not find/i.test(e.message ?? ''));
 }
 
 /**

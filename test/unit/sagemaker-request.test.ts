@@ -273,6 +273,7 @@ test('classifyApiError and isNotFound', () => {
     assert.deepEqual([got.kind, got.retryable], [kind, retryable], e.name);
   }
   assert.ok(isNotFound(err('ValidationException', 'Requested resource not found.')));
+  assert.ok(isNotFound(err('ValidationException', "Could not find training job 'arn:aws:sagemaker:us-east-1:123456789012:training-job/x'")), 'moto\'s wording');
   assert.ok(isNotFound(err('ResourceNotFound')));
   assert.ok(!isNotFound(err('ValidationException', 'bad value')));
 });
