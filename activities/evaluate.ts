@@ -14,10 +14,9 @@
 import { pairwiseMode, type PairwiseMode, type RunConfig } from '../core/config';
 import { jobName, joinUri, stepPrefix } from '../core/artifacts';
 import { parsePairwiseVerdict } from '../core/judgment';
-import { pairwiseAccuracy, type ScoredItem } from '../core/metrics';
-import { pairwiseAccuracyCI, pointwiseMetricCIs, type BootstrapOptions } from '../core/bootstrap';
+import type { BootstrapOptions } from '../core/bootstrap';
 import { baselineScores, type BaselineScores, type SampledScore } from '../core/baselines';
-import { pairOutcome, pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../core/suite-report';
+import { pairOutcome, pairwiseFigures, pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../core/suite-report';
 import { PAIRWISE_CHOICES, renderPairwise } from '../core/prompt';
 import type { PairwiseExample, PointwiseExample, Rubric } from '../core/records';
 import {
@@ -30,7 +29,7 @@ import {
   type RelativeOrder,
   type RelativeVerdictRow,
 } from '../core/relative';
-import type { PairwiseMetrics, PointwiseMetrics, RelativeMetrics, SuiteMetrics } from '../core/run-types';
+import type { PairwiseMetrics, RelativeMetrics, SuiteMetrics } from '../core/run-types';
 import { deriveSeed } from '../core/rng';
 import { runStepOnce } from './manifest';
 import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from './context';
@@ -534,7 +533,6 @@ export interface PairSides {
   goldTie?: boolean;
 }
 
-export { pairOutcome };
 
 /** A copy of a JSON value with every non-integer number rounded to `decimals` places. */
 export function roundNumbers<T>(value: T, decimals: number): T {
@@ -629,28 +627,6 @@ export function bootstrapOptions(config: RunConfig, suite: string): Required<Boo
   return { resamples, confidence, seed: deriveSeed(config.loop.seed, 'bootstrap', suite) };
 }
 
-export function pointwiseIntervals(items: ScoredItem[], options: Required<BootstrapOptions>): NonNullable<PointwiseMetrics['ci']> {
-  const cis = pointwiseMetricCIs(items, options);
-  const pick = (k: keyof typeof cis): [number | null, number | null] => [cis[k].low, cis[k].high];
-  return {
-    ...options,
-    intervals: { exactAgreement: pick('exactAgreement'), mae: pick('mae'), pearson: pick('pearson'), spearman: pick('spearman'), kendall: pick('kendall') },
-  };
-}
-
-export function pairwiseIntervals(pairs: PairSides[], options: Required<BootstrapOptions>): NonNullable<PairwiseMetrics['ci']> {
-  const ci = pairwiseAccuracyCI(pairs.map(pairOutcome), options);
-  return { ...options, intervals: { accuracy: [ci.low, ci.high] } };
-}
-
 export function pairwiseSuiteMetrics(pairs: PairSides[]): PairwiseMetrics {
-  const outcomes = pairs.map(pairOutcome);
-  return {
-    kind: 'pairwise',
-    n: outcomes.length,
-    accuracy: pairwiseAccuracy(outcomes) ?? 0,
-    ties: outcomes.filter((o) => o === 'tie').length,
-    unparseable: outcomes.filter((o) => o === 'unparseable').length,
-    goldTies: pairs.filter((p) => p.goldTie).length,
-  };
+  return { kind: 'pairwise', ...pairwiseFigures(pairs.map(pairOutcome), undefined), goldTies: pairs.filter((p) => p.goldTie).length };
 }

@@ -71,6 +71,8 @@ export type ReviewCommand =
 export type CommandName = 'validate' | 'run' | 'follow' | 'status' | 'results' | 'review' | 'approve' | 'registry' | 'stack' | 'help';
 
 /** Exit code for usage errors and invalid configs. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export class UsageError extends Error {

@@ -5,14 +5,14 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT_USAGE, usageText, type Command, type ConnectionOptions } from './args';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageText, type Command, type ConnectionOptions } from './args';
 import { ConfigFileError, describeConfig, loadConfigFile, type LoadedConfig } from './config-file';
 import { CliError, connect, hasWorkflowPollers, noWorkerWarning, workflowUrl, type Connected } from './connection';
 import {
+  describeRun,
   followRun,
-  isNotFound,
-  notFoundMessage,
   outcomeOf,
+  println,
   queryProgress,
   retryingIn,
   type FollowOutcome,
@@ -32,8 +32,7 @@ import { cmdReview } from './review';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { startRun } from './start';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
+export { EXIT_OK, EXIT_FAILED };
 export const EXIT_INTERRUPTED = 130;
 
 export interface CliIO {
@@ -44,7 +43,6 @@ export interface CliIO {
   env?: NodeJS.ProcessEnv;
 }
 
-const println = (s: OutStream, text = '') => s.write(`${text}\n`);
 
 async function loadOrReport(path: string, io: CliIO): Promise<LoadedConfig | number> {
   try {
@@ -144,18 +142,9 @@ export async function cmdFollow(cmd: Extract<Command, { command: 'follow' }>, io
   });
 }
 
-async function describeOrExplain(conn: Connected, workflowId: string) {
-  try {
-    return await conn.connection.withDeadline(Date.now() + 10_000, () => conn.client.workflow.getHandle(workflowId).describe());
-  } catch (e) {
-    if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
-    throw new CliError(`could not describe ${workflowId}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
-  }
-}
-
 export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io: CliIO): Promise<number> {
   return withConnection(cmd.connection, async (conn) => {
-    const desc = await describeOrExplain(conn, cmd.workflowId);
+    const desc = await describeRun(conn, cmd.workflowId);
     const status = desc.status.name;
     const url = workflowUrl(conn.options.uiUrl, conn.options.namespace, cmd.workflowId);
     const { progress, child } = await queryProgress(conn, cmd.workflowId);
@@ -211,7 +200,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
 
 export async function cmdResults(cmd: Extract<Command, { command: 'results' }>, io: CliIO): Promise<number> {
   return withConnection(cmd.connection, async (conn) => {
-    const desc = await describeOrExplain(conn, cmd.workflowId);
+    const desc = await describeRun(conn, cmd.workflowId);
     const status = desc.status.name;
     if (status === 'RUNNING') {
       println(io.err, `run ${cmd.workflowId} is still running; waiting for it to finish (Ctrl-C stops waiting)…`);
@@ -219,7 +208,7 @@ export async function cmdResults(cmd: Extract<Command, { command: 'results' }>, 
     const outcome = await outcomeOf(conn.client.workflow.getHandle(cmd.workflowId), status);
     if (outcome.kind === 'failed' && status === 'RUNNING') {
       // It was running when we asked: say how it ended rather than RUNNING.
-      const after = await describeOrExplain(conn, cmd.workflowId).catch(() => undefined);
+      const after = await describeRun(conn, cmd.workflowId).catch(() => undefined);
       return reportOutcome({ ...outcome, status: after?.status.name ?? 'FAILED' }, cmd.workflowId, cmd.json, io);
     }
     return reportOutcome(outcome, cmd.workflowId, cmd.json, io);

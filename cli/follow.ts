@@ -131,6 +131,18 @@ export function notFoundMessage(conn: Connected, workflowId: string): string {
   return `no run with id "${workflowId}" in namespace "${conn.options.namespace}" at ${conn.options.address}`;
 }
 
+export const println = (s: OutStream, text = '') => s.write(`${text}\n`);
+
+/** Describes a run within 10 s; a missing run or an unreachable server becomes a CliError that says so. */
+export async function describeRun(conn: Connected, workflowId: string) {
+  try {
+    return await conn.connection.withDeadline(Date.now() + 10_000, () => conn.client.workflow.getHandle(workflowId).describe());
+  } catch (e) {
+    if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
+    throw new CliError(`could not describe ${workflowId}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+  }
+}
+
 /** A query with a deadline; null when it fails (the workflow is starting, no worker yet, ...). */
 export async function queryOrNull<T>(conn: Connected, handle: WorkflowHandle, timeoutMs = 5000): Promise<T | null> {
   try {

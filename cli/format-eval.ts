@@ -44,6 +44,16 @@ function sorted(summary: RunSummary): IterationSummary[] {
   return [...(summary.iterations ?? [])].sort((a, b) => a.iteration - b.iteration);
 }
 
+/** The first and the last of the iterations (the one when there is one): iteration 0 against the final judge. */
+function firstAndLast(its: IterationSummary[]): IterationSummary[] {
+  return its.length === 1 ? its : [its[0], its[its.length - 1]];
+}
+
+/** A label column on the left, numbers on the right. */
+function labelThenNumbers(header: string[]): Table['align'] {
+  return ['left', ...header.slice(1).map(() => 'right' as const)];
+}
+
 function pointwiseOf(it: IterationSummary, suite: string): PointwiseMetrics | undefined {
   const m = it.eval?.[suite];
   return m?.kind === 'pointwise' ? m : undefined;
@@ -132,15 +142,14 @@ export function baselinesTable(summary: RunSummary, suite: string): { table: Tab
   };
   const header = ['baseline', ...its.flatMap((it) => (kind === 'pointwise' ? [`iter ${it.iteration} exact %`, `iter ${it.iteration} pearson`] : [`iter ${it.iteration} accuracy %`]))];
   const rows = names.map((name) => [BASELINE_LABELS[name] ?? name, ...its.flatMap((it) => cell(it, name))]);
-  const align: Table['align'] = ['left', ...header.slice(1).map(() => 'right' as const)];
-  return { table: { header, rows, align }, samples: first.samples, temperature: first.temperature };
+  return { table: { header, rows, align: labelThenNumbers(header) }, samples: first.samples, temperature: first.temperature };
 }
 
 /** One suite's groups: a row per group, the main metric (with n) of iteration 0 and of the last iteration. */
 export function groupsTable(summary: RunSummary, suite: string): { table: Table; by: string } | null {
   const its = sorted(summary).filter((it) => (it.eval?.[suite] as { groups?: unknown } | undefined)?.groups);
   if (its.length === 0) return null;
-  const shown = its.length === 1 ? its : [its[0], its[its.length - 1]];
+  const shown = firstAndLast(its);
   const groupsOf = (it: IterationSummary) => (it.eval[suite] as { groups?: GroupedFigures<PointwiseFigures | PairwiseFigures> }).groups!;
   const names = [...new Set(shown.flatMap((it) => Object.keys(groupsOf(it).metrics)))].sort();
   const kind = its[0].eval[suite].kind;
@@ -156,14 +165,14 @@ export function groupsTable(summary: RunSummary, suite: string): { table: Table;
   const label = kind === 'pointwise' ? 'exact % (pearson)' : 'accuracy %';
   const header = ['group', 'n', ...shown.map((it) => `iter ${it.iteration} ${label}`)];
   const rows = names.map((g) => [g, String(groupsOf(shown[shown.length - 1]).metrics[g]?.n ?? groupsOf(shown[0]).metrics[g]?.n ?? NONE), ...shown.map((it) => value(groupsOf(it).metrics[g]))]);
-  return { table: { header, rows, align: ['left', ...header.slice(1).map(() => 'right' as const)] }, by: groupsOf(shown[0]).by };
+  return { table: { header, rows, align: labelThenNumbers(header) }, by: groupsOf(shown[0]).by };
 }
 
 /** Extra gold columns of a pointwise suite: pearson / exact agreement per column, iteration 0 and last. */
 export function goldColumnsTable(summary: RunSummary, suite: string): Table | null {
   const its = sorted(summary).filter((it) => pointwiseOf(it, suite)?.goldColumns);
   if (its.length === 0) return null;
-  const shown = its.length === 1 ? its : [its[0], its[its.length - 1]];
+  const shown = firstAndLast(its);
   const columns = [...new Set(shown.flatMap((it) => Object.keys(pointwiseOf(it, suite)!.goldColumns!)))].sort();
   const header = ['gold column', ...shown.flatMap((it) => [`iter ${it.iteration} n`, `iter ${it.iteration} pearson`, `iter ${it.iteration} exact %`])];
   const rows = columns.map((c) => [
@@ -173,7 +182,7 @@ export function goldColumnsTable(summary: RunSummary, suite: string): Table | nu
       return f ? [String(f.n), numCI(f.pearson, f.ci?.intervals.pearson), pct(f.exactAgreement)] : [NONE, NONE, NONE];
     }),
   ]);
-  return { header, rows, align: ['left', ...header.slice(1).map(() => 'right' as const)] };
+  return { header, rows, align: labelThenNumbers(header) };
 }
 
 /** RewardBench's roll-up per iteration (suites read with the `rewardbench` adapter). */

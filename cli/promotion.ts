@@ -6,19 +6,14 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { APPROVE_PROMOTION_UPDATE, lineage, type ApprovalOutcome, type ApprovalRequest } from '../core/registry';
 import type { RunConfig } from '../core/config';
 import { readRegistry } from '../activities/registry';
-import { DEFAULT_ADDRESS, EXIT_USAGE, type Command } from './args';
+import { DEFAULT_ADDRESS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Command } from './args';
 import type { CliIO } from './commands';
 import { ConfigFileError, loadConfigFile } from './config-file';
 import { CliError, connect } from './connection';
-import { isNotFound, notFoundMessage } from './follow';
+import { isNotFound, notFoundMessage, println } from './follow';
 import { formatApprovalOutcome, formatRegistry } from './format-promotion';
 import { cliObjectStore } from './storage';
 
-// The same codes as cli/commands.ts (imported from there they would make the two modules load each other).
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-
-const println = (s: CliIO['out'], text = '') => s.write(`${text}\n`);
 
 /** The innermost message of an update failure: the validator's or the handler's own words. */
 function rootMessage(e: unknown): string {

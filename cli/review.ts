@@ -28,7 +28,7 @@ import { cliObjectStore } from './storage';
 import { EXIT_USAGE, type ReviewCommand } from './args';
 import { ConfigFileError, loadConfigFile } from './config-file';
 import { CliError, connect, type Connected } from './connection';
-import { isNotFound, notFoundMessage, type OutStream } from './follow';
+import { describeRun, println, type OutStream } from './follow';
 
 export const REVIEW_FILES = { page: 'review.html', sheet: 'review.csv', key: 'review-key.json' } as const;
 
@@ -260,22 +260,14 @@ export function formatReviewReport(r: HumanReviewReport): string {
 
 // ------------------------------------------------------------------------------------------- the commands
 
-const println = (s: OutStream, text = '') => s.write(`${text}\n`);
 
 /** The run's summary (completed runs only: it lists the iterations' models and the prepared suites). */
 async function completedSummary(conn: Connected, workflowId: string): Promise<RunSummary> {
-  const handle = conn.client.workflow.getHandle(workflowId);
-  let status: string;
-  try {
-    status = (await conn.connection.withDeadline(Date.now() + 10_000, () => handle.describe())).status.name;
-  } catch (e) {
-    if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
-    throw new CliError(`could not describe ${workflowId}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
-  }
+  const status = (await describeRun(conn, workflowId)).status.name;
   if (status !== 'COMPLETED') {
     throw new CliError(`run ${workflowId} is ${status}; review export reads the summary of a completed run (wait for it with: judgeloop results ${workflowId})`);
   }
-  return (await handle.result()) as RunSummary;
+  return (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
 }
 
 /** The run config the workflow was started with: the input of its first history event. */

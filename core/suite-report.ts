@@ -13,7 +13,7 @@ import {
   type PairedBootstrapDiff,
 } from './bootstrap';
 import { BASELINES, agreementScore, type BaselineName, type BaselineScores } from './baselines';
-import { groupedPointwiseMetrics, type GoldColumnMetrics, type Scale } from './grouped-metrics';
+import { groupedPairwiseMetrics, groupedPointwiseMetrics, pairwiseGroupCounts, type GoldColumnMetrics, type Scale } from './grouped-metrics';
 import { pairwiseAccuracy, summarizePointwise, type PairwiseOutcome, type ScoredItem } from './metrics';
 import { rewardBenchRollup, type SubsetResult } from './rewardbench';
 import type {
@@ -249,12 +249,8 @@ export function pairwiseReport(pairs: readonly PairItem[], options: PairwiseRepo
 
   let rewardbench: RewardBenchSummary | undefined;
   if (options.rewardbench && groups) {
-    const perSubset: Record<string, SubsetResult> = {};
-    for (const [subset, list] of groupBy(pairs).groups) {
-      const credit = list.map(pairOutcome).reduce((sum, o) => sum + (o === 'correct' ? 1 : o === 'wrong' ? 0 : 0.5), 0);
-      perSubset[subset] = { correct: credit, n: list.length };
-    }
-    rewardbench = compactRewardBench(perSubset);
+    const subsets = groupedPairwiseMetrics(pairs.map((p, i) => ({ outcome: outcomes[i], ...(p.group !== undefined ? { group: p.group } : {}) })));
+    rewardbench = compactRewardBench(pairwiseGroupCounts(subsets));
   }
 
   let baselines: Baselines<PairwiseFigures> | undefined;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { close } from '../support/close';
 import { createRng } from '../../core/rng';
 import {
   averageRanks,
@@ -13,15 +14,7 @@ import {
   summarizePointwise,
 } from '../../core/metrics';
 
-const EPS = 1e-12;
 
-function close(actual: number | null, expected: number | null, message: string): void {
-  if (expected === null) {
-    assert.equal(actual, null, message);
-    return;
-  }
-  assert.ok(actual !== null && Math.abs(actual - expected) < EPS, `${message}: got ${actual}, expected ${expected}`);
-}
 
 /**
  * Reference values computed independently of this code:

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { close } from '../support/close';
 import {
   REWARDBENCH_CATEGORIES,
   REWARDBENCH_ROWS,
@@ -9,15 +10,7 @@ import {
   type SubsetResult,
 } from '../../core/rewardbench';
 
-const EPS = 1e-12;
 
-function close(actual: number | null, expected: number | null, message: string): void {
-  if (expected === null) {
-    assert.equal(actual, null, message);
-    return;
-  }
-  assert.ok(actual !== null && Math.abs(actual - expected) < EPS, `${message}: got ${actual}, expected ${expected}`);
-}
 
 /**
  * A complete RewardBench result with chosen accuracies. By hand, with the official weights:

@@ -4,7 +4,8 @@ import { validateConfig } from '../../core/config';
 import { selectInputIds } from '../../activities/sample';
 import { groupByRequest } from '../../activities/pair';
 import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
-import { bootstrapOptions, pairwiseIntervals, pairwiseSuiteMetrics, pointwiseIntervals } from '../../activities/evaluate';
+import { bootstrapOptions, pairwiseSuiteMetrics } from '../../activities/evaluate';
+import { pairOutcome, pairwiseFigures, pointwiseFigures } from '../../core/suite-report';
 import { trainEntryPoint, trainHyperparameters } from '../../activities/train';
 import localConfig from '../../configs/local.json';
 
@@ -127,15 +128,16 @@ test('evaluation.bootstrap: per-suite seeded intervals around the metrics; 0 res
 
   // 60 items, 45 exact: agreement 0.75 with an interval around it; constant scores: correlations undefined.
   const items = Array.from({ length: 60 }, (_, i) => ({ gold: (i % 5) + 1, score: i % 4 === 0 ? ((i + 2) % 5) + 1 : (i % 5) + 1 }));
-  const ci = pointwiseIntervals(items, options);
+  const intervals = (its: typeof items) => pointwiseFigures(its, options).ci!;
+  const ci = intervals(items);
   const [low, high] = ci.intervals.exactAgreement;
   assert.ok(low !== null && high !== null && low < 0.75 && 0.75 < high && high <= 1, JSON.stringify(ci.intervals));
-  assert.deepEqual(pointwiseIntervals(items, options), ci, 'deterministic');
-  const constant = pointwiseIntervals(items.map((it) => ({ ...it, score: 3 })), options);
+  assert.deepEqual(intervals(items), ci, 'deterministic');
+  const constant = intervals(items.map((it) => ({ ...it, score: 3 })));
   assert.deepEqual(constant.intervals.pearson, [null, null]);
 
   const pairs = [...Array(30).fill({ chosen: 5, rejected: 1 }), ...Array(10).fill({ chosen: 1, rejected: 5 })];
-  const accuracy = pairwiseIntervals(pairs, options).intervals.accuracy;
+  const accuracy = pairwiseFigures(pairs.map(pairOutcome), options).ci!.intervals.accuracy;
   assert.equal(pairwiseSuiteMetrics(pairs).accuracy, 0.75);
   assert.ok(accuracy[0]! < 0.75 && 0.75 < accuracy[1]!, JSON.stringify(accuracy));
 });
