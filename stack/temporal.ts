@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { StackError } from './errors';
-import { LOCALHOST, assertPortFree } from './ports';
+import { LOCALHOST, assertPortFree, freePort } from './ports';
 import { ManagedProcess, describeExit, sleep } from './process';
 
 export type SearchAttributeTypeName = 'Text' | 'Keyword' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
@@ -68,7 +68,11 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   await assertPortFree(opts.port, TEMPORAL_SERVICE, opts.portFlag ?? '--temporal-port', host);
   if (!opts.headless) await assertPortFree(uiPort, TEMPORAL_UI_SERVICE, opts.uiPortFlag ?? '--ui-port', host);
 
-  const args = ['server', 'start-dev', '--ip', host, '--port', String(opts.port), '--log-level', 'warn'];
+  // The HTTP API port too: left to the CLI, it picks a free port before the gRPC frontend binds, and once picked
+  // the very port we asked for the frontend (both failed with "address already in use").
+  let httpPort = await freePort(host);
+  while (httpPort === opts.port || httpPort === uiPort) httpPort = await freePort(host);
+  const args = ['server', 'start-dev', '--ip', host, '--port', String(opts.port), '--http-port', String(httpPort), '--log-level', 'warn'];
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (opts.dbFile) {
