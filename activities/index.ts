@@ -9,6 +9,7 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { LocalJobRunner } from './jobs/local-runner';
 import { defaultCheckpointUri, defaultCodeUri } from './jobs/sagemaker-request';
 import { SageMakerJobRunner } from './jobs/sagemaker-runner';
+import { budgetAdmission } from './jobs/usage-record';
 import { createPrepareActivities } from './prepare';
 import { createSampleActivities } from './sample';
 import { createScoreActivities } from './score';
@@ -18,6 +19,7 @@ import { createEvaluateActivities } from './evaluate';
 import { createMetaJudgeActivities } from './meta-judge';
 import { createConsistencyActivities } from './consistency';
 import { createRegistryActivities } from './registry';
+import { createUsageActivities } from './usage';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage';
 
 export function createActivities(deps: ActivityDeps) {
@@ -31,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMetaJudgeActivities(deps),
     ...createConsistencyActivities(deps),
     ...createRegistryActivities(deps),
+    ...createUsageActivities(deps),
   };
 }
 
@@ -71,6 +74,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
           codeUri: backend.codeUri ?? defaultCodeUri(config.storage),
           checkpointUri: backend.spot.checkpointUri ?? defaultCheckpointUri(config.storage),
           jobsDir: path.join(root, 'jobs'),
+          admit: budgetAdmission(store, config.budget),
         });
       }
       return new LocalJobRunner({
@@ -79,6 +83,8 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
         python: backend.python,
         workDir: backend.workDir,
         cpuThreads: backend.cpuThreads,
+        pricePerHour: backend.pricePerHour,
+        admit: budgetAdmission(store, config.budget),
       });
     },
     ...overrides,

@@ -4,6 +4,7 @@
  * uploaded when it is a local folder. Each part is skipped when its manifest shows it was done already.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import type { RunConfig } from '../core/config';
 import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
 import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../core/adapters';
@@ -354,14 +355,28 @@ async function stageSeedModel(deps: ActivityDeps, store: ObjectStore, config: Ru
   return prefix;
 }
 
+function missingBucket(config: RunConfig): ApplicationFailure {
+  const { bucket, endpoint, region } = config.storage;
+  return ApplicationFailure.create({
+    type: 'NoSuchBucket',
+    message: endpoint
+      ? `storage.bucket "${bucket}" does not exist at ${endpoint}: create it (the local stack, \`npm run stack\`, creates "judgeloop"), or point storage.bucket at one that exists`
+      : `storage.bucket "${bucket}" does not exist in AWS S3: create it with \`aws s3 mb s3://${bucket} --region ${region}\` (in the SageMaker jobs' region), or point storage.bucket at one that exists`,
+    nonRetryable: true,
+  });
+}
+
 export function createPrepareActivities(deps: ActivityDeps) {
   return {
     async prepareRun({ config, runId }: PrepareInput): Promise<PreparedRun> {
       const store = deps.storeFor(storageSettings(config));
-      await store.ensureBucket(config.storage.bucket);
       const runPrefix = runPrefixUri(config.storage, runId);
       const configHash = sha256Hex(canonicalJson(config));
-      await store.putJson(joinUri(runPrefix, 'config.json'), { runId, configHash, config });
+      // The bucket is made beforehand (the local stack creates its own): a worker with a least-privilege
+      // policy may neither create buckets nor head them (docs/aws/README.md).
+      await store.putJson(joinUri(runPrefix, 'config.json'), { runId, configHash, config }).catch((err: unknown) => {
+        throw (err as { name?: string }).name === 'NoSuchBucket' ? missingBucket(config) : err;
+      });
 
       let train = await ingestDataset(deps, store, {
         name: 'train',

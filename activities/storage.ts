@@ -15,8 +15,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  CreateBucketCommand,
-  HeadBucketCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { joinUri, parseS3Uri, s3Uri } from '../core/artifacts';
@@ -61,15 +59,6 @@ function isNotFound(err: unknown): boolean {
 
 export class ObjectStore {
   constructor(readonly client: S3Client) {}
-
-  async ensureBucket(bucket: string): Promise<void> {
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
-    }
-  }
 
   async exists(uri: string): Promise<boolean> {
     const { bucket, key } = parseS3Uri(uri);

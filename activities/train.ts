@@ -37,6 +37,7 @@ export type TrainHyperparameters = {
   lora_alpha: number;
   lora_dropout: number;
   seed: number;
+  checkpoint_steps: number;
   beta?: number;
   rpo_alpha?: number;
   marker?: string;
@@ -57,6 +58,7 @@ export function trainHyperparameters(config: RunConfig, iteration: number): Trai
     lora_alpha: t.lora.alpha,
     lora_dropout: t.lora.dropout,
     seed: deriveSeed(t.seed, 'train', iteration),
+    checkpoint_steps: t.checkpointSteps,
   };
   if (t.method === 'sft') return common;
   return {

@@ -1,20 +1,38 @@
 /**
- * Command-line parsing for `judgeloop` (node's util.parseArgs, strict). Pure: takes argv and the environment,
+ * Command-line parsing for `judgeloop` (node's util.parseArgs, strict). Takes argv and the environment,
  * returns a command or throws a UsageError whose message names the offending flag and carries the usage line.
+ * Its one read outside argv: Temporal's client configuration file, when the environment names a profile or
+ * the default file exists (workers/temporal-target.ts).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { TLSConfig } from '@temporalio/client';
 import { TASK_QUEUE } from '../core/run-types';
+import {
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  TemporalConfigError,
+  resolveTemporalTarget,
+} from '../workers/temporal-target';
 
-export const DEFAULT_ADDRESS = '127.0.0.1:7233';
-export const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_ADDRESS = DEFAULT_TEMPORAL_ADDRESS;
+export const DEFAULT_NAMESPACE = DEFAULT_TEMPORAL_NAMESPACE;
 export const DEFAULT_UI_URL = 'http://127.0.0.1:8233';
+export const TEMPORAL_CLOUD_UI_URL = 'https://cloud.temporal.io';
 
-/** How to reach Temporal and its Web UI (flags win over the environment, which wins over defaults). */
+/**
+ * How to reach Temporal and its Web UI: flags win over the TEMPORAL_* variables, which win over the TOML
+ * profile, which wins over the local defaults. TLS, API key and gRPC headers only when configured.
+ */
 export interface ConnectionOptions {
   address: string;
   namespace: string;
   taskQueue: string;
   uiUrl: string;
+  tls?: TLSConfig | true;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+  /** The Temporal client profile read (--profile / TEMPORAL_PROFILE). */
+  profile?: string;
 }
 
 export type Command =
@@ -86,7 +104,7 @@ export class UsageError extends Error {
   }
 }
 
-const CONNECTION_FLAGS = '[--address HOST:PORT] [--namespace NS] [--task-queue Q] [--ui URL]';
+const CONNECTION_FLAGS = '[--address HOST:PORT] [--namespace NS] [--profile NAME] [--task-queue Q] [--ui URL]';
 
 export const USAGE_LINES: Record<CommandName, string> = {
   validate: 'judgeloop validate --config FILE [--json]',
@@ -189,9 +207,12 @@ const CONNECTION_HELP = [
   'connection flags (environment variable, default):',
   `  --address     Temporal frontend (TEMPORAL_ADDRESS, ${DEFAULT_ADDRESS})`,
   `  --namespace   Temporal namespace (TEMPORAL_NAMESPACE, ${DEFAULT_NAMESPACE})`,
+  '  --profile     profile of the Temporal client configuration file (TEMPORAL_PROFILE, default; the file:',
+  '                TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml). Address, namespace, API key and',
+  '                TLS/mTLS come from it unless a flag or TEMPORAL_* variable (TEMPORAL_API_KEY, TEMPORAL_TLS_*) says otherwise',
   `  --task-queue  task queue of the judgeloop worker (JUDGELOOP_TASK_QUEUE, ${TASK_QUEUE})`,
   `  --ui          Temporal Web UI base URL, for links (JUDGELOOP_UI_URL, ${DEFAULT_UI_URL};`,
-  '                for a local --address, its port + 1000 as the dev server does)',
+  '                for a local --address, its port + 1000 as the dev server does; for Temporal Cloud, cloud.temporal.io)',
 ].join('\n');
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -199,6 +220,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const connectionOptions: Options = {
   address: { type: 'string' },
   namespace: { type: 'string' },
+  profile: { type: 'string' },
   'task-queue': { type: 'string' },
   ui: { type: 'string' },
 };
@@ -239,6 +261,7 @@ function nonEmpty(topic: CommandName, flag: string, v: FlagValue): string | unde
  * local stack), so for a loopback address the UI is derived from it; otherwise DEFAULT_UI_URL.
  */
 export function defaultUiUrl(address: string): string {
+  if (/\.tmprl\.cloud(:\d+)?$/.test(address)) return TEMPORAL_CLOUD_UI_URL;
   const m = /^(127\.0\.0\.1|localhost|\[::1\]):(\d+)$/.exec(address);
   const port = m ? Number(m[2]) + 1000 : NaN;
   return m && port <= 65535 ? `http://${m[1]}:${port}` : DEFAULT_UI_URL;
@@ -251,12 +274,27 @@ export function resolveConnection(
 ): ConnectionOptions {
   const pick = (flag: string, envName: string, def: string): string =>
     nonEmpty(topic, flag, values[flag]) ?? (env[envName]?.trim() || def);
-  const address = pick('address', 'TEMPORAL_ADDRESS', DEFAULT_ADDRESS);
+  let target;
+  try {
+    target = resolveTemporalTarget(
+      {
+        address: nonEmpty(topic, 'address', values.address),
+        namespace: nonEmpty(topic, 'namespace', values.namespace),
+        profile: nonEmpty(topic, 'profile', values.profile),
+      },
+      env,
+    );
+  } catch (e) {
+    if (e instanceof TemporalConfigError) throw new UsageError(e.message, topic);
+    throw e;
+  }
+  const { address, namespace, ...secure } = target;
   return {
     address,
-    namespace: pick('namespace', 'TEMPORAL_NAMESPACE', DEFAULT_NAMESPACE),
+    namespace,
     taskQueue: pick('task-queue', 'JUDGELOOP_TASK_QUEUE', TASK_QUEUE),
     uiUrl: pick('ui', 'JUDGELOOP_UI_URL', defaultUiUrl(address)).replace(/\/+$/, ''),
+    ...secure,
   };
 }
 

@@ -172,6 +172,21 @@ export function mergeConfig(base: unknown, override: unknown): unknown {
 }
 
 /** The few lines `validate` prints for a valid config. */
+function describeBackend(b: RunConfig['backend']): string {
+  if (b.kind === 'local') return `local${b.pricePerHour !== undefined ? ` ($${b.pricePerHour}/h)` : ''}`;
+  const types = [...new Set([b.instanceTypes.generation, b.instanceTypes.training])];
+  const priced = types.map((t) => `${t}${b.pricesPerHour?.[t] !== undefined ? ` $${b.pricesPerHour[t]}/h` : ' (no price)'}`);
+  return `sagemaker ${b.region}, ${b.instanceCount} × ${priced.join(' / ')}${b.spot.enabled ? ', spot' : ''}, at most ${b.maxRuntimeHours} h per job`;
+}
+
+function describeBudget(budget: RunConfig['budget']): string {
+  const limits = [
+    ...(budget?.maxUsd !== undefined ? [`$${budget.maxUsd}`] : []),
+    ...(budget?.maxJobHours !== undefined ? [`${budget.maxJobHours} job-hours`] : []),
+  ];
+  return limits.length ? `${limits.join(' and ')} (no job starts past it)` : 'none';
+}
+
 export function describeConfig(loaded: LoadedConfig): string {
   const c = loaded.config;
   const l = c.loop;
@@ -187,7 +202,8 @@ export function describeConfig(loaded: LoadedConfig): string {
     `  training: ${t.method}${t.rpoAlpha > 0 && t.method === 'dpo' ? ` + NLL (rpoAlpha ${t.rpoAlpha})` : ''}${t.lora.enabled ? ` + LoRA r=${t.lora.r}` : ' (full)'}, beta ${t.beta}, lr ${t.learningRate}, ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`,
     `  train:    ${c.data.train.uri} (${c.data.train.adapter})`,
     `  eval:     ${c.data.evalSuites.map((e) => `${e.name} (${e.kind})`).join(', ')}`,
-    `  backend:  ${c.backend.kind}`,
+    `  backend:  ${describeBackend(c.backend)}`,
+    `  budget:   ${describeBudget(c.budget)}`,
     `  storage:  s3://${s.bucket}/${s.prefix}${endpoint}`,
     `  hash:     ${loaded.configHash}`,
   ].join('\n');

@@ -4,6 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import type { ConnectionOptions } from './args';
+import { connectOptions, describeTarget } from '../workers/temporal-target';
 
 /** Temporal could not be reached or refused the request in a way the user must fix (no stack trace). */
 export class CliError extends Error {
@@ -34,8 +35,9 @@ export function workflowUrl(uiUrl: string, namespace: string, workflowId: string
 
 export function unreachableMessage(options: ConnectionOptions, reason: string): string {
   return [
-    `Cannot reach Temporal at ${options.address} (namespace "${options.namespace}"): ${reason}`,
-    'Start the local stack in another terminal with `npm run stack`, or point --address / TEMPORAL_ADDRESS at your server.',
+    `Cannot reach Temporal at ${describeTarget(options)}: ${reason}`,
+    'Start the local stack in another terminal with `npm run stack`, or point --address / TEMPORAL_ADDRESS (or a',
+    'Temporal client profile: --profile / TEMPORAL_PROFILE) at your server.',
   ].join('\n');
 }
 
@@ -47,7 +49,7 @@ function shortReason(e: unknown): string {
 export async function connect(options: ConnectionOptions, connectTimeoutMs = 5000): Promise<Connected> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: options.address, connectTimeout: connectTimeoutMs });
+    connection = await Connection.connect({ ...connectOptions(options), connectTimeout: connectTimeoutMs });
   } catch (e) {
     throw new CliError(unreachableMessage(options, shortReason(e)));
   }

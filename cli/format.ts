@@ -11,6 +11,7 @@ import type {
   RunSummary,
   SuiteMetrics,
 } from '../core/run-types';
+import type { UsageFigures, UsageTotals } from '../core/usage';
 import { evaluationSections } from './format-eval';
 import { awaitingApprovalLine, promotionLines } from './format-promotion';
 
@@ -248,8 +249,37 @@ export function curationTable(summary: RunSummary): Table | null {
 }
 
 /** The full report printed when a run completes. */
+/** `$1.23` (`$0.0042` below a cent); `not priced` when no job had a price; `+ N unpriced` when some had none. */
+export function formatCost(f: Pick<UsageFigures, 'usd' | 'unpricedJobs' | 'jobs'>): string {
+  if (f.jobs > 0 && f.unpricedJobs === f.jobs) return 'not priced';
+  const usd = f.usd >= 0.01 || f.usd === 0 ? `$${f.usd.toFixed(2)}` : `$${f.usd.toFixed(4)}`;
+  return f.unpricedJobs > 0 ? `${usd} + ${f.unpricedJobs} unpriced` : usd;
+}
+
+/** Jobs, their time and cost per iteration and for the run (core/usage.ts); null without usage figures. */
+export function usageTable(summary: Pick<RunSummary, 'iterations' | 'usage'>): Table | null {
+  const rows = summary.iterations.filter((it) => it.usage);
+  if (rows.length === 0) return null;
+  const line = (label: string, u: UsageTotals): string[] => [
+    label,
+    String(u.jobs),
+    formatDuration(u.seconds * 1000),
+    formatDuration(u.billableSeconds * 1000),
+    formatCost(u),
+    Object.entries(u.byStep)
+      .map(([step, f]) => `${step} ${formatDuration(f.seconds * 1000)}`)
+      .join(' · '),
+  ];
+  return {
+    header: ['iter', 'jobs', 'job time', 'billed', 'cost', 'time by step'],
+    rows: [...rows.map((it) => line(String(it.iteration), it.usage!)), ...(summary.usage ? [line('run', summary.usage)] : [])],
+    align: ['left', 'right', 'right', 'right', 'right', 'left'],
+  };
+}
+
 export function formatResults(summary: RunSummary): string {
   const curation = curationTable(summary);
+  const usage = usageTable(summary);
   const lines = [
     `run ${summary.runId} · ${summary.runName} · judge ${summary.judgeName}`,
     '',
@@ -261,6 +291,7 @@ export function formatResults(summary: RunSummary): string {
     '',
     ...evaluationSections(summary),
     ...promotionLines(summary),
+    ...(usage ? ['jobs, time and cost (billed: instance time; iter-K/usage.json lists every job):', renderTable(usage), ''] : []),
     `final model: ${summary.finalModelUri || NONE}`,
     `artifacts:   ${summary.runPrefixUri || NONE}`,
   ];
@@ -285,6 +316,10 @@ export function formatIterationDone(it: IterationSummary): string {
     parts.push(`${name} ${pct(mainMetric(m))}${mainMetric(m) === null ? '' : '%'} ${m.kind === 'pointwise' ? 'exact' : 'acc'}`);
   }
   if (it.gate) parts.push(it.gate.promote ? 'promoted' : 'kept the champion');
+  if (it.usage) {
+    const cost = formatCost(it.usage);
+    parts.push(`jobs ${formatDuration(it.usage.seconds * 1000)}${cost === 'not priced' ? '' : `, ${cost}`}`);
+  }
   const label = it.iteration === 0 ? 'iteration 0 (seed judge)' : `iteration ${it.iteration}`;
   return `${label} done${parts.length ? `: ${parts.join(' · ')}` : ''}`;
 }

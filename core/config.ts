@@ -283,6 +283,11 @@ export const TrainingConfig = z
       .strict()
       .prefault({}),
     seed: nonNegativeInt.default(0),
+    /**
+     * Optimizer steps between checkpoints, when the job has a checkpoint folder (local jobs always; SageMaker
+     * with managed spot). A spot interruption or a killed local job costs at most this many steps.
+     */
+    checkpointSteps: positiveInt.default(50),
   })
   .strict();
 
@@ -325,6 +330,11 @@ export const LocalBackend = z
      * the worker and the services too, 1 avoids oversubscription, which slows small models several-fold.
      */
     cpuThreads: positiveInt.optional(),
+    /**
+     * What an hour of this machine costs in USD (e.g. the EC2 instance the worker runs on), to price local
+     * jobs' wall time in the usage records and the run's cost; unset: local jobs are timed, not priced.
+     */
+    pricePerHour: z.number().nonnegative().optional(),
   })
   .strict();
 
@@ -445,6 +455,21 @@ export const StorageConfig = z
   })
   .strict();
 
+/**
+ * A ceiling on what the run's jobs may use (core/usage.ts). Checked before each job starts: once the jobs
+ * already finished (failed SageMaker jobs included) reach a limit, no further job starts and the run fails
+ * with BudgetExceeded. A job that has started runs to its end, so the total can pass a limit by one job;
+ * backend.maxRuntimeHours bounds that one job.
+ */
+export const BudgetConfig = z
+  .object({
+    /** USD of priced jobs (backend.pricesPerHour; local: backend.pricePerHour). */
+    maxUsd: z.number().positive().optional(),
+    /** Billed instance-hours: SageMaker billable time × instances; local jobs' wall time. */
+    maxJobHours: z.number().positive().optional(),
+  })
+  .strict();
+
 export const RunConfig = z
   .object({
     /** Human name of this pipeline; part of workflow ids and a search attribute. */
@@ -459,9 +484,29 @@ export const RunConfig = z
     storage: StorageConfig,
     /** The judge registry in S3: champion, history, lineage (core/gate-config.ts, activities/registry.ts). */
     registry: RegistryConfig.prefault({}),
+    budget: BudgetConfig.optional(),
   })
   .strict()
   .superRefine(checkGateAgainstSuites)
+  .superRefine((c, ctx) => {
+    // A dollar ceiling over jobs that have no price would never stop anything.
+    if (c.budget?.maxUsd === undefined) return;
+    const unpriced =
+      c.backend.kind === 'local'
+        ? c.backend.pricePerHour === undefined
+          ? ['backend.pricePerHour']
+          : []
+        : [...new Set([c.backend.instanceTypes.generation, c.backend.instanceTypes.training])]
+            .filter((t) => c.backend.kind === 'sagemaker' && c.backend.pricesPerHour?.[t] === undefined)
+            .map((t) => `backend.pricesPerHour["${t}"]`);
+    if (unpriced.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'maxUsd'],
+        message: `needs a price for every job: set ${unpriced.join(' and ')}, or cap time with budget.maxJobHours instead`,
+      });
+    }
+  })
   .superRefine((c, ctx) => {
     // Every poll heartbeats: a poll interval at or above the heartbeat timeout would time out healthy jobs.
     if (c.backend.kind === 'sagemaker' && c.backend.pollSeconds >= c.timeouts.heartbeatTimeoutSeconds) {
@@ -497,6 +542,7 @@ export const RunConfig = z
 export type RunConfigInput = z.input<typeof RunConfig>;
 export type RunConfig = z.output<typeof RunConfig>;
 export type EvalSuite = z.output<typeof EvalSuite>;
+export type BudgetConfig = z.output<typeof BudgetConfig>;
 export type DatasetSource = z.output<typeof DatasetSource>;
 export type PairwiseMode = (typeof PAIRWISE_MODES)[number];
 

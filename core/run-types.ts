@@ -5,6 +5,7 @@
 
 import type { PairwiseMode } from './config';
 import type { AwaitingApproval, ChampionRef, DecidedBy, StartedFrom } from './registry';
+import type { UsageTotals } from './usage';
 
 export const TASK_QUEUE = 'judgeloop';
 export const RUN_WORKFLOW = 'selfRationalizationRun';
@@ -253,6 +254,8 @@ export interface IterationSummary {
   startModelUri?: string;
   /** The promotion decision for this iteration's judge (iterations >= 1; core/gate.ts). */
   gate?: { promote: boolean; reasons: string[]; decidedBy: DecidedBy };
+  /** Time and cost of this iteration's jobs, per step (core/usage.ts; iter-K/usage.json has every job). */
+  usage?: UsageTotals;
 }
 
 export interface MetaJudgeSummary {
@@ -309,6 +312,8 @@ export interface RunSummary {
   champion?: ChampionRef;
   /** Where iteration 0 started: the registry's champion or judge.seedModel. Absent in older summaries. */
   startedFrom?: StartedFrom;
+  /** Time and cost of all the run's jobs: the iterations' usage summed. Absent in older summaries. */
+  usage?: UsageTotals;
 }
 
 export interface IterationProgress {

@@ -3,7 +3,7 @@
  * Iteration 0 only evaluates the seed judge. Every step is an activity that reads and writes S3; only URIs
  * and small summaries pass through here.
  */
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import { consistencyFilterActive, type RunConfig } from '../core/config';
 import type { IterationProgress, IterationSummary, StepName } from '../core/run-types';
 import type { Activities } from '../activities';
@@ -23,6 +23,9 @@ export interface IterationInput {
 
 export const iterationProgressQuery = defineQuery<IterationProgress>('progress');
 
+/** Iterations started before usage accounting existed replay without the usage step. */
+export const USAGE_PATCH = 'usage-accounting-v1';
+
 export async function iterationWorkflow(input: IterationInput): Promise<IterationSummary> {
   const { config, iteration } = input;
   const progress: IterationProgress = { iteration, step: 'sample', stepsDone: [] };
@@ -38,10 +41,17 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const data = proxyActivities<Activities>(dataActivityOptions(config));
   const common = { config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration };
 
+  /** What this iteration's jobs used and cost, from the records the job runners left in S3. */
+  async function usage(): Promise<Pick<IterationSummary, 'usage'>> {
+    if (!patched(USAGE_PATCH)) return {};
+    return { usage: await data.summarizeUsage({ config, runPrefixUri: input.runPrefixUri, iteration }) };
+  }
+
   if (iteration === 0) {
     const evalMetrics = await step('evaluate', () => jobs.evaluateJudge({ ...common, modelUri: input.modelUri, suites: input.evalSuites }));
+    const used = await usage();
     progress.step = 'done';
-    return { iteration, modelUri: input.modelUri, eval: evalMetrics };
+    return { iteration, modelUri: input.modelUri, eval: evalMetrics, ...used };
   }
 
   const sampled = await step('sample', () => jobs.sampleJudgments({ ...common, modelUri: input.modelUri, trainUri: input.trainUri }));
@@ -77,6 +87,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const evalMetrics = await step('evaluate', () =>
     jobs.evaluateJudge({ ...common, modelUri: trained.modelUri, suites: input.evalSuites }),
   );
+  const used = await usage();
   progress.step = 'done';
   return {
     iteration,
@@ -87,5 +98,6 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     pairs,
     train: trained,
     eval: evalMetrics,
+    ...used,
   };
 }

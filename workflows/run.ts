@@ -22,6 +22,7 @@ import {
   type RunSummary,
 } from '../core/run-types';
 import type { StartedFrom } from '../core/registry';
+import { combineUsage } from '../core/usage';
 import type { Activities } from '../activities';
 import { dataActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
@@ -135,5 +136,6 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
     iterations,
     finalModelUri: modelUri,
     ...(gated ? { champion: champion.ref, startedFrom } : {}),
+    ...(iterations.some((i) => i.usage) ? { usage: combineUsage(iterations.map((i) => i.usage)) } : {}),
   };
 }

@@ -16,6 +16,8 @@ import { joinUri } from '../../core/artifacts';
 import type { ObjectStore } from '../storage';
 import { hashInputs } from '../manifest';
 import type { JobContext, JobProgress, JobResult, JobRunner, JobSpec } from './types';
+import { costUsd } from '../../core/usage';
+import { writeUsageRecord } from './usage-record';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;
@@ -32,6 +34,10 @@ export interface LocalRunnerOptions {
   pollMs?: number;
   /** Grace period between SIGTERM and SIGKILL on cancellation. */
   killGraceMs?: number;
+  /** What an hour of this machine costs (backend.pricePerHour), for the jobs' usage records; unset: unpriced. */
+  pricePerHour?: number;
+  /** Called before a job process is launched (not when one is adopted); throws to refuse it (the budget). */
+  admit?: (spec: JobSpec) => Promise<void>;
 }
 
 interface LaunchRecord {
@@ -73,13 +79,25 @@ export class LocalJobRunner implements JobRunner {
   async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
     const specHash = hashInputs({ ...spec });
     const started = Date.now();
-    const result = (how: JobResult['how']): JobResult => ({
+    const result = async (how: JobResult['how'], exit: CompletionRecord): Promise<JobResult> => ({
       jobName: spec.jobName,
       outputUri: spec.outputUri,
       modelUri: joinUri(spec.outputUri, 'model'),
       outputDataUri: joinUri(spec.outputUri, 'output'),
       how,
       seconds: (Date.now() - started) / 1000,
+      // From the job's own exit record, so every attempt that adopts the job writes the same record.
+      usage: await writeUsageRecord(this.opts.store, spec, {
+        attempt: spec.jobName,
+        status: 'Completed',
+        backend: 'local',
+        seconds: exit.seconds,
+        billableSeconds: exit.seconds,
+        instanceType: 'local',
+        instanceCount: 1,
+        usd: costUsd(exit.seconds, 1, this.opts.pricePerHour),
+        finishedAt: exit.finishedAt,
+      }),
     });
 
     const completionUri = joinUri(spec.outputUri, '_job.json');
@@ -87,7 +105,7 @@ export class LocalJobRunner implements JobRunner {
     if (uploaded && uploaded.specHash === specHash && uploaded.exitCode === 0) {
       ctx.log(`job ${spec.jobName}: outputs already in ${spec.outputUri}; adopting them`);
       ctx.heartbeat({ phase: 'done', jobName: spec.jobName, adopted: true });
-      return result('adopted-finished');
+      return result('adopted-finished', uploaded);
     }
 
     const dir = this.jobDir(spec.jobName);
@@ -110,6 +128,7 @@ export class LocalJobRunner implements JobRunner {
       how = 'adopted-running';
       ctx.log(`job ${spec.jobName}: adopting running process ${launch.pid} started ${launch.launchedAt}`);
     } else {
+      await this.opts.admit?.(spec);
       launch = await this.launch(spec, specHash, dir, ctx);
     }
 
@@ -132,7 +151,7 @@ export class LocalJobRunner implements JobRunner {
     await this.opts.store.uploadDir(path.join(dir, 'output'), joinUri(spec.outputUri, 'output'));
     await this.opts.store.putJson(completionUri, exit);
     ctx.heartbeat({ phase: 'done', jobName: spec.jobName });
-    return result(how);
+    return result(how, exit);
   }
 
   private async launch(spec: JobSpec, specHash: string, dir: string, ctx: JobContext): Promise<LaunchRecord> {
@@ -143,6 +162,9 @@ export class LocalJobRunner implements JobRunner {
       SM_OUTPUT_DATA_DIR: path.join(dir, 'output'),
       SM_HPS: JSON.stringify(spec.hyperparameters),
       SM_CHANNELS: JSON.stringify(Object.keys(spec.channels)),
+      // The job's own folder outlives its process and is kept by a relaunch of the same spec, so a killed
+      // training job resumes from its latest checkpoint there (jobs/README.md, "Checkpoints and resuming").
+      SM_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
       PYTHONUNBUFFERED: '1',
       HF_HUB_OFFLINE: '1',
       TRANSFORMERS_OFFLINE: '1',

@@ -19,7 +19,9 @@ import type {
 import { joinUri, s3Uri } from '../../core/artifacts';
 import type { SageMakerBackend } from '../../core/config';
 import { hashString32 } from '../../core/rng';
+import { costUsd } from '../../core/usage';
 import type { JobCost, JobSpec } from './types';
+import type { AttemptUsage } from './usage-record';
 
 /** SageMaker's limit for TrainingJobName (pattern `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`). */
 export const MAX_SAGEMAKER_JOB_NAME = 63;
@@ -36,23 +38,26 @@ export function jobKind(entryPoint: string): SageMakerJobKind {
   return TRAINING_ENTRY_POINTS.has(entryPoint) ? 'training' : 'generation';
 }
 
+/** What every SageMaker job name starts with (docs/aws/worker-policy.json grants `training-job/judgeloop-*`). */
+export const SAGEMAKER_JOB_PREFIX = 'judgeloop-';
+
 /**
  * The SageMaker job name for a workflow-derived job name and the runner's attempt number. Deterministic, so a
- * retried activity finds the job an earlier attempt created. Attempt 1 is the name itself when it is
- * already valid; attempt n > 1 (a new job after a retryable failure: SageMaker never reuses a name) ends in
+ * retried activity finds the job an earlier attempt created. Attempt 1 is the name itself (with the
+ * `judgeloop-` prefix added when it lacks it) when it is valid; attempt n > 1 (a new job after a retryable failure: SageMaker never reuses a name) ends in
  * `-r<n>`. A name that had to be cleaned or shortened gets an 8-hex hash of the original so two
  * different names never collide after truncation.
  */
 export function sagemakerJobName(jobName: string, attempt = 1): string {
   if (!Number.isInteger(attempt) || attempt < 1) throw new Error(`attempt must be a positive integer, got ${attempt}`);
   const suffix = attempt === 1 ? '' : `-r${attempt}`;
-  const clean = jobName.replace(/[^A-Za-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  // Every job carries the prefix, whatever the run id, so IAM can scope the worker to `training-job/judgeloop-*`.
+  const named = jobName.startsWith(SAGEMAKER_JOB_PREFIX) ? jobName : `${SAGEMAKER_JOB_PREFIX}${jobName}`;
+  const clean = named.replace(/[^A-Za-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
   const candidate = `${clean}${suffix}`;
-  if (clean === jobName && clean.length > 0 && candidate.length <= MAX_SAGEMAKER_JOB_NAME) return candidate;
+  if (clean === named && candidate.length <= MAX_SAGEMAKER_JOB_NAME) return candidate;
   const hash = hashString32(jobName).toString(16).padStart(8, '0');
-  if (clean.length + hash.length + suffix.length + 1 <= MAX_SAGEMAKER_JOB_NAME) {
-    return `${clean ? `${clean}-` : ''}${hash}${suffix}`;
-  }
+  if (clean.length + hash.length + suffix.length + 1 <= MAX_SAGEMAKER_JOB_NAME) return `${clean}-${hash}${suffix}`;
   // Cut from the middle: the head names the run, the tail the iteration and step (`-i2-evaluate`).
   const room = MAX_SAGEMAKER_JOB_NAME - hash.length - suffix.length - 2;
   const tailLength = Math.min(24, Math.floor(room / 2));
@@ -287,7 +292,34 @@ export function jobCost(
   const billableSeconds = describe.BillableTimeInSeconds ?? describe.TrainingTimeInSeconds ?? 0;
   const instanceType = describe.ResourceConfig?.InstanceType ?? 'unknown';
   const instanceCount = describe.ResourceConfig?.InstanceCount ?? 1;
-  const price = prices?.[instanceType];
-  const usd = price === undefined ? null : Math.round(((billableSeconds * instanceCount * price) / 3600) * 1e4) / 1e4;
-  return { billableSeconds, instanceType, instanceCount, usd };
+  return { billableSeconds, instanceType, instanceCount, usd: costUsd(billableSeconds, instanceCount, prices?.[instanceType]) };
+}
+
+/**
+ * The usage record of a SageMaker job that ended (Completed, Failed or Stopped): a failed job bills for the
+ * time it ran, so it is recorded too, under its own name.
+ */
+export function attemptUsage(
+  describe: Partial<
+    Pick<
+      DescribeTrainingJobCommandOutput,
+      'TrainingJobName' | 'TrainingJobStatus' | 'BillableTimeInSeconds' | 'TrainingTimeInSeconds' | 'ResourceConfig' | 'TrainingEndTime' | 'LastModifiedTime'
+    >
+  >,
+  prices: Record<string, number> | undefined,
+): AttemptUsage {
+  const cost = jobCost(describe, prices);
+  const status = describe.TrainingJobStatus === 'Failed' || describe.TrainingJobStatus === 'Stopped' ? describe.TrainingJobStatus : 'Completed';
+  const ended = describe.TrainingEndTime ?? describe.LastModifiedTime;
+  return {
+    attempt: describe.TrainingJobName ?? 'unknown',
+    status,
+    backend: 'sagemaker',
+    seconds: describe.TrainingTimeInSeconds ?? cost.billableSeconds,
+    billableSeconds: cost.billableSeconds,
+    instanceType: cost.instanceType,
+    instanceCount: cost.instanceCount,
+    usd: cost.usd,
+    finishedAt: ended ? new Date(ended).toISOString() : new Date(0).toISOString(),
+  };
 }

@@ -27,6 +27,7 @@ import type { SageMakerBackend } from '../../core/config';
 import type { ObjectStore } from '../storage';
 import {
   classifyApiError,
+  attemptUsage,
   classifyFailure,
   createTrainingJobRequest,
   isNotFound,
@@ -37,6 +38,7 @@ import {
   type FailureClass,
 } from './sagemaker-request';
 import type { JobContext, JobProgress, JobResult, JobRunner, JobSpec } from './types';
+import { writeUsageRecord } from './usage-record';
 
 export type SageMakerCommand = CreateTrainingJobCommand | DescribeTrainingJobCommand | StopTrainingJobCommand;
 
@@ -47,7 +49,9 @@ export interface SageMakerApi {
 
 export interface SageMakerRunnerOptions {
   client: SageMakerApi;
-  store: Pick<ObjectStore, 'exists' | 'putBytes'>;
+  store: Pick<ObjectStore, 'exists' | 'putBytes' | 'putJson'>;
+  /** Called before CreateTrainingJob (not when a job is adopted); throws to refuse the job (the budget). */
+  admit?: (spec: JobSpec) => Promise<void>;
   backend: SageMakerBackend;
   /** Prefix receiving `<content hash>/sourcedir.tar.gz` (backend.codeUri or defaultCodeUri). */
   codeUri: string;
@@ -106,7 +110,7 @@ export class SageMakerJobRunner implements JobRunner {
         const sameCode = sameRequest(existing, request, true);
         if (!sameRequest(existing, request, false) || (TERMINAL.has(status) && status !== 'Completed' && !sameCode)) {
           // A job from another config (or, once finished, other code) under this name: a new attempt runs ours.
-          if (!TERMINAL.has(status)) await this.stop(name, spec.jobName, ctx, `its request differs from ${spec.jobName}'s current one`);
+          if (!TERMINAL.has(status)) await this.stop(name, spec, ctx, `its request differs from ${spec.jobName}'s current one`);
           ctx.log(`SageMaker job ${name} (${status}) was created from a different config or code; starting the next attempt`);
           continue;
         }
@@ -115,6 +119,7 @@ export class SageMakerJobRunner implements JobRunner {
           return this.result(spec, existing, 'adopted-finished', started);
         }
         if (status === 'Failed' || status === 'Stopped') {
+          await this.recordUsage(spec, existing);
           const failure = classifyFailure(existing);
           // Stopped by a cancellation: this activity running again means the job is wanted again.
           if (failure.retryable || (status === 'Stopped' && existing.SecondaryStatus === 'Stopped')) {
@@ -126,11 +131,13 @@ export class SageMakerJobRunner implements JobRunner {
         ctx.log(`SageMaker job ${name} is ${status} (${existing.SecondaryStatus ?? '-'}); adopting it`);
         how = 'adopted-running';
       } else {
+        await this.opts.admit?.(spec);
         how = await this.create(request, spec, ctx);
       }
 
       const final = await this.poll(spec, name, ctx, how !== 'ran');
       if (final.TrainingJobStatus === 'Completed') return this.result(spec, final, how, started);
+      await this.recordUsage(spec, final);
       throw jobFailure(spec, name, classifyFailure(final));
     }
     throw ApplicationFailure.create({
@@ -161,7 +168,7 @@ export class SageMakerJobRunner implements JobRunner {
     let lastStatus = '';
     for (;;) {
       if (ctx.signal.aborted) {
-        await this.stop(name, spec.jobName, ctx, 'the activity was cancelled');
+        await this.stop(name, spec, ctx, 'the activity was cancelled');
         throw new CancelledFailure(`job ${spec.jobName} cancelled; SageMaker job ${name} stopped`);
       }
       const d = await this.describe(name, ctx);
@@ -193,8 +200,12 @@ export class SageMakerJobRunner implements JobRunner {
     }
   }
 
-  /** StopTrainingJob, then waits for a terminal status (a stopping job still bills until it is Stopped). */
-  private async stop(name: string, jobName: string, ctx: JobContext, why: string): Promise<void> {
+  /**
+   * StopTrainingJob, then waits for a terminal status (a stopping job still bills until it is Stopped) and
+   * records what the stopped job billed.
+   */
+  private async stop(name: string, spec: JobSpec, ctx: JobContext, why: string): Promise<void> {
+    const jobName = spec.jobName;
     ctx.log(`SageMaker job ${name}: stopping (${why})`);
     ctx.heartbeat({ phase: 'stopping', jobName, externalJobName: name });
     try {
@@ -207,7 +218,11 @@ export class SageMakerJobRunner implements JobRunner {
     for (;;) {
       const d = await this.describe(name, ctx, false);
       ctx.heartbeat({ phase: 'stopping', jobName, externalJobName: name, status: d?.TrainingJobStatus, secondaryStatus: d?.SecondaryStatus });
-      if (!d || TERMINAL.has(d.TrainingJobStatus ?? '')) return;
+      if (!d) return;
+      if (TERMINAL.has(d.TrainingJobStatus ?? '')) {
+        await this.recordUsage(spec, d);
+        return;
+      }
       if (Date.now() > deadline) {
         ctx.log(`SageMaker job ${name}: still ${d.TrainingJobStatus} ${this.stopWaitMs / 1000}s after StopTrainingJob; check the console`);
         return;
@@ -249,7 +264,7 @@ export class SageMakerJobRunner implements JobRunner {
     }
   }
 
-  private result(spec: JobSpec, d: DescribeTrainingJobCommandOutput, how: JobResult['how'], started: number): JobResult {
+  private async result(spec: JobSpec, d: DescribeTrainingJobCommandOutput, how: JobResult['how'], started: number): Promise<JobResult> {
     return {
       jobName: spec.jobName,
       outputUri: spec.outputUri,
@@ -257,7 +272,13 @@ export class SageMakerJobRunner implements JobRunner {
       how,
       seconds: (Date.now() - started) / 1000,
       cost: jobCost(d, this.opts.backend.pricesPerHour),
+      usage: await this.recordUsage(spec, d),
     };
+  }
+
+  /** The usage record of a job that ended (failed ones bill too); idempotent: one object per SageMaker job. */
+  private recordUsage(spec: JobSpec, d: DescribeTrainingJobCommandOutput) {
+    return writeUsageRecord(this.opts.store, spec, attemptUsage(d, this.opts.backend.pricesPerHour));
   }
 
   /** Packages jobs/ once per content hash and uploads it unless an object with that hash is there already. */

@@ -4,8 +4,9 @@
  * model folder and an output-data folder, exactly as SageMaker script mode provides them.
  */
 import type { JobCost } from '../../core/run-types';
+import type { JobUsage } from '../../core/usage';
 
-export type { JobCost };
+export type { JobCost, JobUsage };
 
 /** A file in jobs/ (`generate.py`, `train_dpo.py`). */
 export type JobEntryPoint = string;
@@ -48,6 +49,8 @@ export interface JobResult {
   seconds: number;
   /** SageMaker only: what the job billed (recorded in step summaries that keep the JobResult). */
   cost?: JobCost;
+  /** The completed attempt's usage record (also in S3 beside the outputs; core/usage.ts). */
+  usage: JobUsage;
 }
 
 export interface JobContext {

@@ -21,7 +21,8 @@ const stack = useTestStack();
 
 test('a two-iteration run completes and leaves every artifact in S3', { timeout: 30 * 60_000 }, async () => {
   const taskQueue = 'e2e';
-  const config = testConfig(stack.services);
+  // A price for this machine's hour, so the local jobs' wall time is costed too (backend.pricePerHour).
+  const config = testConfig(stack.services, { backend: { kind: 'local', pricePerHour: 0.9 } });
   const workflowId = `e2e-${Date.now()}`;
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const { summary, history } = await worker.runUntil(async () => {
@@ -110,6 +111,24 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.equal(vicuna.goldColumns?.gpt4.n, 24);
   assert.ok(finalHeldout.confusion && finalHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === finalHeldout.parsed);
   assert.ok(await store.exists(finalHeldout.reportUri!));
+
+  // Usage: every job of every iteration, timed and priced once, per step; the run is their sum.
+  const expectedSteps = [['evaluate'], ['sample', 'train', 'evaluate'], ['sample', 'train', 'evaluate']];
+  for (const it of summary.iterations) {
+    const usage = it.usage!;
+    assert.ok(usage, `iteration ${it.iteration} has usage`);
+    assert.deepEqual(Object.keys(usage.byStep).sort(), [...expectedSteps[it.iteration]].sort());
+    // Iteration 0: the greedy evaluation job(s) and the baselines job; later ones add sample and train.
+    assert.ok(usage.byStep.evaluate.jobs >= 2, `evaluation and baselines jobs in iteration ${it.iteration}`);
+    assert.equal(usage.unpricedJobs, 0);
+    assert.ok(Math.abs(usage.usd - (usage.billableSeconds * 0.9) / 3600) < 0.001 * usage.jobs, `cost = time × price (${usage.usd})`);
+    const file = await store.getJson<{ jobs: { attempt: string; iteration: number; backend: string }[] }>(
+      joinUri(summary.runPrefixUri, `iter-${it.iteration}`, 'usage.json'),
+    );
+    assert.equal(file?.jobs.length, usage.jobs);
+    assert.ok(file!.jobs.every((j) => j.iteration === it.iteration && j.backend === 'local'));
+  }
+  assert.equal(summary.usage!.jobs, summary.iterations.reduce((n, it) => n + it.usage!.jobs, 0));
 
   // The human review export works on a finished run through the CLI, as a user runs it (Temporal for the
   // summary and the recorded config, S3 for the judgments): 10 sampled items of iteration 0 vs 2.

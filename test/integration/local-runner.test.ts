@@ -72,7 +72,7 @@ test('a job runs with its channels, reports progress, and its outputs land in S3
   const result = await runner().run(spec('job-ok', { seconds: 0.5, marker: 'one' }), ctx);
   assert.equal(result.how, 'ran');
   const out = JSON.parse((await store.getBytes(`${result.modelUri}/result.txt`))!.toString());
-  assert.deepEqual(out, { marker: 'one', files: ['a.txt', 'b.txt'] });
+  assert.deepEqual(out, { marker: 'one', files: ['a.txt', 'b.txt'], checkpointDir: path.join(workDir, 'job-ok', 'checkpoints') });
   assert.ok(await store.exists(`${result.outputDataUri}/pid.txt`));
   assert.ok(ctx.beats.some((b) => b.phase === 'running' && b.unit === 'ticks' && (b.done ?? 0) > 0), 'progress lines become heartbeat details');
   assert.equal(launches('job-ok'), 1);

@@ -36,6 +36,7 @@ import { createTrainingJobRequest } from '../../activities/jobs/sagemaker-reques
 import { SageMakerJobRunner, type SageMakerApi, type SageMakerCommand } from '../../activities/jobs/sagemaker-runner';
 import type { JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
 import { ObjectStore } from '../../activities/storage';
+import type { JobUsage } from '../../core/usage';
 import { freePort, isListening, LOCALHOST } from '../../stack/ports';
 import { PROJECT_ROOT } from '../../stack/worker';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
@@ -162,7 +163,7 @@ async function listJobNames(): Promise<string[]> {
 }
 
 const trainSpec: JobSpec = {
-  jobName: 'moto-i1-train',
+  jobName: 'judgeloop-moto-i1-train',
   entryPoint: 'train_dpo.py',
   channels: { pairs: `s3://${BUCKET}/runs/moto/iter-1/pair/data/`, model: `s3://${BUCKET}/runs/moto/model` },
   hyperparameters: { beta: 0.1, epochs: 1, loss: 'sigmoid', resume: true },
@@ -170,7 +171,7 @@ const trainSpec: JobSpec = {
 };
 
 const generateSpec: JobSpec = {
-  jobName: 'moto-i1-generate',
+  jobName: 'judgeloop-moto-i1-generate',
   entryPoint: 'generate.py',
   channels: { requests: `s3://${BUCKET}/runs/moto/iter-1/generate/requests/` },
   hyperparameters: { max_new_tokens: 256, temperature: 0.7 },
@@ -224,9 +225,9 @@ test('train_dpo.py: CreateTrainingJob as the runner built it, recorded by moto, 
   const result = await r.run(trainSpec, c.ctx);
 
   assert.deepEqual(client.ops, [
-    'DescribeTrainingJob moto-i1-train', // not found: nothing to adopt
-    'CreateTrainingJob moto-i1-train',
-    'DescribeTrainingJob moto-i1-train', // the poll: moto answers Completed at once
+    'DescribeTrainingJob judgeloop-moto-i1-train', // not found: nothing to adopt
+    'CreateTrainingJob judgeloop-moto-i1-train',
+    'DescribeTrainingJob judgeloop-moto-i1-train', // the poll: moto answers Completed at once
   ]);
   const uploaded = c.logs.find((l) => l.startsWith('uploaded jobs/'));
   assert.ok(uploaded, c.logs.join('\n'));
@@ -234,20 +235,26 @@ test('train_dpo.py: CreateTrainingJob as the runner built it, recorded by moto, 
   assert.match(sourceDirUri, new RegExp(`^${codeUri}[0-9a-f]{16}/sourcedir\\.tar\\.gz$`));
 
   const d = await assertRecorded(trainSpec, sourceDirUri);
-  assert.deepEqual(await listJobNames(), ['moto-i1-train']);
+  assert.deepEqual(await listJobNames(), ['judgeloop-moto-i1-train']);
 
   // The poll heartbeated what DescribeTrainingJob said.
   const running = c.heartbeats.filter((h) => h.phase === 'running');
   assert.deepEqual(running, [
-    { phase: 'running', jobName: trainSpec.jobName, externalJobName: 'moto-i1-train', status: 'Completed', secondaryStatus: 'Completed', billableSeconds: undefined, adopted: false },
+    { phase: 'running', jobName: trainSpec.jobName, externalJobName: 'judgeloop-moto-i1-train', status: 'Completed', secondaryStatus: 'Completed', billableSeconds: undefined, adopted: false },
   ]);
   // Moto reports a model.tar.gz (compressed output), which the runner does not take as the model folder.
   assert.match(d.ModelArtifacts?.S3ModelArtifacts ?? '', /model\.tar\.gz$/);
   assert.equal(result.how, 'ran');
-  assert.equal(result.modelUri, `${trainSpec.outputUri}/moto-i1-train/output/model`);
-  assert.equal(result.outputDataUri, `${trainSpec.outputUri}/moto-i1-train/output/data`);
+  assert.equal(result.modelUri, `${trainSpec.outputUri}/judgeloop-moto-i1-train/output/model`);
+  assert.equal(result.outputDataUri, `${trainSpec.outputUri}/judgeloop-moto-i1-train/output/data`);
   // Moto reports no billable time, so the cost is zero seconds on the configured instance type.
   assert.deepEqual(result.cost, { billableSeconds: 0, instanceType: 'ml.g5.12xlarge', instanceCount: 1, usd: 0 });
+  // The usage record lands beside the job's outputs, in moto's S3.
+  const usage = await new ObjectStore(s3).getJson<JobUsage>(`${trainSpec.outputUri}/_usage/judgeloop-moto-i1-train.json`);
+  assert.deepEqual(
+    [usage?.attempt, usage?.status, usage?.backend, usage?.iteration, usage?.step, usage?.instanceType],
+    ['judgeloop-moto-i1-train', 'Completed', 'sagemaker', 1, 'train', 'ml.g5.12xlarge'],
+  );
 
   // Tags are not in DescribeTrainingJob; moto keeps them for ListTags.
   const tags = await sagemaker.send(new ListTagsCommand({ ResourceArn: d.TrainingJobArn }));
@@ -268,7 +275,7 @@ test('generate.py: the generation image and instance type, the same uploaded cod
   const { client, runner: r } = runner();
   const c = context();
   const result = await r.run(generateSpec, c.ctx);
-  assert.deepEqual(client.ops, ['DescribeTrainingJob moto-i1-generate', 'CreateTrainingJob moto-i1-generate', 'DescribeTrainingJob moto-i1-generate']);
+  assert.deepEqual(client.ops, ['DescribeTrainingJob judgeloop-moto-i1-generate', 'CreateTrainingJob judgeloop-moto-i1-generate', 'DescribeTrainingJob judgeloop-moto-i1-generate']);
   // Same jobs/ content, so the package is found by its hash and not uploaded again.
   assert.ok(!c.logs.some((l) => l.startsWith('uploaded jobs/')), c.logs.join('\n'));
   const d = await assertRecorded(generateSpec, sourceDirUri);
@@ -276,7 +283,7 @@ test('generate.py: the generation image and instance type, the same uploaded cod
   assert.equal(d.ResourceConfig?.InstanceType, 'ml.g5.2xlarge');
   assert.deepEqual(d.InputDataConfig?.map((ch) => ch.ChannelName), ['requests']);
   assert.equal(result.how, 'ran');
-  assert.deepEqual(await listJobNames(), ['moto-i1-generate', 'moto-i1-train']);
+  assert.deepEqual(await listJobNames(), ['judgeloop-moto-i1-generate', 'judgeloop-moto-i1-train']);
 });
 
 test('a second run of the same spec adopts the recorded job: no second CreateTrainingJob', async () => {
@@ -285,11 +292,11 @@ test('a second run of the same spec adopts the recorded job: no second CreateTra
   const { client, runner: r } = runner(); // a fresh runner, as on a retried activity or another worker
   const c = context();
   const result = await r.run(trainSpec, c.ctx);
-  assert.deepEqual(client.ops, ['DescribeTrainingJob moto-i1-train']);
+  assert.deepEqual(client.ops, ['DescribeTrainingJob judgeloop-moto-i1-train']);
   assert.equal(result.how, 'adopted-finished');
-  assert.equal(result.modelUri, `${trainSpec.outputUri}/moto-i1-train/output/model`);
+  assert.equal(result.modelUri, `${trainSpec.outputUri}/judgeloop-moto-i1-train/output/model`);
   assert.ok(c.logs.some((l) => /already completed; adopting/.test(l)), c.logs.join('\n'));
-  assert.deepEqual(await listJobNames(), ['moto-i1-generate', 'moto-i1-train']);
+  assert.deepEqual(await listJobNames(), ['judgeloop-moto-i1-generate', 'judgeloop-moto-i1-train']);
   const after = await sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: trainSpec.jobName }));
   assert.deepEqual(after.CreationTime, before.CreationTime, 'the job moto recorded was not created again');
 });

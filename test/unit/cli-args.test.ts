@@ -166,7 +166,7 @@ test('main(): a usage error prints the error and the usage line, exit 2', async 
     err.text(),
     [
       'error: unknown flag --nope for "run"',
-      'usage: judgeloop run --config FILE [--id RUN_ID] [--no-follow] [--json] [--address HOST:PORT] [--namespace NS] [--task-queue Q] [--ui URL]',
+      'usage: judgeloop run --config FILE [--id RUN_ID] [--no-follow] [--json] [--address HOST:PORT] [--namespace NS] [--profile NAME] [--task-queue Q] [--ui URL]',
       '(judgeloop help run for more)',
       '',
     ].join('\n'),
@@ -179,7 +179,7 @@ test('main(): Temporal unreachable gives a short message naming the address and 
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
   const rc = await main(['status', 'some-run', '--address', '127.0.0.1:1'], { out: out.stream, err: err.stream, env: noEnv });
   assert.equal(rc, 1);
-  assert.match(err.text(), /^Cannot reach Temporal at 127\.0\.0\.1:1 \(namespace "default"\)/);
+  assert.match(err.text(), /^Cannot reach Temporal at 127\.0\.0\.1:1 \(namespace default, plaintext\)/);
   assert.match(err.text(), /npm run stack/);
   assert.doesNotMatch(err.text(), /\n\s+at /, 'no stack trace');
 });

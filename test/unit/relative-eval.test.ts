@@ -32,7 +32,7 @@ import {
 import { loadTemplateFile } from '../../activities/prompts';
 import type { ActivityDeps } from '../../activities/context';
 import type { ObjectStore } from '../../activities/storage';
-import type { JobResult, JobRunner, JobSpec } from '../../activities/jobs/types';
+import type { JobResult, JobRunner, JobSpec, JobUsage } from '../../activities/jobs/types';
 import type { PreparedDataset } from '../../activities/prepare';
 import type { PairwiseMetrics, PointwiseMetrics, SuiteMetrics } from '../../core/run-types';
 import localConfig from '../../configs/local.json';
@@ -327,7 +327,22 @@ function fakeRunner(store: MemoryStore, answer: (r: FakeRequest, sampleIndex: nu
           })),
         ),
       );
-      return { jobName: spec.jobName, outputUri: spec.outputUri, modelUri: `${spec.outputUri}/model`, outputDataUri: `${spec.outputUri}/output`, how: 'ran', seconds: 0 };
+      const usage: JobUsage = {
+        jobName: spec.jobName,
+        attempt: spec.jobName,
+        status: 'Completed',
+        entryPoint: spec.entryPoint,
+        backend: 'local',
+        iteration: null,
+        step: 'evaluate',
+        seconds: 0,
+        billableSeconds: 0,
+        instanceType: 'local',
+        instanceCount: 1,
+        usd: null,
+        finishedAt: new Date(0).toISOString(),
+      };
+      return { jobName: spec.jobName, outputUri: spec.outputUri, modelUri: `${spec.outputUri}/model`, outputDataUri: `${spec.outputUri}/output`, how: 'ran', seconds: 0, usage };
     },
   };
   return { runner, specs };

@@ -114,14 +114,15 @@ test('sagemakerJobName: deterministic, at most 63 characters of [a-zA-Z0-9-], ha
   const valid = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
   const long = workflowJobName('self-rationalization-' + 'x'.repeat(80), 12, 'evaluate-relative');
   const cases: Array<[string, number, string | RegExp]> = [
-    ['run-1-i1-sample', 1, 'run-1-i1-sample'],
-    ['run-1-i1-sample', 2, 'run-1-i1-sample-r2'],
-    ['run_1.i1 sample', 1, /^run-1-i1-sample-[0-9a-f]{8}$/],
-    [long, 1, long],
-    [long, 3, /^self-rationalization-x+-[0-9a-f]{8}-[0-9a-f]*-?i12-evaluate-relative-r3$/],
-    ['x'.repeat(100), 1, /^x{29}-[0-9a-f]{8}-x{24}$/],
-    ['a_b', 2, /^a-b-[0-9a-f]{8}-r2$/],
-    ['---', 1, /^[0-9a-f]{8}$/],
+    ['judgeloop-run-1-i1-sample', 1, 'judgeloop-run-1-i1-sample'],
+    ['judgeloop-run-1-i1-sample', 2, 'judgeloop-run-1-i1-sample-r2'],
+    ['run-1-i1-sample', 1, 'judgeloop-run-1-i1-sample'],
+    ['run_1.i1 sample', 1, /^judgeloop-run-1-i1-sample-[0-9a-f]{8}$/],
+    [long, 1, /^judgeloop-self-rationali[a-z-]*-[0-9a-f]{8}-[0-9a-z-]*i12-evaluate-relative$/],
+    [long, 3, /^judgeloop-self-rationali[a-z-]*-[0-9a-f]{8}-[0-9a-z-]*i12-evaluate-relative-r3$/],
+    ['x'.repeat(100), 1, /^judgeloop-x{19}-[0-9a-f]{8}-x{24}$/],
+    ['a_b', 2, /^judgeloop-a-b-[0-9a-f]{8}-r2$/],
+    ['---', 1, /^judgeloop-[0-9a-f]{8}$/],
   ];
   for (const [input, attempt, want] of cases) {
     const got = sagemakerJobName(input, attempt);
@@ -157,7 +158,7 @@ test('createTrainingJobRequest: the exact request for a typical spot config', ()
     checkpointUri: 's3://judgeloop/runs/checkpoints/',
   });
   assert.deepEqual(request, {
-    TrainingJobName: 'demo-run-i1-train',
+    TrainingJobName: 'judgeloop-demo-run-i1-train',
     RoleArn: 'arn:aws:iam::123456789012:role/JudgeloopSageMakerExecution',
     AlgorithmSpecification: {
       TrainingImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/judgeloop-jobs:train-gpu',
@@ -210,7 +211,7 @@ test('createTrainingJobRequest: on-demand generation has no spot, VPC or KMS fie
     sourceDirUri: 's3://b/code/h/sourcedir.tar.gz',
     attempt: 2,
   });
-  assert.equal(request.TrainingJobName, 'demo-run-i1-sample-r2');
+  assert.equal(request.TrainingJobName, 'judgeloop-demo-run-i1-sample-r2');
   assert.equal(request.AlgorithmSpecification?.TrainingImage, backendInput.images.generation);
   assert.equal(request.ResourceConfig?.InstanceType, 'ml.g5.2xlarge');
   assert.deepEqual(request.StoppingCondition, { MaxRuntimeInSeconds: 86400 });

@@ -26,7 +26,7 @@ import {
   type SageMakerApi,
   type SageMakerCommand,
 } from '../../activities/jobs/sagemaker-runner';
-import type { JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
+import type { JobContext, JobProgress, JobSpec, JobUsage } from '../../activities/jobs/types';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
 
 let jobsDir = '';
@@ -60,7 +60,7 @@ const backend = SageMakerBackend.parse({
 });
 
 const spec: JobSpec = {
-  jobName: 'demo-i1-train',
+  jobName: 'judgeloop-demo-i1-train',
   entryPoint: 'train_dpo.py',
   channels: { pairs: 's3://b/runs/demo/iter-1/pair/data/', model: 's3://b/runs/demo/model/' },
   hyperparameters: { beta: 0.1, epochs: 1 },
@@ -112,6 +112,19 @@ function memoryStore() {
       objects.set(uri, buf);
       puts++;
       return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+    },
+    async putJson(uri: string, value: unknown) {
+      const buf = Buffer.from(JSON.stringify(value));
+      objects.set(uri, buf);
+      return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+    },
+    /** The usage records written (core/usage.ts), by attempt name. */
+    usage(): Record<string, JobUsage> {
+      const out: Record<string, JobUsage> = {};
+      for (const [uri, buf] of objects) {
+        if (uri.includes('/_usage/')) out[uri.slice(uri.lastIndexOf('/') + 1, -'.json'.length)] = JSON.parse(buf.toString()) as JobUsage;
+      }
+      return out;
     },
   };
 }
@@ -217,7 +230,7 @@ test('create, poll InProgress → Completed with heartbeats, cost and the model 
   const request = await expectedRequest();
   const { client, store, runner } = setup({
     describe: {
-      'demo-i1-train': [
+      'judgeloop-demo-i1-train': [
         notFound(),
         described(request, 'InProgress', 'Starting'),
         described(request, 'InProgress', 'Training', { BillableTimeInSeconds: 60 }),
@@ -227,11 +240,11 @@ test('create, poll InProgress → Completed with heartbeats, cost and the model 
   });
   const { ctx, heartbeats } = context();
   const result = await runner.run(spec, ctx);
-  assert.deepEqual(client.ops(), ['describe demo-i1-train', 'create demo-i1-train', 'describe demo-i1-train', 'describe demo-i1-train', 'describe demo-i1-train']);
+  assert.deepEqual(client.ops(), ['describe judgeloop-demo-i1-train', 'create judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train']);
   assert.deepEqual(client.calls[1].input, request, 'the exact CreateTrainingJob request');
   assert.equal(result.how, 'ran');
-  assert.equal(result.modelUri, `${spec.outputUri}/demo-i1-train/output/model`);
-  assert.equal(result.outputDataUri, `${spec.outputUri}/demo-i1-train/output/data`);
+  assert.equal(result.modelUri, `${spec.outputUri}/judgeloop-demo-i1-train/output/model`);
+  assert.equal(result.outputDataUri, `${spec.outputUri}/judgeloop-demo-i1-train/output/data`);
   assert.deepEqual(result.cost, { billableSeconds: 1800, instanceType: 'ml.g5.12xlarge', instanceCount: 1, usd: 3.6 });
   const running = heartbeats.filter((h) => h.phase === 'running').map((h) => [h.status, h.secondaryStatus, h.billableSeconds]);
   assert.deepEqual(running, [['InProgress', 'Starting', undefined], ['InProgress', 'Training', 60], ['Completed', 'Completed', 1800]]);
@@ -242,31 +255,51 @@ test('create, poll InProgress → Completed with heartbeats, cost and the model 
   assert.equal(store.puts(), 1);
 
   // Another runner (a retried activity on another worker) finds the package there and the job completed.
-  const again = setup({ describe: { 'demo-i1-train': [completed(request)] } });
+  const again = setup({ describe: { 'judgeloop-demo-i1-train': [completed(request)] } });
   again.store.objects.set(sourceDirUri, store.objects.get(sourceDirUri)!);
   const adopted = await again.runner.run(spec, context().ctx);
   assert.equal(adopted.how, 'adopted-finished');
   assert.equal(again.store.puts(), 0);
-  assert.deepEqual(again.client.ops(), ['describe demo-i1-train']);
+  assert.deepEqual(again.client.ops(), ['describe judgeloop-demo-i1-train']);
+
+  // Both runners leave the same usage record for the one SageMaker job: a retry is not charged twice.
+  const record = store.usage()['judgeloop-demo-i1-train'];
+  assert.deepEqual(record, {
+    jobName: 'judgeloop-demo-i1-train',
+    entryPoint: spec.entryPoint,
+    iteration: 1,
+    step: 'train',
+    attempt: 'judgeloop-demo-i1-train',
+    status: 'Completed',
+    backend: 'sagemaker',
+    seconds: 3000,
+    billableSeconds: 1800,
+    instanceType: 'ml.g5.12xlarge',
+    instanceCount: 1,
+    usd: 3.6,
+    finishedAt: new Date(0).toISOString(),
+  });
+  assert.deepEqual(result.usage, record);
+  assert.deepEqual(again.store.usage(), { 'judgeloop-demo-i1-train': record });
 });
 
 test('ResourceInUse on create: the job another attempt just created is adopted and polled', async () => {
   const request = await expectedRequest();
   const { client, runner } = setup({
-    describe: { 'demo-i1-train': [notFound(), described(request, 'InProgress', 'Downloading'), completed(request)] },
+    describe: { 'judgeloop-demo-i1-train': [notFound(), described(request, 'InProgress', 'Downloading'), completed(request)] },
     create: [apiError('ResourceInUse', 'Training job names must be unique within an AWS account and region, and a training job with this name already exists')],
   });
   const { ctx, logs } = context();
   const result = await runner.run(spec, ctx);
   assert.equal(result.how, 'adopted-running');
-  assert.deepEqual(client.ops(), ['describe demo-i1-train', 'create demo-i1-train', 'describe demo-i1-train', 'describe demo-i1-train']);
+  assert.deepEqual(client.ops(), ['describe judgeloop-demo-i1-train', 'create judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train']);
   assert.ok(logs.some((l) => /already exists \(created concurrently\); adopting it/.test(l)));
 });
 
 test('an InProgress job from an earlier attempt is adopted without creating anything', async () => {
   const request = await expectedRequest();
   const { client, runner } = setup({
-    describe: { 'demo-i1-train': [described(request, 'InProgress', 'Training'), completed(request)] },
+    describe: { 'judgeloop-demo-i1-train': [described(request, 'InProgress', 'Training'), completed(request)] },
   });
   const { ctx, heartbeats } = context();
   const result = await runner.run(spec, ctx);
@@ -279,7 +312,7 @@ test('ThrottlingException on describe is retried in place with backoff', async (
   const request = await expectedRequest();
   const throttled = () => apiError('ThrottlingException', 'Rate exceeded');
   const { client, runner } = setup({
-    describe: { 'demo-i1-train': [notFound(), throttled(), throttled(), described(request, 'InProgress', 'Training'), completed(request)] },
+    describe: { 'judgeloop-demo-i1-train': [notFound(), throttled(), throttled(), described(request, 'InProgress', 'Training'), completed(request)] },
   });
   const { ctx, logs } = context();
   const result = await runner.run(spec, ctx);
@@ -289,32 +322,32 @@ test('ThrottlingException on describe is retried in place with backoff', async (
 });
 
 test('throttling that does not clear becomes a retryable activity failure', async () => {
-  const { runner } = setup({ describe: { 'demo-i1-train': [apiError('ThrottlingException', 'Rate exceeded')] } });
+  const { runner } = setup({ describe: { 'judgeloop-demo-i1-train': [apiError('ThrottlingException', 'Rate exceeded')] } });
   const err = await rejection(runner.run(spec, context().ctx));
   assert.ok(err instanceof ApplicationFailure);
   assert.equal(err.nonRetryable, false);
   assert.equal(err.type, 'SageMakerApiThrottling');
-  assert.match(err.message, /DescribeTrainingJob demo-i1-train: ThrottlingException: Rate exceeded/);
+  assert.match(err.message, /DescribeTrainingJob judgeloop-demo-i1-train: ThrottlingException: Rate exceeded/);
 });
 
 test('a Failed job with an AlgorithmError fails non-retryably with its FailureReason', async () => {
   const request = await expectedRequest();
   const reason = 'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "KeyError: \'pairs\'"';
   const { runner } = setup({
-    describe: { 'demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), described(request, 'Failed', 'Failed', { FailureReason: reason })] },
+    describe: { 'judgeloop-demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), described(request, 'Failed', 'Failed', { FailureReason: reason })] },
   });
   const err = await rejection(runner.run(spec, context().ctx));
   assert.ok(err instanceof ApplicationFailure);
   assert.equal(err.nonRetryable, true);
   assert.equal(err.type, 'SageMakerJobScript');
   assert.ok(err.message.includes(reason), err.message);
-  assert.match(err.message, /^job demo-i1-train \(train_dpo\.py\): SageMaker job demo-i1-train failed/);
+  assert.match(err.message, /^job judgeloop-demo-i1-train \(train_dpo\.py\): SageMaker job judgeloop-demo-i1-train failed/);
 
   // A retry of the identical request does not pay for the same failure again.
-  const retry = setup({ describe: { 'demo-i1-train': [described(request, 'Failed', 'Failed', { FailureReason: reason })] } });
+  const retry = setup({ describe: { 'judgeloop-demo-i1-train': [described(request, 'Failed', 'Failed', { FailureReason: reason })] } });
   const again = await rejection(retry.runner.run(spec, context().ctx));
   assert.ok(again instanceof ApplicationFailure && again.nonRetryable);
-  assert.deepEqual(retry.client.ops(), ['describe demo-i1-train']);
+  assert.deepEqual(retry.client.ops(), ['describe judgeloop-demo-i1-train']);
 });
 
 test('a capacity failure is retryable, and the retried activity creates the next attempt, which resumes from the same checkpoints', async () => {
@@ -322,7 +355,7 @@ test('a capacity failure is retryable, and the retried activity creates the next
   const capacity = described(request, 'Failed', 'Failed', {
     FailureReason: 'CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type.',
   });
-  const first = setup({ describe: { 'demo-i1-train': [notFound(), capacity] } });
+  const first = setup({ describe: { 'judgeloop-demo-i1-train': [notFound(), capacity] } });
   const err = await rejection(first.runner.run(spec, context().ctx));
   assert.ok(err instanceof ApplicationFailure);
   assert.equal(err.nonRetryable, false);
@@ -330,14 +363,22 @@ test('a capacity failure is retryable, and the retried activity creates the next
   assert.match(err.message, /CapacityError: Unable to provision/);
 
   const second = await expectedRequest(2);
-  const retry = setup({ describe: { 'demo-i1-train': [capacity], 'demo-i1-train-r2': [notFound(), completed(second)] } });
+  const retry = setup({
+    describe: { 'judgeloop-demo-i1-train': [{ ...capacity, BillableTimeInSeconds: 90 }], 'judgeloop-demo-i1-train-r2': [notFound(), completed(second)] },
+  });
   const result = await retry.runner.run(spec, context().ctx);
+  // The failed job is recorded under its own name with what it billed, beside the one that completed.
+  const usage = retry.store.usage();
+  assert.deepEqual(Object.keys(usage).sort(), ['judgeloop-demo-i1-train', 'judgeloop-demo-i1-train-r2']);
+  assert.deepEqual([usage['judgeloop-demo-i1-train'].status, usage['judgeloop-demo-i1-train'].billableSeconds, usage['judgeloop-demo-i1-train'].usd], ['Failed', 90, 0.18]);
+  assert.equal(usage['judgeloop-demo-i1-train-r2'].status, 'Completed');
+  assert.equal(first.store.usage()['judgeloop-demo-i1-train'].status, 'Failed', 'the first activity recorded it too (the same record)');
   assert.equal(result.how, 'ran');
-  assert.deepEqual(retry.client.ops(), ['describe demo-i1-train', 'describe demo-i1-train-r2', 'create demo-i1-train-r2', 'describe demo-i1-train-r2']);
+  assert.deepEqual(retry.client.ops(), ['describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train-r2', 'create judgeloop-demo-i1-train-r2', 'describe judgeloop-demo-i1-train-r2']);
   const created = retry.client.calls[2].input as CreateTrainingJobCommandInput;
-  assert.equal(created.TrainingJobName, 'demo-i1-train-r2');
-  assert.equal(created.CheckpointConfig?.S3Uri, 's3://b/runs/checkpoints/demo-i1-train/');
-  assert.equal(result.modelUri, `${spec.outputUri}/demo-i1-train-r2/output/model`);
+  assert.equal(created.TrainingJobName, 'judgeloop-demo-i1-train-r2');
+  assert.equal(created.CheckpointConfig?.S3Uri, 's3://b/runs/checkpoints/judgeloop-demo-i1-train/');
+  assert.equal(result.modelUri, `${spec.outputUri}/judgeloop-demo-i1-train-r2/output/model`);
 });
 
 test('a job from another config under the same name is not adopted: the next attempt runs ours', async () => {
@@ -345,18 +386,18 @@ test('a job from another config under the same name is not adopted: the next att
   const other = { ...request, HyperParameters: { ...request.HyperParameters, beta: '0.5' } };
   const second = await expectedRequest(2);
   const { client, runner } = setup({
-    describe: { 'demo-i1-train': [completed(other)], 'demo-i1-train-r2': [notFound(), completed(second)] },
+    describe: { 'judgeloop-demo-i1-train': [completed(other)], 'judgeloop-demo-i1-train-r2': [notFound(), completed(second)] },
   });
   const result = await runner.run(spec, context().ctx);
   assert.equal(result.how, 'ran');
-  assert.deepEqual(client.ops(), ['describe demo-i1-train', 'describe demo-i1-train-r2', 'create demo-i1-train-r2', 'describe demo-i1-train-r2']);
+  assert.deepEqual(client.ops(), ['describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train-r2', 'create judgeloop-demo-i1-train-r2', 'describe judgeloop-demo-i1-train-r2']);
 });
 
 test('cancellation sends StopTrainingJob, waits for Stopped, then throws CancelledFailure', async () => {
   const request = await expectedRequest();
-  const { client, runner } = setup({
+  const { client, runner, store } = setup({
     describe: {
-      'demo-i1-train': [
+      'judgeloop-demo-i1-train': [
         notFound(),
         described(request, 'InProgress', 'Training'),
         described(request, 'Stopping', 'Stopping'),
@@ -371,20 +412,22 @@ test('cancellation sends StopTrainingJob, waits for Stopped, then throws Cancell
   const err = await rejection(runner.run(spec, ctx));
   assert.ok(err instanceof CancelledFailure, String(err));
   assert.deepEqual(client.ops(), [
-    'describe demo-i1-train',
-    'create demo-i1-train',
-    'describe demo-i1-train',
-    'stop demo-i1-train',
-    'describe demo-i1-train',
-    'describe demo-i1-train',
-    'describe demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'create judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'stop judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
   ]);
-  assert.deepEqual(heartbeats.at(-1), { phase: 'stopping', jobName: 'demo-i1-train', externalJobName: 'demo-i1-train', status: 'Stopped', secondaryStatus: 'Stopped' });
+  assert.deepEqual(heartbeats.at(-1), { phase: 'stopping', jobName: 'judgeloop-demo-i1-train', externalJobName: 'judgeloop-demo-i1-train', status: 'Stopped', secondaryStatus: 'Stopped' });
+  const stopped = store.usage()['judgeloop-demo-i1-train'];
+  assert.deepEqual([stopped.status, stopped.billableSeconds, stopped.usd], ['Stopped', 120, 0.24], 'a stopped job bills until Stopped');
 
   // A later run of the step (the job was cancelled, now it is wanted again) starts the next attempt.
   const second = await expectedRequest(2);
   const rerun = setup({
-    describe: { 'demo-i1-train': [described(request, 'Stopped', 'Stopped')], 'demo-i1-train-r2': [notFound(), completed(second)] },
+    describe: { 'judgeloop-demo-i1-train': [described(request, 'Stopped', 'Stopped')], 'judgeloop-demo-i1-train-r2': [notFound(), completed(second)] },
   });
   assert.equal((await rerun.runner.run(spec, context().ctx)).how, 'ran');
 });
@@ -392,7 +435,7 @@ test('cancellation sends StopTrainingJob, waits for Stopped, then throws Cancell
 test('a job stopped by someone else fails non-retryably; a permission error on create fails fast', async () => {
   const request = await expectedRequest();
   const stopped = setup({
-    describe: { 'demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), described(request, 'Stopped', 'Stopped')] },
+    describe: { 'judgeloop-demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), described(request, 'Stopped', 'Stopped')] },
   });
   const err = await rejection(stopped.runner.run(spec, context().ctx));
   assert.ok(err instanceof ApplicationFailure);
@@ -407,5 +450,5 @@ test('a job stopped by someone else fails non-retryably; a permission error on c
   assert.ok(err2 instanceof ApplicationFailure);
   assert.equal(err2.nonRetryable, true);
   assert.equal(err2.type, 'SageMakerApiPermission');
-  assert.match(err2.message, /CreateTrainingJob demo-i1-train for job demo-i1-train: AccessDeniedException: .*iam:PassRole/);
+  assert.match(err2.message, /CreateTrainingJob judgeloop-demo-i1-train for job judgeloop-demo-i1-train: AccessDeniedException: .*iam:PassRole/);
 });

@@ -114,6 +114,16 @@ test('the SFT control runs train_sft.py with the shared hyperparameters only', (
   assert.equal(hps.seed, trainHyperparameters(config, 1).seed, 'the same seed as DPO: a controlled comparison');
 });
 
+test('trainHyperparameters: checkpoint_steps from training.checkpointSteps (50 by default), for both methods', () => {
+  assert.equal(trainHyperparameters(config, 1).checkpoint_steps, 50);
+  const every10 = validateConfig({ ...localConfig, training: { ...localConfig.training, checkpointSteps: 10, method: 'sft' } });
+  assert.ok(every10.ok);
+  assert.equal(trainHyperparameters(every10.config, 1).checkpoint_steps, 10);
+  const bad = validateConfig({ ...localConfig, training: { ...localConfig.training, checkpointSteps: 0 } });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => p.path), ['training.checkpointSteps']);
+});
+
 test('evaluation.bootstrap: per-suite seeded intervals around the metrics; 0 resamples turns them off', () => {
   const options = bootstrapOptions(config, 'synthetic-heldout');
   assert.ok(options);

@@ -1,0 +1,29 @@
+/**
+ * The usage step: sums the usage records the job runners left under an iteration (core/usage.ts) into the
+ * iteration's totals, and writes them, with every record, to `iter-K/usage.json`.
+ */
+import { iterationPrefix, joinUri } from '../core/artifacts';
+import type { RunConfig } from '../core/config';
+import { sumUsage, type UsageTotals } from '../core/usage';
+import { readUsageRecords } from './jobs/usage-record';
+import { storageSettings, type ActivityDeps } from './context';
+
+export interface UsageInput {
+  config: RunConfig;
+  runPrefixUri: string;
+  iteration: number;
+}
+
+export function createUsageActivities(deps: ActivityDeps) {
+  return {
+    async summarizeUsage(input: UsageInput): Promise<UsageTotals> {
+      const store = deps.storeFor(storageSettings(input.config));
+      const prefix = iterationPrefix(input.runPrefixUri, input.iteration);
+      const records = await readUsageRecords(store, prefix);
+      const totals = sumUsage(records);
+      // Rewritten whole by a retried attempt: the same records give the same file.
+      await store.putJson(joinUri(prefix, 'usage.json'), { iteration: input.iteration, totals, jobs: records });
+      return totals;
+    },
+  };
+}

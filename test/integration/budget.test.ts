@@ -1,0 +1,90 @@
+/**
+ * The run budget on the real stack (Temporal dev server, S3 server, the real jobs on the tiny judge): a run
+ * whose budget is spent by its first job is refused its second job and fails with BudgetExceeded, saying
+ * what to do; started again under the same id with a larger budget, it reuses the job it paid for (not run,
+ * not charged again) and completes, with its usage per iteration and in total.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { selfRationalizationRun } from '../../workflows';
+import type { RunSummary } from '../../core/run-types';
+import { jobName } from '../../core/artifacts';
+import { main } from '../../cli/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+
+const stack = useTestStack();
+
+const TINY = {
+  loop: { iterations: 1, inputsPerIteration: 40, samplesPerInput: 4 },
+  training: { epochs: 1 },
+  data: {
+    evalSuites: [{ name: 'synthetic-heldout', kind: 'pointwise', uri: 'datasets/synthetic/heldout.jsonl', adapter: 'canonical', limit: 20 }],
+    contamination: { check: false },
+  },
+  evaluation: { bootstrap: { resamples: 0 }, baselines: { samples: 0 } },
+};
+
+function launches(workDir: string, job: string): number {
+  const file = path.join(workDir, job, 'launches.log');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0;
+}
+
+async function cli(...argv: string[]): Promise<{ rc: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const rc = await main(argv, { out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) }, env: process.env });
+  return { rc, out, err };
+}
+
+test('a spent budget stops the next job; the rerun under the same id reuses what was paid for', { timeout: 20 * 60_000 }, async () => {
+  const taskQueue = 'budget';
+  const runId = `budget-${Date.now()}`;
+  // 0.36 ms of job time: the first job (iteration 0's evaluation, a few seconds of Python) spends it.
+  const capped = testConfig(stack.services, { ...TINY, budget: { maxJobHours: 1e-7 } } as Parameters<typeof testConfig>[1]);
+  const workDir = capped.backend.workDir;
+  const store = storeFor(stack.services);
+  const connection = ['--address', stack.services.temporalAddress, '--task-queue', taskQueue];
+  const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
+
+  await worker.runUntil(async () => {
+    const handle = await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId: runId, args: [capped] });
+    const failure = await handle.result().then(
+      () => assert.fail('the capped run should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(failure instanceof WorkflowFailedError);
+
+    // The user's view: `judgeloop status` names the reason and what to do.
+    const status = await cli('status', runId, ...connection);
+    assert.equal(status.rc, 0, status.err);
+    assert.match(status.out, /BudgetExceeded/);
+    assert.match(status.out, /budget spent: the run's jobs have used [0-9.]+ billed instance-hours, reaching budget\.maxJobHours 1e-7 \(1 job\)/);
+    assert.match(status.out, new RegExp(`job ${jobName(runId, 1, 'sample')} \\(generate\\.py\\) was not started`));
+    assert.match(status.out, new RegExp(`--id ${runId}\\)`));
+  });
+  assert.equal(launches(workDir, jobName(runId, 0, 'evaluate')), 1);
+  assert.equal(launches(workDir, jobName(runId, 1, 'sample')), 0, 'the refused job never started');
+
+  // Again under the same id, through the CLI as the message says, with room in the budget.
+  const roomy = { ...capped, budget: { maxJobHours: 10 } };
+  const configPath = path.join(os.tmpdir(), `${runId}.json`);
+  writeFileSync(configPath, JSON.stringify(roomy));
+  const summary = await worker.runUntil(async () => {
+    const started = await cli('run', '--config', configPath, '--id', runId, '--no-follow', ...connection);
+    assert.equal(started.rc, 0, started.err);
+    return (await stack.env.client.workflow.getHandle(runId).result()) as RunSummary;
+  });
+  assert.equal(launches(workDir, jobName(runId, 0, 'evaluate')), 1, 'the paid-for evaluation job is reused, not run again');
+  assert.equal(launches(workDir, jobName(runId, 1, 'sample')), 1);
+  const [it0, it1] = summary.iterations;
+  assert.equal(it0.usage!.jobs, 1);
+  assert.deepEqual(Object.keys(it1.usage!.byStep).sort(), ['evaluate', 'sample', 'train']);
+  assert.equal(summary.usage!.jobs, 4);
+  assert.ok(summary.usage!.seconds > 0);
+  const recorded = await store.getJson<{ jobs: { attempt: string }[] }>(`${summary.runPrefixUri}/iter-0/usage.json`);
+  assert.deepEqual(recorded?.jobs.map((j) => j.attempt), [jobName(runId, 0, 'evaluate')]);
+});
