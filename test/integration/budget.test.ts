@@ -73,7 +73,9 @@ test('a spent budget stops the next job; the rerun under the same id reuses what
   const roomy = { ...capped, budget: { maxJobHours: 10 } };
   const configPath = path.join(os.tmpdir(), `${runId}.json`);
   writeFileSync(configPath, JSON.stringify(roomy));
-  const summary = await worker.runUntil(async () => {
+  // (A worker stops when runUntil returns: the rerun gets its own.)
+  const again = await createTestWorker(stack.env.nativeConnection, taskQueue);
+  const summary = await again.runUntil(async () => {
     const started = await cli('run', '--config', configPath, '--id', runId, '--no-follow', ...connection);
     assert.equal(started.rc, 0, started.err);
     return (await stack.env.client.workflow.getHandle(runId).result()) as RunSummary;
