@@ -508,6 +508,16 @@ export const RunConfig = z
     }
   })
   .superRefine((c, ctx) => {
+    // A training job reads and writes S3 only in its own region (AWS S3; a custom endpoint is the user's call).
+    if (c.backend.kind === 'sagemaker' && c.storage.endpoint === undefined && c.storage.region !== c.backend.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'region'],
+        message: `is ${c.storage.region}, but SageMaker jobs read and write S3 in their own region, backend.region ${c.backend.region}: use a bucket there and set storage.region to match`,
+      });
+    }
+  })
+  .superRefine((c, ctx) => {
     // Every poll heartbeats: a poll interval at or above the heartbeat timeout would time out healthy jobs.
     if (c.backend.kind === 'sagemaker' && c.backend.pollSeconds >= c.timeouts.heartbeatTimeoutSeconds) {
       ctx.addIssue({

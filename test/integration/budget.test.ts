@@ -14,17 +14,14 @@ import { selfRationalizationRun } from '../../workflows';
 import type { RunSummary } from '../../core/run-types';
 import { jobName } from '../../core/artifacts';
 import { main } from '../../cli/judgeloop';
-import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();
 
 const TINY = {
   loop: { iterations: 1, inputsPerIteration: 40, samplesPerInput: 4 },
   training: { epochs: 1 },
-  data: {
-    evalSuites: [{ name: 'synthetic-heldout', kind: 'pointwise', uri: 'datasets/synthetic/heldout.jsonl', adapter: 'canonical', limit: 20 }],
-    contamination: { check: false },
-  },
+  data: TINY_DATA,
   evaluation: { bootstrap: { resamples: 0 }, baselines: { samples: 0 } },
 };
 

@@ -19,7 +19,7 @@ import { PROGRESS_QUERY, type RunProgress, type RunSummary } from '../../core/ru
 import { lineage } from '../../core/registry';
 import { readRegistry } from '../../activities/registry';
 import { main } from '../../cli/judgeloop';
-import { createTestWorker, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
 
 // Registered before the stack's hooks so that the worker stops before the services do.
 let worker: Worker | undefined;
@@ -41,10 +41,7 @@ async function ensureWorker(): Promise<void> {
 const SMALL = {
   loop: { iterations: 2, inputsPerIteration: 40, samplesPerInput: 4 },
   training: { epochs: 1 },
-  data: {
-    evalSuites: [{ name: 'synthetic-heldout', kind: 'pointwise', uri: 'datasets/synthetic/heldout.jsonl', adapter: 'canonical', limit: 20 }],
-    contamination: { check: false },
-  },
+  data: TINY_DATA,
 };
 
 /** A gate every judge passes (exact agreement is never undefined; a drop of 1 is the whole scale). */

@@ -14,6 +14,12 @@ import { before, after } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTestServices, type TestServices } from './services';
 
+/** Data for tiny runs: one 20-item held-out suite, no contamination check (the default training set). */
+export const TINY_DATA = {
+  evalSuites: [{ name: 'synthetic-heldout', kind: 'pointwise', uri: 'datasets/synthetic/heldout.jsonl', adapter: 'canonical', limit: 20 }],
+  contamination: { check: false },
+};
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The workflow code is bundled once per test process and shared by every worker. */

@@ -77,6 +77,12 @@ test('config: every bad sagemaker key is named', () => {
   const slow = problems({ ...backendInput, pollSeconds: 30 }, { timeouts: { heartbeatTimeoutSeconds: 30 } });
   assert.ok(slow.some((p) => /^backend\.pollSeconds: must be below timeouts\.heartbeatTimeoutSeconds \(30\)/.test(p)), JSON.stringify(slow));
   assert.deepEqual(problems({ ...backendInput, spot: { enabled: true, maxWaitHours: 24 } }), []);
+  // The bucket must be in the jobs' region.
+  const elsewhere = problems({ ...backendInput, region: 'eu-west-1' });
+  assert.deepEqual(elsewhere, [
+    'storage.region: is us-east-1, but SageMaker jobs read and write S3 in their own region, backend.region eu-west-1: use a bucket there and set storage.region to match',
+  ]);
+  assert.deepEqual(problems({ ...backendInput, region: 'eu-west-1' }, { storage: { bucket: 'judgeloop', region: 'eu-west-1' } }), []);
 });
 
 test('configs/sagemaker.example.json (extends local.json) passes loadConfigFile', async () => {
