@@ -8,6 +8,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TLSConfig } from '@temporalio/client';
 import { TASK_QUEUE } from '../core/run-types';
 import {
+  SCHEDULE_FLAG_HELP,
+  SCHEDULE_OPTIONS,
+  SCHEDULE_USAGE,
+  ScheduleUsageError,
+  scheduleCommand,
+  type ScheduleCommandBase,
+} from './schedule-args';
+import {
   DEFAULT_TEMPORAL_ADDRESS,
   DEFAULT_TEMPORAL_NAMESPACE,
   TemporalConfigError,
@@ -64,7 +72,8 @@ export type PromotionCommand =
       reason?: string;
       connection: ConnectionOptions;
     }
-  | { command: 'registry'; judgeName: string; configPath: string; json: boolean };
+  | { command: 'registry'; judgeName: string; configPath: string; json: boolean }
+  | ScheduleCommand;
 
 /** `judgeloop review export|import` (cli/review.ts): a blind human review of two iterations' rationales. */
 export type ReviewCommand =
@@ -86,7 +95,21 @@ export type ReviewCommand =
     }
   | { command: 'review'; action: 'import'; keyPath: string; answerPaths: string[]; json: boolean };
 
-export type CommandName = 'validate' | 'run' | 'follow' | 'status' | 'results' | 'review' | 'approve' | 'registry' | 'stack' | 'help';
+/** `judgeloop schedule …` (cli/schedule-args.ts, cli/schedule.ts). */
+export type ScheduleCommand = ScheduleCommandBase<ConnectionOptions>;
+
+export type CommandName =
+  | 'validate'
+  | 'run'
+  | 'follow'
+  | 'status'
+  | 'results'
+  | 'review'
+  | 'approve'
+  | 'registry'
+  | 'schedule'
+  | 'stack'
+  | 'help';
 
 /** Exit code for usage errors and invalid configs. */
 export const EXIT_OK = 0;
@@ -117,6 +140,7 @@ export const USAGE_LINES: Record<CommandName, string> = {
     '         judgeloop review import --key DIR/review-key.json ANSWERS... [--json]',
   approve: `judgeloop approve RUN_ID --iteration K [--reject] [--by NAME] [--reason TEXT] ${CONNECTION_FLAGS}`,
   registry: 'judgeloop registry JUDGE_NAME --config FILE [--json]',
+  schedule: `${SCHEDULE_USAGE}\n         (schedule commands take the connection flags too)`,
   stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
   help: 'judgeloop help [COMMAND]',
 };
@@ -130,6 +154,7 @@ const SUMMARIES: Record<CommandName, string> = {
   review: "blind A/B review of two iterations' rationales: export a page and sheet for annotators, import their answers",
   approve: 'sign off on (or reject) a promotion that waits for approval (evaluation.gate.requireApproval)',
   registry: "a judge's registry: its champion, the champion's lineage and every promotion decision",
+  schedule: 'scheduled retraining with Temporal Schedules: create, list, describe, pause, unpause, trigger, backfill, delete',
   stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
   help: 'this text, or one command\'s usage',
 };
@@ -164,6 +189,7 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
     '  --by NAME          who decides, recorded in the registry (default: $USER)',
     '  --reason TEXT      why, recorded with the decision',
   ],
+  schedule: SCHEDULE_FLAG_HELP,
   registry: [
     '  -c, --config FILE  a run config: where the registry lives (storage.bucket, storage.prefix, storage.endpoint)',
     '  --json             champion, lineage and history as JSON',
@@ -298,7 +324,7 @@ export function resolveConnection(
   };
 }
 
-const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'stack', 'help']);
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'stack', 'help']);
 
 /** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
 export function checkWorkflowId(id: string, topic: CommandName): string {
@@ -361,6 +387,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (topic === 'review') return parseReview(rest, env);
   if (topic === 'approve') return parseApprove(rest, env);
   if (topic === 'registry') return parseRegistry(rest);
+  if (topic === 'schedule') return parseSchedule(rest, env);
 
   // follow / status / results: one positional run id
   const { values, positionals } = parseStrict(topic, rest, { json: { type: 'boolean' }, ...connectionOptions });
@@ -373,6 +400,26 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     json: values.json === true,
     connection: resolveConnection(values, env, topic),
   };
+}
+
+function parseSchedule(rest: string[], env: NodeJS.ProcessEnv): Command {
+  const topic: CommandName = 'schedule';
+  const [action, ...args] = rest;
+  if (action === undefined || action === '--help' || action === '-h') return { command: 'help', topic };
+  const { values, positionals } = parseStrict(topic, args, { ...SCHEDULE_OPTIONS, ...connectionOptions } as Options);
+  if (values.help) return { command: 'help', topic };
+  const checked: Record<string, string | string[] | boolean | undefined> = {};
+  for (const [k, v] of Object.entries(values)) {
+    checked[k] = Array.isArray(v) ? v.map((x) => nonEmpty(topic, k, x) ?? '') : typeof v === 'string' ? nonEmpty(topic, k, v) : (v as boolean | undefined);
+  }
+  try {
+    const cmd = scheduleCommand(action, positionals, checked, resolveConnection(values, env, topic));
+    if (cmd.scheduleId !== undefined) checkWorkflowId(cmd.scheduleId, topic);
+    return cmd;
+  } catch (e) {
+    if (e instanceof ScheduleUsageError) throw new UsageError(e.message, topic);
+    throw e;
+  }
 }
 
 /** A non-negative integer flag value (iterations, limits, seeds). */

@@ -29,6 +29,7 @@ import {
   type PendingActivityLike,
 } from './format';
 import { cmdReview } from './review';
+import { cmdSchedule } from './schedule';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { startRun } from './start';
 
@@ -256,6 +257,8 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdApprove(cmd, io);
     case 'registry':
       return cmdRegistry(cmd, io);
+    case 'schedule':
+      return cmdSchedule(cmd, io);
     case 'stack':
       return cmdStack(cmd, io);
   }

@@ -52,7 +52,7 @@ export function pickSearchAttributes(
   return pairs;
 }
 
-async function registeredSearchAttributes(conn: Connected): Promise<Record<string, number>> {
+export async function registeredSearchAttributes(conn: Connected): Promise<Record<string, number>> {
   try {
     const res = await conn.connection.withDeadline(Date.now() + 3000, () =>
       conn.connection.operatorService.listSearchAttributes({ namespace: conn.options.namespace }),

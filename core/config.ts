@@ -5,6 +5,7 @@
  * started from the Temporal CLI with a bad config fails fast instead of retrying a workflow task forever).
  */
 import { z } from 'zod';
+import { DATE_PLACEHOLDERS, ScheduleConfig, unknownPlaceholders } from './schedule';
 import { ADAPTER_NAMES, JOIN_ADAPTERS, adapterJoinNeed } from './adapters';
 import { GateConfig, RegistryConfig, checkGateAgainstSuites } from './gate-config';
 
@@ -485,8 +486,31 @@ export const RunConfig = z
     /** The judge registry in S3: champion, history, lineage (core/gate-config.ts, activities/registry.ts). */
     registry: RegistryConfig.prefault({}),
     budget: BudgetConfig.optional(),
+    /** When a Temporal Schedule starts this config (`judgeloop schedule create`; core/schedule.ts). */
+    schedule: ScheduleConfig.optional(),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    // Data URIs may be dated templates ({date}, {yyyy}…), filled from the run's scheduled time.
+    const sources: Array<[(string | number)[], string | undefined]> = [
+      [['data', 'train', 'uri'], c.data.train.uri],
+      [['data', 'train', 'join'], c.data.train.join],
+      ...c.data.evalSuites.flatMap((s, i): Array<[(string | number)[], string | undefined]> => [
+        [['data', 'evalSuites', i, 'uri'], s.uri],
+        [['data', 'evalSuites', i, 'join'], s.join],
+      ]),
+    ];
+    for (const [path, uri] of sources) {
+      const unknown = uri === undefined ? [] : unknownPlaceholders(uri);
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `unknown placeholder${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{${u}}`).join(', ')}: a dated location may use ${DATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+        });
+      }
+    }
+  })
   .superRefine(checkGateAgainstSuites)
   .superRefine((c, ctx) => {
     // A dollar ceiling over jobs that have no price would never stop anything.

@@ -314,6 +314,8 @@ export interface RunSummary {
   startedFrom?: StartedFrom;
   /** Time and cost of all the run's jobs: the iterations' usage summed. Absent in older summaries. */
   usage?: UsageTotals;
+  /** The scheduled time, for a run a Temporal Schedule started (its dated data locations are of this time). */
+  scheduledFor?: string;
 }
 
 export interface IterationProgress {

@@ -13,6 +13,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
 import { formatConfigProblems, validateConfig } from '../core/config';
 import {
   PROGRESS_QUERY,
@@ -23,6 +24,7 @@ import {
 } from '../core/run-types';
 import type { StartedFrom } from '../core/registry';
 import { combineUsage } from '../core/usage';
+import { withDatedData } from '../core/schedule';
 import type { Activities } from '../activities';
 import { dataActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
@@ -36,6 +38,14 @@ export const PROMOTION_PATCH = 'promotion-gate-v1';
 
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
+/** When a Temporal Schedule started this run: its scheduled (not actual) start time; null otherwise. */
+function scheduledTime(): Date | null {
+  const at = workflowInfo().typedSearchAttributes.get(SCHEDULED_START_TIME);
+  return at instanceof Date ? at : null;
+}
+
+const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
+
 export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSummary> {
   const validated = validateConfig(rawConfig);
   if (!validated.ok) {
@@ -44,8 +54,11 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
       problems: validated.problems,
     });
   }
-  const config = validated.config;
   const runId = workflowInfo().workflowId;
+  // A scheduled run reads the data of its scheduled time (a backfilled one, of its own past day).
+  const scheduledFor = scheduledTime();
+  const dataTime = scheduledFor ?? workflowInfo().startTime;
+  const config = withDatedData(validated.config, dataTime, validated.config.schedule?.timezone ?? 'UTC');
   const progress: RunProgress = {
     runId,
     iterations: config.loop.iterations,
@@ -137,5 +150,6 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
     finalModelUri: modelUri,
     ...(gated ? { champion: champion.ref, startedFrom } : {}),
     ...(iterations.some((i) => i.usage) ? { usage: combineUsage(iterations.map((i) => i.usage)) } : {}),
+    ...(scheduledFor ? { scheduledFor: scheduledFor.toISOString() } : {}),
   };
 }
