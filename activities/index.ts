@@ -20,6 +20,7 @@ import { createMetaJudgeActivities } from './meta-judge';
 import { createConsistencyActivities } from './consistency';
 import { createRegistryActivities } from './registry';
 import { createUsageActivities } from './usage';
+import { createReportActivities } from './report';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage';
 
 export function createActivities(deps: ActivityDeps) {
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConsistencyActivities(deps),
     ...createRegistryActivities(deps),
     ...createUsageActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 

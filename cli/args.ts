@@ -73,7 +73,35 @@ export type PromotionCommand =
       connection: ConnectionOptions;
     }
   | { command: 'registry'; judgeName: string; configPath: string; json: boolean }
-  | ScheduleCommand;
+  | ScheduleCommand
+  | ReplayCommand
+  | ReportCommand;
+
+/** `judgeloop report RUN_ID` (cli/report.ts): fetch a completed run's HTML report. */
+export type ReportCommand = {
+  command: 'report';
+  workflowId: string;
+  /** Where to write the page (default ./<RUN_ID>-report.html). */
+  out?: string;
+  open: boolean;
+  /** Storage settings from this file instead of the run's recorded config. */
+  configPath?: string;
+  connection: ConnectionOptions;
+};
+
+/** `judgeloop replay RUN_ID | --file HISTORY.json...` (cli/replay.ts). */
+export interface ReplayCommand {
+  command: 'replay';
+  /** Fetch the history of this run (and, with `children`, its iterations) from the server. */
+  workflowId?: string;
+  children: boolean;
+  /** Or replay these exported histories. */
+  files: string[];
+  /** With one --file: its workflow id (default: the file name without .json). */
+  historyWorkflowId?: string;
+  json: boolean;
+  connection: ConnectionOptions;
+}
 
 /** `judgeloop review export|import` (cli/review.ts): a blind human review of two iterations' rationales. */
 export type ReviewCommand =
@@ -108,6 +136,8 @@ export type CommandName =
   | 'approve'
   | 'registry'
   | 'schedule'
+  | 'replay'
+  | 'report'
   | 'stack'
   | 'help';
 
@@ -141,6 +171,8 @@ export const USAGE_LINES: Record<CommandName, string> = {
   approve: `judgeloop approve RUN_ID --iteration K [--reject] [--by NAME] [--reason TEXT] ${CONNECTION_FLAGS}`,
   registry: 'judgeloop registry JUDGE_NAME --config FILE [--json]',
   schedule: `${SCHEDULE_USAGE}\n         (schedule commands take the connection flags too)`,
+  replay: `judgeloop replay RUN_ID [--no-children] [--json] ${CONNECTION_FLAGS}\n         judgeloop replay --file HISTORY.json... [--workflow-id ID] [--json]`,
+  report: `judgeloop report RUN_ID [--out FILE] [--open] [--config FILE] ${CONNECTION_FLAGS}`,
   stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
   help: 'judgeloop help [COMMAND]',
 };
@@ -155,6 +187,8 @@ const SUMMARIES: Record<CommandName, string> = {
   approve: 'sign off on (or reject) a promotion that waits for approval (evaluation.gate.requireApproval)',
   registry: "a judge's registry: its champion, the champion's lineage and every promotion decision",
   schedule: 'scheduled retraining with Temporal Schedules: create, list, describe, pause, unpause, trigger, backfill, delete',
+  replay: "replay a run's history against the current workflow code: deterministic, or where it diverges",
+  report: "save a completed run's report: one HTML file with charts (metrics, scores vs gold, curation, time and cost)",
   stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
   help: 'this text, or one command\'s usage',
 };
@@ -190,6 +224,19 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
     '  --reason TEXT      why, recorded with the decision',
   ],
   schedule: SCHEDULE_FLAG_HELP,
+  report: [
+    '  --out FILE         where to write the page (default ./RUN_ID-report.html); it needs no network to open',
+    '  --open             open it in the desktop\'s browser',
+    '  --config FILE      take the storage settings from this config instead of the run\'s recorded one',
+  ],
+  replay: [
+    '  RUN_ID             fetch the run\'s history and its iterations\' from the server',
+    '  --no-children      the run\'s own history only',
+    '  --file FILE        a history exported with `temporal workflow show --workflow-id ID --output json > FILE`',
+    '                     (repeatable); its workflow id is the file name without .json unless --workflow-id says',
+    '  --json             the outcomes as JSON',
+    '  exit 0: every history replays; 1: one diverges (the message names the event and shows the history there)',
+  ],
   registry: [
     '  -c, --config FILE  a run config: where the registry lives (storage.bucket, storage.prefix, storage.endpoint)',
     '  --json             champion, lineage and history as JSON',
@@ -324,7 +371,7 @@ export function resolveConnection(
   };
 }
 
-const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'stack', 'help']);
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'stack', 'help']);
 
 /** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
 export function checkWorkflowId(id: string, topic: CommandName): string {
@@ -388,6 +435,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (topic === 'approve') return parseApprove(rest, env);
   if (topic === 'registry') return parseRegistry(rest);
   if (topic === 'schedule') return parseSchedule(rest, env);
+  if (topic === 'replay') return parseReplay(rest, env);
+  if (topic === 'report') return parseReport(rest, env);
 
   // follow / status / results: one positional run id
   const { values, positionals } = parseStrict(topic, rest, { json: { type: 'boolean' }, ...connectionOptions });
@@ -397,6 +446,58 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   return {
     command: topic,
     workflowId: checkWorkflowId(positionals[0], topic),
+    json: values.json === true,
+    connection: resolveConnection(values, env, topic),
+  };
+}
+
+/** `report RUN_ID [--out FILE] [--open] [--config FILE]` */
+function parseReport(rest: string[], env: NodeJS.ProcessEnv): Command {
+  const topic: CommandName = 'report';
+  const { values, positionals } = parseStrict(topic, rest, {
+    out: { type: 'string', short: 'o' },
+    open: { type: 'boolean' },
+    config: { type: 'string', short: 'c' },
+    ...connectionOptions,
+  });
+  if (values.help) return { command: 'help', topic };
+  if (positionals.length === 0) throw new UsageError('missing RUN_ID (the workflow id of a completed run)', topic);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+  const out = nonEmpty(topic, 'out', values.out);
+  const configPath = nonEmpty(topic, 'config', values.config);
+  return {
+    command: 'report',
+    workflowId: checkWorkflowId(positionals[0], topic),
+    ...(out !== undefined ? { out } : {}),
+    open: values.open === true,
+    ...(configPath !== undefined ? { configPath } : {}),
+    connection: resolveConnection(values, env, topic),
+  };
+}
+
+function parseReplay(rest: string[], env: NodeJS.ProcessEnv): Command {
+  const topic: CommandName = 'replay';
+  const { values, positionals } = parseStrict(topic, rest, {
+    file: { type: 'string', multiple: true },
+    'workflow-id': { type: 'string' },
+    'no-children': { type: 'boolean' },
+    json: { type: 'boolean' },
+    ...connectionOptions,
+  });
+  if (values.help) return { command: 'help', topic };
+  const rawFiles = values.file === undefined ? [] : Array.isArray(values.file) ? values.file : [values.file];
+  const files = rawFiles.map((f) => nonEmpty(topic, 'file', f) ?? '');
+  if (files.length > 0 && positionals.length > 0) throw new UsageError('give a RUN_ID or --file, not both', topic);
+  if (files.length === 0 && positionals.length === 0) throw new UsageError('missing RUN_ID (or --file HISTORY.json)', topic);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+  const historyWorkflowId = nonEmpty(topic, 'workflow-id', values['workflow-id']);
+  if (historyWorkflowId !== undefined && files.length !== 1) throw new UsageError('--workflow-id goes with exactly one --file', topic);
+  return {
+    command: 'replay',
+    ...(positionals[0] !== undefined ? { workflowId: checkWorkflowId(positionals[0], topic) } : {}),
+    children: values['no-children'] !== true,
+    files,
+    ...(historyWorkflowId !== undefined ? { historyWorkflowId } : {}),
     json: values.json === true,
     connection: resolveConnection(values, env, topic),
   };

@@ -30,6 +30,8 @@ import {
 } from './format';
 import { cmdReview } from './review';
 import { cmdSchedule } from './schedule';
+import { cmdReplay } from './replay';
+import { cmdReport } from './report';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { startRun } from './start';
 
@@ -259,6 +261,10 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdRegistry(cmd, io);
     case 'schedule':
       return cmdSchedule(cmd, io);
+    case 'replay':
+      return cmdReplay(cmd, io);
+    case 'report':
+      return cmdReport(cmd, io);
     case 'stack':
       return cmdStack(cmd, io);
   }

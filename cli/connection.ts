@@ -5,6 +5,8 @@
 import { Client, Connection } from '@temporalio/client';
 import type { ConnectionOptions } from './args';
 import { connectOptions, describeTarget } from '../workers/temporal-target';
+import { clientTracing } from '../workers/otel';
+import { ObservabilityConfigError } from '../workers/logging';
 
 /** Temporal could not be reached or refused the request in a way the user must fix (no stack trace). */
 export class CliError extends Error {
@@ -53,8 +55,18 @@ export async function connect(options: ConnectionOptions, connectTimeoutMs = 500
   } catch (e) {
     throw new CliError(unreachableMessage(options, shortReason(e)));
   }
-  const client = new Client({ connection, namespace: options.namespace });
+  // With JUDGELOOP_OTEL / JUDGELOOP_OTEL_FILE, a run started here roots its trace in this process.
+  let tracing: ReturnType<typeof clientTracing>;
+  try {
+    tracing = clientTracing(process.env);
+  } catch (e) {
+    await connection.close().catch(() => undefined);
+    if (e instanceof ObservabilityConfigError) throw new CliError(e.message, 2);
+    throw e;
+  }
+  const client = new Client({ connection, namespace: options.namespace, interceptors: { workflow: tracing?.workflowInterceptors ?? [] } });
   const close = async () => {
+    await tracing?.flush().catch(() => undefined);
     await connection.close().catch(() => undefined);
   };
   // Fail early, and clearly, on a namespace that does not exist.

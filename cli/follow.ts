@@ -5,6 +5,7 @@
  */
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run-types';
+import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config';
 import { CliError, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
 import {
   formatDuration,
@@ -270,4 +271,19 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
   } finally {
     render.finish();
   }
+}
+
+/** The run config the workflow was started with: the input of its first history event. */
+export async function recordedConfig(conn: Connected, workflowId: string): Promise<RunConfig> {
+  const res = await conn.client.workflowService.getWorkflowExecutionHistory({
+    namespace: conn.options.namespace,
+    execution: { workflowId },
+    maximumPageSize: 1,
+  });
+  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new CliError(`the history of ${workflowId} records no input; pass the run's config with --config FILE`);
+  const raw: unknown = conn.client.options.loadedDataConverter.payloadConverter.fromPayload(payload);
+  const validated = validateConfig(raw);
+  if (!validated.ok) throw new CliError(`${formatConfigProblems(validated.problems, `the config recorded in ${workflowId}`)}\npass a valid one with --config FILE`);
+  return validated.config;
 }

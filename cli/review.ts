@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { joinUri, stepPrefix } from '../core/artifacts';
-import { validateConfig, formatConfigProblems, type RunConfig } from '../core/config';
+import type { RunConfig } from '../core/config';
 import { buildReview, parseReviewKey, reviewJudgmentRow, type JudgeRole, type ReviewExampleText, type ReviewJudgmentRow, type ReviewKey } from '../core/human-review';
 import { AnswerFileError, parseAnswerFile, type AnswerSheet } from '../core/human-review-answers';
 import { renderReviewPage, renderReviewSheet } from '../core/human-review-page';
@@ -28,7 +28,7 @@ import { cliObjectStore } from './storage';
 import { EXIT_USAGE, type ReviewCommand } from './args';
 import { ConfigFileError, loadConfigFile } from './config-file';
 import { CliError, connect, type Connected } from './connection';
-import { describeRun, println, type OutStream } from './follow';
+import { describeRun, println, recordedConfig, type OutStream } from './follow';
 
 export const REVIEW_FILES = { page: 'review.html', sheet: 'review.csv', key: 'review-key.json' } as const;
 
@@ -270,20 +270,6 @@ async function completedSummary(conn: Connected, workflowId: string): Promise<Ru
   return (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
 }
 
-/** The run config the workflow was started with: the input of its first history event. */
-async function recordedConfig(conn: Connected, workflowId: string): Promise<RunConfig> {
-  const res = await conn.client.workflowService.getWorkflowExecutionHistory({
-    namespace: conn.options.namespace,
-    execution: { workflowId },
-    maximumPageSize: 1,
-  });
-  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  if (!payload) throw new CliError(`the history of ${workflowId} records no input; pass the run's config with --config FILE`);
-  const raw: unknown = conn.client.options.loadedDataConverter.payloadConverter.fromPayload(payload);
-  const validated = validateConfig(raw);
-  if (!validated.ok) throw new CliError(`${formatConfigProblems(validated.problems, `the config recorded in ${workflowId}`)}\npass a valid one with --config FILE`);
-  return validated.config;
-}
 
 async function cmdExport(cmd: Extract<ReviewCommand, { action: 'export' }>, io: { out: OutStream; err: OutStream }): Promise<number> {
   let fileConfig: RunConfig | undefined;

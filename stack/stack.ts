@@ -42,7 +42,8 @@ export const DEFAULT_BUCKET = 'judgeloop';
 export const JUDGELOOP_SEARCH_ATTRIBUTES: Record<string, SearchAttributeTypeName> = {
   JudgeloopRunName: 'Keyword', // cli/start.ts START_SEARCH_ATTRIBUTES.runName
   JudgeloopJudgeName: 'Keyword', // cli/start.ts START_SEARCH_ATTRIBUTES.judgeName
-  JudgeloopIteration: 'Int', // upserted by the run workflow
+  JudgeloopIteration: 'Int', // upserted by the run workflow (workflows/search-attributes.ts)
+  JudgeloopStatus: 'Keyword', // running, awaiting-approval, completed, failed, cancelled: upserted likewise
 };
 
 /** The project's binaries, built by scripts/setup.sh; overridable for unusual installs. */

@@ -6,62 +6,145 @@
  * TEMPORAL_NAMESPACE (default), TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a TOML profile via TEMPORAL_PROFILE and
  * TEMPORAL_CONFIG_FILE), JUDGELOOP_TASK_QUEUE (judgeloop), JUDGELOOP_S3_ENDPOINT (used when a config has no
  * storage.endpoint), and the AWS SDK's usual credential variables.
+ *
+ * Observability (workers/telemetry.ts, workers/logging.ts, workers/otel.ts): JUDGELOOP_METRICS_ADDRESS (the
+ * Prometheus endpoint, off when unset), JUDGELOOP_LOG_FORMAT (text | json), JUDGELOOP_LOG_LEVEL, and
+ * JUDGELOOP_OTEL / JUDGELOOP_OTEL_FILE / OTEL_EXPORTER_OTLP_ENDPOINT (tracing). They are read by main() only:
+ * importing this module (tests build their own workers) installs nothing.
  */
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Logger } from '@temporalio/common';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type ActivityInterceptorsFactory,
+  type InjectedSinks,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { TASK_QUEUE } from '../core/run-types';
 import { createActivities, defaultActivityDeps } from '../activities';
 import { connectOptions, describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
+import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from './telemetry';
+import { describeTracing, startWorkerTracing } from './otel';
+
+/** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
+export interface WorkerTelemetry {
+  activityInterceptors?: ActivityInterceptorsFactory[];
+  sinks?: InjectedSinks<any>;
+  /** Workflow interceptor modules; they must be in the workflow bundle. */
+  workflowInterceptorModules?: string[];
+  clientInterceptors?: WorkflowClientInterceptor[];
+}
 
 export interface WorkerOptions {
   address?: string;
   namespace?: string;
   taskQueue?: string;
+  /** A bundle made elsewhere must include telemetry.workflowInterceptorModules (see bundleWorkflows). */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  telemetry?: WorkerTelemetry;
+  /** Receives the bundler's warnings and errors (default: the console). */
+  logger?: Logger;
 }
 
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+export interface BundleWorkflowsOptions {
+  /** Workflow interceptor modules to bundle with the workflows (e.g. OpenTelemetry's). */
+  workflowInterceptorModules?: string[];
+  logger?: Logger;
 }
 
-const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
+export function bundleWorkflows(opts: BundleWorkflowsOptions = {}): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    workflowInterceptorModules: opts.workflowInterceptorModules,
+    logger: bundlerLogger(opts.logger),
+  });
+}
+
+/** Webpack's chatter is dropped; its warnings and errors go to the worker's logger (or the console). */
+function bundlerLogger(logger?: Logger) {
+  return {
+    log: () => undefined,
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (message: string) => (logger ? logger.warn(message, { sdkComponent: 'bundler' }) : console.warn(message)),
+    error: (message: string) => (logger ? logger.error(message, { sdkComponent: 'bundler' }) : console.error(message)),
+  };
+}
 
 export async function createJudgeloopWorker(
   opts: WorkerOptions = {},
 ): Promise<{ worker: Worker; connection: NativeConnection; target: TemporalTarget }> {
   const target = resolveTemporalTarget({ address: opts.address, namespace: opts.namespace });
+  const telemetry = opts.telemetry ?? {};
   const connection = await NativeConnection.connect(connectOptions(target));
-  const worker = await Worker.create({
-    connection,
-    namespace: target.namespace,
-    taskQueue: opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE,
-    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
-    activities: createActivities(defaultActivityDeps()),
-    // Jobs are CPU/GPU heavy: one at a time per worker keeps a laptop responsive; scale with more workers.
-    maxConcurrentActivityTaskExecutions: Number(process.env.JUDGELOOP_MAX_ACTIVITIES ?? 2),
-  });
-  return { worker, connection, target };
+  try {
+    const workflowBundle =
+      opts.workflowBundle ??
+      (await bundleWorkflows({ workflowInterceptorModules: telemetry.workflowInterceptorModules, logger: opts.logger }));
+    const worker = await Worker.create({
+      connection,
+      namespace: target.namespace,
+      taskQueue: opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE,
+      workflowBundle,
+      activities: createActivities(defaultActivityDeps()),
+      // Jobs are CPU/GPU heavy: one at a time per worker keeps a laptop responsive; scale with more workers.
+      maxConcurrentActivityTaskExecutions: Number(process.env.JUDGELOOP_MAX_ACTIVITIES ?? 2),
+      interceptors: {
+        // Tracing's interceptors come first, so the step metric and logs happen inside the activity's span.
+        activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor],
+        ...(telemetry.clientInterceptors?.length ? { client: { workflow: telemetry.clientInterceptors } } : {}),
+      },
+      ...(telemetry.sinks ? { sinks: telemetry.sinks } : {}),
+    });
+    return { worker, connection, target };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
 }
 
 async function main(): Promise<void> {
-  const { worker, connection, target } = await createJudgeloopWorker();
-  console.log(`judgeloop worker: polling task queue "${worker.options.taskQueue}" on ${describeTarget(target)}`);
+  // Before anything connects: the Runtime (logger, metrics endpoint) can be installed only once per process.
+  const observability = parseObservabilityEnv(process.env);
+  const { logger } = installRuntime(observability);
+  const tracing = observability.tracing.enabled ? startWorkerTracing(observability.tracing) : undefined;
   try {
-    await worker.run();
+    const { worker, connection, target } = await createJudgeloopWorker({ telemetry: tracing, logger });
+    const taskQueue = worker.options.taskQueue;
+    if (observability.log.format === 'json') {
+      logger.info('judgeloop worker: polling', {
+        taskQueue,
+        namespace: target.namespace,
+        target: describeTarget(target),
+        metrics: observability.metricsAddress ? `http://${observability.metricsAddress}/metrics` : null,
+        tracing: describeTracing(observability.tracing),
+      });
+    } else {
+      console.log(`judgeloop worker: polling task queue "${taskQueue}" on ${describeTarget(target)}`);
+      if (observability.metricsAddress) console.log(`judgeloop worker: Prometheus metrics on http://${observability.metricsAddress}/metrics`);
+      if (tracing) console.log(`judgeloop worker: tracing ${describeTracing(observability.tracing)}`);
+    }
+    try {
+      await worker.run();
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await tracing?.shutdown();
   }
 }
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(`judgeloop worker failed: ${(err as Error).message}`);
+    const message = `judgeloop worker failed: ${(err as Error).message}`;
+    if (/^json$/i.test(process.env.JUDGELOOP_LOG_FORMAT?.trim() ?? '')) {
+      process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'ERROR', message }) + '\n');
+    } else {
+      console.error(message);
+    }
     process.exit(1);
   });
 }

@@ -4,6 +4,7 @@
  * from the workflow clock, waits are `condition`s, and S3 is reached only through the registry activities.
  */
 import { ApplicationFailure, condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { markRun } from './search-attributes';
 import type { RunConfig } from '../core/config';
 import { decidePromotion } from '../core/gate';
 import { gatedSuiteNames } from '../core/gate-config';
@@ -76,12 +77,14 @@ export class ApprovalDesk {
       reasons,
       ...(ms === undefined ? {} : { deadline: new Date(Date.now() + ms).toISOString() }),
     };
+    markRun({ status: 'awaiting-approval' });
     try {
       if (ms === undefined) await condition(() => this.request !== undefined);
       else await condition(() => this.request !== undefined, ms);
       return this.request;
     } finally {
       this.progress.awaitingApproval = null;
+      markRun({ status: 'running' });
     }
   }
 

@@ -8,6 +8,8 @@ import {
   ParentClosePolicy,
   defineQuery,
   executeChild,
+  isCancellation,
+  log,
   patched,
   proxyActivities,
   setHandler,
@@ -25,6 +27,7 @@ import {
 import type { StartedFrom } from '../core/registry';
 import { combineUsage } from '../core/usage';
 import { withDatedData } from '../core/schedule';
+import { markRun } from './search-attributes';
 import type { Activities } from '../activities';
 import { dataActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
@@ -35,6 +38,9 @@ import { ApprovalDesk, decideIteration, proposedEntry, type Decision, type RunCh
  * the last); new runs record this marker and gate every iteration.
  */
 export const PROMOTION_PATCH = 'promotion-gate-v1';
+
+/** Runs started before run reports existed replay without the report step. */
+export const RUN_REPORT_PATCH = 'run-report-v1';
 
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
@@ -47,6 +53,18 @@ function scheduledTime(): Date | null {
 const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
 
 export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSummary> {
+  markRun({ status: 'running', iteration: 0 });
+  try {
+    const summary = await run(rawConfig);
+    markRun({ status: 'completed' });
+    return summary;
+  } catch (err) {
+    markRun({ status: isCancellation(err) ? 'cancelled' : 'failed' });
+    throw err;
+  }
+}
+
+async function run(rawConfig: unknown): Promise<RunSummary> {
   const validated = validateConfig(rawConfig);
   if (!validated.ok) {
     // Thrown as a non-retryable failure: a plain exception would fail the workflow task and retry forever.
@@ -97,6 +115,7 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
     const childId = iterationWorkflowId(runId, iteration);
     progress.iteration = iteration;
     progress.step = iteration === 0 ? 'evaluate' : 'sample';
+    if (iteration > 0) markRun({ iteration });
     progress.childWorkflowId = childId;
     const summary = await executeChild(iterationWorkflow, {
       workflowId: childId,
@@ -139,7 +158,7 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
   progress.step = 'done';
   progress.childWorkflowId = null;
 
-  return {
+  const summary: RunSummary = {
     runId,
     runName: config.name,
     judgeName: config.judge.name,
@@ -152,4 +171,17 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
     ...(iterations.some((i) => i.usage) ? { usage: combineUsage(iterations.map((i) => i.usage)) } : {}),
     ...(scheduledFor ? { scheduledFor: scheduledFor.toISOString() } : {}),
   };
+
+  // The run report (report/report.html and report/summary.json under the run's prefix; activities/report.ts),
+  // dated by the workflow's own clock. A report that cannot be written does not fail a run whose work is
+  // done: `judgeloop report` renders it from the summary instead.
+  if (patched(RUN_REPORT_PATCH)) {
+    const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
+    try {
+      await writeRunReport({ config, summary, startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() });
+    } catch (err) {
+      log.warn('the run report could not be written; `judgeloop report` renders it from the summary', { error: String(err) });
+    }
+  }
+  return summary;
 }

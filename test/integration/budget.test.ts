@@ -2,7 +2,8 @@
  * The run budget on the real stack (Temporal dev server, S3 server, the real jobs on the tiny judge): a run
  * whose budget is spent by its first job is refused its second job and fails with BudgetExceeded, saying
  * what to do; started again under the same id with a larger budget, it reuses the job it paid for (not run,
- * not charged again) and completes, with its usage per iteration and in total.
+ * not charged again) and completes, with its usage per iteration and in total. `judgeloop replay` then
+ * replays the finished run from the server.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -86,4 +87,21 @@ test('a spent budget stops the next job; the rerun under the same id reuses what
   assert.ok(summary.usage!.seconds > 0);
   const recorded = await store.getJson<{ jobs: { attempt: string }[] }>(`${summary.runPrefixUri}/iter-0/usage.json`);
   assert.deepEqual(recorded?.jobs.map((j) => j.attempt), [jobName(runId, 0, 'evaluate')]);
+
+  // Search attributes (the CLI set the run and judge names; the workflow keeps iteration and status) filter
+  // runs in the Temporal UI and `temporal workflow list --query`.
+  const query = `JudgeloopJudgeName = '${capped.judge.name}' AND JudgeloopStatus = 'completed' AND JudgeloopIteration = 1`;
+  let found: string[] = [];
+  for (const deadline = Date.now() + 15_000; found.length === 0 && Date.now() < deadline; ) {
+    found = [];
+    for await (const w of stack.env.client.workflow.list({ query })) found.push(w.workflowId);
+    if (found.length === 0) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.deepEqual(found, [runId], query);
+
+  // Replay from the server: the run's history and its iterations' against the current workflow code.
+  const replayed = await cli('replay', runId, ...connection);
+  assert.equal(replayed.rc, 0, replayed.out + replayed.err);
+  for (const id of [runId, `${runId}-iter-0`, `${runId}-iter-1`]) assert.match(replayed.out, new RegExp(`^deterministic {4}${id} \\(`, 'm'));
+  assert.match(replayed.out, /3 histories replay deterministically/);
 });

@@ -145,6 +145,22 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.equal(key.judges.challenger.modelUri, summary.iterations[2].modelUri);
   assert.ok(readFileSync(path.join(reviewDir, 'review.html'), 'utf8').includes('Save answers'));
 
+  // The run report: written by the run to S3, fetched by the CLI into one self-contained file.
+  assert.ok(await store.exists(joinUri(summary.runPrefixUri, 'report', 'report.html')));
+  const reportPath = path.join(reviewDir, 'report.html');
+  out = '';
+  err = '';
+  const reported = await main(['report', workflowId, '--out', reportPath, '--address', stack.services.temporalAddress], {
+    out: { write: (t: string) => (out += t) },
+    err: { write: (t: string) => (err += t) },
+    env: process.env,
+  });
+  assert.equal(reported, 0, `report: ${out}${err}`);
+  const html = readFileSync(reportPath, 'utf8');
+  assert.ok(html.includes(workflowId) && html.includes('<svg'), 'the report names the run and has charts');
+  const embedded = /<script type="application\/json" id="run-summary">([\s\S]*?)<\/script>/.exec(html)?.[1];
+  assert.ok(embedded, 'the summary JSON is embedded');
+
   // Claim check: nothing big travels through Temporal.
   const sizes = payloadSizes(history);
   assert.ok(sizes.length > 0);

@@ -1,0 +1,164 @@
+/**
+ * `judgeloop report RUN_ID [--out FILE] [--open] [--config FILE]`: fetches a completed run's report.
+ *
+ * The run's summary comes from Temporal (the workflow's result), its storage settings from the config the
+ * run was started with (the first history event's input; --config overrides them). The page is the one the
+ * run wrote, `<run prefix>/report/report.html`; for a run that finished before reports were written, the page
+ * is rendered here from the summary (core/report-html.ts, with the confusion matrices read from S3 as the
+ * activity does) and the command says so. It is written to --out (default `./<run id>-report.html`).
+ *
+ * `obtainReport` is the whole of it given a store and a summary, for the tests; the command adds Temporal.
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunConfig } from '../core/config';
+import { renderRunReport, reportUris, type RunReportExtras } from '../core/report-html';
+import type { RunSummary } from '../core/run-types';
+import { collectSuiteDetail } from '../activities/report';
+import type { ObjectStore } from '../activities/storage';
+import { EXIT_OK, EXIT_USAGE, type ConnectionOptions } from './args';
+import type { CliIO } from './commands';
+import { ConfigFileError, loadConfigFile } from './config-file';
+import { CliError, connect, type Connected } from './connection';
+import { describeRun, println, recordedConfig } from './follow';
+import { cliObjectStore } from './storage';
+
+/** What `report` needs (args.ts builds it as `{ command: 'report', ... }`). */
+export interface ReportOptions {
+  workflowId: string;
+  /** Where to write the page (default `./<workflowId>-report.html`). */
+  out?: string;
+  /** Open the written page in the desktop's browser. */
+  open?: boolean;
+  /** Take the storage settings from this config file instead of the run's recorded config. */
+  configPath?: string;
+  connection: ConnectionOptions;
+}
+
+export interface ObtainedReport {
+  html: string;
+  /** `stored`: the page the run wrote; `rendered`: rendered here from the summary. */
+  source: 'stored' | 'rendered';
+  /** Where the stored page is (or would be). */
+  uri: string;
+  /** Why the page was rendered here, for the user. */
+  note?: string;
+}
+
+/** The default output file: the run id made safe as a file name. */
+export function defaultReportPath(workflowId: string): string {
+  return `${workflowId.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_')}-report.html`;
+}
+
+/**
+ * The run's stored page, or one rendered from the summary when there is none. An S3 error other than "not
+ * there" is not fatal either: the page is rendered from the summary alone and the note says why.
+ */
+export async function obtainReport(
+  store: Pick<ObjectStore, 'getBytes' | 'getJson'>,
+  summary: RunSummary,
+  times: Pick<RunReportExtras, 'startedAt' | 'finishedAt'> = {},
+): Promise<ObtainedReport> {
+  const { htmlUri } = reportUris(summary.runPrefixUri);
+  let reason: string;
+  let detail: RunReportExtras['suiteDetail'];
+  try {
+    const stored = await store.getBytes(htmlUri);
+    if (stored) return { html: stored.toString('utf8'), source: 'stored', uri: htmlUri };
+    reason = `${htmlUri} does not exist (the run finished before run reports were written)`;
+    detail = await collectSuiteDetail(store, summary);
+  } catch (e) {
+    reason = `${htmlUri} could not be read (${(e as Error).message?.split('\n')[0] ?? String(e)})`;
+  }
+  const note = `Rendered by judgeloop report from the run summary: ${reason}.`;
+  const html = renderRunReport(summary, { ...times, ...(detail && Object.keys(detail).length ? { suiteDetail: detail } : {}), note });
+  return { html, source: 'rendered', uri: htmlUri, note };
+}
+
+// ------------------------------------------------------------------------------------------ Temporal
+
+/** The summary of a completed run, with its start and close times. */
+async function completedRun(conn: Connected, workflowId: string): Promise<{ summary: RunSummary; startedAt?: string; finishedAt?: string }> {
+  const desc = await describeRun(conn, workflowId);
+  const status = desc.status.name;
+  if (status !== 'COMPLETED') {
+    throw new CliError(
+      status === 'RUNNING'
+        ? `run ${workflowId} is still running; its report is written when it completes (wait for it with: judgeloop results ${workflowId})`
+        : `run ${workflowId} is ${status}: only a completed run has a summary to report on (judgeloop status ${workflowId} says why)`,
+    );
+  }
+  const summary = (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
+  return {
+    summary,
+    ...(desc.startTime ? { startedAt: desc.startTime.toISOString() } : {}),
+    ...(desc.closeTime ? { finishedAt: desc.closeTime.toISOString() } : {}),
+  };
+}
+
+
+/** Opens a file with the desktop's default handler; resolves false when no opener could be started. */
+export function openWithDesktop(file: string): Promise<boolean> {
+  const [cmd, args] =
+    process.platform === 'darwin' ? ['open', [file]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', file]] : ['xdg-open', [file]];
+  return new Promise((resolve) => {
+    try {
+      const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
+      child.once('error', () => resolve(false));
+      child.once('spawn', () => {
+        child.unref();
+        resolve(true);
+      });
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+export interface ReportDeps {
+  /** How --open opens the page (tests pass a fake). */
+  open?: (file: string) => Promise<boolean>;
+}
+
+export async function cmdReport(cmd: ReportOptions, io: CliIO, deps: ReportDeps = {}): Promise<number> {
+  let fileConfig: RunConfig | undefined;
+  if (cmd.configPath) {
+    try {
+      fileConfig = (await loadConfigFile(cmd.configPath)).config;
+    } catch (e) {
+      if (e instanceof ConfigFileError) throw new CliError(e.message, EXIT_USAGE);
+      throw e;
+    }
+  }
+  const conn = await connect(cmd.connection);
+  let run: Awaited<ReturnType<typeof completedRun>>;
+  let config: RunConfig;
+  try {
+    run = await completedRun(conn, cmd.workflowId);
+    config = fileConfig ?? (await recordedConfig(conn, cmd.workflowId));
+  } finally {
+    await conn.close();
+  }
+  const store = cliObjectStore(config, cmd.connection.address, io.env ?? process.env);
+  let report: ObtainedReport;
+  try {
+    report = await obtainReport(store, run.summary, { startedAt: run.startedAt, finishedAt: run.finishedAt });
+  } finally {
+    store.client.destroy();
+  }
+  const out = path.resolve(cmd.out ?? defaultReportPath(cmd.workflowId));
+  try {
+    await writeFile(out, report.html);
+  } catch (e) {
+    throw new CliError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (report.source === 'rendered') println(io.err, `note: ${report.note}`);
+  println(io.out, `report of run ${cmd.workflowId}: ${out}`);
+  println(io.out, `  stored at: ${report.source === 'stored' ? report.uri : `${report.uri} (not there; rendered from the summary)`}`);
+  if (cmd.open) {
+    const opened = await (deps.open ?? openWithDesktop)(out);
+    if (!opened) println(io.err, `could not open a browser here; open ${out} yourself`);
+  }
+  return EXIT_OK;
+}

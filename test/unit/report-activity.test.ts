@@ -1,0 +1,174 @@
+/**
+ * The report activity (activities/report.ts) and the CLI's fetch (cli/report.ts `obtainReport`) against an
+ * in-memory object store: what is written where, that a rerun writes the same bytes, that the extra reads
+ * are only report.json objects the summary needs, bounded, and that a run without a stored page gets one
+ * rendered from its summary.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { validateConfig, type RunConfig } from '../../core/config';
+import type { RunSummary } from '../../core/run-types';
+import type { ActivityDeps } from '../../activities/context';
+import type { ObjectStore } from '../../activities/storage';
+import { collectSuiteDetail, createReportActivities } from '../../activities/report';
+import { defaultReportPath, obtainReport } from '../../cli/report';
+import localConfig from '../../configs/local.json';
+import { RUN_PREFIX, realisticRunSummary } from '../fixtures/run-summary';
+
+/** The ObjectStore methods the report uses, in memory, counting reads. */
+function memoryStore() {
+  const objects = new Map<string, { body: Buffer; contentType: string }>();
+  const reads: string[] = [];
+  const put = (uri: string, body: Buffer, contentType: string) => {
+    objects.set(uri, { body, contentType });
+    return { uri, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  };
+  return {
+    objects,
+    reads,
+    async putBytes(uri: string, body: Buffer | string, contentType = 'application/octet-stream') {
+      return put(uri, typeof body === 'string' ? Buffer.from(body) : body, contentType);
+    },
+    async putJson(uri: string, value: unknown) {
+      return put(uri, Buffer.from(JSON.stringify(value, null, 2) + '\n'), 'application/json');
+    },
+    async getBytes(uri: string): Promise<Buffer | null> {
+      reads.push(uri);
+      return objects.get(uri)?.body ?? null;
+    },
+    async getJson<T>(uri: string): Promise<T | null> {
+      reads.push(uri);
+      const o = objects.get(uri);
+      return o ? (JSON.parse(o.body.toString('utf8')) as T) : null;
+    },
+  };
+}
+
+function config(): RunConfig {
+  const v = validateConfig(localConfig);
+  assert.ok(v.ok);
+  return v.config;
+}
+
+function activities(store: ReturnType<typeof memoryStore>) {
+  const deps: ActivityDeps = {
+    projectRoot: '/nowhere',
+    codeVersion: 'test',
+    storeFor: () => store as unknown as ObjectStore,
+    runnerFor: () => {
+      throw new Error('the report runs no job');
+    },
+  };
+  return createReportActivities(deps);
+}
+
+/** The fixture as an older run recorded it: no matrices or distributions in the summary. */
+function withoutMatrices(): RunSummary {
+  const s = realisticRunSummary();
+  for (const it of s.iterations) {
+    const m = it.eval['synthetic-heldout'];
+    if (m.kind === 'pointwise') {
+      delete m.confusion;
+      delete m.scoreDistribution;
+    }
+  }
+  return s;
+}
+
+test('writeRunReport writes report.html and summary.json under the run prefix; a rerun writes the same bytes', async () => {
+  const store = memoryStore();
+  const { writeRunReport } = activities(store);
+  const summary = realisticRunSummary();
+  const input = { config: config(), summary, startedAt: '2025-03-02T03:00:00.000Z', finishedAt: '2025-03-02T04:27:13.000Z' };
+  const out = await writeRunReport(input);
+  assert.deepEqual(out, { htmlUri: `${RUN_PREFIX}/report/report.html`, summaryUri: `${RUN_PREFIX}/report/summary.json` });
+  const html = store.objects.get(out.htmlUri)!;
+  assert.equal(html.contentType, 'text/html; charset=utf-8');
+  assert.match(html.body.toString('utf8'), /<dt>wall time<\/dt><dd>1h27m<\/dd>/);
+  assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.body.toString('utf8')), summary);
+  assert.deepEqual(store.reads, [], 'the summary has every matrix: nothing else is read');
+
+  const first = new Map([...store.objects].map(([k, v]) => [k, v.body.toString('utf8')]));
+  await writeRunReport(input);
+  assert.deepEqual(new Map([...store.objects].map(([k, v]) => [k, v.body.toString('utf8')])), first);
+});
+
+test("an older summary's matrices come from report.json: one read per iteration's file, never more than the cap", async () => {
+  const full = realisticRunSummary();
+  const store = memoryStore();
+  for (const it of full.iterations) {
+    const m = it.eval['synthetic-heldout'];
+    // report.json as activities/evaluate.ts writes it: the suites' metrics, and the grouped detail.
+    await store.putJson(`${RUN_PREFIX}/iter-${it.iteration}/evaluate/metrics/report.json`, {
+      iteration: it.iteration,
+      modelUri: it.modelUri,
+      suites: { 'synthetic-heldout': m, llmbar: it.eval.llmbar },
+      detail: { 'synthetic-heldout': { kind: 'pointwise', goldColumns: ['gold'], overall: { n: 100, golds: { gold: { notes: [] } } } } },
+    });
+  }
+  const { writeRunReport } = activities(store);
+  const out = await writeRunReport({ config: config(), summary: withoutMatrices() });
+  assert.deepEqual(store.reads, [0, 1, 2].map((i) => `${RUN_PREFIX}/iter-${i}/evaluate/metrics/report.json`));
+  const html = store.objects.get(out.htmlUri)!.body.toString('utf8');
+  assert.match(html, /<select data-cm="0">/);
+  assert.match(html, /title="gold 1, judge 1: 17 of 20 \(85\.0% of the row\)">17<\/td>/);
+  // The page from report.json shows the same matrices and histogram as the one from a full summary.
+  const chartsOf = (h: string) => h.replace(/<script type="application\/json"[\s\S]*?<\/script>/, '').match(/<section id="scores">[\s\S]*?<\/section>/)![0];
+  const fullStore = memoryStore();
+  await activities(fullStore).writeRunReport({ config: config(), summary: full });
+  assert.equal(chartsOf(html), chartsOf(fullStore.objects.get(out.htmlUri)!.body.toString('utf8')));
+
+  // Bounded: with a cap of 2, two files are read; a missing or broken file is skipped.
+  const capped = memoryStore();
+  await capped.putBytes(`${RUN_PREFIX}/iter-1/evaluate/metrics/report.json`, '{ not json');
+  const detail = await collectSuiteDetail(capped, withoutMatrices(), 2);
+  assert.equal(capped.reads.length, 2);
+  assert.deepEqual(detail, {});
+});
+
+test('report.json notes say why a matrix is missing; malformed matrices are ignored', async () => {
+  const store = memoryStore();
+  const s = withoutMatrices();
+  s.iterations = s.iterations.slice(0, 1);
+  await store.putJson(`${RUN_PREFIX}/iter-0/evaluate/metrics/report.json`, {
+    suites: { 'synthetic-heldout': { confusion: { levels: [1], counts: 'oops', unparseable: [0] } } },
+    detail: { 'synthetic-heldout': { goldColumns: ['gold'], overall: { golds: { gold: { confusion: null, scoreDistribution: null, notes: ['gold 3.67 is off the scale'] } } } } },
+  });
+  const detail = await collectSuiteDetail(store, s);
+  assert.deepEqual(detail, { 0: { 'synthetic-heldout': { confusion: null, scoreDistribution: null, notes: ['gold 3.67 is off the scale'] } } });
+});
+
+test('writeRunReport refuses a summary without an s3:// prefix (non-retryable)', async () => {
+  const { writeRunReport } = activities(memoryStore());
+  await assert.rejects(writeRunReport({ config: config(), summary: { ...realisticRunSummary(), runPrefixUri: '' } }), (e: unknown) => {
+    const f = e as { type?: string; nonRetryable?: boolean; message?: string };
+    return f.type === 'InvalidInput' && f.nonRetryable === true && /not an s3:\/\/ URI/.test(f.message ?? '');
+  });
+});
+
+test('obtainReport: the stored page when there is one, else one rendered from the summary that says so', async () => {
+  const summary = realisticRunSummary();
+  const store = memoryStore();
+  const rendered = await obtainReport(store, summary, { startedAt: '2025-03-02T03:00:00.000Z', finishedAt: '2025-03-02T04:27:13.000Z' });
+  assert.equal(rendered.source, 'rendered');
+  assert.match(rendered.note!, /report\/report\.html does not exist \(the run finished before run reports were written\)/);
+  assert.match(rendered.html, /<p class="note">Rendered by judgeloop report from the run summary: s3:\/\/judgeloop\/runs\/report-run\/report\/report\.html does not exist/);
+  assert.match(rendered.html, /<dt>wall time<\/dt><dd>1h27m<\/dd>/);
+
+  await activities(store).writeRunReport({ config: config(), summary });
+  const stored = await obtainReport(store, summary);
+  assert.equal(stored.source, 'stored');
+  assert.equal(stored.html, store.objects.get(`${RUN_PREFIX}/report/report.html`)!.body.toString('utf8'));
+
+  const failing = { ...memoryStore(), getBytes: async () => Promise.reject(new Error('AccessDenied: no\nmore')) };
+  const fallback = await obtainReport(failing, summary);
+  assert.equal(fallback.source, 'rendered');
+  assert.match(fallback.note!, /could not be read \(AccessDenied: no\)/);
+});
+
+test('defaultReportPath: the run id as a safe file name', () => {
+  assert.equal(defaultReportPath('judgeloop-local-20250302-030000'), 'judgeloop-local-20250302-030000-report.html');
+  assert.equal(defaultReportPath('a/b:c'), 'a_b_c-report.html');
+  assert.equal(defaultReportPath('../x'), '__x-report.html');
+});
