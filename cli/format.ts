@@ -329,9 +329,35 @@ export function formatIterationDone(it: IterationSummary): string {
  * `iteration 1/2 · step train · done: sample, score, pair · 1 iteration finished`.
  * The child's own progress (when it is for the iteration in flight) gives the finer step detail.
  */
+const ITERATION_STEPS = ['sample', 'score', 'pair', 'train', 'evaluate'];
+
+/**
+ * How far the run is, in steps: iteration 0 is one (evaluate), each later iteration five (sample, score,
+ * pair, train, evaluate; the optional judge-side steps ride along); the child's steps count for the iteration
+ * in flight.
+ */
+export function runFraction(progress: RunProgress, child?: IterationProgress | null): number {
+  const total = 1 + ITERATION_STEPS.length * progress.iterations;
+  if (progress.step === 'done') return 1;
+  const finished = (progress.completed ?? []).reduce((n, it) => n + (it.iteration === 0 ? 1 : ITERATION_STEPS.length), 0);
+  const inFlight = child != null && child.iteration === progress.iteration ? child.stepsDone.filter((s) => ITERATION_STEPS.includes(s)).length : 0;
+  return Math.min(1, (finished + inFlight) / total);
+}
+
+/** `[██████░░░░░░░░░░░░░░]  30%` */
+export function progressBar(fraction: number, width = 20): string {
+  const f = Math.max(0, Math.min(1, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.round(f * width);
+  return `[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${String(Math.round(f * 100)).padStart(3)}%`;
+}
+
 export function formatProgressLine(progress: RunProgress, child?: IterationProgress | null): string {
   const awaiting = awaitingApprovalLine(progress);
   if (awaiting) return awaiting;
+  return `${progressBar(runFraction(progress, child))} · ${progressText(progress, child)}`;
+}
+
+function progressText(progress: RunProgress, child?: IterationProgress | null): string {
   const useChild = child != null && child.iteration === progress.iteration;
   const step = useChild ? child.step : progress.step;
   const it =

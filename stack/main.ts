@@ -98,7 +98,7 @@ function summary(info: StackInfo, dataDir: string): string {
     `  S3         ${s.endpoint}  bucket ${s.bucket}  region ${s.region}  ${s.reused ? '(reused: already running)' : `(data ${rel(s.dataDir!)})`}`,
     `             access key ${s.accessKeyId}  secret ${s.secretAccessKey}`,
     info.worker
-      ? `  worker     task queue ${info.worker.taskQueue}  pid ${info.worker.pid}`
+      ? `  worker     task queue ${info.worker.taskQueue}  pid ${info.worker.pid}  metrics ${info.worker.metricsUrl}`
       : `  worker     not started (--no-worker); start one with: npm run worker`,
     `  logs       ${rel(path.join(dataDir, 'logs'))}`,
     '',

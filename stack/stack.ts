@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { PortInUseError, StackError } from './errors';
-import { LOCALHOST, isPortFree } from './ports';
+import { LOCALHOST, freePort, isPortFree } from './ports';
 import {
   DEFAULT_S3_REGION,
   S3_SERVICE,
@@ -80,7 +80,7 @@ export interface StackOptions {
 export interface StackInfo {
   temporal: { address: string; namespace: string; uiUrl: string; reused: boolean; dbFile?: string; logFile?: string };
   s3: S3Connection & { bucket: string; reused: boolean; dataDir?: string; logFile?: string };
-  worker?: { pid: number; taskQueue: string };
+  worker?: { pid: number; taskQueue: string; metricsUrl: string };
 }
 
 export class LocalStack {
@@ -214,6 +214,8 @@ export class LocalStack {
     // Worker
     if (o.worker) {
       this.say(`starting the worker on task queue ${o.taskQueue} (it bundles the workflow code first)`);
+      // The worker's Prometheus endpoint, on a free port unless the environment names one.
+      const metricsAddress = process.env.JUDGELOOP_METRICS_ADDRESS || `${LOCALHOST}:${await freePort()}`;
       this.worker = await startWorker({
         cwd: o.root,
         temporalAddress: address,
@@ -221,8 +223,9 @@ export class LocalStack {
         taskQueue: o.taskQueue,
         s3: { ...conn, bucket: o.bucket },
         output: o.workerOutput ?? 'inherit',
+        env: { JUDGELOOP_METRICS_ADDRESS: metricsAddress },
       });
-      this.info.worker = { pid: this.worker.pid, taskQueue: o.taskQueue };
+      this.info.worker = { pid: this.worker.pid, taskQueue: o.taskQueue, metricsUrl: `http://${metricsAddress}/metrics` };
     }
     return this.info;
   }

@@ -223,6 +223,25 @@ describe('local stack', () => {
     }
   });
 
+  test('`judgeloop stack` with its worker: the worker polls, and serves Prometheus metrics at the printed URL', T, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'judgeloop-stack-'));
+    const ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort())];
+    try {
+      const stack = runStack(['--data-dir', dataDir, ...ports]);
+      spawned.push(stack.child);
+      await waitForText(stack.output, /Ready\. Press Ctrl-C to stop\./, stack.exit, 240_000);
+      const metricsUrl = /metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stack.output())?.[1];
+      assert.ok(metricsUrl, stack.output());
+      const res = await fetch(metricsUrl);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^temporal_\w+/m, 'the SDK\'s worker metrics');
+      stack.child.kill('SIGINT');
+      assert.equal(await stack.exit, 0, stack.output());
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   test('`judgeloop stack` starts, a second one reuses its servers, and Ctrl-C stops each cleanly', T, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'judgeloop-stack-'));
     const ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort())];

@@ -11,6 +11,8 @@ import {
   formatFailureChain,
   formatIterationDone,
   formatProgressLine,
+  progressBar,
+  runFraction,
   formatResults,
   formatRetrying,
   retryingActivities,
@@ -227,19 +229,24 @@ test('progress line: seed iteration, child step detail, completed count', () => 
     childWorkflowId: null,
     completed: [],
   };
-  assert.equal(formatProgressLine(p), 'iteration 0/2 (seed judge) · step evaluate · 0 iterations finished');
+  assert.equal(formatProgressLine(p), '[░░░░░░░░░░░░░░░░░░░░]   0% · iteration 0/2 (seed judge) · step evaluate · 0 iterations finished');
 
   const p1: RunProgress = { ...p, iteration: 1, step: 'sample', childWorkflowId: 'r-iter-1', completed: [iteration(0)] };
   assert.equal(
     formatProgressLine(p1, { iteration: 1, step: 'train', stepsDone: ['sample', 'score', 'pair'] }),
-    'iteration 1/2 · step train · done: sample, score, pair · 1 iteration finished',
+    '[███████░░░░░░░░░░░░░]  36% · iteration 1/2 · step train · done: sample, score, pair · 1 iteration finished',
   );
   // A child reporting another iteration (stale) is ignored.
   assert.equal(
     formatProgressLine(p1, { iteration: 0, step: 'done', stepsDone: ['evaluate'] }),
-    'iteration 1/2 · step sample · 1 iteration finished',
+    '[██░░░░░░░░░░░░░░░░░░]   9% · iteration 1/2 · step sample · 1 iteration finished',
   );
-  assert.equal(formatProgressLine(p1, null), 'iteration 1/2 · step sample · 1 iteration finished');
+  assert.equal(formatProgressLine(p1, null), '[██░░░░░░░░░░░░░░░░░░]   9% · iteration 1/2 · step sample · 1 iteration finished');
+  // The bar: 1 step for iteration 0, 5 per later iteration; done is full.
+  assert.equal(runFraction({ ...p1, completed: [iteration(0), iteration(1)], iteration: 2 }, { iteration: 2, step: 'evaluate', stepsDone: ['sample', 'score', 'meta-judge', 'pair', 'train'] }), 10 / 11);
+  assert.equal(runFraction({ ...p, step: 'done' }), 1);
+  assert.equal(progressBar(0.5, 10), '[█████░░░░░]  50%');
+  assert.equal(progressBar(Number.NaN, 4), '[░░░░]   0%');
 });
 
 test('iteration-done line', () => {
