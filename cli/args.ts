@@ -75,7 +75,19 @@ export type PromotionCommand =
   | { command: 'registry'; judgeName: string; configPath: string; json: boolean }
   | ScheduleCommand
   | ReplayCommand
-  | ReportCommand;
+  | ReportCommand
+  | ResetCommand;
+
+/** `judgeloop reset RUN_ID --iteration K` (cli/reset.ts): restart a run from an iteration with Temporal's reset. */
+export interface ResetCommand {
+  command: 'reset';
+  workflowId: string;
+  iteration: number;
+  reason?: string;
+  /** Print the equivalent `temporal workflow reset` only. */
+  dryRun: boolean;
+  connection: ConnectionOptions;
+}
 
 /** `judgeloop report RUN_ID` (cli/report.ts): fetch a completed run's HTML report. */
 export type ReportCommand = {
@@ -138,6 +150,7 @@ export type CommandName =
   | 'schedule'
   | 'replay'
   | 'report'
+  | 'reset'
   | 'stack'
   | 'help';
 
@@ -173,6 +186,7 @@ export const USAGE_LINES: Record<CommandName, string> = {
   schedule: `${SCHEDULE_USAGE}\n         (schedule commands take the connection flags too)`,
   replay: `judgeloop replay RUN_ID [--no-children] [--json] ${CONNECTION_FLAGS}\n         judgeloop replay --file HISTORY.json... [--workflow-id ID] [--json]`,
   report: `judgeloop report RUN_ID [--out FILE] [--open] [--config FILE] ${CONNECTION_FLAGS}`,
+  reset: `judgeloop reset RUN_ID --iteration K [--reason TEXT] [--dry-run] ${CONNECTION_FLAGS}`,
   stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
   help: 'judgeloop help [COMMAND]',
 };
@@ -189,6 +203,7 @@ const SUMMARIES: Record<CommandName, string> = {
   schedule: 'scheduled retraining with Temporal Schedules: create, list, describe, pause, unpause, trigger, backfill, delete',
   replay: "replay a run's history against the current workflow code: deterministic, or where it diverges",
   report: "save a completed run's report: one HTML file with charts (metrics, scores vs gold, curation, time and cost)",
+  reset: 'restart a run from iteration K (Temporal reset): earlier work is kept, finished steps and jobs reused',
   stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
   help: 'this text, or one command\'s usage',
 };
@@ -224,6 +239,11 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
     '  --reason TEXT      why, recorded with the decision',
   ],
   schedule: SCHEDULE_FLAG_HELP,
+  reset: [
+    '  --iteration K      the iteration to start again (0: from the seed judge\'s evaluation, after prepare)',
+    '  --reason TEXT      recorded with the reset in the history',
+    '  --dry-run          print the equivalent `temporal workflow reset --event-id N` and change nothing',
+  ],
   report: [
     '  --out FILE         where to write the page (default ./RUN_ID-report.html); it needs no network to open',
     '  --open             open it in the desktop\'s browser',
@@ -371,7 +391,7 @@ export function resolveConnection(
   };
 }
 
-const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'stack', 'help']);
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'stack', 'help']);
 
 /** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
 export function checkWorkflowId(id: string, topic: CommandName): string {
@@ -437,6 +457,28 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (topic === 'schedule') return parseSchedule(rest, env);
   if (topic === 'replay') return parseReplay(rest, env);
   if (topic === 'report') return parseReport(rest, env);
+  if (topic === 'reset') {
+    const { values, positionals } = parseStrict(topic, rest, {
+      iteration: { type: 'string' },
+      reason: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      ...connectionOptions,
+    });
+    if (values.help) return { command: 'help', topic };
+    if (positionals.length === 0) throw new UsageError('missing RUN_ID (the run to restart)', topic);
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, topic);
+    const iteration = intFlag(topic, 'iteration', values.iteration, 0);
+    if (iteration === undefined) throw new UsageError('missing --iteration K (the iteration to start again)', topic);
+    const reason = nonEmpty(topic, 'reason', values.reason);
+    return {
+      command: 'reset',
+      workflowId: checkWorkflowId(positionals[0], topic),
+      iteration,
+      ...(reason !== undefined ? { reason } : {}),
+      dryRun: values['dry-run'] === true,
+      connection: resolveConnection(values, env, topic),
+    };
+  }
 
   // follow / status / results: one positional run id
   const { values, positionals } = parseStrict(topic, rest, { json: { type: 'boolean' }, ...connectionOptions });

@@ -32,6 +32,7 @@ import { cmdReview } from './review';
 import { cmdSchedule } from './schedule';
 import { cmdReplay } from './replay';
 import { cmdReport } from './report';
+import { cmdReset } from './reset';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { startRun } from './start';
 
@@ -265,6 +266,8 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdReplay(cmd, io);
     case 'report':
       return cmdReport(cmd, io);
+    case 'reset':
+      return cmdReset(cmd, io);
     case 'stack':
       return cmdStack(cmd, io);
   }

@@ -3,7 +3,8 @@
  * whose budget is spent by its first job is refused its second job and fails with BudgetExceeded, saying
  * what to do; started again under the same id with a larger budget, it reuses the job it paid for (not run,
  * not charged again) and completes, with its usage per iteration and in total. `judgeloop replay` then
- * replays the finished run from the server.
+ * replays the finished run from the server, and `judgeloop reset --iteration 1` restarts it from iteration 1,
+ * whose steps and jobs are reused.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,7 +39,7 @@ async function cli(...argv: string[]): Promise<{ rc: number; out: string; err: s
   return { rc, out, err };
 }
 
-test('a spent budget stops the next job; the rerun under the same id reuses what was paid for', { timeout: 20 * 60_000 }, async () => {
+test('a spent budget stops the next job; the rerun under the same id reuses what was paid for; replay and reset of that run', { timeout: 20 * 60_000 }, async () => {
   const taskQueue = 'budget';
   const runId = `budget-${Date.now()}`;
   // 0.36 ms of job time: the first job (iteration 0's evaluation, a few seconds of Python) spends it.
@@ -104,4 +105,26 @@ test('a spent budget stops the next job; the rerun under the same id reuses what
   assert.equal(replayed.rc, 0, replayed.out + replayed.err);
   for (const id of [runId, `${runId}-iter-0`, `${runId}-iter-1`]) assert.match(replayed.out, new RegExp(`^deterministic {4}${id} \\(`, 'm'));
   assert.match(replayed.out, /3 histories replay deterministically/);
+
+  // Temporal's reset restarts the run from iteration 1: the history up to there is kept, iteration 1 runs
+  // again as a new execution, and its finished steps and jobs are reused, not redone.
+  const dry = await cli('reset', runId, '--iteration', '1', '--dry-run', ...connection);
+  assert.equal(dry.rc, 0, dry.err);
+  assert.match(dry.out, new RegExp(`^temporal workflow reset --workflow-id ${runId} --event-id \\d+ --reason `));
+  const before = await stack.env.client.workflow.getHandle(runId).describe();
+  const third = await createTestWorker(stack.env.nativeConnection, taskQueue);
+  const afterReset = await third.runUntil(async () => {
+    const reset = await cli('reset', runId, '--iteration', '1', ...connection);
+    assert.equal(reset.rc, 0, reset.err);
+    assert.match(reset.out, new RegExp(`run ${runId} restarts from iteration 1 \\(history event \\d+\\); new execution \\S+`));
+    const handle = stack.env.client.workflow.getHandle(runId);
+    const now = await handle.describe();
+    assert.notEqual(now.runId, before.runId, 'a new execution of the same run');
+    return (await handle.result()) as RunSummary;
+  });
+  assert.deepEqual(afterReset.iterations.map((i) => i.modelUri), summary.iterations.map((i) => i.modelUri));
+  for (const step of ['sample', 'train', 'evaluate']) assert.equal(launches(workDir, jobName(runId, 1, step)), 1, `${step}: reused, not run again`);
+  const missing = await cli('reset', runId, '--iteration', '5', '--dry-run', ...connection);
+  assert.equal(missing.rc, 2);
+  assert.match(missing.err, new RegExp(`run ${runId} never started iteration 5; it started 0, 1`));
 });
