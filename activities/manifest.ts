@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { MANIFEST, joinUri } from '../core/artifacts';
 import type { ObjectStore, WrittenObject } from './storage';
+import { log } from '@temporalio/activity';
 
 export interface StepManifest<S> {
   step: string;
@@ -39,6 +40,15 @@ export interface StepOutcome<S> {
   reused: boolean;
 }
 
+/** The activity's log when there is one (steps also run outside activities, in tests and tools). */
+function activityLog(message: string): void {
+  try {
+    log.info(message);
+  } catch {
+    // not in an activity
+  }
+}
+
 export async function runStepOnce<S>(
   store: ObjectStore,
   opts: { prefixUri: string; step: string; inputs: unknown; codeVersion: string },
@@ -47,7 +57,10 @@ export async function runStepOnce<S>(
   const manifestUri = joinUri(opts.prefixUri, MANIFEST);
   const inputsHash = hashInputs(opts.inputs);
   const existing = await store.getJson<StepManifest<S>>(manifestUri);
-  if (existing && existing.inputsHash === inputsHash) return { summary: existing.summary, reused: true };
+  if (existing && existing.inputsHash === inputsHash) {
+    activityLog(`step ${opts.step}: reusing its finished outputs in ${opts.prefixUri} (manifest of ${existing.createdAt}, same inputs ${inputsHash.slice(0, 12)})`);
+    return { summary: existing.summary, reused: true };
+  }
   const { objects, summary } = await work();
   const manifest: StepManifest<S> = {
     step: opts.step,
