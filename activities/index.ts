@@ -10,6 +10,7 @@ import { LocalJobRunner } from './jobs/local-runner';
 import { defaultCheckpointUri, defaultCodeUri } from './jobs/sagemaker-request';
 import { SageMakerJobRunner } from './jobs/sagemaker-runner';
 import { budgetAdmission } from './jobs/usage-record';
+import { reusingRunner } from './jobs/reuse';
 import { createPrepareActivities } from './prepare';
 import { createSampleActivities } from './sample';
 import { createScoreActivities } from './score';
@@ -61,34 +62,45 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
     },
     runnerFor(config: RunConfig, store: ObjectStore) {
       const root = overrides.projectRoot ?? PROJECT_ROOT;
-      const backend = config.backend;
-      if (backend.kind === 'sagemaker') {
-        let client = sagemakerClients.get(backend.region);
-        if (!client) {
-          // Credentials come from the worker's environment (role, profile or env vars), as for S3.
-          client = new SageMakerClient({ region: backend.region });
-          sagemakerClients.set(backend.region, client);
-        }
-        return new SageMakerJobRunner({
-          client,
-          store,
-          backend,
-          codeUri: backend.codeUri ?? defaultCodeUri(config.storage),
-          checkpointUri: backend.spot.checkpointUri ?? defaultCheckpointUri(config.storage),
-          jobsDir: path.join(root, 'jobs'),
-          admit: budgetAdmission(store, config.budget),
-        });
-      }
-      return new LocalJobRunner({
-        store,
-        projectRoot: root,
-        python: backend.python,
-        workDir: backend.workDir,
-        cpuThreads: backend.cpuThreads,
-        pricePerHour: backend.pricePerHour,
-        admit: budgetAdmission(store, config.budget),
-      });
+      const runner = backendRunner(config, store, root);
+      if (!config.reuse.acrossRuns) return runner;
+      return reusingRunner(runner, store, { indexUri: jobIndexUri(config.storage), jobsDir: path.join(root, 'jobs') });
     },
     ...overrides,
   };
+
+  function backendRunner(config: RunConfig, store: ObjectStore, root: string) {
+    const backend = config.backend;
+    if (backend.kind === 'sagemaker') {
+      let client = sagemakerClients.get(backend.region);
+      if (!client) {
+        // Credentials come from the worker's environment (role, profile or env vars), as for S3.
+        client = new SageMakerClient({ region: backend.region });
+        sagemakerClients.set(backend.region, client);
+      }
+      return new SageMakerJobRunner({
+        client,
+        store,
+        backend,
+        codeUri: backend.codeUri ?? defaultCodeUri(config.storage),
+        checkpointUri: backend.spot.checkpointUri ?? defaultCheckpointUri(config.storage),
+        jobsDir: path.join(root, 'jobs'),
+        admit: budgetAdmission(store, config.budget),
+      });
+    }
+    return new LocalJobRunner({
+      store,
+      projectRoot: root,
+      python: backend.python,
+      workDir: backend.workDir,
+      cpuThreads: backend.cpuThreads,
+      pricePerHour: backend.pricePerHour,
+      admit: budgetAdmission(store, config.budget),
+    });
+  }
+}
+
+/** Where the index of reusable jobs lives: `s3://<bucket>/<prefix>/cache/jobs/`. */
+export function jobIndexUri(storage: { bucket: string; prefix: string }): string {
+  return `s3://${storage.bucket}/${[storage.prefix, 'cache', 'jobs'].filter(Boolean).join('/')}`;
 }

@@ -36,6 +36,8 @@ export interface ListedObject {
   uri: string;
   key: string;
   size: number;
+  /** The object's ETag (MD5 of a single-part upload): with the key and size, a content address. */
+  etag?: string;
 }
 
 /** `credentials` overrides the SDK's default chain (the CLI's for the local stack: cli/storage.ts). */
@@ -182,7 +184,7 @@ export class ObjectStore {
         new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of out.Contents ?? []) {
-        objects.push({ uri: s3Uri(bucket, o.Key!), key: o.Key!, size: Number(o.Size ?? 0) });
+        objects.push({ uri: s3Uri(bucket, o.Key!), key: o.Key!, size: Number(o.Size ?? 0), ...(o.ETag ? { etag: o.ETag } : {}) });
       }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);

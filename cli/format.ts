@@ -292,6 +292,9 @@ export function formatResults(summary: RunSummary): string {
     ...evaluationSections(summary),
     ...promotionLines(summary),
     ...(usage ? ['jobs, time and cost (billed: instance time; iter-K/usage.json lists every job):', renderTable(usage), ''] : []),
+    ...(summary.usage?.reused?.length
+      ? [`reused, not run (same inputs as a job that finished earlier): ${summary.usage.reused.join(', ')}`, '']
+      : []),
     `final model: ${summary.finalModelUri || NONE}`,
     `artifacts:   ${summary.runPrefixUri || NONE}`,
   ];
@@ -319,6 +322,8 @@ export function formatIterationDone(it: IterationSummary): string {
   if (it.usage) {
     const cost = formatCost(it.usage);
     parts.push(`jobs ${formatDuration(it.usage.seconds * 1000)}${cost === 'not priced' ? '' : `, ${cost}`}`);
+    const reused = it.usage.reused?.length ?? 0;
+    if (reused) parts.push(`${reused} job${reused === 1 ? '' : 's'} reused from an earlier run`);
   }
   const label = it.iteration === 0 ? 'iteration 0 (seed judge)' : `iteration ${it.iteration}`;
   return `${label} done${parts.length ? `: ${parts.join(' · ')}` : ''}`;

@@ -486,6 +486,11 @@ export const RunConfig = z
     /** The judge registry in S3: champion, history, lineage (core/gate-config.ts, activities/registry.ts). */
     registry: RegistryConfig.prefault({}),
     budget: BudgetConfig.optional(),
+    /**
+     * Reuse of finished jobs across runs: a job whose inputs (entry point, parameters, jobs/ code, channel
+     * contents) match one that finished under storage.prefix takes its outputs instead of running.
+     */
+    reuse: z.object({ acrossRuns: z.boolean().default(true) }).strict().prefault({}),
     /** When a Temporal Schedule starts this config (`judgeloop schedule create`; core/schedule.ts). */
     schedule: ScheduleConfig.optional(),
   })

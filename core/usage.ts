@@ -12,8 +12,13 @@ export interface JobUsage {
   jobName: string;
   /** The attempt that ran: the local job's name, or the SageMaker training job's name. The record's key. */
   attempt: string;
-  /** How the attempt ended: `Completed`, or SageMaker's `Failed` / `Stopped`. */
-  status: 'Completed' | 'Failed' | 'Stopped';
+  /**
+   * How the attempt ended: `Completed`, or SageMaker's `Failed` / `Stopped`; `Reused`: not run, because a
+   * job with the same inputs had finished (in another run); it cost nothing here and is not in the totals.
+   */
+  status: 'Completed' | 'Failed' | 'Stopped' | 'Reused';
+  /** Reused jobs: the output location of the job whose outputs this one took. */
+  reusedFrom?: string;
   entryPoint: string;
   backend: 'local' | 'sagemaker';
   /** Iteration and step, from where the job wrote its outputs (`…/iter-K/<step>/…`); null when elsewhere. */
@@ -42,6 +47,8 @@ export interface UsageFigures {
 
 export interface UsageTotals extends UsageFigures {
   byStep: Record<string, UsageFigures>;
+  /** Jobs not run because their outputs were reused (their names); absent when none. */
+  reused?: string[];
 }
 
 /** The folder of usage records under a job's output location. */
@@ -81,25 +88,32 @@ export function sumUsage(records: Iterable<JobUsage>): UsageTotals {
   for (const r of records) byName.set(r.attempt, r);
   let total = { ...EMPTY };
   const byStep: Record<string, UsageFigures> = {};
+  const reused: string[] = [];
   for (const job of byName.values()) {
+    if (job.status === 'Reused') {
+      reused.push(job.jobName);
+      continue;
+    }
     const f = figuresOf(job);
     total = add(total, f);
     byStep[job.step] = add(byStep[job.step] ?? EMPTY, f);
   }
-  return { ...total, byStep };
+  return { ...total, byStep, ...(reused.length ? { reused: reused.sort() } : {}) };
 }
 
 /** The sum of several totals (a run's iterations); absent entries (older summaries) are skipped. */
 export function combineUsage(parts: Iterable<UsageTotals | undefined>): UsageTotals {
   let total = { ...EMPTY };
   const byStep: Record<string, UsageFigures> = {};
+  const reused: string[] = [];
   for (const p of parts) {
     if (!p) continue;
-    const { byStep: steps, ...figures } = p;
+    const { byStep: steps, reused: r, ...figures } = p;
     total = add(total, figures);
     for (const [step, f] of Object.entries(steps)) byStep[step] = add(byStep[step] ?? EMPTY, f);
+    reused.push(...(r ?? []));
   }
-  return { ...total, byStep };
+  return { ...total, byStep, ...(reused.length ? { reused } : {}) };
 }
 
 /** Iteration and step of a job from its output location: `…/iter-3/sample/job` → {3, sample}. */

@@ -320,7 +320,8 @@ export async function sourceDirFiles(dir: string, rel = ''): Promise<string[]> {
   return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-async function contentHash(dir: string, files: string[]): Promise<string> {
+/** sha256 over the files' names, sizes and bytes: the code version of jobs/ (the upload key, and job reuse's). */
+export async function contentHash(dir: string, files: string[]): Promise<string> {
   const h = createHash('sha256');
   for (const f of files) {
     const bytes = await readFile(path.join(dir, f));

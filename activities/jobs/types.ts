@@ -44,8 +44,9 @@ export interface JobResult {
   modelUri: string;
   outputDataUri: string;
   /** How the result came about: `ran` (this attempt launched it), `adopted-running` (an earlier attempt's
-   * process was still running and this attempt waited for it), `adopted-finished` (outputs already there). */
-  how: 'ran' | 'adopted-running' | 'adopted-finished';
+   * process was still running and this attempt waited for it), `adopted-finished` (outputs already there),
+   * `reused` (a job with the same inputs finished elsewhere, e.g. in another run: its outputs are these). */
+  how: 'ran' | 'adopted-running' | 'adopted-finished' | 'reused';
   seconds: number;
   /** SageMaker only: what the job billed (recorded in step summaries that keep the JobResult). */
   cost?: JobCost;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { budgetExhausted, combineUsage, costUsd, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/usage';
 import { budgetAdmission } from '../../activities/jobs/usage-record';
+import { channelAddress, jobAddress } from '../../activities/jobs/reuse';
 import { validateConfig } from '../../core/config';
 import localConfig from '../../configs/local.json';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
@@ -184,4 +185,47 @@ test('config: budget.maxUsd needs prices for the jobs it caps; maxJobHours does 
   });
   assert.ok(!sm.ok);
   assert.match(sm.problems[0].message, /set backend\.pricesPerHour\["ml\.p4d\.24xlarge"\]/);
+});
+
+test('sumUsage and combineUsage: reused jobs cost nothing, are left out of the totals and are listed', () => {
+  const it1 = sumUsage([
+    job('r-i1-sample', { status: 'Reused', reusedFrom: 's3://b/runs/old/iter-1/sample/job', seconds: 0, billableSeconds: 0, usd: 0 }),
+    job('r-i1-train', { step: 'train', usd: 2 }),
+  ]);
+  assert.equal(it1.jobs, 1);
+  assert.equal(it1.usd, 2);
+  assert.deepEqual(Object.keys(it1.byStep), ['train']);
+  assert.deepEqual(it1.reused, ['r-i1-sample']);
+  assert.equal('reused' in sumUsage([job('x')]), false, 'absent when nothing was reused');
+  const run = combineUsage([sumUsage([job('r-i0-evaluate', { status: 'Reused', usd: 0 })]), it1]);
+  assert.deepEqual(run.reused, ['r-i0-evaluate', 'r-i1-sample']);
+  assert.equal(run.jobs, 1);
+});
+
+test('jobAddress: the same inputs anywhere give the same address; any input change gives another', async () => {
+  const listing: Record<string, { key: string; size: number; etag?: string }[]> = {
+    's3://b/runs/a/models/seed': [{ key: 'config.json', size: 10, etag: '"e1"' }, { key: 'model.safetensors', size: 99, etag: '"e2"' }],
+    's3://b/runs/b/models/seed': [{ key: 'model.safetensors', size: 99, etag: '"e2"' }, { key: 'config.json', size: 10, etag: '"e1"' }, { key: '_job.json', size: 5, etag: '"x"' }],
+    's3://b/runs/c/models/seed': [{ key: 'config.json', size: 10, etag: '"e1"' }, { key: 'model.safetensors', size: 99, etag: '"CHANGED"' }],
+    's3://b/runs/a/iter-1/sample/requests/data': [{ key: 'requests.jsonl', size: 7, etag: '"r"' }],
+    's3://b/runs/b/iter-1/sample/requests/data': [{ key: 'requests.jsonl', size: 7, etag: '"r"' }],
+  };
+  const store = {
+    async list(prefix: string) {
+      return (listing[prefix] ?? []).map((o) => ({ ...o, uri: `${prefix}/${o.key}`, key: `${prefix.slice('s3://b/'.length)}/${o.key}` }));
+    },
+  };
+  const spec = (run: string, hps: Record<string, number> = { num_samples: 4 }) => ({
+    jobName: `${run}-i1-sample`,
+    entryPoint: 'generate.py',
+    channels: { model: `s3://b/runs/${run}/models/seed`, requests: `s3://b/runs/${run}/iter-1/sample/requests/data` },
+    hyperparameters: hps,
+    outputUri: `s3://b/runs/${run}/iter-1/sample/job`,
+  });
+  const a = await jobAddress(store, spec('a'), 'code1');
+  assert.equal(await jobAddress(store, spec('b'), 'code1'), a, 'other run, same content (order and _-files ignored)');
+  assert.notEqual(await jobAddress(store, spec('b'), 'code2'), a, 'other jobs/ code');
+  assert.notEqual(await jobAddress(store, spec('b', { num_samples: 8 }), 'code1'), a, 'other hyperparameters');
+  assert.notEqual(await jobAddress(store, { ...spec('b'), channels: { ...spec('b').channels, model: 's3://b/runs/c/models/seed' } }, 'code1'), a, 'other model bytes');
+  assert.equal(await channelAddress(store, 's3://b/runs/a/models/seed/'), await channelAddress(store, 's3://b/runs/a/models/seed'));
 });

@@ -1,0 +1,118 @@
+/**
+ * Reuse across runs: a job is addressed by the hash of its inputs — entry point, hyperparameters, the code of
+ * jobs/, and the content of every input channel (each object's key, size and ETag). When a job with the same
+ * address has finished anywhere under the storage prefix (another run of the config, or a new run sharing a
+ * prefix of its work), its outputs are used as they are instead of running it again. The index lives at
+ * `<storage prefix>/cache/jobs/<address>.json`; reused outputs stay where they were written.
+ */
+import { log } from '@temporalio/activity';
+import { joinUri } from '../../core/artifacts';
+import { canonicalJson, sha256Hex } from '../manifest';
+import type { ObjectStore } from '../storage';
+import { contentHash, sourceDirFiles } from './sagemaker-runner';
+import type { JobContext, JobResult, JobRunner, JobSpec } from './types';
+import { writeUsageRecord } from './usage-record';
+
+/** What the index records for an address: where the finished job's outputs are. */
+export interface ReusableJob {
+  address: string;
+  jobName: string;
+  entryPoint: string;
+  outputUri: string;
+  modelUri: string;
+  outputDataUri: string;
+  finishedAt: string;
+}
+
+/** The content address of a channel: its objects' keys (relative to the channel), sizes and ETags. */
+export async function channelAddress(store: Pick<ObjectStore, 'list'>, prefixUri: string): Promise<string> {
+  const base = prefixUri.replace(/\/+$/, '');
+  const listed = await store.list(base);
+  const rows = listed
+    .map((o) => [o.uri.slice(base.length + 1), o.size, o.etag ?? ''] as const)
+    .filter(([rel]) => rel.length > 0 && !rel.startsWith('_'))
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return sha256Hex(canonicalJson(rows));
+}
+
+export async function jobAddress(store: Pick<ObjectStore, 'list'>, spec: JobSpec, codeHash: string): Promise<string> {
+  const channels: Record<string, string> = {};
+  for (const name of Object.keys(spec.channels).sort()) channels[name] = await channelAddress(store, spec.channels[name]);
+  return sha256Hex(canonicalJson({ entryPoint: spec.entryPoint, hyperparameters: spec.hyperparameters, code: codeHash, channels }));
+}
+
+let codeHashes = new Map<string, Promise<string>>();
+
+/** The jobs/ code hash, once per process and folder (the same as the SageMaker source package's). */
+export function jobsCodeHash(jobsDir: string): Promise<string> {
+  let h = codeHashes.get(jobsDir);
+  if (!h) {
+    h = sourceDirFiles(jobsDir).then((files) => contentHash(jobsDir, files));
+    h.catch(() => codeHashes.delete(jobsDir));
+    codeHashes.set(jobsDir, h);
+  }
+  return h;
+}
+
+/** For tests that change jobs/ between runs in one process. */
+export function forgetCodeHashes(): void {
+  codeHashes = new Map();
+}
+
+function activityLog(ctx: JobContext, message: string): void {
+  ctx.log(message);
+  try {
+    log.info(message);
+  } catch {
+    // not in an activity
+  }
+}
+
+/** Wraps a runner: a job whose address has finished elsewhere is reused; every finished job is indexed. */
+export function reusingRunner(inner: JobRunner, store: ObjectStore, opts: { indexUri: string; jobsDir: string }): JobRunner {
+  return {
+    async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
+      const address = await jobAddress(store, spec, await jobsCodeHash(opts.jobsDir));
+      const entryUri = joinUri(opts.indexUri, `${address}.json`);
+      const found = await store.getJson<ReusableJob>(entryUri);
+      // The job's own earlier outputs are the runner's business (adoption); another job's are reused when
+      // they are still there.
+      if (found && found.outputUri !== spec.outputUri && (await outputsPresent(store, found))) {
+        activityLog(ctx, `job ${spec.jobName}: reusing the outputs of job ${found.jobName} (${found.outputUri}): same inputs, code and parameters (address ${address.slice(0, 12)})`);
+        ctx.heartbeat({ phase: 'done', jobName: spec.jobName, adopted: true });
+        const usage = await writeUsageRecord(store, spec, {
+          attempt: spec.jobName,
+          status: 'Reused',
+          reusedFrom: found.outputUri,
+          backend: 'local',
+          seconds: 0,
+          billableSeconds: 0,
+          instanceType: 'none',
+          instanceCount: 0,
+          usd: 0,
+          finishedAt: found.finishedAt,
+        });
+        return { jobName: spec.jobName, outputUri: found.outputUri, modelUri: found.modelUri, outputDataUri: found.outputDataUri, how: 'reused', seconds: 0, usage };
+      }
+      const result = await inner.run(spec, ctx);
+      const entry: ReusableJob = {
+        address,
+        jobName: spec.jobName,
+        entryPoint: spec.entryPoint,
+        outputUri: spec.outputUri,
+        modelUri: result.modelUri,
+        outputDataUri: result.outputDataUri,
+        finishedAt: result.usage.finishedAt,
+      };
+      // First writer wins: an address names the same outputs whichever run wrote them.
+      if (!found) await store.putJson(entryUri, entry);
+      return result;
+    },
+  };
+}
+
+/** Whether the indexed job's outputs are still in S3 (a run's prefix may have been deleted since). */
+async function outputsPresent(store: Pick<ObjectStore, 'list'>, job: ReusableJob): Promise<boolean> {
+  const [model, data] = await Promise.all([store.list(job.modelUri), store.list(job.outputDataUri)]);
+  return model.length + data.length > 0;
+}
