@@ -8,6 +8,8 @@ import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfi
 import { parseTemplate, type TemplateKind } from '../core/prompt';
 import { canonicalJson, sha256Hex } from '../activities/manifest';
 import { locateJsonError } from './json-locate';
+import { CliError } from './connection';
+import { EXIT_USAGE } from './args';
 
 // The run's prepare activity hashes the validated config with these same functions, so the memo's
 // configHash equals RunSummary.configHash.
@@ -207,4 +209,15 @@ export function describeConfig(loaded: LoadedConfig): string {
     `  storage:  s3://${s.bucket}/${s.prefix}${endpoint}`,
     `  hash:     ${loaded.configHash}`,
   ].join('\n');
+}
+
+/** `--config FILE` of the commands that read a finished run (review, report): the file's config, or undefined. */
+export async function optionalConfigFile(path: string | undefined): Promise<RunConfig | undefined> {
+  if (!path) return undefined;
+  try {
+    return (await loadConfigFile(path)).config;
+  } catch (e) {
+    if (e instanceof ConfigFileError) throw new CliError(e.message, EXIT_USAGE);
+    throw e;
+  }
 }

@@ -17,9 +17,9 @@ import { renderRunReport, reportUris, type RunReportExtras } from '../core/repor
 import type { RunSummary } from '../core/run-types';
 import { collectSuiteDetail } from '../activities/report';
 import type { ObjectStore } from '../activities/storage';
-import { EXIT_OK, EXIT_USAGE, type ConnectionOptions } from './args';
+import { EXIT_OK, type ConnectionOptions } from './args';
 import type { CliIO } from './commands';
-import { ConfigFileError, loadConfigFile } from './config-file';
+import { optionalConfigFile } from './config-file';
 import { CliError, connect, type Connected } from './connection';
 import { describeRun, println, recordedConfig } from './follow';
 import { cliObjectStore } from './storage';
@@ -122,15 +122,7 @@ export interface ReportDeps {
 }
 
 export async function cmdReport(cmd: ReportOptions, io: CliIO, deps: ReportDeps = {}): Promise<number> {
-  let fileConfig: RunConfig | undefined;
-  if (cmd.configPath) {
-    try {
-      fileConfig = (await loadConfigFile(cmd.configPath)).config;
-    } catch (e) {
-      if (e instanceof ConfigFileError) throw new CliError(e.message, EXIT_USAGE);
-      throw e;
-    }
-  }
+  const fileConfig = await optionalConfigFile(cmd.configPath);
   const conn = await connect(cmd.connection);
   let run: Awaited<ReturnType<typeof completedRun>>;
   let config: RunConfig;

@@ -26,7 +26,7 @@ import { DEFAULT_PAIRWISE_RUBRIC } from '../activities/evaluate';
 import type { ObjectStore } from '../activities/storage';
 import { cliObjectStore } from './storage';
 import { EXIT_USAGE, type ReviewCommand } from './args';
-import { ConfigFileError, loadConfigFile } from './config-file';
+import { optionalConfigFile } from './config-file';
 import { CliError, connect, type Connected } from './connection';
 import { describeRun, println, recordedConfig, type OutStream } from './follow';
 
@@ -272,15 +272,7 @@ async function completedSummary(conn: Connected, workflowId: string): Promise<Ru
 
 
 async function cmdExport(cmd: Extract<ReviewCommand, { action: 'export' }>, io: { out: OutStream; err: OutStream }): Promise<number> {
-  let fileConfig: RunConfig | undefined;
-  if (cmd.configPath) {
-    try {
-      fileConfig = (await loadConfigFile(cmd.configPath)).config;
-    } catch (e) {
-      if (e instanceof ConfigFileError) throw new CliError(e.message, EXIT_USAGE);
-      throw e;
-    }
-  }
+  const fileConfig = await optionalConfigFile(cmd.configPath);
   const conn = await connect(cmd.connection);
   let summary: RunSummary;
   let config: RunConfig;

@@ -172,7 +172,6 @@ export function formatScheduleDescription(d: ScheduleDescription, uiUrl: string,
 }
 
 export async function cmdSchedule(cmd: ScheduleCommand, io: IO): Promise<number> {
-  if (cmd.action === 'create' && cmd.dryRun) return createDryRun(cmd, io);
   let req: ScheduleRequest | undefined;
   if (cmd.action === 'create') {
     try {
@@ -182,6 +181,7 @@ export async function cmdSchedule(cmd: ScheduleCommand, io: IO): Promise<number>
       println(io.err, e.message);
       return EXIT_USAGE;
     }
+    if (cmd.dryRun) return createDryRun(cmd, req, io);
   }
   const conn = await connect(cmd.connection);
   try {
@@ -194,15 +194,7 @@ export async function cmdSchedule(cmd: ScheduleCommand, io: IO): Promise<number>
   }
 }
 
-async function createDryRun(cmd: ScheduleCommand, io: IO): Promise<number> {
-  let req: ScheduleRequest;
-  try {
-    req = await scheduleRequest(cmd);
-  } catch (e) {
-    if (!(e instanceof ConfigFileError)) throw e;
-    println(io.err, e.message);
-    return EXIT_USAGE;
-  }
+function createDryRun(cmd: ScheduleCommand, req: ScheduleRequest, io: IO): number {
   const inputFile = `${req.scheduleId}.schedule-input.json`;
   writeFileSync(inputFile, JSON.stringify(req.input, null, 2) + '\n');
   const options = scheduleOptions(req, { taskQueue: cmd.connection.taskQueue, paused: cmd.paused, note: cmd.note });
