@@ -54,6 +54,15 @@ export function throttledHeartbeat(everyMs = 2000): (details?: unknown) => void 
   };
 }
 
+/** Logs through the current activity's logger; outside an activity (unit tests, tools) it says nothing. */
+export function activityLog(message: string): void {
+  try {
+    Context.current().log.info(message);
+  } catch {
+    /* outside an activity (unit tests) */
+  }
+}
+
 export function isS3(uri: string): boolean {
   return uri.startsWith('s3://');
 }

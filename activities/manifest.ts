@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { MANIFEST, joinUri } from '../core/artifacts';
 import type { ObjectStore, WrittenObject } from './storage';
-import { log } from '@temporalio/activity';
+import { activityLog } from './context';
 
 export interface StepManifest<S> {
   step: string;
@@ -38,15 +38,6 @@ export interface StepOutcome<S> {
   summary: S;
   /** True when a finished manifest was found and the work was not redone. */
   reused: boolean;
-}
-
-/** The activity's log when there is one (steps also run outside activities, in tests and tools). */
-function activityLog(message: string): void {
-  try {
-    log.info(message);
-  } catch {
-    // not in an activity
-  }
 }
 
 export async function runStepOnce<S>(

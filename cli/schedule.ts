@@ -23,7 +23,10 @@ export function scheduledRunConfig(raw: unknown, settings: ScheduleFlagSettings)
   const base = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const schedule = { ...((base.schedule as Record<string, unknown> | undefined) ?? {}) };
   // A cron from the command line replaces an interval in the file, and the other way round.
-  if (settings.cron) delete schedule.every, delete schedule.offset;
+  if (settings.cron) {
+    delete schedule.every;
+    delete schedule.offset;
+  }
   if (settings.every) delete schedule.cron;
   const registry = { ...((base.registry as Record<string, unknown> | undefined) ?? {}), startFrom: 'champion' };
   return { ...base, schedule: { ...schedule, ...settings }, registry };

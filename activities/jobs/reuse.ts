@@ -5,7 +5,6 @@
  * prefix of its work), its outputs are used as they are instead of running it again. The index lives at
  * `<storage prefix>/cache/jobs/<address>.json`; reused outputs stay where they were written.
  */
-import { log } from '@temporalio/activity';
 import { joinUri } from '../../core/artifacts';
 import { canonicalJson, sha256Hex } from '../manifest';
 import type { ObjectStore } from '../storage';
@@ -41,7 +40,7 @@ export async function jobAddress(store: Pick<ObjectStore, 'list'>, spec: JobSpec
   return sha256Hex(canonicalJson({ entryPoint: spec.entryPoint, hyperparameters: spec.hyperparameters, code: codeHash, channels }));
 }
 
-let codeHashes = new Map<string, Promise<string>>();
+const codeHashes = new Map<string, Promise<string>>();
 
 /** The jobs/ code hash, once per process and folder (the same as the SageMaker source package's). */
 export function jobsCodeHash(jobsDir: string): Promise<string> {
@@ -54,20 +53,6 @@ export function jobsCodeHash(jobsDir: string): Promise<string> {
   return h;
 }
 
-/** For tests that change jobs/ between runs in one process. */
-export function forgetCodeHashes(): void {
-  codeHashes = new Map();
-}
-
-function activityLog(ctx: JobContext, message: string): void {
-  ctx.log(message);
-  try {
-    log.info(message);
-  } catch {
-    // not in an activity
-  }
-}
-
 /** Wraps a runner: a job whose address has finished elsewhere is reused; every finished job is indexed. */
 export function reusingRunner(inner: JobRunner, store: ObjectStore, opts: { indexUri: string; jobsDir: string }): JobRunner {
   return {
@@ -78,7 +63,7 @@ export function reusingRunner(inner: JobRunner, store: ObjectStore, opts: { inde
       // The job's own earlier outputs are the runner's business (adoption); another job's are reused when
       // they are still there.
       if (found && found.outputUri !== spec.outputUri && (await outputsPresent(store, found))) {
-        activityLog(ctx, `job ${spec.jobName}: reusing the outputs of job ${found.jobName} (${found.outputUri}): same inputs, code and parameters (address ${address.slice(0, 12)})`);
+        ctx.log(`job ${spec.jobName}: reusing the outputs of job ${found.jobName} (${found.outputUri}): same inputs, code and parameters (address ${address.slice(0, 12)})`);
         ctx.heartbeat({ phase: 'done', jobName: spec.jobName, adopted: true });
         const usage = await writeUsageRecord(store, spec, {
           attempt: spec.jobName,

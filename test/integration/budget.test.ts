@@ -15,10 +15,10 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { selfRationalizationRun } from '../../workflows';
 import type { RunSummary } from '../../core/run-types';
 import { jobName } from '../../core/artifacts';
-import { main } from '../../cli/judgeloop';
-import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();
+const cli = (...argv: string[]) => runCli(argv);
 
 const TINY = {
   loop: { iterations: 1, inputsPerIteration: 40, samplesPerInput: 4 },
@@ -30,13 +30,6 @@ const TINY = {
 function launches(workDir: string, job: string): number {
   const file = path.join(workDir, job, 'launches.log');
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0;
-}
-
-async function cli(...argv: string[]): Promise<{ rc: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const rc = await main(argv, { out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) }, env: process.env });
-  return { rc, out, err };
 }
 
 test('a spent budget stops the next job; the rerun under the same id reuses what was paid for; replay and reset of that run', { timeout: 20 * 60_000 }, async () => {

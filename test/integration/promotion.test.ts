@@ -18,8 +18,7 @@ import { selfRationalizationRun } from '../../workflows';
 import { PROGRESS_QUERY, type RunProgress, type RunSummary } from '../../core/run-types';
 import { lineage } from '../../core/registry';
 import { readRegistry } from '../../activities/registry';
-import { main } from '../../cli/judgeloop';
-import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
 
 // Registered before the stack's hooks so that the worker stops before the services do.
 let worker: Worker | undefined;
@@ -62,17 +61,8 @@ async function start(workflowId: string, cfg: unknown): Promise<WorkflowHandle<t
   return stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [cfg] });
 }
 
-/** Runs the CLI in-process; returns its exit code and what it printed. */
-async function cli(...argv: string[]): Promise<{ rc: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const rc = await main(argv, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-    env: { ...process.env, USER: 'tester' },
-  });
-  return { rc, out, err };
-}
+/** The CLI as user "tester" (the name `approve` records). */
+const cli = (...argv: string[]) => runCli(argv, { ...process.env, USER: 'tester' });
 
 async function awaitingIteration(handle: WorkflowHandle, iteration: number): Promise<RunProgress> {
   const deadline = Date.now() + 4 * 60_000;

@@ -10,19 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main } from '../../cli/judgeloop';
 import type { RunSummary } from '../../core/run-types';
 import { dateParts } from '../../core/schedule';
-import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();
-
-async function cli(...argv: string[]): Promise<{ rc: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const rc = await main(argv, { out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) }, env: process.env });
-  return { rc, out, err };
-}
+const cli = (...argv: string[]) => runCli(argv);
 
 test('a schedule starts runs on dated data from the champion: create, list, describe, pause, trigger, backfill, delete', { timeout: 20 * 60_000 }, async () => {
   const taskQueue = 'schedule';

@@ -9,6 +9,7 @@ import { createActivities, defaultActivityDeps } from '../../activities';
 import { ObjectStore, createS3Client } from '../../activities/storage';
 import { bundleWorkflows } from '../../workers/main';
 import { mergeConfig } from '../../cli/config-file';
+import { main } from '../../cli/judgeloop';
 import localConfig from '../../configs/local.json';
 import { before, after } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -19,6 +20,14 @@ export const TINY_DATA = {
   evalSuites: [{ name: 'synthetic-heldout', kind: 'pointwise', uri: 'datasets/synthetic/heldout.jsonl', adapter: 'canonical', limit: 20 }],
   contamination: { check: false },
 };
+
+/** Runs the CLI in-process, as a user types it; returns its exit code and what it printed. */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ rc: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const rc = await main(argv, { out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) }, env });
+  return { rc, out, err };
+}
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
