@@ -34,9 +34,18 @@ export async function channelAddress(store: Pick<ObjectStore, 'list'>, prefixUri
   return sha256Hex(canonicalJson(rows));
 }
 
-export async function jobAddress(store: Pick<ObjectStore, 'list'>, spec: JobSpec, codeHash: string): Promise<string> {
+export async function jobAddress(
+  store: Pick<ObjectStore, 'list'>,
+  spec: JobSpec,
+  codeHash: string,
+  /** Called after each channel is listed (the caller heartbeats: a channel may hold many objects). */
+  onChannel: () => void = () => undefined,
+): Promise<string> {
   const channels: Record<string, string> = {};
-  for (const name of Object.keys(spec.channels).sort()) channels[name] = await channelAddress(store, spec.channels[name]);
+  for (const name of Object.keys(spec.channels).sort()) {
+    channels[name] = await channelAddress(store, spec.channels[name]);
+    onChannel();
+  }
   return sha256Hex(canonicalJson({ entryPoint: spec.entryPoint, hyperparameters: spec.hyperparameters, code: codeHash, channels }));
 }
 
@@ -57,7 +66,11 @@ export function jobsCodeHash(jobsDir: string): Promise<string> {
 export function reusingRunner(inner: JobRunner, store: ObjectStore, opts: { indexUri: string; jobsDir: string }): JobRunner {
   return {
     async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
-      const address = await jobAddress(store, spec, await jobsCodeHash(opts.jobsDir));
+      // Heartbeat before any I/O: a retried activity must show it is alive within the heartbeat timeout
+      // while it lists channels and hashes jobs/, before the inner runner's own heartbeats begin.
+      const checking = () => ctx.heartbeat({ phase: 'checking', jobName: spec.jobName });
+      checking();
+      const address = await jobAddress(store, spec, await jobsCodeHash(opts.jobsDir), checking);
       const entryUri = joinUri(opts.indexUri, `${address}.json`);
       const found = await store.getJson<ReusableJob>(entryUri);
       // The job's own earlier outputs are the runner's business (adoption); another job's are reused when

@@ -23,8 +23,11 @@ export interface JobSpec {
 }
 
 export interface JobProgress {
-  /** `submitting` and `stopping` come from the SageMaker runner (create, and stop on cancellation). */
-  phase: 'submitting' | 'downloading' | 'running' | 'uploading' | 'stopping' | 'done';
+  /**
+   * `checking`: looking for a finished job with the same inputs (activities/jobs/reuse.ts); `submitting` and
+   * `stopping` come from the SageMaker runner (create, and stop on cancellation).
+   */
+  phase: 'checking' | 'submitting' | 'downloading' | 'running' | 'uploading' | 'stopping' | 'done';
   jobName: string;
   /** SageMaker only: the training job's name (sagemakerJobName), status, secondary status and billed time. */
   externalJobName?: string;
