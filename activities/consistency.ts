@@ -9,6 +9,7 @@ import { joinUri } from '../core/artifacts';
 import { parseJudgment } from '../core/judgment';
 import type { ConsistencySummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
+import { acrossRunsFor } from './step-reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from './context';
 import {
   type JudgedRef,
@@ -86,7 +87,7 @@ export function createConsistencyActivities(deps: ActivityDeps) {
 
       const rendered = await runStepOnce(
         store,
-        { prefixUri: requestsPrefix, step: 'consistency:requests', inputs: requestInputs, codeVersion: deps.codeVersion },
+        { prefixUri: requestsPrefix, step: 'consistency:requests', inputs: requestInputs, codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri) },
         async () => {
           // The original prompts, by request id (one per sampled input: N judgments share each).
           const originals = new Map<string, Pick<GenerationRequest, 'messages' | 'prompt_hash' | 'template_hash'>>();
@@ -121,6 +122,7 @@ export function createConsistencyActivities(deps: ActivityDeps) {
           step: 'consistency',
           inputs: { requests: requestInputs, job: job?.modelUri ?? null },
           codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         async () => {
           let rescored = 0;

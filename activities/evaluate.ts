@@ -32,6 +32,7 @@ import {
 import type { PairwiseMetrics, RelativeMetrics, SuiteMetrics } from '../core/run-types';
 import { deriveSeed } from '../core/rng';
 import { runStepOnce } from './manifest';
+import { acrossRunsFor } from './step-reuse';
 import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from './context';
 import { generationHyperparameters, loadTemplate, loadTemplateFile, promptHash, renderForJudge, type LoadedTemplate } from './prompts';
 import type { GenerationRequest } from './sample';
@@ -257,6 +258,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
               groupBy: pointwiseSuites.map((s) => suiteGroupBy(config, s)),
             },
             codeVersion: deps.codeVersion,
+            acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
           },
           async () => {
             async function* requests(): AsyncGenerator<EvalRequest> {
@@ -350,6 +352,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
               orderSeeds,
             },
             codeVersion: deps.codeVersion,
+            acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
           },
           async () => {
             async function* requests(): AsyncGenerator<RelativeRequest> {
@@ -401,6 +404,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
             seed: config.loop.seed,
           },
           codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         async () => {
           const baselines = baselineJob ? await readBaselineScores(store, baselineJob, config, input.modelUri, heartbeat) : null;

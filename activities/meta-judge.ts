@@ -15,6 +15,7 @@ import type { ChatMessage, PointwiseExample } from '../core/records';
 import { deriveSeed } from '../core/rng';
 import type { MetaJudgeSummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
+import { acrossRunsFor } from './step-reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from './context';
 import { DEFAULT_META_TEMPLATE, generationHyperparameters, loadTemplateFile, promptHash } from './prompts';
 import type { GenerationRequest } from './sample';
@@ -238,7 +239,7 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
 
       const rendered = await runStepOnce(
         store,
-        { prefixUri: requestsPrefix, step: 'meta-judge:requests', inputs: requestInputs, codeVersion: deps.codeVersion },
+        { prefixUri: requestsPrefix, step: 'meta-judge:requests', inputs: requestInputs, codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri) },
         async () => {
           // The sample step's requests say which training rows were judged; only those are kept in memory.
           const exampleOf = new Map<string, string>();
@@ -293,6 +294,7 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
           step: 'meta-judge',
           inputs: { requests: requestInputs, job: job?.modelUri ?? null, sampling },
           codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         async () => {
           let rated = 0;

@@ -29,6 +29,7 @@ import {
 import type { PreferencePair } from '../core/records';
 import type { PairSummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
+import { acrossRunsFor } from './step-reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from './context';
 import type { GenerationRequest } from './sample';
 import type { ScoredJudgment } from './score';
@@ -323,6 +324,7 @@ export function createPairActivities(deps: ActivityDeps) {
           step: 'pair',
           inputs: pairStepInputs(input),
           codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         () => curatePairs(store, input, throttledHeartbeat()),
       );

@@ -8,6 +8,7 @@ import { deriveSeed } from '../core/rng';
 import { selectIterationInputs } from '../core/selection';
 import type { PointwiseExample } from '../core/records';
 import { runStepOnce } from './manifest';
+import { acrossRunsFor } from './step-reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from './context';
 import { loadTemplate, renderForJudge, generationHyperparameters, promptHash } from './prompts';
 import type { JobResult } from './jobs/types';
@@ -74,6 +75,7 @@ export function createSampleActivities(deps: ActivityDeps) {
             judge: config.judge,
           },
           codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         async () => {
           const ids: string[] = [];

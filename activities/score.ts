@@ -9,6 +9,7 @@ import { parseJudgment } from '../core/judgment';
 import type { Judgment } from '../core/records';
 import type { SampleSummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
+import { acrossRunsFor } from './step-reuse';
 import { type ActivityDeps, storageSettings, throttledHeartbeat } from './context';
 
 /** What the generation job writes per sample (request fields are echoed back). */
@@ -67,6 +68,7 @@ export function createScoreActivities(deps: ActivityDeps) {
           step: 'score',
           inputs: { raw: input.rawJudgmentsUri, judge: input.config.judge, model: input.modelUri },
           codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         async () => {
           const examples = new Set<string>();

@@ -10,11 +10,16 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { joinUri, parseS3Uri, s3Uri } from '../core/artifacts';
@@ -69,6 +74,65 @@ export class ObjectStore {
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** An object's size and ETag, or null when there is none at `uri`. */
+  async stat(uri: string): Promise<{ size: number; etag?: string } | null> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { size: Number(out.ContentLength ?? 0), ...(out.ETag ? { etag: out.ETag } : {}) };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Copies an object inside S3 (no bytes pass through here) so that the copy has the source's ETag: a
+   * multipart object is copied part by part with the same part boundaries (a plain CopyObject would give it
+   * a single-part ETag). Content addresses are built from ETags (activities/jobs/reuse.ts), so a copied
+   * step output still matches the jobs that read the original.
+   */
+  async copy(srcUri: string, destUri: string): Promise<void> {
+    const src = parseS3Uri(srcUri);
+    const dest = parseS3Uri(destUri);
+    const copySource = `${src.bucket}/${src.key.split('/').map(encodeURIComponent).join('/')}`;
+    const whole = await this.client.send(new HeadObjectCommand({ Bucket: src.bucket, Key: src.key }));
+    const size = Number(whole.ContentLength ?? 0);
+    const parts = multipartParts(whole.ETag);
+    // The part size: the server's first part where it reports parts (AWS does), else our writers' when it
+    // gives that many parts. Unknown: a plain copy (its ETag differs, so later jobs may not be reused).
+    let partSize: number | null = null;
+    if (parts !== null && size > 0) {
+      const first = await this.client.send(new HeadObjectCommand({ Bucket: src.bucket, Key: src.key, PartNumber: 1 }));
+      const firstPart = Number(first.ContentLength ?? 0);
+      if (first.PartsCount === parts && firstPart > 0) partSize = firstPart;
+      else if (Math.ceil(size / UPLOAD_PART_SIZE) === parts) partSize = UPLOAD_PART_SIZE;
+    }
+    if (partSize === null) {
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: dest.bucket, Key: dest.key, CopySource: copySource, ...(whole.ContentType ? { ContentType: whole.ContentType } : {}) }),
+      );
+      return;
+    }
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...(whole.ContentType ? { ContentType: whole.ContentType } : {}) }),
+    );
+    try {
+      const copied: { PartNumber: number; ETag: string }[] = [];
+      for (let n = 1, start = 0; start < size; n++, start += partSize) {
+        const end = Math.min(start + partSize, size) - 1;
+        const out = await this.client.send(
+          new UploadPartCopyCommand({ Bucket: dest.bucket, Key: dest.key, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
+        );
+        copied.push({ PartNumber: n, ETag: out.CopyPartResult!.ETag! });
+      }
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId, MultipartUpload: { Parts: copied } }));
+    } catch (err) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId })).catch(() => undefined);
       throw err;
     }
   }
@@ -152,7 +216,7 @@ export class ObjectStore {
       client: this.client,
       params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' },
       queueSize: 2,
-      partSize: 8 * 1024 * 1024,
+      partSize: UPLOAD_PART_SIZE,
     });
     const done = upload.done();
     try {
@@ -234,6 +298,15 @@ export class ObjectStore {
     }
     return objects.length;
   }
+}
+
+/** The part size of writeJsonl's multipart uploads. */
+export const UPLOAD_PART_SIZE = 8 * 1024 * 1024;
+
+/** The number of parts of a multipart object, from its ETag (`"<md5 of the parts' md5s>-<parts>"`); null for a single-part one. */
+export function multipartParts(etag: string | undefined): number | null {
+  const m = /-(\d+)"?$/.exec(etag ?? '');
+  return m ? Number(m[1]) : null;
 }
 
 export async function listFilesRecursive(dir: string, rel = ''): Promise<string[]> {

@@ -1,12 +1,14 @@
 /**
  * The usage step: sums the usage records the job runners left under an iteration (core/usage.ts) into the
- * iteration's totals, and writes them, with every record, to `iter-K/usage.json`.
+ * iteration's totals, with the data steps copied from an earlier run, and writes them, with every record, to
+ * `iter-K/usage.json`.
  */
 import { iterationPrefix, joinUri } from '../core/artifacts';
 import type { RunConfig } from '../core/config';
 import { sumUsage, type UsageTotals } from '../core/usage';
 import { readUsageRecords } from './jobs/usage-record';
 import { storageSettings, type ActivityDeps } from './context';
+import { readReusedSteps } from './step-reuse';
 
 export interface UsageInput {
   config: RunConfig;
@@ -20,7 +22,8 @@ export function createUsageActivities(deps: ActivityDeps) {
       const store = deps.storeFor(storageSettings(input.config));
       const prefix = iterationPrefix(input.runPrefixUri, input.iteration);
       const records = await readUsageRecords(store, prefix);
-      const totals = sumUsage(records);
+      const reusedSteps = await readReusedSteps(store, input.runPrefixUri, prefix);
+      const totals: UsageTotals = { ...sumUsage(records), ...(reusedSteps.length ? { reusedSteps } : {}) };
       // Rewritten whole by a retried attempt: the same records give the same file.
       await store.putJson(joinUri(prefix, 'usage.json'), { iteration: input.iteration, totals, jobs: records });
       return totals;

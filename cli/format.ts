@@ -295,6 +295,9 @@ export function formatResults(summary: RunSummary): string {
     ...(summary.usage?.reused?.length
       ? [`reused, not run (same inputs as a job that finished earlier): ${summary.usage.reused.join(', ')}`, '']
       : []),
+    ...(summary.usage?.reusedSteps?.length
+      ? [`reused, not recomputed (copied from the same step of an earlier run with the same inputs): ${summary.usage.reusedSteps.join(', ')}`, '']
+      : []),
     `final model: ${summary.finalModelUri || NONE}`,
     `artifacts:   ${summary.runPrefixUri || NONE}`,
   ];
@@ -310,6 +313,11 @@ export function formatResults(summary: RunSummary): string {
 // ---------------------------------------------------------------------------------------------------------
 // progress
 
+/** `3 jobs`, `1 data step`; empty for none. */
+function plural(n: number, noun: string): string {
+  return n === 0 ? '' : `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** A short line for an iteration that just finished, e.g. `iteration 1 done: 812 pairs · synthetic 37.5% exact`. */
 export function formatIterationDone(it: IterationSummary): string {
   const parts: string[] = [];
@@ -322,8 +330,8 @@ export function formatIterationDone(it: IterationSummary): string {
   if (it.usage) {
     const cost = formatCost(it.usage);
     parts.push(`jobs ${formatDuration(it.usage.seconds * 1000)}${cost === 'not priced' ? '' : `, ${cost}`}`);
-    const reused = it.usage.reused?.length ?? 0;
-    if (reused) parts.push(`${reused} job${reused === 1 ? '' : 's'} reused from an earlier run`);
+    const reused = [plural(it.usage.reused?.length ?? 0, 'job'), plural(it.usage.reusedSteps?.length ?? 0, 'data step')].filter(Boolean);
+    if (reused.length) parts.push(`${reused.join(' and ')} reused from an earlier run`);
   }
   const label = it.iteration === 0 ? 'iteration 0 (seed judge)' : `iteration ${it.iteration}`;
   return `${label} done${parts.length ? `: ${parts.join(' · ')}` : ''}`;

@@ -636,6 +636,17 @@ function usdText(v: number): string {
   return v === 0 ? '$0' : v >= 0.01 ? `$${v.toFixed(2)}` : `$${v.toFixed(4)}`;
 }
 
+/** What the run took from earlier runs instead of doing it (cost nothing, so it is in no figure above). */
+function reusedLines(run: RunSummary['usage']): string {
+  const lines = [
+    run?.reused?.length ? `<p><b>Jobs reused, not run</b> (same inputs as a job that finished earlier): ${escapeHtml(run.reused.join(', '))}</p>` : '',
+    run?.reusedSteps?.length
+      ? `<p><b>Data steps reused, not recomputed</b> (copied from the same step of an earlier run with the same inputs): ${escapeHtml(run.reusedSteps.join(', '))}</p>`
+      : '',
+  ].join('');
+  return lines ? `<h3>Reused from earlier runs</h3>${lines}` : '';
+}
+
 function usageSection(summary: RunSummary): string {
   const its = sorted(summary).filter((it) => it.usage);
   if (its.length === 0) return section('usage', 'Time and cost per step', '', empty('no usage figures in this summary (recorded before usage accounting)'));
@@ -692,7 +703,8 @@ function usageSection(summary: RunSummary): string {
   const body =
     `<div class="charts">${charts.join('')}</div>` +
     (run ? `<h3>The run, per step</h3>${tableHtml({ header: ['step', 'jobs', 'job time', 'billed', 'cost', 'share of time %'], rows: runRows, align: ['left', 'right', 'right', 'right', 'right', 'right'] })}` : empty('no run-level usage totals')) +
-    (perIteration ? `<h3>Per iteration</h3>${tableHtml(perIteration)}<p class="muted small">billed: instance time; iter-K/usage.json lists every job.</p>` : '');
+    (perIteration ? `<h3>Per iteration</h3>${tableHtml(perIteration)}<p class="muted small">billed: instance time; iter-K/usage.json lists every job.</p>` : '') +
+    reusedLines(run);
   return section('usage', 'Time and cost per step', 'What the jobs of each step used and cost (a retried job is counted once).', body);
 }
 

@@ -49,6 +49,11 @@ export interface UsageTotals extends UsageFigures {
   byStep: Record<string, UsageFigures>;
   /** Jobs not run because their outputs were reused (their names); absent when none. */
   reused?: string[];
+  /**
+   * Data steps not recomputed because the same step of an earlier run had the same inputs by content: their
+   * places in the run (`iter-1/score`), whose outputs were copied from it; absent when none.
+   */
+  reusedSteps?: string[];
 }
 
 /** The folder of usage records under a job's output location. */
@@ -106,14 +111,16 @@ export function combineUsage(parts: Iterable<UsageTotals | undefined>): UsageTot
   let total = { ...EMPTY };
   const byStep: Record<string, UsageFigures> = {};
   const reused: string[] = [];
+  const reusedSteps: string[] = [];
   for (const p of parts) {
     if (!p) continue;
-    const { byStep: steps, reused: r, ...figures } = p;
+    const { byStep: steps, reused: r, reusedSteps: rs, ...figures } = p;
     total = add(total, figures);
     for (const [step, f] of Object.entries(steps)) byStep[step] = add(byStep[step] ?? EMPTY, f);
     reused.push(...(r ?? []));
+    reusedSteps.push(...(rs ?? []));
   }
-  return { ...total, byStep, ...(reused.length ? { reused } : {}) };
+  return { ...total, byStep, ...(reused.length ? { reused } : {}), ...(reusedSteps.length ? { reusedSteps } : {}) };
 }
 
 /** Iteration and step of a job from its output location: `…/iter-3/sample/job` → {3, sample}. */

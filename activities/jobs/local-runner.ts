@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { joinUri } from '../../core/artifacts';
 import type { ObjectStore } from '../storage';
-import { hashInputs } from '../manifest';
+import { hashInputs } from '../hashing';
 import type { JobContext, JobProgress, JobResult, JobRunner, JobSpec } from './types';
 import { costUsd } from '../../core/usage';
 import { writeUsageRecord } from './usage-record';

@@ -6,8 +6,8 @@
  * `<storage prefix>/cache/jobs/<address>.json`; reused outputs stay where they were written.
  */
 import { joinUri } from '../../core/artifacts';
-import { canonicalJson, sha256Hex } from '../manifest';
-import type { ObjectStore } from '../storage';
+import { canonicalJson, sha256Hex } from '../hashing';
+import type { ListedObject, ObjectStore } from '../storage';
 import { contentHash, sourceDirFiles } from './sagemaker-runner';
 import type { JobContext, JobResult, JobRunner, JobSpec } from './types';
 import { writeUsageRecord } from './usage-record';
@@ -26,7 +26,12 @@ export interface ReusableJob {
 /** The content address of a channel: its objects' keys (relative to the channel), sizes and ETags. */
 export async function channelAddress(store: Pick<ObjectStore, 'list'>, prefixUri: string): Promise<string> {
   const base = prefixUri.replace(/\/+$/, '');
-  const listed = await store.list(base);
+  return listingAddress(base, await store.list(base));
+}
+
+/** The content address of a folder's listing; objects whose relative key starts with `_` (usage records) are left out. */
+export function listingAddress(prefixUri: string, listed: readonly ListedObject[]): string {
+  const base = prefixUri.replace(/\/+$/, '');
   const rows = listed
     .map((o) => [o.uri.slice(base.length + 1), o.size, o.etag ?? ''] as const)
     .filter(([rel]) => rel.length > 0 && !rel.startsWith('_'))

@@ -333,6 +333,19 @@ const WORKER_GRANTS: Record<string, Grant[] | { notGranted: string }> = {
     { action: 's3:PutObject', resource: OBJECT_ARN },
     { action: 's3:AbortMultipartUpload', resource: OBJECT_ARN },
   ],
+  // ObjectStore.copy (a data step reused from another run): CopyObject, or for a multipart object the same
+  // parts with UploadPartCopy. Both read the source (s3:GetObject) and write the copy (s3:PutObject).
+  CopyObjectCommand: [
+    { action: 's3:GetObject', resource: OBJECT_ARN },
+    { action: 's3:PutObject', resource: OBJECT_ARN },
+  ],
+  UploadPartCopyCommand: [
+    { action: 's3:GetObject', resource: OBJECT_ARN },
+    { action: 's3:PutObject', resource: OBJECT_ARN },
+  ],
+  CreateMultipartUploadCommand: [{ action: 's3:PutObject', resource: OBJECT_ARN }],
+  CompleteMultipartUploadCommand: [{ action: 's3:PutObject', resource: OBJECT_ARN }],
+  AbortMultipartUploadCommand: [{ action: 's3:AbortMultipartUpload', resource: OBJECT_ARN }],
   CreateTrainingJobCommand: [
     { action: 'sagemaker:CreateTrainingJob', resource: trainingJobArn(EXAMPLE_JOB) },
     // The request always carries Tags (judgeloop:job), and tag-on-create is authorised as AddTags.
@@ -527,6 +540,8 @@ test('execution-role-policy.json allows what the CreateTrainingJob request makes
 /** ObjectStore's methods → the S3 actions they need. A new method must be added here. */
 const STORE_METHOD_ACTIONS: Record<string, Array<'s3:GetObject' | 's3:PutObject' | 's3:ListBucket' | 's3:AbortMultipartUpload'>> = {
   exists: ['s3:GetObject'],
+  stat: ['s3:GetObject'],
+  copy: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
   putBytes: ['s3:PutObject'],
   putJson: ['s3:PutObject'],
   getBytes: ['s3:GetObject'],

@@ -256,6 +256,12 @@ test('iteration-done line', () => {
     'iteration 1 done: 812 pairs · train loss 0.6812 · synthetic 29.0% exact · llmbar 55.0% acc',
   );
   assert.equal(formatIterationDone(iteration(0)), 'iteration 0 (seed judge) done');
+  const usage = { jobs: 1, seconds: 60, billableSeconds: 60, usd: 0, unpricedJobs: 1, byStep: {} };
+  const reusing = (reused: string[], reusedSteps: string[]) => formatIterationDone({ ...iteration(0), usage: { ...usage, reused, reusedSteps } });
+  assert.match(reusing(['a', 'b'], ['iter-0/evaluate/requests']), / · 2 jobs and 1 data step reused from an earlier run$/);
+  assert.match(reusing(['a'], []), / · 1 job reused from an earlier run$/);
+  assert.match(reusing([], ['x', 'y']), / · 2 data steps reused from an earlier run$/);
+  assert.doesNotMatch(reusing([], []), /reused/);
 });
 
 test('durations', () => {

@@ -295,6 +295,20 @@ function memoryStore() {
     async *readJsonl<T>(uri: string): AsyncGenerator<T> {
       yield* rows<T>(uri);
     },
+    // What the cross-run lookup of a step uses (activities/step-reuse.ts): listings, sizes and ETags.
+    async list(prefixUri: string) {
+      const base = prefixUri.replace(/\/+$/, '') + '/';
+      return [...objects.entries()]
+        .filter(([uri]) => uri.startsWith(base))
+        .map(([uri, body]) => ({ uri, key: uri.replace(/^s3:\/\/[^/]+\//, ''), size: body.length, etag: createHash('md5').update(body).digest('hex') }));
+    },
+    async stat(uri: string) {
+      const b = objects.get(uri);
+      return b ? { size: b.length, etag: createHash('md5').update(b).digest('hex') } : null;
+    },
+    async copy(src: string, dest: string) {
+      objects.set(dest, objects.get(src)!);
+    },
   };
 }
 

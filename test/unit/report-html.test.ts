@@ -252,3 +252,12 @@ test('a scheduled run says when it was scheduled for', () => {
   assert.match(html, /<dt>scheduled for<\/dt><dd>2025-03-03T02:00:00\.000Z<\/dd>/);
   assert.doesNotMatch(renderRunReport(oldSummary()), /scheduled for/);
 });
+
+test('work reused from earlier runs is listed under the usage section; a run that reused nothing shows no such list', () => {
+  assert.doesNotMatch(visible(FULL), /Reused from earlier runs/);
+  const s = realisticRunSummary();
+  s.usage = { ...s.usage!, reused: ['r-i1-sample'], reusedSteps: ['iter-1/pair', 'iter-1/score'] };
+  const shown = visible(renderRunReport(s));
+  assert.match(shown, /<h3>Reused from earlier runs<\/h3><p><b>Jobs reused, not run<\/b> \(same inputs as a job that finished earlier\): r-i1-sample<\/p>/);
+  assert.match(shown, /<b>Data steps reused, not recomputed<\/b> \(copied from the same step of an earlier run with the same inputs\): iter-1\/pair, iter-1\/score<\/p>/);
+});

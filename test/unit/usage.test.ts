@@ -200,6 +200,9 @@ test('sumUsage and combineUsage: reused jobs cost nothing, are left out of the t
   const run = combineUsage([sumUsage([job('r-i0-evaluate', { status: 'Reused', usd: 0 })]), it1]);
   assert.deepEqual(run.reused, ['r-i0-evaluate', 'r-i1-sample']);
   assert.equal(run.jobs, 1);
+  assert.equal('reusedSteps' in run, false, 'absent when no data step was reused');
+  const withSteps = combineUsage([{ ...it1, reusedSteps: ['iter-0/evaluate/metrics'] }, undefined, { ...it1, reusedSteps: ['iter-1/pair', 'iter-1/score'] }]);
+  assert.deepEqual(withSteps.reusedSteps, ['iter-0/evaluate/metrics', 'iter-1/pair', 'iter-1/score'], 'data steps copied from earlier runs, in iteration order');
 });
 
 test('jobAddress: the same inputs anywhere give the same address; any input change gives another', async () => {
