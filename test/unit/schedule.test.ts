@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScheduleConfig, cronProblem, dateParts, durationMs, fillDateTemplate, overlapPolicyValue, unknownPlaceholders, withDatedData } from '../../core/schedule';
+import { ScheduleConfig, cronProblem, dateParts, durationMs, fillDateTemplate, hasDatedData, overlapPolicyValue, unknownPlaceholders, withDatedData } from '../../core/schedule';
+import { loadConfigFile } from '../../cli/config-file';
 import { validateConfig } from '../../core/config';
 import { parseCommandLine, UsageError } from '../../cli/args';
 import { describeSpec, goDuration, scheduleOptions, scheduledRunConfig, temporalCreateCommand, type ScheduleRequest } from '../../cli/schedule';
@@ -175,4 +176,16 @@ test('CLI: schedule actions, their flags, and errors that name the flag', () => 
   for (const [argv, want] of errors) {
     assert.throws(() => parseCommandLine(argv, env), (e: unknown) => e instanceof UsageError && want.test(e.message) && e.topic === 'schedule', argv.join(' '));
   }
+});
+
+test('configs/weekly.example.json (the README\'s schedule example) is valid: Mondays 03:00 Paris, on that day\'s dated training data', async () => {
+  const { config } = await loadConfigFile('configs/weekly.example.json');
+  assert.equal(config.schedule?.cron, '0 3 * * MON');
+  assert.equal(config.schedule?.timezone, 'Europe/Paris');
+  assert.equal(config.schedule?.overlap, 'skip');
+  assert.ok(hasDatedData(config), 'its training data is a dated template');
+  // Monday 2026-11-30 03:00 in Paris is 02:00 UTC.
+  const run = withDatedData(config, new Date('2026-11-30T02:00:00Z'), 'Europe/Paris');
+  assert.equal(run.data.train.uri, 's3://judgeloop/judgments/2026-11-30/train.jsonl');
+  assert.deepEqual(run.data.evalSuites, config.data.evalSuites, 'the evaluation suites are not dated');
 });
