@@ -537,45 +537,63 @@ function trainingTable(its: IterationSummary[]): Table | null {
   };
 }
 
+type Curation = NonNullable<NonNullable<IterationSummary['pairs']>['curation']>;
+
+/**
+ * A stacked bar chart per iteration of one of the curation's count tables (by strategy or by reason), the
+ * seven largest keys and `other`; with no count at all, the `none` note, or nothing when there is none.
+ */
+function countsChart(curated: IterationSummary[]) {
+  const categories = curated.map((it) => String(it.iteration));
+  return (
+    counts: (c: Curation) => Record<string, number>,
+    chart: { id: string; heading: string; caption: string; title: string; yLabel: string; none?: string },
+  ): string => {
+    const keys = keysOf(curated.map((it) => counts(it.pairs!.curation!)));
+    const series: BarSeries[] = keys.map((k) => ({ name: k, values: curated.map((it) => counts(it.pairs!.curation!)[k] ?? 0) }));
+    if (hasBars(series)) {
+      return figure(
+        chart.heading,
+        chart.caption,
+        barChart({ id: chart.id, title: chart.title, categories, xLabel: 'iteration', yLabel: chart.yLabel, series: topSeries(series, 7), stacked: true, totals: true, format: countTick, valueFormat: (v) => int(v) }),
+      );
+    }
+    return chart.none ? figure(chart.heading, '', empty(chart.none)) : '';
+  };
+}
+
 function curationSection(summary: RunSummary): string {
   const its = sorted(summary);
   const curated = its.filter((it) => it.pairs?.curation);
   const charts: string[] = [];
   if (curated.length) {
-    const categories = curated.map((it) => String(it.iteration));
-    const strategies = keysOf(curated.map((it) => it.pairs!.curation!.pairsByStrategy));
-    const byStrategy: BarSeries[] = strategies.map((k) => ({ name: k, values: curated.map((it) => it.pairs!.curation!.pairsByStrategy[k] ?? 0) }));
+    const chart = countsChart(curated);
     charts.push(
-      hasBars(byStrategy)
-        ? figure(
-            'Pairs kept per strategy',
-            'preference pairs that went into training, by the strategy that built them',
-            barChart({ id: 'curation-strategies', title: 'Pairs kept per strategy and iteration', categories, xLabel: 'iteration', yLabel: 'pairs', series: topSeries(byStrategy, 7), stacked: true, totals: true, format: countTick, valueFormat: (v) => int(v) }),
-          )
-        : figure('Pairs kept per strategy', '', empty('no pair was kept')),
+      chart((c) => c.pairsByStrategy, {
+        id: 'curation-strategies',
+        heading: 'Pairs kept per strategy',
+        caption: 'preference pairs that went into training, by the strategy that built them',
+        title: 'Pairs kept per strategy and iteration',
+        yLabel: 'pairs',
+        none: 'no pair was kept',
+      }),
+      chart((c) => c.droppedByReason, {
+        id: 'curation-dropped',
+        heading: 'Dropped, by reason',
+        caption: 'samples excluded (consistency filter) and pairs dropped (de-duplication, hygiene, balance)',
+        title: 'Samples and pairs dropped per reason and iteration',
+        yLabel: 'dropped',
+        none: 'nothing was dropped',
+      }),
+      // Shown only when some input was left without a pair.
+      chart((c) => c.withoutPairByReason, {
+        id: 'curation-without',
+        heading: 'Inputs left without a pair',
+        caption: 'training inputs that gave no pair, by reason',
+        title: 'Inputs without a pair per reason and iteration',
+        yLabel: 'inputs',
+      }),
     );
-    const reasons = keysOf(curated.map((it) => it.pairs!.curation!.droppedByReason));
-    const dropped: BarSeries[] = reasons.map((k) => ({ name: k, values: curated.map((it) => it.pairs!.curation!.droppedByReason[k] ?? 0) }));
-    charts.push(
-      hasBars(dropped)
-        ? figure(
-            'Dropped, by reason',
-            'samples excluded (consistency filter) and pairs dropped (de-duplication, hygiene, balance)',
-            barChart({ id: 'curation-dropped', title: 'Samples and pairs dropped per reason and iteration', categories, xLabel: 'iteration', yLabel: 'dropped', series: topSeries(dropped, 7), stacked: true, totals: true, format: countTick, valueFormat: (v) => int(v) }),
-          )
-        : figure('Dropped, by reason', '', empty('nothing was dropped')),
-    );
-    const without = keysOf(curated.map((it) => it.pairs!.curation!.withoutPairByReason));
-    const withoutSeries: BarSeries[] = without.map((k) => ({ name: k, values: curated.map((it) => it.pairs!.curation!.withoutPairByReason[k] ?? 0) }));
-    if (hasBars(withoutSeries)) {
-      charts.push(
-        figure(
-          'Inputs left without a pair',
-          'training inputs that gave no pair, by reason',
-          barChart({ id: 'curation-without', title: 'Inputs without a pair per reason and iteration', categories, xLabel: 'iteration', yLabel: 'inputs', series: topSeries(withoutSeries, 7), stacked: true, totals: true, format: countTick, valueFormat: (v) => int(v) }),
-        ),
-      );
-    }
   }
   const curation = curationTable(summary);
   const training = trainingTable(its);
