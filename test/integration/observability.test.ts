@@ -20,7 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { freePort, startTestServices, type TestServices } from '../support/services';
-import { TINY_DATA, testConfig } from '../support/judgeloop';
+import { TINY_DATA, testConfig, writeHalfInvalidTrain } from '../support/judgeloop';
 import { readTail } from '../../stack/process';
 import { PROJECT_ROOT, type WorkerProcess } from '../../stack/worker';
 import { clientTracing, type ClientTracing } from '../../workers/otel';
@@ -103,14 +103,7 @@ describe('worker observability: Prometheus metrics, JSON logs with run/iteration
   test('run A fails in prepare; run B reaches iteration 0 evaluate; /metrics is scraped while the worker runs', T, async () => {
     // Run A: half of the training rows are invalid (limit 25%): prepareRun fails with InvalidData at once.
     const bad = path.join(services.dir, 'train-bad.jsonl');
-    const good = {
-      id: 'ok-1',
-      instruction: 'Say hi.',
-      response: 'Hi.',
-      rubric: { criteria: 'Is it a greeting?', score1: 'no', score2: 'barely', score3: 'sort of', score4: 'yes', score5: 'a warm one' },
-      gold_score: 4,
-    };
-    fs.writeFileSync(bad, [JSON.stringify(good), '{"id": "broken-json"', JSON.stringify({ ...good, id: 'no-rubric', rubric: undefined }), JSON.stringify({ ...good, id: 'ok-2' })].join('\n') + '\n');
+    writeHalfInvalidTrain(bad);
     const configA = testConfig(services, { data: { ...TINY_DATA, train: { uri: bad, adapter: 'canonical' }, maxInvalidFraction: 0.25 } } as Overrides);
     const handleA = await client.workflow.start('selfRationalizationRun', { taskQueue: 'judgeloop', workflowId: runA, args: [configA] });
     await assert.rejects(handleA.result(), (err: unknown) => {

@@ -4,13 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { selfRationalizationRun } from '../../workflows';
-import { createTestWorker, testConfig, useTestStack, storeFor } from '../support/judgeloop';
+import { createTestWorker, testConfig, useTestStack, storeFor, writeHalfInvalidTrain } from '../support/judgeloop';
 
 const stack = useTestStack();
 
@@ -51,17 +51,7 @@ test('a bad config fails the run at once, listing every problem by its path', as
 test('a dataset with too many invalid rows fails the run and keeps the bad rows in quarantine', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-data-'));
   const file = path.join(dir, 'train.jsonl');
-  const good = {
-    id: 'ok-1',
-    instruction: 'Say hi.',
-    response: 'Hi.',
-    rubric: { criteria: 'Is it a greeting?', score1: 'no', score2: 'barely', score3: 'sort of', score4: 'yes', score5: 'a warm one' },
-    gold_score: 4,
-  };
-  writeFileSync(
-    file,
-    [JSON.stringify(good), '{"id": "broken-json"', JSON.stringify({ ...good, id: 'no-rubric', rubric: undefined }), JSON.stringify({ ...good, id: 'ok-2' })].join('\n') + '\n',
-  );
+  writeHalfInvalidTrain(file);
   const config = testConfig(stack.services, { data: { train: { uri: file, adapter: 'canonical' }, maxInvalidFraction: 0.25 } });
   const failure = await runExpectingFailure('wf-bad-data', config);
   assert.equal(failure.type, 'InvalidData');

@@ -1,5 +1,5 @@
 /** Shared set-up for tests that run Judgeloop workflows against the real local services. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -22,6 +22,22 @@ export const TINY_DATA = {
 };
 
 /** Runs the CLI in-process, as a user types it; returns its exit code and what it printed. */
+/**
+ * Writes a training file of 4 rows of which 2 are invalid (line 2 is not JSON, line 3 has no rubric): with
+ * `data.maxInvalidFraction: 0.25` the prepare step fails with InvalidData and quarantines rows 1 and 2.
+ */
+export function writeHalfInvalidTrain(file: string): void {
+  const good = {
+    id: 'ok-1',
+    instruction: 'Say hi.',
+    response: 'Hi.',
+    rubric: { criteria: 'Is it a greeting?', score1: 'no', score2: 'barely', score3: 'sort of', score4: 'yes', score5: 'a warm one' },
+    gold_score: 4,
+  };
+  const lines = [JSON.stringify(good), '{"id": "broken-json"', JSON.stringify({ ...good, id: 'no-rubric', rubric: undefined }), JSON.stringify({ ...good, id: 'ok-2' })];
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ rc: number; out: string; err: string }> {
   let out = '';
   let err = '';
