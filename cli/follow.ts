@@ -6,7 +6,9 @@
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run-types';
 import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config';
-import { CliError, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
+import type { ConnectionOptions } from './args';
+import { optionalConfigFile } from './config-file';
+import { CliError, connect, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
 import {
   formatDuration,
   formatIterationDone,
@@ -286,4 +288,38 @@ export async function recordedConfig(conn: Connected, workflowId: string): Promi
   const validated = validateConfig(raw);
   if (!validated.ok) throw new CliError(`${formatConfigProblems(validated.problems, `the config recorded in ${workflowId}`)}\npass a valid one with --config FILE`);
   return validated.config;
+}
+
+/** A completed run as the commands that read its artifacts need it. */
+export interface CompletedRun {
+  summary: RunSummary;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The config to reach its artifacts with: the file given, else the one the run recorded. */
+  config: RunConfig;
+}
+
+/** Reads a completed run; a run in any other status is a CliError saying `notCompleted(status)`. */
+export async function completedRun(
+  connection: ConnectionOptions,
+  workflowId: string,
+  configPath: string | undefined,
+  notCompleted: (status: string) => string,
+): Promise<CompletedRun> {
+  const fileConfig = await optionalConfigFile(configPath);
+  const conn = await connect(connection);
+  try {
+    const desc = await describeRun(conn, workflowId);
+    const status = desc.status.name;
+    if (status !== 'COMPLETED') throw new CliError(notCompleted(status));
+    const summary = (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
+    return {
+      summary,
+      ...(desc.startTime ? { startedAt: desc.startTime.toISOString() } : {}),
+      ...(desc.closeTime ? { finishedAt: desc.closeTime.toISOString() } : {}),
+      config: fileConfig ?? (await recordedConfig(conn, workflowId)),
+    };
+  } finally {
+    await conn.close();
+  }
 }

@@ -12,16 +12,14 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunConfig } from '../core/config';
 import { renderRunReport, reportUris, type RunReportExtras } from '../core/report-html';
 import type { RunSummary } from '../core/run-types';
 import { collectSuiteDetail } from '../activities/report';
 import type { ObjectStore } from '../activities/storage';
 import { EXIT_OK, type ConnectionOptions } from './args';
 import type { CliIO } from './commands';
-import { optionalConfigFile } from './config-file';
-import { CliError, connect, type Connected } from './connection';
-import { describeRun, println, recordedConfig } from './follow';
+import { CliError } from './connection';
+import { completedRun, println } from './follow';
 import { cliObjectStore } from './storage';
 
 /** What `report` needs (args.ts builds it as `{ command: 'report', ... }`). */
@@ -79,25 +77,6 @@ export async function obtainReport(
 // ------------------------------------------------------------------------------------------ Temporal
 
 /** The summary of a completed run, with its start and close times. */
-async function completedRun(conn: Connected, workflowId: string): Promise<{ summary: RunSummary; startedAt?: string; finishedAt?: string }> {
-  const desc = await describeRun(conn, workflowId);
-  const status = desc.status.name;
-  if (status !== 'COMPLETED') {
-    throw new CliError(
-      status === 'RUNNING'
-        ? `run ${workflowId} is still running; its report is written when it completes (wait for it with: judgeloop results ${workflowId})`
-        : `run ${workflowId} is ${status}: only a completed run has a summary to report on (judgeloop status ${workflowId} says why)`,
-    );
-  }
-  const summary = (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
-  return {
-    summary,
-    ...(desc.startTime ? { startedAt: desc.startTime.toISOString() } : {}),
-    ...(desc.closeTime ? { finishedAt: desc.closeTime.toISOString() } : {}),
-  };
-}
-
-
 /** Opens a file with the desktop's default handler; resolves false when no opener could be started. */
 export function openWithDesktop(file: string): Promise<boolean> {
   const [cmd, args] =
@@ -122,17 +101,12 @@ export interface ReportDeps {
 }
 
 export async function cmdReport(cmd: ReportOptions, io: CliIO, deps: ReportDeps = {}): Promise<number> {
-  const fileConfig = await optionalConfigFile(cmd.configPath);
-  const conn = await connect(cmd.connection);
-  let run: Awaited<ReturnType<typeof completedRun>>;
-  let config: RunConfig;
-  try {
-    run = await completedRun(conn, cmd.workflowId);
-    config = fileConfig ?? (await recordedConfig(conn, cmd.workflowId));
-  } finally {
-    await conn.close();
-  }
-  const store = cliObjectStore(config, cmd.connection.address, io.env ?? process.env);
+  const run = await completedRun(cmd.connection, cmd.workflowId, cmd.configPath, (status) =>
+    status === 'RUNNING'
+      ? `run ${cmd.workflowId} is still running; its report is written when it completes (wait for it with: judgeloop results ${cmd.workflowId})`
+      : `run ${cmd.workflowId} is ${status}: only a completed run has a summary to report on (judgeloop status ${cmd.workflowId} says why)`,
+  );
+  const store = cliObjectStore(run.config, cmd.connection.address, io.env ?? process.env);
   let report: ObtainedReport;
   try {
     report = await obtainReport(store, run.summary, { startedAt: run.startedAt, finishedAt: run.finishedAt });

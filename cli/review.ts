@@ -14,7 +14,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { joinUri, stepPrefix } from '../core/artifacts';
-import type { RunConfig } from '../core/config';
 import { buildReview, parseReviewKey, reviewJudgmentRow, type JudgeRole, type ReviewExampleText, type ReviewJudgmentRow, type ReviewKey } from '../core/human-review';
 import { AnswerFileError, parseAnswerFile, type AnswerSheet } from '../core/human-review-answers';
 import { renderReviewPage, renderReviewSheet } from '../core/human-review-page';
@@ -26,9 +25,8 @@ import { DEFAULT_PAIRWISE_RUBRIC } from '../activities/evaluate';
 import type { ObjectStore } from '../activities/storage';
 import { cliObjectStore } from './storage';
 import { EXIT_USAGE, type ReviewCommand } from './args';
-import { optionalConfigFile } from './config-file';
-import { CliError, connect, type Connected } from './connection';
-import { describeRun, println, recordedConfig, type OutStream } from './follow';
+import { CliError } from './connection';
+import { completedRun, println, type OutStream } from './follow';
 
 export const REVIEW_FILES = { page: 'review.html', sheet: 'review.csv', key: 'review-key.json' } as const;
 
@@ -262,26 +260,13 @@ export function formatReviewReport(r: HumanReviewReport): string {
 
 
 /** The run's summary (completed runs only: it lists the iterations' models and the prepared suites). */
-async function completedSummary(conn: Connected, workflowId: string): Promise<RunSummary> {
-  const status = (await describeRun(conn, workflowId)).status.name;
-  if (status !== 'COMPLETED') {
-    throw new CliError(`run ${workflowId} is ${status}; review export reads the summary of a completed run (wait for it with: judgeloop results ${workflowId})`);
-  }
-  return (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
-}
-
-
 async function cmdExport(cmd: Extract<ReviewCommand, { action: 'export' }>, io: { out: OutStream; err: OutStream }): Promise<number> {
-  const fileConfig = await optionalConfigFile(cmd.configPath);
-  const conn = await connect(cmd.connection);
-  let summary: RunSummary;
-  let config: RunConfig;
-  try {
-    summary = await completedSummary(conn, cmd.workflowId);
-    config = fileConfig ?? (await recordedConfig(conn, cmd.workflowId));
-  } finally {
-    await conn.close();
-  }
+  const { summary, config } = await completedRun(
+    cmd.connection,
+    cmd.workflowId,
+    cmd.configPath,
+    (status) => `run ${cmd.workflowId} is ${status}; review export reads the summary of a completed run (wait for it with: judgeloop results ${cmd.workflowId})`,
+  );
   const store = cliObjectStore(config, cmd.connection.address);
   try {
     const done = await exportReview(store, summary, {
