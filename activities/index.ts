@@ -23,6 +23,7 @@ import { createRegistryActivities } from './registry';
 import { createUsageActivities } from './usage';
 import { createReportActivities } from './report';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage';
+import { cacheIndexUri } from '../core/artifacts';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -64,7 +65,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
       const root = overrides.projectRoot ?? PROJECT_ROOT;
       const runner = backendRunner(config, store, root);
       if (!config.reuse.acrossRuns) return runner;
-      return reusingRunner(runner, store, { indexUri: jobIndexUri(config.storage), jobsDir: path.join(root, 'jobs') });
+      return reusingRunner(runner, store, { indexUri: cacheIndexUri(config.storage, 'jobs'), jobsDir: path.join(root, 'jobs') });
     },
     ...overrides,
   };
@@ -100,7 +101,3 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
   }
 }
 
-/** Where the index of reusable jobs lives: `s3://<bucket>/<prefix>/cache/jobs/`. */
-export function jobIndexUri(storage: { bucket: string; prefix: string }): string {
-  return `s3://${storage.bucket}/${[storage.prefix, 'cache', 'jobs'].filter(Boolean).join('/')}`;
-}

@@ -12,7 +12,7 @@
  * reused in turn.
  */
 import path from 'node:path';
-import { MANIFEST, joinUri } from '../core/artifacts';
+import { MANIFEST, cacheIndexUri, joinUri } from '../core/artifacts';
 import type { RunConfig } from '../core/config';
 import { canonicalJson, sha256Hex } from './hashing';
 import { contentHash, sourceDirFiles } from './jobs/sagemaker-runner';
@@ -40,15 +40,10 @@ export interface IndexedStep {
 
 export type ReuseStore = Pick<ObjectStore, 'list' | 'stat' | 'getJson' | 'putJson' | 'copy'>;
 
-/** Where the index of reusable data steps lives: `s3://<bucket>/<prefix>/cache/steps`. */
-export function stepIndexUri(storage: { bucket: string; prefix: string }): string {
-  return `s3://${storage.bucket}/${[storage.prefix, 'cache', 'steps'].filter(Boolean).join('/')}`;
-}
-
 /** Cross-run lookup for a step of this run, or undefined when the config turns it off (`reuse.acrossRuns`). */
 export async function acrossRunsFor(config: RunConfig, runPrefixUri: string): Promise<StepReuse | undefined> {
   if (!config.reuse.acrossRuns) return undefined;
-  return { indexUri: stepIndexUri(config.storage), codeHash: await dataStepCodeHash(), runPrefixUri };
+  return { indexUri: cacheIndexUri(config.storage, 'steps'), codeHash: await dataStepCodeHash(), runPrefixUri };
 }
 
 let codeHash: Promise<string> | undefined;

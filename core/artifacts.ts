@@ -24,8 +24,18 @@ export function joinUri(base: string, ...parts: string[]): string {
   return [base.replace(/\/+$/, ''), ...parts.map((p) => p.replace(/^\/+|\/+$/g, ''))].filter(Boolean).join('/');
 }
 
+/** A location under the config's storage prefix: `s3://<bucket>/<prefix>/<parts…>` (no prefix: at the bucket root). */
+export function storageUri(storage: { bucket: string; prefix: string }, ...parts: string[]): string {
+  return s3Uri(storage.bucket, [storage.prefix, ...parts].filter(Boolean).join('/'));
+}
+
 export function runPrefixUri(storage: { bucket: string; prefix: string }, runId: string): string {
-  return s3Uri(storage.bucket, [storage.prefix, runId].filter(Boolean).join('/'));
+  return storageUri(storage, runId);
+}
+
+/** Where the index of reusable jobs (`jobs`) or data steps (`steps`) lives: `s3://<bucket>/<prefix>/cache/<kind>`. */
+export function cacheIndexUri(storage: { bucket: string; prefix: string }, kind: 'jobs' | 'steps'): string {
+  return storageUri(storage, 'cache', kind);
 }
 
 export type RunStep = 'sample' | 'score' | 'pair' | 'train' | 'evaluate';

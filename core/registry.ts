@@ -7,7 +7,7 @@
  * Pure (types, locations, lineage), so the run workflow and the CLI share it; activities/registry.ts does
  * the reads and writes.
  */
-import { joinUri, s3Uri } from './artifacts';
+import { joinUri, storageUri } from './artifacts';
 import type { SuiteMetrics } from './run-types';
 
 /** Who made a decision: the gate alone, a person (their name, from `judgeloop approve --by`), or the approval timeout. */
@@ -62,7 +62,7 @@ export interface RegistryDocument {
 
 /** `s3://bucket/prefix/registry/<judgeName>` */
 export function registryPrefixUri(storage: { bucket: string; prefix: string }, judgeName: string): string {
-  return s3Uri(storage.bucket, [storage.prefix, 'registry', judgeName].filter(Boolean).join('/'));
+  return storageUri(storage, 'registry', judgeName);
 }
 
 export function registryDocumentUri(prefixUri: string): string {

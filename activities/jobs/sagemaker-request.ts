@@ -16,7 +16,7 @@ import type {
   DescribeTrainingJobCommandOutput,
   TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { joinUri, s3Uri } from '../../core/artifacts';
+import { joinUri, storageUri } from '../../core/artifacts';
 import type { SageMakerBackend } from '../../core/config';
 import { hashString32 } from '../../core/rng';
 import { costUsd } from '../../core/usage';
@@ -68,12 +68,12 @@ export function sagemakerJobName(jobName: string, attempt = 1): string {
 
 /** The default code prefix: `s3://<bucket>/<prefix>/code/`. */
 export function defaultCodeUri(storage: { bucket: string; prefix: string }): string {
-  return s3Uri(storage.bucket, [storage.prefix, 'code'].filter(Boolean).join('/') + '/');
+  return `${storageUri(storage, 'code')}/`;
 }
 
 /** The default checkpoint prefix: `s3://<bucket>/<prefix>/checkpoints/`. */
 export function defaultCheckpointUri(storage: { bucket: string; prefix: string }): string {
-  return s3Uri(storage.bucket, [storage.prefix, 'checkpoints'].filter(Boolean).join('/') + '/');
+  return `${storageUri(storage, 'checkpoints')}/`;
 }
 
 export interface CreateRequestOptions {

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ObjectStore, createS3Client, multipartParts } from '../../activities/storage';
 import { runStepOnce, type StepManifest } from '../../activities/manifest';
-import { type StepReuse, dataStepCodeHash, readReusedSteps, stepIndexUri } from '../../activities/step-reuse';
-import { parseS3Uri } from '../../core/artifacts';
+import { type StepReuse, dataStepCodeHash, readReusedSteps } from '../../activities/step-reuse';
+import { cacheIndexUri, parseS3Uri } from '../../core/artifacts';
 import { startTestServices, type TestServices } from '../support/services';
 
 let services: TestServices;
@@ -52,7 +52,7 @@ interface Summary {
 }
 
 test('a data step is copied from the same step of an earlier run with the same inputs by content', async () => {
-  const indexUri = stepIndexUri({ bucket: services.s3.bucket, prefix: parseS3Uri(root).key });
+  const indexUri = cacheIndexUri({ bucket: services.s3.bucket, prefix: parseS3Uri(root).key }, 'steps');
   const codeHash = await dataStepCodeHash();
   let computed = 0;
   /** A run with its own copies of the inputs: a model folder and a raw file (same bytes unless `raw` is given). */

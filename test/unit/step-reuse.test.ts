@@ -1,7 +1,8 @@
 /** The pure parts of cross-run step reuse: where a step sits in its run, moving URIs, addressing inputs by content. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contentInputs, placeInRun, rebaseUris, stepIndexUri } from '../../activities/step-reuse';
+import { contentInputs, placeInRun, rebaseUris } from '../../activities/step-reuse';
+import { cacheIndexUri } from '../../core/artifacts';
 
 const rebaseCases: [string, unknown, unknown][] = [
   ['the prefix itself', 's3://b/runs/a/iter-1/score', 's3://b/runs/z/iter-1/score'],
@@ -28,9 +29,10 @@ test('placeInRun: the step prefix relative to its run; a prefix outside the run 
   assert.equal(placeInRun('s3://b/runs/a', 's3://b/runs/ab/iter-1/score'), 's3://b/runs/ab/iter-1/score');
 });
 
-test('stepIndexUri: under the storage prefix, or at the bucket root without one', () => {
-  assert.equal(stepIndexUri({ bucket: 'b', prefix: 'judgeloop' }), 's3://b/judgeloop/cache/steps');
-  assert.equal(stepIndexUri({ bucket: 'b', prefix: '' }), 's3://b/cache/steps');
+test('cacheIndexUri: under the storage prefix, or at the bucket root without one', () => {
+  assert.equal(cacheIndexUri({ bucket: 'b', prefix: 'judgeloop' }, 'steps'), 's3://b/judgeloop/cache/steps');
+  assert.equal(cacheIndexUri({ bucket: 'b', prefix: '' }, 'steps'), 's3://b/cache/steps');
+  assert.equal(cacheIndexUri({ bucket: 'b', prefix: 'judgeloop' }, 'jobs'), 's3://b/judgeloop/cache/jobs');
 });
 
 test('contentInputs: S3 URIs at any depth become the content they name; other values stay', async () => {
