@@ -18,7 +18,7 @@ import { canonicalJson, sha256Hex } from './hashing';
 import { contentHash, sourceDirFiles } from './jobs/sagemaker-runner';
 import { listingAddress } from './jobs/reuse';
 import type { StepManifest } from './manifest';
-import type { ObjectStore } from './storage';
+import type { ListedObject, ObjectStore } from './storage';
 
 /** What a step needs to be looked up across runs (acrossRunsFor builds it). */
 export interface StepReuse {
@@ -157,12 +157,12 @@ export async function copyFinishedStep<S>(
 }
 
 /**
- * The steps under a prefix (an iteration) whose outputs were copied from an earlier run, as their places in
- * the run (`iter-1/score`), sorted.
+ * The steps among listed objects (an iteration's) whose outputs were copied from an earlier run, as their
+ * places in the run (`iter-1/score`), sorted.
  */
-export async function readReusedSteps(store: Pick<ObjectStore, 'list' | 'getJson'>, runPrefixUri: string, prefixUri: string): Promise<string[]> {
+export async function reusedStepsIn(store: Pick<ObjectStore, 'getJson'>, runPrefixUri: string, listed: readonly ListedObject[]): Promise<string[]> {
   const places: string[] = [];
-  for (const o of await store.list(prefixUri)) {
+  for (const o of listed) {
     if (!o.uri.endsWith(`/${MANIFEST}`)) continue;
     const manifest = await store.getJson<StepManifest<unknown>>(o.uri);
     if (manifest?.reusedFrom) places.push(placeInRun(runPrefixUri, o.uri.slice(0, -MANIFEST.length - 1)));

@@ -6,9 +6,9 @@
 import { iterationPrefix, joinUri } from '../core/artifacts';
 import type { RunConfig } from '../core/config';
 import { sumUsage, type UsageTotals } from '../core/usage';
-import { readUsageRecords } from './jobs/usage-record';
+import { usageRecordsIn } from './jobs/usage-record';
 import { storageSettings, type ActivityDeps } from './context';
-import { readReusedSteps } from './step-reuse';
+import { reusedStepsIn } from './step-reuse';
 
 export interface UsageInput {
   config: RunConfig;
@@ -21,8 +21,10 @@ export function createUsageActivities(deps: ActivityDeps) {
     async summarizeUsage(input: UsageInput): Promise<UsageTotals> {
       const store = deps.storeFor(storageSettings(input.config));
       const prefix = iterationPrefix(input.runPrefixUri, input.iteration);
-      const records = await readUsageRecords(store, prefix);
-      const reusedSteps = await readReusedSteps(store, input.runPrefixUri, prefix);
+      // One listing of the iteration serves both: the jobs' usage records and the manifests of copied steps.
+      const listed = await store.list(prefix);
+      const records = await usageRecordsIn(store, listed);
+      const reusedSteps = await reusedStepsIn(store, input.runPrefixUri, listed);
       const totals: UsageTotals = { ...sumUsage(records), ...(reusedSteps.length ? { reusedSteps } : {}) };
       // Rewritten whole by a retried attempt: the same records give the same file.
       await store.putJson(joinUri(prefix, 'usage.json'), { iteration: input.iteration, totals, jobs: records });

@@ -5,7 +5,7 @@
 import { joinUri } from '../../core/artifacts';
 import { ApplicationFailure } from '@temporalio/common';
 import { USAGE_FOLDER, budgetExhausted, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/usage';
-import type { ObjectStore } from '../storage';
+import type { ListedObject, ObjectStore } from '../storage';
 import type { JobSpec } from './types';
 
 export type AttemptUsage = Omit<JobUsage, 'jobName' | 'entryPoint' | 'iteration' | 'step'>;
@@ -27,8 +27,13 @@ export async function writeUsageRecord(store: Pick<ObjectStore, 'putJson'>, spec
 
 /** Every usage record under a prefix (a run's or an iteration's), oldest first. */
 export async function readUsageRecords(store: Pick<ObjectStore, 'list' | 'getJson'>, prefixUri: string): Promise<JobUsage[]> {
+  return usageRecordsIn(store, await store.list(prefixUri));
+}
+
+/** The usage records among listed objects, oldest first. */
+export async function usageRecordsIn(store: Pick<ObjectStore, 'getJson'>, listed: readonly ListedObject[]): Promise<JobUsage[]> {
   const records: JobUsage[] = [];
-  for (const o of await store.list(prefixUri)) {
+  for (const o of listed) {
     if (!o.key.endsWith('.json') || !o.key.includes(`/${USAGE_FOLDER}/`)) continue;
     const record = await store.getJson<JobUsage>(o.uri);
     if (record) records.push(record);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ObjectStore, createS3Client, multipartParts } from '../../activities/storage';
 import { runStepOnce, type StepManifest } from '../../activities/manifest';
-import { type StepReuse, dataStepCodeHash, readReusedSteps } from '../../activities/step-reuse';
+import { type StepReuse, dataStepCodeHash, reusedStepsIn } from '../../activities/step-reuse';
 import { cacheIndexUri, parseS3Uri } from '../../core/artifacts';
 import { startTestServices, type TestServices } from '../support/services';
 
@@ -97,8 +97,8 @@ test('a data step is copied from the same step of an earlier run with the same i
   const manifest = await store.getJson<StepManifest<Summary>>(`${b}/iter-1/score/manifest.json`);
   assert.equal(manifest?.reusedFrom, `${a}/iter-1/score`);
   assert.deepEqual(manifest?.objects.map((o) => o.uri), [second.summary.uri]);
-  assert.deepEqual(await readReusedSteps(store, b, `${b}/iter-1`), ['iter-1/score']);
-  assert.deepEqual(await readReusedSteps(store, a, `${a}/iter-1`), [], 'the first run computed its step');
+  assert.deepEqual(await reusedStepsIn(store, b, await store.list(`${b}/iter-1`)), ['iter-1/score']);
+  assert.deepEqual(await reusedStepsIn(store, a, await store.list(`${a}/iter-1`)), [], 'the first run computed its step');
   // A retry in run b finds its own manifest.
   assert.deepEqual([(await scoreStep(b)).reusedFrom, computed], [`${a}/iter-1/score`, 1]);
 
