@@ -15,8 +15,7 @@ import path from 'node:path';
 import { MANIFEST, cacheIndexUri, joinUri } from '../core/artifacts';
 import type { RunConfig } from '../core/config';
 import { canonicalJson, sha256Hex } from './hashing';
-import { contentHash, sourceDirFiles } from './jobs/sagemaker-runner';
-import { listingAddress } from './jobs/reuse';
+import { folderCodeHash, listingAddress } from './jobs/reuse';
 import type { StepManifest } from './manifest';
 import type { ListedObject, ObjectStore } from './storage';
 
@@ -46,21 +45,11 @@ export async function acrossRunsFor(config: RunConfig, runPrefixUri: string): Pr
   return { indexUri: cacheIndexUri(config.storage, 'steps'), codeHash: await dataStepCodeHash(), runPrefixUri };
 }
 
-let codeHash: Promise<string> | undefined;
-
-/** The code of the data steps: core/ and activities/ beside this file (source or build), hashed once per process. */
-export function dataStepCodeHash(): Promise<string> {
-  if (!codeHash) {
-    const root = path.resolve(__dirname, '..');
-    codeHash = Promise.all(
-      ['core', 'activities'].map(async (dir) => {
-        const folder = path.join(root, dir);
-        return [dir, await contentHash(folder, await sourceDirFiles(folder))];
-      }),
-    ).then((hashes) => sha256Hex(canonicalJson(hashes)));
-    codeHash.catch(() => (codeHash = undefined));
-  }
-  return codeHash;
+/** The code of the data steps: core/ and activities/ beside this file (source or build); each folder is hashed once per process. */
+export async function dataStepCodeHash(): Promise<string> {
+  const root = path.resolve(__dirname, '..');
+  const hashes = await Promise.all(['core', 'activities'].map(async (dir) => [dir, await folderCodeHash(path.join(root, dir))]));
+  return sha256Hex(canonicalJson(hashes));
 }
 
 /** The content address of what a URI names: a folder's listing, else the object's size and ETag, else absent. */

@@ -56,13 +56,16 @@ export async function jobAddress(
 
 const codeHashes = new Map<string, Promise<string>>();
 
-/** The jobs/ code hash, once per process and folder (the same as the SageMaker source package's). */
-export function jobsCodeHash(jobsDir: string): Promise<string> {
-  let h = codeHashes.get(jobsDir);
+/**
+ * The content hash of a code folder, once per process and folder: jobs/ (the same as the SageMaker source
+ * package's), and core/ and activities/ for the data steps (activities/step-reuse.ts).
+ */
+export function folderCodeHash(dir: string): Promise<string> {
+  let h = codeHashes.get(dir);
   if (!h) {
-    h = sourceDirFiles(jobsDir).then((files) => contentHash(jobsDir, files));
-    h.catch(() => codeHashes.delete(jobsDir));
-    codeHashes.set(jobsDir, h);
+    h = sourceDirFiles(dir).then((files) => contentHash(dir, files));
+    h.catch(() => codeHashes.delete(dir));
+    codeHashes.set(dir, h);
   }
   return h;
 }
@@ -75,7 +78,7 @@ export function reusingRunner(inner: JobRunner, store: ObjectStore, opts: { inde
       // while it lists channels and hashes jobs/, before the inner runner's own heartbeats begin.
       const checking = () => ctx.heartbeat({ phase: 'checking', jobName: spec.jobName });
       checking();
-      const address = await jobAddress(store, spec, await jobsCodeHash(opts.jobsDir), checking);
+      const address = await jobAddress(store, spec, await folderCodeHash(opts.jobsDir), checking);
       const entryUri = joinUri(opts.indexUri, `${address}.json`);
       const found = await store.getJson<ReusableJob>(entryUri);
       // The job's own earlier outputs are the runner's business (adoption); another job's are reused when
