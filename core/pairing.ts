@@ -153,8 +153,17 @@ function* spreadCells(rows: number, cols: number): Generator<[number, number]> {
   }
 }
 
-function checkOptions({ margin, maxPairsPerInput, seed }: StrategyOptions): void {
-  if (!Number.isInteger(margin) || margin < 1) throw new RangeError(`margin must be an integer >= 1, got ${margin}`);
+/**
+ * Scores are integers, so a score margin is a whole number >= 1; meta-judge ratings are means of several
+ * ratings, so a rating margin may be any positive number (the config's schema says the same).
+ */
+function checkOptions({ margin, maxPairsPerInput, seed }: StrategyOptions, marginOf: 'scores' | 'ratings' = 'scores'): void {
+  if (marginOf === 'scores' && (!Number.isInteger(margin) || margin < 1)) {
+    throw new RangeError(`margin must be an integer >= 1, got ${margin}`);
+  }
+  if (marginOf === 'ratings' && !(Number.isFinite(margin) && margin > 0)) {
+    throw new RangeError(`margin must be a number > 0, got ${margin}`);
+  }
   if (!Number.isInteger(maxPairsPerInput) || maxPairsPerInput < 1) {
     throw new RangeError(`maxPairsPerInput must be an integer >= 1, got ${maxPairsPerInput}`);
   }
@@ -294,7 +303,7 @@ export function buildMetaJudgePairs<J extends PairableJudgment>(
   metaScores: ReadonlyMap<number, number | null> | undefined,
   options: MetaJudgeOptions,
 ): MetaJudgeResult<J> {
-  checkOptions(options);
+  checkOptions(options, 'ratings');
   const { margin, maxPairsPerInput, seed } = options;
   const rating = (j: PairableJudgment): number | null => {
     const r = metaScores?.get(j.sampleIndex);

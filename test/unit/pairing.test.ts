@@ -475,6 +475,29 @@ test('curateInputPairs: hygiene switches, each counted by reason', () => {
   }
 });
 
+test('validation and pairing agree on margins: what the config accepts, the pair step runs; what pairing refuses, the config refuses', () => {
+  const withStrategy = (strategy: Record<string, unknown>) =>
+    validateConfig({ ...localConfig, loop: { ...localConfig.loop, pairing: { ...localConfig.loop.pairing, strategies: [strategy] } } });
+  // Meta-judge ratings are means of several ratings: a fractional margin is valid, and pairs on it.
+  const meta = withStrategy({ name: 'meta_judge', margin: 0.5 });
+  assert.ok(meta.ok, JSON.stringify(!meta.ok && meta.problems));
+  const parsedMeta = meta.config.loop.pairing.strategies[0];
+  const g = textGroup(null, [['a 4', 4], ['b 3', 3], ['c 2', 2]], { metaScores: new Map([[0, 3.75], [1, 3.25], [2, 3]]) });
+  const result = curateInputPairs(g, curationOptions({ strategies: [parsedMeta] }));
+  assert.deepEqual(pairKeysOf(result.pairs), ['0>1', '0>2'], 'ratings 0.5 and 0.75 apart pair; 0.25 apart do not');
+  // Scores are integers: a fractional score margin is refused by the config, as the pairing would refuse it.
+  for (const name of ['gold_margin', 'majority_vote']) {
+    const bad = withStrategy({ name, margin: 1.5 });
+    assert.ok(!bad.ok, `${name} margin 1.5 must be refused by validation`);
+    assert.ok(bad.problems.some((p) => p.path.endsWith('margin')), JSON.stringify(bad.problems));
+    assert.throws(() => curateInputPairs(textGroup(4, [['a', 4], ['b', 1]]), curationOptions({ strategies: [{ ...(name === 'gold_margin' ? GOLD : MAJORITY), margin: 1.5 }] })), /margin must be an integer/);
+  }
+  for (const margin of [0, -1]) {
+    assert.ok(!withStrategy({ name: 'meta_judge', margin }).ok, `meta_judge margin ${margin} is refused`);
+    assert.throws(() => curateInputPairs(g, curationOptions({ strategies: [{ ...META, margin }] })), /margin must be a number > 0/);
+  }
+});
+
 test('curateInputPairs: several strategies are pooled, cross-strategy duplicates kept once', () => {
   // Gold 4 is also the majority: gold_margin and majority_vote produce the same pairs.
   const g = textGroup(4, [['a 4', 4], ['b 4', 4], ['c 4', 4], ['d 1', 1], ['e 2', 2]], { metaScores: new Map([[0, 9], [3, 1]]) });
