@@ -88,6 +88,10 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   // Bootstrap intervals travel with the metrics and bracket them.
   const [low, high] = finalHeldout.ci?.intervals.exactAgreement ?? [null, null];
   assert.ok(low !== null && high !== null && low <= afterLoop && afterLoop <= high && high - low < 0.3, `interval [${low}, ${high}] around ${afterLoop}`);
+  // A second iteration must not undo the first: iteration 2 may sit below iteration 1 only by less than its
+  // own interval's reach, i.e. iteration 1's agreement lies at or below iteration 2's upper bound.
+  const afterOne = (summary.iterations[1].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
+  assert.ok(afterOne <= high!, `iteration 2 (${afterLoop}, interval [${low}, ${high}]) fell below iteration 1 (${afterOne}) by more than its interval`);
 
   // The paired bootstrap against iteration 0 is on the same 100 items, and its difference is the change.
   const paired = finalHeldout.vsIteration0!;
