@@ -1,5 +1,5 @@
 /**
- * Judge-side step for the rationale–score consistency filter (METHOD.md, "Beyond the paper"): at T = 1.0 a
+ * Judge-side step for the rationale–score consistency filter (docs/method.md, "Rationale–score consistency"): at T = 1.0 a
  * sampled score may contradict its own rationale. The judge reads each parsed sampled judgment's rationale
  * again — the original prompt, the assistant turn prefilled with `<rationale> <marker> ` — and writes only
  * the score, greedily (generate.py's `assistant_prefix`). A sample whose re-score differs from its own score

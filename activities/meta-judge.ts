@@ -1,5 +1,5 @@
 /**
- * Judge-side step for the `meta_judge` pairing strategy (METHOD.md, "Pair"): the current judge, prompted as
+ * Judge-side step for the `meta_judge` pairing strategy (docs/method.md, "Pair"): the current judge, prompted as
  * a meta-judge (prompts/meta-judge-v1.txt), rates each of its own parsed sampled judgments — rationale and
  * score — on a 1–5 scale of how well the rationale justifies a correct score. One greedy generation job;
  * the pair step reads `iter-N/meta-judge/data/ratings.jsonl`.

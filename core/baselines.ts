@@ -1,5 +1,5 @@
 /**
- * Inference-time baselines from one judge's N samples per item (METHOD.md, "Evaluation protocol"): what the
+ * Inference-time baselines from one judge's N samples per item (docs/method.md, "Evaluation protocol"): what the
  * judge would score without any training, only by spending more inference. Reported beside the greedy score
  * so a gain from self-rationalization can be told apart from a gain that sampling alone would give.
  *

@@ -1,5 +1,5 @@
 /**
- * Bootstrap confidence intervals for the evaluation metrics (METHOD.md, "Evaluation protocol": every
+ * Bootstrap confidence intervals for the evaluation metrics (docs/method.md, "Evaluation protocol": every
  * compared figure carries a bootstrap confidence interval).
  *
  * Pure and deterministic (workflow-safe): no `node:` imports, no `Math.random()`, no clocks. All randomness

@@ -1,5 +1,5 @@
 /**
- * Contamination check (METHOD.md, "Beyond the paper"): training inputs that also appear in an evaluation
+ * Contamination check (docs/method.md, "Contamination check"): training inputs that also appear in an evaluation
  * suite. Two kinds of match, both on instruction + response:
  *
  * - **exact**: equal after normalisation (Unicode NFKC, lower case, punctuation and symbols removed,

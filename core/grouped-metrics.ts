@@ -1,6 +1,6 @@
 /**
- * Metrics overall, per group and against every gold column (METHOD.md, "Evaluation protocol": correlations
- * "between judge scores and each gold column (human, GPT-4), overall and per capability", exact agreement,
+ * Metrics overall, per group and against every gold column (docs/method.md, "Evaluation protocol":
+ * correlations with each gold column (human, GPT-4), over the suite and per capability, exact agreement,
  * MAE and a confusion matrix; pairwise accuracy per subset).
  *
  * Pure and deterministic; the statistics are core/metrics.ts's (`summarizePointwise`, `confusionMatrix`,

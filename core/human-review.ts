@@ -1,5 +1,5 @@
 /**
- * Human evaluation of rationales (METHOD.md, "Human evaluation of rationales"): a blind A/B review of two
+ * Human evaluation of rationales (docs/method.md, "Human evaluation of rationales"): a blind A/B review of two
  * judges' judgments of the same inputs.
  *
  * Pure and deterministic (no I/O, no clocks, no Math.random): the caller passes the creation time and a seed.

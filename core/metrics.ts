@@ -1,5 +1,5 @@
 /**
- * Agreement metrics between a judge's scores and gold scores (METHOD.md, "Evaluation protocol").
+ * Agreement metrics between a judge's scores and gold scores (docs/method.md, "Evaluation protocol").
  *
  * Pure and deterministic. Conventions:
  * - A statistic that is undefined for its input (no items; a correlation over fewer than two items or over

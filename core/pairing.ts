@@ -1,6 +1,6 @@
 /**
- * Preference-pair curation from a judge's own sampled judgments (METHOD.md, step 3 "Pair", and "Pair
- * hygiene" / "Rationale–score consistency").
+ * Preference-pair curation from a judge's own sampled judgments (docs/method.md, "Pair", "Pair
+ * curation", "Pair hygiene" and "Rationale–score consistency").
  *
  * Pure and deterministic: every random choice comes from a generator seeded with
  * `deriveSeed(seed, <strategy>, exampleId)`, so the pairs of one input do not depend on which other
@@ -199,7 +199,7 @@ function gridPairs<J extends PairableJudgment>(
  * The `gold_margin` strategy: chosen = a parsed judgment whose score equals the gold score; rejected = a
  * parsed judgment whose score differs from it by at least `margin`.
  *
- * - Unparseable judgments are never used, on either side. METHOD.md keeps them (marked) for counting, but
+ * - Unparseable judgments are never used, on either side. docs/method.md ("Score") keeps them, marked, for counting, but
  *   as rejected they would teach the judge the output format rather than better grading, and the grammar-
  *   constrained decoder already prevents most of them.
  * - Judgments with identical text are one candidate (duplicates are common at low temperature), and a pair

@@ -138,7 +138,7 @@ export const ChatMessage = z
   .strict();
 export type ChatMessage = z.output<typeof ChatMessage>;
 
-/** Pairing strategies of METHOD.md; the schema accepts any non-empty name so new strategies need no change here. */
+/** Pairing strategies of docs/method.md ("Pair"); the schema accepts any non-empty name so new strategies need no change here. */
 export const KNOWN_PAIRING_STRATEGIES = ['gold_margin', 'majority_vote', 'meta_judge'] as const;
 
 /** A DPO preference pair in TRL's prompt/chosen/rejected form: prompt as chat messages, completions as text. */

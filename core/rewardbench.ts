@@ -1,5 +1,5 @@
 /**
- * RewardBench's official roll-up (METHOD.md, "Evaluation protocol"): subset accuracies into the four
+ * RewardBench's official roll-up (docs/method.md, "Evaluation protocol"): subset accuracies into the four
  * categories Chat, Chat Hard, Safety and Reasoning, and the overall score.
  *
  * Reference: allenai/reward-bench, `rewardbench/constants.py` as of commit 05a9005efb607249822c193590c8ecab87c77052

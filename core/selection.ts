@@ -1,5 +1,5 @@
 /**
- * Which training inputs an iteration samples (METHOD.md: about 5,000 inputs in the first iteration, 500 in
+ * Which training inputs an iteration samples (docs/method.md, "Sample": about 5,000 inputs in the first iteration, 500 in
  * later ones). Pure and deterministic: the draw depends only on the ids, the seed and the iteration, never on
  * the order of the file, so a retried or replayed step selects the same inputs.
  */

@@ -1,6 +1,6 @@
 """SFT control job: M(i) = SFT(M(i-1), chosen judgments) — rejection-sampling fine-tuning on the same pairs.
 
-METHOD.md's control: the judge is fine-tuned on the chosen side of the preference pairs only, so that DPO's
+The control of docs/method.md ("SFT control"): the judge is fine-tuned on the chosen side of the preference pairs only, so that DPO's
 gain can be measured against plain supervised training on the same data. Same channels and outputs as
 train_dpo.py (docs/CONTRACTS.md, "train_sft.py"): channels `model` and `pairs`; the new model folder in
 SM_MODEL_DIR; `metrics.jsonl` (one row per step: `step, loss`, plus TRL's token accuracy) and

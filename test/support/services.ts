@@ -7,7 +7,7 @@
  *   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: services.temporalAddress });
  *
  * Why not TestWorkflowEnvironment.createLocal: it waits only 5 s for the server, which a busy 2-core machine
- * can exceed (see ../shared/DESIGN.md).
+ * can exceed (see docs/design.md, "Local stack").
  */
 import fs from 'node:fs';
 import os from 'node:os';
