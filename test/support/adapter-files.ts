@@ -4,22 +4,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AdapterResult } from '../../core/adapters';
 
-/** ../shared/benchmarks, beside the repository. */
-export const BENCH = path.resolve(__dirname, '../../../shared/benchmarks');
 export const ROOT = path.resolve(__dirname, '../..');
+/** The in-repository copies of the published judge benchmarks (datasets/benchmarks/ATTRIBUTION.md). */
+export const BENCH = path.join(ROOT, 'datasets/benchmarks');
 
-export function readJson(file: string): unknown {
-  assert.ok(existsSync(file), `missing ${file}: the shared benchmarks folder must sit beside the repository`);
-  return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+function assertExists(file: string): void {
+  assert.ok(
+    existsSync(file),
+    `missing ${file}: ${file.startsWith(BENCH) ? 'the benchmark copies are tracked in the repository (datasets/benchmarks/ATTRIBUTION.md tells how they were cut)' : 'no such file'}`,
+  );
 }
 
-export function readJsonRows(file: string): unknown[] {
-  const rows = readJson(file);
-  assert.ok(Array.isArray(rows), `${file} is not a JSON list`);
-  return rows;
-}
-
+/** A JSONL file's rows (blank lines skipped); fails, saying where the file should come from, when it is missing. */
 export function readJsonl(file: string): unknown[] {
+  assertExists(file);
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l !== '')

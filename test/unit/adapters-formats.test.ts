@@ -34,7 +34,7 @@ import {
   type PointwiseExample,
 } from '../../core/records';
 
-import { BENCH, ROOT, adaptAll, readJson, readJsonRows, readJsonl } from '../support/adapter-files';
+import { BENCH, ROOT, adaptAll, readJsonl } from '../support/adapter-files';
 
 /** Runs a table of rows through an adapter: each case expects a record (deepEqual or a check) or a reason. */
 function runTable<T>(
@@ -164,10 +164,10 @@ interface HhhRow {
   rejected_instruction: string;
 }
 
-const HHH_FILE = path.join(BENCH, 'prometheus-eval-benchmarks', 'hhh_alignment_eval.json');
+const HHH_FILE = path.join(BENCH, 'prometheus-eval-benchmarks', 'hhh_alignment_eval.jsonl');
 
 test('prometheus-hhh: every row of hhh_alignment_eval.json adapts into a pairwise example', () => {
-  const rows = readJsonRows(HHH_FILE) as HhhRow[];
+  const rows = readJsonl(HHH_FILE) as HhhRow[];
   assert.equal(rows.length, 221);
   const adapter = getAdapter('prometheus-hhh', { idPrefix: 'hhh' });
   assert.equal(adapter.kind, 'pairwise');
@@ -199,8 +199,8 @@ test('prometheus-hhh: every row of hhh_alignment_eval.json adapts into a pairwis
 });
 
 test('prometheus-hhh: malformed rows, table', () => {
-  const [row] = readJsonRows(HHH_FILE) as HhhRow[];
-  const other = (readJsonRows(HHH_FILE) as HhhRow[])[100];
+  const [row] = readJsonl(HHH_FILE) as HhhRow[];
+  const other = (readJsonl(HHH_FILE) as HhhRow[])[100];
   const adapter = getAdapter('prometheus-hhh');
   runTable<PairwiseExample>((r, i) => adapter.adaptRow(r, i), [
     { name: 'the published row, default prefix', row, index: 2, check: (r) => assert.equal(r.id, 'hhh-2') },
@@ -217,7 +217,7 @@ test('prometheus-hhh: malformed rows, table', () => {
 test('bundled prometheus-hhh.first24.jsonl: the first 24 published rows, unmodified, all adaptable; attribution', () => {
   const bundled = readJsonl(path.join(ROOT, 'datasets/bundled/prometheus-hhh.first24.jsonl'));
   assert.equal(bundled.length, 24);
-  assert.deepEqual(bundled, readJsonRows(HHH_FILE).slice(0, 24));
+  assert.deepEqual(bundled, readJsonl(HHH_FILE).slice(0, 24));
   const a = getAdapter('prometheus-hhh', { idPrefix: 'bundled' });
   const { ok, failed } = adaptAll(bundled, (r, i) => a.adaptRow(r, i));
   assert.deepEqual(failed, []);
@@ -230,23 +230,30 @@ test('bundled prometheus-hhh.first24.jsonl: the first 24 published rows, unmodif
 
 // --- biggen -------------------------------------------------------------------------------------------
 
-const BIGGEN_FILE = path.join(BENCH, 'biggen-bench', 'sample_responses.json');
+/**
+ * The in-repository BiGGen instances: of sample_responses.json's 765 instances (an object keyed by id), the
+ * first 7 of each of the 9 capabilities in key order, one instance (with its id) per JSONL line
+ * (datasets/benchmarks/ATTRIBUTION.md). The counts below are the subset's.
+ */
+const BIGGEN_FILE = path.join(BENCH, 'biggen-bench', 'sample_responses.first7-per-capability.jsonl');
+const BIGGEN_PER_CAPABILITY = 7;
+const BIGGEN_INSTANCES = 9 * BIGGEN_PER_CAPABILITY;
 
 function biggenInstances(): ReadonlyMap<string, unknown> {
-  const t = instanceTable(readJson(BIGGEN_FILE));
+  const t = instanceTable(readJsonl(BIGGEN_FILE));
   assert.ok(t.ok, t.ok ? '' : t.reason);
   return t.record;
 }
 
-test('biggen: the instances file is a table of 765 instances; alone it is not gradable', () => {
+test('biggen: the in-repository instances subset is a table of 63 instances (7 per capability; 765 in the full file); alone it is not gradable', () => {
   const instances = biggenInstances();
-  assert.equal(instances.size, 765);
+  assert.equal(instances.size, BIGGEN_INSTANCES);
   // Every instance carries the placeholder response and no score: joined with itself, nothing adapts.
   const adapter = getAdapter('biggen', { instances });
   const rows = [...instances.values()];
   const { ok, failed } = adaptAll(rows, (r, i) => adapter.adaptRow(r, i));
   assert.equal(ok.length, 0);
-  assert.equal(failed.length, 765);
+  assert.equal(failed.length, BIGGEN_INSTANCES);
   for (const f of failed) assert.equal(f.reason, `response: is BiGGen's placeholder "${BIGGEN_PLACEHOLDER_RESPONSE}", not a graded response`);
   // Without the instances table the adapter says why.
   const alone = getAdapter('biggen').adaptRow({ id: 'planning_travel_plan_0', response: 'x', score: 3 }, 0);
@@ -257,34 +264,35 @@ test('biggen: the instances file is a table of 765 instances; alone it is not gr
 
 test('biggen: a results file joined to every instance gives one example per row, grouped by capability', () => {
   const instances = biggenInstances();
-  const raw = readJson(BIGGEN_FILE) as Record<string, { capability: string; task: string; input: string; reference_answer: string; instance_idx: number; score_rubric: Record<string, string> }>;
+  const raw = readJsonl(BIGGEN_FILE) as Array<{ id: string; capability: string; task: string; input: string; reference_answer: string; instance_idx: number; score_rubric: Record<string, string> }>;
   // A results file as BiGGen-Bench-Results publishes it: one row per (instance, model) with scores.
-  const results = Object.keys(raw).flatMap((id, k) => [
+  const results = raw.map((inst) => inst.id).flatMap((id, k) => [
     { id, model_name: 'model-a', response: `Answer A to ${id}.`, human_score: (k % 5) + 1, gpt4_score: [(k % 5) + 1, ((k + 1) % 5) + 1] },
     { id, model_name: 'model-b', response: `Answer B to ${id}.`, score: ((k + 2) % 5) + 1 },
   ]);
   const adapter = getAdapter('biggen', { instances });
   const { ok, failed } = adaptAll(results, (r, i) => adapter.adaptRow(r, i));
   assert.deepEqual(failed, []);
-  assert.equal(ok.length, 1530);
-  assert.equal(new Set(ok.map((r) => r.id)).size, 1530);
+  assert.equal(ok.length, 2 * BIGGEN_INSTANCES);
+  assert.equal(new Set(ok.map((r) => r.id)).size, 2 * BIGGEN_INSTANCES);
   const byCapability: Record<string, number> = {};
   for (const r of ok) if (r.meta?.model_name === 'model-a') byCapability[String(r.meta.capability)] = (byCapability[String(r.meta.capability)] ?? 0) + 1;
-  // SOURCE.md's per-capability counts.
+  // Every capability, with the subset's count (the full file has grounding, instruction_following, reasoning
+  // and theory_of_mind 100 each, safety 79, refinement 76, multilingual, planning and tool_usage 70 each).
   assert.deepEqual(byCapability, {
-    grounding: 100,
-    instruction_following: 100,
-    multilingual: 70,
-    planning: 70,
-    reasoning: 100,
-    refinement: 76,
-    safety: 79,
-    theory_of_mind: 100,
-    tool_usage: 70,
+    grounding: BIGGEN_PER_CAPABILITY,
+    instruction_following: BIGGEN_PER_CAPABILITY,
+    multilingual: BIGGEN_PER_CAPABILITY,
+    planning: BIGGEN_PER_CAPABILITY,
+    reasoning: BIGGEN_PER_CAPABILITY,
+    refinement: BIGGEN_PER_CAPABILITY,
+    safety: BIGGEN_PER_CAPABILITY,
+    theory_of_mind: BIGGEN_PER_CAPABILITY,
+    tool_usage: BIGGEN_PER_CAPABILITY,
   });
   const first = ok[0];
-  const id = Object.keys(raw)[0];
-  const inst = raw[id];
+  const inst = raw[0];
+  const id = inst.id;
   assert.deepEqual(first, {
     id: `${id}:model-a`,
     instruction: inst.input,
@@ -426,7 +434,7 @@ test('rewardbench: rows in the published format, good and malformed, table', () 
 });
 
 test('rewardbench and llmbar agree on LLMBar Natural written as RewardBench rows (its llmbar-natural subset)', () => {
-  const rows = readJsonRows(path.join(BENCH, 'llmbar/LLMBar/Natural/dataset.json')) as Array<{ input: string; output_1: string; output_2: string; label: 1 | 2 }>;
+  const rows = readJsonl(path.join(BENCH, 'llmbar/LLMBar/Natural/dataset.jsonl')) as Array<{ input: string; output_1: string; output_2: string; label: 1 | 2 }>;
   const asRewardbench = rows.map((r, i) => ({
     prompt: r.input,
     chosen: r.label === 1 ? r.output_1 : r.output_2,
@@ -459,9 +467,15 @@ interface PandalmRow {
   annotator3: PandalmLabel;
 }
 
-test('pandalm: every row of testset-v1.json: majority label, ties kept, empty responses refused', () => {
-  const rows = readJsonRows(path.join(BENCH, 'pandalm/testset-v1.json')) as PandalmRow[];
-  assert.equal(rows.length, 999);
+/**
+ * The in-repository PandaLM copy: the first 300 of testset-v1.json's 999 rows (datasets/benchmarks/ATTRIBUTION.md).
+ * The counts below are the subset's; the full file's were 54 refused (empty response), 945 adapted, 103 ties.
+ */
+const PANDALM_FILE = 'pandalm/testset-v1.first300.jsonl';
+
+test('pandalm: every row of the in-repository testset-v1.json subset (first 300 of 999): majority label, ties kept, empty responses refused', () => {
+  const rows = readJsonl(path.join(BENCH, PANDALM_FILE)) as PandalmRow[];
+  assert.equal(rows.length, 300, 'the first 300 of the published 999 rows');
   const adapter = getAdapter('pandalm', { subset: 'pandalm' });
   assert.equal(adapter.kind, 'pairwise');
   const results = rows.map((r, i) => adapter.adaptRow(r, i));
@@ -501,10 +515,10 @@ test('pandalm: every row of testset-v1.json: majority label, ties kept, empty re
     if (rec.meta?.coerced) coerced++;
   });
   const failed = results.filter((r) => !r.ok).length;
-  assert.equal(failed, 54, 'the rows with an empty response');
-  assert.equal(results.length - failed, 945);
-  assert.equal(ties, 103, "105 rows have a majority tie; 2 of them have an empty response");
-  assert.equal(coerced, 6, 'the six responses published as the boolean true');
+  assert.equal(failed, 3, 'the rows with an empty response (idx 18, 19, 25; 54 in the full file)');
+  assert.equal(results.length - failed, 297);
+  assert.equal(ties, 58, 'the 58 rows with a majority tie, none with an empty response (103 in the full file)');
+  assert.equal(coerced, 6, 'the six responses published as the boolean true (all six of the full file are in the first 300)');
 });
 
 test('pandalm: hand-written rows and majorityLabel, table', () => {
@@ -558,8 +572,8 @@ test('records: the pairwise example takes an optional tie flag and meta (docs/CO
 
 // --- llmbar on MT-Bench -------------------------------------------------------------------------------
 
-test('llmbar also reads llmbar/Processed/MT-Bench/dataset.json (200 human-judged pairs)', () => {
-  const rows = readJsonRows(path.join(BENCH, 'llmbar/Processed/MT-Bench/dataset.json'));
+test('llmbar also reads llmbar/Processed/MT-Bench/dataset.jsonl (200 human-judged pairs)', () => {
+  const rows = readJsonl(path.join(BENCH, 'llmbar/Processed/MT-Bench/dataset.jsonl'));
   const { ok, failed } = adaptAll(rows, (r, i) => getAdapter('llmbar', { subset: 'mt-bench-human' }).adaptRow(r, i));
   assert.deepEqual(failed, []);
   assert.equal(ok.length, 200);
@@ -583,10 +597,10 @@ test('registry: every adapter is registered by name, with its kind, and the conf
 });
 
 test('detectAdapters: the adapters that accept a row of each published format', () => {
-  const vicuna = readJsonRows(path.join(BENCH, 'prometheus-eval-benchmarks/vicuna_eval.json'))[0];
-  const hhh = readJsonRows(HHH_FILE)[0];
-  const llmbar = readJsonRows(path.join(BENCH, 'llmbar/LLMBar/Natural/dataset.json'))[0];
-  const pandalm = readJsonRows(path.join(BENCH, 'pandalm/testset-v1.json'))[0];
+  const vicuna = readJsonl(path.join(BENCH, 'prometheus-eval-benchmarks/vicuna_eval.jsonl'))[0];
+  const hhh = readJsonl(HHH_FILE)[0];
+  const llmbar = readJsonl(path.join(BENCH, 'llmbar/LLMBar/Natural/dataset.jsonl'))[0];
+  const pandalm = readJsonl(path.join(BENCH, PANDALM_FILE))[0];
   const synthetic = readJsonl(path.join(ROOT, 'datasets/synthetic/heldout.jsonl'))[0];
   const instances = biggenInstances();
   const cases: Array<[string, unknown, string[]]> = [
@@ -608,7 +622,7 @@ test('detectAdapters: the adapters that accept a row of each published format', 
 });
 
 test('adapterMismatchMessage: names the adapter tried, the field, and the adapters that would accept the row', () => {
-  const row = readJsonRows(HHH_FILE)[0];
+  const row = readJsonl(HHH_FILE)[0];
   const llmbar = getAdapter('llmbar').adaptRow(row, 0);
   assert.equal(llmbar.ok, false);
   if (llmbar.ok) return;
@@ -703,33 +717,39 @@ function ingestDeps(projectRoot: string, store: ReturnType<typeof memoryStore>):
   };
 }
 
-test('ingest: biggen joins a results file to the instances; unknown ids are quarantined with the reason', async () => {
+test('ingest: biggen joins a results file to the instances (JSONL list or JSON object keyed by id); unknown ids are quarantined with the reason', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-biggen-'));
+  // Instances of two capabilities that the in-repository subset holds (its first task of each).
   const results = [
     { id: 'planning_travel_plan_0', model_name: 'm1', response: 'Day 1: Louvre, Eiffel Tower, escargot.', score: 4 },
     { id: 'planning_travel_plan_0', model_name: 'm2', response: 'Stay home.', score: [1, 2] },
     { id: 'no_such_instance_7', model_name: 'm1', response: 'x', score: 3 },
-    { id: 'theory_of_mind_faux_pas_explanation_0', model_name: 'm1', response: 'She forgot.', human_score: 3 },
+    { id: 'theory_of_mind_thinking_for_doing_0', model_name: 'm1', response: 'She forgot.', human_score: 3 },
   ];
   writeFileSync(path.join(dir, 'results.jsonl'), results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  // The same instances in the published shape of sample_responses.json: one object keyed by id.
+  const keyed = Object.fromEntries((readJsonl(BIGGEN_FILE) as Array<{ id: string }>).map((r) => [r.id, r]));
+  writeFileSync(path.join(dir, 'sample_responses.json'), JSON.stringify(keyed));
   const store = memoryStore();
   const deps = ingestDeps(dir, store);
-  const source = { uri: BIGGEN_FILE, adapter: 'biggen', join: 'results.jsonl' };
-  const summary = await ingestDataset(deps, store as unknown as ObjectStore, {
-    name: 'biggen',
-    source,
-    expectKind: 'pointwise',
-    destPrefix: 's3://b/run/data/eval-biggen',
-    maxInvalidFraction: 0.5,
-  });
-  assert.equal(summary.rows, 3);
-  assert.equal(summary.quarantined, 1);
-  const rows = store.rows(summary.uri) as PointwiseExample[];
-  assert.deepEqual(rows.map((r) => r.id), ['planning_travel_plan_0:m1', 'planning_travel_plan_0:m2', 'theory_of_mind_faux_pas_explanation_0:m1']);
-  assert.deepEqual(rows.map((r) => r.gold_score), [4, 2, 3]);
-  const [q] = store.rows(summary.quarantineUri) as Array<{ index: number; reason: string }>;
-  assert.equal(q.index, 2);
-  assert.equal(q.reason, 'id: "no_such_instance_7" names no instance in the BiGGen instances file (the dataset\'s uri)');
+  for (const [k, uri] of [BIGGEN_FILE, 'sample_responses.json'].entries()) {
+    const source = { uri, adapter: 'biggen', join: 'results.jsonl' };
+    const summary = await ingestDataset(deps, store as unknown as ObjectStore, {
+      name: 'biggen',
+      source,
+      expectKind: 'pointwise',
+      destPrefix: `s3://b/run/data/eval-biggen-${k}`,
+      maxInvalidFraction: 0.5,
+    });
+    assert.equal(summary.rows, 3, uri);
+    assert.equal(summary.quarantined, 1, uri);
+    const rows = store.rows(summary.uri) as PointwiseExample[];
+    assert.deepEqual(rows.map((r) => r.id), ['planning_travel_plan_0:m1', 'planning_travel_plan_0:m2', 'theory_of_mind_thinking_for_doing_0:m1']);
+    assert.deepEqual(rows.map((r) => r.gold_score), [4, 2, 3]);
+    const [q] = store.rows(summary.quarantineUri) as Array<{ index: number; reason: string }>;
+    assert.equal(q.index, 2);
+    assert.equal(q.reason, 'id: "no_such_instance_7" names no instance in the BiGGen instances file (the dataset\'s uri)');
+  }
 
   await assert.rejects(
     ingestDataset(deps, store as unknown as ObjectStore, {

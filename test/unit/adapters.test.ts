@@ -22,7 +22,7 @@ import {
   type PointwiseExample,
 } from '../../core/records';
 
-import { BENCH, ROOT, adaptAll, readJsonRows, readJsonl } from '../support/adapter-files';
+import { BENCH, ROOT, adaptAll, readJsonl } from '../support/adapter-files';
 
 const HEADER_FRAGMENTS = [
   '###Task Description',
@@ -44,15 +44,15 @@ interface PrometheusRow {
 // --- real published files -------------------------------------------------------------------------
 
 const PROMETHEUS_FILES = [
-  { file: 'vicuna_eval.json', rows: 320, categories: 9 },
-  { file: 'mt_bench_eval.json', rows: 320, categories: 8 },
+  { file: 'vicuna_eval.jsonl', rows: 320, categories: 9 },
+  { file: 'mt_bench_eval.jsonl', rows: 320, categories: 8 },
 ];
 
 for (const { file, rows: expectedRows, categories } of PROMETHEUS_FILES) {
   test(`prometheus-absolute: every row of ${file} adapts into a sane pointwise example`, () => {
-    const rows = readJsonRows(path.join(BENCH, 'prometheus-eval-benchmarks', file)) as PrometheusRow[];
+    const rows = readJsonl(path.join(BENCH, 'prometheus-eval-benchmarks', file)) as PrometheusRow[];
     assert.equal(rows.length, expectedRows);
-    const prefix = file.replace(/\.json$/, '');
+    const prefix = file.replace(/\.jsonl$/, '');
     const adapter = getAdapter('prometheus-absolute', { idPrefix: prefix });
     assert.equal(adapter.kind, 'pointwise');
     const { ok, failed } = adaptAll(rows, (r, i) => adapter.adaptRow(r, i));
@@ -102,7 +102,7 @@ for (const { file, rows: expectedRows, categories } of PROMETHEUS_FILES) {
 }
 
 test('parseAbsolutePrompt: all 442 HHH-alignment prompts (no reference answer) parse', () => {
-  const rows = readJsonRows(path.join(BENCH, 'prometheus-eval-benchmarks', 'hhh_alignment_eval.json')) as Array<
+  const rows = readJsonl(path.join(BENCH, 'prometheus-eval-benchmarks', 'hhh_alignment_eval.jsonl')) as Array<
     Record<string, string>
   >;
   assert.equal(rows.length, 221);
@@ -120,33 +120,35 @@ test('parseAbsolutePrompt: all 442 HHH-alignment prompts (no reference answer) p
   assert.equal(parsed, 442);
 });
 
-/** Every dataset.json under llmbar/, with its row count and label split from SOURCE.md. */
+/** Every dataset.jsonl under llmbar/ (all of LLMBar's dataset.json files, copied in full), with its row count and label split (ATTRIBUTION.md). */
 const LLMBAR_FILES: Record<string, { rows: number; label1: number; subset: string }> = {
-  'LLMBar/Natural/dataset.json': { rows: 100, label1: 42, subset: 'llmbar-natural' },
-  'LLMBar/Adversarial/Neighbor/dataset.json': { rows: 134, label1: 75, subset: 'llmbar-adver-neighbor' },
-  'LLMBar/Adversarial/GPTInst/dataset.json': { rows: 92, label1: 45, subset: 'llmbar-adver-GPTInst' },
-  'LLMBar/Adversarial/GPTOut/dataset.json': { rows: 47, label1: 22, subset: 'llmbar-adver-GPTOut' },
-  'LLMBar/Adversarial/Manual/dataset.json': { rows: 46, label1: 22, subset: 'llmbar-adver-manual' },
-  'Processed/MT-Bench/dataset.json': { rows: 200, label1: 101, subset: 'mt-bench-human' },
+  'LLMBar/Natural/dataset.jsonl': { rows: 100, label1: 42, subset: 'llmbar-natural' },
+  'LLMBar/Adversarial/Neighbor/dataset.jsonl': { rows: 134, label1: 75, subset: 'llmbar-adver-neighbor' },
+  'LLMBar/Adversarial/GPTInst/dataset.jsonl': { rows: 92, label1: 45, subset: 'llmbar-adver-GPTInst' },
+  'LLMBar/Adversarial/GPTOut/dataset.jsonl': { rows: 47, label1: 22, subset: 'llmbar-adver-GPTOut' },
+  'LLMBar/Adversarial/Manual/dataset.jsonl': { rows: 46, label1: 22, subset: 'llmbar-adver-manual' },
+  'Processed/MT-Bench/dataset.jsonl': { rows: 200, label1: 101, subset: 'mt-bench-human' },
 };
 
-function findFiles(dir: string, name: string, base = dir): string[] {
+/** The files under `dir` named `name` (or whose name matches it), relative to `dir`, with / separators. */
+function findFiles(dir: string, name: string | RegExp, base = dir): string[] {
   return readdirSync(dir).flatMap((entry) => {
     const full = path.join(dir, entry);
     if (statSync(full).isDirectory()) return findFiles(full, name, base);
-    return entry === name ? [path.relative(base, full).split(path.sep).join('/')] : [];
+    const hit = typeof name === 'string' ? entry === name : name.test(entry);
+    return hit ? [path.relative(base, full).split(path.sep).join('/')] : [];
   });
 }
 
-test('llmbar: the table covers every dataset.json in the shared llmbar folder', () => {
+test('llmbar: the table covers every dataset.jsonl in the in-repository llmbar folder', () => {
   const dir = path.join(BENCH, 'llmbar');
   assert.ok(existsSync(dir), `missing ${dir}`);
-  assert.deepEqual(findFiles(dir, 'dataset.json').sort(), Object.keys(LLMBAR_FILES).sort());
+  assert.deepEqual(findFiles(dir, 'dataset.jsonl').sort(), Object.keys(LLMBAR_FILES).sort());
 });
 
 for (const [rel, expected] of Object.entries(LLMBAR_FILES)) {
   test(`llmbar: every row of ${rel} adapts into a pairwise example`, () => {
-    const rows = readJsonRows(path.join(BENCH, 'llmbar', rel)) as Array<{
+    const rows = readJsonl(path.join(BENCH, 'llmbar', rel)) as Array<{
       input: string;
       output_1: string;
       output_2: string;
@@ -178,17 +180,17 @@ for (const [rel, expected] of Object.entries(LLMBAR_FILES)) {
 const BUNDLED = [
   {
     file: 'prometheus-vicuna-eval.first24.jsonl',
-    source: 'prometheus-eval-benchmarks/vicuna_eval.json',
+    source: 'prometheus-eval-benchmarks/vicuna_eval.jsonl',
     adapter: 'prometheus-absolute' as const,
   },
-  { file: 'llmbar-natural.first24.jsonl', source: 'llmbar/LLMBar/Natural/dataset.json', adapter: 'llmbar' as const },
+  { file: 'llmbar-natural.first24.jsonl', source: 'llmbar/LLMBar/Natural/dataset.jsonl', adapter: 'llmbar' as const },
 ];
 
 for (const { file, source, adapter } of BUNDLED) {
   test(`bundled ${file}: the first 24 published rows, unmodified, all adaptable`, () => {
     const bundled = readJsonl(path.join(ROOT, 'datasets/bundled', file));
     assert.equal(bundled.length, 24);
-    assert.deepEqual(bundled, readJsonRows(path.join(BENCH, source)).slice(0, 24));
+    assert.deepEqual(bundled, readJsonl(path.join(BENCH, source)).slice(0, 24));
     const a = getAdapter(adapter, { idPrefix: 'bundled', subset: 'llmbar-natural' });
     const { ok, failed } = adaptAll<PointwiseExample | PairwiseExample>(bundled, (r, i) => a.adaptRow(r, i));
     assert.deepEqual(failed, []);
@@ -207,6 +209,36 @@ test('bundled ATTRIBUTION.md names both sources, their commits and licenses, and
     '900616bff90b6c6c8e1681f7d079250637c55992',
     '618394ab1ddef21e7cbba6b9a8fe99b6dbe7f505',
     'MIT',
+    'OpenAI',
+  ]) {
+    assert.ok(text.includes(s), s);
+  }
+});
+
+test('benchmarks ATTRIBUTION.md: its table lists every in-repository benchmark file with its exact row count', () => {
+  const text = readFileSync(path.join(BENCH, 'ATTRIBUTION.md'), 'utf8');
+  // | `file` | rows | of upstream | adapter | included |
+  const table = [...text.matchAll(/^\| `([^`]+\.jsonl)` \| (\d+) \| (\d+) \|/gm)].map((m) => ({
+    file: m[1],
+    rows: Number(m[2]),
+    upstream: Number(m[3]),
+  }));
+  assert.deepEqual(
+    table.map((t) => t.file).sort(),
+    findFiles(BENCH, /\.jsonl$/).sort(),
+    'the table names each .jsonl under datasets/benchmarks once',
+  );
+  for (const t of table) {
+    assert.equal(readJsonl(path.join(BENCH, t.file)).length, t.rows, t.file);
+    assert.ok(t.rows <= t.upstream, `${t.file}: more rows than upstream`);
+  }
+  for (const s of [
+    'https://github.com/prometheus-eval/prometheus-eval',
+    'https://github.com/princeton-nlp/LLMBar',
+    'https://github.com/WeOpenML/PandaLM',
+    'Apache-2.0',
+    'MIT',
+    'CC-BY-SA-4.0',
     'OpenAI',
   ]) {
     assert.ok(text.includes(s), s);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ActivityDeps } from '../../activities/context';
 import { checkContamination, type PreparedDataset } from '../../activities/prepare';
@@ -22,9 +22,7 @@ import {
 } from '../../core/contamination';
 import type { PointwiseExample } from '../../core/records';
 import { createRng } from '../../core/rng';
-
-const BENCH = path.resolve(__dirname, '../../../shared/benchmarks');
-const ROOT = path.resolve(__dirname, '../..');
+import { BENCH, ROOT, readJsonl } from '../support/adapter-files';
 
 test('normalizeText: case, whitespace, punctuation and Unicode compatibility forms are ignored, table', () => {
   const cases: Array<[string, string]> = [
@@ -217,18 +215,15 @@ test('ContaminationChecker: prefix filtering finds exactly the pairs that brute 
 });
 
 function adaptFile(file: string): PointwiseExample[] {
-  assert.ok(existsSync(file), `missing ${file}`);
-  const rows = file.endsWith('.jsonl')
-    ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown)
-    : (JSON.parse(readFileSync(file, 'utf8')) as unknown[]);
+  const rows = readJsonl(file);
   const adapter = getAdapter('prometheus-absolute', { idPrefix: path.basename(file).split('.')[0] });
   return rows.map((r, i) => adapter.adaptRow(r, i) as AdapterResult<PointwiseExample>).flatMap((r) => (r.ok ? [r.record] : []));
 }
 
 test('real data: the bundled Vicuna subset is flagged against the full Vicuna file, not against MT-Bench', () => {
   const bundled = adaptFile(path.join(ROOT, 'datasets/bundled/prometheus-vicuna-eval.first24.jsonl'));
-  const vicuna = adaptFile(path.join(BENCH, 'prometheus-eval-benchmarks/vicuna_eval.json'));
-  const mtBench = adaptFile(path.join(BENCH, 'prometheus-eval-benchmarks/mt_bench_eval.json'));
+  const vicuna = adaptFile(path.join(BENCH, 'prometheus-eval-benchmarks/vicuna_eval.jsonl'));
+  const mtBench = adaptFile(path.join(BENCH, 'prometheus-eval-benchmarks/mt_bench_eval.jsonl'));
   assert.equal(bundled.length, 24);
   const checker = new ContaminationChecker({ nearDuplicateThreshold: 0.8 });
   checker.addSuite('vicuna', vicuna.flatMap(evalItemsOf));
