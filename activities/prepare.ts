@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RunConfig } from '../core/config';
 import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
 import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../core/adapters';
-import { ContaminationChecker, evalItemsOf, type ContaminationMatch } from '../core/contamination';
+import { ContaminationChecker, evalItemsOf, exactKey, type ContaminationMatch } from '../core/contamination';
 import type { PointwiseExample } from '../core/records';
 import type { ContaminationSummary, DatasetSummary } from '../core/run-types';
 import { runStepOnce, canonicalJson, sha256Hex, type StepManifest } from './manifest';
@@ -324,6 +324,42 @@ export async function checkContamination(
   return { summary: s, trainUri: s.excludedTrainRows > 0 ? keptUri : opts.train.uri };
 }
 
+/**
+ * Selection apart from reporting, item by item: no item (instruction and response, normalised as the
+ * contamination check does) of a validation suite may also be in a test suite. The config already refuses a
+ * validation suite that reads a test suite's file; this catches copies of the same items in other files.
+ */
+export async function checkValidationDisjoint(store: ObjectStore, config: RunConfig, prepared: PreparedDataset[]): Promise<void> {
+  const roleOf = new Map(config.data.evalSuites.map((s) => [s.name, s.role ?? 'test']));
+  const validation = prepared.filter((s) => roleOf.get(s.name) === 'validation');
+  if (validation.length === 0) return;
+  const heartbeat = throttledHeartbeat();
+  type Row = { id: string; instruction: string; response?: string; chosen?: string; rejected?: string };
+  const testItems = new Map<string, string>();
+  for (const suite of prepared.filter((s) => roleOf.get(s.name) !== 'validation')) {
+    for await (const rec of store.readJsonl<Row>(suite.uri)) {
+      for (const item of evalItemsOf(rec)) testItems.set(exactKey(item), `${suite.name}/${item.id}`);
+      heartbeat({ disjoint: suite.name });
+    }
+  }
+  const shared: string[] = [];
+  for (const suite of validation) {
+    for await (const rec of store.readJsonl<Row>(suite.uri)) {
+      for (const item of evalItemsOf(rec)) {
+        const twin = testItems.get(exactKey(item));
+        if (twin !== undefined) shared.push(`${suite.name}/${item.id} = ${twin}`);
+      }
+      heartbeat({ disjoint: suite.name });
+    }
+  }
+  if (shared.length > 0) {
+    throw badInput(
+      `${shared.length} validation item(s) also appear in a test suite, so the gate would select on reported data: ${shared.slice(0, 5).join('; ')}${shared.length > 5 ? '; …' : ''}. Remove them from one of the suites.`,
+      'InvalidData',
+    );
+  }
+}
+
 /** Uploads a local seed model folder once; an s3:// seed model is used where it is. */
 async function stageSeedModel(deps: ActivityDeps, store: ObjectStore, config: RunConfig, runPrefix: string): Promise<string> {
   const source = config.judge.seedModel;
@@ -399,6 +435,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
           }),
         );
       }
+      await checkValidationDisjoint(store, config, evalSuites);
       let contamination: ContaminationSummary | undefined;
       if (config.data.contamination.check) {
         const checked = await checkContamination(deps, store, { runPrefix, train, evalSuites, settings: config.data.contamination });

@@ -68,9 +68,10 @@ function pairwiseOf(it: IterationSummary, suite: string): PairwiseMetrics | unde
 export function suiteDetailTable(summary: RunSummary, suite: string, kind: 'pointwise' | 'pairwise'): Table {
   const its = sorted(summary);
   if (kind === 'pointwise') {
+    const chance = its.map((it) => pointwiseOf(it, suite)?.chance).find((c) => c);
     return {
       header: ['iter', 'n', 'parsed', 'exact %', 'pearson', 'spearman', 'kendall', 'MAE', 'Δ exact vs 0 (points)', 'Δ pearson vs 0'],
-      rows: its.flatMap((it) => {
+      rows: its.flatMap((it): string[][] => {
         const m = pointwiseOf(it, suite);
         if (!m) return [];
         const ci = m.ci?.intervals;
@@ -89,12 +90,13 @@ export function suiteDetailTable(summary: RunSummary, suite: string, kind: 'poin
             it.iteration === 0 || !d || d.pearson.diff === null ? NONE : `${num(d.pearson.diff)} [${num(d.pearson.low)}, ${num(d.pearson.high)}]`,
           ],
         ];
-      }),
+      }).concat(chance ? [[`chance (always ${chance.score})`, NONE, NONE, pct(chance.exactAgreement), NONE, NONE, NONE, num(chance.mae), NONE, NONE]] : []),
     };
   }
+  const chance = its.map((it) => pairwiseOf(it, suite)?.chance).find((c) => c);
   return {
     header: ['iter', 'n', 'accuracy %', 'ties', 'unparseable', 'A/B acc %', 'position consistency %', 'Δ accuracy vs 0 (points)'],
-    rows: its.flatMap((it) => {
+    rows: its.flatMap((it): string[][] => {
       const m = pairwiseOf(it, suite);
       if (!m) return [];
       const ci = m.mode === 'relative' ? undefined : (m.ci as NonNullable<PairwiseMetrics['ci']> | undefined)?.intervals.accuracy;
@@ -110,7 +112,7 @@ export function suiteDetailTable(summary: RunSummary, suite: string, kind: 'poin
           it.iteration === 0 ? NONE : diffPoints(m.vsIteration0?.diffs.accuracy),
         ],
       ];
-    }),
+    }).concat(chance ? [['chance (all ties)', NONE, pct(chance.accuracy), NONE, NONE, NONE, NONE, NONE]] : []),
   };
 }
 

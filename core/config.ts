@@ -94,6 +94,13 @@ export const EvalSuite = DatasetSource.extend({
    * suites (`extends`) never names a gated suite it no longer has.
    */
   gate: z.boolean().optional(),
+  /**
+   * `validation`: the promotion gate decides on it (selection); `test`: reported for every iteration, never
+   * gated on. Once any suite is `validation`, only validation suites are gated, so the figures reported on
+   * test suites are not the ones that picked the model. Absent means `test`; a config without any validation
+   * suite gates on every suite without `gate: false` (selection and reporting then share data).
+   */
+  role: z.enum(['validation', 'test']).optional(),
 }).strict();
 
 export const DataConfig = z
@@ -102,7 +109,7 @@ export const DataConfig = z
     evalSuites: z.array(EvalSuite).min(1),
     /** Fail the run when more than this fraction of a dataset's rows is invalid (they are quarantined either way). */
     maxInvalidFraction: z.number().min(0).max(1).default(0.1),
-    /** Training inputs that also appear in an evaluation suite (METHOD.md, "Contamination check"). */
+    /** Training inputs that also appear in an evaluation suite (docs/method.md, "Contamination check"). */
     contamination: z
       .object({
         /** Compute the check after ingest and write data/contamination.json. */
@@ -151,7 +158,7 @@ export const DataConfig = z
     });
   });
 
-/** One pair-curation strategy (METHOD.md, "Pair curation"); a run may list several (their pairs are pooled). */
+/** One pair-curation strategy (docs/method.md, "Pair curation"); a run may list several (their pairs are pooled). */
 export const GoldMarginStrategy = z
   .object({
     name: z.literal('gold_margin'),
@@ -210,7 +217,7 @@ export const PairingConfig = z
           seen.add(s.name);
         });
       }),
-    /** Pair hygiene (METHOD.md): each switch is applied after the strategies and its drops are reported. */
+    /** Pair hygiene (docs/method.md, "Pair hygiene"): each switch is applied after the strategies and its drops are reported. */
     hygiene: z
       .object({
         /** Drop pairs whose chosen and rejected are the same text after truncation to training.maxLength. */
@@ -303,7 +310,7 @@ export const EvaluationConfig = z
       .strict()
       .prefault({}),
     /**
-     * Inference-time baselines (METHOD.md, Evaluation protocol): N extra samples per evaluation request at
+     * Inference-time baselines (docs/method.md, "Evaluation protocol"): N extra samples per evaluation request at
      * `temperature`, scored as one sample, self-consistency (mode of N), mean of N and best-of-N (highest
      * sequence log-probability), beside the greedy score. 0 turns them off.
      */

@@ -62,23 +62,48 @@ export type RegistryConfig = z.output<typeof RegistryConfig>;
 
 const POINTWISE_SET: ReadonlySet<string> = new Set(POINTWISE_GATE_METRICS);
 
-/** The suites the no-drop and parse-floor rules check: every evaluation suite without `gate: false`. */
-export function gatedSuiteNames(c: { data: { evalSuites: Array<{ name: string; gate?: boolean }> } }): string[] {
-  return c.data.evalSuites.filter((s) => s.gate !== false).map((s) => s.name);
+type SuiteRoles = { data: { evalSuites: Array<{ name: string; gate?: boolean; role?: 'validation' | 'test' }> } };
+
+/** Whether the config keeps selection apart from reporting: at least one suite has `role: 'validation'`. */
+export function hasValidationSuites(c: SuiteRoles): boolean {
+  return c.data.evalSuites.some((s) => s.role === 'validation');
+}
+
+/**
+ * The suites the no-drop and parse-floor rules check: the validation suites when the config has any (test
+ * suites are reported, never gated), else every suite; in both cases without those marked `gate: false`.
+ */
+export function gatedSuiteNames(c: SuiteRoles): string[] {
+  const validationOnly = hasValidationSuites(c);
+  return c.data.evalSuites.filter((s) => s.gate !== false && (!validationOnly || s.role === 'validation')).map((s) => s.name);
 }
 
 /** Checks `evaluation.gate.requireGain`'s suite and metric against `data.evalSuites` (a RunConfig superRefine). */
 export function checkGateAgainstSuites(
-  c: { data: { evalSuites: Array<{ name: string; kind: 'pointwise' | 'pairwise' }> }; evaluation: { gate: GateConfig } },
+  c: {
+    data: { evalSuites: Array<{ name: string; kind: 'pointwise' | 'pairwise'; uri: string; role?: 'validation' | 'test'; gate?: boolean }> };
+    evaluation: { gate: GateConfig };
+  },
   ctx: z.RefinementCtx,
 ): void {
   const kinds = new Map(c.data.evalSuites.map((s) => [s.name, s.kind]));
   const known = [...kinds.keys()].join(', ');
+  checkValidationApartFromTest(c.data.evalSuites, c.evaluation.gate.enabled, ctx);
   const need = c.evaluation.gate.requireGain;
   if (!need) return;
   const kind = kinds.get(need.suite);
   if (kind === undefined) {
     ctx.addIssue({ code: 'custom', path: ['evaluation', 'gate', 'requireGain', 'suite'], message: `no evaluation suite is named "${need.suite}" (data.evalSuites: ${known})` });
+    return;
+  }
+  const suite = c.data.evalSuites.find((s) => s.name === need.suite);
+  if (hasValidationSuites(c) && suite?.role !== 'validation') {
+    const validation = c.data.evalSuites.filter((s) => s.role === 'validation').map((s) => s.name).join(', ');
+    ctx.addIssue({
+      code: 'custom',
+      path: ['evaluation', 'gate', 'requireGain', 'suite'],
+      message: `"${need.suite}" is a test suite: the gate decides on validation suites only (${validation})`,
+    });
     return;
   }
   const metric: GateMetric | undefined = need.metric;
@@ -88,6 +113,34 @@ export function checkGateAgainstSuites(
       code: 'custom',
       path: ['evaluation', 'gate', 'requireGain', 'metric'],
       message: `"${metric}" is not a metric of ${kind} suite "${need.suite}" (use one of ${allowed.join(', ')})`,
+    });
+  }
+}
+
+/**
+ * Validation suites select the model, test suites report it: they must not read the same file, and a gate
+ * with validation suites must have at least one it can check (not all `gate: false`). Item-level overlap
+ * between files is checked when the run prepares its data (activities/prepare.ts).
+ */
+function checkValidationApartFromTest(
+  suites: ReadonlyArray<{ name: string; uri: string; role?: 'validation' | 'test'; gate?: boolean }>,
+  gateEnabled: boolean,
+  ctx: z.RefinementCtx,
+): void {
+  const testUris = new Map(suites.filter((s) => s.role !== 'validation').map((s) => [s.uri, s.name]));
+  suites.forEach((s, i) => {
+    if (s.role !== 'validation') return;
+    const twin = testUris.get(s.uri);
+    if (twin !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'evalSuites', i, 'uri'], message: `validation suite "${s.name}" reads the same file as test suite "${twin}": selection and reporting need disjoint data` });
+    }
+  });
+  const validation = suites.filter((s) => s.role === 'validation');
+  if (gateEnabled && validation.length > 0 && validation.every((s) => s.gate === false)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['data', 'evalSuites'],
+      message: `every validation suite (${validation.map((s) => s.name).join(', ')}) has gate: false, so the gate would check nothing: gate one, or set evaluation.gate.enabled: false`,
     });
   }
 }

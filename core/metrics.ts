@@ -156,6 +156,24 @@ export function exactAgreement(xs: readonly number[], ys: readonly number[]): nu
   return same / xs.length;
 }
 
+/**
+ * Chance level of a pointwise suite: the judge that always answers the most common gold score (on a tie
+ * between levels, the lower one). Its exact agreement is the share of that level; its MAE the mean distance
+ * to it. Null when there is no gold.
+ */
+export function constantScoreBaseline(golds: readonly number[]): { score: number; exactAgreement: number; mae: number } | null {
+  if (golds.length === 0) return null;
+  const counts = new Map<number, number>();
+  for (const g of golds) counts.set(g, (counts.get(g) ?? 0) + 1);
+  let score = Number.POSITIVE_INFINITY;
+  let most = 0;
+  for (const [level, count] of counts) {
+    if (count > most || (count === most && level < score)) [score, most] = [level, count];
+  }
+  const constant = golds.map(() => score);
+  return { score, exactAgreement: exactAgreement(constant, golds)!, mae: meanAbsoluteError(constant, golds)! };
+}
+
 export type PairwiseOutcome = 'correct' | 'wrong' | 'tie' | 'unparseable';
 
 /**

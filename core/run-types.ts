@@ -41,6 +41,8 @@ export interface PointwiseMetrics {
   kendall: number | null;
   /** Bootstrap intervals of the metrics above (evaluation.bootstrap; absent when resamples is 0). */
   ci?: MetricIntervals<'exactAgreement' | 'mae' | 'pearson' | 'spearman' | 'kendall'>;
+  /** Chance level: a judge that always gives the suite's most common gold score (core/metrics.ts). */
+  chance?: { score: number; exactAgreement: number; mae: number } | null;
   /** Gold (rows) x judge score (columns) on the scale, plus unparseable per gold level; null off the scale. */
   confusion?: { levels: number[]; counts: number[][]; unparseable: number[] } | null;
   /** Judge scores per scale level plus the unparseable count; null when a score or gold is off the scale. */
@@ -117,6 +119,8 @@ export interface PairwiseMetrics {
   goldTies?: number;
   /** Bootstrap interval of the (pointwise-scored) accuracy (evaluation.bootstrap; absent when resamples is 0). */
   ci?: MetricIntervals<'accuracy'>;
+  /** Chance level: a judge that scores both responses of every pair the same (0.5 a pair; 1 on a gold tie). */
+  chance?: { accuracy: number } | null;
   /**
    * How the suite was judged (`data.evalSuites[].mode`); absent means `pointwise`. In `relative` mode the
    * pointwise comparison does not run: `accuracy` and `unparseable` are then the relative ones and `ties` is 0.

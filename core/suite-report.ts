@@ -14,13 +14,14 @@ import {
 } from './bootstrap';
 import { BASELINES, agreementScore, type BaselineName, type BaselineScores } from './baselines';
 import { groupedPairwiseMetrics, groupedPointwiseMetrics, pairwiseGroupCounts, type GoldColumnMetrics, type Scale } from './grouped-metrics';
-import { pairwiseAccuracy, summarizePointwise, type PairwiseOutcome, type ScoredItem } from './metrics';
+import { constantScoreBaseline, pairwiseAccuracy, summarizePointwise, type PairwiseOutcome, type ScoredItem } from './metrics';
 import { rewardBenchRollup, type SubsetResult } from './rewardbench';
 import type {
   Baselines,
   GroupedFigures,
   PairedComparison,
   PairwiseFigures,
+  PairwiseMetrics,
   PointwiseFigures,
   PointwiseMetrics,
   RewardBenchSummary,
@@ -203,6 +204,7 @@ export function pointwiseReport(items: readonly PointwiseItem[], options: Pointw
     metrics: {
       kind: 'pointwise',
       ...headline,
+      chance: constantScoreBaseline(items.map((i) => i.gold)),
       confusion: primary?.confusion ?? null,
       scoreDistribution: primary?.scoreDistribution ?? null,
       ...(Object.keys(goldColumns).length > 0 ? { goldColumns } : {}),
@@ -226,6 +228,7 @@ export interface PairwiseReportOptions {
 /** The pointwise-scored figures of a pairwise suite (mode `pointwise` or `both`). */
 export interface PairwiseReport {
   figures: PairwiseFigures & { goldTies: number };
+  chance: PairwiseMetrics['chance'];
   groups?: GroupedFigures<PairwiseFigures>;
   rewardbench?: RewardBenchSummary;
   baselines?: Baselines<PairwiseFigures>;
@@ -284,6 +287,7 @@ export function pairwiseReport(pairs: readonly PairItem[], options: PairwiseRepo
   }
   return {
     figures,
+    chance: pairs.length > 0 ? { accuracy: pairwiseAccuracy(pairs.map((p) => pairOutcome({ chosen: 1, rejected: 1, goldTie: p.goldTie })))! } : null,
     ...(groups ? { groups } : {}),
     ...(rewardbench ? { rewardbench } : {}),
     ...(baselines ? { baselines } : {}),

@@ -15,6 +15,8 @@ export const SYNTHETIC_TASK = 'review-verdict';
 export const DEFAULT_SYNTHETIC_SEED = 1234;
 export const DEFAULT_TRAIN_SIZE = 400;
 export const DEFAULT_HELDOUT_SIZE = 100;
+/** The split the promotion gate selects on, apart from the held-out split the results report. */
+export const DEFAULT_VALIDATION_SIZE = 60;
 
 /** Three synonyms per score level; exactly one of these words appears in each response. */
 export const LEVEL_WORDS: Readonly<Record<1 | 2 | 3 | 4 | 5, readonly string[]>> = {
@@ -146,16 +148,20 @@ export interface SyntheticOptions {
   seed?: number;
   train?: number;
   heldout?: number;
+  validation?: number;
 }
+
+export type SyntheticSplit = 'train' | 'heldout' | 'validation';
 
 export interface SyntheticSplits {
   seed: number;
   train: PointwiseExample[];
   heldout: PointwiseExample[];
+  validation: PointwiseExample[];
 }
 
 /** `syn-train-0001`: numbered from 1, zero-padded to at least four digits. */
-export function syntheticId(split: 'train' | 'heldout', index: number, total: number): string {
+export function syntheticId(split: SyntheticSplit, index: number, total: number): string {
   const width = Math.max(4, String(total).length);
   return `syn-${split}-${String(index + 1).padStart(width, '0')}`;
 }
@@ -172,18 +178,20 @@ function checkCount(name: string, n: number): void {
 }
 
 /**
- * Both splits. Each split draws from its own stream (`deriveSeed(seed, 'synthetic', split)`); a review
- * whose (instruction, response) already occurred in either split is redrawn, so no held-out example is
- * also a training example.
+ * The three splits. Each split draws from its own stream (`deriveSeed(seed, 'synthetic', split)`); a review
+ * whose (instruction, response) already occurred in an earlier split is redrawn, so the splits are disjoint.
+ * Validation is drawn last, so adding it left the train and held-out files as they were.
  */
 export function makeSyntheticSplits(options: SyntheticOptions = {}): SyntheticSplits {
   const seed = options.seed ?? DEFAULT_SYNTHETIC_SEED;
   const trainSize = options.train ?? DEFAULT_TRAIN_SIZE;
   const heldoutSize = options.heldout ?? DEFAULT_HELDOUT_SIZE;
+  const validationSize = options.validation ?? DEFAULT_VALIDATION_SIZE;
   checkCount('train', trainSize);
   checkCount('heldout', heldoutSize);
+  checkCount('validation', validationSize);
   const seen = new Set<string>();
-  const build = (split: 'train' | 'heldout', n: number): PointwiseExample[] => {
+  const build = (split: SyntheticSplit, n: number): PointwiseExample[] => {
     const rng = createRng(deriveSeed(seed, 'synthetic', split));
     const levels = balancedLevels(rng, n);
     return levels.map((level, i) => {
@@ -210,14 +218,16 @@ export function makeSyntheticSplits(options: SyntheticOptions = {}): SyntheticSp
   };
   const train = build('train', trainSize);
   const heldout = build('heldout', heldoutSize);
-  return { seed, train, heldout };
+  const validation = build('validation', validationSize);
+  return { seed, train, heldout, validation };
 }
 
-/** File contents (JSONL) of both splits, exactly as committed under datasets/synthetic/. */
-export function renderSyntheticFiles(options: SyntheticOptions = {}): { 'train.jsonl': string; 'heldout.jsonl': string } {
-  const { train, heldout } = makeSyntheticSplits(options);
+/** File contents (JSONL) of the three splits, exactly as committed under datasets/synthetic/. */
+export function renderSyntheticFiles(options: SyntheticOptions = {}): { 'train.jsonl': string; 'heldout.jsonl': string; 'validation.jsonl': string } {
+  const { train, heldout, validation } = makeSyntheticSplits(options);
   return {
     'train.jsonl': train.map(toJsonlLine).join(''),
     'heldout.jsonl': heldout.map(toJsonlLine).join(''),
+    'validation.jsonl': validation.map(toJsonlLine).join(''),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Writes the synthetic "review verdict" task (core/synthetic.ts) as JSONL:
  *
- *   npx tsx scripts/make-synthetic.ts [--seed 1234] [--train 400] [--heldout 100] [--out datasets/synthetic]
+ *   npx tsx scripts/make-synthetic.ts [--seed 1234] [--train 400] [--heldout 100] [--validation 60] [--out datasets/synthetic]
  *
  * The same options always give byte-identical files; the committed datasets/synthetic/ files are the
  * defaults (test/unit/synthetic.test.ts checks it).
@@ -12,17 +12,19 @@ import {
   DEFAULT_HELDOUT_SIZE,
   DEFAULT_SYNTHETIC_SEED,
   DEFAULT_TRAIN_SIZE,
+  DEFAULT_VALIDATION_SIZE,
   renderSyntheticFiles,
 } from '../core/synthetic';
 
 const USAGE =
-  'usage: npx tsx scripts/make-synthetic.ts [--seed N] [--train N] [--heldout N] [--out DIR]\n' +
-  `defaults: --seed ${DEFAULT_SYNTHETIC_SEED} --train ${DEFAULT_TRAIN_SIZE} --heldout ${DEFAULT_HELDOUT_SIZE} --out datasets/synthetic`;
+  'usage: npx tsx scripts/make-synthetic.ts [--seed N] [--train N] [--heldout N] [--validation N] [--out DIR]\n' +
+  `defaults: --seed ${DEFAULT_SYNTHETIC_SEED} --train ${DEFAULT_TRAIN_SIZE} --heldout ${DEFAULT_HELDOUT_SIZE} --validation ${DEFAULT_VALIDATION_SIZE} --out datasets/synthetic`;
 
 interface Args {
   seed: number;
   train: number;
   heldout: number;
+  validation: number;
   out: string;
 }
 
@@ -31,6 +33,7 @@ function parseArgs(argv: string[]): Args {
     seed: DEFAULT_SYNTHETIC_SEED,
     train: DEFAULT_TRAIN_SIZE,
     heldout: DEFAULT_HELDOUT_SIZE,
+    validation: DEFAULT_VALIDATION_SIZE,
     out: 'datasets/synthetic',
   };
   const int = (flag: string, v: string | undefined): number => {
@@ -51,6 +54,10 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--heldout':
         args.heldout = int(flag, value);
+        i++;
+        break;
+      case '--validation':
+        args.validation = int(flag, value);
         i++;
         break;
       case '--out':
@@ -77,7 +84,7 @@ function main(): void {
     console.error(`make-synthetic: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const files = renderSyntheticFiles({ seed: args.seed, train: args.train, heldout: args.heldout });
+  const files = renderSyntheticFiles({ seed: args.seed, train: args.train, heldout: args.heldout, validation: args.validation });
   mkdirSync(args.out, { recursive: true });
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(args.out, name);

@@ -15,6 +15,8 @@ import {
   mergeConfig,
 } from '../../cli/config-file';
 import { lineColumn, locateJsonError } from '../../cli/json-locate';
+import { readdirSync } from 'node:fs';
+import { gatedSuiteNames, hasValidationSuites } from '../../core/gate-config';
 import { main } from '../../cli/judgeloop';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -302,5 +304,21 @@ test('templates named by the config are checked before anything starts, by the k
     await writeFile(file, JSON.stringify({ ...base, ...override }));
     const e = await configErrorAsync(loadConfigFile(file), 'invalid', message);
     assert.ok(e.problems.every((p) => p.path === key), JSON.stringify(e.problems));
+  }
+});
+
+test('every shipped config keeps selection apart from reporting: its gate decides on validation suites only', async () => {
+  const dir = resolve(__dirname, '../../configs');
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 3, `configs found: ${files.join(', ')}`);
+  for (const file of files) {
+    const { config } = await loadConfigFile(join(dir, file));
+    if (!config.evaluation.gate.enabled) continue;
+    assert.ok(hasValidationSuites(config), `${file}: the gate is on, so it needs a validation suite (role: validation)`);
+    const roles = new Map(config.data.evalSuites.map((s) => [s.name, s.role]));
+    const gated = gatedSuiteNames(config);
+    assert.ok(gated.length > 0, `${file}: gates on nothing`);
+    for (const name of gated) assert.equal(roles.get(name), 'validation', `${file}: gates on "${name}", which is not a validation suite`);
+    assert.ok(config.data.evalSuites.some((s) => s.role !== 'validation'), `${file}: reports on no test suite`);
   }
 });

@@ -53,14 +53,17 @@ function summary(): RunSummary {
 
 test('suite detail table: a row per iteration with n, intervals and the paired change vs iteration 0', () => {
   const t = suiteDetailTable(summary(), 'held', 'pointwise');
-  assert.equal(t.rows.length, 2);
-  assert.deepEqual(t.rows.map((r) => r.slice(0, 3)), [['0', '3', '3'], ['1', '3', '3']]);
+  assert.equal(t.rows.length, 3, 'two iterations, then chance');
+  assert.deepEqual(t.rows.slice(0, 2).map((r) => r.slice(0, 3)), [['0', '3', '3'], ['1', '3', '3']]);
+  // Chance: gold 3, 2, 5 has no most common level, so the lowest, 2: one in three right, MAE (1 + 0 + 3) / 3.
+  assert.deepEqual(t.rows[2], ['chance (always 2)', '—', '—', '33.3', '—', '—', '—', '1.333', '—', '—']);
   assert.match(t.rows[0][3], /^33\.3 \[/);
   assert.equal(t.rows[0][8], '—', 'iteration 0 has no change vs itself');
   assert.match(t.rows[1][8], /^\+66\.7 \[.*\] p=/);
   const p = suiteDetailTable(summary(), 'rb', 'pairwise');
   assert.deepEqual(p.rows[1].slice(0, 2), ['1', '1']);
   assert.match(p.rows[1][7], /^\+0\.0/);
+  assert.deepEqual(p.rows[p.rows.length - 1].slice(0, 3), ['chance (all ties)', '—', '50.0']);
 });
 
 test('baselines, groups and RewardBench tables', () => {

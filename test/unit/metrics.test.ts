@@ -5,6 +5,7 @@ import { createRng } from '../../core/rng';
 import {
   averageRanks,
   confusionMatrix,
+  constantScoreBaseline,
   exactAgreement,
   kendallTauB,
   meanAbsoluteError,
@@ -252,4 +253,23 @@ test('confusionMatrix: rows are gold, columns judge, unparseable per gold row', 
   });
   assert.throws(() => confusionMatrix([{ score: 6, gold: 1 }], { min: 1, max: 5 }), /judge score 6 is off the scale/);
   assert.throws(() => confusionMatrix([{ score: 1, gold: 3.5 }], { min: 1, max: 5 }), /gold score 3.5/);
+});
+
+test('constantScoreBaseline: the most common gold score (lower on a tie), its agreement and MAE', () => {
+  const cases: Array<[number[], ReturnType<typeof constantScoreBaseline>]> = [
+    [[], null],
+    [[3], { score: 3, exactAgreement: 1, mae: 0 }],
+    [[1, 2, 2, 5], { score: 2, exactAgreement: 0.5, mae: 1 }],
+    [[4, 4, 2, 2, 5], { score: 2, exactAgreement: 0.4, mae: 1.4 }], // 2 and 4 tie: the lower
+    [[1, 2, 3, 4, 5], { score: 1, exactAgreement: 0.2, mae: 2 }],
+  ];
+  for (const [golds, want] of cases) {
+    const got = constantScoreBaseline(golds);
+    if (want === null) assert.equal(got, null);
+    else {
+      assert.equal(got?.score, want.score, JSON.stringify(golds));
+      close(got!.exactAgreement, want.exactAgreement, `agreement of ${JSON.stringify(golds)}`);
+      close(got!.mae, want.mae, `mae of ${JSON.stringify(golds)}`);
+    }
+  }
 });

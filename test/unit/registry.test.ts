@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig, type RunConfigInput } from '../../core/config';
-import { gatedSuiteNames } from '../../core/gate-config';
+import { gatedSuiteNames, hasValidationSuites } from '../../core/gate-config';
 import { historyEntryUri, lineage, registryDocumentUri, registryPrefixUri, sortHistory, type RegistryEntry } from '../../core/registry';
 import type { RunProgress, RunSummary } from '../../core/run-types';
 import { UsageError, parseCommandLine } from '../../cli/args';
@@ -120,6 +120,52 @@ test('config: suites with gate: false are reported but not gated', () => {
   assert.ok(r.ok);
   assert.deepEqual(gatedSuiteNames(r.config), ['syn']);
 });
+
+test('config: with validation suites, the gate checks them only; test suites are reported, never gated', () => {
+  const suites = [
+    { name: 'val', kind: 'pointwise', uri: 'v.jsonl', role: 'validation' },
+    { name: 'val-small', kind: 'pointwise', uri: 'w.jsonl', role: 'validation', gate: false },
+    { name: 'syn', kind: 'pointwise', uri: 'a.jsonl', role: 'test' },
+    { name: 'pairs', kind: 'pairwise', uri: 'x.jsonl', adapter: 'llmbar' },
+  ];
+  const r = validateConfig({ ...BASE, data: { ...BASE.data, evalSuites: suites } });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  assert.ok(hasValidationSuites(r.config));
+  assert.deepEqual(gatedSuiteNames(r.config), ['val']);
+  // Without a validation suite the old rule holds: every suite without gate: false.
+  const legacy = validateConfig(BASE);
+  assert.ok(legacy.ok);
+  assert.deepEqual(gatedSuiteNames(legacy.config), ['syn', 'pairs']);
+});
+
+const ROLE_CASES: Array<[string, unknown[], Record<string, unknown>, RegExp]> = [
+  [
+    'a validation suite on a test suite\'s file',
+    [{ name: 'val', kind: 'pointwise', uri: 'same.jsonl', role: 'validation' }, { name: 'syn', kind: 'pointwise', uri: 'same.jsonl' }],
+    {},
+    /^data\.evalSuites\.0\.uri: validation suite "val" reads the same file as test suite "syn": selection and reporting need disjoint data$/,
+  ],
+  [
+    'requireGain on a test suite',
+    [{ name: 'val', kind: 'pointwise', uri: 'v.jsonl', role: 'validation' }, { name: 'syn', kind: 'pointwise', uri: 'a.jsonl', role: 'test' }],
+    { evaluation: { gate: { requireGain: { suite: 'syn', min: 0.1 } } } },
+    /^evaluation\.gate\.requireGain\.suite: "syn" is a test suite: the gate decides on validation suites only \(val\)$/,
+  ],
+  [
+    'every validation suite ungated',
+    [{ name: 'val', kind: 'pointwise', uri: 'v.jsonl', role: 'validation', gate: false }, { name: 'syn', kind: 'pointwise', uri: 'a.jsonl' }],
+    {},
+    /^data\.evalSuites: every validation suite \(val\) has gate: false, so the gate would check nothing/,
+  ],
+  ['an unknown role', [{ name: 'syn', kind: 'pointwise', uri: 'a.jsonl', role: 'holdout' }], {}, /^data\.evalSuites\.0\.role: /],
+];
+
+for (const [name, evalSuites, over, expected] of ROLE_CASES) {
+  test(`config: ${name}`, () => {
+    const got = problems({ data: { ...BASE.data, evalSuites }, ...over });
+    assert.ok(got.some((p) => expected.test(p)), `${expected} in ${JSON.stringify(got)}`);
+  });
+}
 
 for (const [name, over, expected] of CONFIG_CASES) {
   test(`config: ${name}`, () => {

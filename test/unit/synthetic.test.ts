@@ -37,7 +37,7 @@ function readRows(file: string): PointwiseExample[] {
 
 test('regenerating with the defaults gives the committed files byte for byte', () => {
   const files = renderSyntheticFiles();
-  for (const name of ['train.jsonl', 'heldout.jsonl'] as const) {
+  for (const name of ['train.jsonl', 'heldout.jsonl', 'validation.jsonl'] as const) {
     assert.equal(files[name], readFileSync(path.join(DATA_DIR, name), 'utf8'), `${name} differs: rerun scripts/make-synthetic.ts`);
   }
 });
@@ -47,16 +47,18 @@ test('scripts/make-synthetic.ts writes the same bytes, and honours its options',
   try {
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     execFileSync(tsx, ['scripts/make-synthetic.ts', '--out', out], { cwd: ROOT, stdio: 'pipe' });
-    for (const name of ['train.jsonl', 'heldout.jsonl']) {
+    for (const name of ['train.jsonl', 'heldout.jsonl', 'validation.jsonl']) {
       assert.equal(readFileSync(path.join(out, name), 'utf8'), readFileSync(path.join(DATA_DIR, name), 'utf8'), name);
     }
-    execFileSync(tsx, ['scripts/make-synthetic.ts', '--seed', '7', '--train', '12', '--heldout', '6', '--out', out], {
+    execFileSync(tsx, ['scripts/make-synthetic.ts', '--seed', '7', '--train', '12', '--heldout', '6', '--validation', '5', '--out', out], {
       cwd: ROOT,
       stdio: 'pipe',
     });
-    const want = renderSyntheticFiles({ seed: 7, train: 12, heldout: 6 });
+    const want = renderSyntheticFiles({ seed: 7, train: 12, heldout: 6, validation: 5 });
     assert.equal(readFileSync(path.join(out, 'train.jsonl'), 'utf8'), want['train.jsonl']);
     assert.equal(readFileSync(path.join(out, 'heldout.jsonl'), 'utf8'), want['heldout.jsonl']);
+    assert.equal(readFileSync(path.join(out, 'validation.jsonl'), 'utf8'), want['validation.jsonl']);
+    assert.equal(want['validation.jsonl'].split('\n').length - 1, 5);
     assert.throws(
       () => execFileSync(tsx, ['scripts/make-synthetic.ts', '--train', 'many'], { cwd: ROOT, stdio: 'pipe' }),
       /--train needs a non-negative integer/,
@@ -66,9 +68,10 @@ test('scripts/make-synthetic.ts writes the same bytes, and honours its options',
   }
 });
 
-const SPLITS: Array<{ file: string; split: 'train' | 'heldout'; rows: number }> = [
+const SPLITS: Array<{ file: string; split: 'train' | 'heldout' | 'validation'; rows: number }> = [
   { file: 'train.jsonl', split: 'train', rows: 400 },
   { file: 'heldout.jsonl', split: 'heldout', rows: 100 },
+  { file: 'validation.jsonl', split: 'validation', rows: 60 },
 ];
 
 for (const { file, split, rows } of SPLITS) {
@@ -121,14 +124,18 @@ test('the verdict word varies and always ends the review, right before its final
   assert.ok(items.size >= 25, `${items.size} distinct products`);
 });
 
-test('no held-out (instruction, response) occurs in training; no duplicates within a split', () => {
+test('the three splits are disjoint: no (instruction, response) in two of them; no duplicates within a split', () => {
   const key = (r: PointwiseExample) => `${r.instruction}\n${r.response}`;
   const train = readRows('train.jsonl').map(key);
   const heldout = readRows('heldout.jsonl').map(key);
+  const validation = readRows('validation.jsonl').map(key);
   assert.equal(new Set(train).size, train.length);
   assert.equal(new Set(heldout).size, heldout.length);
+  assert.equal(new Set(validation).size, validation.length);
   const trainSet = new Set(train);
+  const heldoutSet = new Set(heldout);
   assert.deepEqual(heldout.filter((k) => trainSet.has(k)), []);
+  assert.deepEqual(validation.filter((k) => trainSet.has(k) || heldoutSet.has(k)), []);
 });
 
 test('no level word in fillers, verdict templates (outside the slot), items, instruction or rubric', () => {
