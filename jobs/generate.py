@@ -1,10 +1,17 @@
-"""Generation job: N judgments per request, the judgment grammar enforced while decoding.
+"""Generation job: N judgments per request, decoded under the judgment grammar ("forced") or freely ("free").
 
 Contract: docs/CONTRACTS.md ("generate.py"). Channels `model` (a Hugging Face model folder) and `requests`
 (`*.jsonl`, one request a line); writes `SM_MODEL_DIR/judgments.jsonl` (one row per request and sample) and
 `SM_OUTPUT_DATA_DIR/generation_summary.json`.
 
 Backends: vLLM where it is importable (GPU machines), transformers otherwise (CPU, tests, the tiny judge).
+
+Decoding modes (hyperparameter `decoding`; the rules live in judgeloop_jobs/decoding.py, shared by both
+backends): "forced" enforces the grammar (the marker and a valid score are forced when the rationale's budget
+runs out); "free" samples from the model's own distribution, unmasked, until a stop token or max_new_tokens,
+so a judgment without a valid score stays unparseable. Every judgment records `marker_source` (model, forced,
+absent or prefix). The default is "forced" (what callers that do not pass `decoding` have always had); the
+project's configs choose the mode explicitly.
 
 Two extensions of the judgment grammar (judgeloop_jobs/grammar.py):
 - the request field `assistant_prefix`: text the assistant turn already starts with. A prefix ending with
@@ -13,7 +20,9 @@ Two extensions of the judgment grammar (judgeloop_jobs/grammar.py):
   whole assistant turn, prefix included, so it parses like any other judgment.
 - the hyperparameter `choices`: the alphabet after the marker, e.g. `["A","B"]` for a pairwise verdict
   (a JSON array or comma-separated text); by default the digits score_min..score_max.
-These run on the transformers backend; `backend: auto` uses it for them even where vLLM is installed.
+These run on the transformers backend; `backend: auto` uses it for them even where vLLM is installed. Both
+stay under the grammar in free mode too: a prefix ending with the marker decodes only the score, and a
+`choices` job decodes rationale, marker and choice as in forced mode (constrained by design).
 
     SM_CHANNEL_MODEL=... SM_CHANNEL_REQUESTS=... SM_MODEL_DIR=... SM_OUTPUT_DATA_DIR=... \
         python jobs/generate.py --num_samples 8 --temperature 1.0
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from judgeloop_jobs.decoding import FREE_BUDGET_SLACK, Sample, count_marker_sources, free_token_budget
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
 from judgeloop_jobs.progress import report_progress
 from judgeloop_jobs.prompts import encode_prompts
@@ -56,6 +66,19 @@ class GenerateConfig:
     choices: str = ""
     """What may follow the marker instead of a score: a JSON array (`["A","B"]`) or comma-separated text
     (`A,B`) of single-token alternatives. Empty: the integers score_min..score_max."""
+    decoding: Literal["forced", "free"] = "forced"
+    """"forced": the grammar is enforced (marker and score forced once max_rationale_tokens are spent);
+    "free": the model's own distribution, unmasked, until a stop token or max_new_tokens (judgeloop_jobs/
+    decoding.py). The default keeps what callers that do not pass it have always had; the project's configs
+    set it explicitly."""
+    max_new_tokens: int = 0
+    """Free mode's token budget per judgment (generated tokens, stop token included; an assistant prefix's
+    tokens do not count); 0 = max_rationale_tokens + 16 (decoding.FREE_BUDGET_SLACK). Forced mode ignores
+    it: its budget is max_rationale_tokens, then marker, score and EOS."""
+
+    @property
+    def free_budget(self) -> int:
+        return free_token_budget(self.max_new_tokens, self.max_rationale_tokens)
 
     @property
     def choice_list(self) -> list[str] | None:
@@ -87,6 +110,8 @@ class GenerateConfig:
                 "must be non-empty text without surrounding spaces", self.marker)
         require(self.batch_size >= 1, "batch_size", "must be >= 1", self.batch_size)
         require(self.max_prompt_tokens >= 1, "max_prompt_tokens", "must be >= 1", self.max_prompt_tokens)
+        require(self.max_new_tokens >= 0, "max_new_tokens", f"must be >= 0 (0 = max_rationale_tokens + "
+                f"{FREE_BUDGET_SLACK})", self.max_new_tokens)
         choices = self.choice_list
         if choices is not None:
             from judgeloop_jobs.grammar import GrammarError, check_choices
@@ -127,11 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     judgments_path = paths.model_dir / "judgments.jsonl"
     write_judgments(judgments_path, cfg, requests, results)
     seconds = time.monotonic() - started
+    samples = [sample for per_request in results for sample in per_request]
     summary = {
         "backend": backend,
+        "decoding": cfg.decoding,
         "requests": len(requests),
         "num_samples": cfg.num_samples,
         "judgments": len(requests) * cfg.num_samples,
+        # Over the judgments written (a greedy judgment copied N times counts N times).
+        "marker_source": count_marker_sources(samples),
+        "stopped_by_budget": sum(s.stopped_by_budget for s in samples),
         "truncated_prompts": sum(r.truncated for r in requests),
         "seconds": round(seconds, 3),
         "tokens_per_second": round(stats["generated_tokens"] / max(stats["decode_seconds"], 1e-9), 1),
@@ -192,13 +222,16 @@ def load_requests(folder: Path) -> list[Request]:
 
 
 def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: list[Request]):
-    """Batched, left-padded `model.generate` with the grammar as a logits processor.
+    """Batched, left-padded `model.generate`; rows under the grammar get it as a logits processor, free rows
+    (decoding "free") a processor that only records log-probs (judgeloop_jobs/decoding.py).
 
-    Returns results[request_index][sample_index] = (completion_ids, logprob) and timing stats.
+    Returns results[request_index][sample_index] = Sample and timing stats.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
+    from judgeloop_jobs.decoding import (FreeLogitsProcessor, free_marker_source, row_is_constrained,
+                                         skipped_special_ids, stop_token_ids, strip_stop)
     from judgeloop_jobs.grammar import (GrammarError, JudgmentLogitsProcessor, build_grammar, judgment_text,
                                         plan_assistant_prefix)
     from judgeloop_jobs.quiet import quiet_libraries
@@ -228,74 +261,108 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
         request.prompt_ids = list(request.prompt_ids) + list(plan.context_ids)
         plans.append(plan)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else grammar.eos_token_id
+    constrained = [row_is_constrained(cfg.decoding, has_choices=cfg.choice_list is not None,
+                                      prefix_at_choice=plan.at_choice) for plan in plans]
+    try:
+        stop_ids = stop_token_ids(tokenizer, model.generation_config)
+    except ValueError as err:
+        raise JobConfigError(f"free decoding cannot stop: {err}") from None
+    skip_ids = skipped_special_ids(tokenizer, cfg.marker) if not all(constrained) else frozenset()
+    # Decode from the model itself: generate() fills every value our configs leave unset from the checkpoint's
+    # generation_config (repetition_penalty, no_repeat_ngram_size, min_p, suppress_tokens, ...: Qwen2.5-Instruct
+    # ships repetition_penalty 1.05), which would change the distribution and the recorded log-probs. Keep
+    # only its token ids (its EOS ids are in stop_ids already), as vLLM's generation_config="vllm" does.
+    shipped = model.generation_config
+    model.generation_config = GenerationConfig(bos_token_id=shipped.bos_token_id, eos_token_id=shipped.eos_token_id,
+                                               pad_token_id=shipped.pad_token_id)
 
     greedy = cfg.temperature == 0
     # Greedy decoding gives every sample the same judgment: decode each request once and copy it N times
     # (cheaper, and exactly identical instead of identical up to batch-dependent float noise).
     copies = 1 if greedy else cfg.num_samples
     rows = [(r, s) for r in range(len(requests)) for s in range(copies)]
-    # Similar prompt lengths side by side waste less padding; the order is deterministic, so seeded runs repeat.
-    rows.sort(key=lambda rs: (len(requests[rs[0]].prompt_ids), rs[0], rs[1]))
-    gen_config = GenerationConfig(
-        do_sample=not greedy, temperature=None if greedy else cfg.temperature,
-        # Pure sampling from the model (no top-k/top-p truncation), as in the paper's T = 1.0 sampling.
-        top_k=0 if not greedy else None, top_p=1.0 if not greedy else None,
-        max_new_tokens=grammar.max_new_tokens, eos_token_id=grammar.eos_token_id, pad_token_id=pad_id,
-        num_beams=1, use_cache=True)
+    # Rows under the grammar and free rows go in separate batches (each has its own processor and budget);
+    # within each, similar prompt lengths side by side waste less padding. The order is deterministic, so
+    # seeded runs repeat (and forced mode's order is what it always was).
+    rows.sort(key=lambda rs: (not constrained[rs[0]], len(requests[rs[0]].prompt_ids), rs[0], rs[1]))
+    batches = []
+    for group in (True, False):
+        part = [rs for rs in rows if constrained[rs[0]] == group]
+        batches += [part[k:k + cfg.batch_size] for k in range(0, len(part), cfg.batch_size)]
+    sampling = dict(do_sample=not greedy, temperature=None if greedy else cfg.temperature,
+                    # Pure sampling from the model (no top-k/top-p truncation), as in the paper's T = 1.0 sampling.
+                    top_k=0 if not greedy else None, top_p=1.0 if not greedy else None,
+                    pad_token_id=pad_id, num_beams=1, use_cache=True)
+    grammar_config = GenerationConfig(max_new_tokens=grammar.max_new_tokens, eos_token_id=grammar.eos_token_id,
+                                      **sampling)
+    free_config = GenerationConfig(max_new_tokens=cfg.free_budget, eos_token_id=list(stop_ids), **sampling)
+    temperature = 1.0 if greedy else cfg.temperature
 
     results: list[list[Any]] = [[None] * cfg.num_samples for _ in requests]
     total, done = len(requests) * cfg.num_samples, 0
     decode_seconds, generated_tokens = 0.0, 0
-    for start in range(0, len(rows), cfg.batch_size):
-        batch = rows[start:start + cfg.batch_size]
+    for batch in batches:
+        under_grammar = constrained[batch[0][0]]
         prompts = [requests[r].prompt_ids for r, _ in batch]
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-        processor = JudgmentLogitsProcessor(grammar, temperature=1.0 if greedy else cfg.temperature,
-                                            starts=[plans[r] for r, _ in batch])
+        if under_grammar:
+            processor = JudgmentLogitsProcessor(grammar, temperature=temperature, starts=[plans[r] for r, _ in batch])
+        else:
+            processor = FreeLogitsProcessor(stop_ids, temperature=temperature, vocab_size=len(tokenizer))
         t0 = time.monotonic()
         with torch.no_grad():
-            out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=gen_config,
+            out = model.generate(input_ids=input_ids, attention_mask=attention,
+                                 generation_config=grammar_config if under_grammar else free_config,
                                  logits_processor=[processor])
         decode_seconds += time.monotonic() - t0
         logprobs = processor.finish(out)
+        sources = processor.marker_sources() if under_grammar else None
         for i, (r, s) in enumerate(batch):
             completion = out[i, width:].tolist()
-            completion = completion[: completion.index(grammar.eos_token_id) + 1] \
-                if grammar.eos_token_id in completion else completion
-            if completion[-1:] != [grammar.eos_token_id]:  # the grammar guarantees it; fail loudly if not
-                raise RuntimeError(f"request {requests[r].row['request_id']}: decoding ended without EOS")
+            if under_grammar:
+                completion, ended = strip_stop(completion, [grammar.eos_token_id])
+                if not ended or sources[i] is None:  # the grammar guarantees both; fail loudly if not
+                    raise RuntimeError(f"request {requests[r].row['request_id']}: decoding ended without "
+                                       f"{'EOS' if not ended else 'a marker'}")
+                sample = Sample(judgment_text(tokenizer, plans[r], completion[:-1]), len(completion), logprobs[i],
+                                sources[i])
+            else:
+                completion, ended = strip_stop(completion, stop_ids)
+                text = judgment_text(tokenizer, plans[r], completion[:-1] if ended else completion, skip_ids)
+                sample = Sample(text, len(completion), logprobs[i], free_marker_source(text, cfg.marker),
+                                stopped_by_budget=not ended)
             generated_tokens += len(completion)
             targets = range(cfg.num_samples) if greedy else [s]
             for t in targets:
-                results[r][t] = (completion, logprobs[i])
+                results[r][t] = sample
             done += len(targets)
         report_progress(done, total, "judgments")
 
-    texts = [[judgment_text(tokenizer, plans[r], _without_eos(ids, grammar.eos_token_id)) for ids, _ in per]
-             for r, per in enumerate(results)]
-    results = [[(texts[r][s], len(ids), lp) for s, (ids, lp) in enumerate(per)] for r, per in enumerate(results)]
     stats = {"device": device, "dtype": str(dtype).replace("torch.", ""), "decode_seconds": round(decode_seconds, 3),
              "generated_tokens": generated_tokens,
              "prompt_tokens": sum(len(r.prompt_ids) for r in requests),
              "prefixed_requests": sum(bool(p.context_ids) for p in plans),
+             # Requests decoded under the grammar: all in forced mode; in free mode the re-scores (a prefix
+             # ending with the marker) and every request of a `choices` job.
+             "constrained_requests": sum(constrained),
              "grammar": {"forced_prefix": tokenizer.convert_ids_to_tokens(list(grammar.forced_prefix)),
                          "score_tokens": tokenizer.convert_ids_to_tokens(list(grammar.score_token_ids))}}
+    if not all(constrained):
+        stats["free"] = {"max_new_tokens": cfg.free_budget,
+                         "stop_tokens": tokenizer.convert_ids_to_tokens(list(stop_ids))}
     return results, stats
 
 
-def _without_eos(completion_ids: list[int], eos_id: int) -> list[int]:
-    return completion_ids[:-1] if completion_ids and completion_ids[-1] == eos_id else completion_ids
-
-
-def write_judgments(path: Path, cfg: GenerateConfig, requests: list[Request], results) -> None:
+def write_judgments(path: Path, cfg: GenerateConfig, requests: list[Request], results: list[list[Sample]]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for request, per_request in zip(requests, results):
             base = {k: v for k, v in request.row.items() if k != "messages"}
-            for sample_index, (text, num_tokens, logprob) in enumerate(per_request):
-                row = {**base, "sample_index": sample_index, "text": text, "seed": cfg.seed,
-                       "num_tokens": num_tokens, "logprob": round(logprob, 6)}
+            for sample_index, sample in enumerate(per_request):
+                row = {**base, "sample_index": sample_index, "text": sample.text, "seed": cfg.seed,
+                       "num_tokens": sample.num_tokens, "logprob": round(sample.logprob, 6),
+                       "marker_source": sample.marker_source}
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 

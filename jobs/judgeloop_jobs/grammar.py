@@ -19,6 +19,12 @@ How the tokens are chosen:
 - If the model itself starts emitting `forced_prefix`, the rationale ends there: once its tokens have spelled
   the marker, the rest of the prefix is forced. When the budget of max_rationale_tokens is spent, the
   remaining prefix tokens are forced.
+- Each row records where its marker came from (`_RowState.marker_source`, read with
+  `JudgmentLogitsProcessor.marker_sources()`): "model" when the model's own tokens spelled it before the
+  budget ran out, "forced" when the budget ran out first, "prefix" when the assistant prefix ended with it.
+
+This is generate.py's "forced" decoding mode; its "free" mode (judgeloop_jobs/decoding.py) leaves the logits
+alone except for the rows that stay constrained in both modes (a prefix ending with the marker, `choices`).
 """
 from __future__ import annotations
 
@@ -160,18 +166,21 @@ RATIONALE, FORCED, SCORE, EOS, DONE = range(5)
 
 
 class _RowState:
-    __slots__ = ("phase", "generated", "match", "forced_index")
+    __slots__ = ("phase", "generated", "match", "forced_index", "marker_source")
 
     def __init__(self) -> None:
         self.phase = RATIONALE
         self.generated = 0  # tokens generated so far, rationale plus any partial marker
         self.match = 0  # length of the longest rationale suffix (after its first token) equal to a prefix start
         self.forced_index = 0
+        # Who wrote the marker: None while the rationale runs, then "model" (its own tokens spelled it),
+        # "forced" (the budget ran out first) or "prefix" (the assistant prefix ended with it).
+        self.marker_source: str | None = None
 
     def copy(self) -> "_RowState":
         other = _RowState()
-        other.phase, other.generated, other.match, other.forced_index = (
-            self.phase, self.generated, self.match, self.forced_index)
+        other.phase, other.generated, other.match, other.forced_index, other.marker_source = (
+            self.phase, self.generated, self.match, self.forced_index, self.marker_source)
         return other
 
 
@@ -182,7 +191,8 @@ def _advance(g: JudgmentGrammar, row: _RowState, token: int) -> None:
         if row.generated > 1:  # the first token is always rationale: a judgment has one
             row.match = _extend_match(g.forced_prefix, row.match, token)
         if row.match >= g.commit_length:
-            row.phase, row.forced_index = FORCED, row.match
+            # The model's own tokens spelled the marker (within the budget: past it, `_allow` forces it).
+            row.phase, row.forced_index, row.marker_source = FORCED, row.match, "model"
     elif row.phase == FORCED:
         row.forced_index += 1
     elif row.phase == SCORE:
@@ -241,7 +251,7 @@ def plan_assistant_prefix(tokenizer, grammar: JudgmentGrammar, prefix: str | Non
             raise GrammarError(f"assistant_prefix {prefix[:60]!r} has no rationale before the marker {marker!r}")
         head = encode(rationale)
         state = _RowState()
-        state.phase, state.generated = SCORE, len(head)
+        state.phase, state.generated, state.marker_source = SCORE, len(head), "prefix"
         return AssistantPrefix(context_ids=head + grammar.forced_prefix, head_text=rationale, head_ids=head,
                                tail_ids=grammar.forced_prefix, state=state)
     if not prefix.strip():
@@ -257,15 +267,18 @@ def plan_assistant_prefix(tokenizer, grammar: JudgmentGrammar, prefix: str | Non
     return AssistantPrefix(context_ids=ids, head_text=prefix, head_ids=ids, state=state)
 
 
-def judgment_text(tokenizer, plan: AssistantPrefix, generated_ids: Sequence[int]) -> str:
+def judgment_text(tokenizer, plan: AssistantPrefix, generated_ids: Sequence[int],
+                  skip_ids: frozenset[int] = frozenset()) -> str:
     """The whole judgment: the prefix's head text, then the tail and generated tokens (EOS already removed)
-    decoded in the context of the head, so tokenizers that merge spaces into the next token stay exact."""
+    decoded in the context of the head, so tokenizers that merge spaces into the next token stay exact.
+    `skip_ids` are left out of the generated tokens (free mode: the special tokens, `decoding.skipped_special_ids`)."""
     def decode(ids: Sequence[int]) -> str:
-        # No special token can occur before EOS (the grammar bans them), so nothing needs skipping; keeping
-        # them would only matter for a marker that is itself a special token, which must stay in the text.
+        # Under the grammar no special token can occur before EOS (it bans them), so nothing needs skipping;
+        # keeping them would only matter for a marker that is itself a special token, which must stay in the
+        # text. Free mode passes the special ids other than such a marker as `skip_ids`.
         return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
-    more = list(plan.tail_ids) + list(generated_ids)
+    more = list(plan.tail_ids) + [t for t in generated_ids if t not in skip_ids]
     if not plan.head_ids:
         return plan.head_text + decode(more)
     head = decode(plan.head_ids)
@@ -319,6 +332,11 @@ class JudgmentLogitsProcessor(LogitsProcessor):
             self._consume(sequences[:, -1])
         return [float(x) for x in self.logprob_sums]
 
+    def marker_sources(self) -> list[str | None]:
+        """Per row, who wrote the marker: "model", "forced" or "prefix" (None only for a row that never got
+        past its rationale, which a finished generation cannot have). Read it after `finish`."""
+        return [row.marker_source for row in self.rows]
+
     def _consume(self, tokens: torch.Tensor) -> None:
         assert self._last_logprobs is not None and self.logprob_sums is not None
         for i, row in enumerate(self.rows):
@@ -332,7 +350,7 @@ class JudgmentLogitsProcessor(LogitsProcessor):
         g = self.g
         if row.phase == RATIONALE and row.generated >= g.max_rationale_tokens:
             # Budget spent: finish the marker from wherever the model's own partial marker left off.
-            row.phase, row.forced_index = FORCED, row.match
+            row.phase, row.forced_index, row.marker_source = FORCED, row.match, "forced"
         if row.phase == RATIONALE:
             allowed.copy_(g.rationale_allowed if row.generated >= 1 else g.rationale_first)
             if row.generated >= 1:

@@ -227,3 +227,233 @@ def test_the_vllm_backend_is_not_used_for_choices_or_prefixes(monkeypatch):
     assert generate.choose_backend("auto", needs_transformers="hyperparameter 'choices'") == "transformers"
     with pytest.raises(JobConfigError, match="need the transformers backend"):
         generate.choose_backend("vllm", needs_transformers="requests with an assistant_prefix")
+
+
+# ---- decoding modes: "free" (the model's own text) and "forced" (the grammar), and marker_source ----
+
+import math  # noqa: E402
+import shutil  # noqa: E402
+
+from judgeloop_jobs import decoding, grammar  # noqa: E402
+
+
+def all_requests(requests_dir):
+    return read_jsonl(requests_dir / "part-0.jsonl") + read_jsonl(requests_dir / "part-1.jsonl")
+
+
+def check_summary_counts(rows, summary):
+    counts = summary["marker_source"]
+    assert set(counts) == {"model", "forced", "absent", "prefix"}
+    assert sum(counts.values()) == summary["judgments"] == len(rows)
+    for source, n in counts.items():
+        assert n == sum(r["marker_source"] == source for r in rows), (source, counts)
+
+
+def scripted(processor_cls, plan_fn):
+    """A test-only subclass of a logits processor: before the processor sees the model's logits, +100 on the
+    token plan_fn(step) (step = tokens generated so far), i.e. a model that badly wants to write that text."""
+    class Scripted(processor_cls):
+        def __call__(self, input_ids, scores):
+            if getattr(self, "_start", None) is None:
+                self._start = input_ids.shape[1]
+            token = plan_fn(input_ids.shape[1] - self._start)
+            if token is not None:
+                scores = scores.clone()
+                scores[:, token] += 100.0
+            return super().__call__(input_ids, scores)
+    return Scripted
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_judge):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(tiny_judge)
+
+
+def test_free_mode_writes_what_the_model_writes(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--decoding", "free",
+                                 "--num_samples", "3", "--temperature", "1.0", "--max_new_tokens", "20",
+                                 "--batch_size", "4")
+    grouped = by_request(rows)
+    assert list(grouped) == [r["request_id"] for r in all_requests(requests_dir)]
+    for samples in grouped.values():
+        assert [s["sample_index"] for s in samples] == [0, 1, 2]
+    for row in rows:
+        assert row["marker_source"] in ("model", "absent")
+        assert (row["marker_source"] == "model") == ("[RESULT]" in row["text"]), row
+        assert math.isfinite(row["logprob"]) and row["logprob"] <= 0
+        assert 1 <= row["num_tokens"] <= 20
+        for special in ("<|eos|>", "<|pad|>", "<|assistant|>", "<|user|>", "<|system|>", "<|bos|>"):
+            assert special not in row["text"]  # special tokens may be sampled, and are skipped in the text
+    # A random model does not write the grammar's format: far from every text would parse.
+    assert sum(bool(JUDGMENT.match(r["text"])) for r in rows) < len(rows)
+    check_summary_counts(rows, summary)
+    assert summary["decoding"] == "free" and summary["config"]["decoding"] == "free"
+    assert summary["marker_source"]["forced"] == summary["marker_source"]["prefix"] == 0
+    # A row that did not stop at a stop token used the whole budget.
+    assert summary["stopped_by_budget"] <= sum(r["num_tokens"] == 20 for r in rows)
+    assert summary["constrained_requests"] == 0
+    assert summary["free"] == {"max_new_tokens": 20, "stop_tokens": ["<|eos|>"]}
+    assert summary["generated_tokens"] == sum(r["num_tokens"] for r in rows)
+
+
+def test_free_mode_stops_at_eos_and_keeps_the_models_own_marker(monkeypatch, tmp_path, tiny_judge, requests_dir,
+                                                                 tok):
+    word = tok.encode("good", add_special_tokens=False)[0]
+    marker_ids = tok.encode(" [RESULT] 4", add_special_tokens=False)
+    assistant = tok.convert_tokens_to_ids("<|assistant|>")
+    plan = [word, assistant, *marker_ids, tok.eos_token_id]  # a special token mid-text: allowed, not shown
+    monkeypatch.setattr(decoding, "FreeLogitsProcessor",
+                        scripted(decoding.FreeLogitsProcessor, lambda step: plan[min(step, len(plan) - 1)]))
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--decoding", "free",
+                                 "--num_samples", "2", "--max_new_tokens", "30")
+    for row in rows:
+        assert row["text"] == tok.decode([word]) + " [RESULT] 4"
+        assert row["marker_source"] == "model"
+        assert row["num_tokens"] == len(plan)  # stopped at EOS (counted), long before the budget
+        assert -1e-2 < row["logprob"] <= 0  # each token was the (biased) model's near-certain choice
+    assert summary["stopped_by_budget"] == 0 and summary["marker_source"]["model"] == 10
+    check_summary_counts(rows, summary)
+
+
+def test_free_mode_stops_at_the_budget_without_a_marker(monkeypatch, tmp_path, tiny_judge, requests_dir, tok):
+    word = tok.encode("good", add_special_tokens=False)[0]
+    monkeypatch.setattr(decoding, "FreeLogitsProcessor", scripted(decoding.FreeLogitsProcessor, lambda step: word))
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--decoding", "free",
+                                 "--num_samples", "3", "--max_rationale_tokens", "5")
+    budget = 5 + decoding.FREE_BUDGET_SLACK  # max_new_tokens 0: the default
+    for row in rows:
+        assert row["text"] == tok.decode([word] * budget) and row["marker_source"] == "absent"
+        assert row["num_tokens"] == budget
+    assert summary["stopped_by_budget"] == 15 and summary["marker_source"]["absent"] == 15
+    assert summary["free"]["max_new_tokens"] == budget
+    check_summary_counts(rows, summary)
+
+
+def test_free_mode_stops_at_every_eos_id_of_the_generation_config(monkeypatch, tmp_path, tiny_judge, requests_dir,
+                                                                  tok):
+    """Instruct models list their end-of-turn token in generation_config.eos_token_id (a list)."""
+    model = tmp_path / "judge"
+    shutil.copytree(tiny_judge, model)
+    end_of_turn = tok.convert_tokens_to_ids("<|user|>")  # stands in for e.g. Llama 3's <|eot_id|>
+    config = json.loads((model / "generation_config.json").read_text())
+    config["eos_token_id"] = [tok.eos_token_id, end_of_turn]
+    (model / "generation_config.json").write_text(json.dumps(config))
+    word = tok.encode("good", add_special_tokens=False)[0]
+    plan = [word, word, end_of_turn]
+    monkeypatch.setattr(decoding, "FreeLogitsProcessor",
+                        scripted(decoding.FreeLogitsProcessor, lambda step: plan[min(step, len(plan) - 1)]))
+    rows, summary = run_generate(monkeypatch, tmp_path, model, requests_dir, "--decoding", "free",
+                                 "--num_samples", "1", "--max_new_tokens", "12")
+    assert {r["text"] for r in rows} == {tok.decode([word, word])} and {r["num_tokens"] for r in rows} == {3}
+    assert {r["marker_source"] for r in rows} == {"absent"} and summary["stopped_by_budget"] == 0
+    assert summary["free"]["stop_tokens"] == ["<|eos|>", "<|user|>"]
+
+
+def test_free_greedy_gives_identical_samples(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--decoding", "free",
+                                 "--num_samples", "3", "--temperature", "0", "--max_new_tokens", "8")
+    for samples in by_request(rows).values():
+        assert len({(s["text"], s["logprob"], s["marker_source"], s["num_tokens"]) for s in samples}) == 1
+    check_summary_counts(rows, summary)
+
+
+def test_forced_mode_marks_a_marker_the_model_wrote_itself(monkeypatch, tmp_path, tiny_judge, requests_dir, tok):
+    word = tok.encode("good", add_special_tokens=False)[0]
+
+    def plan(step):  # one word, then the grammar's own marker tokens and "4": a model that learnt the format
+        tokens = [word, *tok.encode(" [RESULT] 4", add_special_tokens=False)]
+        return tokens[min(step, len(tokens) - 1)]
+
+    monkeypatch.setattr(grammar, "JudgmentLogitsProcessor", scripted(grammar.JudgmentLogitsProcessor, plan))
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--num_samples", "2",
+                                 "--max_rationale_tokens", "10")
+    assert {r["text"] for r in rows} == {tok.decode([word]) + " [RESULT] 4"}
+    assert {r["marker_source"] for r in rows} == {"model"} and summary["marker_source"]["model"] == 10
+    assert summary["decoding"] == "forced" and summary["stopped_by_budget"] == 0
+
+
+def test_forced_mode_marks_a_marker_written_at_the_budget(monkeypatch, tmp_path, tiny_judge, requests_dir, tok):
+    word = tok.encode("good", add_special_tokens=False)[0]
+    monkeypatch.setattr(grammar, "JudgmentLogitsProcessor",
+                        scripted(grammar.JudgmentLogitsProcessor, lambda step: word if step < 4 else None))
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--num_samples", "2",
+                                 "--max_rationale_tokens", "4")
+    for row in rows:
+        assert row["text"].startswith(tok.decode([word] * 4) + " [RESULT] ") and JUDGMENT.match(row["text"])
+        assert row["marker_source"] == "forced"
+    assert summary["marker_source"]["forced"] == 10
+    check_summary_counts(rows, summary)
+
+
+def test_forced_mode_rows_record_model_or_forced(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--num_samples", "4",
+                                 "--max_rationale_tokens", "3")
+    assert {r["marker_source"] for r in rows} <= {"model", "forced"}
+    assert all(JUDGMENT.match(r["text"]) for r in rows)
+    check_summary_counts(rows, summary)
+    assert summary["constrained_requests"] == 5 and "free" not in summary
+
+
+@pytest.mark.parametrize("mode", ["forced", "free"])
+def test_prefixes_in_both_modes(monkeypatch, tmp_path, tiny_judge, requests_dir, mode):
+    """A prefix ending with the marker is a re-score in both modes: only the score, under the grammar
+    ("prefix"); a rationale already begun is continued the mode's way."""
+    prefixes = ["The verdict is positive. [RESULT] ", "The verdict", None, "Fine.\n[RESULT]", "Awful"]
+    folder, requests = prefixed_requests(tmp_path / "req", requests_dir, prefixes)
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, folder, "--decoding", mode,
+                                 "--num_samples", "3", "--max_rationale_tokens", "6", "--max_new_tokens", "9",
+                                 "--batch_size", "4")
+    grouped = by_request(rows)
+    for request in requests:
+        prefix = request.get("assistant_prefix")
+        for sample in grouped[request["request_id"]]:
+            if prefix is not None and prefix.rstrip().endswith("[RESULT]"):
+                rationale = prefix.rstrip()[: -len("[RESULT]")].rstrip()
+                assert re.fullmatch(re.escape(rationale) + r" \[RESULT\] [1-5]", sample["text"]), sample["text"]
+                assert sample["marker_source"] == "prefix" and sample["num_tokens"] == 2
+                continue
+            assert sample["text"].startswith(prefix or "")
+            if mode == "forced":
+                assert sample["marker_source"] in ("model", "forced") and JUDGMENT.match(sample["text"])
+            else:
+                assert sample["marker_source"] == ("model" if "[RESULT]" in sample["text"] else "absent")
+                assert sample["num_tokens"] <= 9
+    assert summary["marker_source"]["prefix"] == 6
+    assert summary["constrained_requests"] == (5 if mode == "forced" else 2)
+    check_summary_counts(rows, summary)
+
+
+def test_choices_stay_under_the_grammar_in_free_mode(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    rows, summary = run_generate(monkeypatch, tmp_path, tiny_judge, requests_dir, "--decoding", "free",
+                                 "--num_samples", "3", "--max_rationale_tokens", "4", "--choices", "A,B")
+    for row in rows:
+        assert re.fullmatch(r"(.*\S)\s*\[RESULT\] ([AB])", row["text"], re.S), row["text"]
+        assert row["marker_source"] in ("model", "forced")
+    assert summary["constrained_requests"] == 5 and summary["stopped_by_budget"] == 0
+    check_summary_counts(rows, summary)
+
+
+def test_bad_decoding_values_name_the_hyperparameter(monkeypatch, tmp_path, tiny_judge, requests_dir):
+    proc, _, _ = run_job_subprocess("generate.py", tmp_path, {"model": tiny_judge, "requests": requests_dir},
+                                    ["--decoding", "sampled"])
+    assert proc.returncode == 2
+    assert "hyperparameter 'decoding' (from --decoding) must be one of 'forced', 'free', got 'sampled'" in proc.stderr
+    sm_env(monkeypatch, tmp_path, model=tiny_judge, requests=requests_dir)
+    with pytest.raises(JobConfigError, match="hyperparameter 'max_new_tokens' must be >= 0"):
+        generate.main(["--decoding", "free", "--max_new_tokens", "-1"])
+
+
+@pytest.mark.parametrize("mode", ["forced", "free"])
+def test_the_checkpoints_sampling_defaults_do_not_apply(monkeypatch, tmp_path, tiny_judge, requests_dir, mode):
+    """A checkpoint's generation_config may carry repetition_penalty and the like (Qwen2.5-Instruct: 1.05);
+    the judgments are the model's own distribution all the same."""
+    model = tmp_path / "judge"
+    shutil.copytree(tiny_judge, model)
+    config = json.loads((model / "generation_config.json").read_text())
+    config.update(repetition_penalty=50.0, no_repeat_ngram_size=1)
+    (model / "generation_config.json").write_text(json.dumps(config))
+    args = ["--decoding", mode, "--num_samples", "1", "--temperature", "0", "--max_rationale_tokens", "8"]
+    plain, _ = run_generate(monkeypatch, tmp_path / "a", tiny_judge, requests_dir, *args)
+    shipped, _ = run_generate(monkeypatch, tmp_path / "b", model, requests_dir, *args)
+    assert [(r["text"], r["logprob"]) for r in shipped] == [(r["text"], r["logprob"]) for r in plain]

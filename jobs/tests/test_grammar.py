@@ -278,3 +278,114 @@ def test_prefixes_that_cannot_work_are_rejected(tok):
     # The marker may be quoted in the rationale of a prefix that ends with it: the last marker counts.
     plan = plan_assistant_prefix(tok, g, "It said [RESULT] 2 before. [RESULT] ", "[RESULT]")
     assert plan.at_choice and plan.head_text == "It said [RESULT] 2 before."
+
+
+# ---- marker_source: who wrote the marker, recorded by the processor (exact, not read from the text) ----
+
+from judgeloop_jobs import decoding  # noqa: E402
+
+
+def feed(grammar, tokens_per_row, starts=None):
+    """Feeds hand-picked tokens through the processor as `generate` would: the processor sees the logits, then
+    the next column is appended. Asserts that every fed token was allowed; returns the processor."""
+    processor = JudgmentLogitsProcessor(grammar, temperature=1.0, starts=starts)
+    rows = len(tokens_per_row)
+    ids = torch.zeros(rows, 3, dtype=torch.long)
+    width = max(len(t) for t in tokens_per_row)
+    for step in range(width):
+        scores = processor(ids, torch.zeros(rows, grammar.rationale_allowed.shape[0]))
+        column = []
+        for i, tokens in enumerate(tokens_per_row):
+            token = tokens[step] if step < len(tokens) else grammar.eos_token_id  # finished rows: padding
+            assert step >= len(tokens) or math.isfinite(float(scores[i, token])), (i, step, token)
+            column.append(token)
+        ids = torch.cat([ids, torch.tensor(column)[:, None]], dim=1)
+    processor.finish(ids)
+    return processor
+
+
+def test_marker_source_model_forced_and_prefix(tok):
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=4)
+    word = tok.encode("good", add_special_tokens=False)[0]
+    tail = [*g.forced_prefix, g.score_token_ids[3], g.eos_token_id]
+    model_wrote_it = [word, *tail]  # the marker's tokens, chosen by the model within the budget
+    budget_spent = [word] * 4 + tail  # four rationale tokens: the marker is forced
+    # The model began the marker with its last budget token (" "): the rest is forced, so "forced".
+    began_at_the_budget = [word] * 3 + tail
+    # The model's tokens complete the marker exactly as the budget runs out: still its own.
+    at_the_edge = [word] * (4 - g.commit_length) + tail
+    processor = feed(g, [model_wrote_it, budget_spent, began_at_the_budget, at_the_edge])
+    assert processor.marker_sources() == ["model", "forced", "forced", "model"]
+    # A rationale begun by the prefix: its tokens count towards the budget, the marker is the model's if it
+    # writes it before the budget runs out; a prefix ending with the marker: "prefix".
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=8)
+    begun = plan_assistant_prefix(tok, g, "Good", "[RESULT]")
+    room = g.max_rationale_tokens - begun.state.generated
+    assert room >= g.commit_length
+    rescore = plan_assistant_prefix(tok, g, "Good. [RESULT] ", "[RESULT]")
+    processor = feed(g, [[g.score_token_ids[0], g.eos_token_id], [word] * room + tail,
+                         [word] * (room - g.commit_length) + tail], starts=[rescore, begun, begun])
+    assert processor.marker_sources() == ["prefix", "forced", "model"]
+    assert plan_assistant_prefix(tok, g, "Good. [RESULT] ", "[RESULT]").state.marker_source == "prefix"
+
+
+def test_marker_sources_of_scripted_decoding(tok):
+    """The existing scripted cases: a model that wants to stop is forced at the budget; one that learnt the
+    format writes the marker itself."""
+    g = build_grammar(tok, marker="[RESULT]", score_min=1, score_max=5, max_rationale_tokens=5)
+
+    def wants_to_stop(ids):
+        out = torch.zeros(ids.shape[0], len(tok))
+        out[:, [tok.eos_token_id, tok.convert_tokens_to_ids("<|assistant|>")]] = 100.0
+        return out
+
+    processor = JudgmentLogitsProcessor(g, temperature=1.0)
+    ids = torch.zeros(3, 3, dtype=torch.long)
+    for _ in range(g.max_new_tokens):
+        nxt = processor(ids, wants_to_stop(ids)).argmax(-1)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        if bool((nxt == g.eos_token_id).all()):
+            break
+    processor.finish(ids)
+    assert processor.marker_sources() == ["forced"] * 3
+
+
+def test_free_logits_processor_leaves_the_distribution_and_sums_log_probs():
+    vocab, padded = 6, 8
+    eos = 5
+    logits = torch.tensor([[0.0, 1.0, 2.0, 3.0, 0.5, 9.0, 50.0, 50.0]]).repeat(2, 1)
+    processor = decoding.FreeLogitsProcessor([eos], temperature=2.0, vocab_size=vocab)
+    ids = torch.zeros(2, 1, dtype=torch.long)
+    fed = [[3, 1, eos], [2, eos, 4]]  # the second row ends at step 2; its later column is padding
+    for step in range(3):
+        out = processor(ids, logits.clone())
+        assert torch.equal(out[:, :vocab], logits[:, :vocab])  # nothing masked: EOS and every token allowed
+        assert bool(torch.isinf(out[:, vocab:]).all())  # but rows past the vocabulary are not tokens
+        ids = torch.cat([ids, torch.tensor([[fed[0][step]], [fed[1][step]]])], dim=1)
+    sums = processor.finish(ids)
+    expected = torch.log_softmax(logits[0, :vocab] / 2.0, -1)
+    assert sums[0] == pytest.approx(float(expected[3] + expected[1] + expected[eos]), abs=1e-6)
+    assert sums[1] == pytest.approx(float(expected[2] + expected[eos]), abs=1e-6)  # padding not counted
+    assert all(s <= 0 for s in sums)
+
+
+def test_decoding_rules(tok):
+    from transformers import GenerationConfig
+    assert decoding.stop_token_ids(tok) == (tok.eos_token_id,)
+    user = tok.convert_tokens_to_ids("<|user|>")
+    assert decoding.stop_token_ids(tok, GenerationConfig(eos_token_id=[user, tok.eos_token_id])) == \
+        (tok.eos_token_id, user)
+    assert decoding.stop_token_ids(tok, GenerationConfig(eos_token_id=user)) == (tok.eos_token_id, user)
+    skipped = decoding.skipped_special_ids(tok, "[RESULT]")
+    assert tok.eos_token_id in skipped and user in skipped
+    assert tok.convert_tokens_to_ids("[RESULT]") not in skipped  # the marker stays in the text
+    assert decoding.strip_stop([4, 5, 9, 5], [5]) == ([4, 5], True)
+    assert decoding.strip_stop([4, 9], [5]) == ([4, 9], False)
+    assert decoding.free_marker_source("ok [RESULT] 3", "[RESULT]") == "model"
+    assert decoding.free_marker_source("ok, 3", "[RESULT]") == "absent"
+    assert decoding.free_token_budget(0, 100) == 100 + decoding.FREE_BUDGET_SLACK
+    assert decoding.free_token_budget(40, 100) == 40
+    assert decoding.row_is_constrained("forced", has_choices=False, prefix_at_choice=False)
+    assert not decoding.row_is_constrained("free", has_choices=False, prefix_at_choice=False)
+    assert decoding.row_is_constrained("free", has_choices=True, prefix_at_choice=False)
+    assert decoding.row_is_constrained("free", has_choices=False, prefix_at_choice=True)
