@@ -18,7 +18,7 @@ import type { BootstrapOptions } from '../core/bootstrap';
 import { baselineScores, type BaselineScores, type SampledScore } from '../core/baselines';
 import { pairOutcome, pairwiseFigures, pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../core/suite-report';
 import { PAIRWISE_CHOICES, renderPairwise } from '../core/prompt';
-import type { PairwiseExample, PointwiseExample, Rubric } from '../core/records';
+import { parsedOnItsOwn, type MarkerSource, type PairwiseExample, type PointwiseExample, type Rubric } from '../core/records';
 import {
   pickedSide,
   relativeOrderSeed,
@@ -416,6 +416,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
               const j = scoreRawJudgment(raw, config, input.modelUri);
               const score = j.status === 'ok' ? (j.score ?? null) : null;
               collected.add(raw, score, baselines?.get(raw.request_id));
+              collected.countParse(raw.suite, j);
               yield {
                 ...j,
                 suite: raw.suite,
@@ -458,7 +459,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
                 ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pointwise(suite.name) } : {}),
                 ...(baselineSettings ? { baselines: baselineSettings } : {}),
               });
-              result[suite.name] = { ...report.metrics, reportUri };
+              result[suite.name] = { ...report.metrics, ...collected.ownParse(suite.name), reportUri };
               detail[suite.name] = report.detail;
               continue;
             }
@@ -482,7 +483,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
               ...(baselineSettings ? { baselines: baselineSettings } : {}),
             });
             const { figures, ...extras } = report;
-            result[suite.name] = { ...headline, ...(figures.ci ? { ci: figures.ci } : {}), ...extras, reportUri };
+            result[suite.name] = { ...headline, ...(figures.ci ? { ci: figures.ci } : {}), ...extras, ...collected.ownParse(suite.name), reportUri };
             detail[suite.name] = report;
           }
           objects.push(await store.putJson(reportUri, { iteration, modelUri: input.modelUri, suites: result, detail }));
@@ -561,6 +562,22 @@ function withGroup(group: string | undefined): { group?: string } {
 export class SuiteItems {
   private readonly pointwiseBySuite = new Map<string, PointwiseItem[]>();
   private readonly pairsBySuite = new Map<string, Map<string, PairItem>>();
+  private readonly parseCounts = new Map<string, { judgments: number; parsedOwn: number; forced: number }>();
+
+  /** Counts a scored judgment of `suite` towards its own parse rate (markers the judge wrote itself). */
+  countParse(suite: string, j: { status: string; marker_source?: MarkerSource }): void {
+    const c = this.parseCounts.get(suite) ?? { judgments: 0, parsedOwn: 0, forced: 0 };
+    c.judgments++;
+    if (parsedOnItsOwn(j)) c.parsedOwn++;
+    if (j.marker_source === 'forced') c.forced++;
+    this.parseCounts.set(suite, c);
+  }
+
+  /** The suite's own parse rate over its judgments (a pair has two) and its forced markers; {} if none counted. */
+  ownParse(suite: string): { ownParseRate?: number; forcedMarkers?: number } {
+    const c = this.parseCounts.get(suite);
+    return c && c.judgments > 0 ? { ownParseRate: c.parsedOwn / c.judgments, forcedMarkers: c.forced } : {};
+  }
 
   add(
     row: Pick<EvalOutputRow, 'request_id' | 'example_id' | 'suite' | 'side' | 'gold_score' | 'golds' | 'group' | 'gold_tie'>,

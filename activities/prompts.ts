@@ -63,6 +63,8 @@ export function renderForJudge(
 /** Hyperparameters of the generation job shared by sampling and evaluation. */
 export function generationHyperparameters(config: RunConfig) {
   return {
+    decoding: config.judge.decoding.mode,
+    ...(config.judge.decoding.maxNewTokens !== undefined ? { max_new_tokens: config.judge.decoding.maxNewTokens } : {}),
     max_rationale_tokens: config.judge.decoding.maxRationaleTokens,
     score_min: config.judge.scale.min,
     score_max: config.judge.scale.max,

@@ -6,7 +6,7 @@
 import type { RunConfig } from '../core/config';
 import { joinUri, stepPrefix } from '../core/artifacts';
 import { parseJudgment } from '../core/judgment';
-import type { Judgment } from '../core/records';
+import { parsedOnItsOwn, type Judgment, type MarkerSource } from '../core/records';
 import type { SampleSummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
 import { acrossRunsFor } from './step-reuse';
@@ -23,6 +23,7 @@ export interface RawJudgment {
   template_hash?: string;
   gold_score?: number;
   logprob?: number;
+  marker_source?: MarkerSource;
   [extra: string]: unknown;
 }
 
@@ -41,6 +42,7 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
     seed: raw.seed,
     ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),
     ...(raw.logprob !== undefined ? { logprob: raw.logprob } : {}),
+    ...(raw.marker_source !== undefined ? { marker_source: raw.marker_source } : {}),
   };
   return parsed.status === 'ok'
     ? { ...base, status: 'ok', rationale: parsed.rationale, score: parsed.score }
@@ -74,6 +76,8 @@ export function createScoreActivities(deps: ActivityDeps) {
           const examples = new Set<string>();
           let judgments = 0;
           let parsed = 0;
+          let parsedOwn = 0;
+          let forcedMarkers = 0;
           let withGold = 0;
           let agree = 0;
           async function* scored(): AsyncGenerator<ScoredJudgment> {
@@ -81,6 +85,8 @@ export function createScoreActivities(deps: ActivityDeps) {
               const j = scoreRawJudgment(raw, input.config, input.modelUri);
               judgments++;
               examples.add(j.example_id);
+              if (j.marker_source === 'forced') forcedMarkers++;
+              if (parsedOnItsOwn(j)) parsedOwn++;
               if (j.status === 'ok') {
                 parsed++;
                 if (j.gold_score !== undefined) {
@@ -98,6 +104,8 @@ export function createScoreActivities(deps: ActivityDeps) {
             judgments,
             parsed,
             parseRate: judgments ? parsed / judgments : 0,
+            ownParseRate: judgments ? parsedOwn / judgments : 0,
+            forcedMarkers,
             agreementWithGold: withGold ? agree / withGold : null,
             uri: written.uri,
           };

@@ -9,6 +9,7 @@ import type {
   PointwiseMetrics,
   RunProgress,
   RunSummary,
+  SampleSummary,
   SuiteMetrics,
 } from '../core/run-types';
 import type { UsageFigures, UsageTotals } from '../core/usage';
@@ -170,11 +171,21 @@ export function resultsTable(summary: RunSummary): Table {
     .map((it) => [
       String(it.iteration),
       int(it.pairs?.pairs),
-      pct(it.sample?.parseRate),
+      sampleParseCell(it.sample),
       num(it.train?.finalLoss, 4),
       ...suites.flatMap((s) => suiteCells(s, it.eval?.[s.name])),
     ]);
   return { groups: suites.length ? groups : undefined, header, rows };
+}
+
+/**
+ * The sample step's parse rate as the judge's own (a marker forced by decoding does not count), with the share
+ * decoding forced beside it when there is one: `12.5 (+87.5 forced)`. Summaries recorded before own rates: parseRate.
+ */
+export function sampleParseCell(s: SampleSummary | undefined): string {
+  if (!s) return NONE;
+  const own = pct(s.ownParseRate ?? s.parseRate);
+  return s.forcedMarkers && s.judgments > 0 ? `${own} (+${pct(s.forcedMarkers / s.judgments)} forced)` : own;
 }
 
 /** The main metric of a suite: exact agreement for pointwise, accuracy for pairwise (a fraction). */
@@ -190,16 +201,24 @@ export function mainMetricName(kind: SuiteMetrics['kind']): string {
 
 /**
  * One line per suite: its main metric in iteration 0 against the last iteration that has it, e.g.
- * `synthetic (pointwise) exact agreement: 13.0% → 37.5% (+24.5 points, iteration 0 → 2)`.
+ * `synthetic (pointwise) exact agreement: 13.0% → 37.5% (+24.5 points, iteration 0 → 2)`. An evaluate-only
+ * run (loop.iterations 0) has iteration 0 alone: its value, e.g. `… exact agreement: 13.0% [9.0, 18.0]`.
  */
 export function changeLines(summary: RunSummary): string[] {
   const its = [...(summary.iterations ?? [])].sort((a, b) => a.iteration - b.iteration);
+  const evaluateOnly = isEvaluateOnly(summary);
   return suitesOf(summary).map((s) => {
     const label = `${s.name} (${s.kind}) ${mainMetricName(s.kind)}`;
     const base = its.find((it) => it.iteration === 0);
     const baseV = mainMetric(base?.eval?.[s.name]);
     const last = [...its].reverse().find((it) => it.iteration !== 0 && mainMetric(it.eval?.[s.name]) !== null);
     const lastV = last ? mainMetric(last.eval[s.name]) : null;
+    if (evaluateOnly && baseV !== null) {
+      const c = base?.eval?.[s.name]?.ci;
+      const [low, high] = !c ? [null, null] : s.kind === 'pointwise' ? (c as NonNullable<PointwiseMetrics['ci']>).intervals.exactAgreement : (c as NonNullable<PairwiseMetrics['ci']>).intervals.accuracy;
+      const interval = low === null || high === null || !c ? '' : ` [${pct(low)}, ${pct(high)}] (${Math.round(c.confidence * 100)}% bootstrap interval)`;
+      return `${label}: ${pct(baseV)}%${interval}`;
+    }
     if (baseV === null || lastV === null || !last) {
       const why = baseV === null ? 'no iteration 0 value' : 'no later iteration';
       return `${label}: ${NONE} (${why})`;
@@ -214,6 +233,12 @@ export function changeLines(summary: RunSummary): string[] {
     const note = level && (ci(base?.eval?.[s.name]) || ci(last.eval[s.name])) ? `; ${Math.round(level.confidence * 100)}% bootstrap intervals in brackets` : '';
     return `${label}: ${pct(baseV)}%${ci(base?.eval?.[s.name])} → ${pct(lastV)}%${ci(last.eval[s.name])} (${points((lastV - baseV) * 100)} points, iteration 0 → ${last.iteration}${note})`;
   });
+}
+
+/** A run that only evaluated its starting judge (loop.iterations 0): iteration 0 and nothing else. */
+export function isEvaluateOnly(summary: Pick<RunSummary, 'iterations'>): boolean {
+  const its = summary.iterations ?? [];
+  return its.length > 0 && its.every((it) => it.iteration === 0);
 }
 
 /** Counts as `reason n, reason n` (largest first), or `0`. */
@@ -286,7 +311,7 @@ export function formatResults(summary: RunSummary): string {
     renderTable(resultsTable(summary)),
     '',
     ...(curation ? ['pair curation (curation.json per iteration):', renderTable(curation), ''] : []),
-    'change vs iteration 0:',
+    isEvaluateOnly(summary) ? 'the starting judge (an evaluate-only run: loop.iterations 0):' : 'change vs iteration 0:',
     ...changeLines(summary).map((l) => `  ${l}`),
     '',
     ...evaluationSections(summary),

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DATE_PLACEHOLDERS, ScheduleConfig, unknownPlaceholders } from './schedule';
 import { ADAPTER_NAMES, JOIN_ADAPTERS, adapterJoinNeed } from './adapters';
 import { GateConfig, RegistryConfig, checkGateAgainstSuites } from './gate-config';
+import { checkScheduleLengths, perIteration } from './per-iteration';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -42,8 +43,17 @@ export const JudgeConfig = z
     marker: z.string().min(1).default('[RESULT]'),
     decoding: z
       .object({
-        /** Cap on the rationale's length in tokens; the marker and score are forced after it. */
+        /**
+         * `free`: the judge writes what it writes, its own marker and score included; a judgment without a
+         * valid score is unparseable. `forced`: the judgment grammar is enforced, and after
+         * `maxRationaleTokens` the marker and a valid score are forced (a judge that cannot yet write the
+         * format, e.g. the tiny random judge). Every judgment records whether its marker was the model's own.
+         */
+        mode: z.enum(['free', 'forced']).default('free'),
+        /** The rationale's token budget in `forced` mode; the marker and score are forced after it. */
         maxRationaleTokens: positiveInt.default(256),
+        /** `free` mode: new tokens per judgment, end-of-turn included (default maxRationaleTokens + 16). */
+        maxNewTokens: positiveInt.optional(),
         backend: z.enum(['auto', 'transformers', 'vllm']).default('auto'),
         batchSize: positiveInt.default(16),
         /** Prompts longer than this many tokens are truncated from the left by the generation job. */
@@ -162,8 +172,8 @@ export const DataConfig = z
 export const GoldMarginStrategy = z
   .object({
     name: z.literal('gold_margin'),
-    /** Rejected judgments must differ from the gold score by at least this much (the paper: 2 beats 1). */
-    margin: positiveInt.default(2),
+    /** Rejected judgments must differ from the gold score by at least this much (the paper: 2 beats 1); or one per iteration. */
+    margin: perIteration(positiveInt, '[2, 1]').default(2),
     maxPairsPerInput: positiveInt.default(4),
   })
   .strict();
@@ -171,8 +181,8 @@ export const GoldMarginStrategy = z
 export const MajorityVoteStrategy = z
   .object({
     name: z.literal('majority_vote'),
-    /** Rejected judgments must differ from the samples' majority score by at least this much. */
-    margin: positiveInt.default(2),
+    /** Rejected judgments must differ from the samples' majority score by at least this much; or one per iteration. */
+    margin: perIteration(positiveInt, '[2, 1]').default(2),
     maxPairsPerInput: positiveInt.default(4),
     /** The majority must hold at least this share of an input's parsed samples, else the input gets no pair. */
     minMajorityShare: z.number().gt(0).max(1).default(0.5),
@@ -190,8 +200,8 @@ export const MetaJudgeStrategy = z
      */
     ratingSamples: positiveInt.max(16).default(4),
     ratingTemperature: z.number().min(0).max(2).default(1.0),
-    /** Chosen's mean rating must exceed rejected's by at least this much (the meta-judge's 1–5 scale). */
-    margin: z.number().positive().max(4).default(1),
+    /** Chosen's mean rating must exceed rejected's by at least this much (the meta-judge's 1–5 scale); or one per iteration. */
+    margin: perIteration(z.number().positive().max(4), '[1, 0.5]').default(1),
     maxPairsPerInput: positiveInt.default(4),
   })
   .strict()
@@ -250,20 +260,29 @@ export function consistencyFilterActive(config: { loop: { pairing: { consistency
 
 export const LoopConfig = z
   .object({
-    iterations: z.number().int().min(1).max(20).default(2),
-    /** Training inputs sampled per iteration (the paper: about 5,000 then 500). Capped by the training set. */
-    inputsPerIteration: positiveInt.default(5000),
-    /** Per-iteration counts that override inputsPerIteration, e.g. [5000, 500]; the last one repeats. */
+    /**
+     * Training iterations after iteration 0. 0: an evaluate-only run, which evaluates the starting judge on
+     * every suite (iteration 0) and ends (baselines, larger judges).
+     */
+    iterations: z.number().int().min(0).max(20).default(2),
+    /**
+     * Training inputs sampled per iteration, or one count per iteration (the paper: [5000, 500]; the last one
+     * repeats; core/per-iteration.ts). Capped by the training set.
+     */
+    inputsPerIteration: perIteration(positiveInt, '[5000, 500]').default(5000),
+    /** The older spelling of a per-iteration inputsPerIteration, e.g. [5000, 500]; overrides it; the last one repeats. */
     inputsSchedule: z.array(positiveInt).min(1).optional(),
     /** Whether an iteration may draw inputs that an earlier iteration of the run already used. */
     reuseInputs: z.boolean().default(true),
-    /** N: judgments sampled per input. */
-    samplesPerInput: positiveInt.max(64).default(8),
-    temperature: z.number().positive().max(2).default(1.0),
+    /** N: judgments sampled per input, or one N per iteration (e.g. [8, 16]). */
+    samplesPerInput: perIteration(positiveInt.max(64), '[8, 16]').default(8),
+    /** T: the sampling temperature, or one per iteration (e.g. [1.0, 1.2]). */
+    temperature: perIteration(z.number().positive().max(2), '[1.0, 1.2]').default(1.0),
     seed: nonNegativeInt.default(0),
     pairing: PairingConfig.prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine(checkScheduleLengths);
 
 export const TrainingConfig = z
   .object({

@@ -82,11 +82,14 @@ export function gateMetricValue(m: SuiteMetrics | undefined, metric: GateMetric)
 }
 
 /**
- * The share of a suite's judgments that parsed: pointwise `parseRate`; pairwise 1 − unparseable/n (in
- * `relative` mode over the A/B verdicts, two per pair). Null for an empty suite.
+ * The share of a suite's judgments that the judge parsed on its own: `ownParseRate` (a marker forced by
+ * decoding does not count) where the evaluation recorded it; for metrics recorded before it existed,
+ * pointwise `parseRate` and pairwise 1 − unparseable/n (in `relative` mode over the A/B verdicts, two per
+ * pair). Null for an empty suite.
  */
 export function suiteParseRate(m: SuiteMetrics | undefined): number | null {
   if (!m) return null;
+  if (m.n > 0 && m.ownParseRate !== undefined && !(m.kind === 'pairwise' && m.mode === 'relative')) return finiteOrNull(m.ownParseRate);
   if (m.kind === 'pointwise') return m.n > 0 ? finiteOrNull(m.parseRate) : null;
   if (m.mode === 'relative' && m.relative) {
     return m.relative.requests > 0 ? Math.max(0, 1 - m.relative.unparseable / m.relative.requests) : null;

@@ -94,6 +94,13 @@ export const PairwiseExample = z
 export type PairwiseExample = z.output<typeof PairwiseExample>;
 
 export const JUDGMENT_STATUSES = ['ok', 'unparseable'] as const;
+export const MARKER_SOURCES = ['model', 'forced', 'absent', 'prefix'] as const;
+export type MarkerSource = (typeof MARKER_SOURCES)[number];
+
+/** A parsed judgment whose marker the judge did not write itself counts as parsed, but not as its own. */
+export function parsedOnItsOwn(j: { status: string; marker_source?: MarkerSource }): boolean {
+  return j.status === 'ok' && j.marker_source !== 'forced';
+}
 export type JudgmentStatus = (typeof JUDGMENT_STATUSES)[number];
 
 /**
@@ -114,6 +121,12 @@ export const Judgment = z
     status: z.enum(JUDGMENT_STATUSES),
     reason: optional(z.string()),
     seed: z.number().int(),
+    /**
+     * Who wrote the marker (generate.py): `model` (the judge itself), `forced` (decoding, after the rationale
+     * budget), `absent` (free decoding, no marker), `prefix` (the request's assistant prefix). Absent in
+     * judgments of jobs that predate it.
+     */
+    marker_source: optional(z.enum(MARKER_SOURCES)),
   })
   .strict()
   .superRefine((j, ctx) => {

@@ -519,12 +519,13 @@ function trainingTable(its: IterationSummary[]): Table | null {
   const rows = its.filter((it) => it.sample || it.pairs || it.train);
   if (rows.length === 0) return null;
   return {
-    header: ['iter', 'sampled inputs', 'judgments', 'sample parse %', 'sample = gold %', 'pairs', 'inputs with a pair', 'without', 'train steps', 'final loss', 'reward acc %', 'reward margin'],
+    header: ['iter', 'sampled inputs', 'judgments', 'sample parse % (own)', 'markers forced %', 'sample = gold %', 'pairs', 'inputs with a pair', 'without', 'train steps', 'final loss', 'reward acc %', 'reward margin'],
     rows: rows.map((it) => [
       String(it.iteration),
       int(it.sample?.inputs),
       int(it.sample?.judgments),
-      pct(it.sample?.parseRate),
+      pct(it.sample?.ownParseRate ?? it.sample?.parseRate),
+      it.sample?.forcedMarkers !== undefined && it.sample.judgments > 0 ? pct(it.sample.forcedMarkers / it.sample.judgments) : '—',
       pct(it.sample?.agreementWithGold),
       int(it.pairs?.pairs),
       int(it.pairs?.inputsWithPair),

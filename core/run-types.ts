@@ -30,9 +30,13 @@ export interface PointwiseMetrics {
   kind: 'pointwise';
   /** Items in the suite. */
   n: number;
-  /** Items whose judgment parsed (correlations and MAE use these). */
+  /** Items whose judgment parsed (correlations and MAE use these), markers forced by decoding included. */
   parsed: number;
   parseRate: number;
+  /** Items parsed with a marker the judge wrote itself, over n: what the gate's parse floor checks. */
+  ownParseRate?: number;
+  /** Items whose marker decoding forced. */
+  forcedMarkers?: number;
   /** Exact agreement with gold over all n items (an unparseable judgment counts as a disagreement). */
   exactAgreement: number;
   mae: number | null;
@@ -119,6 +123,10 @@ export interface PairwiseMetrics {
   goldTies?: number;
   /** Bootstrap interval of the (pointwise-scored) accuracy (evaluation.bootstrap; absent when resamples is 0). */
   ci?: MetricIntervals<'accuracy'>;
+  /** Scored responses (two a pair) parsed with a marker the judge wrote itself, over all scored responses. */
+  ownParseRate?: number;
+  /** Scored responses whose marker decoding forced. */
+  forcedMarkers?: number;
   /** Chance level: a judge that scores both responses of every pair the same (0.5 a pair; 1 on a gold tie). */
   chance?: { accuracy: number } | null;
   /**
@@ -186,8 +194,16 @@ export type SuiteMetrics = PointwiseMetrics | PairwiseMetrics;
 export interface SampleSummary {
   inputs: number;
   judgments: number;
+  /** Judgments with a valid score, markers forced by decoding included (these can be paired). */
   parsed: number;
   parseRate: number;
+  /**
+   * The judge's own parse rate: judgments that parsed with a marker the judge wrote itself (not forced by
+   * decoding), over all judgments. Absent in summaries recorded before it existed.
+   */
+  ownParseRate?: number;
+  /** Judgments whose marker decoding forced (judge.decoding.mode `forced`, the budget ran out). */
+  forcedMarkers?: number;
   /** Fraction of parsed sampled judgments whose score equals the gold score. */
   agreementWithGold: number | null;
   uri: string;

@@ -38,12 +38,16 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
 
   const models = new Set<string>();
   for (const it of summary.iterations) {
-    for (const suite of ['synthetic-heldout', 'vicuna-24', 'llmbar-natural-24']) {
+    for (const suite of ['synthetic-validation', 'synthetic-heldout', 'vicuna-24', 'llmbar-natural-24']) {
       assert.ok(it.eval[suite], `iteration ${it.iteration} has metrics for ${suite}`);
     }
     const heldout = it.eval['synthetic-heldout'] as PointwiseMetrics;
     assert.equal(heldout.n, 100);
     assert.ok(heldout.parseRate >= 0.99, `grammar-constrained decoding parses (${heldout.parseRate})`);
+    // The tiny judge's markers are forced (judge.decoding.mode forced): what parsed is either its own or forced.
+    assert.ok(heldout.ownParseRate !== undefined && heldout.forcedMarkers !== undefined, 'own parse rate recorded');
+    assert.equal(Math.round(heldout.ownParseRate * heldout.n) + heldout.forcedMarkers, heldout.parsed, 'own + forced = parsed');
+    assert.ok((it.eval['synthetic-heldout'] as PointwiseMetrics).chance!.exactAgreement <= 0.21, 'chance on a balanced 5-level split is 20%');
     models.add(it.modelUri);
     if (it.iteration === 0) continue;
 
@@ -51,6 +55,7 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
     assert.equal(it.sample!.inputs, 400);
     assert.equal(it.sample!.judgments, 400 * 8);
     assert.ok(it.sample!.parseRate >= 0.99);
+    assert.equal(Math.round(it.sample!.ownParseRate! * it.sample!.judgments) + it.sample!.forcedMarkers!, it.sample!.parsed, 'own + forced = parsed');
     // Pair: valid TRL-style pairs whose chosen judgment scores the gold and rejected misses it by >= 2.
     assert.ok(it.pairs!.pairs > 0);
     assert.equal(it.pairs!.inputsWithPair + it.pairs!.inputsWithoutPair, 400);

@@ -20,6 +20,7 @@ import {
   points,
   renderTable,
   resultsTable,
+  sampleParseCell,
   suitesOf,
   curationTable,
 } from '../../cli/format';
@@ -457,4 +458,16 @@ test('change lines show the bootstrap intervals when the metrics carry them', ()
     lines.join('\n'),
   );
   assert.ok(!changeLines(summary).some((l) => l.includes('bootstrap')), 'no intervals, no brackets');
+});
+
+test('sample parse cell: the judge\'s own parse rate, with what decoding forced beside it', () => {
+  const base = { inputs: 10, judgments: 80, parsed: 80, parseRate: 1, agreementWithGold: null, uri: 's3://x' };
+  const cases: Array<[Parameters<typeof sampleParseCell>[0], string]> = [
+    [undefined, '—'],
+    [base, '100.0'], // recorded before own rates
+    [{ ...base, ownParseRate: 1, forcedMarkers: 0 }, '100.0'],
+    [{ ...base, ownParseRate: 0.125, forcedMarkers: 70 }, '12.5 (+87.5 forced)'],
+    [{ ...base, parsed: 20, parseRate: 0.25, ownParseRate: 0.25, forcedMarkers: 0 }, '25.0'],
+  ];
+  for (const [sample, want] of cases) assert.equal(sampleParseCell(sample), want);
 });

@@ -199,6 +199,19 @@ test('gate: parse rate of a relative-mode pairwise suite counts its A/B verdicts
   assert.equal(suiteParseRate(pw({ n: 0, parseRate: 0 })), null);
 });
 
+test('gate: the parse floor checks the judge\'s own parse rate; markers forced by decoding do not count', () => {
+  const cases: Array<[string, SuiteMetrics, number | null]> = [
+    ['recorded before own rates: parseRate', pw({ parseRate: 0.95 }), 0.95],
+    ['forced markers: parsed 100%, its own 30%', pw({ parseRate: 1, ownParseRate: 0.3, forcedMarkers: 70 }), 0.3],
+    ['pairwise with an own rate over both sides', pa({ unparseable: 0, ownParseRate: 0.5, forcedMarkers: 24 }), 0.5],
+    ['empty suite', pw({ n: 0, parseRate: 0, ownParseRate: 0 }), null],
+  ];
+  for (const [name, m, want] of cases) assert.equal(suiteParseRate(m), want, name);
+  const decision = decidePromotion({ a: pw() }, { a: pw({ ownParseRate: 0.3, forcedMarkers: 70 }) }, { ...RULES, suites: ['a'] });
+  assert.equal(decision.promote, false, 'a judge whose format decoding forced fails a 90% floor');
+  assert.ok(decision.reasons.some((r) => /parse/.test(r) && /30\.0/.test(r)), decision.reasons.join('\n'));
+});
+
 const PENDING = { iteration: 2, reasons: ['a pearson ...: ok'] };
 
 const APPROVALS: Array<[string, unknown, typeof PENDING | null, RegExp | null]> = [

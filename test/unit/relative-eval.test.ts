@@ -490,7 +490,7 @@ test('evaluate: only relative suites run no pointwise job; only pointwise suites
   const m2 = await evaluate(validConfig([heldout, { ...llmbar, name: 'pairs' }]), store2, plain.runner, [held, pairs]);
   assert.deepEqual(plain.specs.map((s) => s.jobName), ['r1-i0-evaluate']);
   const { ci, reportUri, ...pointwiseMetrics } = m2.pairs as PairwiseMetrics;
-  assert.deepEqual(pointwiseMetrics, { kind: 'pairwise', n: 3, accuracy: 0.6667, ties: 2, unparseable: 0, goldTies: 1, chance: { accuracy: 0.6667 } }, 'pointwise mode: as before, with chance: a constant judge ties every pair (1 on the gold tie, 0.5 on the others)');
+  assert.deepEqual(pointwiseMetrics, { kind: 'pairwise', n: 3, accuracy: 0.6667, ties: 2, unparseable: 0, goldTies: 1, chance: { accuracy: 0.6667 }, ownParseRate: 1, forcedMarkers: 0 }, 'pointwise mode: as before, with chance (a constant judge ties every pair: 1 on the gold tie, 0.5 on the others) and the own parse rate (rows without marker_source are the judge\'s own)');
   assert.equal(reportUri, 's3://b/runs/r1/iter-0/evaluate/metrics/report.json', 'every figure is also in report.json');
   assert.equal(ci?.resamples, 1000, 'plus its bootstrap interval');
   assert.equal(store2.objects.has(`${RUN}/iter-0/evaluate/metrics/relative-judgments.jsonl`), false);

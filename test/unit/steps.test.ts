@@ -7,6 +7,8 @@ import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
 import { bootstrapOptions, pairwiseSuiteMetrics } from '../../activities/evaluate';
 import { pairOutcome, pairwiseFigures, pointwiseFigures } from '../../core/suite-report';
 import { trainEntryPoint, trainHyperparameters } from '../../activities/train';
+import { generationHyperparameters } from '../../activities/prompts';
+import { parsedOnItsOwn, validateJudgment } from '../../core/records';
 import localConfig from '../../configs/local.json';
 
 const config = (() => {
@@ -68,6 +70,24 @@ test('scoreRawJudgment parses the completion and keeps unparseable ones with the
   assert.ok(bad.reason);
   const outOfScale = scoreRawJudgment({ ...raw, text: 'x [RESULT] 9' }, config, 's3://b/m');
   assert.equal(outOfScale.status, 'unparseable');
+});
+
+test('scoreRawJudgment keeps who wrote the marker; a forced marker parses but is not the judge\'s own', () => {
+  const raw = { request_id: 'r', example_id: 'e', sample_index: 0, text: 'ok [RESULT] 4', seed: 1, prompt_hash: 'h' };
+  const cases: Array<[Record<string, unknown>, string | undefined, boolean]> = [
+    [{ marker_source: 'model' }, 'model', true],
+    [{ marker_source: 'forced' }, 'forced', false],
+    [{ marker_source: 'absent', text: 'no marker' }, 'absent', false],
+    [{}, undefined, true], // a job that predates marker_source
+  ];
+  for (const [over, source, own] of cases) {
+    const j = scoreRawJudgment({ ...raw, ...over }, config, 's3://b/m');
+    assert.equal(j.marker_source, source);
+    assert.equal(parsedOnItsOwn(j), own, JSON.stringify(over));
+    const { request_id: _r, ...record } = j;
+    assert.ok(validateJudgment(record).ok, `the record with marker_source ${source} is a valid judgment`);
+  }
+  assert.ok(!validateJudgment({ ...scoreRawJudgment(raw, config, 'm'), request_id: undefined, marker_source: 'typed' }).ok, 'an unknown source is refused');
 });
 
 test('pairwise suite accuracy counts ties and unparseable judgments as half', () => {
@@ -150,4 +170,20 @@ test('evaluation.bootstrap: per-suite seeded intervals around the metrics; 0 res
   const accuracy = pairwiseFigures(pairs.map(pairOutcome), options).ci!.intervals.accuracy;
   assert.equal(pairwiseSuiteMetrics(pairs).accuracy, 0.75);
   assert.ok(accuracy[0]! < 0.75 && 0.75 < accuracy[1]!, JSON.stringify(accuracy));
+});
+
+test('decoding mode: free unless a config says forced; the generation jobs get it (and the free budget) as hyperparameters', () => {
+  const withDecoding = (decoding: Record<string, unknown>) => {
+    const r = validateConfig({ ...localConfig, judge: { ...localConfig.judge, decoding } });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+    return r.config;
+  };
+  assert.equal(withDecoding({}).judge.decoding.mode, 'free', 'the judge writes its own format by default');
+  assert.equal(generationHyperparameters(withDecoding({})).decoding, 'free');
+  assert.equal('max_new_tokens' in generationHyperparameters(withDecoding({})), false, 'the job derives its default budget');
+  assert.equal(generationHyperparameters(withDecoding({ maxNewTokens: 96 })).max_new_tokens, 96);
+  assert.equal(localConfig.judge.decoding.mode, 'forced', 'the tiny judge cannot write the format: its config says so');
+  assert.equal(generationHyperparameters(withDecoding({ mode: 'forced', maxRationaleTokens: 2 })).decoding, 'forced');
+  const bad = validateConfig({ ...localConfig, judge: { ...localConfig.judge, decoding: { mode: 'sampled' } } });
+  assert.ok(!bad.ok && bad.problems.some((p) => p.path === 'judge.decoding.mode'), 'an unknown mode names its path');
 });
