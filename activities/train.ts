@@ -40,6 +40,7 @@ export type TrainHyperparameters = {
   checkpoint_steps: number;
   beta?: number;
   rpo_alpha?: number;
+  mask_forced_tokens?: boolean;
   marker?: string;
   score_min?: number;
   score_max?: number;
@@ -65,7 +66,9 @@ export function trainHyperparameters(config: RunConfig, iteration: number): Trai
     ...common,
     beta: t.beta,
     rpo_alpha: t.rpoAlpha,
-    // The judgment grammar the samples were generated under: its forced tokens are left out of the loss.
+    // Under forced decoding the grammar wrote the marker and the final EOS: those tokens carry no choice of
+    // the judge and are left out of the loss. Under free decoding the judge wrote them and learns them too.
+    mask_forced_tokens: config.judge.decoding.mode === 'forced',
     marker: config.judge.marker,
     score_min: config.judge.scale.min,
     score_max: config.judge.scale.max,

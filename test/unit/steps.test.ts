@@ -187,3 +187,13 @@ test('decoding mode: free unless a config says forced; the generation jobs get i
   const bad = validateConfig({ ...localConfig, judge: { ...localConfig.judge, decoding: { mode: 'sampled' } } });
   assert.ok(!bad.ok && bad.problems.some((p) => p.path === 'judge.decoding.mode'), 'an unknown mode names its path');
 });
+
+test('trainHyperparameters: forced marker tokens are masked out of the DPO loss only when decoding forced them', () => {
+  const withMode = (mode: 'free' | 'forced') => {
+    const r = validateConfig({ ...localConfig, judge: { ...localConfig.judge, decoding: { ...localConfig.judge.decoding, mode } } });
+    assert.ok(r.ok);
+    return r.config;
+  };
+  assert.equal(trainHyperparameters(withMode('forced'), 1).mask_forced_tokens, true, 'the grammar wrote them: no choice of the judge');
+  assert.equal(trainHyperparameters(withMode('free'), 1).mask_forced_tokens, false, 'the judge wrote them: it learns its own format');
+});
