@@ -13,6 +13,7 @@
  * are copied to `data/pairs.jsonl`.
  */
 import { consistencyFilterActive, type RunConfig } from '../core/config';
+import { strategiesForIteration } from '../core/per-iteration';
 import { joinUri, stepPrefix } from '../core/artifacts';
 import { CurationAccumulator, curationDigest } from '../core/curation';
 import {
@@ -129,7 +130,10 @@ export function pairingSeed(config: RunConfig, iteration: number): number {
   return config.loop.seed + iteration;
 }
 
-/** What the step's idempotency hash covers: everything that changes pairs.jsonl or curation.json. */
+/**
+ * What the step's idempotency hash covers: everything that changes pairs.jsonl or curation.json. The
+ * strategies enter with this iteration's margins (a plain-number margin is unchanged, so are the hashes).
+ */
 export function pairStepInputs(input: PairInput): Record<string, unknown> {
   const { config } = input;
   const { pairing } = config.loop;
@@ -138,7 +142,7 @@ export function pairStepInputs(input: PairInput): Record<string, unknown> {
     judgments: input.judgmentsUri,
     metaRatings: input.metaRatingsUri ?? null,
     consistency: input.consistencyUri ?? null,
-    pairing,
+    pairing: { ...pairing, strategies: strategiesForIteration(pairing.strategies, input.iteration) },
     truncateChars: pairing.hygiene.dropIdenticalAfterTruncation ? truncationChars(config.training.maxLength) : null,
     scale: config.judge.scale,
     seed: config.loop.seed,
@@ -189,8 +193,10 @@ export async function curatePairs(
 
   const seed = pairingSeed(config, input.iteration);
   const truncateChars = truncationChars(config.training.maxLength);
+  // Each strategy with this iteration's margin (loop.pairing.strategies[].margin may be a per-iteration list).
+  const strategies = strategiesForIteration(pairing.strategies, input.iteration);
   const options = {
-    strategies: pairing.strategies,
+    strategies,
     seed,
     consistencyFilter: filterActive,
     hygiene: {
@@ -292,7 +298,7 @@ export async function curatePairs(
     iteration: input.iteration,
     pairsUri: pairsWritten.uri,
     settings: {
-      strategies: pairing.strategies,
+      strategies,
       hygiene: pairing.hygiene,
       consistencyFilter: filterActive,
       truncateChars,

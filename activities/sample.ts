@@ -1,11 +1,13 @@
 /**
  * Step 1, Sample: choose this iteration's training inputs (seeded), render each into the judge's prompt,
- * and have the current judge M(i-1) write N judgments per input at temperature T (a generation job).
+ * and have the current judge M(i-1) write N judgments per input at temperature T (a generation job). The
+ * count, N and T are this iteration's (core/per-iteration.ts).
  */
 import type { RunConfig } from '../core/config';
 import { jobName, joinUri, stepPrefix } from '../core/artifacts';
 import { deriveSeed } from '../core/rng';
 import { selectIterationInputs } from '../core/selection';
+import { iterationParameters } from '../core/per-iteration';
 import type { PointwiseExample } from '../core/records';
 import { runStepOnce } from './manifest';
 import { acrossRunsFor } from './step-reuse';
@@ -114,6 +116,8 @@ export function createSampleActivities(deps: ActivityDeps) {
         },
       );
 
+      // N and T of this iteration (loop.samplesPerInput / loop.temperature may be per-iteration lists).
+      const { samplesPerInput, temperature } = iterationParameters(config.loop, iteration);
       const job = await deps.runnerFor(config, store).run(
         {
           jobName: jobName(input.runId, iteration, 'sample'),
@@ -121,8 +125,8 @@ export function createSampleActivities(deps: ActivityDeps) {
           channels: { model: input.modelUri, requests: joinUri(requestsPrefix, 'data') },
           hyperparameters: {
             ...generationHyperparameters(config),
-            num_samples: config.loop.samplesPerInput,
-            temperature: config.loop.temperature,
+            num_samples: samplesPerInput,
+            temperature,
             seed: deriveSeed(config.loop.seed, 'sample', iteration),
           },
           outputUri: joinUri(prefix, 'job'),

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
 import { parseTemplate, type TemplateKind } from '../core/prompt';
+import { formatPerIteration } from '../core/per-iteration';
 import { canonicalJson, sha256Hex } from '../activities/manifest';
 import { locateJsonError } from './json-locate';
 import { CliError } from './connection';
@@ -199,8 +200,10 @@ export function describeConfig(loaded: LoadedConfig): string {
     `${loaded.path} is valid`,
     `  run:      ${c.name}`,
     `  judge:    ${c.judge.name} (seed model ${c.judge.seedModel}, scale ${c.judge.scale.min}-${c.judge.scale.max})`,
-    `  loop:     ${l.iterations} iteration${l.iterations === 1 ? '' : 's'} × ${l.inputsSchedule ? `[${l.inputsSchedule.join(', ')}]` : l.inputsPerIteration} inputs${l.reuseInputs ? '' : ' (no reuse)'} × N=${l.samplesPerInput} at T=${l.temperature}, seed ${l.seed}`,
-    `  pairing:  ${l.pairing.strategies.map((s) => `${s.name} (margin ${s.margin}, at most ${s.maxPairsPerInput} per input)`).join(' + ')}`,
+    l.iterations === 0
+      ? `  loop:     0 iterations: evaluate-only (the starting judge on every suite, as iteration 0), seed ${l.seed}`
+      : `  loop:     ${l.iterations} iteration${l.iterations === 1 ? '' : 's'} × ${formatPerIteration(l.inputsSchedule ?? l.inputsPerIteration)} inputs${l.reuseInputs ? '' : ' (no reuse)'} × N=${formatPerIteration(l.samplesPerInput)} at T=${formatPerIteration(l.temperature)}, seed ${l.seed}`,
+    `  pairing:  ${l.pairing.strategies.map((s) => `${s.name} (margin ${formatPerIteration(s.margin)}, at most ${s.maxPairsPerInput} per input)`).join(' + ')}`,
     `  training: ${t.method}${t.rpoAlpha > 0 && t.method === 'dpo' ? ` + NLL (rpoAlpha ${t.rpoAlpha})` : ''}${t.lora.enabled ? ` + LoRA r=${t.lora.r}` : ' (full)'}, beta ${t.beta}, lr ${t.learningRate}, ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`,
     `  train:    ${c.data.train.uri} (${c.data.train.adapter})`,
     `  eval:     ${c.data.evalSuites.map((e) => `${e.name} (${e.kind})`).join(', ')}`,

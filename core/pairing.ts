@@ -15,6 +15,7 @@
  *   `{level, key}` entries so the caller can stream the pairs themselves.
  */
 import type { PairingStrategy } from './config';
+import type { IterationPairingStrategy } from './per-iteration';
 import { createRng, deriveSeed, shuffle } from './rng';
 
 /** The fields pairing needs from a judgment; callers may pass richer objects and get them back in pairs. */
@@ -443,8 +444,8 @@ export interface PairHygieneOptions {
 }
 
 export interface InputCurationOptions {
-  /** The listed strategies, in order (their pairs are pooled in this order). */
-  strategies: readonly PairingStrategy[];
+  /** The listed strategies, in order (their pairs are pooled in this order), each with its iteration's margin. */
+  strategies: readonly IterationPairingStrategy[];
   seed: number;
   /** Exclude parsed samples whose rationale–score consistency check failed (or is missing). */
   consistencyFilter: boolean;
@@ -503,7 +504,7 @@ export function combineNoPairReasons(outcomes: readonly { strategy: string; reas
 }
 
 function runStrategy<J extends PairableJudgment>(
-  strategy: PairingStrategy,
+  strategy: IterationPairingStrategy,
   group: CurationGroup<J>,
   seed: number,
 ): { pairs: JudgmentPair<J>[]; reason?: NoPairReason } {

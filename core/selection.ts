@@ -4,11 +4,12 @@
  * the order of the file, so a retried or replayed step selects the same inputs.
  */
 import { deriveSeed } from './rng';
+import { inputsForIteration, type PerIteration } from './per-iteration';
 
 export interface InputSelectionConfig {
-  /** Inputs per iteration when no schedule is given. */
-  inputsPerIteration: number;
-  /** Per-iteration counts (iteration 1 first); the last one repeats for later iterations. */
+  /** Inputs per iteration: one count, or one per iteration (iteration 1 first; the last one repeats). */
+  inputsPerIteration: PerIteration;
+  /** Per-iteration counts (the older spelling); when given they override inputsPerIteration. */
   inputsSchedule?: readonly number[];
   /** false: an iteration draws only from inputs that no earlier iteration used. */
   reuseInputs: boolean;
@@ -17,9 +18,7 @@ export interface InputSelectionConfig {
 
 /** The number of inputs iteration `iteration` (1-based) asks for. */
 export function inputsWanted(config: InputSelectionConfig, iteration: number): number {
-  const schedule = config.inputsSchedule;
-  if (!schedule || schedule.length === 0) return config.inputsPerIteration;
-  return schedule[Math.min(iteration, schedule.length) - 1];
+  return inputsForIteration(config, iteration);
 }
 
 /**

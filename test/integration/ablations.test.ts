@@ -65,7 +65,7 @@ async function startAblation(file: string, over: Overrides = {}): Promise<{ work
   // A worker stops when runUntil returns: one per run (the workflow bundle is built once and shared).
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const result = worker.runUntil(stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }));
-  return { workflowId, result, inputs: config.loop?.inputsPerIteration ?? 64 };
+  return { workflowId, result, inputs: (config.loop?.inputsPerIteration as number | undefined) ?? 64 };
 }
 
 async function runAblation(file: string, over: Overrides = {}): Promise<AblationRun> {

@@ -42,7 +42,7 @@ before(async () => {
   await writeFile(join(dir, 'bad-json.json'), '{\n  "name": "unit",\n  "judge": { "name": tru }\n}\n');
   await writeFile(
     join(dir, 'invalid.json'),
-    JSON.stringify({ ...validConfig, name: 'Not Valid', loop: { iterations: 0, samplesPerInput: 4 }, extra: true }),
+    JSON.stringify({ ...validConfig, name: 'Not Valid', loop: { iterations: -1, samplesPerInput: 4 }, extra: true }),
   );
   await mkdir(join(dir, 'a-directory.json'));
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from '../../core/rng';
-import { validateConfig, type PairingStrategy, type RunConfig } from '../../core/config';
+import { validateConfig, type RunConfig } from '../../core/config';
+import { strategiesForIteration, type IterationPairingStrategy } from '../../core/per-iteration';
 import {
   CHARS_PER_TOKEN,
   balancePairs,
@@ -371,9 +372,9 @@ test('hygiene helpers: whitespace, code-point lengths and truncation', () => {
   assert.equal(CHARS_PER_TOKEN, 4);
 });
 
-const GOLD: PairingStrategy = { name: 'gold_margin', margin: 2, maxPairsPerInput: 4 };
-const MAJORITY: PairingStrategy = { name: 'majority_vote', margin: 2, maxPairsPerInput: 4, minMajorityShare: 0.5 };
-const META: PairingStrategy = { name: 'meta_judge', template: 'prompts/meta-judge-v1.txt', ratingSamples: 4, ratingTemperature: 1, margin: 2, maxPairsPerInput: 4 };
+const GOLD: IterationPairingStrategy = { name: 'gold_margin', margin: 2, maxPairsPerInput: 4 };
+const MAJORITY: IterationPairingStrategy = { name: 'majority_vote', margin: 2, maxPairsPerInput: 4, minMajorityShare: 0.5 };
+const META: IterationPairingStrategy = { name: 'meta_judge', template: 'prompts/meta-judge-v1.txt', ratingSamples: 4, ratingTemperature: 1, margin: 2, maxPairsPerInput: 4 };
 
 function curationOptions(over: Omit<Partial<InputCurationOptions>, 'hygiene'> & { hygiene?: Partial<InputCurationOptions['hygiene']> } = {}): InputCurationOptions {
   return {
@@ -481,7 +482,8 @@ test('validation and pairing agree on margins: what the config accepts, the pair
   // Meta-judge ratings are means of several ratings: a fractional margin is valid, and pairs on it.
   const meta = withStrategy({ name: 'meta_judge', margin: 0.5 });
   assert.ok(meta.ok, JSON.stringify(!meta.ok && meta.problems));
-  const parsedMeta = meta.config.loop.pairing.strategies[0];
+  // The pair step resolves each margin for its iteration (a plain number stays itself).
+  const [parsedMeta] = strategiesForIteration(meta.config.loop.pairing.strategies, 1);
   const g = textGroup(null, [['a 4', 4], ['b 3', 3], ['c 2', 2]], { metaScores: new Map([[0, 3.75], [1, 3.25], [2, 3]]) });
   const result = curateInputPairs(g, curationOptions({ strategies: [parsedMeta] }));
   assert.deepEqual(pairKeysOf(result.pairs), ['0>1', '0>2'], 'ratings 0.5 and 0.75 apart pair; 0.25 apart do not');
@@ -856,4 +858,32 @@ test('pairStepInputs: strategies, hygiene, side tables and the truncation budget
   assert.notEqual(JSON.stringify(pairStepInputs({ ...input, config: withPairing({ hygiene: { dropIdenticalAfterTruncation: true, balanceGoldLevels: true } }) })), base);
   assert.notEqual(JSON.stringify(pairStepInputs({ ...input, config: { ...baseConfig, training: { ...baseConfig.training, maxLength: 64 } } })), base);
   assert.equal(JSON.stringify(pairStepInputs({ ...input })), base);
+});
+
+test('a per-iteration margin: each iteration pairs with its own margin; a plain margin leaves the hash inputs as they were', async () => {
+  // Gold 5, samples 5 and 4: 1 away, a pair with margin 1 but none with margin 2.
+  const inputs: Array<[number | null, Array<number | null>]> = [[5, [5, 4]]];
+  const scheduled = withPairing({ strategies: [{ name: 'gold_margin', margin: [2, 1], maxPairsPerInput: 4 }] });
+  const cases: Array<[number, number, number]> = [
+    // iteration, margin used, pairs
+    [1, 2, 0],
+    [2, 1, 1],
+    [3, 1, 1],
+  ];
+  for (const [iteration, margin, pairs] of cases) {
+    const store = new MemoryStore();
+    const uris = fixture(store, inputs);
+    const { summary } = await curatePairs(store, { config: scheduled, runPrefixUri: 's3://b/run', iteration, ...uris });
+    assert.equal(summary.pairs, pairs, `iteration ${iteration}`);
+    const report = JSON.parse(store.objects.get(`s3://b/run/iter-${iteration}/pair/curation.json`) as string) as { settings: { strategies: Array<{ margin: number }> } };
+    assert.equal(report.settings.strategies[0].margin, margin, `iteration ${iteration} records the margin it used`);
+  }
+  const input: PairInput = { config: scheduled, runPrefixUri: 's3://b/run', iteration: 1, requestsUri: 's3://r', judgmentsUri: 's3://j' };
+  const hashed = (iteration: number) => JSON.stringify(pairStepInputs({ ...input, iteration }).pairing);
+  assert.notEqual(hashed(1), hashed(2), 'the margin each iteration uses is in its hash inputs');
+  assert.equal(hashed(2), hashed(3));
+  // A plain margin: the hash inputs hold the config's pairing section unchanged (same step hashes as before).
+  const plain: PairInput = { ...input, config: baseConfig };
+  assert.deepEqual(pairStepInputs(plain).pairing, baseConfig.loop.pairing);
+  assert.equal((pairStepInputs({ ...plain, iteration: 2 }).pairing as RunConfig['loop']['pairing']).strategies[0], baseConfig.loop.pairing.strategies[0], 'the same object');
 });
