@@ -59,7 +59,27 @@ export type Command =
   | { command: 'results'; workflowId: string; json: boolean; connection: ConnectionOptions }
   | { command: 'stack'; args: string[] }
   | ReviewCommand
-  | PromotionCommand;
+  | PromotionCommand
+  | SeedsCommand;
+
+/**
+ * `judgeloop seeds` (cli/seeds.ts): the same config once per seed, followed, then the spread of the headline
+ * metrics across the runs; or (`--from-runs`) that spread over finished runs, starting nothing.
+ */
+export type SeedsCommand =
+  | {
+      command: 'seeds';
+      action: 'start';
+      configPath: string;
+      /** loop.seed and training.seed of each run, in order. */
+      seeds: number[];
+      /** Run ids are `<prefix>-seed-<seed>` (default prefix judgeloop-<config name>-<UTC yyyymmdd-hhmmss>). */
+      idPrefix?: string;
+      follow: boolean;
+      json: boolean;
+      connection: ConnectionOptions;
+    }
+  | { command: 'seeds'; action: 'aggregate'; workflowIds: string[]; json: boolean; connection: ConnectionOptions };
 
 /** `judgeloop approve` (sign off on a promotion) and `judgeloop registry` (a judge's champion and history): cli/promotion.ts. */
 export type PromotionCommand =
@@ -151,6 +171,7 @@ export type CommandName =
   | 'replay'
   | 'report'
   | 'reset'
+  | 'seeds'
   | 'stack'
   | 'help';
 
@@ -187,6 +208,9 @@ export const USAGE_LINES: Record<CommandName, string> = {
   replay: `judgeloop replay RUN_ID [--no-children] [--json] ${CONNECTION_FLAGS}\n         judgeloop replay --file HISTORY.json... [--workflow-id ID] [--json]`,
   report: `judgeloop report RUN_ID [--out FILE] [--open] [--config FILE] ${CONNECTION_FLAGS}`,
   reset: `judgeloop reset RUN_ID --iteration K [--reason TEXT] [--dry-run] ${CONNECTION_FLAGS}`,
+  seeds:
+    `judgeloop seeds --config FILE --seeds S,S,... [--id-prefix P] [--no-follow] [--json] ${CONNECTION_FLAGS}\n` +
+    `         judgeloop seeds --from-runs RUN_ID,RUN_ID,... [--json] ${CONNECTION_FLAGS}`,
   stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
   help: 'judgeloop help [COMMAND]',
 };
@@ -204,6 +228,7 @@ const SUMMARIES: Record<CommandName, string> = {
   replay: "replay a run's history against the current workflow code: deterministic, or where it diverges",
   report: "save a completed run's report: one HTML file with charts (metrics, scores vs gold, curation, time and cost)",
   reset: 'restart a run from iteration K (Temporal reset): earlier work is kept, finished steps and jobs reused',
+  seeds: 'run one config under several seeds; per iteration and test suite, the mean, sd and 95% t-interval across seeds',
   stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
   help: 'this text, or one command\'s usage',
 };
@@ -243,6 +268,20 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
     '  --iteration K      the iteration to start again (0: from the seed judge\'s evaluation, after prepare)',
     '  --reason TEXT      recorded with the reset in the history',
     '  --dry-run          print the equivalent `temporal workflow reset --event-id N` and change nothing',
+  ],
+  seeds: [
+    '  -c, --config FILE  the run config; each run is this config with loop.seed and training.seed set to one seed',
+    '                     (its judge must start from judge.seedModel: registry.startFrom "seed", or the registry off)',
+    '  --seeds S,S,...    the seeds, at least two distinct whole numbers (e.g. 0,1,2)',
+    '  --id-prefix P      run ids P-seed-S (default judgeloop-<config name>-<UTC yyyymmdd-hhmmss>)',
+    '  --no-follow        start the runs and return (aggregate later with --from-runs)',
+    '  --from-runs IDS    aggregate these completed runs (comma-separated; started here or elsewhere); starts nothing',
+    '  --json             progress to stderr; stdout gets the aggregate as JSON (with --no-follow, the started runs)',
+    '  reported: per iteration and test suite (role other than validation), pointwise exact agreement and Pearson,',
+    '  pairwise accuracy: n (runs with the figure), mean, sample sd and mean ± t(0.975, n-1)·sd/√n',
+    '  example:',
+    '    npm run judgeloop -- seeds --config configs/local.json --seeds 0,1,2 --id-prefix local-3seeds',
+    '    npm run judgeloop -- seeds --from-runs local-3seeds-seed-0,local-3seeds-seed-1,local-3seeds-seed-2 --json',
   ],
   report: [
     '  --out FILE         where to write the page (default ./RUN_ID-report.html); it needs no network to open',
@@ -290,6 +329,7 @@ export function usageText(topic?: CommandName): string {
     '  npm run judgeloop -- follow my-run                     # Ctrl-C stops following, not the run',
     '  npm run judgeloop -- status my-run',
     '  npm run judgeloop -- results my-run --json > summary.json',
+    '  npm run judgeloop -- seeds --config configs/local.json --seeds 0,1,2   # mean, sd, 95% t-interval across seeds',
     '',
     'exit codes: 0 success · 1 the run failed or Temporal could not be reached · 2 usage error or invalid config',
     '            · 130 stopped following with Ctrl-C (the run continues)',
@@ -391,7 +431,7 @@ export function resolveConnection(
   };
 }
 
-const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'stack', 'help']);
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'help']);
 
 /** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
 export function checkWorkflowId(id: string, topic: CommandName): string {
@@ -457,6 +497,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (topic === 'schedule') return parseSchedule(rest, env);
   if (topic === 'replay') return parseReplay(rest, env);
   if (topic === 'report') return parseReport(rest, env);
+  if (topic === 'seeds') return parseSeeds(rest, env);
   if (topic === 'reset') {
     const { values, positionals } = parseStrict(topic, rest, {
       iteration: { type: 'string' },
@@ -491,6 +532,70 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     json: values.json === true,
     connection: resolveConnection(values, env, topic),
   };
+}
+
+/** At most this many seeds (runs) per `judgeloop seeds`: a typo should not start hundreds of runs. */
+export const MAX_SEEDS = 64;
+
+/** `seeds --config FILE --seeds S,S,... [--id-prefix P] [--no-follow] [--json]` or `seeds --from-runs ID,ID,... [--json]` */
+function parseSeeds(rest: string[], env: NodeJS.ProcessEnv): Command {
+  const topic: CommandName = 'seeds';
+  const { values, positionals } = parseStrict(topic, rest, {
+    config: { type: 'string', short: 'c' },
+    seeds: { type: 'string' },
+    'id-prefix': { type: 'string' },
+    'from-runs': { type: 'string' },
+    'no-follow': { type: 'boolean' },
+    json: { type: 'boolean' },
+    ...connectionOptions,
+  });
+  if (values.help) return { command: 'help', topic };
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`, topic);
+  const json = values.json === true;
+  const fromRuns = nonEmpty(topic, 'from-runs', values['from-runs']);
+  if (fromRuns !== undefined) {
+    const starting = ['config', 'seeds', 'id-prefix', 'no-follow'].filter((f) => values[f] !== undefined);
+    if (starting.length) throw new UsageError(`--from-runs aggregates finished runs and starts nothing: drop ${starting.map((f) => `--${f}`).join(', ')}`, topic);
+    const workflowIds = commaList(topic, 'from-runs', fromRuns).map((id) => checkWorkflowId(id, topic));
+    if (new Set(workflowIds).size !== workflowIds.length) throw new UsageError('--from-runs names a run twice', topic);
+    if (workflowIds.length < 2) throw new UsageError('--from-runs needs at least two runs (a spread needs two)', topic);
+    return { command: 'seeds', action: 'aggregate', workflowIds, json, connection: resolveConnection(values, env, topic) };
+  }
+  const configPath = nonEmpty(topic, 'config', values.config);
+  const seedList = nonEmpty(topic, 'seeds', values.seeds);
+  if (!configPath || seedList === undefined) throw new UsageError('give --config FILE and --seeds S,S,... (or --from-runs RUN_ID,RUN_ID,... to aggregate finished runs)', topic);
+  const seeds = parseSeedList(seedList, topic);
+  const idPrefix = nonEmpty(topic, 'id-prefix', values['id-prefix']);
+  if (idPrefix !== undefined) checkWorkflowId(`${idPrefix}-seed-${Math.max(...seeds)}`, topic);
+  return {
+    command: 'seeds',
+    action: 'start',
+    configPath,
+    seeds,
+    ...(idPrefix !== undefined ? { idPrefix } : {}),
+    follow: values['no-follow'] !== true,
+    json,
+    connection: resolveConnection(values, env, topic),
+  };
+}
+
+function commaList(topic: CommandName, flag: string, value: string): string[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new UsageError(`--${flag} has an empty item in "${value}" (comma-separated, no spaces needed)`, topic);
+  return items;
+}
+
+/** `0,1,2`: distinct non-negative whole numbers (loop.seed's range), at least two, at most MAX_SEEDS. */
+export function parseSeedList(value: string, topic: CommandName = 'seeds'): number[] {
+  const seeds = commaList(topic, 'seeds', value).map((s) => {
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new UsageError(`--seeds: "${s}" is not a whole number >= 0`, topic);
+    return Number(s);
+  });
+  const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
+  if (twice !== undefined) throw new UsageError(`--seeds lists seed ${twice} twice`, topic);
+  if (seeds.length < 2) throw new UsageError('--seeds needs at least two seeds (a spread needs two), e.g. --seeds 0,1,2', topic);
+  if (seeds.length > MAX_SEEDS) throw new UsageError(`--seeds lists ${seeds.length} seeds; at most ${MAX_SEEDS} runs at once`, topic);
+  return seeds;
 }
 
 /** `report RUN_ID [--out FILE] [--open] [--config FILE]` */

@@ -33,6 +33,7 @@ import { cmdSchedule } from './schedule';
 import { cmdReplay } from './replay';
 import { cmdReport } from './report';
 import { cmdReset } from './reset';
+import { cmdSeeds } from './seeds';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { startRun } from './start';
 
@@ -268,6 +269,8 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdReport(cmd, io);
     case 'reset':
       return cmdReset(cmd, io);
+    case 'seeds':
+      return cmdSeeds(cmd, io);
     case 'stack':
       return cmdStack(cmd, io);
   }

@@ -44,7 +44,7 @@ async function cli(): Promise<void> {
   const argv = process.argv.slice(2);
   const controller = new AbortController();
   // Ctrl-C while following stops following (the run continues); the stack command handles its own signals.
-  const following = argv[0] === 'run' || argv[0] === 'follow';
+  const following = argv[0] === 'run' || argv[0] === 'follow' || argv[0] === 'seeds';
   if (following) {
     process.on('SIGINT', () => {
       if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED); // a second Ctrl-C: leave now
