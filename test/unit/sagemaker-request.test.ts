@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { jobName as workflowJobName } from '../../core/artifacts';
 import { SageMakerBackend, validateConfig, type RunConfigInput } from '../../core/config';
@@ -85,15 +86,26 @@ test('config: every bad sagemaker key is named', () => {
   assert.deepEqual(problems({ ...backendInput, region: 'eu-west-1' }, { storage: { bucket: 'judgeloop', region: 'eu-west-1' } }), []);
 });
 
-test('configs/sagemaker.example.json (extends local.json) passes loadConfigFile', async () => {
+test('configs/sagemaker.example.json is a standalone real-model example that passes loadConfigFile', async () => {
+  const raw = JSON.parse(readFileSync(resolve(ROOT, 'configs/sagemaker.example.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(raw.extends, undefined, 'nothing inherited from the tiny judge\'s configs/local.json');
   const loaded = await loadConfigFile(resolve(ROOT, 'configs/sagemaker.example.json'));
   assert.equal(loaded.config.backend.kind, 'sagemaker');
   if (loaded.config.backend.kind !== 'sagemaker') return;
   assert.equal(loaded.config.backend.spot.enabled, true);
   assert.match(loaded.config.backend.instanceTypes.training, /^ml\.g5\./);
   assert.equal(loaded.config.storage.endpoint, undefined);
-  // The rest comes from local.json.
-  assert.equal(loaded.config.judge.name, 'tiny-judge');
+  // Real-model settings, none of the tiny judge's: an S3 seed judge and training data, in-repo benchmarks,
+  // LoRA DPO at the LoRA learning rate, pure DPO.
+  assert.notEqual(loaded.config.judge.name, 'tiny-judge');
+  assert.match(loaded.config.judge.seedModel, /^s3:\/\//);
+  assert.match(loaded.config.data.train.uri, /^s3:\/\//);
+  assert.ok(loaded.config.data.evalSuites.every((s) => s.uri.startsWith('datasets/benchmarks/')));
+  assert.deepEqual(
+    { beta: loaded.config.training.beta, lr: loaded.config.training.learningRate, lora: loaded.config.training.lora.enabled, rpoAlpha: loaded.config.training.rpoAlpha },
+    { beta: 0.1, lr: 5e-6, lora: true, rpoAlpha: 0 },
+  );
+  assert.ok(loaded.config.training.maxLength >= 2048);
 });
 
 test('extends: an object whose kind changes replaces the base object instead of merging into it', () => {
