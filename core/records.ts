@@ -57,6 +57,29 @@ export type GoldColumns = z.output<typeof GoldColumns>;
 export const Meta = z.record(z.string(), z.json());
 export type Meta = z.output<typeof Meta>;
 
+/**
+ * A judgment written by a strong reference judge (e.g. GPT-4's feedback in the Prometheus data): its
+ * rationale, without any trailing result marker, and its integer score. Training data for the warm start
+ * (SFT before the loop); the range of the score is the run config's concern, as for `gold_score`.
+ */
+export const ReferenceJudgment = z
+  .object({
+    rationale: z.string().refine((s) => s.trim() !== '', 'must be a non-empty string'),
+    score: IntScore,
+  })
+  .strict();
+export type ReferenceJudgment = z.output<typeof ReferenceJudgment>;
+
+/**
+ * A pointwise example's `meta`: free-form JSON, except the one key with a fixed shape,
+ * `reference_judgments` (an array of reference judgments; `null` is read as absent).
+ */
+export const PointwiseMeta = z
+  .object({ reference_judgments: optional(z.array(ReferenceJudgment)) })
+  .catchall(z.json())
+  .transform(dropUndefined);
+export type PointwiseMeta = z.output<typeof PointwiseMeta>;
+
 /** Training/pointwise evaluation example ("absolute grading"). */
 export const PointwiseExample = z
   .object({
@@ -67,7 +90,7 @@ export const PointwiseExample = z
     reference_answer: optional(NonEmpty),
     gold_score: optional(IntScore),
     gold: optional(GoldColumns),
-    meta: optional(Meta),
+    meta: optional(PointwiseMeta),
   })
   .strict()
   .transform(dropUndefined);
@@ -167,6 +190,11 @@ export const PreferencePair = z
   })
   .strict();
 export type PreferencePair = z.output<typeof PreferencePair>;
+
+/** The reference judgments of a pointwise example (`meta.reference_judgments`); none when absent. */
+export function referenceJudgmentsOf(example: Pick<PointwiseExample, 'meta'>): ReferenceJudgment[] {
+  return example.meta?.reference_judgments ?? [];
+}
 
 /** Input (pre-validation) shapes, for writers that build records by hand. */
 export type PointwiseExampleInput = z.input<typeof PointwiseExample>;

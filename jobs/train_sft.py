@@ -6,6 +6,11 @@ train_dpo.py (docs/CONTRACTS.md, "train_sft.py"): channels `model` and `pairs`; 
 SM_MODEL_DIR; `metrics.jsonl` (one row per step: `step, loss`, plus TRL's token accuracy) and
 `train_summary.json` in SM_OUTPUT_DATA_DIR.
 
+The `pairs` channel may also hold SFT examples, `{"prompt": [chat messages], "completion": "<rationale> [RESULT]
+<score>"}` (the warm start's reference judgments), alone or mixed with preference pairs in any file: a pair
+contributes its chosen judgment, an example its completion, and each distinct (prompt, judgment) is trained
+on once.
+
     SM_CHANNEL_MODEL=... SM_CHANNEL_PAIRS=... SM_MODEL_DIR=... SM_OUTPUT_DATA_DIR=... \
         python jobs/train_sft.py --learning_rate 1e-5
 """
@@ -20,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judgeloop_jobs.jsonl import write_json
+from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
 from judgeloop_jobs.training import (common_trainer_args, job_fingerprint, lora_config, mean_loss,
                                      metrics_and_progress, restore_token_count, resume_point, start_metrics,
                                      validate_common)
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         resolve_checkpoint_dir)
-from train_dpo import load_pairs, save_model
+from train_dpo import save_model
 
 
 @dataclass
@@ -52,28 +57,85 @@ class TrainSftConfig:
         validate_common(self)
 
 
-def chosen_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chosen judgments of the pairs, each (prompt, judgment) once: a judgment that is the chosen side of
-    several pairs would otherwise be trained on several times, a weighting DPO does not give it either."""
+@dataclass
+class TrainingRows:
+    """What the `pairs` channel holds, in file order: every row as an SFT example (a pair as its chosen side)."""
+    pairs: int
+    """Preference pairs read (`prompt, chosen, rejected`)."""
+    sft_examples: int
+    """SFT examples read (`prompt, completion`)."""
+    examples: list[dict[str, Any]]
+    """`{"prompt": messages, "completion": [the assistant's message]}` per row, duplicates kept."""
+
+
+def _messages(where: str, prompt: Any) -> list[dict[str, str]]:
+    if (not isinstance(prompt, list) or not prompt
+            or not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                       for m in prompt)):
+        raise JobConfigError(f"{where}: 'prompt' must be a non-empty list of {{'role': str, 'content': str}}")
+    return [{"role": m["role"], "content": m["content"]} for m in prompt]
+
+
+def load_training_rows(folder: Path) -> TrainingRows:
+    """Reads the channel's rows, each either a preference pair (train_dpo.py's, `prompt, chosen, rejected`) or
+    an SFT example (`prompt, completion`); other keys are ignored. A row of neither shape, or of both, fails
+    with its `file:line`."""
+    out = TrainingRows(pairs=0, sft_examples=0, examples=[])
+    for where, row in read_jsonl(channel_jsonl_files(folder, "pairs")):
+        is_pair = row.get("chosen") is not None or row.get("rejected") is not None
+        is_sft = row.get("completion") is not None
+        if is_pair and is_sft:
+            raise JobConfigError(f"{where}: has both 'completion' (an SFT example) and 'chosen'/'rejected' (a preference "
+                                 "pair); a row is one or the other")
+        if not is_pair and not is_sft:
+            raise JobConfigError(f"{where}: neither a preference pair ('prompt', 'chosen', 'rejected') nor an SFT example "
+                                 f"('prompt', 'completion'); its keys: {', '.join(sorted(row)) or 'none'}")
+        prompt = _messages(where, row.get("prompt"))
+        if is_sft:
+            if not isinstance(row["completion"], str) or not row["completion"].strip():
+                raise JobConfigError(f"{where}: 'completion' must be a non-empty string (the assistant's judgment, "
+                                     "'<rationale> [RESULT] <score>')")
+            completion = row["completion"]
+            out.sft_examples += 1
+        else:
+            for key in ("chosen", "rejected"):
+                if not isinstance(row.get(key), str) or not row[key]:
+                    raise JobConfigError(f"{where}: '{key}' must be a non-empty string (the assistant's judgment)")
+            completion = row["chosen"]
+            out.pairs += 1
+        out.examples.append({"prompt": prompt, "completion": [{"role": "assistant", "content": completion}]})
+    if not out.examples:
+        raise JobConfigError(f"the pairs channel ({folder}) holds no preference pair or SFT example: nothing to train on")
+    return out
+
+
+def distinct_examples(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each (prompt, judgment) once, in first-seen order: a judgment that is the chosen side of several pairs (or
+    also an SFT example) would otherwise be trained on several times, a weighting DPO does not give it either."""
     seen: set[str] = set()
-    examples = []
-    for pair in pairs:
-        key = json.dumps([pair["prompt"], pair["chosen"]], sort_keys=True)
+    out = []
+    for example in examples:
+        key = json.dumps([example["prompt"], example["completion"]], sort_keys=True)
         if key in seen:
             continue
         seen.add(key)
-        examples.append({"prompt": pair["prompt"], "completion": pair["chosen"]})
-    return examples
+        out.append({"prompt": example["prompt"], "completion": example["completion"]})
+    return out
+
+
+def chosen_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chosen judgments of train_dpo.py's loaded pairs (`load_pairs`), each (prompt, judgment) once."""
+    return distinct_examples([{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in pairs])
 
 
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     cfg = parse_hyperparameters(TrainSftConfig, sys.argv[1:] if argv is None else argv)
     paths = read_job_paths(["model", "pairs"])
-    pairs = load_pairs(paths.channel("pairs"))
-    examples = chosen_examples(pairs)
-    print(f"train_sft: {len(pairs)} pairs -> {len(examples)} distinct chosen judgments, "
-          f"config={json.dumps(config_as_dict(cfg))}", flush=True)
+    loaded = load_training_rows(paths.channel("pairs"))
+    examples = distinct_examples(loaded.examples)
+    print(f"train_sft: {loaded.pairs} pairs + {loaded.sft_examples} SFT examples -> {len(examples)} distinct "
+          f"judgments, config={json.dumps(config_as_dict(cfg))}", flush=True)
     checkpoint_dir = resolve_checkpoint_dir(cfg.checkpoint_dir)
     resume = resume_point("train_sft", checkpoint_dir,
                           job_fingerprint("train_sft", cfg, examples, paths.channel("model")))
@@ -108,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     last = rows[-1] if rows else {}
     summary = {
         "method": "sft",
-        "pairs": len(pairs),
+        "pairs": loaded.pairs,
+        "sft_examples": loaded.sft_examples,
         "examples": len(examples),
         "steps": int(result.global_step),
         "final_loss": last.get("loss"),

@@ -8,9 +8,12 @@
  *   orig_criteria, orig_score1_description … orig_score5_description
  *   orig_feedback, orig_score                GPT-4's rationale and its score (the gold; "3" or 3)
  *
- * gold_score = orig_score, `gold.orig` = orig_score; `meta.orig_feedback` keeps the reference rationale
- * (the canonical pointwise record has no rationale field). Texts are kept exactly as published; the
- * `instruction`/`output` columns are not read (the `prometheus-absolute` adapter parses `instruction`).
+ * gold_score = orig_score, `gold.orig` = orig_score; `meta.orig_feedback` keeps the published feedback, and
+ * (orig_feedback, orig_score) is the one reference judgment `{ rationale, score }` in `meta.reference_judgments`
+ * (reference-judgments.ts: a trailing `[RESULT] n` cut off; left out, with a note in
+ * `meta.reference_judgments_left_out`, when its text is empty or its score off the 1-5 scale). Texts are kept
+ * exactly as published; the `instruction`/`output` columns are not read (the `prometheus-absolute` adapter
+ * parses `instruction`).
  */
 import { validatePointwiseExample, type PointwiseExample } from '../records';
 import {
@@ -25,6 +28,7 @@ import {
   type AdapterResult,
   type PointwiseAdapter,
 } from './types';
+import { origReferenceJudgments, referenceMeta } from './reference-judgments';
 
 const RUBRIC_FIELDS = [
   ['criteria', 'orig_criteria'],
@@ -64,11 +68,12 @@ export function createFeedbackCollectionAdapter(options: AdapterOptions = {}): P
       }
       const score = readIntScore(raw.orig_score);
       if (score === undefined) return fail(`orig_score: expected an integer score (the gold), got ${describeValue(raw.orig_score)}`);
-      const meta: Record<string, string | number> = { source: 'feedback-collection', index };
+      const meta: Record<string, unknown> = { source: 'feedback-collection', index };
       if (raw.orig_feedback !== undefined && raw.orig_feedback !== null) {
         if (typeof raw.orig_feedback !== 'string') return fail(`orig_feedback: expected a string, got ${describeValue(raw.orig_feedback)}`);
         meta.orig_feedback = raw.orig_feedback;
       }
+      Object.assign(meta, referenceMeta(origReferenceJudgments(raw)));
       return validatePointwiseExample({
         id: generatedId(prefix, index),
         instruction: instruction.value,

@@ -33,6 +33,16 @@ export {
   BIGGEN_PLACEHOLDER_RESPONSE,
 } from './biggen';
 export {
+  collectReferenceJudgments,
+  gpt4ReferenceJudgments,
+  origReferenceJudgments,
+  referenceJudgmentOf,
+  stripTrailingResult,
+  REFERENCE_SCORE_MAX,
+  REFERENCE_SCORE_MIN,
+  type FeedbackCandidate,
+} from './reference-judgments';
+export {
   createPrometheusAbsoluteAdapter,
   parseAbsolutePrompt,
   parseRubricSection,

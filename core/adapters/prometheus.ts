@@ -14,8 +14,14 @@
  * gradings, or one number) gives gold_score = its mean rounded half up, `gold.gpt4` = the mean and
  * `meta.gpt4_score` = the list; otherwise `orig_score` (Feedback Collection) gives gold_score and
  * `gold.orig`. A row with neither is refused: the format's point is its label.
+ *
+ * Reference judgments (reference-judgments.ts), from the gold's grader: each (`gpt4_feedback[i]`,
+ * `gpt4_score[i]`), or (`orig_feedback`, `orig_score`), becomes one `{ rationale, score }` in
+ * `meta.reference_judgments`, the rationale without a trailing `[RESULT] n`; an unusable one is left out and
+ * noted in `meta.reference_judgments_left_out`, the row is kept.
  */
 import { validatePointwiseExample, type PointwiseExample, type Rubric } from '../records';
+import { gpt4ReferenceJudgments, origReferenceJudgments, referenceMeta } from './reference-judgments';
 import {
   checkIndex,
   describeValue,
@@ -206,12 +212,14 @@ export function createPrometheusAbsoluteAdapter(options: AdapterOptions = {}): P
       if (!parsed.ok) return parsed;
       const gold = readGold(raw);
       if (!gold.ok) return gold;
-      const meta: Record<string, string | number | number[]> = { source: 'prometheus-absolute', index };
+      const meta: Record<string, unknown> = { source: 'prometheus-absolute', index };
       for (const f of META_FIELDS) {
         const v = raw[f];
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) meta[f] = v;
       }
       Object.assign(meta, gold.record.meta);
+      // The reference judgments come from the same grader as the gold: GPT-4's, or Feedback Collection's.
+      Object.assign(meta, referenceMeta('gpt4' in gold.record.gold ? gpt4ReferenceJudgments(raw) : origReferenceJudgments(raw)));
       return validatePointwiseExample({
         id: generatedId(prefix, index),
         ...parsed.record,

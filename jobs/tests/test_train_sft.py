@@ -1,4 +1,5 @@
-"""train_sft.py (the SFT control) on the tiny judge: trains on the chosen judgments only, once each."""
+"""train_sft.py (the SFT control and the warm start) on the tiny judge: trains on the chosen judgments only, once
+each, and on SFT examples (`prompt`, `completion`) given directly."""
 from __future__ import annotations
 
 import json
@@ -70,3 +71,81 @@ def test_sft_as_a_script_and_bad_hyperparameters(tmp_path, tiny_judge, pairs_dir
 def test_sft_config_is_validated():
     with pytest.raises(JobConfigError, match="batch_size"):
         train_sft.TrainSftConfig(batch_size=0).validate()
+
+
+# --- SFT examples given directly (the warm start's reference judgments) -------------------------------------
+
+
+def sft_rows(n: int, seed: int) -> list[dict]:
+    return [{"example_id": ex["id"], "prompt": messages_for(ex),
+             "completion": f"The verdict word sets the level. [RESULT] {ex['gold_score']}"}
+            for ex in make_examples(n, seed=seed)]
+
+
+def test_sft_examples_alone_train_and_write_the_model(monkeypatch, tmp_path, tiny_judge):
+    folder = tmp_path / "examples"
+    rows = sft_rows(4, seed=5)
+    write_jsonl(folder / "examples.jsonl", rows + rows[:1])  # one repeated: trained on once
+    model_dir, data_dir = sm_env(monkeypatch, tmp_path, model=tiny_judge, pairs=folder)
+    assert train_sft.main(["--learning_rate", "3e-3", "--batch_size", "2", "--epochs", "2", "--seed", "1"]) == 0
+    summary = json.loads((data_dir / "train_summary.json").read_text())
+    assert (summary["pairs"], summary["sft_examples"], summary["examples"]) == (0, 5, 4)
+    assert summary["steps"] == 4  # ceil(4 / 2) per epoch, 2 epochs
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in model_dir.iterdir()}
+
+
+def test_a_channel_may_mix_pairs_and_sft_examples_deduplicated_alike(tmp_path, pairs_dir):
+    pairs = read_jsonl(next(pairs_dir.glob("*.jsonl")))
+    examples = sft_rows(3, seed=6)
+    # The same judgment as an SFT example and as a pair's chosen side counts once.
+    same_as_chosen = {"prompt": pairs[0]["prompt"], "completion": pairs[0]["chosen"]}
+    folder = tmp_path / "mixed"
+    write_jsonl(folder / "a.jsonl", [pairs[0], examples[0], pairs[1], same_as_chosen])
+    write_jsonl(folder / "b.jsonl", examples[1:] + pairs[2:4])
+    loaded = train_sft.load_training_rows(folder)
+    assert (loaded.pairs, loaded.sft_examples) == (4, 4)
+    distinct = train_sft.distinct_examples(loaded.examples)
+    # pairs 0 and 1 share their chosen judgment (as do 2 and 3); same_as_chosen repeats it.
+    assert [e["completion"][0]["content"] for e in distinct] == [
+        pairs[0]["chosen"], examples[0]["completion"], examples[1]["completion"], examples[2]["completion"],
+        pairs[2]["chosen"]]
+    assert all(e["completion"][0]["role"] == "assistant" and e["prompt"][-1]["role"] == "user" for e in distinct)
+    # Pairs alone give what the SFT control always trained on.
+    from train_dpo import load_pairs
+    assert train_sft.distinct_examples(train_sft.load_training_rows(pairs_dir).examples) == \
+        train_sft.chosen_examples(load_pairs(pairs_dir))
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"prompt": [{"role": "user", "content": "q"}], "answer": "x"},
+     r"bad\.jsonl:2: neither a preference pair \('prompt', 'chosen', 'rejected'\) nor an SFT example "
+     r"\('prompt', 'completion'\); its keys: answer, prompt"),
+    ({"prompt": [{"role": "user", "content": "q"}], "completion": "ok [RESULT] 3", "chosen": "a", "rejected": "b"},
+     r"bad\.jsonl:2: has both 'completion' \(an SFT example\) and 'chosen'/'rejected'"),
+    ({"prompt": [{"role": "user", "content": "q"}], "completion": " "},
+     r"bad\.jsonl:2: 'completion' must be a non-empty string"),
+    ({"prompt": [{"role": "user", "content": "q"}], "completion": 3},
+     r"bad\.jsonl:2: 'completion' must be a non-empty string"),
+    ({"prompt": "q", "completion": "ok [RESULT] 3"},
+     r"bad\.jsonl:2: 'prompt' must be a non-empty list of \{'role': str, 'content': str\}"),
+    ({"prompt": [{"role": "user", "content": "q"}], "chosen": "a"},
+     r"bad\.jsonl:2: 'rejected' must be a non-empty string"),
+])
+def test_a_row_of_neither_shape_is_refused_by_file_and_line(tmp_path, row, message):
+    folder = tmp_path / "bad-rows"
+    good = {"prompt": [{"role": "user", "content": "q"}], "completion": "fine [RESULT] 4"}
+    write_jsonl(folder / "bad.jsonl", [good, row])
+    with pytest.raises(JobConfigError, match=message):
+        train_sft.load_training_rows(folder)
+
+
+def test_an_empty_channel_and_a_bad_row_as_a_script(tmp_path, tiny_judge):
+    empty = tmp_path / "empty"
+    write_jsonl(empty / "none.jsonl", [])
+    with pytest.raises(JobConfigError, match="holds no preference pair or SFT example"):
+        train_sft.load_training_rows(empty)
+    bad = tmp_path / "bad"
+    write_jsonl(bad / "rows.jsonl", [{"prompt": [{"role": "user", "content": "q"}], "text": "x"}])
+    proc = run_job_subprocess("train_sft.py", tmp_path / "run", {"model": tiny_judge, "pairs": bad}, [])[0]
+    assert proc.returncode == 2
+    assert "train_sft: error: rows.jsonl:1: neither a preference pair" in proc.stderr

@@ -120,7 +120,35 @@ test('feedback-collection: rows in the published format, good and malformed, tab
           source: 'feedback-collection',
           index: 5,
           orig_feedback: 'The response is accurate and simple, though it skips why blue scatters more.',
+          reference_judgments: [{ rationale: 'The response is accurate and simple, though it skips why blue scatters more.', score: 4 }],
         },
+      },
+    },
+    {
+      name: 'reference judgment: a trailing "[RESULT] n" is cut from the rationale, meta.orig_feedback stays as published',
+      row: feedbackRow({ orig_feedback: 'Accurate but thin.\n[RESULT] 4', orig_score: 4 }),
+      check: (r) => {
+        assert.equal(r.meta?.orig_feedback, 'Accurate but thin.\n[RESULT] 4');
+        assert.deepEqual(r.meta?.reference_judgments, [{ rationale: 'Accurate but thin.', score: 4 }]);
+        assert.equal(r.meta?.reference_judgments_left_out, undefined);
+      },
+    },
+    {
+      name: 'reference judgment left out, row kept: empty orig_feedback',
+      row: feedbackRow({ orig_feedback: '' }),
+      check: (r) => {
+        assert.equal(r.gold_score, 4);
+        assert.equal(r.meta?.reference_judgments, undefined);
+        assert.deepEqual(r.meta?.reference_judgments_left_out, ['orig_feedback: the feedback has no text']);
+      },
+    },
+    {
+      name: 'reference judgment left out, row kept: orig_score off the 1-5 scale',
+      row: feedbackRow({ orig_score: 6 }),
+      check: (r) => {
+        assert.equal(r.gold_score, 6);
+        assert.equal(r.meta?.reference_judgments, undefined);
+        assert.deepEqual(r.meta?.reference_judgments_left_out, ['orig_feedback: score 6 is off the 1-5 scale']);
       },
     },
     { name: 'orig_score as a number', row: feedbackRow({ orig_score: 2 }), check: (r) => assert.equal(r.gold_score, 2) },
@@ -154,6 +182,8 @@ test('feedback-collection and prometheus-absolute read the same row into the sam
   for (const k of ['instruction', 'response', 'rubric', 'reference_answer', 'gold_score', 'gold'] as const) {
     assert.deepEqual(a.record[k], b.record[k], k);
   }
+  assert.deepEqual(a.record.meta?.reference_judgments, [{ rationale: String(row.orig_feedback), score: 4 }]);
+  assert.deepEqual(a.record.meta?.reference_judgments, b.record.meta?.reference_judgments, 'reference_judgments');
 });
 
 // --- prometheus-hhh -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import {
 } from '../../core/adapters';
 import { AdapterName } from '../../core/config';
 import {
+  referenceJudgmentsOf,
   validatePairwiseExample,
   validatePointwiseExample,
   type PairwiseExample,
@@ -39,16 +40,21 @@ interface PrometheusRow {
   response_source: string;
   instruction: string;
   gpt4_score: number[];
+  gpt4_feedback: string[];
 }
 
 // --- real published files -------------------------------------------------------------------------
 
+/**
+ * `markers`: the GPT-4 feedbacks that end with a result marker, which their reference judgment's rationale
+ * leaves out (mt_bench_eval row 37's third feedback ends "... persona. [RESULT] Score: 1.").
+ */
 const PROMETHEUS_FILES = [
-  { file: 'vicuna_eval.jsonl', rows: 320, categories: 9 },
-  { file: 'mt_bench_eval.jsonl', rows: 320, categories: 8 },
+  { file: 'vicuna_eval.jsonl', rows: 320, categories: 9, markers: [] as Array<[number, number]> },
+  { file: 'mt_bench_eval.jsonl', rows: 320, categories: 8, markers: [[37, 2]] as Array<[number, number]> },
 ];
 
-for (const { file, rows: expectedRows, categories } of PROMETHEUS_FILES) {
+for (const { file, rows: expectedRows, categories, markers } of PROMETHEUS_FILES) {
   test(`prometheus-absolute: every row of ${file} adapts into a sane pointwise example`, () => {
     const rows = readJsonl(path.join(BENCH, 'prometheus-eval-benchmarks', file)) as PrometheusRow[];
     assert.equal(rows.length, expectedRows);
@@ -87,6 +93,24 @@ for (const { file, rows: expectedRows, categories } of PROMETHEUS_FILES) {
         category: raw.category,
         response_source: raw.response_source,
         gpt4_score: raw.gpt4_score,
+        reference_judgments: rec.meta?.reference_judgments,
+      });
+      // Reference judgments: one per GPT-4 grading, its score, its feedback verbatim but for a trailing marker.
+      const refs = referenceJudgmentsOf(rec);
+      assert.equal(raw.gpt4_feedback.length, 3, where);
+      assert.deepEqual(refs.map((r) => r.score), raw.gpt4_score, `${where}: reference scores are gpt4_score`);
+      refs.forEach((ref, j) => {
+        assert.ok(ref.rationale.trim().length > 0, `${where}: rationale ${j} is empty`);
+        assert.doesNotMatch(ref.rationale, /\[RESULT\]/i, `${where}: rationale ${j} holds a marker`);
+        assert.doesNotMatch(ref.rationale, /\s$/, `${where}: rationale ${j} ends with a blank`);
+        const feedback = raw.gpt4_feedback[j];
+        if (markers.some(([r, k]) => r === i && k === j)) {
+          assert.notEqual(ref.rationale, feedback, `${where}: marker ${j} cut`);
+          assert.ok(feedback.startsWith(ref.rationale), `${where}: rationale ${j} is the feedback's start`);
+          assert.match(feedback.slice(ref.rationale.length), /^\s*\[RESULT\]\s*(Score:\s*)?\d\.?$/, `${where}: only the marker cut`);
+        } else {
+          assert.equal(ref.rationale, feedback, `${where}: rationale ${j} verbatim`);
+        }
       });
       // Round trip: the published template rebuilt from the parsed parts is the prompt (up to whitespace,
       // since section texts are trimmed).
@@ -399,6 +423,100 @@ test('prometheus-absolute: hand-written rows, good and malformed, table', () => 
   }
 });
 
+test('prometheus-absolute: reference judgments from gpt4_feedback or orig_feedback, table', () => {
+  const adapter = getAdapter('prometheus-absolute');
+  const row = (over: Record<string, unknown>) => ({ instruction: prompt(GOOD), ...over });
+  type Want = { refs?: Array<{ rationale: string; score: number }>; leftOut?: RegExp[] };
+  const cases: Array<{ name: string; row: unknown; want: Want; gold?: number }> = [
+    {
+      name: 'three feedbacks, verbatim (newlines and inner "score of 5" statements kept)',
+      row: row({ gpt4_score: [4, 5, 5], gpt4_feedback: ['Right, terse.', 'Right.\nIt meets the criteria for a score of 5.', 'Correct.'] }),
+      want: { refs: [{ rationale: 'Right, terse.', score: 4 }, { rationale: 'Right.\nIt meets the criteria for a score of 5.', score: 5 }, { rationale: 'Correct.', score: 5 }] },
+    },
+    {
+      name: 'a trailing [RESULT] n, "[RESULT] Score: n." or "[result] n" is cut with the blanks before it',
+      row: row({ gpt4_score: [4, 1, 2], gpt4_feedback: ['Mostly right. [RESULT] 4', 'Off topic. [RESULT] Score: 1.', 'Weak.\n\n[result] 2\n'] }),
+      want: { refs: [{ rationale: 'Mostly right.', score: 4 }, { rationale: 'Off topic.', score: 1 }, { rationale: 'Weak.', score: 2 }] },
+    },
+    {
+      name: 'a marker inside the text is not trailing: kept',
+      row: row({ gpt4_score: [3], gpt4_feedback: ['It writes "[RESULT] 5" but means 3.'] }),
+      want: { refs: [{ rationale: 'It writes "[RESULT] 5" but means 3.', score: 3 }] },
+    },
+    {
+      name: 'a single feedback string with a single score',
+      row: row({ gpt4_score: 2, gpt4_feedback: 'Mostly wrong.' }),
+      want: { refs: [{ rationale: 'Mostly wrong.', score: 2 }] },
+    },
+    {
+      name: 'off-scale, empty, marker-only and disagreeing feedbacks are left out, noted; the gold is unchanged',
+      row: row({ gpt4_score: [7, 3, 3, 4, 0, 5], gpt4_feedback: ['Too high.', '', ' ', '[RESULT] 4', 'Zero.', 'Fine. [RESULT] 4'] }),
+      gold: 4,
+      want: {
+        leftOut: [
+          /^gpt4_feedback\[0\]: score 7 is off the 1-5 scale$/,
+          /^gpt4_feedback\[1\]: the feedback has no text$/,
+          /^gpt4_feedback\[2\]: the feedback has no text$/,
+          /^gpt4_feedback\[3\]: the feedback has no text before its \[RESULT\] marker$/,
+          /^gpt4_feedback\[4\]: score 0 is off the 1-5 scale$/,
+          /^gpt4_feedback\[5\]: its trailing "\[RESULT\] 4" disagrees with its score 5$/,
+        ],
+      },
+    },
+    {
+      name: 'a feedback that is not a string; fewer feedbacks than scores',
+      row: row({ gpt4_score: [3, 4, 5], gpt4_feedback: ['Half right.', 4] }),
+      want: {
+        refs: [{ rationale: 'Half right.', score: 3 }],
+        leftOut: [/^gpt4_feedback\[1\]: feedback is not a string \(got 4\)$/, /^gpt4_score\[2\]: no gpt4_feedback\[2\] to go with it$/],
+      },
+    },
+    {
+      name: 'more feedbacks than scores',
+      row: row({ gpt4_score: [3], gpt4_feedback: ['Half right.', 'Extra.'] }),
+      want: { refs: [{ rationale: 'Half right.', score: 3 }], leftOut: [/^gpt4_feedback\[1\]: no gpt4_score\[1\] to go with it$/] },
+    },
+    {
+      name: 'gpt4_feedback neither a string nor a list',
+      row: row({ gpt4_score: [3], gpt4_feedback: { a: 'x' } }),
+      want: { leftOut: [/^gpt4_feedback: expected a list of feedback texts, got a object$/] },
+    },
+    { name: 'no gpt4_feedback (or null): none, no note', row: row({ gpt4_score: [3], gpt4_feedback: null }), want: {} },
+    {
+      name: 'Feedback Collection: orig_feedback with orig_score ("3" read as 3), marker cut',
+      row: row({ orig_score: '3', orig_feedback: 'Half right: misses the carry. [RESULT] 3' }),
+      want: { refs: [{ rationale: 'Half right: misses the carry.', score: 3 }] },
+    },
+    { name: 'Feedback Collection: no orig_feedback', row: row({ orig_score: 3 }), want: {} },
+    {
+      name: 'Feedback Collection: orig_score off the scale',
+      row: row({ orig_score: 9, orig_feedback: 'Odd.' }),
+      gold: 9,
+      want: { leftOut: [/^orig_feedback: score 9 is off the 1-5 scale$/] },
+    },
+    {
+      name: 'gpt4 gold: the reference judgments are GPT-4\'s, not orig_feedback',
+      row: row({ gpt4_score: [2], gpt4_feedback: ['Weak.'], orig_score: 5, orig_feedback: 'Great.' }),
+      want: { refs: [{ rationale: 'Weak.', score: 2 }] },
+    },
+  ];
+  for (const c of cases) {
+    const r = adapter.adaptRow(c.row, 0);
+    assert.ok(r.ok, `${c.name}: ${r.ok ? '' : r.reason}`);
+    if (!r.ok) continue;
+    assert.ok(validatePointwiseExample(r.record).ok, c.name);
+    assert.deepEqual(r.record.meta?.reference_judgments, c.want.refs, c.name);
+    assert.deepEqual(referenceJudgmentsOf(r.record), c.want.refs ?? [], c.name);
+    const notes = r.record.meta?.reference_judgments_left_out as string[] | undefined;
+    if (!c.want.leftOut) assert.equal(notes, undefined, c.name);
+    else {
+      assert.equal(notes?.length, c.want.leftOut.length, `${c.name}: ${JSON.stringify(notes)}`);
+      c.want.leftOut.forEach((re, i) => assert.match(notes![i], re, c.name));
+    }
+    if (c.gold !== undefined) assert.equal(r.record.gold_score, c.gold, c.name);
+  }
+});
+
 test('parseRubricSection and roundHalfUp: table', () => {
   assert.deepEqual(parseRubricSection('[C]\nScore 1: a\nScore 2: b\nScore 3: c\nScore 4: d\nScore 5: e'), {
     ok: true,
@@ -485,6 +603,53 @@ test('canonical and canonical-pairwise: validate rows and name the bad field', (
   });
   const bad = pairwise.adaptRow({ id: 'p1', instruction: 'Q', chosen: 'a' }, 0);
   assert.deepEqual(bad, { ok: false, reason: 'rejected: required (expected string)' });
+});
+
+test('canonical: meta.reference_judgments is validated, kept, and null read as absent; a bad entry names its field', () => {
+  const [row] = readJsonl(path.join(ROOT, 'datasets/synthetic/heldout.jsonl')) as Array<Record<string, unknown>>;
+  const canonical = getAdapter('canonical');
+  const withRefs = (refs: unknown, extra: Record<string, unknown> = {}) => ({ ...row, meta: { source: 'x', ...extra, reference_judgments: refs } });
+  const good = [
+    { rationale: 'Names the verdict word and its level.', score: 4 },
+    { rationale: ' kept verbatim\n', score: 2 },
+  ];
+  const okCases: Array<[string, unknown, unknown]> = [
+    ['two judgments', withRefs(good), { source: 'x', reference_judgments: good }],
+    ['none (empty array)', withRefs([]), { source: 'x', reference_judgments: [] }],
+    ['null is absent', withRefs(null, { n: 1 }), { source: 'x', n: 1 }],
+    ['other meta keys untouched', withRefs(good, { tags: [{ a: null }] }), { source: 'x', tags: [{ a: null }], reference_judgments: good }],
+    // Any integer: the scale is the run config's concern, as for gold_score.
+    ['score off 1-5', withRefs([{ rationale: 'r', score: 7 }]), { source: 'x', reference_judgments: [{ rationale: 'r', score: 7 }] }],
+  ];
+  for (const [name, raw, meta] of okCases) {
+    const r = canonical.adaptRow(raw, 0);
+    assert.ok(r.ok, `${name}: ${r.ok ? '' : r.reason}`);
+    if (r.ok) assert.deepEqual(r.record.meta, meta, name);
+    if (r.ok) assert.deepEqual(referenceJudgmentsOf(r.record), (meta as { reference_judgments?: unknown }).reference_judgments ?? [], name);
+  }
+  const badCases: Array<[string, unknown, RegExp]> = [
+    ['not an array', withRefs('Good. [RESULT] 4'), /^meta\.reference_judgments: expected array, got string$/],
+    ['an object, not a list', withRefs(good[0]), /^meta\.reference_judgments: expected array, got object$/],
+    ['empty rationale', withRefs([good[0], { rationale: '', score: 3 }]), /^meta\.reference_judgments\[1\]\.rationale: must be a non-empty string$/],
+    ['blank rationale', withRefs([{ rationale: ' \n', score: 3 }]), /^meta\.reference_judgments\[0\]\.rationale: must be a non-empty string$/],
+    ['no rationale', withRefs([{ score: 3 }]), /^meta\.reference_judgments\[0\]\.rationale: required \(expected string\)$/],
+    ['fractional score', withRefs([{ rationale: 'r', score: 3.5 }]), /^meta\.reference_judgments\[0\]\.score: expected an integer, got 3\.5$/],
+    ['score as a string', withRefs([{ rationale: 'r', score: '3' }]), /^meta\.reference_judgments\[0\]\.score: expected number, got string$/],
+    ['no score', withRefs([{ rationale: 'r' }]), /^meta\.reference_judgments\[0\]\.score: required \(expected number\)$/],
+    ['unknown key', withRefs([{ rationale: 'r', score: 3, judge: 'gpt-4' }]), /^meta\.reference_judgments\[0\]: unknown field "judge"$/],
+    ['entry not an object', withRefs(['r']), /^meta\.reference_judgments\[0\]: expected object, got string$/],
+  ];
+  for (const [name, raw, reason] of badCases) {
+    const r = canonical.adaptRow(raw, 0);
+    assert.equal(r.ok, false, name);
+    if (!r.ok) assert.match(r.reason, reason, name);
+  }
+  // Pairwise meta stays free-form: the key has no meaning there.
+  const pairwise = getAdapter('canonical-pairwise').adaptRow(
+    { id: 'p1', instruction: 'Q', chosen: 'a', rejected: 'b', meta: { reference_judgments: 'anything' } },
+    0,
+  );
+  assert.ok(pairwise.ok);
 });
 
 test('registry: names match the config schema, kinds, lookups and the unknown-adapter message', () => {
