@@ -16,6 +16,7 @@ import { createSampleActivities } from './sample';
 import { createScoreActivities } from './score';
 import { createPairActivities } from './pair';
 import { createTrainActivities } from './train';
+import { createWarmStartActivities } from './warm-start';
 import { createEvaluateActivities } from './evaluate';
 import { createMetaJudgeActivities } from './meta-judge';
 import { createConsistencyActivities } from './consistency';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScoreActivities(deps),
     ...createPairActivities(deps),
     ...createTrainActivities(deps),
+    ...createWarmStartActivities(deps),
     ...createEvaluateActivities(deps),
     ...createMetaJudgeActivities(deps),
     ...createConsistencyActivities(deps),

@@ -37,6 +37,8 @@ export interface PreparedRun {
   evalSuites: PreparedDataset[];
   /** The contamination check (absent when data.contamination.check is false). */
   contamination?: ContaminationSummary;
+  /** The warm start's reference-judgment rows (config `warmStart`), validated like the training set. */
+  warmStart?: PreparedDataset;
 }
 
 export interface PrepareInput {
@@ -324,37 +326,62 @@ export async function checkContamination(
   return { summary: s, trainUri: s.excludedTrainRows > 0 ? keptUri : opts.train.uri };
 }
 
+type EvalRow = { id: string; instruction: string; response?: string; chosen?: string; rejected?: string };
+
 /**
- * Selection apart from reporting, item by item: no item (instruction and response, normalised as the
- * contamination check does) of a validation suite may also be in a test suite. The config already refuses a
- * validation suite that reads a test suite's file; this catches copies of the same items in other files.
+ * The items of `sets` (instruction and response, normalised as the contamination check does) that also
+ * appear in `others`, as `set/id = other/id`.
+ */
+async function sharedItems(store: ObjectStore, sets: PreparedDataset[], others: PreparedDataset[]): Promise<string[]> {
+  const heartbeat = throttledHeartbeat();
+  const seen = new Map<string, string>();
+  for (const other of others) {
+    for await (const rec of store.readJsonl<EvalRow>(other.uri)) {
+      for (const item of evalItemsOf(rec)) seen.set(exactKey(item), `${other.name}/${item.id}`);
+      heartbeat({ disjoint: other.name });
+    }
+  }
+  const shared: string[] = [];
+  for (const set of sets) {
+    for await (const rec of store.readJsonl<EvalRow>(set.uri)) {
+      for (const item of evalItemsOf(rec)) {
+        const twin = seen.get(exactKey(item));
+        if (twin !== undefined) shared.push(`${set.name}/${item.id} = ${twin}`);
+      }
+      heartbeat({ disjoint: set.name });
+    }
+  }
+  return shared;
+}
+
+function listed(shared: string[]): string {
+  return `${shared.slice(0, 5).join('; ')}${shared.length > 5 ? '; …' : ''}`;
+}
+
+/**
+ * Selection apart from reporting, item by item: no item of a validation suite may also be in a test suite.
+ * The config already refuses a validation suite that reads a test suite's file; this catches copies of the
+ * same items in other files.
  */
 export async function checkValidationDisjoint(store: ObjectStore, config: RunConfig, prepared: PreparedDataset[]): Promise<void> {
   const roleOf = new Map(config.data.evalSuites.map((s) => [s.name, s.role ?? 'test']));
   const validation = prepared.filter((s) => roleOf.get(s.name) === 'validation');
   if (validation.length === 0) return;
-  const heartbeat = throttledHeartbeat();
-  type Row = { id: string; instruction: string; response?: string; chosen?: string; rejected?: string };
-  const testItems = new Map<string, string>();
-  for (const suite of prepared.filter((s) => roleOf.get(s.name) !== 'validation')) {
-    for await (const rec of store.readJsonl<Row>(suite.uri)) {
-      for (const item of evalItemsOf(rec)) testItems.set(exactKey(item), `${suite.name}/${item.id}`);
-      heartbeat({ disjoint: suite.name });
-    }
-  }
-  const shared: string[] = [];
-  for (const suite of validation) {
-    for await (const rec of store.readJsonl<Row>(suite.uri)) {
-      for (const item of evalItemsOf(rec)) {
-        const twin = testItems.get(exactKey(item));
-        if (twin !== undefined) shared.push(`${suite.name}/${item.id} = ${twin}`);
-      }
-      heartbeat({ disjoint: suite.name });
-    }
-  }
+  const shared = await sharedItems(store, validation, prepared.filter((s) => roleOf.get(s.name) !== 'validation'));
   if (shared.length > 0) {
     throw badInput(
-      `${shared.length} validation item(s) also appear in a test suite, so the gate would select on reported data: ${shared.slice(0, 5).join('; ')}${shared.length > 5 ? '; …' : ''}. Remove them from one of the suites.`,
+      `${shared.length} validation item(s) also appear in a test suite, so the gate would select on reported data: ${listed(shared)}. Remove them from one of the suites.`,
+      'InvalidData',
+    );
+  }
+}
+
+/** The warm start trains on reference judgments of its rows: none of them may be an evaluation item. */
+export async function checkWarmStartApart(store: ObjectStore, warmStart: PreparedDataset, evalSuites: PreparedDataset[]): Promise<void> {
+  const shared = await sharedItems(store, [warmStart], evalSuites);
+  if (shared.length > 0) {
+    throw badInput(
+      `${shared.length} warm-start row(s) (warmStart.data) are also evaluation items, so the judge would be fine-tuned on what the run evaluates: ${listed(shared)}. Remove them from the warm-start data.`,
       'InvalidData',
     );
   }
@@ -436,6 +463,17 @@ export function createPrepareActivities(deps: ActivityDeps) {
         );
       }
       await checkValidationDisjoint(store, config, evalSuites);
+      const warmStart = config.warmStart
+        ? await ingestDataset(deps, store, {
+            name: 'warm-start',
+            source: config.warmStart.data,
+            expectKind: 'pointwise',
+            destPrefix: datasetPrefix(runPrefix, 'warm-start'),
+            maxInvalidFraction: config.data.maxInvalidFraction,
+            configPath: 'warmStart.data',
+          })
+        : undefined;
+      if (warmStart) await checkWarmStartApart(store, warmStart, evalSuites);
       let contamination: ContaminationSummary | undefined;
       if (config.data.contamination.check) {
         const checked = await checkContamination(deps, store, { runPrefix, train, evalSuites, settings: config.data.contamination });
@@ -445,7 +483,15 @@ export function createPrepareActivities(deps: ActivityDeps) {
         }
       }
       const seedModelUri = await stageSeedModel(deps, store, config, runPrefix);
-      return { runPrefixUri: runPrefix, configHash, seedModelUri, train, evalSuites, ...(contamination ? { contamination } : {}) };
+      return {
+        runPrefixUri: runPrefix,
+        configHash,
+        seedModelUri,
+        train,
+        evalSuites,
+        ...(contamination ? { contamination } : {}),
+        ...(warmStart ? { warmStart } : {}),
+      };
     },
   };
 }

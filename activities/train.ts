@@ -8,6 +8,7 @@ import { jobName, joinUri, stepPrefix } from '../core/artifacts';
 import { deriveSeed } from '../core/rng';
 import type { TrainSummary } from '../core/run-types';
 import { type ActivityDeps, currentJobContext, storageSettings } from './context';
+import type { ObjectStore } from './storage';
 
 export interface TrainInput {
   config: RunConfig;
@@ -75,6 +76,21 @@ export function trainHyperparameters(config: RunConfig, iteration: number): Trai
   };
 }
 
+/** A training job's `metrics.jsonl`: its optimizer steps (rows with a loss) and the last of them. */
+export async function readTrainingMetrics(store: ObjectStore, outputDataUri: string): Promise<{ metricsUri: string; steps: number; last: MetricsRow }> {
+  const metricsUri = joinUri(outputDataUri, 'metrics.jsonl');
+  let steps = 0;
+  let last: MetricsRow = {};
+  if (await store.exists(metricsUri)) {
+    for await (const row of store.readJsonl<MetricsRow>(metricsUri)) {
+      if (row.loss === undefined) continue;
+      steps++;
+      last = row;
+    }
+  }
+  return { metricsUri, steps, last };
+}
+
 /** The job that trains M(i): DPO, or the SFT control on the chosen judgments of the same pairs. */
 export function trainEntryPoint(config: RunConfig): 'train_dpo.py' | 'train_sft.py' {
   return config.training.method === 'sft' ? 'train_sft.py' : 'train_dpo.py';
@@ -97,16 +113,7 @@ export function createTrainActivities(deps: ActivityDeps) {
         },
         currentJobContext(),
       );
-      const metricsUri = joinUri(job.outputDataUri, 'metrics.jsonl');
-      let steps = 0;
-      let last: MetricsRow = {};
-      if (await store.exists(metricsUri)) {
-        for await (const row of store.readJsonl<MetricsRow>(metricsUri)) {
-          if (row.loss === undefined) continue;
-          steps++;
-          last = row;
-        }
-      }
+      const { metricsUri, steps, last } = await readTrainingMetrics(store, job.outputDataUri);
       return {
         modelUri: job.modelUri,
         steps,

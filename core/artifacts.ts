@@ -38,7 +38,7 @@ export function cacheIndexUri(storage: { bucket: string; prefix: string }, kind:
   return storageUri(storage, 'cache', kind);
 }
 
-export type RunStep = 'sample' | 'score' | 'pair' | 'train' | 'evaluate';
+export type RunStep = 'warm-start' | 'sample' | 'score' | 'pair' | 'train' | 'evaluate';
 
 export function iterationPrefix(runPrefix: string, iteration: number): string {
   return joinUri(runPrefix, `iter-${iteration}`);

@@ -497,6 +497,25 @@ export const BudgetConfig = z
   })
   .strict();
 
+/**
+ * The optional seed step (docs/method.md, "Warm start"): before iteration 0, the seed model is fine-tuned
+ * (SFT) on reference judgments — rows whose `meta.reference_judgments` hold a strong judge's rationales and
+ * scores (Prometheus' GPT-4 feedback) — as the paper's M0 is an instruct model fine-tuned on judge data. The
+ * job is addressed by its inputs like every job, so a rerun or another config with the same warm start reuses it.
+ */
+export const WarmStartConfig = z
+  .object({
+    data: DatasetSource,
+    /** Reference judgments used per row (all by default). */
+    judgmentsPerRow: positiveInt.optional(),
+    epochs: z.number().positive().default(1),
+    learningRate: z.number().positive().default(1e-5),
+    /** Default: training.batchSize and training.maxLength. */
+    batchSize: positiveInt.optional(),
+    maxLength: positiveInt.optional(),
+  })
+  .strict();
+
 export const RunConfig = z
   .object({
     /** Human name of this pipeline; part of workflow ids and a search attribute. */
@@ -519,6 +538,8 @@ export const RunConfig = z
     reuse: z.object({ acrossRuns: z.boolean().default(true) }).strict().prefault({}),
     /** When a Temporal Schedule starts this config (`judgeloop schedule create`; core/schedule.ts). */
     schedule: ScheduleConfig.optional(),
+    /** SFT of the seed model on reference judgments before iteration 0 (see WarmStartConfig). */
+    warmStart: WarmStartConfig.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -530,6 +551,8 @@ export const RunConfig = z
         [['data', 'evalSuites', i, 'uri'], s.uri],
         [['data', 'evalSuites', i, 'join'], s.join],
       ]),
+      [['warmStart', 'data', 'uri'], c.warmStart?.data.uri],
+      [['warmStart', 'data', 'join'], c.warmStart?.data.join],
     ];
     for (const [path, uri] of sources) {
       const unknown = uri === undefined ? [] : unknownPlaceholders(uri);
@@ -543,6 +566,14 @@ export const RunConfig = z
     }
   })
   .superRefine(checkGateAgainstSuites)
+  .superRefine((c, ctx) => {
+    // The warm start trains the judge on reference judgments: never on a suite that reports or selects it.
+    const source = c.warmStart?.data.uri;
+    const suite = c.data.evalSuites.find((s) => s.uri === source);
+    if (suite) {
+      ctx.addIssue({ code: 'custom', path: ['warmStart', 'data', 'uri'], message: `is evaluation suite "${suite.name}"'s file: the warm start would train on what the run evaluates` });
+    }
+  })
   .superRefine((c, ctx) => {
     // A dollar ceiling over jobs that have no price would never stop anything.
     if (c.budget?.maxUsd === undefined) return;
@@ -606,6 +637,7 @@ export const RunConfig = z
 
 export type RunConfigInput = z.input<typeof RunConfig>;
 export type RunConfig = z.output<typeof RunConfig>;
+export type WarmStartConfig = z.output<typeof WarmStartConfig>;
 export type EvalSuite = z.output<typeof EvalSuite>;
 export type BudgetConfig = z.output<typeof BudgetConfig>;
 export type DatasetSource = z.output<typeof DatasetSource>;

@@ -24,7 +24,7 @@ export function iterationWorkflowId(runId: string, iteration: number): string {
   return `${runId}-iter-${iteration}`;
 }
 
-export type StepName = 'prepare' | 'sample' | 'score' | 'meta-judge' | 'consistency' | 'pair' | 'train' | 'evaluate' | 'done';
+export type StepName = 'prepare' | 'warm-start' | 'sample' | 'score' | 'meta-judge' | 'consistency' | 'pair' | 'train' | 'evaluate' | 'done';
 
 export interface PointwiseMetrics {
   kind: 'pointwise';
@@ -336,6 +336,26 @@ export interface RunSummary {
   usage?: UsageTotals;
   /** The scheduled time, for a run a Temporal Schedule started (its dated data locations are of this time). */
   scheduledFor?: string;
+  /** The warm start (config `warmStart`): the seed model fine-tuned on reference judgments before iteration 0. */
+  warmStart?: WarmStartSummary;
+}
+
+/** The seed step: SFT of the base model on reference judgments; its model is the run's M0. */
+export interface WarmStartSummary {
+  /** The model it started from (judge.seedModel as staged). */
+  baseModelUri: string;
+  /** The warm-started judge: what iteration 0 evaluates and iteration 1 samples from. */
+  modelUri: string;
+  /** Rows read, rows without a reference judgment (left out), and the SFT examples rendered from the rest. */
+  rows: number;
+  rowsWithoutReference: number;
+  examples: number;
+  examplesUri: string;
+  steps: number;
+  finalLoss: number | null;
+  metricsUri: string;
+  /** True when the job's outputs came from an earlier attempt or an identical job (reuse), not a new run. */
+  adopted: boolean;
 }
 
 export interface IterationProgress {

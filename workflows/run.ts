@@ -23,13 +23,14 @@ import {
   type IterationSummary,
   type RunProgress,
   type RunSummary,
+  type WarmStartSummary,
 } from '../core/run-types';
 import type { StartedFrom } from '../core/registry';
 import { combineUsage } from '../core/usage';
 import { withDatedData } from '../core/schedule';
 import { markRun } from './search-attributes';
 import type { Activities } from '../activities';
-import { dataActivityOptions } from './options';
+import { dataActivityOptions, jobActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
 import { ApprovalDesk, decideIteration, proposedEntry, type Decision, type RunChampion } from './promotion';
 
@@ -41,6 +42,9 @@ export const PROMOTION_PATCH = 'promotion-gate-v1';
 
 /** Runs started before run reports existed replay without the report step. */
 export const RUN_REPORT_PATCH = 'run-report-v1';
+
+/** The warm start (config `warmStart`) runs before iteration 0; configs without it never reach this marker. */
+export const WARM_START_PATCH = 'warm-start-v1';
 
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
@@ -99,8 +103,18 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
     found && config.registry.startFrom === 'champion'
       ? { kind: 'champion', modelUri: found.modelUri, runId: found.runId, iteration: found.iteration }
       : { kind: 'seed', modelUri: prepared.seedModelUri, runId, iteration: 0 };
+
+  // The seed step: a run from the seed model fine-tunes it on reference judgments first (the paper's M0);
+  // a run from a champion starts from a judge that has been through it already.
+  let warmStart: WarmStartSummary | undefined;
+  if (config.warmStart && prepared.warmStart && startedFrom.kind === 'seed' && patched(WARM_START_PATCH)) {
+    progress.step = 'warm-start';
+    const { warmStartJudge } = proxyActivities<Activities>(jobActivityOptions(config));
+    warmStart = await warmStartJudge({ config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri });
+  }
+  const startModelUri = warmStart?.modelUri ?? startedFrom.modelUri;
   let champion: RunChampion = {
-    ref: { modelUri: startedFrom.modelUri, runId: startedFrom.runId, iteration: startedFrom.iteration },
+    ref: { modelUri: startModelUri, runId: startedFrom.runId, iteration: startedFrom.iteration },
     eval: {},
     seedModelUri: startedFrom.kind === 'champion' && found ? found.seedModelUri : prepared.seedModelUri,
   };
@@ -110,7 +124,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   };
 
   const iterations: IterationSummary[] = [];
-  let modelUri = startedFrom.modelUri;
+  let modelUri = startModelUri;
   for (let iteration = 0; iteration <= config.loop.iterations; iteration++) {
     const childId = iterationWorkflowId(runId, iteration);
     progress.iteration = iteration;
@@ -170,6 +184,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
     ...(gated ? { champion: champion.ref, startedFrom } : {}),
     ...(iterations.some((i) => i.usage) ? { usage: combineUsage(iterations.map((i) => i.usage)) } : {}),
     ...(scheduledFor ? { scheduledFor: scheduledFor.toISOString() } : {}),
+    ...(warmStart ? { warmStart } : {}),
   };
 
   // The run report (report/report.html and report/summary.json under the run's prefix; activities/report.ts),
