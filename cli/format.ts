@@ -11,6 +11,7 @@ import type {
   RunSummary,
   SampleSummary,
   SuiteMetrics,
+  WarmStartSummary,
 } from '../core/run-types';
 import type { UsageFigures, UsageTotals } from '../core/usage';
 import { evaluationSections } from './format-eval';
@@ -302,12 +303,20 @@ export function usageTable(summary: Pick<RunSummary, 'iterations' | 'usage'>): T
   };
 }
 
+/** The seed step in one line: what it trained on, how long, and whether it was reused. */
+export function warmStartLine(w: WarmStartSummary): string {
+  const left = w.rowsWithoutReference > 0 ? ` (${w.rowsWithoutReference} rows without one left out)` : '';
+  const how = w.adopted ? 'reused from an identical job' : `${w.steps} steps, final loss ${num(w.finalLoss, 4)}`;
+  return `warm start (iteration 0's judge): SFT on ${w.examples} reference judgments from ${w.rows} rows${left}; ${how} → ${w.modelUri}`;
+}
+
 export function formatResults(summary: RunSummary): string {
   const curation = curationTable(summary);
   const usage = usageTable(summary);
   const lines = [
     `run ${summary.runId} · ${summary.runName} · judge ${summary.judgeName}`,
     '',
+    ...(summary.warmStart ? [warmStartLine(summary.warmStart), ''] : []),
     renderTable(resultsTable(summary)),
     '',
     ...(curation ? ['pair curation (curation.json per iteration):', renderTable(curation), ''] : []),

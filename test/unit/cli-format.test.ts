@@ -21,6 +21,7 @@ import {
   renderTable,
   resultsTable,
   sampleParseCell,
+  warmStartLine,
   suitesOf,
   curationTable,
 } from '../../cli/format';
@@ -470,4 +471,11 @@ test('sample parse cell: the judge\'s own parse rate, with what decoding forced 
     [{ ...base, parsed: 20, parseRate: 0.25, ownParseRate: 0.25, forcedMarkers: 0 }, '25.0'],
   ];
   for (const [sample, want] of cases) assert.equal(sampleParseCell(sample), want);
+});
+
+test('warm start line: examples, rows left out, steps or reuse', () => {
+  const w = { baseModelUri: 's3://b/seed', modelUri: 's3://b/ws/model', rows: 24, rowsWithoutReference: 2, examples: 22, examplesUri: 's3://b/ex', steps: 3, finalLoss: 1.23456, metricsUri: 's3://b/m', adopted: false };
+  assert.equal(warmStartLine(w), "warm start (iteration 0's judge): SFT on 22 reference judgments from 24 rows (2 rows without one left out); 3 steps, final loss 1.2346 → s3://b/ws/model");
+  assert.equal(warmStartLine({ ...w, rowsWithoutReference: 0, adopted: true }), "warm start (iteration 0's judge): SFT on 22 reference judgments from 24 rows; reused from an identical job → s3://b/ws/model");
+  assert.match(formatResults({ ...summary, warmStart: w }), /\n\nwarm start \(iteration 0's judge\): SFT on 22/);
 });
