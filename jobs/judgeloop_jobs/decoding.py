@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-try:  # transformers is always installed with the jobs; guarded like grammar.py's import
+try:  # transformers is always installed with the jobs; the import is guarded only for the vLLM-only path
     from transformers import LogitsProcessor
 except ImportError:  # pragma: no cover
     LogitsProcessor = object  # type: ignore[misc,assignment]
@@ -125,7 +125,26 @@ def count_marker_sources(samples: Iterable[Sample]) -> dict[str, int]:
     return counts
 
 
-class FreeLogitsProcessor(LogitsProcessor):
+class LogprobSummingProcessor(LogitsProcessor):
+    """Base of both decoding processors: each keeps `logprob_sums`, the sum of each row's generated tokens'
+    log-probabilities under the distribution they were drawn from, adding a token's term in `_consume` when
+    the next step (or `finish`) sees it."""
+
+    prompt_length: int | None = None
+    logprob_sums: torch.Tensor | None = None
+
+    def finish(self, sequences: torch.LongTensor) -> list[float]:
+        """Adds the final token's log-prob and returns the per-row sums."""
+        assert self.prompt_length is not None and self.logprob_sums is not None
+        if sequences.shape[1] > self.prompt_length:
+            self._consume(sequences[:, -1])
+        return [float(x) for x in self.logprob_sums]
+
+    def _consume(self, tokens: torch.Tensor) -> None:
+        raise NotImplementedError
+
+
+class FreeLogitsProcessor(LogprobSummingProcessor):
     """Free-mode companion of JudgmentLogitsProcessor: leaves the model's distribution as it is and sums each
     row's log-probabilities under the distribution the token was drawn from (logits / temperature; use 1.0
     for greedy decoding). One instance serves one `generate` call; call `finish(sequences)` afterwards.
@@ -156,13 +175,6 @@ class FreeLogitsProcessor(LogitsProcessor):
             scores[:, self.vocab_size:] = float("-inf")
         self._last_logprobs = torch.log_softmax(scores.float() / self.temperature, dim=-1)
         return scores
-
-    def finish(self, sequences: torch.LongTensor) -> list[float]:
-        """Adds the final token's log-prob and returns the per-row sums."""
-        assert self.prompt_length is not None and self.logprob_sums is not None
-        if sequences.shape[1] > self.prompt_length:
-            self._consume(sequences[:, -1])
-        return [float(x) for x in self.logprob_sums]
 
     def _consume(self, tokens: torch.Tensor) -> None:
         assert self._last_logprobs is not None and self.logprob_sums is not None

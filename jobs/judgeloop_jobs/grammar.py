@@ -33,10 +33,7 @@ from typing import Sequence
 
 import torch
 
-try:  # transformers is always installed with the jobs; the import is guarded only for the vLLM-only path
-    from transformers import LogitsProcessor
-except ImportError:  # pragma: no cover
-    LogitsProcessor = object  # type: ignore[misc,assignment]
+from judgeloop_jobs.decoding import LogprobSummingProcessor
 
 
 class GrammarError(ValueError):
@@ -286,7 +283,7 @@ def judgment_text(tokenizer, plan: AssistantPrefix, generated_ids: Sequence[int]
     return plan.head_text + (full[len(head):] if full.startswith(head) else decode(more))
 
 
-class JudgmentLogitsProcessor(LogitsProcessor):
+class JudgmentLogitsProcessor(LogprobSummingProcessor):
     """Masks the logits so every row follows the grammar; also sums each row's log-probabilities.
 
     One instance serves one `generate` call (rows are tracked by position in the batch). The log-probability
@@ -324,13 +321,6 @@ class JudgmentLogitsProcessor(LogitsProcessor):
         masked = scores.masked_fill(~allowed, float("-inf"))
         self._last_logprobs = torch.log_softmax(masked.float() / self.temperature, dim=-1)
         return masked
-
-    def finish(self, sequences: torch.LongTensor) -> list[float]:
-        """Adds the final token's log-prob and returns the per-row sums."""
-        assert self.prompt_length is not None and self.logprob_sums is not None
-        if sequences.shape[1] > self.prompt_length:
-            self._consume(sequences[:, -1])
-        return [float(x) for x in self.logprob_sums]
 
     def marker_sources(self) -> list[str | None]:
         """Per row, who wrote the marker: "model", "forced" or "prefix" (None only for a row that never got
