@@ -18,7 +18,7 @@ import type { BootstrapOptions } from '../core/bootstrap';
 import { baselineScores, type BaselineScores, type SampledScore } from '../core/baselines';
 import { pairOutcome, pairwiseFigures, pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../core/suite-report';
 import { PAIRWISE_CHOICES, renderPairwise } from '../core/prompt';
-import { parsedOnItsOwn, type MarkerSource, type PairwiseExample, type PointwiseExample, type Rubric } from '../core/records';
+import { OwnParseTally, type MarkerSource, type PairwiseExample, type PointwiseExample, type Rubric } from '../core/records';
 import {
   pickedSide,
   relativeOrderSeed,
@@ -562,21 +562,19 @@ function withGroup(group: string | undefined): { group?: string } {
 export class SuiteItems {
   private readonly pointwiseBySuite = new Map<string, PointwiseItem[]>();
   private readonly pairsBySuite = new Map<string, Map<string, PairItem>>();
-  private readonly parseCounts = new Map<string, { judgments: number; parsedOwn: number; forced: number }>();
+  private readonly parseTallies = new Map<string, OwnParseTally>();
 
   /** Counts a scored judgment of `suite` towards its own parse rate (markers the judge wrote itself). */
   countParse(suite: string, j: { status: string; marker_source?: MarkerSource }): void {
-    const c = this.parseCounts.get(suite) ?? { judgments: 0, parsedOwn: 0, forced: 0 };
-    c.judgments++;
-    if (parsedOnItsOwn(j)) c.parsedOwn++;
-    if (j.marker_source === 'forced') c.forced++;
-    this.parseCounts.set(suite, c);
+    const tally = this.parseTallies.get(suite) ?? new OwnParseTally();
+    tally.add(j);
+    this.parseTallies.set(suite, tally);
   }
 
   /** The suite's own parse rate over its judgments (a pair has two) and its forced markers; {} if none counted. */
   ownParse(suite: string): { ownParseRate?: number; forcedMarkers?: number } {
-    const c = this.parseCounts.get(suite);
-    return c && c.judgments > 0 ? { ownParseRate: c.parsedOwn / c.judgments, forcedMarkers: c.forced } : {};
+    const tally = this.parseTallies.get(suite);
+    return tally && tally.judgments > 0 ? tally.figures() : {};
   }
 
   add(

@@ -6,7 +6,7 @@
 import type { RunConfig } from '../core/config';
 import { joinUri, stepPrefix } from '../core/artifacts';
 import { parseJudgment } from '../core/judgment';
-import { parsedOnItsOwn, type Judgment, type MarkerSource } from '../core/records';
+import { OwnParseTally, type Judgment, type MarkerSource } from '../core/records';
 import type { SampleSummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
 import { acrossRunsFor } from './step-reuse';
@@ -76,8 +76,7 @@ export function createScoreActivities(deps: ActivityDeps) {
           const examples = new Set<string>();
           let judgments = 0;
           let parsed = 0;
-          let parsedOwn = 0;
-          let forcedMarkers = 0;
+          const own = new OwnParseTally();
           let withGold = 0;
           let agree = 0;
           async function* scored(): AsyncGenerator<ScoredJudgment> {
@@ -85,8 +84,7 @@ export function createScoreActivities(deps: ActivityDeps) {
               const j = scoreRawJudgment(raw, input.config, input.modelUri);
               judgments++;
               examples.add(j.example_id);
-              if (j.marker_source === 'forced') forcedMarkers++;
-              if (parsedOnItsOwn(j)) parsedOwn++;
+              own.add(j);
               if (j.status === 'ok') {
                 parsed++;
                 if (j.gold_score !== undefined) {
@@ -104,8 +102,7 @@ export function createScoreActivities(deps: ActivityDeps) {
             judgments,
             parsed,
             parseRate: judgments ? parsed / judgments : 0,
-            ownParseRate: judgments ? parsedOwn / judgments : 0,
-            forcedMarkers,
+            ...own.figures(),
             agreementWithGold: withGold ? agree / withGold : null,
             uri: written.uri,
           };

@@ -124,6 +124,24 @@ export type MarkerSource = (typeof MARKER_SOURCES)[number];
 export function parsedOnItsOwn(j: { status: string; marker_source?: MarkerSource }): boolean {
   return j.status === 'ok' && j.marker_source !== 'forced';
 }
+
+/** Counts scored judgments towards the judge's own parse rate; the score step and each evaluated suite keep one. */
+export class OwnParseTally {
+  judgments = 0;
+  parsedOwn = 0;
+  forced = 0;
+
+  add(j: { status: string; marker_source?: MarkerSource }): void {
+    this.judgments++;
+    if (parsedOnItsOwn(j)) this.parsedOwn++;
+    if (j.marker_source === 'forced') this.forced++;
+  }
+
+  /** Own parse rate over every judgment counted (0 when none) and the markers decoding forced. */
+  figures(): { ownParseRate: number; forcedMarkers: number } {
+    return { ownParseRate: this.judgments ? this.parsedOwn / this.judgments : 0, forcedMarkers: this.forced };
+  }
+}
 export type JudgmentStatus = (typeof JUDGMENT_STATUSES)[number];
 
 /**

@@ -8,7 +8,7 @@ import { bootstrapOptions, pairwiseSuiteMetrics } from '../../activities/evaluat
 import { pairOutcome, pairwiseFigures, pointwiseFigures } from '../../core/suite-report';
 import { trainEntryPoint, trainHyperparameters } from '../../activities/train';
 import { generationHyperparameters } from '../../activities/prompts';
-import { parsedOnItsOwn, validateJudgment } from '../../core/records';
+import { OwnParseTally, parsedOnItsOwn, validateJudgment } from '../../core/records';
 import localConfig from '../../configs/local.json';
 
 const config = (() => {
@@ -196,4 +196,19 @@ test('trainHyperparameters: forced marker tokens are masked out of the DPO loss 
   };
   assert.equal(trainHyperparameters(withMode('forced'), 1).mask_forced_tokens, true, 'the grammar wrote them: no choice of the judge');
   assert.equal(trainHyperparameters(withMode('free'), 1).mask_forced_tokens, false, 'the judge wrote them: it learns its own format');
+});
+
+test('OwnParseTally: own parse rate over every judgment counted; forced markers apart; 0 with none', () => {
+  const tally = new OwnParseTally();
+  assert.deepEqual(tally.figures(), { ownParseRate: 0, forcedMarkers: 0 });
+  for (const j of [
+    { status: 'ok', marker_source: 'model' as const },
+    { status: 'ok', marker_source: 'forced' as const },
+    { status: 'ok', marker_source: 'forced' as const },
+    { status: 'unparseable', marker_source: 'absent' as const },
+  ]) {
+    tally.add(j);
+  }
+  assert.deepEqual(tally.figures(), { ownParseRate: 0.25, forcedMarkers: 2 });
+  assert.equal(tally.judgments, 4);
 });
