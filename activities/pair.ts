@@ -150,7 +150,7 @@ export function pairStepInputs(input: PairInput): Record<string, unknown> {
   };
 }
 
-function toRow(request: GenerationRequest, p: CuratedPair<PairableJudgment>): PreferencePair {
+function toRow(request: GenerationRequest, p: CuratedPair<PairableJudgment>, bySample: ReadonlyMap<number, ScoredJudgment>): PreferencePair {
   return {
     example_id: request.example_id,
     prompt: request.messages as PreferencePair['prompt'],
@@ -159,7 +159,21 @@ function toRow(request: GenerationRequest, p: CuratedPair<PairableJudgment>): Pr
     chosen_score: p.chosen.score,
     rejected_score: p.rejected.score,
     strategy: p.strategy,
+    ...sampledTokenIds(bySample.get(p.chosen.sampleIndex), bySample.get(p.rejected.sampleIndex)),
   };
+}
+
+/**
+ * The sampled token ids of a pair's two judgments, when both carry them from the same prompt: DPO then
+ * trains on exactly what the judge produced (train_dpo.py). Otherwise nothing, and the job tokenizes the text.
+ */
+export function sampledTokenIds(
+  chosen: Pick<ScoredJudgment, 'completion_ids' | 'prompt_ids_sha256'> | undefined,
+  rejected: Pick<ScoredJudgment, 'completion_ids' | 'prompt_ids_sha256'> | undefined,
+): Pick<PreferencePair, 'chosen_ids' | 'rejected_ids' | 'prompt_ids_sha256'> {
+  if (!chosen?.completion_ids || !rejected?.completion_ids || !chosen.prompt_ids_sha256) return {};
+  if (chosen.prompt_ids_sha256 !== rejected.prompt_ids_sha256) return {};
+  return { chosen_ids: chosen.completion_ids, rejected_ids: rejected.completion_ids, prompt_ids_sha256: chosen.prompt_ids_sha256 };
 }
 
 /**
@@ -248,8 +262,9 @@ export async function curatePairs(
       } else {
         report.addInputOutcome();
       }
+      const bySample = new Map(judgments.map((j) => [j.sample_index, j] as const));
       for (const p of curated.pairs) {
-        const row = toRow(request, p);
+        const row = toRow(request, p, bySample);
         if (balance) entries.push({ level: p.level, key: p.balanceKey });
         else report.addPair({ strategy: p.strategy, chosen: row.chosen, rejected: row.rejected, chosenScore: row.chosen_score, rejectedScore: row.rejected_score, level: p.level });
         yield row;

@@ -5,6 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
+import { tokenBudgetProblems } from '../core/token-budgets';
 import type { RunConfig } from '../core/config';
 import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
 import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../core/adapters';
@@ -435,6 +436,15 @@ export function createPrepareActivities(deps: ActivityDeps) {
       const store = deps.storeFor(storageSettings(config));
       const runPrefix = runPrefixUri(config.storage, runId);
       const configHash = sha256Hex(canonicalJson(config));
+      const budgets = tokenBudgetProblems(config);
+      if (budgets.length > 0) {
+        // A run started without the CLI (the Temporal CLI, a schedule, a client of its own) meets the same check.
+        throw ApplicationFailure.create({
+          type: 'ConfigError',
+          message: budgets.map((p) => `${p.path}: ${p.message}`).join('\n'),
+          nonRetryable: true,
+        });
+      }
       // The bucket is made beforehand (the local stack creates its own): a worker with a least-privilege
       // policy may neither create buckets nor head them (docs/aws/README.md).
       await store.putJson(joinUri(runPrefix, 'config.json'), { runId, configHash, config }).catch((err: unknown) => {

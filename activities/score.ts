@@ -24,6 +24,8 @@ export interface RawJudgment {
   gold_score?: number;
   logprob?: number;
   marker_source?: MarkerSource;
+  completion_ids?: number[];
+  prompt_ids_sha256?: string;
   [extra: string]: unknown;
 }
 
@@ -43,6 +45,9 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
     ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),
     ...(raw.logprob !== undefined ? { logprob: raw.logprob } : {}),
     ...(raw.marker_source !== undefined ? { marker_source: raw.marker_source } : {}),
+    ...(raw.completion_ids !== undefined && raw.prompt_ids_sha256 !== undefined
+      ? { completion_ids: raw.completion_ids, prompt_ids_sha256: raw.prompt_ids_sha256 }
+      : {}),
   };
   return parsed.status === 'ok'
     ? { ...base, status: 'ok', rationale: parsed.rationale, score: parsed.score }

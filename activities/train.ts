@@ -42,6 +42,7 @@ export type TrainHyperparameters = {
   beta?: number;
   rpo_alpha?: number;
   mask_forced_tokens?: boolean;
+  max_prompt_tokens?: number;
   marker?: string;
   score_min?: number;
   score_max?: number;
@@ -70,6 +71,8 @@ export function trainHyperparameters(config: RunConfig, iteration: number): Trai
     // Under forced decoding the grammar wrote the marker and the final EOS: those tokens carry no choice of
     // the judge and are left out of the loss. Under free decoding the judge wrote them and learns them too.
     mask_forced_tokens: config.judge.decoding.mode === 'forced',
+    // Pairs carry the sampled token ids; the job rebuilds each prompt's ids as the sampler did, with its budget.
+    max_prompt_tokens: config.judge.decoding.maxPromptTokens,
     marker: config.judge.marker,
     score_min: config.judge.scale.min,
     score_max: config.judge.scale.max,

@@ -56,8 +56,11 @@ export const JudgeConfig = z
         maxNewTokens: positiveInt.optional(),
         backend: z.enum(['auto', 'transformers', 'vllm']).default('auto'),
         batchSize: positiveInt.default(16),
-        /** Prompts longer than this many tokens are truncated from the left by the generation job. */
-        maxPromptTokens: positiveInt.default(4096),
+        /**
+         * Prompts longer than this many tokens are truncated from the left by the generation job. With the
+         * judgment's budget it must fit in training.maxLength (core/token-budgets.ts): 3072 + 256 + 16 ≤ 4096.
+         */
+        maxPromptTokens: positiveInt.default(3072),
       })
       .prefault({}),
   })
@@ -299,7 +302,7 @@ export const TrainingConfig = z
     batchSize: positiveInt.default(8),
     gradientAccumulationSteps: positiveInt.default(1),
     /** Prompt plus completion, in tokens; longer pairs are truncated (prompt from the left). */
-    maxLength: positiveInt.default(2048),
+    maxLength: positiveInt.default(4096),
     lora: z
       .object({
         enabled: z.boolean().default(false),

@@ -16,6 +16,8 @@ import { z } from 'zod';
 /** Scores on the rubric's Likert scale are integers; the range itself is the run config's concern. */
 const IntScore = z.number().int();
 const NonEmpty = z.string().min(1, 'must be a non-empty string');
+/** Token ids of a tokenizer: a non-empty list of non-negative integers. */
+const TokenIds = z.array(z.number().int().nonnegative()).min(1, 'must hold at least one token id');
 
 /** Removes keys whose value is `undefined` (absent optional fields), so records compare and print cleanly. */
 function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
@@ -168,6 +170,13 @@ export const Judgment = z
      * judgments of jobs that predate it.
      */
     marker_source: optional(z.enum(MARKER_SOURCES)),
+    /**
+     * The generated token ids as sampled, stop token included (generate.py), and a fingerprint of the prompt
+     * ids they followed: DPO trains on these ids, not on a re-tokenization of `text`. Absent where the
+     * backend rebuilt tokens from text, after an assistant prefix, and in judgments of older jobs.
+     */
+    completion_ids: optional(TokenIds),
+    prompt_ids_sha256: optional(NonEmpty),
   })
   .strict()
   .superRefine((j, ctx) => {
@@ -205,8 +214,18 @@ export const PreferencePair = z
     chosen_score: IntScore,
     rejected_score: IntScore,
     strategy: NonEmpty,
+    /** The sampled token ids of both judgments and their prompt's fingerprint (all three or none; see Judgment). */
+    chosen_ids: optional(TokenIds),
+    rejected_ids: optional(TokenIds),
+    prompt_ids_sha256: optional(NonEmpty),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const carried = [p.chosen_ids, p.rejected_ids, p.prompt_ids_sha256].filter((v) => v !== undefined).length;
+    if (carried !== 0 && carried !== 3) {
+      ctx.addIssue({ code: 'custom', path: ['chosen_ids'], message: 'chosen_ids, rejected_ids and prompt_ids_sha256 go together (all or none)' });
+    }
+  });
 export type PreferencePair = z.output<typeof PreferencePair>;
 
 /** The reference judgments of a pointwise example (`meta.reference_judgments`); none when absent. */

@@ -40,7 +40,7 @@ from typing import Any, Literal
 from judgeloop_jobs.decoding import FREE_BUDGET_SLACK, Sample, count_marker_sources, free_token_budget
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
 from judgeloop_jobs.progress import report_progress
-from judgeloop_jobs.prompts import encode_prompts
+from judgeloop_jobs.prompts import encode_prompts, prompt_ids_sha256
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         require)
 
@@ -327,12 +327,12 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
                     raise RuntimeError(f"request {requests[r].row['request_id']}: decoding ended without "
                                        f"{'EOS' if not ended else 'a marker'}")
                 sample = Sample(judgment_text(tokenizer, plans[r], completion[:-1]), len(completion), logprobs[i],
-                                sources[i])
+                                sources[i], completion_ids=sampled_ids(plans[r], completion))
             else:
                 completion, ended = strip_stop(completion, stop_ids)
                 text = judgment_text(tokenizer, plans[r], completion[:-1] if ended else completion, skip_ids)
                 sample = Sample(text, len(completion), logprobs[i], free_marker_source(text, cfg.marker),
-                                stopped_by_budget=not ended)
+                                stopped_by_budget=not ended, completion_ids=sampled_ids(plans[r], completion))
             generated_tokens += len(completion)
             targets = range(cfg.num_samples) if greedy else [s]
             for t in targets:
@@ -355,14 +355,26 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
     return results, stats
 
 
+def sampled_ids(plan, completion: list[int]) -> list[int] | None:
+    """The ids to record for DPO: the completion as sampled. None after an assistant prefix, whose text is
+    part of the judgment but whose tokens belong to the prompt side."""
+    return None if plan.context_ids else [int(t) for t in completion]
+
+
 def write_judgments(path: Path, cfg: GenerateConfig, requests: list[Request], results: list[list[Sample]]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for request, per_request in zip(requests, results):
             base = {k: v for k, v in request.row.items() if k != "messages"}
+            prompt_sha = prompt_ids_sha256(request.prompt_ids or [])
             for sample_index, sample in enumerate(per_request):
                 row = {**base, "sample_index": sample_index, "text": sample.text, "seed": cfg.seed,
                        "num_tokens": sample.num_tokens, "logprob": round(sample.logprob, 6),
                        "marker_source": sample.marker_source}
+                if sample.completion_ids is not None:
+                    # The token identity DPO needs (train_dpo.py, pretokenized_pairs): the sampled ids, and a
+                    # fingerprint of the prompt ids they followed.
+                    row["completion_ids"] = sample.completion_ids
+                    row["prompt_ids_sha256"] = prompt_sha
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 

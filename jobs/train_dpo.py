@@ -57,6 +57,10 @@ class TrainDpoConfig:
     # had probability 1 under the constrained sampler: they carry no choice of the model, so by default
     # they are left out of the DPO log-probabilities (see ForcedTokenMaskingCollator).
     mask_forced_tokens: bool = True
+    max_prompt_tokens: int = 0
+    """The sampler's prompt budget (generate.py's max_prompt_tokens). Pairs that carry the sampled token ids
+    (`chosen_ids`, `rejected_ids`) rebuild their prompt ids the way generate.py did, with this left
+    truncation, so DPO trains on the very ids the judge saw and wrote; 0 = no truncation."""
     marker: str = "[RESULT]"
     score_min: int = 1
     score_max: int = 5
@@ -67,6 +71,8 @@ class TrainDpoConfig:
         require(0 <= self.rpo_alpha <= 100, "rpo_alpha", "must be between 0 (pure DPO) and 100", self.rpo_alpha)
         require(bool(self.marker.strip()) and self.marker == self.marker.strip(), "marker",
                 "must be non-empty text without surrounding spaces", self.marker)
+        require(self.max_prompt_tokens >= 0, "max_prompt_tokens", "must be >= 0 (0 = no truncation)",
+                self.max_prompt_tokens)
         require(0 <= self.score_min < self.score_max <= 9, "score_max",
                 f"must satisfy 0 <= score_min ({self.score_min}) < score_max <= 9", self.score_max)
 
@@ -122,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         "pairs": len(pairs),
         "pairs_trained": kept,
         "truncated_pairs": trainer.truncated_pairs,
+        # "sampled": trained on the token ids the judge sampled (pairs carry them); "retokenized": on TRL's
+        # tokenization of the judgment text (pairs from jobs that did not record ids).
+        "token_ids": "sampled" if trainer.pretokenized else "retokenized",
         # Fraction of trained sequences whose marker and EOS were left out of the loss (mask_forced_tokens).
         "forced_tokens_masked": _masked_fraction(trainer.data_collator),
         "steps": int(result.global_step),
@@ -153,14 +162,55 @@ def load_pairs(folder: Path) -> list[dict[str, Any]]:
         for key in ("chosen", "rejected"):
             if not isinstance(row.get(key), str) or not row[key]:
                 raise JobConfigError(f"{where}: '{key}' must be a non-empty string (the assistant's judgment)")
-        pairs.append({
+        pair = {
             "prompt": [{"role": m["role"], "content": m["content"]} for m in prompt],
             "chosen": [{"role": "assistant", "content": row["chosen"]}],
             "rejected": [{"role": "assistant", "content": row["rejected"]}],
-        })
+        }
+        carried = [key for key in ("chosen_ids", "rejected_ids", "prompt_ids_sha256") if key in row]
+        if carried:
+            if len(carried) < 3:
+                raise JobConfigError(f"{where}: a pair with sampled token ids needs chosen_ids, rejected_ids and "
+                                     f"prompt_ids_sha256 together (it has only {', '.join(carried)})")
+            for key in ("chosen_ids", "rejected_ids"):
+                ids = row[key]
+                if not isinstance(ids, list) or not ids or not all(isinstance(t, int) and t >= 0 for t in ids):
+                    raise JobConfigError(f"{where}: '{key}' must be a non-empty list of token ids")
+            if not isinstance(row["prompt_ids_sha256"], str):
+                raise JobConfigError(f"{where}: 'prompt_ids_sha256' must be a string")
+            pair.update({key: row[key] for key in carried})
+        pairs.append(pair)
     if not pairs:
         raise JobConfigError(f"the pairs channel ({folder}) holds no preference pair: nothing to train on")
+    with_ids = sum("chosen_ids" in p for p in pairs)
+    if 0 < with_ids < len(pairs):
+        raise JobConfigError(f"the pairs channel ({folder}) mixes pairs with sampled token ids ({with_ids}) and "
+                             f"pairs without ({len(pairs) - with_ids}): give all or none (one pair step writes them)")
     return pairs
+
+
+def pretokenized_pairs(pairs: list[dict[str, Any]], tokenizer, max_prompt_tokens: int) -> list[dict[str, Any]]:
+    """TRL's tokenized columns built from the sampled ids: the prompt re-encoded exactly as generate.py did
+    (judgeloop_jobs.prompts.encode_prompt, checked against the sampler's fingerprint), the completions as
+    sampled. Re-tokenizing the judgment text instead can give other ids (a sampled token sequence need not
+    be the tokenizer's own spelling of its text, and a chat template closes the assistant turn with tokens
+    the judge never wrote), so the model would be trained on sequences it did not produce."""
+    from judgeloop_jobs.prompts import encode_prompt, prompt_ids_sha256
+
+    rows, cache = [], {}
+    for index, pair in enumerate(pairs):
+        key = json.dumps(pair["prompt"], sort_keys=True)
+        if key not in cache:
+            cache[key] = encode_prompt(tokenizer, pair["prompt"], max_prompt_tokens)[0]
+        prompt_ids = cache[key]
+        if prompt_ids_sha256(prompt_ids) != pair["prompt_ids_sha256"]:
+            raise JobConfigError(
+                f"pair {index + 1}: the prompt's token ids differ from the ones its judgments were sampled from "
+                f"(tokenizer, chat template or max_prompt_tokens={max_prompt_tokens} differ from the sampling "
+                f"job's); DPO would train on a context the judge never saw")
+        rows.append({"prompt_ids": list(prompt_ids), "chosen_ids": list(pair["chosen_ids"]),
+                     "rejected_ids": list(pair["rejected_ids"])})
+    return rows
 
 
 def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scratch: Path, on_gpu: bool,
@@ -174,9 +224,18 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
         on TRL's tokenized columns, before anything else (e.g. reference log-probs) reads them."""
 
         truncated_pairs = 0
+        pretokenized = False
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
-            dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if "chosen_ids" in dataset.column_names:
+                # The sampled token ids travel with the pairs: train on them, not on a re-tokenization.
+                from datasets import Dataset
+
+                dataset = Dataset.from_list(pretokenized_pairs(dataset.to_list(), processing_class,
+                                                               cfg.max_prompt_tokens))
+                LeftTruncatingDPOTrainer.pretokenized = True
+            else:
+                dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
             limit = cfg.max_length
 
             def left_truncate(example):
@@ -206,6 +265,7 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
         collator = forced_token_masking_collator(cfg, tokenizer)
     peft_config = lora_config(cfg)
     LeftTruncatingDPOTrainer.truncated_pairs = 0
+    LeftTruncatingDPOTrainer.pretokenized = False
     trainer = LeftTruncatingDPOTrainer(model=model, ref_model=ref_model, args=args,
                                        train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
                                        peft_config=peft_config, callbacks=[metrics_and_progress(metrics_path)],

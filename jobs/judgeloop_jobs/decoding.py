@@ -67,6 +67,9 @@ class Sample:
     logprob: float
     marker_source: str  # one of MARKER_SOURCES
     stopped_by_budget: bool = False  # free mode: ended by max_new_tokens, not by a stop token
+    # The generated token ids as sampled (stop token included when there was one), for DPO to train on the
+    # very tokens the judge produced. None where a backend rebuilds the tokens from text (vLLM's forced mode).
+    completion_ids: list[int] | None = None
 
 
 def _as_ids(value) -> list[int]:

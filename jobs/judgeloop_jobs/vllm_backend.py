@@ -129,7 +129,7 @@ def _generate_free(cfg, llm, tokenizer, requests: list, generation_config, t0: f
             text = judgment_text(tokenizer, NO_PREFIX, ids[:-1] if ended else ids, skip_ids)
             sample = Sample(text, len(completion.token_ids), float(completion.cumulative_logprob or 0.0),
                             free_marker_source(text, cfg.marker),
-                            stopped_by_budget=completion.finish_reason == "length")
+                            stopped_by_budget=completion.finish_reason == "length", completion_ids=[int(t) for t in ids])
             generated += sample.num_tokens
             for t in (range(cfg.num_samples) if greedy else [s]):
                 results[i][t] = sample

@@ -97,3 +97,57 @@ def test_the_metadata_records_a_passed_verification(real_judge_dir):
     assert check["logits_max_abs_diff"] <= check["logits_tolerance"] <= 1e-3
     assert check["tokenizer_ids_match"] is True and check["chat_template"] is True
     assert "Paris" in check["greedy_completion"]
+
+
+@pytest.mark.parametrize("decoding", ["forced", "free"])
+def test_dpo_trains_on_the_token_ids_the_real_judge_sampled(real_judge_dir, tokenizer, tmp_path, requests_dir,
+                                                            decoding):
+    """Token identity: generate.py records each judgment's sampled ids and its prompt's fingerprint; a pair
+    carries them; train_dpo.py's tokenized pair is prompt + sampled completion, id for id. TRL's own
+    tokenization of the same text is not (the chat template closes the assistant turn with tokens the judge
+    never wrote), which is why the ids travel with the pairs."""
+    import train_dpo
+    from conftest import read_jsonl, run_job_subprocess
+    from judgeloop_jobs.prompts import encode_prompt, prompt_ids_sha256
+
+    max_prompt = 120  # below the prompts' length: the left truncation must match on both sides too
+    proc, model_out, _ = run_job_subprocess(
+        "generate.py", tmp_path, {"model": real_judge_dir, "requests": requests_dir},
+        ["--num_samples", "2", "--temperature", "1.0", "--seed", "3", "--decoding", decoding,
+         "--max_rationale_tokens", "8", "--max_new_tokens", "10", "--max_prompt_tokens", str(max_prompt),
+         "--batch_size", "10"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    judgments = read_jsonl(model_out / "judgments.jsonl")
+    requests = {r["request_id"]: r for f in sorted(requests_dir.glob("*.jsonl")) for r in read_jsonl(f)}
+    assert len(judgments) == 2 * len(requests)
+    pairs = []
+    for request_id, request in requests.items():
+        first, second = [j for j in judgments if j["request_id"] == request_id]
+        prompt_ids, truncated = encode_prompt(tokenizer, request["messages"], max_prompt)
+        assert truncated, "the test prompts must be longer than max_prompt_tokens"
+        for j in (first, second):
+            assert j["prompt_ids_sha256"] == prompt_ids_sha256(prompt_ids)
+            assert 1 <= len(j["completion_ids"]) <= (10 if decoding == "free" else 8 + 8)
+            assert j["num_tokens"] == len(j["completion_ids"])
+            if decoding == "forced":
+                assert j["completion_ids"][-1] == tokenizer.eos_token_id
+                assert "[RESULT]" in tokenizer.decode(j["completion_ids"])
+        pairs.append({"prompt": request["messages"], "chosen": [{"role": "assistant", "content": first["text"]}],
+                      "rejected": [{"role": "assistant", "content": second["text"]}],
+                      "chosen_ids": first["completion_ids"], "rejected_ids": second["completion_ids"],
+                      "prompt_ids_sha256": first["prompt_ids_sha256"]})
+
+    rows = train_dpo.pretokenized_pairs(pairs, tokenizer, max_prompt)
+    retokenized_differs = 0
+    for pair, row in zip(pairs, rows):
+        sampled_prompt, _ = encode_prompt(tokenizer, pair["prompt"], max_prompt)
+        assert row["prompt_ids"] + row["chosen_ids"] == sampled_prompt + pair["chosen_ids"]
+        assert row["prompt_ids"] + row["rejected_ids"] == sampled_prompt + pair["rejected_ids"]
+        full, _ = encode_prompt(tokenizer, pair["prompt"], 0)
+        text = tokenizer.apply_chat_template(pair["prompt"] + pair["chosen"], tokenize=False)
+        trl_chosen = tokenizer.encode(text, add_special_tokens=False)[len(full):]
+        retokenized_differs += trl_chosen != pair["chosen_ids"]
+    assert retokenized_differs == len(pairs), "the chat template's re-tokenization matched the sampled ids"
+
+    with pytest.raises(Exception, match="differ from the ones its judgments were sampled from"):
+        train_dpo.pretokenized_pairs(pairs, tokenizer, max_prompt + 1)

@@ -205,3 +205,58 @@ def test_rpo_alpha_is_validated(monkeypatch, tmp_path, tiny_judge, pairs_dir):
     sm_env(monkeypatch, tmp_path, model=tiny_judge, pairs=pairs_dir)
     with pytest.raises(JobConfigError, match="rpo_alpha"):
         train_dpo.main(["--rpo_alpha", "-1"])
+
+
+def sampled_pairs(tokenizer, rows):
+    """The pairs of `pairs_dir` as the pipeline writes them after generate.py recorded token ids: the
+    completions' ids as a sampler would have produced them (here, encoded by hand, with the EOS)."""
+    from judgeloop_jobs.prompts import encode_prompt, prompt_ids_sha256
+    out = []
+    for row in rows:
+        ids = lambda text: tokenizer.encode(text, add_special_tokens=False) + [tokenizer.eos_token_id]  # noqa: E731
+        out.append({**row, "chosen_ids": ids(row["chosen"]), "rejected_ids": ids(row["rejected"]),
+                    "prompt_ids_sha256": prompt_ids_sha256(encode_prompt(tokenizer, row["prompt"], 0)[0])})
+    return out
+
+
+def test_pairs_with_sampled_ids_train_on_exactly_those_ids(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    from transformers import AutoTokenizer
+    from judgeloop_jobs.prompts import encode_prompt
+    tok = AutoTokenizer.from_pretrained(tiny_judge)
+    rows = sampled_pairs(tok, read_jsonl(pairs_dir / "pairs-00000.jsonl"))
+    folder = write_jsonl(tmp_path / "pairs" / "pairs-00000.jsonl", rows).parent
+    _, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, folder, "--learning_rate", "3e-3", "--batch_size", "5")
+    summary = json.loads((data_dir / "train_summary.json").read_text())
+    assert summary["token_ids"] == "sampled" and summary["pairs_trained"] == 10
+    assert summary["forced_tokens_masked"] == 1.0
+
+    prepared = train_dpo.pretokenized_pairs(train_dpo.load_pairs(folder), tok, 0)
+    for row, got in zip(rows, prepared):
+        assert got["prompt_ids"] == encode_prompt(tok, row["prompt"], 0)[0]
+        assert got["chosen_ids"] == row["chosen_ids"] and got["rejected_ids"] == row["rejected_ids"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda rows: [{k: v for k, v in rows[0].items() if k != "rejected_ids"}] + rows[1:],
+     r"pairs-00000\.jsonl:1: a pair with sampled token ids needs chosen_ids, rejected_ids and prompt_ids_sha256"),
+    (lambda rows: [{**rows[0], "chosen_ids": []}] + rows[1:], r"pairs-00000\.jsonl:1: 'chosen_ids' must be a non-empty list"),
+    (lambda rows: [{k: v for k, v in rows[0].items() if k not in ("chosen_ids", "rejected_ids", "prompt_ids_sha256")}]
+     + rows[1:], r"mixes pairs with sampled token ids \(9\) and pairs without \(1\)"),
+])
+def test_bad_sampled_ids_fail_by_location(monkeypatch, tmp_path, tiny_judge, pairs_dir, change, message):
+    from transformers import AutoTokenizer
+    rows = change(sampled_pairs(AutoTokenizer.from_pretrained(tiny_judge), read_jsonl(pairs_dir / "pairs-00000.jsonl")))
+    folder = write_jsonl(tmp_path / "pairs" / "pairs-00000.jsonl", rows).parent
+    sm_env(monkeypatch, tmp_path, model=tiny_judge, pairs=folder)
+    with pytest.raises(JobConfigError, match=message):
+        train_dpo.main([])
+
+
+def test_a_prompt_encoded_unlike_the_sampler_is_refused(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    from transformers import AutoTokenizer
+    rows = sampled_pairs(AutoTokenizer.from_pretrained(tiny_judge), read_jsonl(pairs_dir / "pairs-00000.jsonl"))
+    folder = write_jsonl(tmp_path / "pairs" / "pairs-00000.jsonl", rows).parent
+    sm_env(monkeypatch, tmp_path, model=tiny_judge, pairs=folder)
+    # The sampler saw whole prompts; a training job told that it truncated them to 16 tokens must not train.
+    with pytest.raises(JobConfigError, match=r"pair 1: the prompt's token ids differ .*max_prompt_tokens=16"):
+        train_dpo.main(["--max_prompt_tokens", "16"])

@@ -136,6 +136,9 @@ test('Judgment: status and score agree', () => {
     { name: 'fractional score', raw: { ...JUDGMENT, score: 4.5 }, reason: 'score: expected an integer, got 4.5' },
     { name: 'missing seed', raw: { ...JUDGMENT, seed: undefined }, reason: 'seed: required (expected number)' },
     { name: 'missing prompt_hash', raw: { ...JUDGMENT, prompt_hash: undefined }, reason: 'prompt_hash: required (expected string)' },
+    { name: 'with its sampled token ids', raw: { ...JUDGMENT, completion_ids: [12, 0, 7], prompt_ids_sha256: 'f00d' } },
+    { name: 'empty completion_ids', raw: { ...JUDGMENT, completion_ids: [] }, reason: 'completion_ids: must hold at least one token id' },
+    { name: 'negative token id', raw: { ...JUDGMENT, completion_ids: [3, -1] }, reason: /^completion_ids\[1\]: / },
   ]);
 });
 
@@ -153,6 +156,13 @@ test('PreferencePair and ChatMessage', () => {
     { name: 'missing content', raw: { ...PAIR, prompt: [PAIR.prompt[0], { role: 'user' }] }, reason: 'prompt[1].content: required (expected string)' },
     { name: 'fractional score', raw: { ...PAIR, rejected_score: 1.5 }, reason: 'rejected_score: expected an integer, got 1.5' },
     { name: 'empty strategy', raw: { ...PAIR, strategy: '' }, reason: 'strategy: must be a non-empty string' },
+    { name: 'with the sampled token ids', raw: { ...PAIR, chosen_ids: [1, 2], rejected_ids: [3], prompt_ids_sha256: 'ab' } },
+    {
+      name: 'token ids without the prompt fingerprint',
+      raw: { ...PAIR, chosen_ids: [1, 2], rejected_ids: [3] },
+      reason: 'chosen_ids: chosen_ids, rejected_ids and prompt_ids_sha256 go together (all or none)',
+    },
+    { name: 'fractional token id', raw: { ...PAIR, chosen_ids: [1.5], rejected_ids: [3], prompt_ids_sha256: 'ab' }, reason: /^chosen_ids\[0\]: / },
   ]);
   assert.deepEqual([...KNOWN_PAIRING_STRATEGIES], ['gold_margin', 'majority_vote', 'meta_judge']);
   assert.equal(ChatMessage.safeParse({ role: 'assistant', content: '' }).success, true);

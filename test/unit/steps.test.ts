@@ -72,6 +72,17 @@ test('scoreRawJudgment parses the completion and keeps unparseable ones with the
   assert.equal(outOfScale.status, 'unparseable');
 });
 
+test('scoreRawJudgment keeps the sampled token ids with their prompt fingerprint, both or neither', () => {
+  const raw = { request_id: 'r', example_id: 'e', sample_index: 0, text: 'ok [RESULT] 4', seed: 1, prompt_hash: 'h' };
+  const withIds = scoreRawJudgment({ ...raw, completion_ids: [5, 6, 2], prompt_ids_sha256: 'abc' }, config, 'm');
+  assert.deepEqual([withIds.completion_ids, withIds.prompt_ids_sha256], [[5, 6, 2], 'abc']);
+  const { request_id: _r, ...record } = withIds;
+  assert.equal(validateJudgment(record).ok, true);
+  const halfOnly = scoreRawJudgment({ ...raw, completion_ids: [5, 6, 2] }, config, 'm');
+  assert.equal('completion_ids' in halfOnly, false, 'ids without the prompt fingerprint cannot be checked: left out');
+  assert.equal('completion_ids' in scoreRawJudgment(raw, config, 'm'), false);
+});
+
 test('scoreRawJudgment keeps who wrote the marker; a forced marker parses but is not the judge\'s own', () => {
   const raw = { request_id: 'r', example_id: 'e', sample_index: 0, text: 'ok [RESULT] 4', seed: 1, prompt_hash: 'h' };
   const cases: Array<[Record<string, unknown>, string | undefined, boolean]> = [
