@@ -84,6 +84,13 @@ test('the real seed judge runs a whole iteration: judgments parsed and counted, 
   }
   assert.notEqual(it.modelUri, summary.iterations[0].modelUri);
 
+  // Token identity: the pairs carry the ids the judge sampled, and DPO trained on those, not on a re-tokenization.
+  for await (const pair of store.readJsonl<Record<string, unknown>>(it.pairs!.uri)) {
+    assert.ok(Array.isArray(pair.chosen_ids) && Array.isArray(pair.rejected_ids) && typeof pair.prompt_ids_sha256 === 'string', 'sampled ids in every pair');
+  }
+  const trainSummary = await store.getJson<{ token_ids?: string }>(it.train!.metricsUri.replace(/metrics\.jsonl$/, 'train_summary.json'));
+  assert.equal(trainSummary?.token_ids, 'sampled');
+
   // Metrics on every suite, in both iterations, with the suite's chance level beside them.
   for (const i of summary.iterations) {
     const validation = i.eval['synthetic-validation'] as PointwiseMetrics;
