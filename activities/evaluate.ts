@@ -315,7 +315,9 @@ export function createEvaluateActivities(deps: ActivityDeps) {
           pointwiseJob = await generate('evaluate', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'job'), {
             num_samples: 1,
             temperature: 0,
-            seed: config.loop.seed,
+            // Greedy decoding ignores the seed. A fixed one makes the job the same for runs that differ only in
+            // loop.seed, so `judgeloop seeds` evaluates the shared seed judge once and the other seeds reuse it.
+            seed: 0,
           });
         }
       }

@@ -150,6 +150,10 @@ export class LocalJobRunner implements JobRunner {
     await this.opts.store.uploadDir(path.join(dir, 'model'), joinUri(spec.outputUri, 'model'));
     await this.opts.store.uploadDir(path.join(dir, 'output'), joinUri(spec.outputUri, 'output'));
     await this.opts.store.putJson(completionUri, exit);
+    // The outputs are in S3 and the completion record makes any retry adopt them: the local copies of the
+    // inputs, the model and the checkpoints (a real judge: ~0.5 GB each, checkpoints several times that) are
+    // no longer needed. The folder keeps its logs and launch/exit records.
+    for (const heavy of ['channels', 'model', 'checkpoints']) await rm(path.join(dir, heavy), { recursive: true, force: true });
     ctx.heartbeat({ phase: 'done', jobName: spec.jobName });
     return result(how, exit);
   }

@@ -76,6 +76,9 @@ test('a job runs with its channels, reports progress, and its outputs land in S3
   assert.ok(await store.exists(`${result.outputDataUri}/pid.txt`));
   assert.ok(ctx.beats.some((b) => b.phase === 'running' && b.unit === 'ticks' && (b.done ?? 0) > 0), 'progress lines become heartbeat details');
   assert.equal(launches('job-ok'), 1);
+  // Once the outputs are in S3, the job folder keeps its records and log, not its copies of data and models.
+  for (const heavy of ['channels', 'model', 'checkpoints']) assert.equal(existsSync(path.join(workDir, 'job-ok', heavy)), false, heavy);
+  for (const kept of ['job.log', 'launch.json', 'exit.json']) assert.ok(existsSync(path.join(workDir, 'job-ok', kept)), kept);
 });
 
 test('a finished job is adopted on retry instead of running again', async () => {

@@ -1,5 +1,5 @@
 /** Shared set-up for tests that run Judgeloop workflows against the real local services. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -79,6 +79,7 @@ export function testConfig(
   start: unknown = localConfig,
 ): RunConfigInput & { backend: { workDir: string } } {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-jobs-'));
+  jobFolders.push(workDir);
   const base = merge(start as RunConfigInput, {
     // A judge name of its own per config: runs in one test file share an S3 server, and with one name they
     // would share a registry, so a later run could start from an earlier test's champion (or its gate could
@@ -91,6 +92,17 @@ export function testConfig(
 }
 
 let judgeCounter = 0;
+
+/**
+ * The job folders testConfig made: removed when the test file's process exits (the jobs copy their model in,
+ * so a real-judge run leaves gigabytes; a suite that kept them would fill the disk of the machine CI runs on).
+ * JUDGELOOP_KEEP_TEST_JOBS=1 keeps them for debugging.
+ */
+const jobFolders: string[] = [];
+process.once('exit', () => {
+  if (process.env.JUDGELOOP_KEEP_TEST_JOBS === '1') return;
+  for (const dir of jobFolders) rmSync(dir, { recursive: true, force: true });
+});
 
 export async function createTestWorker(connection: NativeConnection, taskQueue: string, namespace = 'default'): Promise<Worker> {
   return Worker.create({
