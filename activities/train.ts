@@ -43,6 +43,7 @@ export type TrainHyperparameters = {
   rpo_alpha?: number;
   mask_forced_tokens?: boolean;
   max_prompt_tokens?: number;
+  token_ids?: 'sampled' | 'text';
   marker?: string;
   score_min?: number;
   score_max?: number;
@@ -73,6 +74,7 @@ export function trainHyperparameters(config: RunConfig, iteration: number): Trai
     mask_forced_tokens: config.judge.decoding.mode === 'forced',
     // Pairs carry the sampled token ids; the job rebuilds each prompt's ids as the sampler did, with its budget.
     max_prompt_tokens: config.judge.decoding.maxPromptTokens,
+    token_ids: t.tokenIds,
     marker: config.judge.marker,
     score_min: config.judge.scale.min,
     score_max: config.judge.scale.max,

@@ -297,6 +297,12 @@ export const TrainingConfig = z
      * al. 2024). 0, the default, is the paper's pure DPO.
      */
     rpoAlpha: z.number().min(0).max(100).default(0),
+    /**
+     * What DPO trains on: `sampled`, the token ids the judge sampled (pairs carry them; docs/method.md,
+     * "Train"), or `text`, the trainer's own tokenization of the judgment text (the behaviour before ids
+     * were recorded, kept for the tiny judge whose learning settings were tuned on it: README).
+     */
+    tokenIds: z.enum(['sampled', 'text']).default('sampled'),
     epochs: z.number().positive().default(1),
     learningRate: z.number().positive().default(5e-7),
     batchSize: positiveInt.default(8),

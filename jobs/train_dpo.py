@@ -61,6 +61,9 @@ class TrainDpoConfig:
     """The sampler's prompt budget (generate.py's max_prompt_tokens). Pairs that carry the sampled token ids
     (`chosen_ids`, `rejected_ids`) rebuild their prompt ids the way generate.py did, with this left
     truncation, so DPO trains on the very ids the judge saw and wrote; 0 = no truncation."""
+    token_ids: str = "sampled"
+    """"sampled": pairs that carry the sampled token ids are trained on those ids; "text": the ids are
+    ignored and TRL tokenizes the judgment text (the behaviour before ids were recorded)."""
     marker: str = "[RESULT]"
     score_min: int = 1
     score_max: int = 5
@@ -71,6 +74,7 @@ class TrainDpoConfig:
         require(0 <= self.rpo_alpha <= 100, "rpo_alpha", "must be between 0 (pure DPO) and 100", self.rpo_alpha)
         require(bool(self.marker.strip()) and self.marker == self.marker.strip(), "marker",
                 "must be non-empty text without surrounding spaces", self.marker)
+        require(self.token_ids in ("sampled", "text"), "token_ids", "must be 'sampled' or 'text'", self.token_ids)
         require(self.max_prompt_tokens >= 0, "max_prompt_tokens", "must be >= 0 (0 = no truncation)",
                 self.max_prompt_tokens)
         require(0 <= self.score_min < self.score_max <= 9, "score_max",
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     cfg = parse_hyperparameters(TrainDpoConfig, sys.argv[1:] if argv is None else argv)
     paths = read_job_paths(["model", "pairs"])
-    pairs = load_pairs(paths.channel("pairs"))
+    pairs = load_pairs(paths.channel("pairs"), keep_ids=cfg.token_ids == "sampled")
     print(f"train_dpo: {len(pairs)} pairs, config={json.dumps(config_as_dict(cfg))}", flush=True)
     checkpoint_dir = resolve_checkpoint_dir(cfg.checkpoint_dir)
     resume = resume_point("train_dpo", checkpoint_dir,
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_pairs(folder: Path) -> list[dict[str, Any]]:
+def load_pairs(folder: Path, keep_ids: bool = True) -> list[dict[str, Any]]:
     """Preference pairs in TRL's conversational form: prompt messages; chosen/rejected assistant turns."""
     pairs: list[dict[str, Any]] = []
     for where, row in read_jsonl(channel_jsonl_files(folder, "pairs")):
@@ -167,7 +171,7 @@ def load_pairs(folder: Path) -> list[dict[str, Any]]:
             "chosen": [{"role": "assistant", "content": row["chosen"]}],
             "rejected": [{"role": "assistant", "content": row["rejected"]}],
         }
-        carried = [key for key in ("chosen_ids", "rejected_ids", "prompt_ids_sha256") if key in row]
+        carried = [key for key in ("chosen_ids", "rejected_ids", "prompt_ids_sha256") if key in row] if keep_ids else []
         if carried:
             if len(carried) < 3:
                 raise JobConfigError(f"{where}: a pair with sampled token ids needs chosen_ids, rejected_ids and "

@@ -260,3 +260,12 @@ def test_a_prompt_encoded_unlike_the_sampler_is_refused(monkeypatch, tmp_path, t
     # The sampler saw whole prompts; a training job told that it truncated them to 16 tokens must not train.
     with pytest.raises(JobConfigError, match=r"pair 1: the prompt's token ids differ .*max_prompt_tokens=16"):
         train_dpo.main(["--max_prompt_tokens", "16"])
+
+
+def test_token_ids_text_ignores_the_sampled_ids(monkeypatch, tmp_path, tiny_judge, pairs_dir):
+    from transformers import AutoTokenizer
+    rows = sampled_pairs(AutoTokenizer.from_pretrained(tiny_judge), read_jsonl(pairs_dir / "pairs-00000.jsonl"))
+    rows[0]["prompt_ids_sha256"] = "not the prompt's"  # would be refused if the ids were used
+    folder = write_jsonl(tmp_path / "pairs" / "pairs-00000.jsonl", rows).parent
+    _, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, folder, "--token_ids", "text", "--batch_size", "10")
+    assert json.loads((data_dir / "train_summary.json").read_text())["token_ids"] == "retokenized"

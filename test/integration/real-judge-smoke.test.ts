@@ -47,7 +47,7 @@ test('the real seed judge runs a whole iteration: judgments parsed and counted, 
       samplesPerInput: 4,
       pairing: { strategies: [{ name: 'gold_margin', margin: 1, maxPairsPerInput: 1 }] },
     },
-    training: { epochs: 1, batchSize: 2, maxLength: 512, learningRate: 1e-5, rpoAlpha: 0 },
+    training: { epochs: 1, batchSize: 2, maxLength: 512, learningRate: 1e-5, rpoAlpha: 0, tokenIds: 'sampled' },
     evaluation: { bootstrap: { resamples: 100 }, baselines: { samples: 0 }, gate: { enabled: false } },
     registry: { enabled: false },
   } as Parameters<typeof testConfig>[1]);
