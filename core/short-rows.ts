@@ -67,15 +67,17 @@ export function instructionKey(instruction: string): string {
  * least `validationRows` rows; the rest train. Each side keeps the source order.
  */
 export function splitByInstruction(rows: readonly ShortRow[], validationRows: number): { train: ShortRow[]; validation: ShortRow[] } {
-  const keys = [...new Set(rows.map((r) => instructionKey(r.example.instruction)))].sort();
+  const keyOf = new Map(rows.map((r) => [r, instructionKey(r.example.instruction)] as const));
+  const rowsPerKey = new Map<string, number>();
+  for (const key of keyOf.values()) rowsPerKey.set(key, (rowsPerKey.get(key) ?? 0) + 1);
   const validationKeys = new Set<string>();
   let taken = 0;
-  for (const key of keys) {
+  for (const key of [...rowsPerKey.keys()].sort()) {
     if (taken >= validationRows) break;
     validationKeys.add(key);
-    taken += rows.filter((r) => instructionKey(r.example.instruction) === key).length;
+    taken += rowsPerKey.get(key)!;
   }
-  const validation = rows.filter((r) => validationKeys.has(instructionKey(r.example.instruction)));
-  const train = rows.filter((r) => !validationKeys.has(instructionKey(r.example.instruction)));
+  const validation = rows.filter((r) => validationKeys.has(keyOf.get(r)!));
+  const train = rows.filter((r) => !validationKeys.has(keyOf.get(r)!));
   return { train, validation };
 }
