@@ -10,7 +10,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RunConfig } from '../core/config';
 import type { ObjectStore, StorageSettings } from './storage';
-import type { JobContext, JobProgress, JobRunner } from './jobs/types';
+import type { AbortReason, JobContext, JobProgress, JobRunner } from './jobs/types';
 
 export interface ActivityDeps {
   /** Project root: relative paths in configs (datasets, seed model, templates, python) resolve against it. */
@@ -35,8 +35,35 @@ export function currentJobContext(): JobContext {
   return {
     heartbeat: (details: JobProgress) => ctx.heartbeat(details),
     signal: ctx.cancellationSignal,
+    abortReason: () => abortReason(ctx.cancellationDetails, ctx.cancellationSignal.reason),
     log: (line: string) => ctx.log.info(line),
   };
+}
+
+/** The worker's own reasons (the message of the CancelledFailure the signal aborts with). */
+const SDK_REASONS: Record<string, AbortReason> = {
+  CANCELLED: 'cancel-requested',
+  WORKER_SHUTDOWN: 'worker-shutdown',
+  TIMED_OUT: 'timed-out',
+  NOT_FOUND: 'not-found',
+  PAUSED: 'paused',
+  RESET: 'reset',
+};
+
+/**
+ * Why the activity was aborted: Temporal's cancellation details, and the reason the worker aborted the
+ * signal with (the only one set when the worker itself shuts down, whose details are all false). A cancel
+ * request wins over anything reported with it.
+ */
+export function abortReason(details: Context['cancellationDetails'], signalReason?: unknown): AbortReason {
+  if (details?.cancelRequested) return 'cancel-requested';
+  if (details?.workerShutdown) return 'worker-shutdown';
+  if (details?.timedOut) return 'timed-out';
+  if (details?.notFound) return 'not-found';
+  if (details?.paused) return 'paused';
+  if (details?.reset) return 'reset';
+  const message = signalReason instanceof Error ? signalReason.message : undefined;
+  return (message !== undefined && SDK_REASONS[message]) || 'unknown';
 }
 
 /** Heartbeats at most every `everyMs` during long streaming loops, so cancellation is noticed. */

@@ -7,7 +7,7 @@ import type { RunConfig } from '../core/config';
 import type { ActivityDeps } from './context';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { LocalJobRunner } from './jobs/local-runner';
-import { defaultCheckpointUri, defaultCodeUri } from './jobs/sagemaker-request';
+import { defaultCheckpointUri, defaultCodeUri, jobKind } from './jobs/sagemaker-request';
 import { SageMakerJobRunner } from './jobs/sagemaker-runner';
 import { budgetAdmission } from './jobs/usage-record';
 import { reusingRunner } from './jobs/reuse';
@@ -67,7 +67,13 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
       const root = overrides.projectRoot ?? PROJECT_ROOT;
       const runner = backendRunner(config, store, root);
       if (!config.reuse.acrossRuns) return runner;
-      return reusingRunner(runner, store, { indexUri: cacheIndexUri(config.storage, 'jobs'), jobsDir: path.join(root, 'jobs') });
+      const backend = config.backend;
+      return reusingRunner(runner, store, {
+        indexUri: cacheIndexUri(config.storage, 'jobs'),
+        jobsDir: path.join(root, 'jobs'),
+        runtimeOf: (spec) =>
+          backend.kind === 'sagemaker' ? { backend: 'sagemaker', image: backend.images[jobKind(spec.entryPoint)] } : { backend: 'local' },
+      });
     },
     ...overrides,
   };

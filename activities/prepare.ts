@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { tokenBudgetProblems } from '../core/token-budgets';
+import { preRunProblems } from '../core/pre-run-checks';
 import type { RunConfig } from '../core/config';
 import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
 import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../core/adapters';
@@ -436,7 +436,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
       const store = deps.storeFor(storageSettings(config));
       const runPrefix = runPrefixUri(config.storage, runId);
       const configHash = sha256Hex(canonicalJson(config));
-      const budgets = tokenBudgetProblems(config);
+      const budgets = preRunProblems(config);
       if (budgets.length > 0) {
         // A run started without the CLI (the Temporal CLI, a schedule, a client of its own) meets the same check.
         throw ApplicationFailure.create({

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
-import { tokenBudgetProblems } from '../core/token-budgets';
+import { preRunProblems } from '../core/pre-run-checks';
 import { parseTemplate, type TemplateKind } from '../core/prompt';
 import { formatPerIteration } from '../core/per-iteration';
 import { canonicalJson, sha256Hex } from '../activities/manifest';
@@ -77,7 +77,7 @@ export function checkConfig(raw: unknown, path: string): { config: RunConfig; co
   if (!result.ok) {
     throw new ConfigFileError('invalid', formatConfigProblems(result.problems, path), path, result.problems);
   }
-  const budgets = tokenBudgetProblems(result.config);
+  const budgets = preRunProblems(result.config);
   if (budgets.length > 0) throw new ConfigFileError('invalid', formatConfigProblems(budgets, path), path, budgets);
   return { config: result.config, configHash: configHash(result.config) };
 }

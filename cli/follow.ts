@@ -18,6 +18,7 @@ import {
   type PendingActivityLike,
   type RetryingActivity,
 } from './format';
+import { sleep } from '../core/sleep';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -113,18 +114,6 @@ function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T | typeof A
   });
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 export function isNotFound(e: unknown): boolean {
   return e instanceof WorkflowNotFoundError || (e as { code?: number })?.code === 5;

@@ -92,6 +92,9 @@ export async function createJudgeloopWorker(
       activities: createActivities(defaultActivityDeps()),
       // Jobs are CPU/GPU heavy: one at a time per worker keeps a laptop responsive; scale with more workers.
       maxConcurrentActivityTaskExecutions: Number(process.env.JUDGELOOP_MAX_ACTIVITIES ?? 2),
+      // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which
+      // a SageMaker job outlives (the next attempt adopts it) and a local job process does not.
+      shutdownGraceTime: `${shutdownGraceSeconds(process.env)} seconds`,
       interceptors: {
         // Tracing's interceptors come first, so the step metric and logs happen inside the activity's span.
         activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor],
@@ -104,6 +107,17 @@ export async function createJudgeloopWorker(
     await connection.close();
     throw err;
   }
+}
+
+/** JUDGELOOP_SHUTDOWN_GRACE_SECONDS (default 10): how long a stopping worker lets its activities finish. */
+export function shutdownGraceSeconds(env: NodeJS.ProcessEnv): number {
+  const raw = env.JUDGELOOP_SHUTDOWN_GRACE_SECONDS;
+  if (raw === undefined || raw === '') return 10;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(`JUDGELOOP_SHUTDOWN_GRACE_SECONDS must be a number of seconds (0 or more), got "${raw}"`);
+  }
+  return seconds;
 }
 
 async function main(): Promise<void> {

@@ -15,9 +15,10 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { joinUri } from '../../core/artifacts';
 import type { ObjectStore } from '../storage';
 import { hashInputs } from '../hashing';
-import type { JobContext, JobProgress, JobResult, JobRunner, JobSpec } from './types';
+import { abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
 import { costUsd } from '../../core/usage';
 import { writeUsageRecord } from './usage-record';
+import { sleep } from '../../core/sleep';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;
@@ -246,9 +247,22 @@ export class LocalJobRunner implements JobRunner {
     const progress: JobProgress = { phase: 'running', jobName: spec.jobName, pid: launch.pid, adopted };
     for (;;) {
       if (ctx.signal.aborted) {
-        ctx.log(`job ${spec.jobName}: cancelled; stopping pid ${launch.pid}`);
+        const reason = abortReasonOf(ctx);
+        // The server gave up on this attempt (timed out, lost, paused, reset): the next attempt adopts the
+        // process, which may already have happened on this very machine, so killing it would kill the work.
+        // A cancellation and a shutdown of this worker stop it: the process is this machine's, and a worker
+        // stopped on purpose takes its work with it (a crashed one leaves it for adoption).
+        if (reason === 'timed-out' || reason === 'not-found' || reason === 'paused' || reason === 'reset') {
+          ctx.log(`job ${spec.jobName}: left running (pid ${launch.pid}) for the next attempt to adopt (this attempt ended: ${reason})`);
+          throw ApplicationFailure.create({
+            type: 'JobLeftRunning',
+            message: `job ${spec.jobName}: this attempt ended (${reason}); pid ${launch.pid} keeps running and the next attempt adopts it`,
+            nonRetryable: false,
+          });
+        }
+        ctx.log(`job ${spec.jobName}: ${reason === 'worker-shutdown' ? 'the worker is shutting down' : 'cancelled'}; stopping pid ${launch.pid}`);
         await this.kill(launch.pid);
-        throw new CancelledFailure(`job ${spec.jobName} cancelled`);
+        throw new CancelledFailure(`job ${spec.jobName} ${reason === 'worker-shutdown' ? 'stopped with its worker' : 'cancelled'}`);
       }
       const chunk = await readFrom(logPath, offset);
       if (chunk.length) {
@@ -356,12 +370,3 @@ async function logTail(file: string, lines: number): Promise<string> {
   return text.split('\n').filter((l) => !l.startsWith(PROGRESS_PREFIX)).slice(-lines - 1).join('\n');
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}

@@ -1,6 +1,7 @@
 /**
  * Reuse across runs: a job is addressed by the hash of its inputs — entry point, hyperparameters, the code of
- * jobs/, and the content of every input channel (each object's key, size and ETag). When a job with the same
+ * jobs/, the content of every input channel (each object's key, size and ETag), and where it runs (the
+ * backend, and on SageMaker the image: another image is other library versions, so other outputs). When a job with the same
  * address has finished anywhere under the storage prefix (another run of the config, or a new run sharing a
  * prefix of its work), its outputs are used as they are instead of running it again. The index lives at
  * `<storage prefix>/cache/jobs/<address>.json`; reused outputs stay where they were written.
@@ -39,10 +40,14 @@ export function listingAddress(prefixUri: string, listed: readonly ListedObject[
   return sha256Hex(canonicalJson(rows));
 }
 
+/** Where a job runs, as far as it changes the outputs: `{ backend: 'local' }`, or SageMaker and its image. */
+export type JobRuntime = { backend: 'local' } | { backend: 'sagemaker'; image: string };
+
 export async function jobAddress(
   store: Pick<ObjectStore, 'list'>,
   spec: JobSpec,
   codeHash: string,
+  runtime: JobRuntime,
   /** Called after each channel is listed (the caller heartbeats: a channel may hold many objects). */
   onChannel: () => void = () => undefined,
 ): Promise<string> {
@@ -51,7 +56,7 @@ export async function jobAddress(
     channels[name] = await channelAddress(store, spec.channels[name]);
     onChannel();
   }
-  return sha256Hex(canonicalJson({ entryPoint: spec.entryPoint, hyperparameters: spec.hyperparameters, code: codeHash, channels }));
+  return sha256Hex(canonicalJson({ entryPoint: spec.entryPoint, hyperparameters: spec.hyperparameters, code: codeHash, channels, runtime }));
 }
 
 const codeHashes = new Map<string, Promise<string>>();
@@ -71,14 +76,18 @@ export function folderCodeHash(dir: string): Promise<string> {
 }
 
 /** Wraps a runner: a job whose address has finished elsewhere is reused; every finished job is indexed. */
-export function reusingRunner(inner: JobRunner, store: ObjectStore, opts: { indexUri: string; jobsDir: string }): JobRunner {
+export function reusingRunner(
+  inner: JobRunner,
+  store: ObjectStore,
+  opts: { indexUri: string; jobsDir: string; runtimeOf: (spec: JobSpec) => JobRuntime },
+): JobRunner {
   return {
     async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
       // Heartbeat before any I/O: a retried activity must show it is alive within the heartbeat timeout
       // while it lists channels and hashes jobs/, before the inner runner's own heartbeats begin.
       const checking = () => ctx.heartbeat({ phase: 'checking', jobName: spec.jobName });
       checking();
-      const address = await jobAddress(store, spec, await folderCodeHash(opts.jobsDir), checking);
+      const address = await jobAddress(store, spec, await folderCodeHash(opts.jobsDir), opts.runtimeOf(spec), checking);
       const entryUri = joinUri(opts.indexUri, `${address}.json`);
       const found = await store.getJson<ReusableJob>(entryUri);
       // The job's own earlier outputs are the runner's business (adoption); another job's are reused when

@@ -189,6 +189,47 @@ export interface FailureClass {
   message: string;
 }
 
+interface FailureRule {
+  kind: FailureKind;
+  retryable: boolean;
+  next: string;
+}
+
+const RETRIED = 'It is retried with backoff.';
+const CAPACITY: FailureRule = { kind: 'capacity', retryable: true, next: 'It is retried with backoff; another instance type or region may have capacity.' };
+const INTERNAL: FailureRule = { kind: 'internal', retryable: true, next: RETRIED };
+const SCRIPT: FailureRule = { kind: 'script', retryable: false, next: 'The job script failed; read its CloudWatch log (/aws/sagemaker/TrainingJobs), fix the cause and rerun.' };
+const VALIDATION: FailureRule = { kind: 'validation', retryable: false, next: 'Fix the job\'s inputs or the backend config and rerun.' };
+const PERMISSION: FailureRule = {
+  kind: 'permission',
+  retryable: false,
+  next: 'Grant the execution role (backend.roleArn) access to the S3 prefixes, ECR image and KMS key, then rerun.',
+};
+
+/** The error classes SageMaker puts at the start of a FailureReason (`AlgorithmError: ...`). */
+const FAILURE_CLASSES: Record<string, FailureRule> = {
+  AlgorithmError: SCRIPT,
+  ClientError: VALIDATION,
+  ValidationException: VALIDATION,
+  CapacityError: CAPACITY,
+  InsufficientCapacityError: CAPACITY,
+  InternalServerError: INTERNAL,
+  InternalFailure: INTERNAL,
+  ServiceUnavailable: INTERNAL,
+  ThrottlingException: { kind: 'throttling', retryable: true, next: RETRIED },
+  AccessDeniedException: PERMISSION,
+};
+
+const PERMISSION_TEXT = /AccessDenied|not authorized|UnauthorizedOperation|permission/i;
+
+/** For reasons without a known leading class: what the text says. */
+const FAILURE_PATTERNS: Array<[RegExp, FailureKind, boolean, string]> = [
+  [/insufficient capacity|unable to provision/i, CAPACITY.kind, true, CAPACITY.next],
+  [/\b(ThrottlingException|Throttling|Rate exceeded|SlowDown)\b/i, 'throttling', true, RETRIED],
+  [/internal (server )?error/i, 'internal', true, RETRIED],
+  [PERMISSION_TEXT, PERMISSION.kind, false, PERMISSION.next],
+];
+
 type DescribeForFailure = Partial<
   Pick<DescribeTrainingJobCommandOutput, 'TrainingJobName' | 'TrainingJobStatus' | 'SecondaryStatus' | 'FailureReason'>
 >;
@@ -196,7 +237,8 @@ type DescribeForFailure = Partial<
 /**
  * Why a Failed (or Stopped) job ended, and whether another attempt can succeed. SageMaker's FailureReason
  * starts with its error class (`AlgorithmError: ...`, `ClientError: ...`, `CapacityError: ...`,
- * `InternalServerError: ...`); the secondary status tells the stopping conditions apart.
+ * `InternalServerError: ...`), which decides when it is one we know; only a reason without one is read for
+ * what it says. The secondary status tells the stopping conditions apart.
  */
 export function classifyFailure(describe: DescribeForFailure): FailureClass {
   const name = describe.TrainingJobName ?? '(unnamed job)';
@@ -226,15 +268,17 @@ export function classifyFailure(describe: DescribeForFailure): FailureClass {
       message: say('was stopped outside this activity (console, CLI or another worker)', 'Rerun the run to start it again.'),
     };
   }
-  const rules: Array<[RegExp, FailureKind, boolean, string]> = [
-    [/^(InsufficientCapacityError|CapacityError)\b|insufficient capacity|unable to provision/i, 'capacity', true, 'It is retried with backoff; another instance type or region may have capacity.'],
-    [/\b(ThrottlingException|Throttling|Rate exceeded|SlowDown)\b/i, 'throttling', true, 'It is retried with backoff.'],
-    [/^(InternalServerError|InternalFailure|ServiceUnavailable)\b|internal (server )?error/i, 'internal', true, 'It is retried with backoff.'],
-    [/AccessDenied|not authorized|UnauthorizedOperation|permission/i, 'permission', false, 'Grant the execution role (backend.roleArn) access to the S3 prefixes, ECR image and KMS key, then rerun.'],
-    [/^AlgorithmError\b/, 'script', false, 'The job script failed; read its CloudWatch log (/aws/sagemaker/TrainingJobs), fix the cause and rerun.'],
-    [/^(ClientError|ValidationException)\b/, 'validation', false, 'Fix the job\'s inputs or the backend config and rerun.'],
-  ];
-  for (const [pattern, kind, retryable, next] of rules) {
+  const leading = /^\s*([A-Za-z]+(?:Error|Exception|Failure|Unavailable))\b/.exec(reason)?.[1];
+  const byClass = leading ? FAILURE_CLASSES[leading] : undefined;
+  // SageMaker names the failure's class first; the text after it is often a traceback, which may mention
+  // anything ("internal error", "permission") without that being the cause. So the class decides when known.
+  if (byClass) {
+    // A ClientError is SageMaker refusing the job's own setup; when that was access to S3, ECR or KMS, the
+    // role is what to fix (still not retried).
+    const rule = leading === 'ClientError' && PERMISSION_TEXT.test(reason) ? PERMISSION : byClass;
+    return { retryable: rule.retryable, kind: rule.kind, message: say('failed', rule.next) };
+  }
+  for (const [pattern, kind, retryable, next] of FAILURE_PATTERNS) {
     if (pattern.test(reason)) return { retryable, kind, message: say('failed', next) };
   }
   // An unknown reason is retried: Temporal's retry policy bounds it, and failing a long run on a transient

@@ -37,8 +37,9 @@ import {
   sagemakerJobName,
   type FailureClass,
 } from './sagemaker-request';
-import type { JobContext, JobProgress, JobResult, JobRunner, JobSpec } from './types';
+import { abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
 import { writeUsageRecord } from './usage-record';
+import { sleep } from '../../core/sleep';
 
 export type SageMakerCommand = CreateTrainingJobCommand | DescribeTrainingJobCommand | StopTrainingJobCommand;
 
@@ -63,6 +64,8 @@ export interface SageMakerRunnerOptions {
   pollMs?: number;
   /** First backoff after a throttled or failed API call; doubles up to 20 s. */
   apiBackoffMs?: number;
+  /** The longest silence between heartbeats while backing off (default min(5 s, pollMs)). */
+  heartbeatEveryMs?: number;
   /** API calls per request before the error goes to Temporal's retry policy. */
   apiTries?: number;
   /** How long to wait for `Stopped` after StopTrainingJob on cancellation. */
@@ -76,6 +79,7 @@ const TERMINAL = new Set(['Completed', 'Failed', 'Stopped']);
 export class SageMakerJobRunner implements JobRunner {
   private readonly pollMs: number;
   private readonly apiBackoffMs: number;
+  private readonly heartbeatEveryMs: number;
   private readonly apiTries: number;
   private readonly stopWaitMs: number;
   private readonly maxAttempts: number;
@@ -84,14 +88,24 @@ export class SageMakerJobRunner implements JobRunner {
   constructor(private readonly opts: SageMakerRunnerOptions) {
     this.pollMs = opts.pollMs ?? opts.backend.pollSeconds * 1000;
     this.apiBackoffMs = opts.apiBackoffMs ?? 1000;
+    this.heartbeatEveryMs = opts.heartbeatEveryMs ?? Math.min(5000, this.pollMs);
     this.apiTries = opts.apiTries ?? 6;
     this.stopWaitMs = opts.stopWaitMs ?? 15 * 60_000;
     this.maxAttempts = opts.maxAttempts ?? 10;
   }
 
-  async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
+  async run(spec: JobSpec, outer: JobContext): Promise<JobResult> {
     const started = Date.now();
     const kind = jobKind(spec.entryPoint);
+    if (this.opts.backend.instanceCount !== 1) {
+      // Every host of a multi-instance job runs the whole entry point: n times the cost for the same outputs.
+      throw ApplicationFailure.create({
+        type: 'ConfigError',
+        message: `job ${spec.jobName}: backend.instanceCount is ${this.opts.backend.instanceCount}, but the jobs do not shard their work across hosts yet; set it to 1`,
+        nonRetryable: true,
+      });
+    }
+    const ctx = rememberingHeartbeats(outer);
     ctx.heartbeat({ phase: 'submitting', jobName: spec.jobName });
     const sourceDirUri = await this.ensureSourceDir(ctx);
 
@@ -117,6 +131,14 @@ export class SageMakerJobRunner implements JobRunner {
         if (status === 'Completed') {
           ctx.log(`SageMaker job ${name} already completed; adopting its outputs`);
           return this.result(spec, existing, 'adopted-finished', started);
+        }
+        if (status === 'Stopping') {
+          // Stopped by an earlier cancellation (or its stopping condition): once it has stopped, the same name
+          // is looked at again, which tells a cancelled job (wanted again: the next attempt) from a failure.
+          ctx.log(`SageMaker job ${name} is stopping; waiting for it to stop before deciding what to run`);
+          await this.poll(spec, name, ctx, true);
+          attempt--;
+          continue;
         }
         if (status === 'Failed' || status === 'Stopped') {
           await this.recordUsage(spec, existing);
@@ -163,13 +185,26 @@ export class SageMakerJobRunner implements JobRunner {
     }
   }
 
-  /** Polls until the job ends, heartbeating its status; on cancellation stops it and throws CancelledFailure. */
+  /**
+   * Polls until the job ends, heartbeating its status. When the activity is aborted, the job is stopped only
+   * if a cancellation was requested: after a worker shutdown, a timeout or a lost attempt it keeps running
+   * (and billing) for the next attempt to adopt, which is what the paid work is for.
+   */
   private async poll(spec: JobSpec, name: string, ctx: JobContext, adopted: boolean): Promise<DescribeTrainingJobCommandOutput> {
     let lastStatus = '';
     for (;;) {
       if (ctx.signal.aborted) {
-        await this.stop(name, spec, ctx, 'the activity was cancelled');
-        throw new CancelledFailure(`job ${spec.jobName} cancelled; SageMaker job ${name} stopped`);
+        const reason = abortReasonOf(ctx);
+        if (reason === 'cancel-requested') {
+          await this.stop(name, spec, ctx, 'the activity was cancelled');
+          throw new CancelledFailure(`job ${spec.jobName} cancelled; SageMaker job ${name} stopped`);
+        }
+        ctx.log(`SageMaker job ${name}: left running for the next attempt to adopt (this attempt ended: ${reason})`);
+        throw ApplicationFailure.create({
+          type: 'JobLeftRunning',
+          message: `job ${spec.jobName}: this attempt ended (${reason}); SageMaker job ${name} keeps running and the next attempt adopts it`,
+          nonRetryable: false,
+        });
       }
       const d = await this.describe(name, ctx);
       if (!d) {
@@ -248,7 +283,8 @@ export class SageMakerJobRunner implements JobRunner {
   /**
    * One API call, retried in place with exponential backoff while the error is retryable (throttling,
    * internal errors): a long poll must not fail its activity on one throttled describe. Other errors, and
-   * the last retryable one, are rethrown as they are for the caller to interpret.
+   * the last retryable one, are rethrown as they are for the caller to interpret. The backoff heartbeats
+   * (the waits add up to ~31 s, longer than a 30 s heartbeat timeout).
    */
   private async call<T>(fn: () => Promise<T>, ctx: JobContext, honourAbort = true): Promise<T> {
     let delay = this.apiBackoffMs;
@@ -257,8 +293,13 @@ export class SageMakerJobRunner implements JobRunner {
         return await fn();
       } catch (err) {
         if (isNotFound(err) || !classifyApiError(err).retryable || tries >= this.apiTries) throw err;
-        ctx.log(`SageMaker API: ${classifyApiError(err).message}; retrying in ${delay} ms`);
-        await sleep(delay, honourAbort ? ctx.signal : undefined);
+        const message = classifyApiError(err).message;
+        ctx.log(`SageMaker API: ${message}; retrying in ${delay} ms`);
+        const signal = honourAbort ? ctx.signal : undefined;
+        for (let waited = 0; waited < delay && !signal?.aborted; waited += this.heartbeatEveryMs) {
+          ctx.heartbeat({ ...lastHeartbeat(ctx), apiRetry: { message, tries, retryingInMs: delay - waited } });
+          await sleep(Math.min(this.heartbeatEveryMs, delay - waited), signal);
+        }
         delay = Math.min(delay * 2, 20_000);
       }
     }
@@ -387,13 +428,24 @@ function apiFailure(err: unknown, what: string): ApplicationFailure {
   });
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+/** A context that remembers its last heartbeat, so a heartbeat sent while backing off repeats the progress. */
+interface RememberingContext extends JobContext {
+  last: JobProgress | null;
 }
+
+function rememberingHeartbeats(ctx: JobContext): RememberingContext {
+  const remembering: RememberingContext = {
+    ...ctx,
+    last: null,
+    heartbeat(details: JobProgress) {
+      if (!details.apiRetry) remembering.last = details;
+      ctx.heartbeat(details);
+    },
+  };
+  return remembering;
+}
+
+function lastHeartbeat(ctx: JobContext): JobProgress {
+  return (ctx as Partial<RememberingContext>).last ?? { phase: 'submitting', jobName: '' };
+}
+

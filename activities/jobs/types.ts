@@ -39,6 +39,8 @@ export interface JobProgress {
   total?: number;
   unit?: string;
   adopted?: boolean;
+  /** SageMaker only: an API call being retried after a throttled or failed attempt. */
+  apiRetry?: { message: string; tries: number; retryingInMs: number };
 }
 
 export interface JobResult {
@@ -57,11 +59,25 @@ export interface JobResult {
   usage: JobUsage;
 }
 
+/**
+ * Why an activity's signal fired, from Temporal's cancellation details. Only `cancel-requested` means that
+ * somebody wants the work to stop (the run, or this step, was cancelled). The others end this attempt only:
+ * `timed-out` and `not-found` (the server already gave up on this attempt and may have started the next one,
+ * which adopts the job), `worker-shutdown`, `paused` and `reset`. `unknown`: aborted without details.
+ */
+export type AbortReason = 'cancel-requested' | 'worker-shutdown' | 'timed-out' | 'not-found' | 'paused' | 'reset' | 'unknown';
+
 export interface JobContext {
   heartbeat(details: JobProgress): void;
-  /** Aborted when the activity is cancelled (or its worker shuts down). */
+  /** Aborted when the activity is cancelled, times out, or its worker shuts down (see abortReason). */
   signal: AbortSignal;
+  /** Why `signal` fired; absent (as in tests that build their own context) reads as `unknown`. */
+  abortReason?(): AbortReason;
   log(line: string): void;
+}
+
+export function abortReasonOf(ctx: JobContext): AbortReason {
+  return ctx.abortReason?.() ?? 'unknown';
 }
 
 export interface JobRunner {

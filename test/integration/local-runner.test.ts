@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { LocalJobRunner } from '../../activities/jobs/local-runner';
-import type { JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
+import { getEventListeners } from 'node:events';
+import type { AbortReason, JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
 import { ObjectStore, createS3Client } from '../../activities/storage';
 import { PROJECT_ROOT } from '../../activities';
 import { startTestServices, type TestServices } from '../support/services';
@@ -56,10 +57,13 @@ function spec(name: string, hps: Record<string, string | number | boolean>): Job
   };
 }
 
-function context(signal = new AbortController().signal): JobContext & { beats: JobProgress[]; lines: string[] } {
+function context(
+  signal = new AbortController().signal,
+  reason: AbortReason = 'cancel-requested',
+): JobContext & { beats: JobProgress[]; lines: string[] } {
   const beats: JobProgress[] = [];
   const lines: string[] = [];
-  return { beats, lines, heartbeat: (d) => beats.push(d), signal, log: (l) => lines.push(l) };
+  return { beats, lines, heartbeat: (d) => beats.push(d), signal, abortReason: () => reason, log: (l) => lines.push(l) };
 }
 
 function launches(name: string): number {
@@ -79,6 +83,14 @@ test('a job runs with its channels, reports progress, and its outputs land in S3
   // Once the outputs are in S3, the job folder keeps its records and log, not its copies of data and models.
   for (const heavy of ['channels', 'model', 'checkpoints']) assert.equal(existsSync(path.join(workDir, 'job-ok', heavy)), false, heavy);
   for (const kept of ['job.log', 'launch.json', 'exit.json']) assert.ok(existsSync(path.join(workDir, 'job-ok', kept)), kept);
+});
+
+test('polling leaves no abort listeners on the activity signal (they piled up into MaxListenersExceededWarning)', async () => {
+  const controller = new AbortController();
+  // 100 ms polls over ~1.5 s: more than the 10 listeners Node warns at.
+  const result = await runner().run(spec('job-listeners', { seconds: 1.5, marker: 'l' }), context(controller.signal));
+  assert.equal(result.how, 'ran');
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
 });
 
 test('a finished job is adopted on retry instead of running again', async () => {
@@ -125,6 +137,39 @@ test('cancellation stops the job process', async () => {
   await assert.rejects(running, (err) => err instanceof CancelledFailure);
   assert.throws(() => process.kill(pid, 0), 'the job process is gone');
   assert.equal(await store.exists(`s3://${services.s3.bucket}/jobs/job-cancel/_job.json`), false);
+});
+
+test('an attempt the server gave up on (timed out) leaves the process for the next attempt, which adopts it', async () => {
+  const controller = new AbortController();
+  const name = 'job-timed-out';
+  const s = spec(name, { seconds: 3, marker: 'kept' });
+  const ctx = context(controller.signal, 'timed-out');
+  const running = runner().run(s, ctx);
+  const launchFile = path.join(workDir, name, 'launch.json');
+  while (!existsSync(launchFile)) await new Promise((r) => setTimeout(r, 100));
+  const pid = JSON.parse(readFileSync(launchFile, 'utf8')).pid as number;
+  await new Promise((r) => setTimeout(r, 300));
+  controller.abort();
+  await assert.rejects(running, (err) => err instanceof ApplicationFailure && err.type === 'JobLeftRunning' && !err.nonRetryable);
+  assert.doesNotThrow(() => process.kill(pid, 0), 'the job process keeps running');
+  assert.ok(ctx.lines.some((l) => l.includes('left running') && l.includes('timed-out')), ctx.lines.join('\n'));
+
+  const next = await runner().run(s, context());
+  assert.equal(next.how, 'adopted-running');
+  assert.equal(launches(name), 1, 'never started twice');
+  assert.equal(JSON.parse((await store.getBytes(`${next.modelUri}/result.txt`))!.toString()).marker, 'kept');
+});
+
+test('a shutdown of the worker stops its local job process (a graceful stop takes the machine\'s work with it)', async () => {
+  const controller = new AbortController();
+  const running = runner().run(spec('job-shutdown', { seconds: 30 }), context(controller.signal, 'worker-shutdown'));
+  const launchFile = path.join(workDir, 'job-shutdown', 'launch.json');
+  while (!existsSync(launchFile)) await new Promise((r) => setTimeout(r, 100));
+  const pid = JSON.parse(readFileSync(launchFile, 'utf8')).pid as number;
+  await new Promise((r) => setTimeout(r, 300));
+  controller.abort();
+  await assert.rejects(running, (err) => err instanceof CancelledFailure && /stopped with its worker/.test(err.message));
+  assert.throws(() => process.kill(pid, 0), 'the job process is gone');
 });
 
 test('a script error fails without retry and shows the log tail', async () => {

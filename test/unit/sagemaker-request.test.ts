@@ -267,6 +267,17 @@ test('classifyFailure: retryable capacity and internal errors, fail-fast script,
     [{ TrainingJobStatus: 'Failed', SecondaryStatus: 'MaxWaitTimeExceeded' }, 'capacity', true],
     [{ TrainingJobStatus: 'Stopped', SecondaryStatus: 'Stopped' }, 'stopped', false],
     [{ FailureReason: 'Something new' }, 'unknown', true],
+    // The leading class decides: a script's traceback that mentions an internal error, capacity or
+    // throttling is still the script failing, and is not retried as a new paid job.
+    [{ FailureReason: 'AlgorithmError: ExecuteUserScriptError: RuntimeError: CUDA error: an internal error was encountered' }, 'script', false],
+    [{ FailureReason: 'AlgorithmError: Traceback ... botocore.exceptions.ClientError: ThrottlingException: Rate exceeded' }, 'script', false],
+    [{ FailureReason: 'AlgorithmError: ValueError: insufficient capacity in the KV cache for 4096 tokens' }, 'script', false],
+    [{ FailureReason: 'ClientError: internal error while validating the input channels' }, 'validation', false],
+    [{ FailureReason: 'InternalServerError: AlgorithmError reported by the platform' }, 'internal', true],
+    [{ FailureReason: '  CapacityError: leading spaces are tolerated' }, 'capacity', true],
+    // Without a known class the text is read.
+    [{ FailureReason: 'We encountered an internal server error.' }, 'internal', true],
+    [{ FailureReason: 'SomeNewError: User is not authorized to perform kms:Decrypt' }, 'permission', false],
   ];
   for (const [fields, kind, retryable] of cases) {
     const got = classifyFailure({ TrainingJobName: 'j1', TrainingJobStatus: 'Failed', ...fields } as Parameters<typeof classifyFailure>[0]);

@@ -26,7 +26,7 @@ import {
   type SageMakerApi,
   type SageMakerCommand,
 } from '../../activities/jobs/sagemaker-runner';
-import type { JobContext, JobProgress, JobSpec, JobUsage } from '../../activities/jobs/types';
+import type { AbortReason, JobContext, JobProgress, JobSpec, JobUsage } from '../../activities/jobs/types';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
 
 let jobsDir = '';
@@ -129,7 +129,8 @@ function memoryStore() {
   };
 }
 
-function context(onHeartbeat?: (d: JobProgress, abort: () => void) => void) {
+/** A job context whose abort (from onHeartbeat) reports `reason`, as Temporal's cancellation details do. */
+function context(onHeartbeat?: (d: JobProgress, abort: () => void) => void, reason: AbortReason = 'cancel-requested') {
   const controller = new AbortController();
   const heartbeats: JobProgress[] = [];
   const logs: string[] = [];
@@ -139,18 +140,19 @@ function context(onHeartbeat?: (d: JobProgress, abort: () => void) => void) {
       onHeartbeat?.(d, () => controller.abort());
     },
     signal: controller.signal,
+    abortReason: () => reason,
     log: (line) => logs.push(line),
   };
   return { ctx, heartbeats, logs };
 }
 
-function setup(script: ConstructorParameters<typeof FakeSageMaker>[0]) {
+function setup(script: ConstructorParameters<typeof FakeSageMaker>[0], backendOverride: SageMakerBackend = backend) {
   const client = new FakeSageMaker(script);
   const store = memoryStore();
   const runner = new SageMakerJobRunner({
     client,
     store,
-    backend,
+    backend: backendOverride,
     codeUri: 's3://b/runs/code/',
     checkpointUri: 's3://b/runs/checkpoints/',
     jobsDir,
@@ -321,6 +323,25 @@ test('ThrottlingException on describe is retried in place with backoff', async (
   assert.equal(logs.filter((l) => /ThrottlingException: Rate exceeded; retrying/.test(l)).length, 2);
 });
 
+test('backing off on throttling heartbeats at least every heartbeatEveryMs, repeating the last progress', async () => {
+  const request = await expectedRequest();
+  const throttled = () => apiError('ThrottlingException', 'Rate exceeded');
+  const client = new FakeSageMaker({
+    describe: { 'judgeloop-demo-i1-train': [notFound(), throttled(), throttled(), described(request, 'InProgress', 'Training'), completed(request)] },
+  });
+  const runner = new SageMakerJobRunner({
+    client, store: memoryStore(), backend, codeUri: 's3://b/runs/code/', checkpointUri: 's3://b/runs/checkpoints/', jobsDir,
+    pollMs: 1, apiBackoffMs: 4, heartbeatEveryMs: 1,
+  });
+  const { ctx, heartbeats } = context();
+  await runner.run(spec, ctx);
+  const backoff = heartbeats.filter((h) => h.apiRetry);
+  // Two throttled describes: waits of 4 and 8 ms, one heartbeat per millisecond of each.
+  assert.equal(backoff.length, 4 + 8);
+  assert.deepEqual(backoff[0], { phase: 'submitting', jobName: spec.jobName, apiRetry: { message: 'ThrottlingException: Rate exceeded', tries: 1, retryingInMs: 4 } });
+  assert.deepEqual(backoff.at(-1)!.apiRetry, { message: 'ThrottlingException: Rate exceeded', tries: 2, retryingInMs: 1 });
+});
+
 test('throttling that does not clear becomes a retryable activity failure', async () => {
   const { runner } = setup({ describe: { 'judgeloop-demo-i1-train': [apiError('ThrottlingException', 'Rate exceeded')] } });
   const err = await rejection(runner.run(spec, context().ctx));
@@ -430,6 +451,72 @@ test('cancellation sends StopTrainingJob, waits for Stopped, then throws Cancell
     describe: { 'judgeloop-demo-i1-train': [described(request, 'Stopped', 'Stopped')], 'judgeloop-demo-i1-train-r2': [notFound(), completed(second)] },
   });
   assert.equal((await rerun.runner.run(spec, context().ctx)).how, 'ran');
+});
+
+for (const reason of ['worker-shutdown', 'timed-out', 'not-found', 'paused', 'unknown'] as const) {
+  test(`an attempt that ends without a cancel request (${reason}) leaves the job running, and the next attempt adopts it`, async () => {
+    const request = await expectedRequest();
+    const { client, runner, store } = setup({
+      describe: { 'judgeloop-demo-i1-train': [notFound(), described(request, 'InProgress', 'Training')] },
+    });
+    const { ctx, logs } = context((d, abort) => {
+      if (d.status === 'InProgress') abort();
+    }, reason);
+    const err = await rejection(runner.run(spec, ctx));
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'JobLeftRunning');
+    assert.equal(err.nonRetryable, false);
+    assert.ok(!client.ops().some((o) => o.startsWith('stop')), `no StopTrainingJob: ${client.ops()}`);
+    assert.ok(logs.some((l) => l.includes(`left running for the next attempt to adopt (this attempt ended: ${reason})`)), logs.join('\n'));
+    assert.deepEqual(store.usage(), {}, 'nothing ended, so nothing is recorded yet');
+
+    const next = setup({ describe: { 'judgeloop-demo-i1-train': [described(request, 'InProgress', 'Training'), completed(request)] } });
+    const result = await next.runner.run(spec, context().ctx);
+    assert.equal(result.how, 'adopted-running');
+    assert.ok(!next.client.ops().some((o) => o.startsWith('create')));
+  });
+}
+
+test('an attempt that finds its job Stopping waits for it to stop: a cancelled job runs again as the next attempt, a job stopped by its runtime limit fails', async () => {
+  const request = await expectedRequest();
+  const second = await expectedRequest(2);
+  const cancelled = setup({
+    describe: {
+      'judgeloop-demo-i1-train': [described(request, 'Stopping', 'Stopping'), described(request, 'Stopping', 'Stopping'), described(request, 'Stopped', 'Stopped', { BillableTimeInSeconds: 60 })],
+      'judgeloop-demo-i1-train-r2': [notFound(), completed(second)],
+    },
+  });
+  const result = await cancelled.runner.run(spec, context().ctx);
+  assert.equal(result.how, 'ran');
+  assert.deepEqual(cancelled.client.ops(), [
+    'describe judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train',
+    'describe judgeloop-demo-i1-train-r2',
+    'create judgeloop-demo-i1-train-r2',
+    'describe judgeloop-demo-i1-train-r2',
+  ]);
+  assert.equal(cancelled.store.usage()['judgeloop-demo-i1-train'].status, 'Stopped');
+
+  const limited = setup({
+    describe: { 'judgeloop-demo-i1-train': [described(request, 'Stopping', 'Stopping'), described(request, 'Stopped', 'MaxRuntimeExceeded')] },
+  });
+  const err = await rejection(limited.runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.nonRetryable, true);
+  assert.match(err.message, /ran longer than backend\.maxRuntimeHours/);
+  assert.ok(!limited.client.ops().some((o) => o.startsWith('create')));
+});
+
+test('instanceCount > 1 is refused before anything is created (every host would run the whole job)', async () => {
+  const { client, runner } = setup({ describe: {} }, SageMakerBackend.parse({ ...SAGEMAKER_BACKEND_INPUT, instanceCount: 2 }));
+  const err = await rejection(runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.type, 'ConfigError');
+  assert.equal(err.nonRetryable, true);
+  assert.match(err.message, /backend\.instanceCount is 2, but the jobs do not shard their work across hosts yet; set it to 1/);
+  assert.deepEqual(client.ops(), []);
 });
 
 test('a job stopped by someone else fails non-retryably; a permission error on create fails fast', async () => {

@@ -225,10 +225,16 @@ test('jobAddress: the same inputs anywhere give the same address; any input chan
     hyperparameters: hps,
     outputUri: `s3://b/runs/${run}/iter-1/sample/job`,
   });
-  const a = await jobAddress(store, spec('a'), 'code1');
-  assert.equal(await jobAddress(store, spec('b'), 'code1'), a, 'other run, same content (order and _-files ignored)');
-  assert.notEqual(await jobAddress(store, spec('b'), 'code2'), a, 'other jobs/ code');
-  assert.notEqual(await jobAddress(store, spec('b', { num_samples: 8 }), 'code1'), a, 'other hyperparameters');
-  assert.notEqual(await jobAddress(store, { ...spec('b'), channels: { ...spec('b').channels, model: 's3://b/runs/c/models/seed' } }, 'code1'), a, 'other model bytes');
+  const local = { backend: 'local' } as const;
+  const a = await jobAddress(store, spec('a'), 'code1', local);
+  assert.equal(await jobAddress(store, spec('b'), 'code1', local), a, 'other run, same content (order and _-files ignored)');
+  assert.notEqual(await jobAddress(store, spec('b'), 'code2', local), a, 'other jobs/ code');
+  assert.notEqual(await jobAddress(store, spec('b', { num_samples: 8 }), 'code1', local), a, 'other hyperparameters');
+  assert.notEqual(await jobAddress(store, { ...spec('b'), channels: { ...spec('b').channels, model: 's3://b/runs/c/models/seed' } }, 'code1', local), a, 'other model bytes');
+  const image = (tag: string) => ({ backend: 'sagemaker', image: `763104351884.dkr.ecr.us-east-1.amazonaws.com/vllm:${tag}` }) as const;
+  const onSageMaker = await jobAddress(store, spec('b'), 'code1', image('0.6'));
+  assert.notEqual(onSageMaker, a, 'another backend');
+  assert.notEqual(await jobAddress(store, spec('b'), 'code1', image('0.7')), onSageMaker, 'another image');
+  assert.equal(await jobAddress(store, spec('a'), 'code1', image('0.6')), onSageMaker, 'the same image, same content');
   assert.equal(await channelAddress(store, 's3://b/runs/a/models/seed/'), await channelAddress(store, 's3://b/runs/a/models/seed'));
 });

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ActivityCancellationDetails, CancelledFailure } from '@temporalio/common';
+import { abortReason } from '../../activities/context';
+import { shutdownGraceSeconds } from '../../workers/main';
+
+test('abortReason: Temporal\'s cancellation details as one reason; a cancel request wins', () => {
+  const cases: Array<[ConstructorParameters<typeof ActivityCancellationDetails>[0] | undefined, string]> = [
+    [undefined, 'unknown'],
+    [{}, 'unknown'],
+    [{ cancelRequested: true }, 'cancel-requested'],
+    [{ cancelRequested: true, workerShutdown: true }, 'cancel-requested'],
+    [{ workerShutdown: true }, 'worker-shutdown'],
+    [{ timedOut: true }, 'timed-out'],
+    [{ notFound: true }, 'not-found'],
+    [{ paused: true }, 'paused'],
+    [{ reset: true }, 'reset'],
+  ];
+  for (const [options, want] of cases) {
+    assert.equal(abortReason(options === undefined ? undefined : new ActivityCancellationDetails(options)), want, JSON.stringify(options));
+  }
+  // A worker shutting down cancels its activities with empty details; the signal's reason says why.
+  const none = new ActivityCancellationDetails({});
+  assert.equal(abortReason(none, new CancelledFailure('WORKER_SHUTDOWN')), 'worker-shutdown');
+  assert.equal(abortReason(none, new CancelledFailure('TIMED_OUT')), 'timed-out');
+  assert.equal(abortReason(none, new CancelledFailure('HEARTBEAT_DETAILS_CONVERSION_FAILED')), 'unknown');
+  assert.equal(abortReason(new ActivityCancellationDetails({ cancelRequested: true }), new CancelledFailure('WORKER_SHUTDOWN')), 'cancel-requested');
+});
+
+test('shutdownGraceSeconds: 10 by default, a number of seconds otherwise, a clear error for anything else', () => {
+  assert.equal(shutdownGraceSeconds({}), 10);
+  assert.equal(shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: '' }), 10);
+  assert.equal(shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: '0' }), 0);
+  assert.equal(shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: '2.5' }), 2.5);
+  for (const bad of ['-1', 'ten', '10s']) {
+    assert.throws(() => shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: bad }), new RegExp(`JUDGELOOP_SHUTDOWN_GRACE_SECONDS must be a number of seconds \\(0 or more\\), got "${bad}"`));
+  }
+});
