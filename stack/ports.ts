@@ -1,6 +1,7 @@
 /**
  * TCP port helpers: is a port free, pick a free one, and the port-in-use check that names the service.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import { PortInUseError, StackError } from './errors';
 
@@ -36,26 +37,40 @@ export function isListening(port: number, host = LOCALHOST, timeoutMs = 1000): P
 // Ports handed out recently by this process: two freePort() calls before either port is bound must differ.
 const recentlyHandedOut = new Set<number>();
 
-/** A port that is free right now on host (the OS picks it). Bind it soon: another process could take it. */
-export async function freePort(host = LOCALHOST): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = net.createServer();
-      server.unref();
-      server.once('error', reject);
-      server.listen({ port: 0, host, exclusive: true }, () => {
-        const address = server.address();
-        const p = typeof address === 'object' && address ? address.port : 0;
-        server.close(() => resolve(p));
-      });
-    });
-    if (port && !recentlyHandedOut.has(port)) {
-      recentlyHandedOut.add(port);
-      if (recentlyHandedOut.size > 256) recentlyHandedOut.delete(recentlyHandedOut.values().next().value as number);
-      return port;
-    }
+/** Linux's range for ephemeral ports (`port: 0` binds and outgoing connections); the usual default elsewhere. */
+export function ephemeralPortRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi) && lo > 0 && hi >= lo && hi <= 65535) return [lo, hi];
+  } catch {
+    /* not Linux, or not readable */
   }
-  throw new Error(`could not find a free TCP port on ${host}`);
+  return [32768, 60999];
+}
+
+/**
+ * Where freePort looks: below the ephemeral range (or above it when it starts too low). A port the kernel
+ * hands out for `port: 0` can be taken again by anything that asks the kernel, like the Temporal dev server
+ * opening its internal ports between our choosing a port and the S3 server binding it (a flake seen in
+ * stack.test.ts). Ports outside that range are only ever taken by someone naming them.
+ */
+export function portSearchRange([lo, hi]: [number, number]): [number, number] {
+  if (lo - 1 >= 20_000 + 1000) return [20_000, lo - 1];
+  if (hi + 1 <= 65_535 - 1000) return [hi + 1, 65_535];
+  return [10_000, 65_535];
+}
+
+/** A port that is free right now on host, outside the ephemeral range (see portSearchRange). Bind it soon. */
+export async function freePort(host = LOCALHOST): Promise<number> {
+  const [lo, hi] = portSearchRange(ephemeralPortRange());
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (recentlyHandedOut.has(port) || !(await isPortFree(port, host))) continue;
+    recentlyHandedOut.add(port);
+    if (recentlyHandedOut.size > 256) recentlyHandedOut.delete(recentlyHandedOut.values().next().value as number);
+    return port;
+  }
+  throw new Error(`could not find a free TCP port on ${host} between ${lo} and ${hi}`);
 }
 
 /** Throws a PortInUseError naming the service and the flag that moves it unless host:port is free. */
