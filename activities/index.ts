@@ -11,6 +11,7 @@ import { defaultCheckpointUri, defaultCodeUri, jobKind } from './jobs/sagemaker-
 import { SageMakerJobRunner } from './jobs/sagemaker-runner';
 import { budgetAdmission } from './jobs/usage-record';
 import { reusingRunner } from './jobs/reuse';
+import { createConfigActivities } from './config';
 import { createPrepareActivities } from './prepare';
 import { createSampleActivities } from './sample';
 import { createScoreActivities } from './score';
@@ -28,6 +29,7 @@ import { cacheIndexUri } from '../core/artifacts';
 
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createConfigActivities(),
     ...createPrepareActivities(deps),
     ...createSampleActivities(deps),
     ...createScoreActivities(deps),

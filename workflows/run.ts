@@ -12,11 +12,12 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { formatConfigProblems, validateConfig } from '../core/config';
+import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config';
 import {
   PROGRESS_QUERY,
   iterationWorkflowId,
@@ -46,6 +47,12 @@ export const RUN_REPORT_PATCH = 'run-report-v1';
 /** The warm start (config `warmStart`) runs before iteration 0; configs without it never reach this marker. */
 export const WARM_START_PATCH = 'warm-start-v1';
 
+/**
+ * New runs resolve their config (schema defaults, dated data) in a local activity, whose result the history
+ * records; runs started before validate it here, in workflow code, as they did when they were recorded.
+ */
+export const CONFIG_OUTSIDE_WORKFLOW_PATCH = 'config-outside-workflow-v1';
+
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
 /** When a Temporal Schedule started this run: its scheduled (not actual) start time; null otherwise. */
@@ -68,19 +75,30 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
   }
 }
 
-async function run(rawConfig: unknown): Promise<RunSummary> {
+/** The validated config with its dated data filled in; a config with problems fails the run, naming them. */
+async function resolveConfig(rawConfig: unknown): Promise<RunConfig> {
+  // A scheduled run reads the data of its scheduled time (a backfilled one, of its own past day).
+  const dataTime = scheduledTime() ?? workflowInfo().startTime;
+  if (patched(CONFIG_OUTSIDE_WORKFLOW_PATCH)) {
+    const { resolveRunConfig } = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+    const resolved = await resolveRunConfig({ rawConfig, dataTime: dataTime.toISOString() });
+    // Thrown as a non-retryable failure: a plain exception would fail the workflow task and retry forever.
+    if (!resolved.ok) throw ApplicationFailure.nonRetryable(resolved.message, 'ConfigError', { problems: resolved.problems });
+    return resolved.config;
+  }
   const validated = validateConfig(rawConfig);
   if (!validated.ok) {
-    // Thrown as a non-retryable failure: a plain exception would fail the workflow task and retry forever.
     throw ApplicationFailure.nonRetryable(formatConfigProblems(validated.problems, 'the run config'), 'ConfigError', {
       problems: validated.problems,
     });
   }
+  return withDatedData(validated.config, dataTime, validated.config.schedule?.timezone ?? 'UTC');
+}
+
+async function run(rawConfig: unknown): Promise<RunSummary> {
+  const config = await resolveConfig(rawConfig);
   const runId = workflowInfo().workflowId;
-  // A scheduled run reads the data of its scheduled time (a backfilled one, of its own past day).
   const scheduledFor = scheduledTime();
-  const dataTime = scheduledFor ?? workflowInfo().startTime;
-  const config = withDatedData(validated.config, dataTime, validated.config.schedule?.timezone ?? 'UTC');
   const progress: RunProgress = {
     runId,
     iterations: config.loop.iterations,
