@@ -27,6 +27,7 @@ import { createActivities, defaultActivityDeps } from '../activities';
 import { connectOptions, describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
 import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from './telemetry';
 import { describeTracing, startWorkerTracing } from './otel';
+import { keepAliveInterceptor } from './keep-alive';
 
 /** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
 export interface WorkerTelemetry {
@@ -97,7 +98,7 @@ export async function createJudgeloopWorker(
       shutdownGraceTime: `${shutdownGraceSeconds(process.env)} seconds`,
       interceptors: {
         // Tracing's interceptors come first, so the step metric and logs happen inside the activity's span.
-        activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor],
+        activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor, keepAliveInterceptor],
         ...(telemetry.clientInterceptors?.length ? { client: { workflow: telemetry.clientInterceptors } } : {}),
       },
       ...(telemetry.sinks ? { sinks: telemetry.sinks } : {}),

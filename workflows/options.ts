@@ -22,12 +22,15 @@ export function jobActivityOptions(config: RunConfig): ActivityOptions {
   };
 }
 
-/** Streaming steps over S3 (ingest, score, pair): bounded, heartbeating while they stream. */
+/**
+ * Streaming steps over S3 (ingest, score, pair): bounded, heartbeating while they stream, and between their
+ * own heartbeats by the worker's keep-alive (workers/keep-alive.ts), so a dead worker is noticed within the
+ * heartbeat timeout even during one long call such as uploading a seed model.
+ */
 export function dataActivityOptions(config: RunConfig): ActivityOptions {
   return {
     startToCloseTimeout: '2 hours',
-    // Uploading a large seed model is one long call without row-level heartbeats.
-    heartbeatTimeout: `${Math.max(config.timeouts.heartbeatTimeoutSeconds, 300)} seconds`,
+    heartbeatTimeout: `${config.timeouts.heartbeatTimeoutSeconds} seconds`,
     retry,
   };
 }

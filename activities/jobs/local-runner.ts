@@ -9,13 +9,13 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { joinUri } from '../../core/artifacts';
 import type { ObjectStore } from '../storage';
 import { hashInputs } from '../hashing';
-import { abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
+import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
 import { costUsd } from '../../core/usage';
 import { writeUsageRecord } from './usage-record';
 import { sleep } from '../../core/sleep';
@@ -39,6 +39,8 @@ export interface LocalRunnerOptions {
   pricePerHour?: number;
   /** Called before a job process is launched (not when one is adopted); throws to refuse it (the budget). */
   admit?: (spec: JobSpec) => Promise<void>;
+  /** Entry point → the output file it writes last (default COMPLETION_FILES). */
+  completionFiles?: Readonly<Record<string, string>>;
 }
 
 interface LaunchRecord {
@@ -144,6 +146,19 @@ export class LocalJobRunner implements JobRunner {
         // A script error repeats on retry; a process killed by a signal (OOM, lost machine) may not.
         nonRetryable: exit.exitCode > 0 && exit.exitCode < 128,
         details: [{ jobName: spec.jobName, exitCode: exit.exitCode, logFile: path.join(dir, 'job.log') }],
+      });
+    }
+
+    const completion = (this.opts.completionFiles ?? COMPLETION_FILES)[spec.entryPoint];
+    if (completion && !(await isFile(path.join(dir, 'output', completion)))) {
+      // Exit code 0 but not the file the script writes last: it did not finish (killed after a partial
+      // write, or a broken image). Forget the exit so the retry runs it again instead of adopting it.
+      await rm(path.join(dir, 'exit.json'), { force: true });
+      throw ApplicationFailure.create({
+        type: 'JobIncomplete',
+        message: `job ${spec.jobName} (${spec.entryPoint}) exited with code 0 without writing output/${completion}, the file it writes last; it is run again`,
+        nonRetryable: false,
+        details: [{ jobName: spec.jobName, logFile: path.join(dir, 'job.log') }],
       });
     }
 
@@ -341,6 +356,10 @@ async function isSameProcessAlive(launch: LaunchRecord): Promise<boolean> {
   // A zombie (exited, not yet reaped by its parent) is not running.
   const stat = await readFile(`/proc/${launch.pid}/stat`, 'utf8').catch(() => '');
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => null))?.isFile() ?? false;
 }
 
 async function readJson<T>(file: string): Promise<T | null> {

@@ -37,7 +37,7 @@ import {
   sagemakerJobName,
   type FailureClass,
 } from './sagemaker-request';
-import { abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
+import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
 import { writeUsageRecord } from './usage-record';
 import { sleep } from '../../core/sleep';
 
@@ -72,6 +72,8 @@ export interface SageMakerRunnerOptions {
   stopWaitMs?: number;
   /** Job names tried per workflow job name (each a new SageMaker job) before giving up. */
   maxAttempts?: number;
+  /** Entry point → the output file it writes last (default COMPLETION_FILES). */
+  completionFiles?: Readonly<Record<string, string>>;
 }
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Stopped']);
@@ -129,8 +131,13 @@ export class SageMakerJobRunner implements JobRunner {
           continue;
         }
         if (status === 'Completed') {
-          ctx.log(`SageMaker job ${name} already completed; adopting its outputs`);
-          return this.result(spec, existing, 'adopted-finished', started);
+          if (await this.finished(spec, existing)) {
+            ctx.log(`SageMaker job ${name} already completed; adopting its outputs`);
+            return this.result(spec, existing, 'adopted-finished', started);
+          }
+          await this.recordUsage(spec, existing);
+          ctx.log(`SageMaker job ${name} completed without ${this.completionFile(spec)}; starting the next attempt`);
+          continue;
         }
         if (status === 'Stopping') {
           // Stopped by an earlier cancellation (or its stopping condition): once it has stopped, the same name
@@ -158,7 +165,16 @@ export class SageMakerJobRunner implements JobRunner {
       }
 
       const final = await this.poll(spec, name, ctx, how !== 'ran');
-      if (final.TrainingJobStatus === 'Completed') return this.result(spec, final, how, started);
+      if (final.TrainingJobStatus === 'Completed') {
+        if (await this.finished(spec, final)) return this.result(spec, final, how, started);
+        await this.recordUsage(spec, final);
+        // The next activity attempt finds this job Completed but unfinished, and runs the next one.
+        throw ApplicationFailure.create({
+          type: 'JobIncomplete',
+          message: `job ${spec.jobName} (${spec.entryPoint}): SageMaker job ${name} completed without writing ${this.completionFile(spec)}, the file the script writes last; it is run again as a new job`,
+          nonRetryable: false,
+        });
+      }
       await this.recordUsage(spec, final);
       throw jobFailure(spec, name, classifyFailure(final));
     }
@@ -303,6 +319,17 @@ export class SageMakerJobRunner implements JobRunner {
         delay = Math.min(delay * 2, 20_000);
       }
     }
+  }
+
+  /** Whether a Completed job wrote the file its entry point writes last (COMPLETION_FILES). */
+  private async finished(spec: JobSpec, d: DescribeTrainingJobCommandOutput): Promise<boolean> {
+    const file = (this.opts.completionFiles ?? COMPLETION_FILES)[spec.entryPoint];
+    if (!file) return true;
+    return this.opts.store.exists(joinUri(outputLocations(d, spec.outputUri).outputDataUri, file));
+  }
+
+  private completionFile(spec: JobSpec): string {
+    return `output/data/${(this.opts.completionFiles ?? COMPLETION_FILES)[spec.entryPoint]}`;
   }
 
   private async result(spec: JobSpec, d: DescribeTrainingJobCommandOutput, how: JobResult['how'], started: number): Promise<JobResult> {

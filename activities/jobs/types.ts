@@ -83,3 +83,14 @@ export function abortReasonOf(ctx: JobContext): AbortReason {
 export interface JobRunner {
   run(spec: JobSpec, ctx: JobContext): Promise<JobResult>;
 }
+
+/**
+ * The file each entry point writes last, into its output data folder: a job that exits 0 (or a SageMaker job
+ * that completes) without it did not finish, and is run again rather than adopted. Entry points not listed
+ * (test fixtures) are taken at their exit code.
+ */
+export const COMPLETION_FILES: Readonly<Record<string, string>> = {
+  'generate.py': 'generation_summary.json',
+  'train_dpo.py': 'train_summary.json',
+  'train_sft.py': 'train_summary.json',
+};

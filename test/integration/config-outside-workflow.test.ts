@@ -83,7 +83,7 @@ test('a new run records its resolved config (defaults, dated data) and replays w
   assert.match(resolved.config.data.train.uri, new RegExp(`/dated/(${today}|\\d{4}-\\d{2}-\\d{2})/train\\.jsonl$`));
   assert.ok(!resolved.config.data.train.uri.includes('{date}'));
 
-  const [outcome] = await replayHistories([{ workflowId, history, source: 'recorded now' }], guarded, []);
+  const [outcome] = await replayHistories([{ workflowId, history, source: 'recorded now' }], guarded);
   assert.equal(outcome.deterministic, true, outcome.error);
 });
 
@@ -95,7 +95,7 @@ test(`the stubs bite: a run recorded before ${CONFIG_OUTSIDE_WORKFLOW_PATCH} val
   const runFile = run.files.find((f) => !/-iter-\d+/.test(f))!;
   assert.ok(readdirSync(file).includes(path.basename(runFile)));
   const old = await readHistoryFile(path.join(file, runFile));
-  const [stubbed] = await replayHistories([old], guarded, []);
+  const [stubbed] = await replayHistories([old], guarded);
   assert.equal(stubbed.deterministic, false);
   assert.match(stubbed.error ?? '', /validateConfig ran in workflow code/);
 });

@@ -35,8 +35,9 @@ after(async () => {
   await services?.stop();
 });
 
-function runner(): LocalJobRunner {
+function runner(opts: { completionFiles?: Record<string, string> } = {}): LocalJobRunner {
   return new LocalJobRunner({
+    ...opts,
     store,
     projectRoot: PROJECT_ROOT,
     python: process.env.JUDGELOOP_TEST_PYTHON ?? 'python3',
@@ -170,6 +171,24 @@ test('a shutdown of the worker stops its local job process (a graceful stop take
   controller.abort();
   await assert.rejects(running, (err) => err instanceof CancelledFailure && /stopped with its worker/.test(err.message));
   assert.throws(() => process.kill(pid, 0), 'the job process is gone');
+});
+
+test('a job that exits 0 without the file it writes last is run again, never adopted as done', async () => {
+  const name = 'job-incomplete';
+  const s = spec(name, { seconds: 0.2, marker: 'second', incomplete_once: true });
+  const r = runner({ completionFiles: { 'sleepy.py': 'pid.txt' } });
+  await assert.rejects(r.run(s, context()), (err) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'JobIncomplete');
+    assert.equal(err.nonRetryable, false);
+    assert.match(err.message, /exited with code 0 without writing output\/pid\.txt, the file it writes last; it is run again/);
+    return true;
+  });
+  assert.equal(await store.exists(`s3://${services.s3.bucket}/jobs/${name}/_job.json`), false, 'no completion record');
+  const retried = await r.run(s, context());
+  assert.equal(retried.how, 'ran');
+  assert.equal(launches(name), 2, 'launched again, not adopted');
+  assert.equal(JSON.parse((await store.getBytes(`${retried.modelUri}/result.txt`))!.toString()).marker, 'second');
 });
 
 test('a script error fails without retry and shows the log tail', async () => {

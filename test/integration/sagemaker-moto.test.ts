@@ -34,7 +34,7 @@ import {
 import { SageMakerBackend } from '../../core/config';
 import { createTrainingJobRequest } from '../../activities/jobs/sagemaker-request';
 import { SageMakerJobRunner, type SageMakerApi, type SageMakerCommand } from '../../activities/jobs/sagemaker-runner';
-import type { JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
+import { COMPLETION_FILES, type JobContext, type JobProgress, type JobSpec } from '../../activities/jobs/types';
 import { ObjectStore } from '../../activities/storage';
 import type { JobUsage } from '../../core/usage';
 import { freePort, isListening, LOCALHOST } from '../../stack/ports';
@@ -219,9 +219,19 @@ function tarNames(tgz: Buffer): string[] {
 
 let sourceDirUri = '';
 
+/**
+ * Moto completes a job without running its script, so it writes none of the outputs: this puts the file the
+ * script writes last where SageMaker would upload it, or the runner would (rightly) not take the job as done.
+ */
+async function scriptWroteItsSummary(spec: JobSpec): Promise<void> {
+  const file = COMPLETION_FILES[spec.entryPoint];
+  await new ObjectStore(s3).putJson(`${spec.outputUri}/${spec.jobName}/output/data/${file}`, { written: 'by the test, as the script would' });
+}
+
 test('train_dpo.py: CreateTrainingJob as the runner built it, recorded by moto, with sourcedir.tar.gz in moto S3', async () => {
   const { client, runner: r } = runner();
   const c = context();
+  await scriptWroteItsSummary(trainSpec);
   const result = await r.run(trainSpec, c.ctx);
 
   assert.deepEqual(client.ops, [
@@ -274,6 +284,7 @@ test('generate.py: the generation image and instance type, the same uploaded cod
   assert.ok(sourceDirUri, 'runs after the train_dpo.py test');
   const { client, runner: r } = runner();
   const c = context();
+  await scriptWroteItsSummary(generateSpec);
   const result = await r.run(generateSpec, c.ctx);
   assert.deepEqual(client.ops, ['DescribeTrainingJob judgeloop-moto-i1-generate', 'CreateTrainingJob judgeloop-moto-i1-generate', 'DescribeTrainingJob judgeloop-moto-i1-generate']);
   // Same jobs/ content, so the package is found by its hash and not uploaded again.

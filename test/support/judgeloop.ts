@@ -14,6 +14,7 @@ import localConfig from '../../configs/local.json';
 import { before, after } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTestServices, type TestServices } from './services';
+import { keepAliveInterceptor } from '../../workers/keep-alive';
 
 /** Data for tiny runs: one 20-item held-out suite, no contamination check (the default training set). */
 export const TINY_DATA = {
@@ -111,6 +112,8 @@ export async function createTestWorker(connection: NativeConnection, taskQueue: 
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities(defaultActivityDeps()),
+    // As the real worker (workers/main.ts): data steps rely on it to heartbeat within the timeout.
+    interceptors: { activity: [keepAliveInterceptor] },
   });
 }
 

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { SageMakerBackend } from '../../core/config';
-import { createTrainingJobRequest } from '../../activities/jobs/sagemaker-request';
+import { createTrainingJobRequest, sagemakerJobName } from '../../activities/jobs/sagemaker-request';
 import {
   SageMakerJobRunner,
   packSourceDir,
@@ -146,9 +146,20 @@ function context(onHeartbeat?: (d: JobProgress, abort: () => void) => void, reas
   return { ctx, heartbeats, logs };
 }
 
-function setup(script: ConstructorParameters<typeof FakeSageMaker>[0], backendOverride: SageMakerBackend = backend) {
+/** Where a job's train_dpo.py writes its summary, the file it writes last (COMPLETION_FILES). */
+function summaryUri(attempt: number): string {
+  return `${spec.outputUri}/${sagemakerJobName(spec.jobName, attempt)}/output/data/train_summary.json`;
+}
+
+function setup(
+  script: ConstructorParameters<typeof FakeSageMaker>[0],
+  backendOverride: SageMakerBackend = backend,
+  /** The attempts whose script finished (wrote its summary); the others complete without it. */
+  finishedAttempts: number[] = [1, 2, 3],
+) {
   const client = new FakeSageMaker(script);
   const store = memoryStore();
+  for (const attempt of finishedAttempts) store.objects.set(summaryUri(attempt), Buffer.from('{}'));
   const runner = new SageMakerJobRunner({
     client,
     store,
@@ -329,8 +340,10 @@ test('backing off on throttling heartbeats at least every heartbeatEveryMs, repe
   const client = new FakeSageMaker({
     describe: { 'judgeloop-demo-i1-train': [notFound(), throttled(), throttled(), described(request, 'InProgress', 'Training'), completed(request)] },
   });
+  const store = memoryStore();
+  store.objects.set(summaryUri(1), Buffer.from('{}'));
   const runner = new SageMakerJobRunner({
-    client, store: memoryStore(), backend, codeUri: 's3://b/runs/code/', checkpointUri: 's3://b/runs/checkpoints/', jobsDir,
+    client, store, backend, codeUri: 's3://b/runs/code/', checkpointUri: 's3://b/runs/checkpoints/', jobsDir,
     pollMs: 1, apiBackoffMs: 4, heartbeatEveryMs: 1,
   });
   const { ctx, heartbeats } = context();
@@ -507,6 +520,30 @@ test('an attempt that finds its job Stopping waits for it to stop: a cancelled j
   assert.equal(err.nonRetryable, true);
   assert.match(err.message, /ran longer than backend\.maxRuntimeHours/);
   assert.ok(!limited.client.ops().some((o) => o.startsWith('create')));
+});
+
+test('a job that completes without the file its script writes last is not adopted: the next attempt runs a new job', async () => {
+  const request = await expectedRequest();
+  const second = await expectedRequest(2);
+  const first = setup({ describe: { 'judgeloop-demo-i1-train': [notFound(), described(request, 'InProgress', 'Training'), completed(request)] } }, backend, [2]);
+  const err = await rejection(first.runner.run(spec, context().ctx));
+  assert.ok(err instanceof ApplicationFailure);
+  assert.equal(err.type, 'JobIncomplete');
+  assert.equal(err.nonRetryable, false);
+  assert.match(err.message, /completed without writing output\/data\/train_summary\.json, the file the script writes last; it is run again as a new job/);
+  assert.equal(first.store.usage()['judgeloop-demo-i1-train'].status, 'Completed', 'it billed, so it is recorded');
+
+  const retry = setup(
+    { describe: { 'judgeloop-demo-i1-train': [completed(request)], 'judgeloop-demo-i1-train-r2': [notFound(), completed(second)] } },
+    backend,
+    [2],
+  );
+  const { ctx, logs } = context();
+  const result = await retry.runner.run(spec, ctx);
+  assert.equal(result.how, 'ran');
+  assert.deepEqual(retry.client.ops(), ['describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train-r2', 'create judgeloop-demo-i1-train-r2', 'describe judgeloop-demo-i1-train-r2']);
+  assert.ok(logs.some((l) => /completed without output\/data\/train_summary\.json; starting the next attempt/.test(l)));
+  assert.equal(result.outputDataUri, `${spec.outputUri}/judgeloop-demo-i1-train-r2/output/data`);
 });
 
 test('instanceCount > 1 is refused before anything is created (every host would run the whole job)', async () => {
