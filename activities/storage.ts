@@ -150,12 +150,45 @@ export class ObjectStore {
 
   async getBytes(uri: string): Promise<Buffer | null> {
     const { bucket, key } = parseS3Uri(uri);
+    const chunks: Buffer[] = [];
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return Buffer.from(await out.Body!.transformToByteArray());
+      for await (const chunk of this.bodyChunks(bucket, key, uri)) chunks.push(chunk);
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * An object's bytes, resumed where they broke off. The SDK retries a request that fails before its reply
+   * (throttling, a reset connection), but not a body cut short after the headers: that is resumed here with
+   * a ranged GET of the same version (If-Match on its ETag), so a long read survives a flaky network
+   * instead of failing the whole step.
+   */
+  private async *bodyChunks(bucket: string, key: string, uri: string): AsyncGenerator<Buffer> {
+    let offset = 0;
+    let expected: number | null = null;
+    let etag: string | undefined;
+    for (let resumes = 0; ; resumes++) {
+      try {
+        const out = await this.client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...(offset > 0 ? { Range: `bytes=${offset}-`, IfMatch: etag } : {}) }),
+        );
+        etag ??= out.ETag;
+        if (expected === null && out.ContentLength !== undefined) expected = offset + out.ContentLength;
+        for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+          const buf = Buffer.from(chunk);
+          offset += buf.length;
+          yield buf;
+        }
+        if (expected !== null && offset < expected) throw new ShortBodyError(`${uri}: the body ended after ${offset} of ${expected} bytes`);
+        return;
+      } catch (err) {
+        // Only a cut-short body is resumed; a request that failed outright has had the SDK's retries already.
+        if (!isBodyInterruption(err) || resumes >= READ_RESUMES) throw err;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** resumes));
+      }
     }
   }
 
@@ -169,16 +202,26 @@ export class ObjectStore {
     }
   }
 
-  /** Streams an object's body. */
+  /** Streams an object's body (resumed where it breaks off, as getBytes). */
   async openRead(uri: string): Promise<Readable> {
     const { bucket, key } = parseS3Uri(uri);
+    const chunks = this.bodyChunks(bucket, key, uri);
+    // The first chunk is awaited here, so a missing object is this call's error, not the stream's.
+    let first: IteratorResult<Buffer>;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return out.Body as Readable;
+      first = await chunks.next();
     } catch (err) {
       if (isNotFound(err)) throw new Error(`object not found: ${uri}`);
       throw err;
     }
+    return Readable.from(
+      (async function* () {
+        if (first.done) return;
+        yield first.value;
+        yield* chunks;
+      })(),
+      { objectMode: false },
+    );
   }
 
   /** Reads a JSONL object line by line; blank lines are skipped, a bad line is an error naming its number. */
@@ -298,6 +341,21 @@ export class ObjectStore {
     }
     return objects.length;
   }
+}
+
+/** How many times one read resumes a body that broke off. */
+const READ_RESUMES = 5;
+
+class ShortBodyError extends Error {}
+
+/** A reply whose body broke off: the connection closed mid-body, or fewer bytes came than announced. */
+function isBodyInterruption(err: unknown): boolean {
+  if (err instanceof ShortBodyError) return true;
+  const e = err as { code?: string; message?: string; name?: string };
+  return (
+    ['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'ETIMEDOUT'].includes(e.code ?? '') ||
+    /^(aborted|premature close|socket hang up)$/i.test(e.message ?? '')
+  );
 }
 
 /** The part size of writeJsonl's multipart uploads. */

@@ -545,6 +545,7 @@ const STORE_METHOD_ACTIONS: Record<string, Array<'s3:GetObject' | 's3:PutObject'
   putBytes: ['s3:PutObject'],
   putJson: ['s3:PutObject'],
   getBytes: ['s3:GetObject'],
+  bodyChunks: ['s3:GetObject'],
   getJson: ['s3:GetObject'],
   openRead: ['s3:GetObject'],
   readJsonl: ['s3:GetObject'],
