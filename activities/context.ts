@@ -5,10 +5,10 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RunConfig } from '../core/config';
+import { jsonArraySourceRows, jsonlSourceLines } from '../core/source-lines';
 import type { ObjectStore, StorageSettings } from './storage';
 import type { AbortReason, JobContext, JobProgress, JobRunner } from './jobs/types';
 
@@ -105,62 +105,43 @@ export function badInput(message: string, type = 'InvalidInput'): ApplicationFai
 
 /**
  * Rows of a dataset source, streamed: `.jsonl` line by line (from a local file or S3), `.json` as one array
- * (published benchmark files are arrays; they are read whole). Bad JSON lines are yielded as errors so the
- * caller quarantines them with their line number.
+ * (published benchmark files are arrays; they are read whole). Both go through core/source-lines.ts: a
+ * byte-order mark, CRLF and blank lines are accepted; a line that is not UTF-8 or not JSON, or is longer
+ * than MAX_ROW_BYTES, is yielded as an error naming its line, so the caller quarantines it and counts it.
  */
 export async function* readSourceRows(
   store: ObjectStore,
   projectRoot: string,
   uri: string,
-): AsyncGenerator<{ index: number; value?: unknown; error?: string }> {
+): AsyncGenerator<{ index: number; line?: number; value?: unknown; error?: string }> {
   const isJsonArray = /\.json$/i.test(uri);
+  if (isJsonArray) {
+    const bytes = isS3(uri) ? await store.getBytes(uri) : await readLocalSource(projectRoot, uri);
+    if (bytes === null) throw badInput(`dataset not found: ${uri}`);
+    const read = jsonArraySourceRows(bytes, uri);
+    if ('fileError' in read) throw badInput(read.fileError, 'InvalidData');
+    yield* read.rows;
+    return;
+  }
   if (isS3(uri)) {
-    if (isJsonArray) {
-      const bytes = await store.getBytes(uri);
-      if (bytes === null) throw badInput(`dataset not found: ${uri}`);
-      yield* arrayRows(bytes.toString('utf8'), uri);
-      return;
-    }
-    let index = 0;
-    for await (const row of store.readJsonlLines(uri)) {
-      yield { index: index++, value: row.value, error: row.error };
-    }
+    const body = await store.openRead(uri).catch((err: unknown) => {
+      // A missing dataset is not transient: retrying the activity would not make it appear.
+      throw /^object not found/.test((err as Error).message) ? badInput(`dataset not found: ${uri}`) : err;
+    });
+    yield* jsonlSourceLines(body);
     return;
   }
   const file = localPath(projectRoot, uri);
   const info = await stat(file).catch(() => null);
   if (!info?.isFile()) throw badInput(`dataset not found: ${uri} (looked for ${file})`);
-  if (isJsonArray) {
-    yield* arrayRows(await readFile(file, 'utf8'), uri);
-    return;
-  }
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  let index = 0;
-  let lineNo = 0;
-  for await (const text of lines) {
-    lineNo++;
-    if (!text.trim()) continue;
-    const rowIndex = index++;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      yield { index: rowIndex, error: `line ${lineNo} is not valid JSON: ${(err as Error).message}` };
-      continue;
-    }
-    yield { index: rowIndex, value };
-  }
+  yield* jsonlSourceLines(createReadStream(file));
 }
 
-function* arrayRows(text: string, uri: string): Generator<{ index: number; value?: unknown; error?: string }> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw badInput(`${uri} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (!Array.isArray(parsed)) throw badInput(`${uri}: a .json dataset must hold an array of rows`);
-  for (let i = 0; i < parsed.length; i++) yield { index: i, value: parsed[i] };
+async function readLocalSource(projectRoot: string, uri: string): Promise<Buffer> {
+  const file = localPath(projectRoot, uri);
+  const info = await stat(file).catch(() => null);
+  if (!info?.isFile()) throw badInput(`dataset not found: ${uri} (looked for ${file})`);
+  return readFile(file);
 }
 
 /** A cheap fingerprint of a local file or S3 object, so a changed source is re-ingested. */

@@ -10,7 +10,9 @@ import type { RunConfig } from '../core/config';
 import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../core/artifacts';
 import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../core/adapters';
 import { ContaminationChecker, evalItemsOf, exactKey, type ContaminationMatch } from '../core/contamination';
-import type { PointwiseExample } from '../core/records';
+import { loneSurrogateReason, offScaleReason, type PointwiseExample } from '../core/records';
+import { decodeSourceText } from '../core/source-lines';
+import { runIdProblem } from '../core/safe-names';
 import type { ContaminationSummary, DatasetSummary } from '../core/run-types';
 import { runStepOnce, canonicalJson, sha256Hex, type StepManifest } from './manifest';
 import type { ObjectStore, WrittenObject } from './storage';
@@ -49,6 +51,8 @@ export interface PrepareInput {
 
 interface QuarantinedRow {
   index: number;
+  /** 1-based line of a JSONL source (absent for a .json array, whose rows are counted by index). */
+  line?: number;
   reason: string;
   row?: unknown;
 }
@@ -68,12 +72,15 @@ async function readInstanceTable(
 ): Promise<ReadonlyMap<string, unknown>> {
   let parsed: unknown;
   if (/\.json$/i.test(uri)) {
-    const text = isS3(uri)
-      ? (await store.getBytes(uri))?.toString('utf8')
-      : await readFile(localPath(deps.projectRoot, uri), 'utf8').catch(() => undefined);
-    if (text === undefined) throw badInput(`dataset "${dataset}": instances file not found: ${uri}`);
+    const bytes = isS3(uri)
+      ? ((await store.getBytes(uri)) ?? undefined)
+      : await readFile(localPath(deps.projectRoot, uri)).catch(() => undefined);
+    if (bytes === undefined) throw badInput(`dataset "${dataset}": instances file not found: ${uri}`);
+    // Strict UTF-8 without a byte-order mark, as the rows files are read (core/source-lines.ts).
+    const decoded = decodeSourceText(bytes, uri);
+    if (!decoded.ok) throw badInput(`dataset "${dataset}": ${decoded.reason}`, 'InvalidData');
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(decoded.text);
     } catch (err) {
       throw badInput(`dataset "${dataset}": ${uri} is not valid JSON: ${(err as Error).message}`, 'InvalidData');
     }
@@ -101,6 +108,8 @@ export async function ingestDataset(
     maxInvalidFraction: number;
     /** Where the source sits in the config, for messages, e.g. `data.train` or `data.evalSuites[0]`. */
     configPath?: string;
+    /** judge.scale: pointwise rows whose gold or reference scores fall outside it are quarantined. */
+    scale?: { min: number; max: number };
   },
 ): Promise<PreparedDataset> {
   const joinField = opts.configPath ? `${opts.configPath}.join` : 'join';
@@ -131,7 +140,13 @@ export async function ingestDataset(
     {
       prefixUri: opts.destPrefix,
       step: `ingest:${opts.name}`,
-      inputs: { source: opts.source, fingerprint, kind: opts.expectKind, ...(joinFingerprint ? { joinFingerprint } : {}) },
+      inputs: {
+        source: opts.source,
+        fingerprint,
+        kind: opts.expectKind,
+        ...(joinFingerprint ? { joinFingerprint } : {}),
+        ...(opts.scale ? { scale: opts.scale } : {}),
+      },
       codeVersion: deps.codeVersion,
     },
     async () => {
@@ -153,19 +168,21 @@ export async function ingestDataset(
           }),
           'InvalidData',
         );
-      const ids = new Set<string>();
+      /** Each accepted id and where it was, for the message of a duplicate. */
+      const ids = new Map<string, string>();
       async function* validRows() {
         for await (const row of readSourceRows(store, deps.projectRoot, rowsUri)) {
           if (opts.source.limit !== undefined && valid >= opts.source.limit) break;
           seen++;
           heartbeat({ dataset: opts.name, rows: seen });
+          const at = row.line !== undefined ? { line: row.line } : {};
           if (row.error !== undefined) {
-            quarantined.push({ index: row.index, reason: row.error });
+            quarantined.push({ index: row.index, ...at, reason: row.error });
             continue;
           }
           const result = adapter.adaptRow(row.value, row.index);
           if (!result.ok) {
-            quarantined.push({ index: row.index, reason: result.reason, row: row.value });
+            quarantined.push({ index: row.index, ...at, reason: result.reason, row: row.value });
             if (valid === 0) {
               refused++;
               firstRefused ??= { index: row.index, reason: result.reason, row: row.value };
@@ -174,12 +191,20 @@ export async function ingestDataset(
             }
             continue;
           }
-          const id = (result.record as { id: string }).id;
-          if (ids.has(id)) {
-            quarantined.push({ index: row.index, reason: `duplicate id "${id}"`, row: row.value });
+          const unusable =
+            loneSurrogateReason(result.record) ??
+            (opts.scale && adapter.kind === 'pointwise' ? offScaleReason(result.record as PointwiseExample, opts.scale) : undefined);
+          if (unusable !== undefined) {
+            quarantined.push({ index: row.index, ...at, reason: unusable, row: row.value });
             continue;
           }
-          ids.add(id);
+          const id = (result.record as { id: string }).id;
+          const first = ids.get(id);
+          if (first !== undefined) {
+            quarantined.push({ index: row.index, ...at, reason: `duplicate id "${id}" (first at ${first}); ids must be unique within a dataset`, row: row.value });
+            continue;
+          }
+          ids.set(id, row.line !== undefined ? `line ${row.line}` : `row ${row.index}`);
           valid++;
           yield result.record;
         }
@@ -433,6 +458,10 @@ function missingBucket(config: RunConfig): ApplicationFailure {
 export function createPrepareActivities(deps: ActivityDeps) {
   return {
     async prepareRun({ config, runId }: PrepareInput): Promise<PreparedRun> {
+      // The CLI checks the ids it starts runs under; a run started another way (the Temporal CLI, a client
+      // of its own) is checked here, before its id becomes a folder of S3 keys.
+      const idProblem = runIdProblem(runId);
+      if (idProblem) throw badInput(`run id ${JSON.stringify(runId)} ${idProblem}; start the run again under such a workflow id`, 'ConfigError');
       const store = deps.storeFor(storageSettings(config));
       const runPrefix = runPrefixUri(config.storage, runId);
       const configHash = sha256Hex(canonicalJson(config));
@@ -458,6 +487,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
         destPrefix: datasetPrefix(runPrefix, 'train'),
         maxInvalidFraction: config.data.maxInvalidFraction,
         configPath: 'data.train',
+        scale: config.judge.scale,
       });
       const evalSuites: PreparedDataset[] = [];
       for (const [i, suite] of config.data.evalSuites.entries()) {
@@ -469,6 +499,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
             destPrefix: datasetPrefix(runPrefix, `eval-${suite.name}`),
             maxInvalidFraction: config.data.maxInvalidFraction,
             configPath: `data.evalSuites[${i}]`,
+            scale: config.judge.scale,
           }),
         );
       }
@@ -481,6 +512,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
             destPrefix: datasetPrefix(runPrefix, 'warm-start'),
             maxInvalidFraction: config.data.maxInvalidFraction,
             configPath: 'warmStart.data',
+            scale: config.judge.scale,
           })
         : undefined;
       if (warmStart) await checkWarmStartApart(store, warmStart, evalSuites);

@@ -11,7 +11,13 @@
  *   run silently overwrites a champion it never compared with.
  * registry.json is replaced before the history entry is written, so an attempt that dies between the two is
  * completed by its retry (which finds the champion already set to its model).
+ *
+ * A failed condition never ends in an unconditional write: 412 PreconditionFailed (another writer got there
+ * first) and 409 ConditionalRequestConflict (AWS S3: a conditional write to the same key was in flight, and
+ * ours did not happen) both mean "read it again and re-check", with a jittered backoff. When that keeps
+ * failing, the activity fails with nothing written by it, and Temporal's retry starts it over.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MANIFEST, joinUri, parseS3Uri } from '../core/artifacts';
 import type { RunConfig } from '../core/config';
@@ -60,9 +66,25 @@ export interface RecordedDecision {
 
 type Conditional = { ifMatch: string } | { ifNoneMatch: '*' };
 
+/** How a conditional write ended: written; lost to another writer (412); or collided with one in flight (409). */
+export type ConditionalWrite = 'written' | 'precondition-failed' | 'conflict';
+
 function isPreconditionFailed(err: unknown): boolean {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return e?.$metadata?.httpStatusCode === 412 || e?.name === 'PreconditionFailed' || e?.Code === 'PreconditionFailed';
+}
+
+function isConditionalConflict(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.$metadata?.httpStatusCode === 409 || e?.name === 'ConditionalRequestConflict' || e?.Code === 'ConditionalRequestConflict';
+}
+
+/** Conditional writes to one key per decision before the activity gives up (and Temporal retries it). */
+export const MAX_CONDITIONAL_ATTEMPTS = 8;
+
+/** 50 ms, 100 ms, … up to 0.8 s, times 0.5–1.5 so that writers that collided do not collide again in step. */
+function backoff(attempt: number): Promise<void> {
+  return sleep(Math.min(800, 25 * 2 ** attempt) * (0.5 + Math.random()));
 }
 
 function isNotFound(err: unknown): boolean {
@@ -84,8 +106,8 @@ async function getJsonWithEtag<T>(store: ObjectStore, uri: string): Promise<{ va
   }
 }
 
-/** Writes JSON only if the condition holds; false when another writer got there first (HTTP 412). */
-async function putJsonIf(store: ObjectStore, uri: string, value: unknown, cond: Conditional): Promise<boolean> {
+/** Writes JSON only if the condition holds (see ConditionalWrite). */
+async function putJsonIf(store: ObjectStore, uri: string, value: unknown, cond: Conditional): Promise<ConditionalWrite> {
   const { bucket, key } = parseS3Uri(uri);
   try {
     await store.client.send(
@@ -97,9 +119,10 @@ async function putJsonIf(store: ObjectStore, uri: string, value: unknown, cond: 
         ...('ifMatch' in cond ? { IfMatch: cond.ifMatch } : { IfNoneMatch: cond.ifNoneMatch }),
       }),
     );
-    return true;
+    return 'written';
   } catch (err) {
-    if (isPreconditionFailed(err)) return false;
+    if (isPreconditionFailed(err)) return 'precondition-failed';
+    if (isConditionalConflict(err)) return 'conflict';
     throw err;
   }
 }
@@ -131,7 +154,8 @@ async function swapChampion(
   entry: RegistryEntry,
   expected: string | null,
 ): Promise<{ replaced: boolean; note?: string }> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
     const current = await getJsonWithEtag<RegistryDocument>(store, docUri);
     const currentUri = current?.value.champion.modelUri ?? null;
     if (currentUri === entry.modelUri) return { replaced: true }; // an earlier attempt of this activity
@@ -142,10 +166,14 @@ async function swapChampion(
       return { replaced: false, note };
     }
     const doc: RegistryDocument = { judgeName: entry.judgeName, champion: entry, updatedAt: entry.decision.at };
-    if (await putJsonIf(store, docUri, doc, current ? { ifMatch: current.etag } : { ifNoneMatch: '*' })) return { replaced: true };
-    // Another run wrote registry.json between our read and write: read it again and re-check.
+    if ((await putJsonIf(store, docUri, doc, current ? { ifMatch: current.etag } : { ifNoneMatch: '*' })) === 'written') return { replaced: true };
+    // 412: another run wrote registry.json between our read and write. 409: a write to it was in flight and
+    // ours did not happen. Either way, read it again and re-check: never overwrite what we have not read.
   }
-  return { replaced: false, note: 'registry.json kept changing under concurrent writers (5 attempts); it is unchanged by this decision.' };
+  // Nothing of this decision is written yet (the history entry comes after), so a retry starts clean.
+  throw new Error(
+    `${docUri}: ${MAX_CONDITIONAL_ATTEMPTS} conditional writes in a row met concurrent writers (412 PreconditionFailed / 409 ConditionalRequestConflict); the decision is not recorded yet and the activity will be retried`,
+  );
 }
 
 export interface RegistryContents {
@@ -210,11 +238,17 @@ export function createRegistryActivities(deps: ActivityDeps) {
         entry.championReplaced = swap.replaced;
         if (swap.note) entry.note = swap.note;
       }
-      if (await putJsonIf(store, historyUri, entry, { ifNoneMatch: '*' })) return summarize(entry, false);
-      // A concurrent attempt of this same activity wrote it first: its entry is the record.
-      const winner = await store.getJson<RegistryEntry>(historyUri);
-      if (!winner) throw new Error(`${historyUri}: the conditional write failed but the object is not there`);
-      return summarize(winner, true);
+      for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+        if (attempt > 0) await backoff(attempt);
+        const outcome = await putJsonIf(store, historyUri, entry, { ifNoneMatch: '*' });
+        if (outcome === 'written') return summarize(entry, false);
+        // 412: a concurrent attempt of this same activity wrote it first, and its entry is the record. 409: a
+        // write was in flight; if it landed it is the record, else ours goes in on the next attempt.
+        const winner = await store.getJson<RegistryEntry>(historyUri);
+        if (winner) return summarize(winner, true);
+        if (outcome === 'precondition-failed') throw new Error(`${historyUri}: the conditional write failed but the object is not there`);
+      }
+      throw new Error(`${historyUri}: ${MAX_CONDITIONAL_ATTEMPTS} conditional writes in a row met 409 ConditionalRequestConflict; the activity will be retried`);
     },
   };
 }

@@ -5,7 +5,9 @@
  */
 import type { RunConfig } from '../core/config';
 import { joinUri, stepPrefix } from '../core/artifacts';
+import { ApplicationFailure } from '@temporalio/common';
 import { parseJudgment } from '../core/judgment';
+import { jsonlSourceLines, type SourceLine } from '../core/source-lines';
 import { OwnParseTally, type Judgment, type MarkerSource } from '../core/records';
 import type { SampleSummary } from '../core/run-types';
 import { runStepOnce } from './manifest';
@@ -31,8 +33,11 @@ export interface RawJudgment {
 
 export type ScoredJudgment = Judgment & { request_id: string; gold_score?: number; logprob?: number };
 
-export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string): ScoredJudgment {
-  const parsed = parseJudgment(raw.text, { ...config.judge.scale, marker: config.judge.marker });
+export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
+  const parsed = opts.notUtf8
+    ? // The job's bytes were not UTF-8: what U+FFFD replaced is unknown, so the text is not the judge's.
+      ({ status: 'unparseable', reason: 'invalid_text' } as const)
+    : parseJudgment(raw.text, { ...config.judge.scale, marker: config.judge.marker });
   const base = {
     request_id: raw.request_id,
     example_id: raw.example_id,
@@ -40,7 +45,8 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
     model_id: modelId,
     prompt_hash: raw.prompt_hash,
     ...(raw.template_hash !== undefined ? { template_hash: raw.template_hash } : {}),
-    text: raw.text,
+    // Judgment.text is a string; a job that wrote something else gets an empty one and reason invalid_text.
+    text: typeof raw.text === 'string' ? raw.text : '',
     seed: raw.seed,
     ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),
     ...(raw.logprob !== undefined ? { logprob: raw.logprob } : {}),
@@ -52,6 +58,26 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
   return parsed.status === 'ok'
     ? { ...base, status: 'ok', rationale: parsed.rationale, score: parsed.score }
     : { ...base, status: 'unparseable', reason: parsed.reason };
+}
+
+/**
+ * One line of a generation job's output as a raw judgment. A line that is not a JSON object naming its
+ * request is a broken output file, not a judgment: an error that names the line (retrying cannot fix it).
+ */
+export function rawJudgmentOf(row: SourceLine, uri: string): { raw: RawJudgment; notUtf8: boolean } {
+  const broken = (why: string) =>
+    ApplicationFailure.create({
+      type: 'InvalidJobOutput',
+      message: `${uri}: ${why}. The generation job wrote a broken line, so its outputs cannot be scored; rerun the job (delete its outputs, then reset the run to this iteration)`,
+      nonRetryable: true,
+    });
+  if (row.error !== undefined) throw broken(row.error);
+  const v = row.value as Partial<RawJudgment> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw broken(`line ${row.line} is not a JSON object`);
+  for (const key of ['request_id', 'example_id'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') throw broken(`line ${row.line} has no ${key}`);
+  }
+  return { raw: v as RawJudgment, notUtf8: row.notUtf8 === true };
 }
 
 export interface ScoreInput {
@@ -85,8 +111,12 @@ export function createScoreActivities(deps: ActivityDeps) {
           let withGold = 0;
           let agree = 0;
           async function* scored(): AsyncGenerator<ScoredJudgment> {
-            for await (const raw of store.readJsonl<RawJudgment>(input.rawJudgmentsUri)) {
-              const j = scoreRawJudgment(raw, input.config, input.modelUri);
+            // Read as bytes (core/source-lines.ts): a line that is not UTF-8 is kept and marked invalid_text,
+            // a broken line stops the step with its line number instead of a TypeError on `undefined`.
+            const body = await store.openRead(input.rawJudgmentsUri);
+            for await (const row of jsonlSourceLines(body, { invalidUtf8: 'replace' })) {
+              const { raw, notUtf8 } = rawJudgmentOf(row, input.rawJudgmentsUri);
+              const j = scoreRawJudgment(raw, input.config, input.modelUri, { notUtf8 });
               judgments++;
               examples.add(j.example_id);
               own.add(j);

@@ -226,7 +226,10 @@ export class ObjectStore {
 
   /** Reads a JSONL object line by line; blank lines are skipped, a bad line is an error naming its number. */
   async *readJsonl<T = unknown>(uri: string): AsyncGenerator<T> {
-    for await (const { value } of this.readJsonlLines(uri)) yield value as T;
+    for await (const { value, error } of this.readJsonlLines(uri)) {
+      if (error !== undefined) throw new Error(error);
+      yield value as T;
+    }
   }
 
   /** Like readJsonl, but yields each line's number and a parse error instead of throwing on bad JSON. */

@@ -7,6 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TLSConfig } from '@temporalio/client';
 import { TASK_QUEUE } from '../core/run-types';
+import { MAX_RUN_ID, SCHEDULED_RUN_SUFFIX, runIdProblem } from '../core/safe-names';
 import {
   SCHEDULE_FLAG_HELP,
   SCHEDULE_OPTIONS,
@@ -21,6 +22,7 @@ import {
   TemporalConfigError,
   resolveTemporalTarget,
 } from '../workers/temporal-target';
+import { DEFAULT_CODEC_HOST, DEFAULT_CODEC_PORT, DEFAULT_CORS_ORIGINS } from '../workers/codec-server';
 
 export const DEFAULT_ADDRESS = DEFAULT_TEMPORAL_ADDRESS;
 export const DEFAULT_NAMESPACE = DEFAULT_TEMPORAL_NAMESPACE;
@@ -36,7 +38,7 @@ export interface ConnectionOptions {
   namespace: string;
   taskQueue: string;
   uiUrl: string;
-  tls?: TLSConfig | true;
+  tls?: TLSConfig | true | false;
   apiKey?: string;
   metadata?: Record<string, string>;
   /** The Temporal client profile read (--profile / TEMPORAL_PROFILE). */
@@ -58,6 +60,7 @@ export type Command =
   | { command: 'status'; workflowId: string; json: boolean; connection: ConnectionOptions }
   | { command: 'results'; workflowId: string; json: boolean; connection: ConnectionOptions }
   | { command: 'stack'; args: string[] }
+  | CodecServerCommand
   | ReviewCommand
   | PromotionCommand
   | SeedsCommand;
@@ -97,6 +100,19 @@ export type PromotionCommand =
   | ReplayCommand
   | ReportCommand
   | ResetCommand;
+
+/**
+ * `judgeloop codec-server` (cli/codec-server.ts): Temporal's remote codec endpoint for the UI and CLI. Its keys
+ * and token come from the environment only (JUDGELOOP_CODEC_KEYS, JUDGELOOP_CODEC_SERVER_TOKEN): a flag would
+ * put them on the process's command line.
+ */
+export interface CodecServerCommand {
+  command: 'codec-server';
+  host: string;
+  port: number;
+  /** Browser origins allowed to call it (the Temporal UI's); "*" for any. */
+  corsOrigins: string[];
+}
 
 /** `judgeloop reset RUN_ID --iteration K` (cli/reset.ts): restart a run from an iteration with Temporal's reset. */
 export interface ResetCommand {
@@ -173,6 +189,7 @@ export type CommandName =
   | 'reset'
   | 'seeds'
   | 'stack'
+  | 'codec-server'
   | 'help';
 
 /** Exit code for usage errors and invalid configs. */
@@ -212,6 +229,7 @@ export const USAGE_LINES: Record<CommandName, string> = {
     `judgeloop seeds --config FILE --seeds S,S,... [--id-prefix P] [--no-follow] [--json] ${CONNECTION_FLAGS}\n` +
     `         judgeloop seeds --from-runs RUN_ID,RUN_ID,... [--json] ${CONNECTION_FLAGS}`,
   stack: 'judgeloop stack [STACK FLAGS...]   (see: judgeloop stack --help)',
+  'codec-server': 'judgeloop codec-server [--port 8888] [--host 127.0.0.1] [--cors-origin ORIGIN]...',
   help: 'judgeloop help [COMMAND]',
 };
 
@@ -230,6 +248,7 @@ const SUMMARIES: Record<CommandName, string> = {
   reset: 'restart a run from iteration K (Temporal reset): earlier work is kept, finished steps and jobs reused',
   seeds: 'run one config under several seeds; per iteration and test suite, the mean, sd and 95% t-interval across seeds',
   stack: 'start the local stack (Temporal dev server, local S3, worker); Ctrl-C stops it',
+  'codec-server': 'serve /encode and /decode so the Temporal UI and CLI can show encrypted payloads (docs/security.md)',
   help: 'this text, or one command\'s usage',
 };
 
@@ -237,7 +256,8 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
   validate: ['  -c, --config FILE  the run config (JSON)', '  --json             print the validated config (defaults filled in) or the problems as JSON'],
   run: [
     '  -c, --config FILE  the run config (JSON); validated before anything starts',
-    '  --id RUN_ID        workflow id (default judgeloop-<config name>-<UTC yyyymmdd-hhmmss>)',
+    '  --id RUN_ID        workflow id (default judgeloop-<config name>-<UTC yyyymmdd-hhmmss>): letters, digits,',
+    '                     ".", "_", "-" and ":", starting with a letter or digit (it names the run\'s S3 folder)',
     '  --no-follow        start the run and return',
     '  --json             progress to stderr; stdout gets only the run summary (or, with --no-follow, the start info)',
   ],
@@ -296,6 +316,16 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
     '  --json             the outcomes as JSON',
     '  exit 0: every history replays; 1: one diverges (the message names the event and shows the history there)',
   ],
+  'codec-server': [
+    '  --port N           port to listen on (default 8888; 0: any free port)',
+    '  --host HOST        address to bind (default 127.0.0.1: this machine only)',
+    '  --cors-origin O    a browser origin allowed to call it, e.g. http://localhost:8233 (repeatable; default the',
+    '                     local dev server UI on localhost:8233 and 127.0.0.1:8233; "*" allows any)',
+    '  environment: JUDGELOOP_CODEC_KEYS (required, the workers\' value), JUDGELOOP_CODEC_KEY_ID (the key /encode',
+    '  uses), JUDGELOOP_CODEC_SERVER_TOKEN (when set, requests need Authorization: Bearer <token>)',
+    '  use it: temporal workflow show --workflow-id ID --codec-endpoint http://127.0.0.1:8888 [--codec-auth "Bearer $TOKEN"]',
+    '          or the Web UI: Settings (codec server) -> http://127.0.0.1:8888',
+  ],
   registry: [
     '  -c, --config FILE  a run config: where the registry lives (storage.bucket, storage.prefix, storage.endpoint)',
     '  --json             champion, lineage and history as JSON',
@@ -305,7 +335,7 @@ const FLAG_HELP: Partial<Record<CommandName, string[]>> = {
 export function usageText(topic?: CommandName): string {
   if (topic && topic !== 'help') {
     const flags = FLAG_HELP[topic];
-    const connection = topic === 'validate' || topic === 'stack' || topic === 'registry' ? [] : ['', CONNECTION_HELP];
+    const connection = topic === 'validate' || topic === 'stack' || topic === 'registry' || topic === 'codec-server' ? [] : ['', CONNECTION_HELP];
     return [`usage: ${USAGE_LINES[topic]}`, '', `  ${SUMMARIES[topic]}`, ...(flags ? ['', 'flags:', ...flags] : []), ...connection].join('\n');
   }
   const names = Object.keys(USAGE_LINES) as CommandName[];
@@ -431,13 +461,31 @@ export function resolveConnection(
   };
 }
 
-const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'help']);
+const COMMANDS = new Set<CommandName>(['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'codec-server', 'help']);
 
-/** Workflow ids: printable, no whitespace, at most 255 characters (we also build child ids from them). */
+/**
+ * The id of an existing run (follow, status, results, ...): printable, no whitespace, at most 255
+ * characters. Looser than `checkNewRunId` so that runs started before that rule can still be read.
+ */
 export function checkWorkflowId(id: string, topic: CommandName): string {
   if (!/^[\x21-\x7e]{1,255}$/.test(id)) {
-    throw new UsageError(`invalid run id "${id}": use 1 to 255 printable characters without spaces`, topic);
+    throw new UsageError(`invalid run id ${JSON.stringify(id)}: use 1 to 255 printable characters without spaces`, topic);
   }
+  return id;
+}
+
+/**
+ * The id of a run about to start (`--id`, `--id-prefix`, a schedule's `--id`): it becomes a folder of S3
+ * keys, so it must not climb out of storage.prefix (core/safe-names.ts). `where` names what it is and its flag.
+ */
+export function checkNewRunId(
+  id: string,
+  topic: CommandName,
+  where: { what: string; flag: string },
+  maxLength = MAX_RUN_ID,
+): string {
+  const problem = runIdProblem(id, maxLength);
+  if (problem) throw new UsageError(`invalid ${where.what} ${JSON.stringify(id)} (${where.flag}): ${problem}`, topic);
   return id;
 }
 
@@ -484,13 +532,14 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     return {
       command: 'run',
       configPath,
-      workflowId: id === undefined ? undefined : checkWorkflowId(id, topic),
+      workflowId: id === undefined ? undefined : checkNewRunId(id, topic, { what: 'run id', flag: '--id' }),
       follow: values['no-follow'] !== true,
       json: values.json === true,
       connection: resolveConnection(values, env, topic),
     };
   }
 
+  if (topic === 'codec-server') return parseCodecServer(rest);
   if (topic === 'review') return parseReview(rest, env);
   if (topic === 'approve') return parseApprove(rest, env);
   if (topic === 'registry') return parseRegistry(rest);
@@ -566,7 +615,10 @@ function parseSeeds(rest: string[], env: NodeJS.ProcessEnv): Command {
   if (!configPath || seedList === undefined) throw new UsageError('give --config FILE and --seeds S,S,... (or --from-runs RUN_ID,RUN_ID,... to aggregate finished runs)', topic);
   const seeds = parseSeedList(seedList, topic);
   const idPrefix = nonEmpty(topic, 'id-prefix', values['id-prefix']);
-  if (idPrefix !== undefined) checkWorkflowId(`${idPrefix}-seed-${Math.max(...seeds)}`, topic);
+  // The longest id it makes is checked, so that every seed's run id is valid.
+  if (idPrefix !== undefined) {
+    checkNewRunId(idPrefix, topic, { what: 'run id prefix', flag: '--id-prefix' }, MAX_RUN_ID - `-seed-${Math.max(...seeds)}`.length);
+  }
   return {
     command: 'seeds',
     action: 'start',
@@ -662,7 +714,11 @@ function parseSchedule(rest: string[], env: NodeJS.ProcessEnv): Command {
   }
   try {
     const cmd = scheduleCommand(action, positionals, checked, resolveConnection(values, env, topic));
-    if (cmd.scheduleId !== undefined) checkWorkflowId(cmd.scheduleId, topic);
+    // A new schedule's id starts its runs' ids (<id>-<scheduled time>): it must make valid run ids.
+    if (cmd.scheduleId !== undefined) {
+      if (cmd.action === 'create') checkNewRunId(cmd.scheduleId, topic, { what: 'schedule id', flag: '--id' }, MAX_RUN_ID - SCHEDULED_RUN_SUFFIX);
+      else checkWorkflowId(cmd.scheduleId, topic);
+    }
     return cmd;
   } catch (e) {
     if (e instanceof ScheduleUsageError) throw new UsageError(e.message, topic);
@@ -761,6 +817,38 @@ function parseApprove(rest: string[], env: NodeJS.ProcessEnv): Command {
     ...(reason !== undefined ? { reason } : {}),
     connection: resolveConnection(values, env, topic),
   };
+}
+
+/** `codec-server [--port N] [--host HOST] [--cors-origin ORIGIN]...` */
+function parseCodecServer(rest: string[]): Command {
+  const topic: CommandName = 'codec-server';
+  const { values, positionals } = parseStrict(topic, rest, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'cors-origin': { type: 'string', multiple: true },
+  });
+  if (values.help) return { command: 'help', topic };
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`, topic);
+  const port = intFlag(topic, 'port', values.port, 0) ?? DEFAULT_CODEC_PORT;
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`, topic);
+  const host = nonEmpty(topic, 'host', values.host) ?? DEFAULT_CODEC_HOST;
+  const rawOrigins = values['cors-origin'] === undefined ? [] : Array.isArray(values['cors-origin']) ? values['cors-origin'] : [values['cors-origin']];
+  const corsOrigins = rawOrigins.map((o) => {
+    const origin = nonEmpty(topic, 'cors-origin', o) ?? '';
+    if (origin === '*') return origin;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    // Browsers send the origin exactly as scheme://host[:port]; anything else would never match.
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new UsageError(`--cors-origin "${origin}" is not an origin: write scheme://host[:port] with no path, e.g. http://localhost:8233`, topic);
+    }
+    return origin;
+  });
+  return { command: 'codec-server', host, port, corsOrigins: corsOrigins.length ? [...new Set(corsOrigins)] : [...DEFAULT_CORS_ORIGINS] };
 }
 
 /** `registry JUDGE_NAME --config FILE [--json]` */

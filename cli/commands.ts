@@ -35,6 +35,7 @@ import { cmdReport } from './report';
 import { cmdReset } from './reset';
 import { cmdSeeds } from './seeds';
 import { cmdApprove, cmdRegistry } from './promotion';
+import { cmdCodecServer } from './codec-server';
 import { startRun } from './start';
 
 export { EXIT_OK, EXIT_FAILED };
@@ -273,6 +274,8 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdSeeds(cmd, io);
     case 'stack':
       return cmdStack(cmd, io);
+    case 'codec-server':
+      return cmdCodecServer(cmd, io);
   }
 }
 

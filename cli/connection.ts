@@ -7,6 +7,7 @@ import type { ConnectionOptions } from './args';
 import { connectOptions, describeTarget } from '../workers/temporal-target';
 import { clientTracing } from '../workers/otel';
 import { ObservabilityConfigError } from '../workers/logging';
+import { CodecConfigError, payloadCodecsFromEnv } from '../workers/codec';
 
 /** Temporal could not be reached or refused the request in a way the user must fix (no stack trace). */
 export class CliError extends Error {
@@ -48,7 +49,16 @@ function shortReason(e: unknown): string {
   return msg.split('\n')[0].trim() || 'connection failed';
 }
 
-export async function connect(options: ConnectionOptions, connectTimeoutMs = 5000): Promise<Connected> {
+export async function connect(options: ConnectionOptions, connectTimeoutMs = 5000, env: NodeJS.ProcessEnv = process.env): Promise<Connected> {
+  // Every client the CLI makes (runs, schedules, queries, updates, histories) encrypts and decrypts payloads
+  // like the worker when JUDGELOOP_CODEC_KEYS is set (workers/codec.ts); a bad value is a usage error.
+  let payloadCodecs: ReturnType<typeof payloadCodecsFromEnv>;
+  try {
+    payloadCodecs = payloadCodecsFromEnv(env);
+  } catch (e) {
+    if (e instanceof CodecConfigError) throw new CliError(e.message, 2);
+    throw e;
+  }
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...connectOptions(options), connectTimeout: connectTimeoutMs });
@@ -64,7 +74,12 @@ export async function connect(options: ConnectionOptions, connectTimeoutMs = 500
     if (e instanceof ObservabilityConfigError) throw new CliError(e.message, 2);
     throw e;
   }
-  const client = new Client({ connection, namespace: options.namespace, interceptors: { workflow: tracing?.workflowInterceptors ?? [] } });
+  const client = new Client({
+    connection,
+    namespace: options.namespace,
+    dataConverter: { payloadCodecs },
+    interceptors: { workflow: tracing?.workflowInterceptors ?? [] },
+  });
   const close = async () => {
     await tracing?.flush().catch(() => undefined);
     await connection.close().catch(() => undefined);

@@ -273,7 +273,12 @@ export async function recordedConfig(conn: Connected, workflowId: string): Promi
   });
   const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   if (!payload) throw new CliError(`the history of ${workflowId} records no input; pass the run's config with --config FILE`);
-  const raw: unknown = conn.client.options.loadedDataConverter.payloadConverter.fromPayload(payload);
+  // A raw history holds the payload as the worker's codecs left it (encrypted with JUDGELOOP_CODEC_KEYS):
+  // undo them, last applied first, before the converter reads it.
+  const { payloadCodecs, payloadConverter } = conn.client.options.loadedDataConverter;
+  let decoded = [payload];
+  for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  const raw: unknown = payloadConverter.fromPayload(decoded[0]);
   const validated = validateConfig(raw);
   if (!validated.ok) throw new CliError(`${formatConfigProblems(validated.problems, `the config recorded in ${workflowId}`)}\npass a valid one with --config FILE`);
   return validated.config;

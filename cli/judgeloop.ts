@@ -43,8 +43,9 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
 async function cli(): Promise<void> {
   const argv = process.argv.slice(2);
   const controller = new AbortController();
-  // Ctrl-C while following stops following (the run continues); the stack command handles its own signals.
-  const following = argv[0] === 'run' || argv[0] === 'follow' || argv[0] === 'seeds';
+  // Ctrl-C while following stops following (the run continues), and stops the codec server cleanly; the
+  // stack command handles its own signals.
+  const following = argv[0] === 'run' || argv[0] === 'follow' || argv[0] === 'seeds' || argv[0] === 'codec-server';
   if (following) {
     process.on('SIGINT', () => {
       if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED); // a second Ctrl-C: leave now

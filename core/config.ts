@@ -9,6 +9,7 @@ import { DATE_PLACEHOLDERS, ScheduleConfig, unknownPlaceholders } from './schedu
 import { ADAPTER_NAMES, JOIN_ADAPTERS, adapterJoinNeed } from './adapters';
 import { GateConfig, RegistryConfig, checkGateAgainstSuites } from './gate-config';
 import { checkScheduleLengths, perIteration } from './per-iteration';
+import { controlCharacterProblem, s3UriKeyProblem, storagePrefixProblem } from './safe-names';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -19,6 +20,17 @@ export const SourceUri = z
   .min(1)
   .refine((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('s3://') || s.startsWith('file://'), {
     message: 'must be an s3:// URI, a file:// URI, or a path relative to the project root',
+  })
+  .superRefine((s, ctx) => {
+    // Local paths are the operator's own files (absolute paths and parent folders are fine); an S3 key must
+    // not climb out of its prefix, and no name holds a control character.
+    if (s.startsWith('s3://')) {
+      const problem = s3UriKeyProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; use an s3:// URI whose key names its folders (s3://bucket/datasets/train.jsonl)` });
+    } else {
+      const problem = controlCharacterProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }
   });
 
 export const AdapterName = z.enum(ADAPTER_NAMES);
@@ -375,7 +387,14 @@ export const LocalBackend = z
   .strict();
 
 /** An S3 URI (`s3://bucket/prefix`); SageMaker reads and writes only S3. */
-const S3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'an s3:// URI (s3://bucket/prefix)');
+const S3Uri = z
+  .string()
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'an s3:// URI (s3://bucket/prefix)')
+  .superRefine((s, ctx) => {
+    // Jobs write under these: a ".." segment would put their objects outside the prefix named.
+    const problem = s3UriKeyProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; use an s3:// URI whose key names its folders (s3://bucket/prefix)` });
+  });
 /** SageMaker instance types (`ml.g5.2xlarge`). */
 const InstanceType = z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.g5.2xlarge');
 /** An ECR image URI with a tag or digest; SageMaker pulls training images from ECR only. */
@@ -478,14 +497,18 @@ export const ActivityTimeouts = z
 
 export const StorageConfig = z
   .object({
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3 to 63 lowercase letters, digits, "." and "-"'),
+    /** Every key of every run starts with it (core/artifacts.ts); checked so that none lands outside it. */
     prefix: z
       .string()
-      .regex(/^[A-Za-z0-9._\/-]*$/, 'letters, digits, ".", "_", "-" and "/"')
+      .superRefine((p, ctx) => {
+        const problem = storagePrefixProblem(p);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .default('runs')
       .transform((p) => p.replace(/^\/+|\/+$/g, '')),
     /** S3-compatible endpoint (the local stack's); omit for AWS S3. */
-    endpoint: z.string().url().optional(),
+    endpoint: z.string().url('an http(s) URL such as http://127.0.0.1:9000 (omit it for AWS S3)').optional(),
     region: z.string().default('us-east-1'),
     forcePathStyle: z.boolean().default(true),
   })
@@ -664,15 +687,31 @@ export interface ConfigProblem {
 
 export type ConfigResult = { ok: true; config: RunConfig } | { ok: false; problems: ConfigProblem[] };
 
+/**
+ * One issue's message, completed so that it says what to do: zod's bounds and types get the value that
+ * was given (short primitives only), an unknown key gets the usual cause, a missing section says so.
+ */
+function explainIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `${issue.message}: check its spelling (keys are case-sensitive) or remove it`;
+  const input = (issue as { input?: unknown }).input;
+  if (issue.code === 'invalid_type' && input === undefined) return `required (expected ${issue.expected})`;
+  const shown = typeof input === 'number' || typeof input === 'boolean' || (typeof input === 'string' && input.length <= 60);
+  if (shown && ['too_small', 'too_big', 'invalid_type', 'invalid_value', 'invalid_format', 'not_multiple_of'].includes(issue.code)) {
+    return `${issue.message} (got ${JSON.stringify(input)})`;
+  }
+  return issue.message;
+}
+
 /** Validates a raw config and lists every problem by its path (e.g. `loop.samplesPerInput`). */
 export function validateConfig(raw: unknown): ConfigResult {
-  const parsed = RunConfig.safeParse(raw);
+  // reportInput: the issues carry the value given, which explainIssue quotes.
+  const parsed = RunConfig.safeParse(raw, { reportInput: true });
   if (parsed.success) return { ok: true, config: parsed.data };
   return {
     ok: false,
     problems: parsed.error.issues.map((issue) => ({
       path: issue.path.length ? issue.path.map(String).join('.') : '(root)',
-      message: issue.message,
+      message: explainIssue(issue),
     })),
   };
 }

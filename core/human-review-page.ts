@@ -9,7 +9,8 @@
  * Escaping: rationales are model output and may contain markup. The data travels as JSON inside a
  * `<script type="application/json">` element with every `<` written as `\u003c` (so no `</script>` or
  * `<!--` can end it early), and the page's script puts every text into the document with `textContent`,
- * never as HTML. The only interpolations into HTML are the escaped review id and item count.
+ * never as HTML. The only interpolations into HTML are the escaped review id and item count. The
+ * Content-Security-Policy admits only the page's own script, by its hash.
  *
  * The page: instruction, response, rubric (criteria, score descriptions folded), Rationale A and B with their
  * scores, buttons A / B / Tie (keys 1 2 3 or a b t; choosing moves to the next item), Previous / Next (keys
@@ -19,6 +20,7 @@
  * only, in page order). Work in progress is kept in the browser's localStorage under `judgeloop-review:<id>`
  * and restored when the page is opened again.
  */
+import { createHash } from 'node:crypto';
 import { csvRow } from './csv';
 import type { BlindReview } from './human-review';
 
@@ -189,6 +191,12 @@ const SCRIPT = `
 })();
 `;
 
+/**
+ * The page's one script, by hash, is all its Content-Security-Policy lets run: were a field ever to escape
+ * its escaping, an injected script would still be refused (as in the run report, core/report-html.ts).
+ */
+const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
+
 export function renderReviewPage(review: BlindReview): string {
   const id = escapeHtml(review.id);
   return `<!doctype html>
@@ -196,7 +204,7 @@ export function renderReviewPage(review: BlindReview): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'none'; connect-src 'none'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${SCRIPT_HASH}'; img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'">
 <title>Blind review ${id}</title>
 <style>${CSS}</style>
 </head>

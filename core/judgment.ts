@@ -18,6 +18,11 @@
  *   method trains on rationales and a bare score teaches nothing.
  * Checks run in that order (marker, score, range, rationale) and the first failure is the reason reported.
  * The marker is matched exactly (case-sensitive).
+ *
+ * Before any of them: an output that is not a string, or holds a lone UTF-16 surrogate (JSON can carry
+ * `"\ud800"`, no text can), is `invalid_text`. Such a rationale cannot be encoded as UTF-8, so the
+ * training job's tokenizer would fail on it; it is counted as unparseable instead. Every check is a scan
+ * or an anchored regular expression over the text after the marker, linear in the output's length.
  */
 
 export const DEFAULT_MARKER = '[RESULT]';
@@ -29,6 +34,7 @@ export const UNPARSEABLE_REASONS = [
   'trailing_text',
   'score_out_of_range',
   'empty_rationale',
+  'invalid_text',
 ] as const;
 export type UnparseableReason = (typeof UNPARSEABLE_REASONS)[number];
 
@@ -60,6 +66,20 @@ function quote(text: string, max = 40): string {
   return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
+/** A lone (unpaired) UTF-16 surrogate: not a character, and not encodable as UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why `text` is not text a judgment can be read from (not a string, a lone surrogate), or undefined. */
+export function invalidTextDetail(text: unknown): string | undefined {
+  if (typeof text !== 'string') return `the output is not text (got ${text === null ? 'null' : Array.isArray(text) ? 'an array' : typeof text})`;
+  const m = LONE_SURROGATE.exec(text);
+  if (m) {
+    const code = m[0].charCodeAt(0).toString(16).toUpperCase();
+    return `a lone UTF-16 surrogate (U+${code}) at character ${m.index + 1}: not text, and no tokenizer can encode it`;
+  }
+  return undefined;
+}
+
 function checkOptions({ min, max, marker }: ParseJudgmentOptions): void {
   if (!Number.isInteger(min) || !Number.isInteger(max) || min > max) {
     throw new RangeError(`parseJudgment: invalid scale ${min}..${max}`);
@@ -71,6 +91,9 @@ function checkOptions({ min, max, marker }: ParseJudgmentOptions): void {
 export function parseJudgment(text: string, options: ParseJudgmentOptions): ParsedJudgment {
   checkOptions(options);
   const { min, max, marker } = options;
+  // Outputs come from JSON written by a job: the type says string, the file may say otherwise.
+  const invalid = invalidTextDetail(text);
+  if (invalid !== undefined) return unparseable('invalid_text', invalid);
 
   const at = text.lastIndexOf(marker);
   if (at < 0) return unparseable('no_marker', `no ${quote(marker)} in the output`);
@@ -86,7 +109,7 @@ export function parseJudgment(text: string, options: ParseJudgmentOptions): Pars
 
   const score = Number(integer[1]);
   if (!(score >= min && score <= max)) {
-    return unparseable('score_out_of_range', `score ${integer[1]} is outside ${min}..${max}`);
+    return unparseable('score_out_of_range', `score ${integer[1].length > 12 ? quote(integer[1], 12) : integer[1]} is outside ${min}..${max}`);
   }
 
   const rationale = text.slice(0, at).trim();
@@ -125,7 +148,7 @@ export function formatJudgment(rationale: string, score: number, marker: string 
  */
 export type PairwiseVerdict = 'A' | 'B';
 
-export const PAIRWISE_UNPARSEABLE_REASONS = ['no_marker', 'no_verdict', 'invalid_verdict', 'trailing_text', 'empty_rationale'] as const;
+export const PAIRWISE_UNPARSEABLE_REASONS = ['no_marker', 'no_verdict', 'invalid_verdict', 'trailing_text', 'empty_rationale', 'invalid_text'] as const;
 export type PairwiseUnparseableReason = (typeof PAIRWISE_UNPARSEABLE_REASONS)[number];
 
 export interface ParsePairwiseOptions {
@@ -149,6 +172,8 @@ function pairwiseUnparseable(reason: PairwiseUnparseableReason, detail: string):
 export function parsePairwiseVerdict(text: string, options: ParsePairwiseOptions): ParsedPairwiseVerdict {
   const { marker } = options;
   if (marker.trim() === '') throw new RangeError('parsePairwiseVerdict: the marker must not be empty');
+  const invalid = invalidTextDetail(text);
+  if (invalid !== undefined) return pairwiseUnparseable('invalid_text', invalid);
 
   const at = text.lastIndexOf(marker);
   if (at < 0) return pairwiseUnparseable('no_marker', `no ${quote(marker)} in the output`);

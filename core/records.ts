@@ -233,6 +233,51 @@ export function referenceJudgmentsOf(example: Pick<PointwiseExample, 'meta'>): R
   return example.meta?.reference_judgments ?? [];
 }
 
+/**
+ * Why a pointwise example's scores do not fit the run's scale (`judge.scale`), or undefined. Records leave
+ * the range to the run config; ingest checks it here, so that a gold score of 7 on a 1-5 scale is
+ * quarantined with its reason instead of becoming a label no judgment can match.
+ */
+export function offScaleReason(example: Pick<PointwiseExample, 'gold_score' | 'meta'>, scale: { min: number; max: number }): string | undefined {
+  const range = `${scale.min}..${scale.max} (judge.scale)`;
+  if (example.gold_score !== undefined && (example.gold_score < scale.min || example.gold_score > scale.max)) {
+    return `gold_score: ${example.gold_score} is outside ${range}`;
+  }
+  const refs = referenceJudgmentsOf(example);
+  const bad = refs.findIndex((r) => r.score < scale.min || r.score > scale.max);
+  if (bad >= 0) return `meta.reference_judgments[${bad}].score: ${refs[bad].score} is outside ${range}`;
+  return undefined;
+}
+
+/** A lone (unpaired) UTF-16 surrogate: JSON can carry one as an escape, no text can. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Where a record holds a string with a lone surrogate (`"\ud800"` without its pair), or undefined. Such a
+ * string is valid JSON but no UTF-8 encoder (Python's, a tokenizer's) accepts it, so a job would fail on
+ * the row long after ingest; ingest quarantines it instead.
+ */
+export function loneSurrogateReason(value: unknown, path: PropertyKey[] = []): string | undefined {
+  if (typeof value === 'string') {
+    const m = LONE_SURROGATE.exec(value);
+    if (!m) return undefined;
+    const code = m[0].charCodeAt(0).toString(16).toUpperCase();
+    return `${formatPath(path)}: holds a lone UTF-16 surrogate (U+${code}) at character ${m.index + 1}, which is not text; fix the program that wrote the file, or drop the row`;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const r = loneSurrogateReason(value[i], [...path, i]);
+      if (r) return r;
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const r = loneSurrogateReason(k, [...path, k]) ?? loneSurrogateReason(v, [...path, k]);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
 /** Input (pre-validation) shapes, for writers that build records by hand. */
 export type PointwiseExampleInput = z.input<typeof PointwiseExample>;
 export type PairwiseExampleInput = z.input<typeof PairwiseExample>;
@@ -287,6 +332,10 @@ const errorMap: z.core.$ZodErrorMap = (iss) => {
   if (iss.code === 'invalid_type') {
     if (iss.input === undefined) return `required (expected ${iss.expected === 'int' ? 'an integer' : iss.expected})`;
     if (iss.expected === 'int') return `expected an integer, got ${JSON.stringify(iss.input)}`;
+    // A number written as text ("4", "four") is the usual slip: show it, so the row can be found and fixed.
+    if (iss.expected === 'number' && typeof iss.input === 'string' && iss.input.length <= 40) {
+      return `expected number, got string ${JSON.stringify(iss.input)}`;
+    }
     return `expected ${iss.expected}, got ${describeType(iss.input)}`;
   }
   if (iss.code === 'invalid_value' && 'values' in iss) {

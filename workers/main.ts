@@ -5,7 +5,8 @@
  * Environment: Temporal's client configuration (workers/temporal-target.ts: TEMPORAL_ADDRESS (127.0.0.1:7233),
  * TEMPORAL_NAMESPACE (default), TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a TOML profile via TEMPORAL_PROFILE and
  * TEMPORAL_CONFIG_FILE), JUDGELOOP_TASK_QUEUE (judgeloop), JUDGELOOP_S3_ENDPOINT (used when a config has no
- * storage.endpoint), and the AWS SDK's usual credential variables.
+ * storage.endpoint), the AWS SDK's usual credential variables, and JUDGELOOP_CODEC_KEYS / JUDGELOOP_CODEC_KEY_ID
+ * (payload encryption, workers/codec.ts; off when unset).
  *
  * Observability (workers/telemetry.ts, workers/logging.ts, workers/otel.ts): JUDGELOOP_METRICS_ADDRESS (the
  * Prometheus endpoint, off when unset), JUDGELOOP_LOG_FORMAT (text | json), JUDGELOOP_LOG_LEVEL, and
@@ -28,6 +29,7 @@ import { connectOptions, describeTarget, resolveTemporalTarget, type TemporalTar
 import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from './telemetry';
 import { describeTracing, startWorkerTracing } from './otel';
 import { keepAliveInterceptor } from './keep-alive';
+import { payloadCodecsFromEnv } from './codec';
 
 /** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
 export interface WorkerTelemetry {
@@ -79,6 +81,8 @@ export async function createJudgeloopWorker(
   opts: WorkerOptions = {},
 ): Promise<{ worker: Worker; connection: NativeConnection; target: TemporalTarget }> {
   const target = resolveTemporalTarget({ address: opts.address, namespace: opts.namespace });
+  // Before connecting: a malformed JUDGELOOP_CODEC_KEYS stops the worker with the variable's name (workers/codec.ts).
+  const payloadCodecs = payloadCodecsFromEnv(process.env);
   const telemetry = opts.telemetry ?? {};
   const connection = await NativeConnection.connect(connectOptions(target));
   try {
@@ -91,6 +95,7 @@ export async function createJudgeloopWorker(
       taskQueue: opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE,
       workflowBundle,
       activities: createActivities(defaultActivityDeps()),
+      dataConverter: { payloadCodecs },
       // Jobs are CPU/GPU heavy: one at a time per worker keeps a laptop responsive; scale with more workers.
       maxConcurrentActivityTaskExecutions: Number(process.env.JUDGELOOP_MAX_ACTIVITIES ?? 2),
       // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which

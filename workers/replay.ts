@@ -8,6 +8,8 @@ import { basename } from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
+import { payloadCodecsFromEnv } from './codec';
 
 type History = temporal.api.history.v1.IHistory;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -109,11 +111,16 @@ export async function readHistoryFile(path: string, workflowId?: string): Promis
   return { workflowId: workflowId ?? basename(path).replace(/\.json$/, ''), history, source: path };
 }
 
-export async function replayHistories(histories: RecordedHistory[], workflowBundle: WorkflowBundleWithSourceMap): Promise<ReplayOutcome[]> {
+/** `payloadCodecs`: default, the worker's (JUDGELOOP_CODEC_KEYS), so histories of encrypting workers replay. */
+export async function replayHistories(
+  histories: RecordedHistory[],
+  workflowBundle: WorkflowBundleWithSourceMap,
+  payloadCodecs: PayloadCodec[] = payloadCodecsFromEnv(),
+): Promise<ReplayOutcome[]> {
   const byId = new Map(histories.map((h) => [h.workflowId, h]));
   const outcomes: ReplayOutcome[] = [];
   const results = Worker.runReplayHistories(
-    { workflowBundle, replayName: 'judgeloop-replay' },
+    { workflowBundle, replayName: 'judgeloop-replay', dataConverter: { payloadCodecs } },
     histories.map((h) => ({ workflowId: h.workflowId, history: h.history })),
   );
   for await (const r of results) {

@@ -19,8 +19,12 @@ export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
 export interface TemporalTarget {
   address: string;
   namespace: string;
-  /** Absent: plaintext (the local dev server). True: TLS with the system's roots. */
-  tls?: TLSConfig | true;
+  /**
+   * Absent: plaintext (the local dev server). True: TLS with the system's roots. False: plaintext although an
+   * API key is set (TEMPORAL_TLS=false or the profile's `tls.disabled`, e.g. behind a TLS-terminating sidecar);
+   * absent with an API key, the SDK would turn TLS on.
+   */
+  tls?: TLSConfig | true | false;
   apiKey?: string;
   /** gRPC headers from the profile's `grpc_meta` or TEMPORAL_GRPC_META_*. */
   metadata?: Record<string, string>;
@@ -100,6 +104,7 @@ export function resolveTemporalTarget(overrides: TargetOverrides = {}, rawEnv: N
   };
   const tls = connectionOptions.tls;
   if (tls) target.tls = tls === true ? true : tls;
+  else if (tls === false && profile.apiKey) target.tls = false; // explicitly off: keep it off for the SDK
   if (profile.apiKey) target.apiKey = profile.apiKey;
   // grpc_meta from TOML and TEMPORAL_GRPC_META_* are strings (the type also allows binary headers).
   if (profile.grpcMeta && Object.keys(profile.grpcMeta).length > 0) target.metadata = { ...profile.grpcMeta };
@@ -110,13 +115,13 @@ export function resolveTemporalTarget(overrides: TargetOverrides = {}, rawEnv: N
 /** The options `Connection.connect` / `NativeConnection.connect` take, from a target. */
 export function connectOptions(target: TemporalTarget): {
   address: string;
-  tls?: TLSConfig | true;
+  tls?: TLSConfig | true | false;
   apiKey?: string;
   metadata?: Record<string, string>;
 } {
   return {
     address: target.address,
-    ...(target.tls ? { tls: target.tls } : {}),
+    ...(target.tls !== undefined ? { tls: target.tls } : {}),
     ...(target.apiKey ? { apiKey: target.apiKey } : {}),
     ...(target.metadata ? { metadata: target.metadata } : {}),
   };
@@ -125,7 +130,9 @@ export function connectOptions(target: TemporalTarget): {
 /** One line for logs: where, which namespace, and how it authenticates (never the secret itself). */
 export function describeTarget(target: TemporalTarget): string {
   const auth = target.apiKey
-    ? 'TLS + API key'
+    ? target.tls === false
+      ? 'plaintext + API key'
+      : 'TLS + API key'
     : target.tls && target.tls !== true && target.tls.clientCertPair
       ? 'mTLS'
       : target.tls

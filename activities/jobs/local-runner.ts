@@ -177,7 +177,7 @@ export class LocalJobRunner implements JobRunner {
   private async launch(spec: JobSpec, specHash: string, dir: string, ctx: JobContext): Promise<LaunchRecord> {
     ctx.heartbeat({ phase: 'downloading', jobName: spec.jobName });
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...jobEnvironment(process.env),
       SM_MODEL_DIR: path.join(dir, 'model'),
       SM_OUTPUT_DATA_DIR: path.join(dir, 'output'),
       SM_HPS: JSON.stringify(spec.hyperparameters),
@@ -357,6 +357,36 @@ async function isSameProcessAlive(launch: LaunchRecord): Promise<boolean> {
   const stat = await readFile(`/proc/${launch.pid}/stat`, 'utf8').catch(() => '');
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
+
+/**
+ * The worker's environment without its secrets: a job reads its channels and writes its outputs as local
+ * files (the runner moves them to and from S3), so it needs no credentials, and anything in a process's
+ * environment is readable in /proc/<pid>/environ and lands in crash dumps.
+ */
+export function jobEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (SECRET_VARIABLES.has(name) || SECRET_NAME.test(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Secrets by name (AWS, Temporal, the payload codec) and by what the name says. */
+const SECRET_VARIABLES = new Set([
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_SECURITY_TOKEN',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'JUDGELOOP_CODEC_KEYS',
+  'JUDGELOOP_CODEC_KEY_ID',
+  'JUDGELOOP_CODEC_SERVER_TOKEN',
+]);
+const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL/i;
 
 async function isFile(file: string): Promise<boolean> {
   return (await stat(file).catch(() => null))?.isFile() ?? false;

@@ -10,7 +10,9 @@
  * - switch the confusion matrix with its selector (the page's script runs),
  * - and look like charts in a screenshot: a PNG decoded here that is far from a single colour and holds
  *   solid areas of the palette's colours (the chart bars), chart by chart.
- * A hostile summary (markup in names) must render as text: nothing of it runs.
+ * A hostile summary (markup in names) must render as text: nothing of it runs. So must both pages the
+ * project writes, the report and the blind-review page, when every field carries one of the bad-input
+ * corpus's script payloads (test/bad-input/html/payloads.json).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { renderRunReport } from '../../core/report-html';
 import { PALETTE } from '../../core/report-charts';
 import { realisticRunSummary } from '../fixtures/run-summary';
+import { renderReviewPage } from '../../core/human-review-page';
+import { hostileReview, hostileSummary } from '../support/bad-input';
 
 const CHROMIUM = '/usr/bin/chromium';
 const WIDTH = 1280;
@@ -269,5 +273,53 @@ test('a hostile summary renders as text in the browser: nothing of it runs or lo
     assert.deepEqual(JSON.parse((await page.textContent('#run-summary')) ?? 'null'), s);
   } finally {
     await close();
+  }
+});
+
+/** What an injected script would change: each payload sets window.__pwned or the title, or hides the page. */
+async function untouched(page: Page, title: string): Promise<void> {
+  assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined, 'an injected script ran');
+  assert.equal(await page.title(), title, 'the title is the page\'s own');
+  for (const tag of ['img', 'iframe', 'svg a', 'a[href^="javascript:"]', 'body style']) {
+    assert.equal(await page.locator(tag).count(), 0, `no ${tag} from the data`);
+  }
+  assert.ok(await page.locator('body').isVisible(), 'the page is not hidden');
+}
+
+test('the bad-input payloads in every field of both pages render as text in Chromium: nothing runs, loads or hides', { timeout: 90_000 }, async () => {
+  const summary = hostileSummary();
+  const report = writeReport('bad-input-report.html', renderRunReport(summary));
+  const opened = await open(report);
+  try {
+    assert.deepEqual(opened.problems, [], 'no console error: nothing was even refused by the policy');
+    assert.deepEqual(opened.requests, [pathToFileURL(report).href]);
+    await untouched(opened.page, `Judgeloop report · ${summary.runName}`);
+    assert.equal(await opened.page.textContent('h1'), summary.runName);
+    assert.deepEqual(JSON.parse((await opened.page.textContent('#run-summary')) ?? 'null'), summary);
+  } finally {
+    await opened.close();
+  }
+
+  const review = hostileReview();
+  const file = writeReport('bad-input-review.html', renderReviewPage(review));
+  const page = await open(file);
+  try {
+    assert.deepEqual(page.problems, []);
+    assert.deepEqual(page.requests, [pathToFileURL(file).href]);
+    // Every item, every field: shown as the very text it holds, and nothing of it runs.
+    for (const [i, item] of review.items.entries()) {
+      await untouched(page.page, `Blind review ${review.id}`);
+      assert.equal(await page.page.textContent('#instruction'), item.instruction, `item ${i}`);
+      assert.equal(await page.page.textContent('#response'), item.response, `item ${i}`);
+      assert.equal(await page.page.textContent('#criteria'), item.criteria, `item ${i}`);
+      assert.equal(await page.page.textContent('#rationale-a'), item.a.rationale, `item ${i}`);
+      assert.equal(await page.page.textContent('#rationale-b'), item.b.rationale, `item ${i}`);
+      assert.equal(await page.page.textContent('#item-id'), item.itemId, `item ${i}`);
+      assert.deepEqual(await page.page.locator('#levels li').allTextContents(), item.scoreDescriptions, `item ${i}`);
+      if (i < review.items.length - 1) await page.page.click('#next');
+    }
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await page.close();
   }
 });

@@ -54,3 +54,17 @@ test('writes and reads through a flaky network return exactly what was written',
   for (const kind of FAULT_KINDS) assert.ok((byKind.get(kind) ?? 0) >= 3, `${kind} injected ${byKind.get(kind) ?? 0} times`);
   assert.ok(proxy.faults.some((f) => f.kind === 'truncate' && f.method === 'GET'), 'bodies were cut off');
 });
+
+test('readJsonl: a line that is not JSON is an error naming its line, not an undefined row', async () => {
+  const store = new ObjectStore(createS3Client({ endpoint: services.s3.endpoint, region: services.s3.region, forcePathStyle: true }));
+  const uri = `s3://${services.s3.bucket}/bad/rows.jsonl`;
+  await store.putBytes(uri, '{"a":1}\n{"a":\n{"a":3}\n');
+  const seen: unknown[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const row of store.readJsonl(uri)) seen.push(row);
+    })(),
+    /line 2 of s3:\/\/.*\/bad\/rows\.jsonl is not valid JSON/,
+  );
+  assert.deepEqual(seen, [{ a: 1 }]);
+});

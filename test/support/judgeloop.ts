@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import type { RunConfigInput } from '../../core/config';
 import { createActivities, defaultActivityDeps } from '../../activities';
 import { ObjectStore, createS3Client } from '../../activities/storage';
@@ -105,7 +106,13 @@ process.once('exit', () => {
   for (const dir of jobFolders) rmSync(dir, { recursive: true, force: true });
 });
 
-export async function createTestWorker(connection: NativeConnection, taskQueue: string, namespace = 'default'): Promise<Worker> {
+/** `payloadCodecs`: e.g. workers/codec.ts codecFromEnv(testCodecEnv()) (test/support/codec.ts) for an encrypting worker. */
+export async function createTestWorker(
+  connection: NativeConnection,
+  taskQueue: string,
+  namespace = 'default',
+  opts: { payloadCodecs?: PayloadCodec[] } = {},
+): Promise<Worker> {
   return Worker.create({
     connection,
     namespace,
@@ -114,6 +121,7 @@ export async function createTestWorker(connection: NativeConnection, taskQueue: 
     activities: createActivities(defaultActivityDeps()),
     // As the real worker (workers/main.ts): data steps rely on it to heartbeat within the timeout.
     interceptors: { activity: [keepAliveInterceptor] },
+    ...(opts.payloadCodecs ? { dataConverter: { payloadCodecs: opts.payloadCodecs } } : {}),
   });
 }
 

@@ -43,6 +43,8 @@ export interface TestServices {
   s3Client(): S3Client;
   /** Stops the S3 server and starts it again on the same port and data folder. */
   restartS3(): Promise<void>;
+  /** Kills the Temporal dev server (SIGKILL) and starts it again on the same port and database file. */
+  restartTemporal(): Promise<void>;
   /** Starts a worker (workers/main.ts by default) wired to these services; stop() stops it too. */
   startWorker(opts?: Partial<WorkerOptions>): Promise<WorkerProcess>;
   /** Stops workers, then S3, then Temporal, and removes the temporary folder. Idempotent. */
@@ -58,6 +60,8 @@ export interface TestServicesOptions {
   searchAttributes?: Record<string, SearchAttributeTypeName>;
   /** Keep the temporary folder after stop() (also JUDGELOOP_KEEP_TEST_DATA=1). */
   keepData?: boolean;
+  /** The S3 server's credentials (default: fixed local ones); a secret-scanning test gives unique values. */
+  s3Credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 const ACCESS_KEY = 'judgeloop-test';
@@ -99,14 +103,16 @@ export async function startTestServices(opts: TestServicesOptions = {}): Promise
   let temporal: TemporalDevServer | undefined;
   let s3Server: S3Server | undefined;
   let s3Port = 0;
+  const accessKey = opts.s3Credentials?.accessKeyId ?? ACCESS_KEY;
+  const secretKey = opts.s3Credentials?.secretAccessKey ?? SECRET_KEY;
 
   const startS3 = (port: number) =>
     startS3Server({
       binary: tools.versitygw,
       port,
       dataDir: path.join(dir, 's3'),
-      accessKey: ACCESS_KEY,
-      secretKey: SECRET_KEY,
+      accessKey,
+      secretKey,
       logFile: path.join(dir, 'logs', 's3.log'),
     });
 
@@ -122,18 +128,19 @@ export async function startTestServices(opts: TestServicesOptions = {}): Promise
     return stopping;
   };
 
+  const startTemporal = (port: number) =>
+    startTemporalDevServer({
+      binary: tools.temporal,
+      port,
+      headless: true,
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      namespace,
+      searchAttributes: opts.searchAttributes ?? JUDGELOOP_SEARCH_ATTRIBUTES,
+      logFile: path.join(dir, 'logs', 'temporal.log'),
+    });
+
   try {
-    if (opts.temporal !== false) temporal = await onFreePort((port) =>
-      startTemporalDevServer({
-        binary: tools.temporal,
-        port,
-        headless: true,
-        dbFile: path.join(dir, 'temporal.sqlite'),
-        namespace,
-        searchAttributes: opts.searchAttributes ?? JUDGELOOP_SEARCH_ATTRIBUTES,
-        logFile: path.join(dir, 'logs', 'temporal.log'),
-      }),
-    );
+    if (opts.temporal !== false) temporal = await onFreePort(startTemporal);
     s3Server = await onFreePort(async (port) => {
       const server = await startS3(port);
       s3Port = port;
@@ -141,8 +148,8 @@ export async function startTestServices(opts: TestServicesOptions = {}): Promise
     });
     const s3: TestS3 = {
       endpoint: s3Server.endpoint,
-      accessKeyId: ACCESS_KEY,
-      secretAccessKey: SECRET_KEY,
+      accessKeyId: accessKey,
+      secretAccessKey: secretKey,
       region: s3Server.region,
       bucket,
     };
@@ -173,6 +180,12 @@ export async function startTestServices(opts: TestServicesOptions = {}): Promise
       async restartS3() {
         await s3Server!.stop();
         s3Server = await startS3(s3Port);
+      },
+      async restartTemporal() {
+        if (!temporal) throw noTemporal();
+        const port = Number(temporal.address.split(':').pop());
+        await temporal.process.stop('SIGKILL', 5000);
+        temporal = await startTemporal(port);
       },
       async startWorker(workerOpts: Partial<WorkerOptions> = {}) {
         if (!temporal) throw noTemporal();

@@ -634,7 +634,7 @@ test('canonical: meta.reference_judgments is validated, kept, and null read as a
     ['blank rationale', withRefs([{ rationale: ' \n', score: 3 }]), /^meta\.reference_judgments\[0\]\.rationale: must be a non-empty string$/],
     ['no rationale', withRefs([{ score: 3 }]), /^meta\.reference_judgments\[0\]\.rationale: required \(expected string\)$/],
     ['fractional score', withRefs([{ rationale: 'r', score: 3.5 }]), /^meta\.reference_judgments\[0\]\.score: expected an integer, got 3\.5$/],
-    ['score as a string', withRefs([{ rationale: 'r', score: '3' }]), /^meta\.reference_judgments\[0\]\.score: expected number, got string$/],
+    ['score as a string', withRefs([{ rationale: 'r', score: '3' }]), /^meta\.reference_judgments\[0\]\.score: expected number, got string "3"$/],
     ['no score', withRefs([{ rationale: 'r' }]), /^meta\.reference_judgments\[0\]\.score: required \(expected number\)$/],
     ['unknown key', withRefs([{ rationale: 'r', score: 3, judge: 'gpt-4' }]), /^meta\.reference_judgments\[0\]: unknown field "judge"$/],
     ['entry not an object', withRefs(['r']), /^meta\.reference_judgments\[0\]: expected object, got string$/],

@@ -32,7 +32,8 @@ function rationaleFragment(rng: Rng, marker: string): string {
     () => ` ${marker}`,
     () => pick(rng, [' [RES', 'ULT]', ' [', ']', ' <<', '>>', 'RESULT']),
     () => pick(rng, ['\n', '\n\n', '\t', '  ']),
-    () => pick(rng, [' é', ' 🙂', ' 数字']),
+    // Lone surrogates (a JSON "\ud800" from a broken writer) next to a valid pair: not text.
+    () => pick(rng, [' é', ' 🙂', ' 数字', ' \uD800', ' x\uDFFF']),
   ])();
 }
 
@@ -92,6 +93,19 @@ function rubricText(rng: Rng, marker: string, min: number, max: number): string 
 
 const SCORE_AFTER_MARKER = /^([+-]?\d+)\.?$/;
 
+/** Written here independently of core/judgment.ts: a high surrogate not followed by a low one, or the reverse. */
+function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+      else return true;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return true;
+  }
+  return false;
+}
+
 function outcome(p: ParsedJudgment): string {
   return p.status === 'ok' ? `ok:${p.score}` : p.reason;
 }
@@ -113,6 +127,10 @@ test(`fuzz: parseJudgment over ${OUTPUTS} generated outputs keeps its invariants
     }
     const key = got.status === 'ok' ? 'ok' : got.reason;
     seen.set(key, (seen.get(key) ?? 0) + 1);
+
+    // 0. Text that is not text (a lone surrogate anywhere) is invalid_text, whatever else it holds.
+    assert.equal(got.status === 'unparseable' && got.reason === 'invalid_text', hasLoneSurrogate(c.text), where);
+    if (hasLoneSurrogate(c.text)) continue;
 
     const at = c.text.lastIndexOf(c.marker);
     if (got.status === 'ok') {
@@ -181,6 +199,8 @@ test(`fuzz: parsePairwiseVerdict over ${OUTPUTS} generated outputs keeps its inv
     const where = `output ${i}: ${JSON.stringify({ text, marker })}`;
     const got = parsePairwiseVerdict(text, { marker });
     seen.add(got.status === 'ok' ? 'ok' : got.reason);
+    assert.equal(got.status === 'unparseable' && got.reason === 'invalid_text', hasLoneSurrogate(text), where);
+    if (hasLoneSurrogate(text)) continue;
     const at = text.lastIndexOf(marker);
     if (got.status === 'ok') {
       assert.ok(got.verdict === 'A' || got.verdict === 'B', where);

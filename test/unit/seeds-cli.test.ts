@@ -76,7 +76,7 @@ test('seeds: usage errors name the problem', () => {
     [['seeds', '-c', 'a.json', '--seeds', '0,1.5'], /"1\.5" is not a whole number/],
     [['seeds', '-c', 'a.json', '--seeds', '0,,1'], /empty item/],
     [['seeds', '-c', 'a.json', '--seeds', Array.from({ length: MAX_SEEDS + 1 }, (_, i) => i).join(',')], /at most 64 runs/],
-    [['seeds', '-c', 'a.json', '--seeds', '0,1', '--id-prefix', 'has space'], /invalid run id "has space-seed-1"/],
+    [['seeds', '-c', 'a.json', '--seeds', '0,1', '--id-prefix', 'has space'], /invalid run id prefix "has space" \(--id-prefix\): holds " "/],
     [['seeds', '-c', 'a.json', '--seeds', '0,1', 'extra'], /unexpected argument "extra"/],
     [['seeds', '--from-runs', 'a,b', '--config', 'x.json', '--seeds', '0,1'], /starts nothing: drop --config, --seeds/],
     [['seeds', '--from-runs', 'a,b', '--no-follow'], /drop --no-follow/],

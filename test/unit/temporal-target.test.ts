@@ -114,6 +114,12 @@ const cases: Case[] = [
     auth: 'TLS + API key',
   },
   {
+    name: 'an API key with TLS switched off by TEMPORAL_TLS=false stays plaintext (the SDK would turn TLS on)',
+    env: { TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' },
+    want: { address: '127.0.0.1:7233', namespace: 'default', apiKey: 'k', tls: false },
+    auth: 'plaintext + API key',
+  },
+  {
     name: 'TLS switched on by TEMPORAL_TLS',
     env: { TEMPORAL_ADDRESS: 'temporal.corp:7233', TEMPORAL_TLS: 'true' },
     want: { address: 'temporal.corp:7233', namespace: 'default' },
@@ -153,6 +159,13 @@ test('resolveTemporalTarget: mTLS reads the client certificate pair from the pro
 
 test('connectOptions: plaintext has no TLS, key or headers at all', () => {
   assert.deepEqual(connectOptions(resolveTemporalTarget({}, {})), { address: '127.0.0.1:7233' });
+});
+
+test('connectOptions: TEMPORAL_TLS=false with an API key passes tls: false, so the SDK does not switch TLS on', () => {
+  const opts = connectOptions(resolveTemporalTarget({}, { TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' }));
+  assert.deepEqual(opts, { address: '127.0.0.1:7233', tls: false, apiKey: 'k' });
+  // Without the explicit false, an API key means TLS (Temporal Cloud): unchanged.
+  assert.equal(connectOptions(resolveTemporalTarget({}, { TEMPORAL_API_KEY: 'k' })).tls, true);
 });
 
 const errorCases: { name: string; env: NodeJS.ProcessEnv; overrides?: { profile?: string }; message: RegExp }[] = [
