@@ -99,7 +99,8 @@ export async function startRun(
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(
-        `a run with id "${workflowId}" is already running; follow it with \`${resumeHint(workflowId)}\`, or pass another --id.`,
+        `a run with id "${workflowId}" is already running; follow it with \`${resumeHint(workflowId)}\`, ` +
+          `start it again from an iteration with \`npm run judgeloop -- reset ${workflowId} --iteration K\`, or pass another --id for a new run.`,
       );
     }
     throw new CliError(`could not start the run: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);

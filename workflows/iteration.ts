@@ -8,7 +8,7 @@ import { consistencyFilterActive, type RunConfig } from '../core/config';
 import type { IterationProgress, IterationSummary, StepName } from '../core/run-types';
 import type { Activities } from '../activities';
 import type { PreparedDataset } from '../activities/prepare';
-import { dataActivityOptions, jobActivityOptions } from './options';
+import { JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
 
 export interface IterationInput {
   config: RunConfig;
@@ -37,7 +37,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     return result;
   }
 
-  const jobs = proxyActivities<Activities>(jobActivityOptions(config));
+  const jobs = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH)));
   const data = proxyActivities<Activities>(dataActivityOptions(config));
   const common = { config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration };
 

@@ -1,5 +1,5 @@
 /** Activity options derived from the run config: timeouts, heartbeats and which failures are final. */
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 import type { RunConfig } from '../core/config';
 
 /** Failures that a retry cannot fix: bad config, bad data, a job script that exited with an error. */
@@ -13,11 +13,24 @@ const retry = {
   nonRetryableErrorTypes: NON_RETRYABLE,
 };
 
-/** Steps that run a job: heartbeats every poll, so a dead worker is noticed within the heartbeat timeout. */
-export function jobActivityOptions(config: RunConfig): ActivityOptions {
+/**
+ * Runs started before job steps waited for their cancellation replay with Temporal's default (the run did
+ * not wait); the workflows pass `patched(JOB_CANCELLATION_PATCH)` as `waitForCancellation`.
+ */
+export const JOB_CANCELLATION_PATCH = 'job-cancellation-wait-v1';
+
+/**
+ * Steps that run a job: heartbeats every poll, so a dead worker is noticed within the heartbeat timeout. A
+ * cancelled run waits for its job steps to confirm the cancellation: they stop their job (a local process,
+ * a SageMaker job) first, and a run that ends cancelled has left none running. (Without the wait the run
+ * could close first, and the step would then learn only that its activity no longer exists — which, like a
+ * timeout, leaves the job for a next attempt that never comes.)
+ */
+export function jobActivityOptions(config: RunConfig, waitForCancellation: boolean): ActivityOptions {
   return {
     startToCloseTimeout: `${config.timeouts.jobTimeoutMinutes} minutes`,
     heartbeatTimeout: `${config.timeouts.heartbeatTimeoutSeconds} seconds`,
+    ...(waitForCancellation ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
     retry,
   };
 }

@@ -31,7 +31,7 @@ import { combineUsage } from '../core/usage';
 import { withDatedData } from '../core/schedule';
 import { markRun } from './search-attributes';
 import type { Activities } from '../activities';
-import { dataActivityOptions, jobActivityOptions } from './options';
+import { JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
 import { ApprovalDesk, decideIteration, proposedEntry, type Decision, type RunChampion } from './promotion';
 
@@ -52,6 +52,9 @@ export const WARM_START_PATCH = 'warm-start-v1';
  * records; runs started before validate it here, in workflow code, as they did when they were recorded.
  */
 export const CONFIG_OUTSIDE_WORKFLOW_PATCH = 'config-outside-workflow-v1';
+
+/** A cancellation that arrives while the report is written cancels the run (before: the run completed). */
+export const REPORT_CANCELLATION_PATCH = 'report-cancellation-v1';
 
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
@@ -127,7 +130,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   let warmStart: WarmStartSummary | undefined;
   if (config.warmStart && prepared.warmStart && startedFrom.kind === 'seed' && patched(WARM_START_PATCH)) {
     progress.step = 'warm-start';
-    const { warmStartJudge } = proxyActivities<Activities>(jobActivityOptions(config));
+    const { warmStartJudge } = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH)));
     warmStart = await warmStartJudge({ config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri });
   }
   const startModelUri = warmStart?.modelUri ?? startedFrom.modelUri;
@@ -213,6 +216,8 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
     try {
       await writeRunReport({ config, summary, startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() });
     } catch (err) {
+      // A cancelled run ends cancelled, even when only its report was left to write.
+      if (isCancellation(err) && patched(REPORT_CANCELLATION_PATCH)) throw err;
       log.warn('the run report could not be written; `judgeloop report` renders it from the summary', { error: String(err) });
     }
   }

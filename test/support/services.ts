@@ -41,8 +41,8 @@ export interface TestServices {
   s3Server: S3Server;
   /** A client for the test bucket's server (path-style, local credentials); destroyed by stop(). */
   s3Client(): S3Client;
-  /** Stops the S3 server and starts it again on the same port and data folder. */
-  restartS3(): Promise<void>;
+  /** Stops the S3 server (SIGTERM; `{ kill: true }`: SIGKILL) and starts it again on the same port and data folder. */
+  restartS3(opts?: { kill?: boolean }): Promise<void>;
   /** Kills the Temporal dev server (SIGKILL) and starts it again on the same port and database file. */
   restartTemporal(): Promise<void>;
   /** Starts a worker (workers/main.ts by default) wired to these services; stop() stops it too. */
@@ -177,8 +177,9 @@ export async function startTestServices(opts: TestServicesOptions = {}): Promise
         clients.push(client);
         return client;
       },
-      async restartS3() {
-        await s3Server!.stop();
+      async restartS3(restart: { kill?: boolean } = {}) {
+        if (restart.kill) await s3Server!.process.stop('SIGKILL', 5000);
+        else await s3Server!.stop();
         s3Server = await startS3(s3Port);
       },
       async restartTemporal() {
