@@ -30,6 +30,7 @@ import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from '.
 import { describeTracing, startWorkerTracing } from './otel';
 import { keepAliveInterceptor } from './keep-alive';
 import { payloadCodecsFromEnv } from './codec';
+import { FAILURE_CONVERTER_PATH } from './failure-converter';
 
 /** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
 export interface WorkerTelemetry {
@@ -54,6 +55,8 @@ export interface WorkerOptions {
 export interface BundleWorkflowsOptions {
   /** Workflow interceptor modules to bundle with the workflows (e.g. OpenTelemetry's). */
   workflowInterceptorModules?: string[];
+  /** workers/failure-converter.ts when payloads are encrypted (its failures are encrypted too). */
+  failureConverterPath?: string;
   logger?: Logger;
 }
 
@@ -61,6 +64,7 @@ export function bundleWorkflows(opts: BundleWorkflowsOptions = {}): Promise<Work
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     workflowInterceptorModules: opts.workflowInterceptorModules,
+    ...(opts.failureConverterPath ? { failureConverterPath: opts.failureConverterPath } : {}),
     logger: bundlerLogger(opts.logger),
   });
 }
@@ -83,19 +87,20 @@ export async function createJudgeloopWorker(
   const target = resolveTemporalTarget({ address: opts.address, namespace: opts.namespace });
   // Before connecting: a malformed JUDGELOOP_CODEC_KEYS stops the worker with the variable's name (workers/codec.ts).
   const payloadCodecs = payloadCodecsFromEnv(process.env);
+  const failureConverterPath = payloadCodecs.length ? FAILURE_CONVERTER_PATH : undefined;
   const telemetry = opts.telemetry ?? {};
   const connection = await NativeConnection.connect(connectOptions(target));
   try {
     const workflowBundle =
       opts.workflowBundle ??
-      (await bundleWorkflows({ workflowInterceptorModules: telemetry.workflowInterceptorModules, logger: opts.logger }));
+      (await bundleWorkflows({ workflowInterceptorModules: telemetry.workflowInterceptorModules, failureConverterPath, logger: opts.logger }));
     const worker = await Worker.create({
       connection,
       namespace: target.namespace,
       taskQueue: opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE,
       workflowBundle,
       activities: createActivities(defaultActivityDeps()),
-      dataConverter: { payloadCodecs },
+      dataConverter: { payloadCodecs, ...(failureConverterPath ? { failureConverterPath } : {}) },
       // Jobs are CPU/GPU heavy: one at a time per worker keeps a laptop responsive; scale with more workers.
       maxConcurrentActivityTaskExecutions: Number(process.env.JUDGELOOP_MAX_ACTIVITIES ?? 2),
       // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which

@@ -382,4 +382,25 @@ describe('security: encrypted payloads, a codec server, and no secret anywhere a
       await cli(['schedule', 'delete', scheduleId]);
     }
   });
+
+  test('a failure is encrypted too: its message, which names what failed, is not in the raw history; the key holder reads it', T, async () => {
+    const missing = `missing-dataset-${stamp}`;
+    const failing = { ...config, data: { ...config.data, train: { ...config.data.train, uri: `s3://${services.s3.bucket}/${missing}/train.jsonl` } } };
+    const failingFile = path.join(services.dir, 'failing.json');
+    fs.writeFileSync(failingFile, JSON.stringify(failing));
+    const failingId = `sec-failing-${stamp}`;
+    const started = await cli(['run', '--config', failingFile, '--id', failingId, '--no-follow']);
+    assert.equal(started.rc, 0, started.err);
+    const keyHolder = codecClient(connection, services.namespace, codecEnv);
+    await assert.rejects(keyHolder.workflow.getHandle(failingId).result(), (err: unknown) => {
+      const chain: string[] = [];
+      for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) chain.push(String(e.message));
+      assert.ok(chain.some((m) => m.includes(`dataset not found: s3://${services.s3.bucket}/${missing}/train.jsonl`)), chain.join(' <- '));
+      return true;
+    });
+    const raw = await rawClient.workflow.getHandle(failingId).fetchHistory();
+    const text = historyText(raw);
+    assert.ok(!text.includes(missing), 'the failing URI is not in the raw history');
+    assert.match(text, /Encoded failure/, 'the raw history holds the placeholder message');
+  });
 });
