@@ -1,7 +1,7 @@
 /**
  * Step 3, Pair: build preference pairs (prompt, chosen judgment, rejected judgment) from the judge's own
  * samples with every listed strategy, pool them, apply the hygiene switches, and write the curation report
- * (README "Pair curation"; core/pairing.ts and core/curation.ts hold the logic). Inputs without a valid pair
+ * (docs/evaluation.md, "Pair curation"; core/pairing.ts and core/curation.ts hold the logic). Inputs without a valid pair
  * are counted, not forced.
  *
  * Streams: the generation job writes each request's samples together and in request order, so the

@@ -312,7 +312,7 @@ export const TrainingConfig = z
     /**
      * What DPO trains on: `sampled`, the token ids the judge sampled (pairs carry them; docs/method.md,
      * "Train"), or `text`, the trainer's own tokenization of the judgment text (the behaviour before ids
-     * were recorded, kept for the tiny judge whose learning settings were tuned on it: README).
+     * were recorded, kept for the tiny judge whose learning settings were tuned on it: docs/results.md).
      */
     tokenIds: z.enum(['sampled', 'text']).default('sampled'),
     epochs: z.number().positive().default(1),

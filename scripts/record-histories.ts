@@ -1,5 +1,5 @@
 /**
- * Records the event histories of real runs for the replay tests (test/histories/, README "Replay"): starts the
+ * Records the event histories of real runs for the replay tests (test/histories/, docs/operations.md, "Replay for debugging"): starts the
  * test services (a Temporal dev server and the S3 server), a worker with the current workflow code, runs each
  * scenario and writes every workflow's history (the run and its iteration children) in the JSON format of
  * `temporal workflow show --output json`, with a manifest.

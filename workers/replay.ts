@@ -160,7 +160,7 @@ export function formatReplayOutcomes(outcomes: ReplayOutcome[]): string {
   lines.push(
     bad === 0
       ? `${outcomes.length} histor${outcomes.length === 1 ? 'y replays' : 'ies replay'} deterministically with the current workflow code`
-      : `${bad} of ${outcomes.length} diverge: the workflow code changed in a way these runs cannot follow; guard the change with patched() (README "Replay")`,
+      : `${bad} of ${outcomes.length} diverge: the workflow code changed in a way these runs cannot follow; guard the change with patched() (docs/operations.md, "Replay for debugging")`,
   );
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@
  * Every ablation config (configs/ablations/) runs on the tiny judge through the real workflow, scaled down
  * (one iteration, fewer inputs, one epoch, a short held-out suite): each completes, and its curation report
  * and artifacts show the strategy, hygiene or training method it names. The full-size comparison is
- * `bash scripts/ablations.sh` (README, "Ablations").
+ * `bash scripts/ablations.sh` (docs/evaluation.md, "Ablations").
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,8 +2,8 @@
  * Smoke run of the whole workflow on the real seed judge (SmolLM2-135M-Instruct, which set-up builds into
  * .judgeloop/models/smollm2-135m-instruct) through the real stack: a few inputs, short forced rationales,
  * one iteration. It proves the plumbing with a pretrained tokenizer and chat template — parse accounting,
- * pairs, a trained model, metrics with chance levels — not that the judge improves (see README, "What a
- * run shows on a real judge" for that).
+ * pairs, a trained model, metrics with chance levels — not that the judge improves (see docs/results.md
+ * for that).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

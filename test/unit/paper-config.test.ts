@@ -23,7 +23,7 @@ const PAPER = resolve(ROOT, 'configs/paper.json');
 let cached: Promise<LoadedConfig> | undefined;
 const paper = () => (cached ??= loadConfigFile(PAPER));
 
-/** The placeholder bucket the user replaces (README, "The paper's protocol as a config"). */
+/** The placeholder bucket the user replaces (docs/evaluation.md, "The paper's protocol as a config"). */
 const PLACEHOLDER_BUCKET = 'my-judgeloop-bucket';
 
 test('the paper\'s loop: 2 iterations, about 5,000 then 500 fresh training inputs, N = 8 at T = 1.0', async () => {

@@ -178,7 +178,7 @@ test('CLI: schedule actions, their flags, and errors that name the flag', () => 
   }
 });
 
-test('configs/weekly.example.json (the README\'s schedule example) is valid: Mondays 03:00 Paris, on that day\'s dated training data', async () => {
+test('configs/weekly.example.json (docs/operations.md\'s schedule example) is valid: Mondays 03:00 Paris, on that day\'s dated training data', async () => {
   const { config } = await loadConfigFile('configs/weekly.example.json');
   assert.equal(config.schedule?.cron, '0 3 * * MON');
   assert.equal(config.schedule?.timezone, 'Europe/Paris');
