@@ -182,6 +182,10 @@ function launchedJobs(workDir: string, runId: string): JobLaunch[] {
   return out;
 }
 
+function launchPids(dir: string): number[] {
+  return readFileSync(path.join(dir, 'launches.log'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { pid: number }).pid);
+}
+
 function launchCount(dir: string): number {
   return readFileSync(path.join(dir, 'launches.log'), 'utf8').split('\n').filter((l) => l.trim()).length;
 }
@@ -258,6 +262,14 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
         await restart(`${job.step} job (iteration ${job.iteration})`, key);
       }
     }
+    // The train job, started again after its kill: now the worker dies while it runs.
+    for (const job of launchedJobs(config.backend.workDir, runId).filter((j) => j.step === 'train')) {
+      const key = `job:${path.basename(job.dir)}:relaunch`;
+      const relaunched = launchPids(job.dir)[1];
+      if (handled.has(key) || relaunched === undefined || !alive(relaunched)) continue;
+      handled.add(key);
+      await restart(`train job (iteration ${job.iteration})`, key);
+    }
     await sleep(100);
   }
   const summary = await result;
@@ -271,15 +283,22 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
     assert.equal(launchCount(job.dir), expected, `${path.basename(job.dir)} launched ${expected === 1 ? 'once' : 'again after its fault'}`);
   }
   for (const type of DATA_STEPS) assert.ok(handled.has(`hold:${type}`), `${type} met a worker kill`);
+  for (const step of ['warm-start', 'sample', 'meta-judge', 'train', 'evaluate']) {
+    assert.ok(kills.some((k) => k.fault === 'worker SIGKILL' && k.step.startsWith(`${step} job`)), `a worker kill during the ${step} job`);
+  }
 
   const attempts = await finalAttempts(runId);
   for (const k of kills) {
-    const job = jobs.find((j) => k.key === `job:${path.basename(j.dir)}`);
+    const job = jobs.find((j) => k.key === `job:${path.basename(j.dir)}` || k.key === `job:${path.basename(j.dir)}:relaunch`);
     const activity = job ? JOB_ACTIVITY[job.step] : k.step;
     const retried = (attempts.get(activity) ?? []).some((a) => a >= 2);
     assert.ok(retried, `${activity} was retried after ${k.fault}`);
     const label = job ? `${activity} (iteration ${job.iteration} ${job.step} job running)` : `${activity} (work done, not yet reported)`;
-    const jobPart = job ? (launchCount(job.dir) === 1 ? '; the running job was adopted, not started again' : '; the job was started again') : `; ${dataRetry(k.step)}`;
+    const jobPart = !job
+      ? `; ${dataRetry(k.step)}`
+      : k.fault === 'job process SIGKILL'
+        ? '; the job was started again'
+        : '; the running job was adopted, not started again';
     matrix.kill.push({ fault: k.fault === 'job process SIGKILL' ? 'job process SIGKILL' : 'worker SIGKILL, new worker', step: label, outcome: `retried${jobPart}` });
   }
   matrix.kill.push({ fault: 'job exits 0 without its outputs', step: 'evaluateJudge (iteration 0 job)', outcome: 'not adopted: retried (JobIncomplete) and the job started again' });
