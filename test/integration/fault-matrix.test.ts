@@ -20,6 +20,9 @@ import type { WorkerProcess } from '../../stack/worker';
 import { startTestServices, type TestServices } from '../support/services';
 import { runCli, storeFor, testConfig, useLocalS3Credentials } from '../support/judgeloop';
 import { activityAttempts } from '../support/history';
+import { isAlive, waitGone } from '../support/processes';
+import { sleep } from '../../core/sleep';
+import { stepPrefix, type RunStep } from '../../core/artifacts';
 import { startChaosProxy } from '../support/s3-chaos-proxy';
 
 let services: TestServices;
@@ -154,7 +157,6 @@ interface Injected {
 /** By scenario, so that rows keep their order when scenarios run at the same time. */
 const matrix = { kill: [] as Injected[], cancel: [] as Injected[], services: [] as Injected[] };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The data steps, held after their work (test/support/fault-worker.ts) so a fault lands before they report it. */
 const DATA_STEPS = ['prepareRun', 'readChampion', 'scoreJudgments', 'buildPairs', 'summarizeUsage', 'recordDecision', 'writeRunReport'];
@@ -175,38 +177,26 @@ function launchedJobs(workDir: string, runId: string): JobLaunch[] {
     const m = new RegExp(`^${runId}-i(\\d+)-(.+)$`).exec(name);
     const file = path.join(workDir, name, 'launches.log');
     if (!m || !existsSync(file)) continue;
-    const first = readFileSync(file, 'utf8').split('\n').find((l) => l.trim());
-    if (!first) continue;
-    out.push({ dir: path.join(workDir, name), step: m[2], iteration: Number(m[1]), pid: (JSON.parse(first) as { pid: number }).pid });
+    const [pid] = launchPids(path.join(workDir, name));
+    if (pid === undefined) continue;
+    out.push({ dir: path.join(workDir, name), step: m[2], iteration: Number(m[1]), pid });
   }
   return out;
 }
 
+/** The pids of every launch of a job folder, in order (launches.log). */
 function launchPids(dir: string): number[] {
   return readFileSync(path.join(dir, 'launches.log'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { pid: number }).pid);
 }
 
 function launchCount(dir: string): number {
-  return readFileSync(path.join(dir, 'launches.log'), 'utf8').split('\n').filter((l) => l.trim()).length;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return launchPids(dir).length;
 }
 
 /** Every job process of the run has exited (checked for a while: a stopped job takes its grace period). */
 async function assertNoJobLeft(workDir: string, runId: string): Promise<void> {
-  const pids = launchedJobs(workDir, runId).flatMap((j) =>
-    readFileSync(path.join(j.dir, 'launches.log'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { pid: number }).pid),
-  );
-  const deadline = Date.now() + 15_000;
-  while (pids.some(alive) && Date.now() < deadline) await sleep(200);
-  assert.deepEqual(pids.filter(alive), [], `job processes of ${runId} still running`);
+  const pids = launchedJobs(workDir, runId).flatMap((j) => launchPids(j.dir));
+  assert.deepEqual(await waitGone(pids, 15_000), [], `job processes of ${runId} still running`);
 }
 
 /** Per job folder of the run: one completion record in S3, i.e. one set of outputs. */
@@ -253,7 +243,7 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
     for (const job of launchedJobs(config.backend.workDir, runId)) {
       const key = `job:${path.basename(job.dir)}`;
       // The first evaluation's job exits at once (exit0 above): its fault is that, not a kill.
-      if (handled.has(key) || !alive(job.pid) || (job.step === 'evaluate' && job.iteration === 0)) continue;
+      if (handled.has(key) || !isAlive(job.pid) || (job.step === 'evaluate' && job.iteration === 0)) continue;
       handled.add(key);
       if (job.step === 'train') {
         process.kill(-job.pid, 'SIGKILL'); // the job's process group: its shell and Python
@@ -266,7 +256,7 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
     for (const job of launchedJobs(config.backend.workDir, runId).filter((j) => j.step === 'train')) {
       const key = `job:${path.basename(job.dir)}:relaunch`;
       const relaunched = launchPids(job.dir)[1];
-      if (handled.has(key) || relaunched === undefined || !alive(relaunched)) continue;
+      if (handled.has(key) || relaunched === undefined || !isAlive(relaunched)) continue;
       handled.add(key);
       await restart(`train job (iteration ${job.iteration})`, key);
     }
@@ -368,7 +358,7 @@ test('cancelled during each step in turn, rerun under the same id: ends cancelle
         }
         for (const job of launchedJobs(config.backend.workDir, runId)) {
           const key = `${job.step} job (iteration ${job.iteration})`;
-          if (target === null && !cancelled.has(key) && alive(job.pid) && launchCount(job.dir) === 1) {
+          if (target === null && !cancelled.has(key) && isAlive(job.pid) && launchCount(job.dir) === 1) {
             target = key;
             jobsCancelled.add(path.basename(job.dir));
           }
@@ -418,8 +408,8 @@ test('cancelled during each step in turn, rerun under the same id: ends cancelle
 
 let scoreDone: string | null = null;
 
-function stepPrefixOf(runId: string, iteration: number, step: string): string {
-  return `s3://${services.s3.bucket}/runs/${runId}/iter-${iteration}/${step}`;
+function stepPrefixOf(runId: string, iteration: number, step: RunStep): string {
+  return stepPrefix(`s3://${services.s3.bucket}/runs/${runId}`, iteration, step);
 }
 
 test('Temporal server and S3 server killed and restarted mid-step, S3 behind a flaky network throughout: same results', { timeout: 20 * 60_000 }, async () => {
@@ -433,7 +423,7 @@ test('Temporal server and S3 server killed and restarted mid-step, S3 behind a f
     const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId: runId, args: [config] });
     const waitForJob = async (step: string) => {
       for (;;) {
-        const job = launchedJobs(config.backend.workDir, runId).find((j) => j.step === step && alive(j.pid));
+        const job = launchedJobs(config.backend.workDir, runId).find((j) => j.step === step && isAlive(j.pid));
         if (job) return job;
         await sleep(100);
       }
