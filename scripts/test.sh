@@ -3,6 +3,7 @@
 #   setup        scripts/setup.sh (idempotent; seconds when everything is in place)
 #   typecheck    tsc --noEmit
 #   unit         npm run test:unit (node --test on test/unit/*.test.ts)
+#   workflows    npm run test:workflows (the workflow code's control paths on Temporal's time-skipping test server, stubbed activities)
 #   python       scripts/pytest.sh (jobs/tests on the tiny judge)
 #   integration  npm run test:integration (node --test on test/integration/*.test.ts; real Temporal dev server, S3 server, Python jobs)
 #
@@ -14,7 +15,7 @@ JL_PREFIX=test
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$JL_ROOT"
 
-STAGES=(setup typecheck unit python integration)
+STAGES=(setup typecheck unit workflows python integration)
 from="" only=""
 while (($#)); do
   case $1 in
@@ -37,6 +38,7 @@ stage_cmd() {
     setup) echo "bash scripts/setup.sh" ;;
     typecheck) echo "node_modules/.bin/tsc -p tsconfig.json --noEmit" ;;
     unit) echo "npm run --silent test:unit" ;;
+    workflows) echo "npm run --silent test:workflows" ;;
     python) echo "bash scripts/pytest.sh" ;;
     integration) echo "npm run --silent test:integration" ;;
   esac

@@ -1,0 +1,175 @@
+/**
+ * Stand-ins for the run's activities, for the workflow tests on the time-skipping server: each returns a
+ * small, plausible result at once and records its input, so a test reaches a control path (gate, sign-off,
+ * timeout, cancellation, NoPairs, a refused job) without training a model. What the activities themselves do
+ * is proven against the real services in test/integration; here only the workflow's decisions are under test.
+ *
+ * The config step is the real one (a pure local activity); the registry is kept in memory.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities } from '../../activities';
+import { resolveRunConfig } from '../../activities/config';
+import type { ChampionInfo, ProposedEntry, RecordedDecision } from '../../activities/registry';
+import type { PreparedRun } from '../../activities/prepare';
+import type { JobResult } from '../../activities/jobs/types';
+import type { PointwiseMetrics, SuiteMetrics } from '../../core/run-types';
+import type { UsageTotals } from '../../core/usage';
+
+/** The one evaluation suite of the stub runs (a pointwise held-out suite). */
+export const SUITE = 'synthetic-heldout';
+
+type Input<K extends keyof Activities> = Parameters<Activities[K]>[0];
+
+export interface StubCall {
+  activity: keyof Activities;
+  iteration?: number;
+  /** The model the activity was handed (sample, train, evaluate). */
+  modelUri?: string;
+}
+
+export interface StubOptions {
+  /** Held-out exact agreement of each evaluated model (by URI); 0.5 when not given. */
+  agreement?: (modelUri: string, iteration: number) => number;
+  /** Pairs the pair step finds in an iteration (8 when not given). */
+  pairs?: (iteration: number) => number;
+  /** The registry's champion before the run (none when not given). */
+  champion?: ChampionInfo;
+  /** An activity that, in the given iteration, throws this failure instead of returning. */
+  fail?: { activity: keyof Activities; iteration?: number; failure: () => Error };
+  /** An activity that, in the given iteration, heartbeats until it is cancelled (then records it and rethrows). */
+  hold?: { activity: keyof Activities; iteration?: number };
+}
+
+export interface StubRecord {
+  calls: StubCall[];
+  /** recordDecision's entries, in order. */
+  registry: ProposedEntry[];
+  /** Activities that saw their cancellation (a hold). */
+  cancelled: Array<keyof Activities>;
+  /** Resolves when the held activity has started. */
+  held: Promise<void>;
+}
+
+const SEED = 's3://stub/models/seed';
+
+export function modelOf(runPrefixUri: string, iteration: number): string {
+  return `${runPrefixUri}/iter-${iteration}/train/model`;
+}
+
+function pointwise(agreement: number): PointwiseMetrics {
+  return { kind: 'pointwise', n: 20, parsed: 20, parseRate: 1, ownParseRate: 1, exactAgreement: agreement, mae: 1 - agreement, pearson: agreement, spearman: agreement, kendall: agreement };
+}
+
+function stubJob(name: string, outputUri: string): JobResult {
+  return {
+    jobName: name,
+    outputUri,
+    modelUri: `${outputUri}/model`,
+    outputDataUri: `${outputUri}/output`,
+    how: 'ran',
+    seconds: 1,
+    usage: { jobName: name, attempt: name, status: 'Completed', entryPoint: 'stub', backend: 'local', iteration: null, step: 'stub', seconds: 1, billableSeconds: 1, instanceType: 'local', instanceCount: 1, usd: null, finishedAt: '2026-01-01T00:00:00.000Z' },
+  };
+}
+
+const NO_USAGE: UsageTotals = { jobs: 0, seconds: 0, billableSeconds: 0, usd: 0, unpricedJobs: 0, byStep: {} };
+
+export function stubActivities(options: StubOptions = {}): { activities: Partial<Activities>; record: StubRecord } {
+  let heldStarted!: () => void;
+  const record: StubRecord = { calls: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)) };
+  let champion: ChampionInfo | undefined = options.champion;
+
+  /** Records the call, then fails, holds until cancelled, or lets the stub return. */
+  async function enter(activity: keyof Activities, iteration?: number, modelUri?: string): Promise<void> {
+    record.calls.push({ activity, ...(iteration === undefined ? {} : { iteration }), ...(modelUri === undefined ? {} : { modelUri }) });
+    const applies = (t?: { activity: keyof Activities; iteration?: number }) =>
+      t !== undefined && t.activity === activity && (t.iteration === undefined || t.iteration === iteration);
+    if (applies(options.fail)) throw options.fail!.failure();
+    if (applies(options.hold)) {
+      heldStarted();
+      const ctx = Context.current();
+      try {
+        for (;;) {
+          ctx.heartbeat();
+          await ctx.sleep(100);
+        }
+      } catch (err) {
+        record.cancelled.push(activity);
+        throw err;
+      }
+    }
+  }
+
+  const activities: Partial<Activities> = {
+    async resolveRunConfig(input: Input<'resolveRunConfig'>) {
+      return resolveRunConfig(input);
+    },
+    async prepareRun({ config, runId }: Input<'prepareRun'>): Promise<PreparedRun> {
+      await enter('prepareRun');
+      const runPrefixUri = `s3://${config.storage.bucket}/${config.storage.prefix}/${runId}`;
+      const dataset = (name: string, kind: 'pointwise' | 'pairwise') => ({ name, kind, uri: `${runPrefixUri}/data/${name}.jsonl`, rows: 20, quarantined: 0, quarantineUri: `${runPrefixUri}/data/${name}.quarantine.jsonl` });
+      return {
+        runPrefixUri,
+        configHash: 'stub-config-hash',
+        seedModelUri: SEED,
+        train: dataset('train', 'pointwise'),
+        evalSuites: [dataset(SUITE, 'pointwise')],
+        ...(config.warmStart ? { warmStart: dataset('warm-start', 'pointwise') } : {}),
+      };
+    },
+    async readChampion() {
+      await enter('readChampion');
+      return champion ?? null;
+    },
+    async recordDecision({ entry, expectedChampionModelUri }: Input<'recordDecision'>): Promise<RecordedDecision> {
+      await enter('recordDecision', entry.iteration, entry.modelUri);
+      record.registry.push(entry);
+      const replaces = entry.decision.promoted && (champion?.modelUri ?? null) === expectedChampionModelUri;
+      if (replaces) champion = { modelUri: entry.modelUri, runId: entry.runId, iteration: entry.iteration, seedModelUri: entry.seedModelUri };
+      return { historyUri: `s3://stub/registry/${entry.runId}/${entry.iteration}.json`, championReplaced: replaces, adopted: false };
+    },
+    async warmStartJudge(input: Input<'warmStartJudge'>) {
+      await enter('warmStartJudge', 0, input.modelUri);
+      const prefix = `${input.runPrefixUri}/warm-start`;
+      return { baseModelUri: input.modelUri, modelUri: `${prefix}/model`, rows: 20, rowsWithoutReference: 0, examples: 20, examplesUri: `${prefix}/examples.jsonl`, steps: 3, finalLoss: 1, metricsUri: `${prefix}/metrics.jsonl`, adopted: false };
+    },
+    async sampleJudgments(input: Input<'sampleJudgments'>) {
+      await enter('sampleJudgments', input.iteration, input.modelUri);
+      const prefix = `${input.runPrefixUri}/iter-${input.iteration}/sample`;
+      return { inputs: 10, requestsUri: `${prefix}/requests.jsonl`, rawJudgmentsUri: `${prefix}/raw.jsonl`, promptHash: 'stub', job: stubJob(`sample-${input.iteration}`, prefix), requestsReused: false };
+    },
+    async scoreJudgments(input: Input<'scoreJudgments'>) {
+      await enter('scoreJudgments', input.iteration, input.modelUri);
+      return { inputs: 10, judgments: 40, parsed: 40, parseRate: 1, agreementWithGold: 0.5, uri: `${input.runPrefixUri}/iter-${input.iteration}/score/judgments.jsonl` };
+    },
+    async buildPairs(input: Input<'buildPairs'>) {
+      await enter('buildPairs', input.iteration);
+      const pairs = options.pairs?.(input.iteration) ?? 8;
+      return { pairs, inputsWithPair: pairs === 0 ? 0 : 8, inputsWithoutPair: pairs === 0 ? 10 : 2, uri: `${input.runPrefixUri}/iter-${input.iteration}/pair/pairs.jsonl` };
+    },
+    async trainJudge(input: Input<'trainJudge'>) {
+      await enter('trainJudge', input.iteration, input.modelUri);
+      const modelUri = modelOf(input.runPrefixUri, input.iteration);
+      return { modelUri, steps: 5, finalLoss: 0.5, finalRewardAccuracy: 0.75, finalRewardMargin: 0.2, metricsUri: `${modelUri}/../metrics.jsonl`, adopted: false };
+    },
+    async evaluateJudge(input: Input<'evaluateJudge'>): Promise<Record<string, SuiteMetrics>> {
+      await enter('evaluateJudge', input.iteration, input.modelUri);
+      return { [SUITE]: pointwise(options.agreement?.(input.modelUri, input.iteration) ?? 0.5) };
+    },
+    async summarizeUsage(input: Input<'summarizeUsage'>) {
+      await enter('summarizeUsage', input.iteration);
+      return NO_USAGE;
+    },
+    async writeRunReport(input: Input<'writeRunReport'>) {
+      await enter('writeRunReport');
+      return { htmlUri: `${input.summary.runPrefixUri}/report/report.html`, summaryUri: `${input.summary.runPrefixUri}/report/summary.json` };
+    },
+  };
+  return { activities, record };
+}
+
+/** A non-retryable failure of the given type, as the real activities throw them. */
+export function failure(type: string, message: string): () => ApplicationFailure {
+  return () => ApplicationFailure.nonRetryable(message, type);
+}
