@@ -37,58 +37,75 @@ export const AdapterName = z.enum(ADAPTER_NAMES);
 
 export const JudgeConfig = z
   .object({
-    /** Registry name of the judge being improved; also a search attribute in the Temporal UI. */
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63'),
-    /** The seed judge M0: a Hugging Face model directory (local path or s3:// prefix). */
-    seedModel: SourceUri,
-    /** Versioned prompt template file for pointwise judging. */
-    promptTemplate: z.string().min(1).default('prompts/pointwise-v1.txt'),
-    /** Versioned prompt template file for relative (A/B) judging of pairwise suites in `relative`/`both` mode. */
-    pairwiseTemplate: z.string().min(1).default('prompts/pairwise-v1.txt'),
-    /** Where the template's system text goes: a system turn, or prepended to the user turn (Prometheus style). */
-    systemPromptPlacement: z.enum(['system', 'user']).default('system'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63')
+      .describe('Registry name of the judge being improved; also a search attribute in the Temporal UI.'),
+    seedModel: SourceUri.describe('The seed judge M0: a Hugging Face model folder, as a local path or an `s3://` prefix.'),
+    promptTemplate: z
+      .string()
+      .min(1)
+      .default('prompts/pointwise-v1.txt')
+      .describe('Versioned prompt template for pointwise judging (`prompts/README.md`); its hash is recorded on every judgment.'),
+    pairwiseTemplate: z
+      .string()
+      .min(1)
+      .default('prompts/pairwise-v1.txt')
+      .describe('Versioned prompt template for relative (A/B) judging of pairwise suites in `relative` or `both` mode.'),
+    systemPromptPlacement: z
+      .enum(['system', 'user'])
+      .default('system')
+      .describe("Where the template's system text goes: a `system` turn, or prepended to the `user` turn (as Prometheus was trained)."),
     scale: z
-      .object({ min: z.number().int().min(0).default(1), max: z.number().int().max(9).default(5) })
+      .object({
+        min: z.number().int().min(0).default(1).describe('The lowest score.'),
+        max: z.number().int().max(9).default(5).describe('The highest score.'),
+      })
       .prefault({})
-      .refine((s) => s.min < s.max, { message: 'scale.min must be below scale.max' }),
-    /** Text between the rationale and the score. */
-    marker: z.string().min(1).default('[RESULT]'),
+      .refine((s) => s.min < s.max, { message: 'scale.min must be below scale.max' })
+      .describe('The Likert scale of the scores: single digits, `min` below `max`.'),
+    marker: z.string().min(1).default('[RESULT]').describe('The text between the rationale and the score.'),
     decoding: z
       .object({
-        /**
-         * `free`: the judge writes what it writes, its own marker and score included; a judgment without a
-         * valid score is unparseable. `forced`: the judgment grammar is enforced, and after
-         * `maxRationaleTokens` the marker and a valid score are forced (a judge that cannot yet write the
-         * format, e.g. the tiny random judge). Every judgment records whether its marker was the model's own.
-         */
-        mode: z.enum(['free', 'forced']).default('free'),
-        /** The rationale's token budget in `forced` mode; the marker and score are forced after it. */
-        maxRationaleTokens: positiveInt.default(256),
-        /** `free` mode: new tokens per judgment, end-of-turn included (default maxRationaleTokens + 16). */
-        maxNewTokens: positiveInt.optional(),
-        backend: z.enum(['auto', 'transformers', 'vllm']).default('auto'),
-        batchSize: positiveInt.default(16),
-        /**
-         * Prompts longer than this many tokens are truncated from the left by the generation job. With the
-         * judgment's budget it must fit in training.maxLength (core/token-budgets.ts): 3072 + 256 + 16 ≤ 4096.
-         */
-        maxPromptTokens: positiveInt.default(3072),
+        // `forced` suits a judge that cannot yet write the format (e.g. the tiny random judge). Every judgment
+        // records whether its marker was the model's own.
+        mode: z
+          .enum(['free', 'forced'])
+          .default('free')
+          .describe(
+            '`free`: the judge writes its own marker and score (without a valid score the judgment is unparseable); `forced`: the judgment grammar is enforced and the marker and a valid score are forced after `maxRationaleTokens`.',
+          ),
+        maxRationaleTokens: positiveInt
+          .default(256)
+          .describe("`forced` mode: the rationale's token budget, after which the marker and the score are forced."),
+        maxNewTokens: positiveInt
+          .optional()
+          .describe('`free` mode: new tokens per judgment, end of turn included (default: `maxRationaleTokens` + 16).'),
+        backend: z
+          .enum(['auto', 'transformers', 'vllm'])
+          .default('auto')
+          .describe(
+            'Generation backend: `auto` is vLLM when importable, else transformers; A/B verdicts and consistency re-scores need transformers (`auto` uses it for them).',
+          ),
+        batchSize: positiveInt.default(16).describe('Sequences (request × sample) decoded together by the transformers backend.'),
+        // With the judgment's budget it must fit in training.maxLength (core/token-budgets.ts): 3072 + 256 + 16 ≤ 4096.
+        maxPromptTokens: positiveInt
+          .default(3072)
+          .describe("Prompts longer than this many tokens are truncated from the left; with the judgment's budget it must fit in `training.maxLength`."),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('How the judge generates its judgments.'),
   })
   .strict();
 
 export const DatasetSource = z
   .object({
-    uri: SourceUri,
-    adapter: AdapterName.default('canonical'),
-    /** Read at most this many valid rows (in file order). */
-    limit: positiveInt.optional(),
-    /**
-     * A second file joined by id to `uri`, for adapters that need one (biggen: `uri` = the BiGGen instances,
-     * `join` = the results rows {id, response, score}; each results row becomes one example).
-     */
-    join: SourceUri.optional(),
+    uri: SourceUri.describe('The dataset file (`.jsonl`, or a `.json` array): an `s3://` URI or a path relative to the project root.'),
+    adapter: AdapterName.default('canonical').describe('The adapter that reads the published format (docs/configuration.md, "Data").'),
+    limit: positiveInt.optional().describe('Read at most this many valid rows, in file order (default: all).'),
+    // biggen: `uri` = the BiGGen instances, `join` = the results rows {id, response, score}; each results row
+    // becomes one example.
+    join: SourceUri.optional().describe('A second file joined by id to `uri`: required by adapters that need one (`biggen`), refused by the others.'),
   })
   .strict();
 
@@ -100,53 +117,75 @@ export const DatasetSource = z
 export const PAIRWISE_MODES = ['pointwise', 'relative', 'both'] as const;
 
 export const EvalSuite = DatasetSource.extend({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lowercase letters, digits and "-", at most 41'),
-  kind: z.enum(['pointwise', 'pairwise']),
-  /** Pairwise suites only; absent means `pointwise` (see `pairwiseMode`). */
-  mode: z.enum(PAIRWISE_MODES).optional(),
-  /**
-   * The field whose value groups the suite's metrics: `subset`, or `meta.<key>` (e.g. `meta.capability`,
-   * `meta.task`). Default: `subset` for pairwise suites, `meta.capability` for pointwise ones (BiGGen's
-   * capability); rows without the field count only in the suite's overall figures.
-   */
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lowercase letters, digits and "-", at most 41')
+    .describe("The suite's name, unique among the suites; it names the suite's metrics and artifacts."),
+  kind: z.enum(['pointwise', 'pairwise']).describe('`pointwise`: examples with a gold score; `pairwise`: a chosen and a rejected response.'),
+  /** Absent means `pointwise` (see `pairwiseMode`). */
+  mode: z
+    .enum(PAIRWISE_MODES)
+    .optional()
+    .describe(
+      'Pairwise suites only (default `pointwise`): `pointwise` scores both responses and compares the scores, `relative` asks for a verdict A or B with `judge.pairwiseTemplate` in both orders, `both` does the two.',
+    ),
+  // Default `meta.capability` for pointwise suites: BiGGen's capability.
   groupBy: z
     .string()
     .regex(/^(subset|meta\.[A-Za-z0-9_-]+)$/, '"subset" or "meta.<key>", e.g. "meta.capability"')
-    .optional(),
-  /**
-   * false: reported, but not checked by the promotion gate's no-drop and parse-floor rules (e.g. a suite too
-   * small to tell a drop from chance). Absent means true. On the suite itself, so a config that replaces the
-   * suites (`extends`) never names a gated suite it no longer has.
-   */
-  gate: z.boolean().optional(),
-  /**
-   * `validation`: the promotion gate decides on it (selection); `test`: reported for every iteration, never
-   * gated on. Once any suite is `validation`, only validation suites are gated, so the figures reported on
-   * test suites are not the ones that picked the model. Absent means `test`; a config without any validation
-   * suite gates on every suite without `gate: false` (selection and reporting then share data).
-   */
-  role: z.enum(['validation', 'test']).optional(),
+    .optional()
+    .describe(
+      "The field whose value groups the suite's metrics, `subset` or `meta.<key>` (default: `subset` for pairwise suites, `meta.capability` for pointwise ones); rows without it count only overall.",
+    ),
+  // On the suite itself, so a config that replaces the suites (`extends`) never names a gated suite it no
+  // longer has; e.g. for a suite too small to tell a drop from chance.
+  gate: z
+    .boolean()
+    .optional()
+    .describe("`false`: reported, but not checked by the promotion gate's no-drop and parse-floor rules (default `true`)."),
+  // Once any suite is `validation`, only validation suites are gated, so the figures reported on test suites
+  // are not the ones that picked the model; a config without any validation suite gates on every suite
+  // without `gate: false` (selection and reporting then share data).
+  role: z
+    .enum(['validation', 'test'])
+    .optional()
+    .describe('`validation`: the promotion gate decides on it; `test` (the default): reported for every iteration, never gated on once any suite is `validation`.'),
 }).strict();
 
 export const DataConfig = z
   .object({
-    train: DatasetSource,
-    evalSuites: z.array(EvalSuite).min(1),
-    /** Fail the run when more than this fraction of a dataset's rows is invalid (they are quarantined either way). */
-    maxInvalidFraction: z.number().min(0).max(1).default(0.1),
-    /** Training inputs that also appear in an evaluation suite (docs/method.md, "Contamination check"). */
+    train: DatasetSource.describe('The training set, whose inputs the loop samples judgments for (a pointwise adapter).'),
+    evalSuites: z
+      .array(EvalSuite.describe('One evaluation suite: a dataset the judge is evaluated on at every iteration.'))
+      .min(1)
+      .describe('The evaluation suites (at least one; names unique).'),
+    maxInvalidFraction: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe("Fail the run when more than this fraction of a dataset's rows is invalid (they are quarantined either way)."),
     contamination: z
       .object({
-        /** Compute the check after ingest and write data/contamination.json. */
-        check: z.boolean().default(true),
-        /** Drop the flagged training rows (counted in the report and the prepare summary). Needs check. */
-        exclude: z.boolean().default(false),
-        /** Word 5-gram Jaccard similarity of instruction+response at or above which a pair is a near-duplicate. */
-        nearDuplicateThreshold: z.number().gt(0).max(1).default(0.8),
+        check: z
+          .boolean()
+          .default(true)
+          .describe('Compare every training row with every evaluation item after ingest and write `data/contamination.json`.'),
+        exclude: z
+          .boolean()
+          .default(false)
+          .describe('Drop the flagged training rows (counted in the report and the prepare summary); needs `check`.'),
+        nearDuplicateThreshold: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(0.8)
+          .describe('Word 5-gram Jaccard similarity of instruction + response at or above which a pair is a near-duplicate.'),
       })
       .strict()
       .prefault({})
-      .refine((c) => c.check || !c.exclude, { message: 'exclude needs check: true', path: ['exclude'] }),
+      .refine((c) => c.check || !c.exclude, { message: 'exclude needs check: true', path: ['exclude'] })
+      .describe('Training inputs that also appear in an evaluation suite (docs/method.md, "Contamination check").'),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -186,44 +225,65 @@ export const DataConfig = z
 /** One pair-curation strategy (docs/method.md, "Pair curation"); a run may list several (their pairs are pooled). */
 export const GoldMarginStrategy = z
   .object({
-    name: z.literal('gold_margin'),
-    /** Rejected judgments must differ from the gold score by at least this much (the paper: 2 beats 1); or one per iteration. */
-    margin: perIteration(positiveInt, '[2, 1]').default(2),
-    maxPairsPerInput: positiveInt.default(4),
+    name: z.literal('gold_margin').describe('Chosen judgments score the gold; rejected ones miss it by at least `margin`.'),
+    /** The paper: 2 beats 1. */
+    margin: perIteration(positiveInt, '[2, 1]')
+      .default(2)
+      .describe('Rejected judgments must differ from the gold score by at least this much; or one margin per iteration.'),
+    maxPairsPerInput: positiveInt.default(4).describe('At most this many pairs per input (seeded choice).'),
   })
-  .strict();
+  .strict()
+  .describe('Pairs against the gold score.');
 
 export const MajorityVoteStrategy = z
   .object({
-    name: z.literal('majority_vote'),
-    /** Rejected judgments must differ from the samples' majority score by at least this much; or one per iteration. */
-    margin: perIteration(positiveInt, '[2, 1]').default(2),
-    maxPairsPerInput: positiveInt.default(4),
-    /** The majority must hold at least this share of an input's parsed samples, else the input gets no pair. */
-    minMajorityShare: z.number().gt(0).max(1).default(0.5),
+    name: z
+      .literal('majority_vote')
+      .describe("No gold needed: chosen judgments have the samples' majority (modal) score; no pair on a tie between modes."),
+    margin: perIteration(positiveInt, '[2, 1]')
+      .default(2)
+      .describe("Rejected judgments must differ from the samples' majority score by at least this much; or one margin per iteration."),
+    maxPairsPerInput: positiveInt.default(4).describe('At most this many pairs per input (seeded choice).'),
+    minMajorityShare: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.5)
+      .describe("The majority must hold at least this share of an input's parsed samples, else the input gets no pair."),
   })
-  .strict();
+  .strict()
+  .describe("Pairs against the majority of the judge's own samples.");
 
 export const MetaJudgeStrategy = z
   .object({
-    name: z.literal('meta_judge'),
-    /** Template with which the judge rates its own sampled rationales (prompts/meta-judge-v1.txt). */
-    template: z.string().min(1).default('prompts/meta-judge-v1.txt'),
-    /**
-     * Ratings per judgment, sampled at `ratingTemperature`; a judgment's rating is their mean. 1 at
-     * temperature 0 is one greedy rating (a weak judge then tends to give every judgment the same one).
-     */
-    ratingSamples: positiveInt.max(16).default(4),
-    ratingTemperature: z.number().min(0).max(2).default(1.0),
-    /** Chosen's mean rating must exceed rejected's by at least this much (the meta-judge's 1–5 scale); or one per iteration. */
-    margin: perIteration(z.number().positive().max(4), '[1, 0.5]').default(1),
-    maxPairsPerInput: positiveInt.default(4),
+    name: z.literal('meta_judge').describe('The judge rates each of its own sampled judgments; chosen ones are rated above rejected ones.'),
+    template: z
+      .string()
+      .min(1)
+      .default('prompts/meta-judge-v1.txt')
+      .describe('The template with which the judge rates its own sampled judgments (1–5).'),
+    // 1 at temperature 0 is one greedy rating (a weak judge then tends to give every judgment the same one).
+    ratingSamples: positiveInt
+      .max(16)
+      .default(4)
+      .describe("Ratings per judgment, sampled at `ratingTemperature`; a judgment's rating is their mean."),
+    ratingTemperature: z
+      .number()
+      .min(0)
+      .max(2)
+      .default(1.0)
+      .describe('The temperature of the ratings; above 0 when `ratingSamples` is above 1.'),
+    margin: perIteration(z.number().positive().max(4), '[1, 0.5]')
+      .default(1)
+      .describe("Chosen's mean rating must exceed rejected's by at least this much (on the 1–5 scale); or one margin per iteration."),
+    maxPairsPerInput: positiveInt.default(4).describe('At most this many pairs per input (seeded choice).'),
   })
   .strict()
   .refine((s) => s.ratingSamples === 1 || s.ratingTemperature > 0, {
     message: 'ratingSamples > 1 needs ratingTemperature > 0 (greedy ratings are all the same)',
     path: ['ratingTemperature'],
-  });
+  })
+  .describe("Pairs by the judge's own ratings of its judgments (no gold needed).");
 
 export const PairingStrategy = z.discriminatedUnion('name', [GoldMarginStrategy, MajorityVoteStrategy, MetaJudgeStrategy]);
 export type PairingStrategy = z.output<typeof PairingStrategy>;
@@ -241,30 +301,36 @@ export const PairingConfig = z
           if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `strategy "${s.name}" is listed twice` });
           seen.add(s.name);
         });
-      }),
-    /** Pair hygiene (docs/method.md, "Pair hygiene"): each switch is applied after the strategies and its drops are reported. */
+      })
+      .describe('The pair-curation strategies, each at most once; their pairs are pooled and each pair records its strategy.'),
     hygiene: z
       .object({
-        /** Drop pairs whose chosen and rejected are the same text after truncation to training.maxLength. */
-        dropIdenticalAfterTruncation: z.boolean().default(true),
-        /** Subsample so that every gold score level contributes the same number of pairs. */
-        balanceGoldLevels: z.boolean().default(false),
-        /** Drop pairs whose |chosen - rejected| length in characters exceeds this (DPO learns length bias). */
-        maxLengthDifference: positiveInt.optional(),
+        dropIdenticalAfterTruncation: z
+          .boolean()
+          .default(true)
+          .describe('Drop pairs whose chosen and rejected are the same text after whitespace normalisation or truncation to `training.maxLength`.'),
+        balanceGoldLevels: z
+          .boolean()
+          .default(false)
+          .describe('Subsample (seeded) so that every gold score level contributes as many pairs as the smallest one.'),
+        // DPO learns length bias.
+        maxLengthDifference: positiveInt
+          .optional()
+          .describe('Drop pairs whose chosen and rejected lengths differ by more than this many characters.'),
       })
       .strict()
-      .prefault({}),
-    /**
-     * Rationale–score consistency: re-score each sampled rationale greedily (the judge reads its own
-     * rationale and writes only the score) and drop samples whose re-score disagrees with their own score.
-     */
-    consistencyFilter: z.boolean().default(false),
-    /**
-     * The first iteration the filter applies to. A random or weak seed judge re-scores nearly every rationale
-     * alike, so the filter keeps only samples with that one score and no pair survives; start it once the
-     * judge has learned something (e.g. 2).
-     */
-    consistencyFromIteration: positiveInt.default(1),
+      .prefault({})
+      .describe('Pair hygiene (docs/method.md, "Pair hygiene"): each switch applies after the strategies and its drops are reported.'),
+    // The judge reads its own rationale and writes only the score.
+    consistencyFilter: z
+      .boolean()
+      .default(false)
+      .describe('Re-score each sampled rationale greedily and drop samples whose re-score disagrees with their own score.'),
+    // A random or weak seed judge re-scores nearly every rationale alike, so the filter keeps only samples with
+    // that one score and no pair survives.
+    consistencyFromIteration: positiveInt
+      .default(1)
+      .describe('The first iteration the consistency filter applies to; start it once the judge has learned something (e.g. 2).'),
   })
   .strict();
 
@@ -275,67 +341,80 @@ export function consistencyFilterActive(config: { loop: { pairing: { consistency
 
 export const LoopConfig = z
   .object({
-    /**
-     * Training iterations after iteration 0. 0: an evaluate-only run, which evaluates the starting judge on
-     * every suite (iteration 0) and ends (baselines, larger judges).
-     */
-    iterations: z.number().int().min(0).max(20).default(2),
-    /**
-     * Training inputs sampled per iteration, or one count per iteration (the paper: [5000, 500]; the last one
-     * repeats; core/per-iteration.ts). Capped by the training set.
-     */
-    inputsPerIteration: perIteration(positiveInt, '[5000, 500]').default(5000),
-    /** The older spelling of a per-iteration inputsPerIteration, e.g. [5000, 500]; overrides it; the last one repeats. */
-    inputsSchedule: z.array(positiveInt).min(1).optional(),
-    /** Whether an iteration may draw inputs that an earlier iteration of the run already used. */
-    reuseInputs: z.boolean().default(true),
-    /** N: judgments sampled per input, or one N per iteration (e.g. [8, 16]). */
-    samplesPerInput: perIteration(positiveInt.max(64), '[8, 16]').default(8),
-    /** T: the sampling temperature, or one per iteration (e.g. [1.0, 1.2]). */
-    temperature: perIteration(z.number().positive().max(2), '[1.0, 1.2]').default(1.0),
-    seed: nonNegativeInt.default(0),
-    pairing: PairingConfig.prefault({}),
+    // 0 is how baselines and larger judges are compared.
+    iterations: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(2)
+      .describe('K: training iterations after iteration 0; `0` is an evaluate-only run (the starting judge on every suite, then the summary).'),
+    // Per-iteration lists: core/per-iteration.ts.
+    inputsPerIteration: perIteration(positiveInt, '[5000, 500]')
+      .default(5000)
+      .describe('Training inputs drawn per iteration (seeded; capped by the training set), or one count per iteration, e.g. `[5000, 500]` (the last repeats).'),
+    inputsSchedule: z
+      .array(positiveInt)
+      .min(1)
+      .optional()
+      .describe('The older spelling of a per-iteration `inputsPerIteration` list, e.g. `[5000, 500]`; overrides a plain `inputsPerIteration`.'),
+    reuseInputs: z
+      .boolean()
+      .default(true)
+      .describe('Whether an iteration may draw inputs that an earlier iteration of the run already used.'),
+    samplesPerInput: perIteration(positiveInt.max(64), '[8, 16]')
+      .default(8)
+      .describe('N: judgments sampled per input, or one N per iteration, e.g. `[8, 16]`.'),
+    temperature: perIteration(z.number().positive().max(2), '[1.0, 1.2]')
+      .default(1.0)
+      .describe('T: the sampling temperature, or one per iteration, e.g. `[1.0, 1.2]`.'),
+    seed: nonNegativeInt.default(0).describe("Seed of the loop's random choices: input selection, sampling, pair selection and the bootstrap."),
+    pairing: PairingConfig.prefault({}).describe('How preference pairs are curated from the sampled judgments (docs/method.md, "Pair curation").'),
   })
   .strict()
   .superRefine(checkScheduleLengths);
 
 export const TrainingConfig = z
   .object({
-    /** `dpo`, or `sft`: the control that fine-tunes on the chosen judgments only (rejection sampling). */
-    method: z.enum(['dpo', 'sft']).default('dpo'),
-    beta: z.number().positive().default(0.1),
-    /**
-     * Weight of a negative log-likelihood term on the chosen judgment added to the DPO loss (RPO: Pang et
-     * al. 2024). 0, the default, is the paper's pure DPO.
-     */
-    rpoAlpha: z.number().min(0).max(100).default(0),
-    /**
-     * What DPO trains on: `sampled`, the token ids the judge sampled (pairs carry them; docs/method.md,
-     * "Train"), or `text`, the trainer's own tokenization of the judgment text (the behaviour before ids
-     * were recorded, kept for the tiny judge whose learning settings were tuned on it: docs/results.md).
-     */
-    tokenIds: z.enum(['sampled', 'text']).default('sampled'),
-    epochs: z.number().positive().default(1),
-    learningRate: z.number().positive().default(5e-7),
-    batchSize: positiveInt.default(8),
-    gradientAccumulationSteps: positiveInt.default(1),
-    /** Prompt plus completion, in tokens; longer pairs are truncated (prompt from the left). */
-    maxLength: positiveInt.default(4096),
+    method: z
+      .enum(['dpo', 'sft'])
+      .default('dpo')
+      .describe('`dpo`, or `sft`: the control that fine-tunes on the chosen judgments of the same pairs only (rejection-sampling fine-tuning).'),
+    beta: z.number().positive().default(0.1).describe('The DPO beta (`dpo` only).'),
+    rpoAlpha: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe("Weight of a negative log-likelihood term on the chosen judgment added to the DPO loss (RPO, Pang et al. 2024); `0` is the paper's pure DPO."),
+    // `text` is the behaviour before ids were recorded, kept for the tiny judge whose learning settings were
+    // tuned on it (docs/results.md).
+    tokenIds: z
+      .enum(['sampled', 'text'])
+      .default('sampled')
+      .describe("What DPO trains on: `sampled`, the token ids the judge sampled (pairs carry them), or `text`, the trainer's own tokenization of the judgment text."),
+    epochs: z.number().positive().default(1).describe('Epochs over the pairs.'),
+    learningRate: z.number().positive().default(5e-7).describe('The learning rate (docs/method.md, "Train": 5e-7 full, 5e-6 LoRA).'),
+    batchSize: positiveInt.default(8).describe('Per-device batch size.'),
+    gradientAccumulationSteps: positiveInt.default(1).describe('Batches accumulated per optimizer step.'),
+    maxLength: positiveInt
+      .default(4096)
+      .describe("Prompt plus completion, in tokens (longer pairs are truncated, the prompt from the left); at least `judge.decoding.maxPromptTokens` plus the judgment's budget."),
     lora: z
       .object({
-        enabled: z.boolean().default(false),
-        r: positiveInt.default(16),
-        alpha: positiveInt.default(32),
-        dropout: z.number().min(0).max(1).default(0.05),
+        enabled: z.boolean().default(false).describe('Train LoRA adapters instead of the full model (merged into the saved model).'),
+        r: positiveInt.default(16).describe('The LoRA rank.'),
+        alpha: positiveInt.default(32).describe('The LoRA scaling alpha.'),
+        dropout: z.number().min(0).max(1).default(0.05).describe('The LoRA dropout.'),
       })
       .strict()
-      .prefault({}),
-    seed: nonNegativeInt.default(0),
-    /**
-     * Optimizer steps between checkpoints, when the job has a checkpoint folder (local jobs always; SageMaker
-     * with managed spot). A spot interruption or a killed local job costs at most this many steps.
-     */
-    checkpointSteps: positiveInt.default(50),
+      .prefault({})
+      .describe('LoRA instead of full fine-tuning.'),
+    seed: nonNegativeInt.default(0).describe("Seed of the training jobs (each iteration's is derived from it)."),
+    // Local jobs always have a checkpoint folder; SageMaker jobs with managed spot.
+    checkpointSteps: positiveInt
+      .default(50)
+      .describe('Optimizer steps between checkpoints of a training job that has a checkpoint folder; a killed or interrupted job resumes from the latest one.'),
   })
   .strict();
 
@@ -343,48 +422,46 @@ export const EvaluationConfig = z
   .object({
     bootstrap: z
       .object({
-        /** Resamples per interval; 0 turns the intervals off. */
-        resamples: nonNegativeInt.max(100_000).default(1000),
-        confidence: z.number().gt(0).lt(1).default(0.95),
+        resamples: nonNegativeInt.max(100_000).default(1000).describe('Resamples per interval; `0` turns the intervals off.'),
+        confidence: z.number().gt(0).lt(1).default(0.95).describe("The intervals' coverage."),
       })
       .strict()
-      .prefault({}),
-    /**
-     * Inference-time baselines (docs/method.md, "Evaluation protocol"): N extra samples per evaluation request at
-     * `temperature`, scored as one sample, self-consistency (mode of N), mean of N and best-of-N (highest
-     * sequence log-probability), beside the greedy score. 0 turns them off.
-     */
+      .prefault({})
+      .describe("Percentile-bootstrap confidence intervals of every reported metric."),
+    // Scored as one sample, self-consistency (mode of N), mean of N and best-of-N (highest sequence
+    // log-probability), beside the greedy score.
     baselines: z
       .object({
-        samples: nonNegativeInt.max(64).default(0),
-        temperature: z.number().gt(0).max(10).default(1.0),
+        samples: nonNegativeInt.max(64).default(0).describe('N extra samples per evaluation request; `0` turns the baselines off.'),
+        temperature: z.number().gt(0).max(10).default(1.0).describe('The sampling temperature of the extra samples.'),
       })
       .strict()
-      .prefault({}),
-    /** The promotion gate: does an iteration's judge replace the champion? (core/gate.ts, core/gate-config.ts) */
-    gate: GateConfig.prefault({}),
+      .prefault({})
+      .describe('Inference-time baselines (docs/method.md, "Evaluation protocol"): one sample, self-consistency, mean of N and best-of-N.'),
+    // core/gate.ts, core/gate-config.ts
+    gate: GateConfig.prefault({}).describe("The promotion gate: whether an iteration's judge replaces the champion."),
   })
   .strict();
 
 export const LocalBackend = z
   .object({
-    kind: z.literal('local'),
-    /** Python interpreter that runs jobs/ entry points (relative to the project root). */
-    python: z.string().default('.venv/bin/python'),
-    /** Where the local runner keeps job folders (channels, outputs, logs). */
-    workDir: z.string().default('.judgeloop/jobs'),
-    /**
-     * CPU threads per job (OMP_NUM_THREADS). Unset lets torch use every core; on a small machine that runs
-     * the worker and the services too, 1 avoids oversubscription, which slows small models several-fold.
-     */
-    cpuThreads: positiveInt.optional(),
-    /**
-     * What an hour of this machine costs in USD (e.g. the EC2 instance the worker runs on), to price local
-     * jobs' wall time in the usage records and the run's cost; unset: local jobs are timed, not priced.
-     */
-    pricePerHour: z.number().nonnegative().optional(),
+    kind: z.literal('local').describe("Jobs run as child processes of the worker."),
+    python: z
+      .string()
+      .default('.venv/bin/python')
+      .describe('The Python interpreter that runs the `jobs/` entry points (relative to the project root).'),
+    workDir: z.string().default('.judgeloop/jobs').describe('Where the local runner keeps job folders (channels, outputs, logs).'),
+    // On a small machine that runs the worker and the services too, 1 avoids oversubscription, which slows
+    // small models several-fold.
+    cpuThreads: positiveInt.optional().describe("CPU threads per job (`OMP_NUM_THREADS`); unset lets torch use every core."),
+    pricePerHour: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe("USD per hour of the machine running the jobs (e.g. the worker's EC2 instance), to price their wall time; unset: timed, not priced."),
   })
-  .strict();
+  .strict()
+  .describe("Runs jobs as child processes on the worker's machine.");
 
 /** An S3 URI (`s3://bucket/prefix`); SageMaker reads and writes only S3. */
 const S3Uri = z
@@ -411,39 +488,77 @@ const EcrImageUri = z
  */
 export const SageMakerBackend = z
   .object({
-    kind: z.literal('sagemaker'),
-    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'an AWS region such as us-east-1'),
-    /** The execution role SageMaker assumes inside the job (reads channels, writes outputs and checkpoints). */
+    kind: z.literal('sagemaker').describe('Jobs run as SageMaker training jobs.'),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'an AWS region such as us-east-1')
+      .describe('The AWS region of the SageMaker jobs (`storage.region` must match it on AWS S3).'),
     roleArn: z
       .string()
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_\/-]{1,512}$/, 'an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>'),
-    /** Generation needs an image with vLLM (or transformers); training a Hugging Face PyTorch training image. */
-    images: z.object({ generation: EcrImageUri, training: EcrImageUri }).strict(),
-    instanceTypes: z.object({ generation: InstanceType, training: InstanceType }).strict(),
-    instanceCount: positiveInt.max(64).default(1),
-    volumeSizeGB: positiveInt.max(16384).default(100),
-    /** MaxRuntimeInSeconds: SageMaker stops a job that runs longer (28 days at most). */
-    maxRuntimeHours: z.number().positive().max(28 * 24).default(24),
-    /** Managed spot training: cheaper, interruptible; train_dpo resumes from the checkpoint folder. */
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_\/-]{1,512}$/, 'an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>')
+      .describe('The execution role SageMaker assumes inside the job (reads channels, writes outputs and checkpoints).'),
+    images: z
+      .object({
+        generation: EcrImageUri.describe('The image of `generate.py`: one with vLLM (or transformers).'),
+        training: EcrImageUri.describe('The image of `train_dpo.py` and `train_sft.py`: a Hugging Face PyTorch training image.'),
+      })
+      .strict()
+      .describe('ECR image URIs, with a tag or digest.'),
+    // The jobs run as one process on one GPU: multi-GPU training is not wired yet.
+    instanceTypes: z
+      .object({
+        generation: InstanceType.describe('The instance type of generation jobs, e.g. `ml.g5.2xlarge`.'),
+        training: InstanceType.describe('The instance type of training jobs, e.g. `ml.g5.2xlarge`.'),
+      })
+      .strict()
+      .describe('SageMaker instance types per kind of job.'),
+    instanceCount: positiveInt.max(64).default(1).describe('Instances per job.'),
+    volumeSizeGB: positiveInt.max(16384).default(100).describe('The ML storage volume per instance, in GB.'),
+    maxRuntimeHours: z
+      .number()
+      .positive()
+      .max(28 * 24)
+      .default(24)
+      .describe('`MaxRuntimeInSeconds`: SageMaker stops a job that runs longer, and the job fails without retry.'),
+    // train_dpo resumes from the checkpoint folder.
     spot: z
       .object({
-        enabled: z.boolean().default(false),
-        /** MaxWaitTimeInSeconds: running plus waiting for spot capacity; at least maxRuntimeHours. */
-        maxWaitHours: z.number().positive().max(28 * 24).optional(),
-        /** Where /opt/ml/checkpoints is synced (one sub-folder per job); default `s3://<bucket>/<prefix>/checkpoints/`. */
-        checkpointUri: S3Uri.optional(),
+        enabled: z.boolean().default(false).describe('Use managed spot training: cheaper, interruptible.'),
+        maxWaitHours: z
+          .number()
+          .positive()
+          .max(28 * 24)
+          .optional()
+          .describe('`MaxWaitTimeInSeconds`: running plus waiting for spot capacity; required with spot, at least `maxRuntimeHours`.'),
+        checkpointUri: S3Uri.optional().describe(
+          'Where `/opt/ml/checkpoints` is synced, one folder per job (default `s3://<storage.bucket>/<storage.prefix>/checkpoints/`).',
+        ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Managed spot training.'),
     vpc: z
       .object({
-        subnets: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-...)')).min(1).max(16),
-        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-...)')).min(1).max(5),
+        subnets: z
+          .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-...)'))
+          .min(1)
+          .max(16)
+          .describe('The subnets of the jobs.'),
+        securityGroupIds: z
+          .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-...)'))
+          .min(1)
+          .max(5)
+          .describe('The security groups of the jobs.'),
       })
       .strict()
-      .optional(),
-    /** KMS key (id, ARN or alias) for the job's output objects and its ML storage volume. */
-    kmsKeyId: z.string().min(1).max(2048).optional(),
+      .optional()
+      .describe('Run the jobs in your VPC (default: no VPC).'),
+    kmsKeyId: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .describe("KMS key (id, ARN or alias) for the job's output objects and its ML storage volume (default: S3's default key)."),
     tags: z
       .record(z.string().min(1).max(128), z.string().max(256))
       .superRefine((t, ctx) => {
@@ -452,10 +567,11 @@ export const SageMakerBackend = z
         }
         if (Object.keys(t).length > 49) ctx.addIssue({ code: 'custom', message: 'at most 49 tags (SageMaker allows 50; judgeloop adds judgeloop:job)' });
       })
-      .optional(),
-    /** Prefix receiving `<content hash>/sourcedir.tar.gz`; default `s3://<storage.bucket>/<storage.prefix>/code/`. */
-    codeUri: S3Uri.optional(),
-    /** USD per instance-hour by instance type, for the cost recorded per job; a type without a price gets cost null. */
+      .optional()
+      .describe('Tags on every job, besides `judgeloop:job` (at most 49; keys starting with `aws:` are reserved).'),
+    codeUri: S3Uri.optional().describe(
+      'Where `jobs/` is uploaded as `<content hash>/sourcedir.tar.gz` (default `s3://<storage.bucket>/<storage.prefix>/code/`).',
+    ),
     pricesPerHour: z
       .record(z.string(), z.number().nonnegative())
       .superRefine((prices, ctx) => {
@@ -464,9 +580,12 @@ export const SageMakerBackend = z
           if (!InstanceType.safeParse(key).success) ctx.addIssue({ code: 'custom', path: [key], message: 'a SageMaker instance type such as ml.g5.2xlarge' });
         }
       })
-      .optional(),
-    /** Seconds between DescribeTrainingJob polls (each poll heartbeats); below timeouts.heartbeatTimeoutSeconds. */
-    pollSeconds: positiveInt.max(300).default(15),
+      .optional()
+      .describe('USD per instance-hour by instance type, for the cost recorded per job; a type without a price gets no cost.'),
+    pollSeconds: positiveInt
+      .max(300)
+      .default(15)
+      .describe('Seconds between `DescribeTrainingJob` polls (each poll heartbeats); below `timeouts.heartbeatTimeoutSeconds`.'),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -480,7 +599,8 @@ export const SageMakerBackend = z
         message: `must be at least maxRuntimeHours (${b.maxRuntimeHours}): SageMaker's MaxWaitTimeInSeconds counts the run time too`,
       });
     }
-  });
+  })
+  .describe('Runs jobs as SageMaker training jobs (docs/aws.md).');
 
 export const BackendConfig = z.discriminatedUnion('kind', [LocalBackend, SageMakerBackend]);
 export type LocalBackend = z.output<typeof LocalBackend>;
@@ -488,17 +608,22 @@ export type SageMakerBackend = z.output<typeof SageMakerBackend>;
 
 export const ActivityTimeouts = z
   .object({
-    /** A job activity that stops heartbeating for this long is retried (on another worker if this one died). */
-    heartbeatTimeoutSeconds: positiveInt.default(30),
-    /** Upper bound for one job (generation or training), including waiting for an adopted job. */
-    jobTimeoutMinutes: positiveInt.default(24 * 60),
+    heartbeatTimeoutSeconds: positiveInt
+      .default(30)
+      .describe('A job activity that stops heartbeating for this long is retried (on another worker if this one died).'),
+    jobTimeoutMinutes: positiveInt
+      .default(24 * 60)
+      .describe('Upper bound for one job activity (generation or training), including waiting for an adopted job.'),
   })
   .strict();
 
 export const StorageConfig = z
   .object({
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3 to 63 lowercase letters, digits, "." and "-"'),
-    /** Every key of every run starts with it (core/artifacts.ts); checked so that none lands outside it. */
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3 to 63 lowercase letters, digits, "." and "-"')
+      .describe("The S3 bucket of the runs, the jobs' files and the judge registry."),
+    // core/artifacts.ts; checked so that no key lands outside it.
     prefix: z
       .string()
       .superRefine((p, ctx) => {
@@ -506,11 +631,15 @@ export const StorageConfig = z
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .default('runs')
-      .transform((p) => p.replace(/^\/+|\/+$/g, '')),
-    /** S3-compatible endpoint (the local stack's); omit for AWS S3. */
-    endpoint: z.string().url('an http(s) URL such as http://127.0.0.1:9000 (omit it for AWS S3)').optional(),
-    region: z.string().default('us-east-1'),
-    forcePathStyle: z.boolean().default(true),
+      .transform((p) => p.replace(/^\/+|\/+$/g, ''))
+      .describe('Every key of every run starts with it (leading and trailing `/` are dropped).'),
+    endpoint: z
+      .string()
+      .url('an http(s) URL such as http://127.0.0.1:9000 (omit it for AWS S3)')
+      .optional()
+      .describe("An S3-compatible endpoint such as the local stack's; unset: the worker's `JUDGELOOP_S3_ENDPOINT`, else AWS S3."),
+    region: z.string().default('us-east-1').describe('The S3 region.'),
+    forcePathStyle: z.boolean().default(true).describe('Path-style addressing (needed by local S3 servers).'),
   })
   .strict();
 
@@ -522,10 +651,16 @@ export const StorageConfig = z
  */
 export const BudgetConfig = z
   .object({
-    /** USD of priced jobs (backend.pricesPerHour; local: backend.pricePerHour). */
-    maxUsd: z.number().positive().optional(),
-    /** Billed instance-hours: SageMaker billable time × instances; local jobs' wall time. */
-    maxJobHours: z.number().positive().optional(),
+    maxUsd: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Stop starting jobs once the run's jobs have cost this many USD; needs a price for every job (`backend.pricesPerHour`, or the local `backend.pricePerHour`)."),
+    maxJobHours: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Stop starting jobs once the run's jobs have used this many billed instance-hours (SageMaker billable time × instances; local wall time)."),
   })
   .strict();
 
@@ -537,41 +672,48 @@ export const BudgetConfig = z
  */
 export const WarmStartConfig = z
   .object({
-    data: DatasetSource,
-    /** Reference judgments used per row (all by default). */
-    judgmentsPerRow: positiveInt.optional(),
-    epochs: z.number().positive().default(1),
-    learningRate: z.number().positive().default(1e-5),
-    /** Default: training.batchSize and training.maxLength. */
-    batchSize: positiveInt.optional(),
-    maxLength: positiveInt.optional(),
+    data: DatasetSource.describe(
+      "Rows with reference judgments (`meta.reference_judgments`) to fine-tune the seed model on; not an evaluation suite's file.",
+    ),
+    judgmentsPerRow: positiveInt.optional().describe('Reference judgments used per row (default: all).'),
+    epochs: z.number().positive().default(1).describe("The SFT job's epochs."),
+    learningRate: z.number().positive().default(1e-5).describe("The SFT job's learning rate."),
+    batchSize: positiveInt.optional().describe("The SFT job's batch size (default: `training.batchSize`)."),
+    maxLength: positiveInt.optional().describe("The SFT job's maximum length in tokens (default: `training.maxLength`)."),
   })
   .strict();
 
 export const RunConfig = z
   .object({
-    /** Human name of this pipeline; part of workflow ids and a search attribute. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lowercase letters, digits and "-", at most 31'),
-    judge: JudgeConfig,
-    data: DataConfig,
-    loop: LoopConfig.prefault({}),
-    training: TrainingConfig.prefault({}),
-    evaluation: EvaluationConfig.prefault({}),
-    backend: BackendConfig.prefault({ kind: 'local' }),
-    timeouts: ActivityTimeouts.prefault({}),
-    storage: StorageConfig,
-    /** The judge registry in S3: champion, history, lineage (core/gate-config.ts, activities/registry.ts). */
-    registry: RegistryConfig.prefault({}),
-    budget: BudgetConfig.optional(),
-    /**
-     * Reuse of finished jobs across runs: a job whose inputs (entry point, parameters, jobs/ code, channel
-     * contents) match one that finished under storage.prefix takes its outputs instead of running.
-     */
-    reuse: z.object({ acrossRuns: z.boolean().default(true) }).strict().prefault({}),
-    /** When a Temporal Schedule starts this config (`judgeloop schedule create`; core/schedule.ts). */
-    schedule: ScheduleConfig.optional(),
-    /** SFT of the seed model on reference judgments before iteration 0 (see WarmStartConfig). */
-    warmStart: WarmStartConfig.optional(),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lowercase letters, digits and "-", at most 31')
+      .describe('Human name of this pipeline: part of the default run id and of workflow ids, and a search attribute.'),
+    judge: JudgeConfig.describe('The judge being improved: its seed model, prompt templates, score format and decoding.'),
+    data: DataConfig.describe('The training set, the evaluation suites and the checks on them.'),
+    loop: LoopConfig.prefault({}).describe('The self-rationalization loop: iterations, inputs, sampling and pair curation.'),
+    training: TrainingConfig.prefault({}).describe('How each iteration fine-tunes the judge on its pairs (DPO, or SFT as a control).'),
+    evaluation: EvaluationConfig.prefault({}).describe('Confidence intervals, inference-time baselines and the promotion gate.'),
+    backend: BackendConfig.prefault({ kind: 'local' }).describe('Where jobs run: `local` child processes or `sagemaker` training jobs (docs/aws.md).'),
+    timeouts: ActivityTimeouts.prefault({}).describe('Time limits of the job activities.'),
+    storage: StorageConfig.describe("The S3 bucket (or S3-compatible server) that holds the runs' artifacts."),
+    // core/gate-config.ts, activities/registry.ts
+    registry: RegistryConfig.prefault({}).describe('The judge registry in S3: champion, history and lineage of each judge.'),
+    budget: BudgetConfig.optional().describe("A ceiling on what the run's jobs may use, checked before each job starts (default: no limit)."),
+    // A job's inputs: entry point, parameters, jobs/ code, channel contents.
+    reuse: z
+      .object({
+        acrossRuns: z
+          .boolean()
+          .default(true)
+          .describe('Take the outputs of a job (and copy those of a data step) whose inputs match one that finished in an earlier run under `storage.prefix`, instead of running it.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Reuse of finished jobs across runs.'),
+    // core/schedule.ts
+    schedule: ScheduleConfig.optional().describe('When a Temporal Schedule starts this config (`judgeloop schedule create`); default: not scheduled.'),
+    warmStart: WarmStartConfig.optional().describe('SFT of the seed model on reference judgments before iteration 0 (docs/method.md, "Warm start"); default: none.'),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -9,34 +9,40 @@ const fraction = z.number().min(0).max(1);
 
 export const GateConfig = z
   .object({
-    /** false: no gate; every iteration is promoted and the next one continues from it (the paper's loop). */
-    enabled: z.boolean().default(true),
-    /** No gated suite's primary metric may be more than this worse than the champion's. */
-    maxDrop: z.number().min(0).default(0.02),
-    /** The primary metric per suite kind. MAE is lower-is-better; the others higher-is-better. */
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe("`false`: no gate; every iteration is promoted and the next one continues from it (the paper's loop)."),
+    maxDrop: z.number().min(0).default(0.02).describe("No gated suite's primary metric may be more than this worse than the champion's."),
     metrics: z
       .object({
-        pointwise: z.enum(POINTWISE_GATE_METRICS).default('pearson'),
-        pairwise: z.enum(PAIRWISE_GATE_METRICS).default('accuracy'),
+        pointwise: z.enum(POINTWISE_GATE_METRICS).default('pearson').describe('The primary metric of pointwise suites.'),
+        pairwise: z.enum(PAIRWISE_GATE_METRICS).default('accuracy').describe('The primary metric of pairwise suites.'),
       })
       .strict()
-      .prefault({}),
-    /** The challenger must parse at least this share of each gated suite's judgments. */
-    parseRateFloor: fraction.default(0.9),
-    /** Optionally, the challenger must beat the champion on one suite by at least `min` (metric units). */
+      .prefault({})
+      .describe('The primary metric per suite kind; `mae` is lower-is-better, the others higher-is-better.'),
+    parseRateFloor: fraction
+      .default(0.9)
+      .describe("The challenger must parse at least this share of each gated suite's judgments on its own (markers forced by decoding do not count)."),
     requireGain: z
       .object({
-        suite: z.string().min(1),
-        /** Default: the suite kind's metric in `metrics`. */
-        metric: z.enum([...POINTWISE_GATE_METRICS, ...PAIRWISE_GATE_METRICS]).optional(),
-        min: z.number().positive(),
+        suite: z.string().min(1).describe('The suite, by name (a validation suite when the config has any).'),
+        metric: z
+          .enum([...POINTWISE_GATE_METRICS, ...PAIRWISE_GATE_METRICS])
+          .optional()
+          .describe("The metric (default: the suite kind's metric in `metrics`)."),
+        min: z.number().positive().describe('The least gain, in metric units.'),
       })
       .strict()
-      .optional(),
-    /** A promotion the gate allows waits for a person's sign-off (`judgeloop approve`). */
-    requireApproval: z.boolean().default(false),
-    /** Without a sign-off for this long, the promotion is rejected ("approval timed out"). Default: wait forever. */
-    approvalTimeoutHours: z.number().positive().optional(),
+      .optional()
+      .describe('The challenger must also beat the champion on one suite by at least `min` (default: no such rule).'),
+    requireApproval: z.boolean().default(false).describe("A promotion the gate allows waits for a person's sign-off (`judgeloop approve`)."),
+    approvalTimeoutHours: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Without a sign-off for this long, the promotion is rejected ("approval timed out"); needs `requireApproval` (default: wait forever).'),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -47,13 +53,15 @@ export const GateConfig = z
 
 export const RegistryConfig = z
   .object({
-    /** Keep a registry for `judge.name` under `s3://<storage.bucket>/<storage.prefix>/registry/<judge.name>/`. */
-    enabled: z.boolean().default(true),
-    /**
-     * `champion`: a run whose judge already has a champion starts from it instead of `judge.seedModel`;
-     * `seed`: always start from `judge.seedModel` (comparisons between configs that must share a start).
-     */
-    startFrom: z.enum(['champion', 'seed']).default('champion'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Keep a registry for `judge.name` under `s3://<storage.bucket>/<storage.prefix>/registry/<judge.name>/`.'),
+    // `seed` suits comparisons between configs that must share a start.
+    startFrom: z
+      .enum(['champion', 'seed'])
+      .default('champion')
+      .describe("`champion`: a run whose judge already has a champion starts from it; `seed`: always start from `judge.seedModel`."),
   })
   .strict();
 

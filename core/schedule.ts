@@ -50,19 +50,23 @@ function validTimeZone(tz: string): boolean {
 
 export const ScheduleConfig = z
   .object({
-    /** Cron expressions (any of them fires), e.g. `0 3 * * 1` for Mondays at 03:00. Exclusive with `every`. */
-    cron: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-    /** A fixed interval instead, e.g. `7d`; `offset` shifts it (`every: 1d, offset: 3h` = daily at 03:00 UTC). */
-    every: DurationText.optional(),
-    offset: DurationText.optional(),
-    /** IANA time zone of the cron fields and of the dated data locations. */
-    timezone: z.string().default('UTC').refine(validTimeZone, 'an IANA time zone such as UTC or Europe/Paris'),
-    /** What to do when a run is due while the previous one still runs: skip it (the default), queue it, … */
-    overlap: z.enum(OVERLAP_POLICIES).default('skip'),
-    /** How late a missed run (the server was down) may still start; older ones are skipped. */
-    catchupWindow: DurationText.default('1d'),
-    /** Pause the schedule when a run fails, until someone unpauses it. */
-    pauseOnFailure: z.boolean().default(false),
+    cron: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .optional()
+      .describe('Cron expressions (any of them fires), e.g. `0 3 * * 1` for Mondays at 03:00; exclusive with `every`.'),
+    every: DurationText.optional().describe('A fixed interval instead of `cron`, e.g. `7d`.'),
+    offset: DurationText.optional().describe('Shifts `every` (`every: 1d, offset: 3h` = daily at 03:00 UTC); shorter than `every`.'),
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine(validTimeZone, 'an IANA time zone such as UTC or Europe/Paris')
+      .describe('IANA time zone of the cron fields and of the dated data locations.'),
+    overlap: z
+      .enum(OVERLAP_POLICIES)
+      .default('skip')
+      .describe('What to do when a run is due while the previous one still runs: skip it, queue it, cancel or terminate the other, or allow both.'),
+    catchupWindow: DurationText.default('1d').describe('How late a missed run (the server was down) may still start; older ones are skipped.'),
+    pauseOnFailure: z.boolean().default(false).describe('Pause the schedule when a run fails, until someone unpauses it.'),
   })
   .strict()
   .superRefine((s, ctx) => {
