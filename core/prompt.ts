@@ -14,8 +14,14 @@
  *   A section tag alone on its line removes that whole line, so an omitted section leaves no blank lines.
  * Substitution is single-pass: a value that itself contains `{{...}}` (a response quoting a template, say)
  * is inserted verbatim and never expanded.
+ *
+ * The parts are mustache templates (a subset of its syntax), rendered by mustache without HTML escaping.
+ * Ours on top: the file format around them, a strict scan that reports every problem at once with
+ * per-kind placeholder rules, and the section rule that a whitespace-only value counts as empty.
  */
 
+import Mustache from 'mustache';
+import type { Context, OpeningAndClosingTags, PartialsOrLookupFn, RenderOptions as MustacheRenderOptions, TemplateSpans } from 'mustache';
 import type { ChatMessage } from './records';
 
 export type { ChatMessage };
@@ -176,20 +182,19 @@ export function requiredPlaceholders(kind: TemplateKind): string[] {
   return TEMPLATE_KIND_SPECS[kind].required.map((r) => r.alternatives.map((a) => a.join('+')).join(' | '));
 }
 
-export type TemplateNode =
-  | { kind: 'text'; text: string }
-  | { kind: 'value'; name: PlaceholderName }
-  | { kind: 'section'; name: PlaceholderName; children: TemplateNode[] };
-
 /** A parsed template. Plain data (JSON-serialisable), so it may cross an activity boundary. */
 export interface Template {
   /** What the template renders: checked by the render functions. */
   kind: TemplateKind;
   /** The header comment lines, without their leading `#`, trimmed. */
   comments: string[];
-  /** Empty when the template has no system section (then no system text is rendered). */
-  system: TemplateNode[];
-  user: TemplateNode[];
+  /**
+   * The system part's mustache template, checked by `parseTemplate` and trimmed. Empty when the template
+   * has no system section (then no system text is rendered).
+   */
+  system: string;
+  /** The user part's mustache template, checked and trimmed. */
+  user: string;
   /** Every placeholder the template uses, sorted. */
   placeholders: PlaceholderName[];
 }
@@ -226,8 +231,14 @@ export class PromptRenderError extends Error {
 const SECTION_HEADER = /^===\s*(system|user)\s*===\s*$/;
 const TAG = /\{\{([#/]?)([A-Za-z_][A-Za-z0-9_]*)\}\}/g;
 const STANDALONE_SECTION_TAG = /^[ \t]*(\{\{[#/][A-Za-z_][A-Za-z0-9_]*\}\})[ \t]*$/;
+/** Always passed explicitly: `Mustache.tags` is global and mutable. */
+const MUSTACHE_TAGS: OpeningAndClosingTags = ['{{', '}}'];
 
-/** Joins lines back, dropping the line break of a line that holds only a section tag. */
+/**
+ * Joins lines back, dropping the line break of a line that holds only a section tag: the text the strict scan
+ * reads, so that its messages (the malformed-tag snippets) quote the text as they always did. Mustache
+ * applies the same rule itself when rendering (`checkMustacheReading` makes sure it is the same rule).
+ */
 function removeStandaloneTagLines(body: string): string {
   const lines = body.split('\n');
   let out = '';
@@ -239,28 +250,40 @@ function removeStandaloneTagLines(body: string): string {
   return out;
 }
 
-/** Tokenises one section body into nodes; reports unknown, unbalanced or malformed tags. */
-function parseBody(body: string, where: string, kind: TemplateKind, problems: string[]): TemplateNode[] {
+/** What the strict scan of one part found: the placeholders it uses, and those outside any section. */
+interface PartScan {
+  used: Set<PlaceholderName>;
+  topLevel: Set<PlaceholderName>;
+  /** Whether the scan reported a problem in this part. */
+  clean: boolean;
+}
+
+/**
+ * The strict scan of one part, in front of mustache: our syntax is a subset of mustache's (only `{{name}}`,
+ * `{{#name}}` and `{{/name}}`; mustache would also take `{{ name }}`, `{{^name}}`, `{{&name}}`, `{{!...}}`,
+ * partials and delimiter changes) and mustache stops at the first unbalanced section, whereas a template's
+ * author gets every problem at once: unknown or misplaced placeholders, unbalanced or malformed tags.
+ */
+function scanPart(body: string, where: string, kind: TemplateKind, problems: string[]): PartScan {
+  const before = problems.length;
   const allowed: readonly string[] = TEMPLATE_KIND_SPECS[kind].allowed;
-  const root: TemplateNode[] = [];
-  const stack: Array<{ name: string; children: TemplateNode[] }> = [];
-  const current = (): TemplateNode[] => (stack.length ? stack[stack.length - 1].children : root);
-  const pushText = (text: string): void => {
-    if (!text) return;
+  const isAllowed = (name: string): name is PlaceholderName => allowed.includes(name);
+  const used = new Set<PlaceholderName>();
+  const topLevel = new Set<PlaceholderName>();
+  const open: string[] = [];
+  const checkText = (text: string): void => {
     const stray = text.search(/\{\{|\}\}/);
     if (stray >= 0) {
       const snippet = text.slice(Math.max(0, stray - 10), stray + 20);
       problems.push(`${where}: malformed tag near "${snippet}" (use {{name}}, {{#name}} or {{/name}})`);
     }
-    current().push({ kind: 'text', text });
   };
-  const isAllowed = (name: string): name is PlaceholderName => allowed.includes(name);
 
   const source = removeStandaloneTagLines(body);
   let last = 0;
   for (const match of source.matchAll(TAG)) {
     const index = match.index ?? 0;
-    pushText(source.slice(last, index));
+    checkText(source.slice(last, index));
     last = index + match[0].length;
     const [, sigil, name] = match;
     if (!isAllowed(name)) {
@@ -273,34 +296,88 @@ function parseBody(body: string, where: string, kind: TemplateKind, problems: st
       continue;
     }
     if (sigil === '#') {
-      const section: TemplateNode = { kind: 'section', name, children: [] };
-      current().push(section);
-      stack.push({ name, children: section.children });
+      used.add(name);
+      open.push(name);
     } else if (sigil === '/') {
-      const open = stack[stack.length - 1];
-      if (!open) problems.push(`${where}: {{/${name}}} closes a section that was never opened`);
-      else if (open.name !== name) problems.push(`${where}: {{/${name}}} closes {{#${open.name}}}`);
-      else stack.pop();
+      const innermost = open[open.length - 1];
+      if (innermost === undefined) problems.push(`${where}: {{/${name}}} closes a section that was never opened`);
+      else if (innermost !== name) problems.push(`${where}: {{/${name}}} closes {{#${innermost}}}`);
+      else open.pop();
     } else {
-      current().push({ kind: 'value', name });
+      used.add(name);
+      // Values inside a section may vanish, so they do not satisfy a requirement.
+      if (open.length === 0) topLevel.add(name);
     }
   }
-  pushText(source.slice(last));
-  for (const open of stack) problems.push(`${where}: {{#${open.name}}} is never closed`);
-  return root;
+  checkText(source.slice(last));
+  for (const name of open) problems.push(`${where}: {{#${name}}} is never closed`);
+  return { used, topLevel, clean: problems.length === before };
 }
 
-function collectPlaceholders(nodes: TemplateNode[], all: Set<PlaceholderName>, topLevel: Set<PlaceholderName> | null): void {
-  for (const node of nodes) {
-    if (node.kind === 'value') {
-      all.add(node.name);
-      topLevel?.add(node.name);
-    } else if (node.kind === 'section') {
-      all.add(node.name);
-      // Values inside a section may vanish, so they do not satisfy a requirement.
-      collectPlaceholders(node.children, all, null);
+/** `U+00A0` for a character. */
+function codePoint(c: string): string {
+  return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * For a part the strict scan found clean: the few layouts our syntax and mustache read differently, so
+ * that every accepted template renders exactly as before mustache. Mustache removes every line that holds
+ * section tags and any whitespace only; ours removes a line holding one section tag and spaces or tabs only
+ * (prompts/README.md), and a `{` right before a tag opens mustache's `{{{name}}}`. Then mustache parses the
+ * part; its tags must be the scan's.
+ */
+function checkMustacheReading(body: string, where: string, firstLine: number, problems: string[]): void {
+  const before = problems.length;
+  body.split('\n').forEach((line, i) => {
+    const tags = [...line.matchAll(TAG)].map((m) => m[0]);
+    const rest = line.replace(TAG, '');
+    if (tags.length === 0 || tags.some((t) => !/^\{\{[#/]/.test(t)) || /\S/.test(rest) || STANDALONE_SECTION_TAG.test(line)) return;
+    const at = `${where}: line ${firstLine + i}`;
+    if (tags.length > 1) {
+      problems.push(`${at} holds nothing but the section tags ${tags.join('')}: put each on a line of its own (a section tag alone on its line removes the line) or add text to the line`);
+    } else {
+      const odd = [...rest].find((c) => c !== ' ' && c !== '\t')!;
+      problems.push(`${at}: only spaces and tabs may stand beside a section tag alone on its line, found ${codePoint(odd)} beside ${tags[0]}`);
+    }
+  });
+  for (const match of body.matchAll(TAG)) {
+    const index = match.index ?? 0;
+    if (body[index - 1] === '{') {
+      const at = `${where}: line ${firstLine + body.slice(0, index).split('\n').length - 1}`;
+      problems.push(`${at}: "{" right before ${match[0]} reads as mustache's triple-brace tag "{{{": put a space between them`);
     }
   }
+  if (problems.length > before) return;
+  let tokens: TemplateSpans;
+  try {
+    tokens = tokensOf(body);
+  } catch (e) {
+    // Unreachable after a clean scan; kept so that a disagreement is a problem report, not a crash.
+    problems.push(`${where}: ${(e as Error).message}`);
+    return;
+  }
+  const seen = tagsOf(tokens).join('');
+  const scanned = [...body.matchAll(TAG)].map((m) => m[0]).join('');
+  // Unreachable as well: the checks above cover every way the two readings differ.
+  if (seen !== scanned) problems.push(`${where}: mustache reads the tags as ${seen}, not ${scanned}`);
+}
+
+/** The tags of a mustache token tree, in template order, as written (`{{#a}}`, `{{b}}`, `{{/a}}`). */
+function tagsOf(tokens: TemplateSpans): string[] {
+  return tokens.flatMap((token): string[] => {
+    const [type, name] = token;
+    if (type === 'text') return [];
+    if (type === 'name') return [`{{${name}}}`];
+    if (type === '#') return [`{{#${name}}}`, ...tagsOf(sectionBody(token)), `{{/${name}}}`];
+    return [`{{${type}${name}}}`];
+  });
+}
+
+/** A part's lines joined and trimmed, and the file line the trimmed text starts on. */
+function trimPart(lines: string[] = [], headerNext = 1): { text: string; firstLine: number } {
+  const raw = lines.join('\n');
+  const skipped = raw.slice(0, raw.length - raw.trimStart().length);
+  return { text: raw.trim(), firstLine: headerNext + skipped.split('\n').length - 1 };
 }
 
 /** The names a requirement still lacks: none when an alternative is met, else the closest alternative's. */
@@ -331,6 +408,8 @@ export function parseTemplate(text: string, options: ParseTemplateOptions = {}):
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
   const comments: string[] = [];
   const bodies: Partial<Record<'system' | 'user', string[]>> = {};
+  /** The file line (1-based) after each part's header, for messages that point into a part. */
+  const bodyLine: Partial<Record<'system' | 'user', number>> = {};
   let part: 'system' | 'user' | null = null;
 
   lines.forEach((line, i) => {
@@ -339,6 +418,7 @@ export function parseTemplate(text: string, options: ParseTemplateOptions = {}):
       const name = header[1] as 'system' | 'user';
       if (bodies[name]) problems.push(`line ${i + 1}: a second "=== ${name} ===" section`);
       bodies[name] = [];
+      bodyLine[name] = i + 2;
       part = name;
     } else if (part === null) {
       if (line.trim().startsWith('#')) comments.push(line.trim().replace(/^#+/, '').trim());
@@ -349,17 +429,18 @@ export function parseTemplate(text: string, options: ParseTemplateOptions = {}):
   });
 
   if (!bodies.user) problems.push('no "=== user ===" section');
-  const systemText = (bodies.system ?? []).join('\n').trim();
-  const userText = (bodies.user ?? []).join('\n').trim();
-  if (bodies.user && userText === '') problems.push('the user section is empty');
-
-  const system = parseBody(systemText, 'system', kind, problems);
-  const user = parseBody(userText, 'user', kind, problems);
+  const parts = { system: trimPart(bodies.system, bodyLine.system), user: trimPart(bodies.user, bodyLine.user) };
+  if (bodies.user && parts.user.text === '') problems.push('the user section is empty');
 
   const all = new Set<PlaceholderName>();
   const topLevel = new Set<PlaceholderName>();
-  collectPlaceholders(system, all, topLevel);
-  collectPlaceholders(user, all, topLevel);
+  for (const name of ['system', 'user'] as const) {
+    const { text, firstLine } = parts[name];
+    const scan = scanPart(text, name, kind, problems);
+    scan.used.forEach((n) => all.add(n));
+    scan.topLevel.forEach((n) => topLevel.add(n));
+    if (scan.clean && text !== '') checkMustacheReading(text, name, firstLine, problems);
+  }
 
   const missing: string[] = [];
   for (const requirement of TEMPLATE_KIND_SPECS[kind].required) {
@@ -373,7 +454,7 @@ export function parseTemplate(text: string, options: ParseTemplateOptions = {}):
     const prefix = options.source ? `${options.source}: ` : '';
     return { ok: false, problems: problems.map((p) => prefix + p), missingPlaceholders: missing };
   }
-  return { ok: true, template: { kind, comments, system, user, placeholders: [...all].sort() } };
+  return { ok: true, template: { kind, comments, system: parts.system.text, user: parts.user.text, placeholders: [...all].sort() } };
 }
 
 function checkScale(scale: ScoreScale, what = 'score scale'): void {
@@ -406,29 +487,44 @@ export function renderRubric(rubric: RubricLike, scale: ScoreScale): string {
 
 type Values = Partial<Record<PlaceholderName, string>>;
 
-function valueOf(values: Values, name: PlaceholderName): string {
-  const value = values[name];
-  // Unreachable for a template parsed with its kind: parseTemplate rejects placeholders of other kinds.
-  if (value === undefined) throw new PromptRenderError(`no value for placeholder {{${name}}}`);
-  return value;
-}
+/** Prompts are plain text: mustache's default escaping would turn `<`, `&` and quotes into HTML entities. */
+const VERBATIM: MustacheRenderOptions = { tags: MUSTACHE_TAGS, escape: (value: string) => value };
 
-function renderNodes(nodes: TemplateNode[], values: Values): string {
-  let out = '';
-  for (const node of nodes) {
-    if (node.kind === 'text') out += node.text;
-    else if (node.kind === 'value') out += valueOf(values, node.name);
-    else if (valueOf(values, node.name).trim() !== '') out += renderNodes(node.children, values);
+/**
+ * Mustache's writer with our section rule: a section renders when its value holds non-whitespace text
+ * (mustache keeps a section for any non-empty string, so a reference answer of spaces would keep its
+ * heading). Its cache holds each distinct part once: a run uses a handful of templates.
+ */
+class PromptWriter extends Mustache.Writer {
+  override renderSection(token: string[], context: Context, partials?: PartialsOrLookupFn, originalTemplate?: string, config?: MustacheRenderOptions): string {
+    const value: unknown = context.lookup(token[1]);
+    if (typeof value !== 'string' || value.trim() === '') return '';
+    return super.renderSection(token, context, partials, originalTemplate, config);
   }
-  return out;
 }
 
-function usesValue(nodes: TemplateNode[], name: PlaceholderName): boolean {
-  return nodes.some((n) => (n.kind === 'value' && n.name === name) || (n.kind === 'section' && usesValue(n.children, name)));
+const writer = new PromptWriter();
+
+function tokensOf(part: string): TemplateSpans {
+  return Mustache.parse(part, MUSTACHE_TAGS);
 }
 
-function literalText(nodes: TemplateNode[]): string {
-  return nodes.map((n) => (n.kind === 'text' ? n.text : n.kind === 'section' ? literalText(n.children) : '')).join('');
+function sectionBody(token: TemplateSpans[number]): TemplateSpans {
+  const nested = (token as unknown[])[4];
+  return Array.isArray(nested) ? (nested as TemplateSpans) : [];
+}
+
+/** Every name a part's tokens read, as a value or as a section. */
+function namesIn(tokens: TemplateSpans): string[] {
+  return tokens.flatMap((t) => (t[0] === 'name' ? [t[1]] : t[0] === '#' ? [t[1], ...namesIn(sectionBody(t))] : []));
+}
+
+function usesValue(tokens: TemplateSpans, name: PlaceholderName): boolean {
+  return tokens.some((t) => (t[0] === 'name' && t[1] === name) || (t[0] === '#' && usesValue(sectionBody(t), name)));
+}
+
+function literalText(tokens: TemplateSpans): string {
+  return tokens.map((t) => (t[0] === 'text' ? t[1] : t[0] === '#' ? literalText(sectionBody(t)) : '')).join('');
 }
 
 function checkKind(template: Template, expected: TemplateKind, fn: string): void {
@@ -440,11 +536,8 @@ function checkKind(template: Template, expected: TemplateKind, fn: string): void
 /** The marker must be non-empty and shown to the judge, as `{{marker}}` or as its literal text. */
 function checkMarker(template: Template, marker: string): void {
   if (marker.trim() === '') throw new PromptRenderError('marker must not be empty');
-  const mentionsMarker =
-    usesValue(template.system, 'marker') ||
-    usesValue(template.user, 'marker') ||
-    literalText(template.system).includes(marker) ||
-    literalText(template.user).includes(marker);
+  const parts = [tokensOf(template.system), tokensOf(template.user)];
+  const mentionsMarker = parts.some((tokens) => usesValue(tokens, 'marker') || literalText(tokens).includes(marker));
   if (!mentionsMarker) {
     throw new PromptRenderError(`the template never shows the judge the marker "${marker}" (use {{marker}})`);
   }
@@ -452,8 +545,14 @@ function checkMarker(template: Template, marker: string): void {
 
 /** Renders both parts and places the system text (see `renderPointwise`). */
 function renderMessages(template: Template, values: Values, systemPlacement: 'system' | 'user'): ChatMessage[] {
-  const systemText = renderNodes(template.system, values).trim();
-  const userText = renderNodes(template.user, values).trim();
+  for (const part of [template.system, template.user]) {
+    for (const name of namesIn(tokensOf(part))) {
+      // Unreachable for a template parsed with its kind: parseTemplate rejects placeholders of other kinds.
+      if (values[name as PlaceholderName] === undefined) throw new PromptRenderError(`no value for placeholder {{${name}}}`);
+    }
+  }
+  const systemText = writer.render(template.system, values, undefined, VERBATIM).trim();
+  const userText = writer.render(template.user, values, undefined, VERBATIM).trim();
   if (systemText === '') return [{ role: 'user', content: userText }];
   if (systemPlacement === 'user') return [{ role: 'user', content: `${systemText}\n\n${userText}` }];
   return [

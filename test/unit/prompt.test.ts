@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import {
@@ -24,6 +23,7 @@ import { RunConfig } from '../../core/config';
 import { loadTemplateFile, promptHash, templateHash } from '../../activities/prompts';
 import { buildMetaRequest, metaRatingRow, metaTemplatePath } from '../../activities/meta-judge';
 import { buildRescoreRequest, rescorePrefix, rescoreRow } from '../../activities/consistency';
+import { computeGolden, GOLDEN_FILE, PROMPTS_DIR, RENDER_CASES, type Golden } from '../fixtures/prompt-golden-cases';
 
 const DEFAULT_TEMPLATE_PATH = join(__dirname, '..', '..', 'prompts', 'pointwise-v1.txt');
 
@@ -243,8 +243,6 @@ test('renderRubric and renderScoreDescriptions', () => {
 });
 
 // ---- template kinds: pairwise and meta-judge ----
-
-const PROMPTS_DIR = join(__dirname, '..', '..', 'prompts');
 
 function loadKind(file: string, kind: TemplateKind): Template {
   const result = parseTemplate(readFileSync(join(PROMPTS_DIR, file), 'utf8'), { kind, source: `prompts/${file}` });
@@ -521,4 +519,60 @@ test('consistency requests: the original prompt, prefilled up to the score; the 
   const broken = rescoreRow({ ...raw, text: `${request.assistant_prefix}9` }, scale, '[RESULT]');
   assert.equal(broken.rescore, null);
   assert.equal(broken.consistent, false);
+});
+
+// ---- golden prompts: byte-identical to the hand-written renderer that mustache replaced (issue 15) ----
+
+test('golden: every shipped template and the inline layouts render byte for byte as before; problems word for word', () => {
+  const golden = computeGolden();
+  if (process.env.JUDGELOOP_UPDATE_PROMPT_GOLDEN === '1') writeFileSync(GOLDEN_FILE, `${JSON.stringify(golden, null, 2)}\n`);
+  const expected = JSON.parse(readFileSync(GOLDEN_FILE, 'utf8')) as Golden;
+  // Every shipped template has cases, so a new one cannot ship without its golden prompts.
+  const shipped = readdirSync(PROMPTS_DIR).filter((f) => f.endsWith('.txt'));
+  assert.deepEqual(shipped.filter((f) => !RENDER_CASES.some((c) => c.template === f)), [], 'shipped templates without golden cases');
+  assert.deepEqual(Object.keys(golden.renders).sort(), Object.keys(expected.renders).sort(), 'render cases');
+  for (const [name, messages] of Object.entries(expected.renders)) assert.deepEqual(golden.renders[name], messages, name);
+  assert.deepEqual(Object.keys(golden.parses).sort(), Object.keys(expected.parses).sort(), 'parse cases');
+  for (const [name, result] of Object.entries(expected.parses)) assert.deepEqual(golden.parses[name], result, name);
+});
+
+test('rendering never HTML-escapes: <, >, &, quotes and apostrophes reach the prompt as written', () => {
+  const template = parsedOrThrow('=== system ===\n<{{marker}}> & "{{score_min}}"\n=== user ===\n{{instruction}}|{{response}}|{{rubric}}|{{score_max}}');
+  const text = `<b class="x">Tom & 'Jerry'</b> a<b && c>d "q" \`t\` =/ &amp;`;
+  const [system, user] = renderPointwise(
+    template,
+    { instruction: text, response: text, rubric: { ...RUBRIC, criteria: text } },
+    { scale: SCALE, marker: '<&"\'>', systemPlacement: 'system' },
+  );
+  assert.equal(system.content, '<<&"\'>> & "1"');
+  assert.equal(user.content, `${text}|${text}|${text}\nScore 1: Wrong.\nScore 2: Mostly wrong.\nScore 3: Partly right.\nScore 4: Right but wordy.\nScore 5: Right and concise.|5`);
+});
+
+test('parseTemplate: layouts mustache would read differently are refused, naming the line', () => {
+  const all = '{{instruction}} {{response}} {{rubric}} {{score_min}} {{score_max}} {{marker}}';
+  const cases: Array<{ name: string; text: string; problem: string }> = [
+    {
+      name: 'two section tags alone on a line',
+      text: `# c\n=== user ===\n\n${all}\n{{#reference_answer}}\nR\n{{/reference_answer}} {{#criteria}}\n{{criteria}}\n{{/criteria}}`,
+      problem:
+        'f.txt: user: line 7 holds nothing but the section tags {{/reference_answer}}{{#criteria}}: put each on a line of its own (a section tag alone on its line removes the line) or add text to the line',
+    },
+    {
+      name: 'a no-break space beside a section tag alone on its line',
+      text: `=== system ===\nx\n=== user ===\n${all}\n\u00a0{{#reference_answer}}\nR\n{{/reference_answer}}`,
+      problem: 'f.txt: user: line 5: only spaces and tabs may stand beside a section tag alone on its line, found U+00A0 beside {{#reference_answer}}',
+    },
+    {
+      name: 'a brace right before a tag',
+      text: `=== system ===\n\nJSON:\n  {{{marker}}}\n=== user ===\n${all}`,
+      problem: `f.txt: system: line 4: "{" right before {{marker}} reads as mustache's triple-brace tag "{{{": put a space between them`,
+    },
+  ];
+  for (const c of cases) {
+    const result = parseTemplate(c.text, { source: 'f.txt' });
+    assert.equal(result.ok, false, c.name);
+    if (!result.ok) assert.deepEqual(result.problems, [c.problem], c.name);
+  }
+  // One section tag alone on its line with spaces and tabs, or section tags beside text, stay fine.
+  assert.ok(parseTemplate(`=== user ===\n${all}\n \t{{#reference_answer}}\t \nR\n{{/reference_answer}}{{#criteria}}C{{/criteria}}`).ok);
 });
