@@ -6,7 +6,7 @@
  * Exit codes: 0 success · 1 the run failed / Temporal unreachable · 2 usage error or invalid config ·
  * 130 stopped following with Ctrl-C (the run itself continues).
  */
-import { EXIT_USAGE, USAGE_LINES, UsageError, parseCommandLine, type Command } from './args';
+import { EXIT_USAGE, UsageError, parseCommandLine, usageLine, type Command } from './args';
 import { EXIT_FAILED, EXIT_INTERRUPTED, runCommand, type CliIO } from './commands';
 import { CliError } from './connection';
 
@@ -18,7 +18,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.err.write(`error: ${e.message}\n`);
-    io.err.write(`usage: ${e.topic ? USAGE_LINES[e.topic] : 'judgeloop <command> [flags]'}\n`);
+    io.err.write(`usage: ${usageLine(e.topic)}\n`);
     io.err.write(`(judgeloop help${e.topic && e.topic !== 'help' ? ` ${e.topic}` : ''} for more)\n`);
     return EXIT_USAGE;
   }

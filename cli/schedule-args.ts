@@ -2,6 +2,7 @@
  * `judgeloop schedule <action>`: the command line of scheduled retraining (cli/schedule.ts runs it).
  */
 import { OVERLAP_POLICIES, type OverlapPolicyName } from '../core/schedule';
+import { bool, oneOf, repeated, text, type Flag } from './flags';
 
 export const SCHEDULE_ACTIONS = ['create', 'list', 'describe', 'pause', 'unpause', 'trigger', 'backfill', 'delete'] as const;
 export type ScheduleAction = (typeof SCHEDULE_ACTIONS)[number];
@@ -40,30 +41,59 @@ export interface ScheduleCommandBase<C> {
   connection: C;
 }
 
+/** The usage line after `judgeloop schedule `: one command, several forms (the connection flags go with every one). */
 export const SCHEDULE_USAGE =
-  'judgeloop schedule create --config FILE [--id ID] [--cron EXPR]... [--every DURATION [--offset DURATION]] [--timezone TZ]\n' +
+  'create --config FILE [--id ID] [--cron EXPR]... [--every DURATION [--offset DURATION]] [--timezone TZ]\n' +
   '                   [--overlap POLICY] [--catchup-window DURATION] [--pause-on-failure] [--paused] [--note TEXT] [--dry-run]\n' +
   '         judgeloop schedule list|describe ID|pause ID|unpause ID|trigger ID|delete ID [--note TEXT] [--overlap POLICY] [--json]\n' +
-  '         judgeloop schedule backfill ID --start ISO_TIME --end ISO_TIME [--overlap POLICY]';
+  '         judgeloop schedule backfill ID --start ISO_TIME --end ISO_TIME [--overlap POLICY]\n' +
+  '         (schedule commands take the connection flags too)';
 
-export const SCHEDULE_FLAG_HELP = [
-  '  create             a Temporal Schedule that starts the config as a run (from the judge registry\'s champion);',
-  '                     the schedule comes from the config\'s "schedule" block, flags set or replace its keys',
-  '  --config FILE      the run config; its data URIs may be dated templates ({date}, {yyyy}, {mm}, {dd}, {hh},',
-  '                     {yyyymmdd}), filled from each run\'s scheduled time in --timezone',
-  '  --id ID            schedule id (default judgeloop-<config name>); runs are <ID>-<scheduled time>',
-  '  --cron EXPR        a cron expression, e.g. "0 3 * * MON" (repeatable); or --every 7d [--offset 3h]',
-  `  --overlap POLICY   ${OVERLAP_POLICIES.join(' | ')} (default skip): a run due while one runs`,
-  '  --catchup-window D how late a missed run may still start (default 1d)',
-  '  --pause-on-failure pause the schedule when a run fails',
-  '  --paused           create it paused',
-  '  --dry-run          print the schedule and the equivalent `temporal schedule create` command only',
-  '  list               every schedule: spec, next run, last run, paused',
-  '  describe ID        spec, policies, state, recent and next runs',
-  '  pause|unpause ID   stop or resume starting runs (--note says why)',
-  '  trigger ID         start a run now (--overlap applies to it; default allow-all)',
-  '  backfill ID        start the runs the spec had between --start and --end (ISO times), each with its own date',
-  '  delete ID          delete the schedule (its runs are kept)',
+/**
+ * The flags of every schedule action, accepted by all of them so that a flag given to the wrong action is
+ * answered by `scheduleCommand` with the action it belongs to, rather than "unknown flag".
+ */
+export function scheduleFlags(): Flag[] {
+  return [
+    text(
+      '-c, --config <FILE>',
+      'create: the run config; its data URIs may be dated templates ({date}, {yyyy}, {mm}, {dd}, {hh}, {yyyymmdd}), ' +
+        "filled from each run's scheduled time in --timezone",
+    ),
+    text('--id <ID>', 'create: schedule id (default judgeloop-<config name>); runs are <ID>-<scheduled time>'),
+    repeated('--cron <EXPR>', 'create: a cron expression, e.g. "0 3 * * MON" (repeatable); or --every 7d [--offset 3h]'),
+    text('--every <DURATION>', 'create: a fixed interval instead of --cron, e.g. 7d'),
+    text('--offset <DURATION>', 'create: shifts --every (--every 1d --offset 3h: daily at 03:00)'),
+    text('--timezone <TZ>', 'create: the time zone of the spec and of dated data URIs, e.g. Europe/Paris'),
+    oneOf(
+      '--overlap <POLICY>',
+      'a run due while one runs (create: default skip; trigger, backfill: for these runs only)',
+      OVERLAP_POLICIES,
+    ),
+    text('--catchup-window <DURATION>', 'create: how late a missed run may still start (default 1d)'),
+    bool('--pause-on-failure', 'create: pause the schedule when a run fails'),
+    bool('--paused', 'create: create it paused'),
+    text('--note <TEXT>', 'create, pause, unpause: why, kept on the schedule'),
+    text('--start <ISO_TIME>', 'backfill: the start of the window, e.g. 2026-11-01T00:00:00Z'),
+    text('--end <ISO_TIME>', 'backfill: the end of the window'),
+    bool('--dry-run', 'create: print the schedule and the equivalent `temporal schedule create` command only'),
+    bool('--json', 'the output as JSON'),
+  ];
+}
+
+/** What each action does, for the help. */
+export const SCHEDULE_ACTION_HELP: Array<[string, string]> = [
+  [
+    'create',
+    "a Temporal Schedule that starts the config as a run (from the judge registry's champion); the schedule comes " +
+      'from the config\'s "schedule" block, flags set or replace its keys',
+  ],
+  ['list', 'every schedule: spec, next run, last run, paused'],
+  ['describe ID', 'spec, policies, state, recent and next runs'],
+  ['pause|unpause ID', 'stop or resume starting runs (--note says why)'],
+  ['trigger ID', 'start a run now (--overlap applies to it; default allow-all)'],
+  ['backfill ID', 'start the runs the spec had between --start and --end (ISO times), each with its own date'],
+  ['delete ID', 'delete the schedule (its runs are kept)'],
 ];
 
 export class ScheduleUsageError extends Error {}
@@ -85,7 +115,7 @@ function overlapFlag(v: string | undefined): OverlapPolicyName | undefined {
   return v as OverlapPolicyName;
 }
 
-/** Parsed flag values (strings, already non-empty) → a schedule command; the caller adds the connection. */
+/** Parsed flag values by flag name (strings, already non-empty) → a schedule command; the caller adds the connection. */
 export function scheduleCommand<C>(
   action: string | undefined,
   positionals: string[],
@@ -148,21 +178,3 @@ export function scheduleCommand<C>(
     connection,
   };
 }
-
-export const SCHEDULE_OPTIONS = {
-  config: { type: 'string', short: 'c' },
-  id: { type: 'string' },
-  cron: { type: 'string', multiple: true },
-  every: { type: 'string' },
-  offset: { type: 'string' },
-  timezone: { type: 'string' },
-  overlap: { type: 'string' },
-  'catchup-window': { type: 'string' },
-  'pause-on-failure': { type: 'boolean' },
-  paused: { type: 'boolean' },
-  note: { type: 'string' },
-  start: { type: 'string' },
-  end: { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  json: { type: 'boolean' },
-} as const;

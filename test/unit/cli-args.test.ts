@@ -216,3 +216,64 @@ test('stack delegates to the stack module main(argv) and returns its exit code; 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+const COMMAND_NAMES = ['validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'codec-server', 'help'] as const;
+
+test('help comes from each command\'s declaration: usage line, summary, flags, an example; --help and help COMMAND agree', () => {
+  const root = usageText();
+  for (const c of COMMAND_NAMES) {
+    assert.match(root, new RegExp(`\\n {2}${c} +\\S`), `${c} is listed among the commands`);
+    if (c === 'help') continue;
+    const help = usageText(c);
+    assert.ok(help.startsWith(`usage: judgeloop ${c}`), `${c}: ${help.slice(0, 80)}`);
+    assert.match(help, /\nexample:\n {4}\S/, `${c} has an example`);
+    if (c !== 'stack') assert.match(help, /\nflags:\n/, `${c} lists its flags`);
+    if (c !== 'stack') assert.deepEqual(parseCommandLine([c, '--help'], noEnv), { command: 'help', topic: c });
+    assert.deepEqual(parseCommandLine(['help', c], noEnv), { command: 'help', topic: c });
+  }
+  // A review action's --help is the review's (which shows both actions' flags).
+  assert.deepEqual(parseCommandLine(['review', 'export', '--help'], noEnv), { command: 'help', topic: 'review' });
+  assert.match(usageText('review'), /usage: judgeloop review import ANSWERS\.\.\. --key FILE/);
+  // The connection flags, with their variables, are listed apart.
+  assert.match(usageText('status'), /\nconnection flags \(environment variable, default\):\n {2}--address HOST:PORT +Temporal frontend \(TEMPORAL_ADDRESS, /);
+  assert.match(usageText('codec-server'), /--port N +port to listen on \(0: any free port\) \(default: 8888\)/);
+});
+
+test('parsing writes nothing and never exits, whatever commander meets (help, errors)', () => {
+  const calls: string[] = [];
+  const saved = { out: process.stdout.write, err: process.stderr.write, exit: process.exit };
+  process.stdout.write = ((s: string) => (calls.push(`out: ${s}`), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => (calls.push(`err: ${s}`), true)) as typeof process.stderr.write;
+  process.exit = ((code?: number) => {
+    throw new Error(`process.exit(${code})`);
+  }) as typeof process.exit;
+  try {
+    for (const argv of [[], ['--help'], ['run', '--help'], ['review'], ['review', 'export', '-h'], ['help', 'seeds']]) {
+      assert.equal(parseCommandLine(argv, noEnv).command, 'help', argv.join(' '));
+    }
+    for (const argv of [['run', '--bogus'], ['run', '--config'], ['follow'], ['follow', 'a', 'b'], ['frobnicate'], ['review', 'grade'], ['reset', 'r', '--iteration', 'x']]) {
+      assert.throws(() => parseCommandLine(argv, noEnv), UsageError, argv.join(' '));
+    }
+  } finally {
+    Object.assign(process, { exit: saved.exit });
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  }
+  assert.deepEqual(calls, []);
+});
+
+test('commander\'s readings that judgeloop refuses or words its own way', () => {
+  // A value that looks like a flag is a forgotten value; a negative number is not an argument; `=` gives either.
+  usageError(['reset', 'r', '--iteration', '-1'], /^missing value for --iteration$/, 'reset');
+  usageError(['reset', 'r', '--iteration=-1'], /^--iteration must be an integer >= 0, got "-1"$/, 'reset');
+  usageError(['follow', '-5'], /^unknown flag -5 for "follow"$/, 'follow');
+  assert.equal((parseCommandLine(['follow', '--', '-5'], noEnv) as { workflowId: string }).workflowId, '-5');
+  usageError(['--', 'run'], /^expected a command before --$/);
+  usageError(['run', '--config', 'a', '--bogus=1'], /^unknown flag --bogus for "run"$/, 'run');
+  usageError(['run', '--config', 'a', '--help=1'], /^--help takes no value$/, 'run');
+  usageError(['review', 'import', '--key', 'k', 'a.json', '--a', '1'], /^unknown flag --a for "review"$/, 'review');
+  usageError(['schedule', 'describe', 'x', 'y'], /^unexpected argument "y"$/, 'schedule');
+  // Values are trimmed; repeated flags collect; a later single flag wins.
+  assert.deepEqual(parseCommandLine(['validate', '--config', ' a.json ', '--config', 'b.json'], noEnv), { command: 'validate', configPath: 'b.json', json: false });
+  assert.deepEqual(parseCommandLine(['stack', '--', '-x', '--help'], noEnv), { command: 'stack', args: ['--', '-x', '--help'] });
+});
