@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics_path = paths.output_data_dir / "metrics.jsonl"
     start_metrics(metrics_path, resume)
     with tempfile.TemporaryDirectory(prefix="judgeloop-dpo-") as scratch:
-        trainer = build_trainer(cfg, model, ref_model, tokenizer, pairs, Path(scratch), on_gpu, metrics_path,
-                                checkpoint_dir)
+        trainer, truncated_pairs = build_trainer(cfg, model, ref_model, tokenizer, pairs, Path(scratch), on_gpu,
+                                                 metrics_path, checkpoint_dir)
         kept = len(trainer.train_dataset)
         restore_token_count(trainer, resume)
         # The Trainer restores weights, optimizer, scheduler, RNG state and its place in the data.
@@ -131,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "pairs": len(pairs),
         "pairs_trained": kept,
-        "truncated_pairs": trainer.truncated_pairs,
+        "truncated_pairs": truncated_pairs,
         # "sampled": trained on the token ids the judge sampled (pairs carry them); "retokenized": on TRL's
         # tokenization of the judgment text (pairs from jobs that did not record ids).
-        "token_ids": "sampled" if trainer.pretokenized else "retokenized",
+        "token_ids": "sampled" if "chosen_ids" in pairs[0] else "retokenized",
         # Fraction of trained sequences whose marker and EOS were left out of the loss (mask_forced_tokens).
         "forced_tokens_masked": _masked_fraction(trainer.data_collator),
         "steps": int(result.global_step),
@@ -217,66 +217,63 @@ def pretokenized_pairs(pairs: list[dict[str, Any]], tokenizer, max_prompt_tokens
     return rows
 
 
+def left_truncated(dataset, max_length: int):
+    """TRL's tokenized pairs (`prompt_ids`, `chosen_ids`, `rejected_ids`) cut to `max_length` tokens per sequence,
+    and how many pairs were cut.
+
+    TRL truncates the end of a sequence (`keep_start`), which would cut the judgment being trained on, or each
+    sequence on its own (`keep_end`), which would give chosen and rejected different contexts. The prompt's start
+    is the least informative part (the task description, not the response), so that is what goes, the same for
+    both judgments of a pair."""
+    def left_truncate(example):
+        completion = max(len(example["chosen_ids"]), len(example["rejected_ids"]))
+        room = max(max_length - completion, 1)  # keep at least the generation-prompt token
+        prompt = example["prompt_ids"]
+        example["prompt_ids"] = prompt[-room:] if len(prompt) > room else prompt
+        # A judgment longer than max_length on its own (rare: rationales are capped) loses its end.
+        example["chosen_ids"] = example["chosen_ids"][: max_length - len(example["prompt_ids"])]
+        example["rejected_ids"] = example["rejected_ids"][: max_length - len(example["prompt_ids"])]
+        example["was_truncated"] = len(prompt) + completion > max_length
+        return example
+
+    dataset = dataset.map(left_truncate)
+    return dataset.remove_columns("was_truncated"), int(sum(dataset["was_truncated"]))
+
+
 def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scratch: Path, on_gpu: bool,
                   metrics_path: Path, checkpoint_dir: Path | None = None):
+    """TRL's DPOTrainer on the pairs, and how many pairs lost the start of their prompt (`left_truncated`)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    class LeftTruncatingDPOTrainer(DPOTrainer):
-        """TRL truncates only the end of a sequence, which would cut the judgment being trained on. The prompt's
-        start is the least informative part (the task description, not the response), so we drop that instead,
-        on TRL's tokenized columns, before anything else (e.g. reference log-probs) reads them."""
-
-        truncated_pairs = 0
-        pretokenized = False
-
-        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
-            if "chosen_ids" in dataset.column_names:
-                # The sampled token ids travel with the pairs: train on them, not on a re-tokenization.
-                from datasets import Dataset
-
-                dataset = Dataset.from_list(pretokenized_pairs(dataset.to_list(), processing_class,
-                                                               cfg.max_prompt_tokens))
-                LeftTruncatingDPOTrainer.pretokenized = True
-            else:
-                dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
-            limit = cfg.max_length
-
-            def left_truncate(example):
-                completion = max(len(example["chosen_ids"]), len(example["rejected_ids"]))
-                room = max(limit - completion, 1)  # keep at least the generation-prompt token
-                prompt = example["prompt_ids"]
-                example["prompt_ids"] = prompt[-room:] if len(prompt) > room else prompt
-                # A judgment longer than max_length on its own (rare: rationales are capped) loses its end.
-                example["chosen_ids"] = example["chosen_ids"][: limit - len(example["prompt_ids"])]
-                example["rejected_ids"] = example["rejected_ids"][: limit - len(example["prompt_ids"])]
-                example["was_truncated"] = len(prompt) + completion > limit
-                return example
-
-            dataset = dataset.map(left_truncate)
-            LeftTruncatingDPOTrainer.truncated_pairs += int(sum(dataset["was_truncated"]))
-            return dataset.remove_columns("was_truncated")
-
+    # Checked before TRL does any work: a prompt encoded unlike the sampler's is a config error.
+    sampled = pretokenized_pairs(pairs, tokenizer, cfg.max_prompt_tokens) if "chosen_ids" in pairs[0] else None
     args = DPOConfig(
         **common_trainer_args(cfg, scratch, on_gpu, checkpoint_dir),
         beta=cfg.beta,
         **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.rpo_alpha]} if cfg.rpo_alpha > 0 else {}),
-        max_length=None,  # truncation is ours (left_truncate above)
+        max_length=None,  # truncation is ours (left_truncated)
+        # Reference log-probs are computed batch by batch from the dataset set below; precomputing them would
+        # read TRL's own, untruncated tokenization in the constructor.
+        precompute_ref_log_probs=False,
         dataset_num_proc=None,
     )
     collator = None
     if cfg.mask_forced_tokens:
         collator = forced_token_masking_collator(cfg, tokenizer)
-    peft_config = lora_config(cfg)
-    LeftTruncatingDPOTrainer.truncated_pairs = 0
-    LeftTruncatingDPOTrainer.pretokenized = False
-    trainer = LeftTruncatingDPOTrainer(model=model, ref_model=ref_model, args=args,
-                                       train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
-                                       peft_config=peft_config, callbacks=[metrics_and_progress(metrics_path)],
-                                       data_collator=collator)
+    text_pairs = [{key: pair[key] for key in ("prompt", "chosen", "rejected")} for pair in pairs]
+    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(text_pairs),
+                         processing_class=tokenizer, peft_config=lora_config(cfg),
+                         callbacks=[metrics_and_progress(metrics_path)], data_collator=collator)
+    # DPOTrainer always tokenizes the text it is given (TRL 1.16 takes no pre-tokenized dataset), into the
+    # columns its preference collator reads. What it trains on is set here, through its public train_dataset,
+    # before train() reads it: the sampled ids when the pairs carry them (re-tokenizing the judgment text
+    # can give other ids, see pretokenized_pairs), else TRL's tokenization; left-truncated either way.
+    tokenized = Dataset.from_list(sampled) if sampled is not None else trainer.train_dataset
+    trainer.train_dataset, truncated_pairs = left_truncated(tokenized, cfg.max_length)
     if len(trainer.train_dataset) == 0:
         raise JobConfigError("no preference pair is left after tokenization: nothing to train on")
-    return trainer
+    return trainer, truncated_pairs
 
 
 def forced_token_masking_collator(cfg: TrainDpoConfig, tokenizer):

@@ -48,7 +48,9 @@ def validate_common(cfg: Any) -> None:
 
 
 def common_trainer_args(cfg: Any, scratch: Path, on_gpu: bool, checkpoint_dir: Path | None = None) -> dict[str, Any]:
-    """Keyword arguments for TRL's DPOConfig / SFTConfig that both jobs use."""
+    """Keyword arguments for TRL's DPOConfig / SFTConfig that both jobs use: the one place where the jobs'
+    hyperparameter names (their public interface, sm_contract) become TRL's, e.g. `epochs` ->
+    `num_train_epochs`, `batch_size` -> `per_device_train_batch_size`; the rest is fixed by the job."""
     if checkpoint_dir is None:
         # No checkpoint folder: nothing is written but the final model (to SM_MODEL_DIR, by the job).
         saving: dict[str, Any] = dict(output_dir=str(scratch), save_strategy="no")

@@ -59,6 +59,46 @@ def test_sagemaker_reserved_hyperparameters_are_ignored():
     assert parse(hps={"sagemaker_program": "generate.py", "sagemaker_region": "eu-west-1"}) == Demo()
 
 
+def test_sagemaker_reserved_arguments_on_the_command_line_are_ignored():
+    assert parse(["--sagemaker_program", "generate.py", "--num_samples", "2", "--sagemaker_region=eu-west-1"]) == \
+        Demo(num_samples=2)
+
+
+def test_json_encoded_choice_and_bare_bool_flag():
+    # SageMaker may pass a choice JSON-encoded; HfArgumentParser's `--flag` alone sets a bool field.
+    assert parse(["--backend", '"vllm"', "--lora"]) == Demo(backend="vllm", lora=True)
+
+
+def test_config_file_values_sit_between_sm_hps_and_the_command_line(tmp_path):
+    config = tmp_path / "hps.yaml"
+    config.write_text("num_samples: 3\ntemperature: 0.5\nmarker: '[SCORE]'\n", encoding="utf-8")
+    cfg = parse(["--config", str(config), "--temperature", "0.25"], hps={"num_samples": 9, "lora": True})
+    assert cfg == Demo(num_samples=3, temperature=0.25, lora=True, marker="[SCORE]")
+    assert parse([f"--config={config}"]) == Demo(num_samples=3, temperature=0.5, marker="[SCORE]")
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("num_samples: true\n", "'num_samples' (from --config {path}) must be an integer, got True"),
+    ("backend: tgi\n", "'backend' (from --config {path}) must be one of 'auto', 'transformers', 'vllm'"),
+    ("num_sample: 3\n", "unknown hyperparameter 'num_sample' (from --config {path})"),
+    ("- 1\n", "--config {path}: Config file {path} must contain a YAML mapping"),
+    ("a: [\n", "--config {path}: while parsing"),
+])
+def test_bad_config_files_fail_with_the_file_named(tmp_path, text, fragment):
+    config = tmp_path / "hps.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(JobConfigError) as err:
+        parse(["--config", str(config)])
+    assert fragment.format(path=config) in str(err.value)
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    with pytest.raises(JobConfigError, match=r"--config .*nope\.yaml: .*No such file"):
+        parse(["--config", str(tmp_path / "nope.yaml")])
+    with pytest.raises(JobConfigError, match="--config has no value"):
+        parse(["--config"])
+
+
 @pytest.mark.parametrize("argv,hps,fragment", [
     (["--num_samples", "many"], None, "'num_samples' (from --num_samples) must be an integer"),
     (["--num_samples", "2.5"], None, "'num_samples' (from --num_samples) must be an integer"),
@@ -69,6 +109,8 @@ def test_sagemaker_reserved_hyperparameters_are_ignored():
     (["--num_samples", "0"], None, "'num_samples' must be >= 1, got 0"),
     (["--num_sample", "3"], None, "unknown hyperparameter 'num_sample' (from --num_sample)"),
     (["--num_samples"], None, "--num_samples has no value"),
+    (["--num_samples", "4"], {"num_samples": "many"}, "'num_samples' (from SM_HPS) must be an integer"),
+    ([], {"num_sample": 3}, "unknown hyperparameter 'num_sample' (from SM_HPS)"),
     (["stray"], None, "unexpected command-line argument 'stray'"),
     ([], "{not json", "SM_HPS is not valid JSON"),
     ([], "[1, 2]", "SM_HPS must be a JSON object"),
