@@ -9,7 +9,6 @@
  *
  * `obtainReport` is the whole of it given a store and a summary, for the tests; the command adds Temporal.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderRunReport, reportUris, type RunReportExtras } from '../core/report-html';
@@ -21,6 +20,7 @@ import type { CliIO } from './commands';
 import { CliError } from './connection';
 import { completedRun, println } from './follow';
 import { cliObjectStore } from './storage';
+import { startProcess } from '../stack/process-group';
 
 /** What `report` needs (args.ts builds it as `{ command: 'report', ... }`). */
 export interface ReportOptions {
@@ -79,20 +79,13 @@ export async function obtainReport(
 /** The summary of a completed run, with its start and close times. */
 /** Opens a file with the desktop's default handler; resolves false when no opener could be started. */
 export function openWithDesktop(file: string): Promise<boolean> {
-  const [cmd, args] =
+  const [cmd, args]: [string, string[]] =
     process.platform === 'darwin' ? ['open', [file]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', file]] : ['xdg-open', [file]];
-  return new Promise((resolve) => {
-    try {
-      const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
-      child.once('error', () => resolve(false));
-      child.once('spawn', () => {
-        child.unref();
-        resolve(true);
-      });
-    } catch {
-      resolve(false);
-    }
-  });
+  // Detached and not waited for: the browser is the desktop's, not this command's.
+  return startProcess({ command: cmd, args, output: 'ignore', unref: true }).then(
+    () => true,
+    () => false,
+  );
 }
 
 export interface ReportDeps {

@@ -5,14 +5,23 @@
  *   stops its children in order) and, on Linux, a parent-death signal via util-linux `setpriv --pdeathsig`
  *   (so even a SIGKILLed stack or test process takes its servers with it).
  * - Output goes to a log file (or the terminal); never to a pipe that could keep a CI job waiting.
- * - `stop()` sends a signal, waits, escalates to SIGKILL, and finally kills whatever is left in the child's
- *   process group (e.g. a job the worker started).
+ * - `stop()` sends a signal to the process, waits, and SIGKILLs what is left of its process group (the process
+ *   itself if it did not stop, and whatever it started there).
+ * Starting and stopping are stack/process-group.ts's, which the local job runner shares.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import {
+  signalProcess,
+  signalProcessGroup,
+  startProcess,
+  stopProcessGroup,
+  type ExitStatus,
+  type ProcessOutput,
+  type StartedProcess,
+} from './process-group';
 
-export type ProcessOutput = { file: string } | 'inherit' | 'ignore';
+export type { ExitStatus, ProcessOutput } from './process-group';
 
 export interface ManagedProcessOptions {
   /** A short name for messages: "Temporal dev server", "S3 server", "worker". */
@@ -25,26 +34,6 @@ export interface ManagedProcessOptions {
   output?: ProcessOutput;
 }
 
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-let setprivWorks: boolean | undefined;
-
-/** Whether `setpriv --pdeathsig` is available here (util-linux >= 2.33 on Linux). */
-export function pdeathsigSupported(): boolean {
-  if (setprivWorks === undefined) {
-    if (process.platform !== 'linux' || process.env.JUDGELOOP_NO_PDEATHSIG === '1') {
-      setprivWorks = false;
-    } else {
-      const r = spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore', timeout: 5000 });
-      setprivWorks = r.status === 0;
-    }
-  }
-  return setprivWorks;
-}
-
 export class ManagedProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -55,47 +44,28 @@ export class ManagedProcess {
   private status: ExitStatus | undefined;
   private stopping: Promise<ExitStatus> | undefined;
 
-  private constructor(name: string, child: ChildProcess, logFile: string | undefined) {
+  private constructor(name: string, started: StartedProcess, logFile: string | undefined) {
     this.name = name;
-    this.child = child;
+    this.child = started.child;
+    this.pid = started.pid;
     this.logFile = logFile;
-    if (child.pid === undefined) throw new Error(`${name} did not start`);
-    this.pid = child.pid;
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.status = { code, signal };
-        resolve(this.status);
-      });
+    this.exited = started.exited.then((status) => {
+      this.status = status;
+      return status;
     });
   }
 
   /** Spawns the process; rejects if the executable cannot be started at all (e.g. ENOENT). */
   static async start(opts: ManagedProcessOptions): Promise<ManagedProcess> {
-    let stdio: ('ignore' | 'inherit' | number)[] = ['ignore', 'ignore', 'ignore'];
-    let fd: number | undefined;
-    let logFile: string | undefined;
-    if (opts.output === 'inherit') stdio = ['ignore', 'inherit', 'inherit'];
-    else if (opts.output && typeof opts.output === 'object') {
-      logFile = opts.output.file;
-      fs.mkdirSync(path.dirname(logFile), { recursive: true });
-      fd = fs.openSync(logFile, 'a');
-      stdio = ['ignore', fd, fd];
-    }
-    const [command, args] = pdeathsigSupported()
-      ? ['setpriv', ['--pdeathsig', 'KILL', '--', opts.command, ...opts.args]]
-      : [opts.command, opts.args];
-    try {
-      const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio, detached: true });
-      const spawned = await new Promise<ChildProcess>((resolve, reject) => {
-        child.once('spawn', () => resolve(child));
-        child.once('error', reject);
-      });
-      const managed = new ManagedProcess(opts.name, spawned, logFile);
-      spawned.on('error', () => undefined); // errors after spawn (e.g. kill on a dead pid) are not fatal
-      return managed;
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
+    const started = await startProcess({
+      command: opts.command,
+      args: opts.args,
+      cwd: opts.cwd,
+      env: opts.env,
+      output: opts.output ?? 'ignore',
+      parentDeathSignal: 'KILL',
+    });
+    return new ManagedProcess(opts.name, started, opts.output && typeof opts.output === 'object' ? opts.output.file : undefined);
   }
 
   get alive(): boolean {
@@ -108,48 +78,24 @@ export class ManagedProcess {
 
   /** Sends a signal to the process itself (not its group). */
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    if (this.alive) {
-      try {
-        process.kill(this.pid, signal);
-      } catch {
-        /* already gone */
-      }
-    }
+    if (this.alive) signalProcess(this.pid, signal);
   }
 
   /** Sends a signal to every process in the child's process group (it and what it started). */
   killGroup(signal: NodeJS.Signals = 'SIGKILL'): void {
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      /* group already empty */
-    }
+    signalProcessGroup(this.pid, signal);
   }
 
   /**
-   * Stops the process: `signal`, then SIGKILL after `timeoutMs`; then SIGKILLs what is left of its process
-   * group. Idempotent; resolves with the exit status.
+   * Stops the process: `signal` to it, then SIGKILL to its process group once it has exited or `timeoutMs`
+   * has passed (at once if it had exited already). Idempotent; resolves with the exit status.
    */
   stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<ExitStatus> {
-    if (!this.stopping) {
-      this.stopping = (async () => {
-        if (this.alive) {
-          this.kill(signal);
-          let timer: NodeJS.Timeout | undefined;
-          const timedOut = await Promise.race([
-            this.exited.then(() => false),
-            new Promise<boolean>((resolve) => {
-              timer = setTimeout(() => resolve(true), timeoutMs);
-            }),
-          ]);
-          clearTimeout(timer);
-          if (timedOut) this.kill('SIGKILL');
-        }
-        const status = await this.exited;
-        this.killGroup('SIGKILL');
-        return status;
-      })();
-    }
+    this.stopping ??= (async () => {
+      // A process already reaped has no pid of its own any more (it may be another's): its group only.
+      await stopProcessGroup(this.pid, this.alive ? { signal, graceMs: timeoutMs, leaderOnly: true } : { graceMs: 0 });
+      return this.exited;
+    })();
     return this.stopping;
   }
 

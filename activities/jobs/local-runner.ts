@@ -7,8 +7,6 @@
  * the same job folder by the job's deterministic name and adopts the running process instead of starting a
  * second one. A job whose outputs were already uploaded is adopted without running anything.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -19,6 +17,7 @@ import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, typ
 import { costUsd } from '../../core/usage';
 import { writeUsageRecord } from './usage-record';
 import { sleep } from '../../core/sleep';
+import { isRunning, startProcess, stopProcessGroup } from '../../stack/process-group';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;
@@ -218,8 +217,11 @@ export class LocalJobRunner implements JobRunner {
       'mv "$JUDGELOOP_DIR/exit.json.tmp" "$JUDGELOOP_DIR/exit.json"',
       'exit $code',
     ].join('\n');
-    const logFd = openSync(path.join(dir, 'job.log'), 'a');
-    const child = spawn('bash', ['-c', wrapper], {
+    // Its own process group (a cancellation stops the shell and Python together), no parent-death signal and
+    // no hold on the worker's event loop: the job outlives a worker that dies, for the next one to adopt.
+    const { pid } = await startProcess({
+      command: 'bash',
+      args: ['-c', wrapper],
       cwd: this.opts.projectRoot,
       env: {
         ...env,
@@ -229,13 +231,11 @@ export class LocalJobRunner implements JobRunner {
         JUDGELOOP_SPEC: specHash,
         JUDGELOOP_DIR: dir,
       },
-      detached: true,
-      stdio: ['ignore', logFd, logFd],
+      output: { file: path.join(dir, 'job.log') },
+      unref: true,
+    }).catch((err: unknown) => {
+      throw new Error(`could not start ${python} ${script}: ${(err as Error).message}`, { cause: err });
     });
-    closeSync(logFd);
-    child.unref();
-    const pid = child.pid;
-    if (pid === undefined) throw new Error(`could not start ${python} ${script}`);
     const record: LaunchRecord = {
       jobName: spec.jobName,
       specHash,
@@ -314,27 +314,9 @@ export class LocalJobRunner implements JobRunner {
     }
   }
 
+  /** Stops the job's process group (the shell and Python): SIGTERM, then SIGKILL after the grace period. */
   private async kill(pid: number): Promise<void> {
-    const signalGroup = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, sig);
-      } catch {
-        /* already gone */
-      }
-    };
-    signalGroup('SIGTERM');
-    const deadline = Date.now() + this.killGraceMs;
-    while (Date.now() < deadline && isAlive(pid)) await sleep(200);
-    signalGroup('SIGKILL');
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    await stopProcessGroup(pid, { signal: 'SIGTERM', graceMs: this.killGraceMs });
   }
 }
 
@@ -349,13 +331,10 @@ async function processStartTicks(pid: number): Promise<string | null> {
 }
 
 async function isSameProcessAlive(launch: LaunchRecord): Promise<boolean> {
-  if (!isAlive(launch.pid)) return false;
-  const ticks = await processStartTicks(launch.pid);
-  if (ticks === null || launch.startTicks === null) return true;
-  if (ticks !== launch.startTicks) return false;
   // A zombie (exited, not yet reaped by its parent) is not running.
-  const stat = await readFile(`/proc/${launch.pid}/stat`, 'utf8').catch(() => '');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  if (!isRunning(launch.pid)) return false;
+  const ticks = await processStartTicks(launch.pid);
+  return ticks === null || launch.startTicks === null || ticks === launch.startTicks;
 }
 
 /**

@@ -9,7 +9,6 @@
  * the next attempt number names the new job; a failure of the identical request that would only repeat
  * (script error, validation, permissions) is reported again, non-retryably, without creating anything.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -407,19 +406,21 @@ export async function packSourceDir(dir: string, files: string[]): Promise<Buffe
     '--create', '--format=gnu', '--no-recursion', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner',
     '--mode=u=rw,go=r', '-C', dir, '--null', '--files-from=-', '--file=-',
   ];
-  const tar = await new Promise<Buffer>((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`tar failed (${code}) packaging ${dir}: ${Buffer.concat(err).toString('utf8')}`)),
-    );
-    child.stdin.end(files.map((f) => `${f}\0`).join(''));
+  const { execa } = await import('execa');
+  const tar = await execa('tar', args, {
+    input: files.map((f) => `${f}\0`).join(''),
+    // The archive is binary: bytes as they are, not text with its last newline stripped, and no size cap.
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    maxBuffer: Number.POSITIVE_INFINITY,
+    reject: false,
   });
-  return gzipSync(tar, { level: 9 });
+  if (tar.exitCode !== 0) {
+    // Not started at all (e.g. no tar on PATH): the spawn error itself, as before.
+    if (tar.exitCode === undefined && tar.signal === undefined && tar.cause instanceof Error) throw tar.cause;
+    throw new Error(`tar failed (${tar.exitCode ?? null}) packaging ${dir}: ${Buffer.from(tar.stderr).toString('utf8')}`);
+  }
+  return gzipSync(tar.stdout, { level: 9 });
 }
 
 function sameRequest(d: DescribeTrainingJobCommandOutput, r: CreateTrainingJobCommandInput, includeCode: boolean): boolean {

@@ -1,31 +1,19 @@
 /**
- * Process inspection for tests (Linux /proc): is a pid alive, which processes are children of a pid.
+ * Process inspection for tests (Linux /proc): is a pid alive, which processes are children of a pid. The
+ * reading of /proc is stack/process-group.ts's, so tests judge "alive" exactly as the kill does.
  */
 import fs from 'node:fs';
-
-function stat(pid: number): { ppid: number; state: string } | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid ..." where comm may contain spaces and parentheses.
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], ppid: Number(rest[1]) };
-  } catch {
-    return undefined;
-  }
-}
+import { isRunning, procStat } from '../../stack/process-group';
 
 /** True while the process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  const s = stat(pid);
-  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
-}
+export const isAlive = isRunning;
 
 /** Live processes whose parent is `pid`. */
 export function childrenOf(pid: number): number[] {
   const children: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const s = stat(Number(entry));
+    const s = procStat(Number(entry));
     if (s && s.ppid === pid && s.state !== 'Z' && s.state !== 'X') children.push(Number(entry));
   }
   return children;
