@@ -226,7 +226,10 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
 
   const handled = new Set<string>();
   const kills: Array<{ fault: string; step: string; key: string }> = [];
+  // The manifests of the steps that record one, as they were when their worker died: a retry must take them.
+  const manifestsAtKill = new Map<string, string>();
   const restart = async (step: string, key: string) => {
+    if (MANIFEST_STEPS.has(step) && step !== 'prepareRun') manifestsAtKill.set(step, await manifestCreatedAt(runId, step));
     worker.kill('SIGKILL');
     await new Promise((r) => worker.process.child.once('exit', r)).catch(() => undefined);
     kills.push({ fault: 'worker SIGKILL', step, key });
@@ -273,6 +276,11 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
     assert.equal(launchCount(job.dir), expected, `${path.basename(job.dir)} launched ${expected === 1 ? 'once' : 'again after its fault'}`);
   }
   for (const type of DATA_STEPS) assert.ok(handled.has(`hold:${type}`), `${type} met a worker kill`);
+  for (const [step, createdAt] of manifestsAtKill) {
+    assert.equal(await manifestCreatedAt(runId, step), createdAt, `${step}: the retry took the recorded output, not redoing it`);
+  }
+  assert.equal(manifestsAtKill.size, 2, 'the score and pair steps were caught with their manifest written');
+  assert.equal(summary.iterations[1].train?.adopted, true, 'the last train attempt adopted the running job');
   for (const step of ['warm-start', 'sample', 'meta-judge', 'train', 'evaluate']) {
     assert.ok(kills.some((k) => k.fault === 'worker SIGKILL' && k.step.startsWith(`${step} job`)), `a worker kill during the ${step} job`);
   }
@@ -300,6 +308,14 @@ const MANIFEST_STEPS = new Set(['prepareRun', 'scoreJudgments', 'buildPairs']);
 
 function dataRetry(step: string): string {
   return MANIFEST_STEPS.has(step) ? 'the retry took its recorded output (manifest), not redoing it' : 'the retry did it again (idempotent: the same reads, the same objects written)';
+}
+
+/** When the step's manifest (its last write) was made, in iteration 1 of the run. */
+async function manifestCreatedAt(runId: string, activity: string): Promise<string> {
+  const step: RunStep = activity === 'scoreJudgments' ? 'score' : 'pair';
+  const manifest = await storeFor(services).getJson<{ createdAt: string }>(`${stepPrefix(`s3://${services.s3.bucket}/runs/${runId}`, 1, step)}/manifest.json`);
+  assert.ok(manifest?.createdAt, `${activity} wrote its manifest before it was held`);
+  return manifest.createdAt;
 }
 
 /** The activity that runs each kind of job. */

@@ -3,7 +3,9 @@
  * driven through the CLI as a user does: create a schedule from a config whose training data is a dated S3
  * location, list, describe, pause and unpause it, trigger a run (today's data, starting from the seed: the
  * judge has no champion yet), backfill yesterday (yesterday's data, starting from the champion the first run
- * left), delete it.
+ * left), delete it. The runs are evaluate-only (`loop.iterations: 0`): what a schedule decides is the data and
+ * the judge a run starts from (iteration 0 of the first run makes the seed the judge's champion); training
+ * is the loop's own tests' concern.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,8 +36,7 @@ test('a schedule starts runs on dated data from the champion: create, list, desc
 
   const config = testConfig(stack.services, {
     judge: { name: `scheduled-${stamp}` },
-    loop: { iterations: 1, inputsPerIteration: 40, samplesPerInput: 4 },
-    training: { epochs: 1 },
+    loop: { iterations: 0 },
     data: { ...TINY_DATA, train: { uri: `s3://${bucket}/incoming/{date}/train.jsonl` } },
     evaluation: { bootstrap: { resamples: 0 }, baselines: { samples: 0 }, gate: { metrics: { pointwise: 'exactAgreement' }, maxDrop: 1, parseRateFloor: 0 } },
     // Daily at 03:00 UTC: never due during the test, so only trigger and backfill start runs.

@@ -15,7 +15,7 @@ import { PROGRESS_QUERY, type RunProgress } from '../../core/run-types';
 import { timeoutReason } from '../../core/approval';
 import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
-import { TINY_DATA, workflowBundle } from '../support/judgeloop';
+import { TINY_DATA, runCli, workflowBundle } from '../support/judgeloop';
 import { SUITE, modelOf, stubActivities, type StubOptions } from '../support/stub-activities';
 import { stubbedWorker, useTimeSkippingEnv } from '../support/time-skipping';
 
@@ -191,5 +191,30 @@ test('registry.startFrom seed: a judge with a champion still starts from the see
     assert.equal(record.calls.find((c) => c.activity === 'evaluateJudge' && c.iteration === 0)?.modelUri, SEED);
     // Its decisions are still recorded, with the judge this run started from as the parent.
     assert.equal(record.registry.find((e) => e.iteration === 1)?.parentModelUri, SEED);
+  });
+});
+
+test('judgeloop status and approve, as a user types them: the wait, a wrong iteration refused, a rejection and an approval printed', async () => {
+  const runId = 'sign-off-cli';
+  const cli = (...argv: string[]) => runCli([...argv, '--address', ts.env.address], { ...process.env, USER: 'tester' });
+  await withRun(runId, config({ maxDrop: 1, parseRateFloor: 0, requireApproval: true }), {}, async (handle) => {
+    await awaitingIteration(handle, 1);
+    const status = await cli('status', runId);
+    assert.match(status.out, new RegExp(`awaiting approval of iteration 1 \\(judgeloop approve ${runId} --iteration 1`), status.out);
+
+    const wrong = await cli('approve', runId, '--iteration', '2');
+    assert.equal(wrong.rc, 1);
+    assert.match(wrong.err, /not approved: iteration 2 is not awaiting approval; iteration 1 is/);
+
+    const rejected = await cli('approve', runId, '--iteration', '1', '--reject', '--by', 'alice', '--reason', 'not yet');
+    assert.equal(rejected.rc, 0, rejected.err);
+    assert.match(rejected.out, /^iteration 1: kept the champion \(by alice\)\n[\s\S]*- rejected by alice: not yet\n/);
+
+    await awaitingIteration(handle, 2);
+    const approved = await cli('approve', runId, '--iteration', '2');
+    assert.equal(approved.rc, 0, approved.err);
+    assert.match(approved.out, /^iteration 2: promoted \(by tester\)/, 'the approver defaults to $USER');
+    const summary = await handle.result();
+    assert.deepEqual(summary.iterations.slice(1).map((i) => [i.gate?.promote, i.gate?.decidedBy]), [[false, 'alice'], [true, 'tester']]);
   });
 });
