@@ -7,9 +7,9 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunConfig } from '../core/config';
-import { jsonArraySourceRows, jsonlSourceLines } from '../core/source-lines';
-import type { ObjectStore, StorageSettings } from './storage';
+import type { RunConfig } from '../core/config/config';
+import { jsonArraySourceRows, jsonlSourceLines } from '../core/data/source-lines';
+import type { ObjectStore, StorageSettings } from './storage/object-store';
 import type { AbortReason, JobContext, JobProgress, JobRunner } from './jobs/types';
 
 export interface ActivityDeps {
@@ -105,7 +105,7 @@ export function badInput(message: string, type = 'InvalidInput'): ApplicationFai
 
 /**
  * Rows of a dataset source, streamed: `.jsonl` line by line (from a local file or S3), `.json` as one array
- * (published benchmark files are arrays; they are read whole). Both go through core/source-lines.ts: a
+ * (published benchmark files are arrays; they are read whole). Both go through core/data/source-lines.ts: a
  * byte-order mark, CRLF and blank lines are accepted; a line that is not UTF-8 or not JSON, or is longer
  * than MAX_ROW_BYTES, is yielded as an error naming its line, so the caller quarantines it and counts it.
  */

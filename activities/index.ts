@@ -3,7 +3,7 @@
  * ones (a local S3-compatible server, the local job runner).
  */
 import path from 'node:path';
-import type { RunConfig } from '../core/config';
+import type { RunConfig } from '../core/config/config';
 import type { ActivityDeps } from './context';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { LocalJobRunner } from './jobs/local-runner';
@@ -11,21 +11,21 @@ import { defaultCheckpointUri, defaultCodeUri, jobKind } from './jobs/sagemaker-
 import { SageMakerJobRunner } from './jobs/sagemaker-runner';
 import { budgetAdmission } from './jobs/usage-record';
 import { reusingRunner } from './jobs/reuse';
-import { createConfigActivities } from './config';
-import { createPrepareActivities } from './prepare';
-import { createSampleActivities } from './sample';
-import { createScoreActivities } from './score';
-import { createPairActivities } from './pair';
-import { createTrainActivities } from './train';
-import { createWarmStartActivities } from './warm-start';
-import { createEvaluateActivities } from './evaluate';
-import { createMetaJudgeActivities } from './meta-judge';
-import { createConsistencyActivities } from './consistency';
-import { createRegistryActivities } from './registry';
-import { createUsageActivities } from './usage';
-import { createReportActivities } from './report';
-import { ObjectStore, createS3Client, type StorageSettings } from './storage';
-import { cacheIndexUri } from '../core/artifacts';
+import { createConfigActivities } from './steps/config';
+import { createPrepareActivities } from './steps/prepare';
+import { createSampleActivities } from './steps/sample';
+import { createScoreActivities } from './steps/score';
+import { createPairActivities } from './steps/pair';
+import { createTrainActivities } from './steps/train';
+import { createWarmStartActivities } from './steps/warm-start';
+import { createEvaluateActivities } from './steps/evaluate';
+import { createMetaJudgeActivities } from './steps/meta-judge';
+import { createConsistencyActivities } from './steps/consistency';
+import { createRegistryActivities } from './steps/registry';
+import { createUsageActivities } from './steps/usage';
+import { createReportActivities } from './steps/report';
+import { ObjectStore, createS3Client, type StorageSettings } from './storage/object-store';
+import { cacheIndexUri } from '../core/run/artifacts';
 
 export function createActivities(deps: ActivityDeps) {
   return {

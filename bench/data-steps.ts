@@ -6,7 +6,7 @@
  * - For each size N (inputs, each with `--samples` judgments, as the generation job writes them):
  *   score (parse and write every judgment), pair (merge-join requests and judgments, curate, write pairs), and
  *   the same two steps in a second run whose inputs have the same content: copied from the first run instead
- *   (activities/step-reuse.ts). Each step runs in a process of its own, so its peak resident memory
+ *   (activities/storage/step-reuse.ts). Each step runs in a process of its own, so its peak resident memory
  *   (maxRSS) is its own: reported above that of a process that loads the same code and runs nothing. The
  *   steps stream their rows, so that figure should not grow with N.
  *
@@ -19,11 +19,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile } from '../cli/config-file';
-import { renderTable } from '../cli/format';
+import { renderTable } from '../core/report/summary-tables';
 import { createActivities, defaultActivityDeps } from '../activities';
-import { ObjectStore, createS3Client } from '../activities/storage';
-import { parseJudgment } from '../core/judgment';
-import type { RunConfig } from '../core/config';
+import { ObjectStore, createS3Client } from '../activities/storage/object-store';
+import { parseJudgment } from '../core/judging/judgment';
+import type { RunConfig } from '../core/config/config';
 import { startTestServices } from '../test/support/services';
 
 interface Options {

@@ -8,8 +8,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseTemplate, renderPointwise } from '../core/prompt';
-import type { PointwiseExample, PreferencePair } from '../core/records';
+import { parseTemplate, renderPointwise } from '../core/judging/prompt';
+import type { PointwiseExample, PreferencePair } from '../core/data/records';
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, count: { type: 'string', default: '200' } } });
 if (!values.out) throw new Error('--out DIR is required');

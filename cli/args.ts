@@ -10,8 +10,8 @@
  */
 import type { TLSConfig } from '@temporalio/client';
 import { Command as CommanderCommand, CommanderError, InvalidArgumentError, Option, type ParseOptionsResult } from 'commander';
-import { TASK_QUEUE } from '../core/run-types';
-import { MAX_RUN_ID, SCHEDULED_RUN_SUFFIX, runIdProblem } from '../core/safe-names';
+import { TASK_QUEUE } from '../core/run/run-types';
+import { MAX_RUN_ID, SCHEDULED_RUN_SUFFIX, runIdProblem } from '../core/config/safe-names';
 import { Arg, Flag, HELP_CONFIG, HELP_WIDTH, bool, commaList, int, itemList, repeated, synopsis, text, typed } from './flags';
 import {
   SCHEDULE_ACTION_HELP,
@@ -266,7 +266,7 @@ export function checkWorkflowId(id: string, topic: CommandName): string {
 
 /**
  * The id of a run about to start (`--id`, `--id-prefix`, a schedule's `--id`): it becomes a folder of S3
- * keys, so it must not climb out of storage.prefix (core/safe-names.ts). `where` names what it is and its flag.
+ * keys, so it must not climb out of storage.prefix (core/config/safe-names.ts). `where` names what it is and its flag.
  */
 export function checkNewRunId(
   id: string,

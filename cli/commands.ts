@@ -18,16 +18,8 @@ import {
   type FollowOutcome,
   type OutStream,
 } from './follow';
-import {
-  formatDuration,
-  formatFailureChain,
-  formatProgressLine,
-  formatResults,
-  formatRetrying,
-  resultsHint,
-  resumeHint,
-  type PendingActivityLike,
-} from './format';
+import { formatFailureChain, formatProgressLine, formatResults, formatRetrying, resultsHint, resumeHint, type PendingActivityLike } from './format';
+import { formatDuration } from '../core/report/summary-tables';
 import { cmdReview } from './review';
 import { cmdSchedule } from './schedule';
 import { cmdReplay } from './replay';

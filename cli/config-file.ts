@@ -4,11 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config';
-import { preRunProblems } from '../core/pre-run-checks';
-import { parseTemplate, type TemplateKind } from '../core/prompt';
-import { formatPerIteration } from '../core/per-iteration';
-import { canonicalJson, sha256Hex } from '../activities/manifest';
+import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config/config';
+import { preRunProblems } from '../core/config/pre-run-checks';
+import { parseTemplate, type TemplateKind } from '../core/judging/prompt';
+import { formatPerIteration } from '../core/config/per-iteration';
+import { canonicalJson, sha256Hex } from '../activities/storage/manifest';
 import { locateJsonError } from './json-locate';
 import { CliError } from './connection';
 import { EXIT_USAGE } from './args';

@@ -4,21 +4,14 @@
  * the abort signal) only stops following; the run goes on.
  */
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run-types';
-import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config';
+import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run/run-types';
+import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config/config';
 import type { ConnectionOptions } from './args';
 import { optionalConfigFile } from './config-file';
 import { CliError, connect, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
-import {
-  formatDuration,
-  formatIterationDone,
-  formatProgressLine,
-  formatRetrying,
-  retryingActivities,
-  type PendingActivityLike,
-  type RetryingActivity,
-} from './format';
-import { sleep } from '../core/sleep';
+import { formatIterationDone, formatProgressLine, formatRetrying, retryingActivities, type PendingActivityLike, type RetryingActivity } from './format';
+import { formatDuration } from '../core/report/summary-tables';
+import { sleep } from '../core/common/sleep';
 
 export interface OutStream {
   write(chunk: string): unknown;

@@ -2,9 +2,9 @@
  * Pure text for promotions: the results' Promotion section, the progress line while a promotion waits for
  * sign-off, the `approve` command's answer and the `registry` command's report.
  */
-import { lineage, type ApprovalOutcome, type RegistryEntry } from '../core/registry';
-import type { RunProgress, RunSummary, SuiteMetrics } from '../core/run-types';
-import { NONE, mainMetric, pct, renderTable, type Table } from './format';
+import { lineage, type ApprovalOutcome, type RegistryEntry } from '../core/promotion/registry';
+import type { RunProgress, RunSummary, SuiteMetrics } from '../core/run/run-types';
+import { NONE, mainMetric, pct, renderTable, type Table } from '../core/report/summary-tables';
 
 /** How a user signs off on iteration K of run `workflowId`. */
 export function approveHint(workflowId: string, iteration: number): string {

@@ -3,9 +3,9 @@
  * judge's registry from S3). The text comes from cli/format-promotion.ts.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { APPROVE_PROMOTION_UPDATE, lineage, type ApprovalOutcome, type ApprovalRequest } from '../core/registry';
-import type { RunConfig } from '../core/config';
-import { readRegistry } from '../activities/registry';
+import { APPROVE_PROMOTION_UPDATE, lineage, type ApprovalOutcome, type ApprovalRequest } from '../core/promotion/registry';
+import type { RunConfig } from '../core/config/config';
+import { readRegistry } from '../activities/steps/registry';
 import { DEFAULT_ADDRESS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type Command } from './args';
 import type { CliIO } from './commands';
 import { ConfigFileError, loadConfigFile } from './config-file';

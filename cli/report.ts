@@ -4,23 +4,23 @@
  * The run's summary comes from Temporal (the workflow's result), its storage settings from the config the
  * run was started with (the first history event's input; --config overrides them). The page is the one the
  * run wrote, `<run prefix>/report/report.html`; for a run that finished before reports were written, the page
- * is rendered here from the summary (core/report-html.ts, with the confusion matrices read from S3 as the
+ * is rendered here from the summary (core/report/report-html.ts, with the confusion matrices read from S3 as the
  * activity does) and the command says so. It is written to --out (default `./<run id>-report.html`).
  *
  * `obtainReport` is the whole of it given a store and a summary, for the tests; the command adds Temporal.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { renderRunReport, reportUris, type RunReportExtras } from '../core/report-html';
-import type { RunSummary } from '../core/run-types';
-import { collectSuiteDetail } from '../activities/report';
-import type { ObjectStore } from '../activities/storage';
+import { renderRunReport, reportUris, type RunReportExtras } from '../core/report/report-html';
+import type { RunSummary } from '../core/run/run-types';
+import { collectSuiteDetail } from '../activities/steps/report';
+import type { ObjectStore } from '../activities/storage/object-store';
 import { EXIT_OK, type ConnectionOptions } from './args';
 import type { CliIO } from './commands';
 import { CliError } from './connection';
 import { completedRun, println } from './follow';
 import { cliObjectStore } from './storage';
-import { startProcess } from '../stack/process-group';
+import { startProcess } from '../activities/jobs/process-group';
 
 /** What `report` needs (args.ts builds it as `{ command: 'report', ... }`). */
 export interface ReportOptions {

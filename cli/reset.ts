@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
 import type Long from 'long';
-import { iterationWorkflowId } from '../core/run-types';
+import { iterationWorkflowId } from '../core/run/run-types';
 import { EXIT_OK, type ResetCommand } from './args';
 import { CliError, connect, workflowUrl } from './connection';
 import { println, type OutStream } from './follow';

@@ -3,26 +3,26 @@
  *
  * export: reads both iterations' `iter-K/evaluate/metrics/judgments.jsonl` and the prepared evaluation
  * suites (`data/eval-SUITE/data/rows.jsonl`, from the run summary) from S3, pairs the judgments
- * (core/human-review.ts) and writes DIR/review.html (the annotators' page), DIR/review.csv (the same items as
+ * (core/review/human-review.ts) and writes DIR/review.html (the annotators' page), DIR/review.csv (the same items as
  * a sheet) and DIR/review-key.json (the un-blinding key). `exportReview` is the whole of it given a store and a
  * RunSummary-shaped object; the command only adds Temporal (the summary and the recorded config).
  *
  * import: reads the key and the answer files, and prints the win rate of the challenger (--b) with its
- * interval, the tie rate, and Fleiss' kappa (core/human-review-stats.ts).
+ * interval, the tie rate, and Fleiss' kappa (core/review/human-review-stats.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { joinUri, stepPrefix } from '../core/artifacts';
-import { buildReview, parseReviewKey, reviewJudgmentRow, type JudgeRole, type ReviewExampleText, type ReviewJudgmentRow, type ReviewKey } from '../core/human-review';
-import { AnswerFileError, parseAnswerFile, type AnswerSheet } from '../core/human-review-answers';
-import { renderReviewPage, renderReviewSheet } from '../core/human-review-page';
-import { aggregateReview, type HumanReviewReport } from '../core/human-review-stats';
-import type { Rubric } from '../core/records';
-import { deriveSeed, hashString32 } from '../core/rng';
-import type { DatasetSummary, IterationSummary, RunSummary } from '../core/run-types';
-import { DEFAULT_PAIRWISE_RUBRIC } from '../activities/evaluate';
-import type { ObjectStore } from '../activities/storage';
+import { joinUri, stepPrefix } from '../core/run/artifacts';
+import { buildReview, parseReviewKey, reviewJudgmentRow, type JudgeRole, type ReviewExampleText, type ReviewJudgmentRow, type ReviewKey } from '../core/review/human-review';
+import { AnswerFileError, parseAnswerFile, type AnswerSheet } from '../core/review/human-review-answers';
+import { renderReviewPage, renderReviewSheet } from '../core/review/human-review-page';
+import { aggregateReview, type HumanReviewReport } from '../core/review/human-review-stats';
+import type { Rubric } from '../core/data/records';
+import { deriveSeed, hashString32 } from '../core/common/rng';
+import type { DatasetSummary, IterationSummary, RunSummary } from '../core/run/run-types';
+import { DEFAULT_PAIRWISE_RUBRIC } from '../activities/steps/evaluate';
+import type { ObjectStore } from '../activities/storage/object-store';
 import { cliObjectStore } from './storage';
 import { EXIT_USAGE, type ReviewCommand } from './args';
 import { CliError } from './connection';
@@ -113,7 +113,7 @@ function exampleText(suites: Map<string, Map<string, SuiteRow>>, j: ReviewJudgme
   if (!row) return undefined;
   const response = j.side ? row[j.side] : row.response;
   if (typeof response !== 'string') return undefined;
-  // Pairwise suites without a rubric were judged on DEFAULT_PAIRWISE_RUBRIC (activities/evaluate.ts).
+  // Pairwise suites without a rubric were judged on DEFAULT_PAIRWISE_RUBRIC (activities/steps/evaluate.ts).
   const rubric = row.rubric ?? (j.side ? DEFAULT_PAIRWISE_RUBRIC : undefined);
   return {
     instruction: row.instruction,

@@ -1,7 +1,7 @@
 /**
  * `judgeloop schedule <action>`: the command line of scheduled retraining (cli/schedule.ts runs it).
  */
-import { OVERLAP_POLICIES, type OverlapPolicyName } from '../core/schedule';
+import { OVERLAP_POLICIES, type OverlapPolicyName } from '../core/config/schedule';
 import { bool, oneOf, repeated, text, type Flag } from './flags';
 
 export const SCHEDULE_ACTIONS = ['create', 'list', 'describe', 'pause', 'unpause', 'trigger', 'backfill', 'delete'] as const;

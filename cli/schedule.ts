@@ -1,18 +1,18 @@
 /**
  * `judgeloop schedule …`: scheduled retraining through Temporal Schedules. A schedule starts the run workflow
  * with the config it was created from, switched to start from the judge registry's champion; each run reads
- * the data of its scheduled time (dated URI templates, core/schedule.ts).
+ * the data of its scheduled time (dated URI templates, core/config/schedule.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
-import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config';
-import { RUN_WORKFLOW } from '../core/run-types';
-import { durationMs, overlapPolicyValue, type ScheduleConfig } from '../core/schedule';
+import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config/config';
+import { RUN_WORKFLOW } from '../core/run/run-types';
+import { durationMs, overlapPolicyValue, type ScheduleConfig } from '../core/config/schedule';
 import { EXIT_OK, EXIT_USAGE, type ScheduleCommand } from './args';
 import { ConfigFileError, configHash, loadConfigFile } from './config-file';
 import { CliError, connect, workflowUrl, type Connected } from './connection';
 import { println, type OutStream } from './follow';
-import { renderTable } from './format';
+import { renderTable } from '../core/report/summary-tables';
 import type { ScheduleFlagSettings } from './schedule-args';
 import { pickSearchAttributes, registeredSearchAttributes } from './start';
 

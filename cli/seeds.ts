@@ -1,7 +1,7 @@
 /**
  * `judgeloop seeds`: the same config once per seed (loop.seed and training.seed set to it; one workflow id
  * per run), followed to the end, then per iteration and test suite the mean, sample standard deviation and
- * 95% t-interval of each headline metric across the runs (core/seed-stats.ts). `--from-runs` does the
+ * 95% t-interval of each headline metric across the runs (core/evaluation/seed-stats.ts). `--from-runs` does the
  * aggregation alone, over completed runs started anywhere.
  */
 import type { SeedsCommand } from './args';
@@ -9,11 +9,12 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './args';
 import { ConfigFileError, canonicalJson, checkConfig, loadConfigFile, mergeConfig, type LoadedConfig } from './config-file';
 import { CliError, connect, hasWorkflowPollers, noWorkerWarning, type Connected } from './connection';
 import { describeRun, followRun, println, recordedConfig, type FollowOutcome, type OutStream } from './follow';
-import { NONE, formatFailureChain, num, pct, renderTable, type Table } from './format';
+import { formatFailureChain } from './format';
+import { NONE, num, pct, renderTable, type Table } from '../core/report/summary-tables';
 import { defaultWorkflowId, startRun, type StartedRun } from './start';
-import type { RunConfig } from '../core/config';
-import type { RunSummary } from '../core/run-types';
-import { aggregateSeedRuns, testSuiteNames, type HeadlineMetric, type SeedAggregate, type SeedRun } from '../core/seed-stats';
+import type { RunConfig } from '../core/config/config';
+import type { RunSummary } from '../core/run/run-types';
+import { aggregateSeedRuns, testSuiteNames, type HeadlineMetric, type SeedAggregate, type SeedRun } from '../core/evaluation/seed-stats';
 
 interface SeedsIO {
   out: OutStream;

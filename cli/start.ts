@@ -4,7 +4,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
-import { RUN_WORKFLOW } from '../core/run-types';
+import { RUN_WORKFLOW } from '../core/run/run-types';
 import { CliError, workflowUrl, type Connected } from './connection';
 import type { LoadedConfig } from './config-file';
 import { resumeHint } from './format';

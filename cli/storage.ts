@@ -5,9 +5,9 @@
  * S3 server (http://127.0.0.1:9000); and for an endpoint on this machine without credentials in the
  * environment, the credentials `judgeloop stack` starts its S3 server with (stack/stack.ts).
  */
-import type { RunConfig } from '../core/config';
+import type { RunConfig } from '../core/config/config';
 import { storageSettings } from '../activities/context';
-import { ObjectStore, createS3Client, type StorageSettings } from '../activities/storage';
+import { ObjectStore, createS3Client, type StorageSettings } from '../activities/storage/object-store';
 import { DEFAULT_ACCESS_KEY, DEFAULT_S3_PORT, DEFAULT_SECRET_KEY } from '../stack/stack';
 
 export function isLoopbackEndpoint(endpoint: string | undefined): boolean {

@@ -14,7 +14,7 @@ import { LocalStack } from '../stack/stack';
 import { describeError } from '../stack/errors';
 import { main as cli } from '../cli/judgeloop';
 import { loadConfigFile } from '../cli/config-file';
-import type { PointwiseMetrics, RunSummary } from '../core/run-types';
+import type { PointwiseMetrics, RunSummary } from '../core/run/run-types';
 
 const OUT_DIR = '.judgeloop/ablations';
 

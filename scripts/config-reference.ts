@@ -1,6 +1,6 @@
 /**
  * The configuration reference, docs/config-reference.md, generated from the run config's zod schema
- * (core/config.ts) through zod 4's JSON Schema export, so the page cannot drift from what `validate` accepts.
+ * (core/config/config.ts) through zod 4's JSON Schema export, so the page cannot drift from what `validate` accepts.
  *
  *   node --import tsx scripts/config-reference.ts           print the page
  *   node --import tsx scripts/config-reference.ts --write   write docs/config-reference.md (npm run config-reference)
@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { RunConfig } from '../core/config';
+import { RunConfig } from '../core/config/config';
 
 type Node = z.core.JSONSchema.JSONSchema;
 
@@ -166,7 +166,7 @@ function typeText(node: Node, where: string): string {
 
 function described(node: Node, where: string): string {
   const text = node.description?.trim();
-  if (!text) throw new Error(`${where} has no description: add .describe('…') to it in the schema (core/config.ts or the module it comes from)`);
+  if (!text) throw new Error(`${where} has no description: add .describe('…') to it in the schema (core/config/config.ts or the module it comes from)`);
   return text;
 }
 
@@ -267,7 +267,7 @@ export function renderConfigReference(schema: z.ZodType = RunConfig): string {
   const lines = [
     '# Configuration reference',
     '',
-    `> Generated from the run config's zod schema (\`core/config.ts\`) by \`scripts/config-reference.ts\`: do not edit it by hand; regenerate it with \`${REGENERATE}\`.`,
+    `> Generated from the run config's zod schema (\`core/config/config.ts\`) by \`scripts/config-reference.ts\`: do not edit it by hand; regenerate it with \`${REGENERATE}\`.`,
     '',
     'Every key of a run config, section by section, with its type, default and whether a config must give it.',
     'How the keys work together, examples, the rules that span several keys and the prompt templates and',
@@ -302,7 +302,7 @@ export function checkPage(file: string = path.join(ROOT, PAGE_PATH)): { ok: bool
   if (current === renderConfigReference()) return { ok: true, message: `${shown} is up to date` };
   return {
     ok: false,
-    message: `${shown} ${current === undefined ? 'is missing' : 'is out of date with the config schema (core/config.ts)'}: run \`${REGENERATE}\` and commit the result`,
+    message: `${shown} ${current === undefined ? 'is missing' : 'is out of date with the config schema (core/config/config.ts)'}: run \`${REGENERATE}\` and commit the result`,
   };
 }
 

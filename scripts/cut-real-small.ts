@@ -5,15 +5,15 @@
  *   npx tsx scripts/cut-real-small.ts [--out datasets/real-small]
  *
  * - train.jsonl / validation.jsonl: MT-Bench rows whose prompt (prompts/pointwise-short-v1.txt) is at most
- *   TRAIN_MAX_PROMPT_CHARS characters, split by instruction (core/short-rows.ts);
+ *   TRAIN_MAX_PROMPT_CHARS characters, split by instruction (core/data/short-rows.ts);
  * - test-vicuna.jsonl: Vicuna rows at most TEST_MAX_PROMPT_CHARS characters.
  * Rows are copied unmodified, one JSON object per line, in source order. The same sources always give
  * byte-identical files (test/unit/short-rows.test.ts checks the committed ones).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseTemplate } from '../core/prompt';
-import { shortPrometheusRows, splitByInstruction, type ShortRow } from '../core/short-rows';
+import { parseTemplate } from '../core/judging/prompt';
+import { shortPrometheusRows, splitByInstruction, type ShortRow } from '../core/data/short-rows';
 
 export const REAL_SMALL = {
   template: 'prompts/pointwise-short-v1.txt',

@@ -1,5 +1,5 @@
 /**
- * Writes the synthetic "review verdict" task (core/synthetic.ts) as JSONL:
+ * Writes the synthetic "review verdict" task (core/data/synthetic.ts) as JSONL:
  *
  *   npx tsx scripts/make-synthetic.ts [--seed 1234] [--train 400] [--heldout 100] [--validation 60] [--out datasets/synthetic]
  *
@@ -14,7 +14,7 @@ import {
   DEFAULT_TRAIN_SIZE,
   DEFAULT_VALIDATION_SIZE,
   renderSyntheticFiles,
-} from '../core/synthetic';
+} from '../core/data/synthetic';
 
 const USAGE =
   'usage: npx tsx scripts/make-synthetic.ts [--seed N] [--train N] [--heldout N] [--validation N] [--out DIR]\n' +

@@ -7,7 +7,7 @@
  * - Output goes to a log file (or the terminal); never to a pipe that could keep a CI job waiting.
  * - `stop()` sends a signal to the process, waits, and SIGKILLs what is left of its process group (the process
  *   itself if it did not stop, and whatever it started there).
- * Starting and stopping are stack/process-group.ts's, which the local job runner shares.
+ * Starting and stopping are activities/jobs/process-group.ts's, which the local job runner shares.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,9 +19,9 @@ import {
   type ExitStatus,
   type ProcessOutput,
   type StartedProcess,
-} from './process-group';
+} from '../activities/jobs/process-group';
 
-export type { ExitStatus, ProcessOutput } from './process-group';
+export type { ExitStatus, ProcessOutput } from '../activities/jobs/process-group';
 
 export interface ManagedProcessOptions {
   /** A short name for messages: "Temporal dev server", "S3 server", "worker". */

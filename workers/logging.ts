@@ -17,7 +17,7 @@
  */
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
-import { ITERATION_WORKFLOW, RUN_WORKFLOW } from '../core/run-types';
+import { ITERATION_WORKFLOW, RUN_WORKFLOW } from '../core/run/run-types';
 
 export type LogFormat = 'text' | 'json';
 

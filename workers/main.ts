@@ -23,7 +23,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { TASK_QUEUE } from '../core/run-types';
+import { TASK_QUEUE } from '../core/run/run-types';
 import { createActivities, defaultActivityDeps } from '../activities';
 import { connectOptions, describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
 import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from './telemetry';

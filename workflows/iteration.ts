@@ -4,10 +4,10 @@
  * and small summaries pass through here.
  */
 import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
-import { consistencyFilterActive, type RunConfig } from '../core/config';
-import type { IterationProgress, IterationSummary, StepName } from '../core/run-types';
+import { consistencyFilterActive, type RunConfig } from '../core/config/config';
+import type { IterationProgress, IterationSummary, StepName } from '../core/run/run-types';
 import type { Activities } from '../activities';
-import type { PreparedDataset } from '../activities/prepare';
+import type { PreparedDataset } from '../activities/steps/prepare';
 import { JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
 
 export interface IterationInput {

@@ -1,6 +1,6 @@
 /** Activity options derived from the run config: timeouts, heartbeats and which failures are final. */
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
-import type { RunConfig } from '../core/config';
+import type { RunConfig } from '../core/config/config';
 
 /** Failures that a retry cannot fix: bad config, bad data, a job script that exited with an error. */
 export const NON_RETRYABLE = ['ConfigError', 'InvalidData', 'InvalidInput'];

@@ -1,23 +1,23 @@
 /**
- * Promotion inside the run workflow: the gate's decision (core/gate.ts, pure), the optional sign-off through
+ * Promotion inside the run workflow: the gate's decision (core/promotion/gate.ts, pure), the optional sign-off through
  * the `approvePromotion` update, and the registry entries the decisions become. Deterministic: time comes
  * from the workflow clock, waits are `condition`s, and S3 is reached only through the registry activities.
  */
 import { ApplicationFailure, condition, defineUpdate, setHandler } from '@temporalio/workflow';
 import { markRun } from './search-attributes';
-import type { RunConfig } from '../core/config';
-import { decidePromotion } from '../core/gate';
-import { gatedSuiteNames } from '../core/gate-config';
-import { UNNAMED_APPROVER, approvalProblem, approvalReason, timeoutReason } from '../core/approval';
+import type { RunConfig } from '../core/config/config';
+import { decidePromotion } from '../core/promotion/gate';
+import { gatedSuiteNames } from '../core/promotion/gate-config';
+import { UNNAMED_APPROVER, approvalProblem, approvalReason, timeoutReason } from '../core/promotion/approval';
 import {
   APPROVE_PROMOTION_UPDATE,
   type ApprovalOutcome,
   type ApprovalRequest,
   type ChampionRef,
   type DecidedBy,
-} from '../core/registry';
-import type { IterationSummary, RunProgress, SuiteMetrics } from '../core/run-types';
-import type { ProposedEntry } from '../activities/registry';
+} from '../core/promotion/registry';
+import type { IterationSummary, RunProgress, SuiteMetrics } from '../core/run/run-types';
+import type { ProposedEntry } from '../activities/steps/registry';
 
 export const approvePromotionUpdate = defineUpdate<ApprovalOutcome, [ApprovalRequest]>(APPROVE_PROMOTION_UPDATE);
 

@@ -17,7 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config';
+import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config/config';
 import {
   PROGRESS_QUERY,
   iterationWorkflowId,
@@ -25,10 +25,10 @@ import {
   type RunProgress,
   type RunSummary,
   type WarmStartSummary,
-} from '../core/run-types';
-import type { StartedFrom } from '../core/registry';
-import { combineUsage } from '../core/usage';
-import { withDatedData } from '../core/schedule';
+} from '../core/run/run-types';
+import type { StartedFrom } from '../core/promotion/registry';
+import { combineUsage } from '../core/run/usage';
+import { withDatedData } from '../core/config/schedule';
 import { markRun } from './search-attributes';
 import type { Activities } from '../activities';
 import { JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
@@ -208,7 +208,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
     ...(warmStart ? { warmStart } : {}),
   };
 
-  // The run report (report/report.html and report/summary.json under the run's prefix; activities/report.ts),
+  // The run report (report/report.html and report/summary.json under the run's prefix; activities/steps/report.ts),
   // dated by the workflow's own clock. A report that cannot be written does not fail a run whose work is
   // done: `judgeloop report` renders it from the summary instead.
   if (patched(RUN_REPORT_PATCH)) {

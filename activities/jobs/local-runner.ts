@@ -10,14 +10,14 @@
 import { appendFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { joinUri } from '../../core/artifacts';
-import type { ObjectStore } from '../storage';
-import { hashInputs } from '../hashing';
+import { joinUri } from '../../core/run/artifacts';
+import type { ObjectStore } from '../storage/object-store';
+import { hashInputs } from '../storage/hashing';
 import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
-import { costUsd } from '../../core/usage';
+import { costUsd } from '../../core/run/usage';
 import { writeUsageRecord } from './usage-record';
-import { sleep } from '../../core/sleep';
-import { isRunning, startProcess, stopProcessGroup } from '../../stack/process-group';
+import { sleep } from '../../core/common/sleep';
+import { isRunning, startProcess, stopProcessGroup } from './process-group';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;

@@ -6,9 +6,9 @@
  * prefix of its work), its outputs are used as they are instead of running it again. The index lives at
  * `<storage prefix>/cache/jobs/<address>.json`; reused outputs stay where they were written.
  */
-import { joinUri } from '../../core/artifacts';
-import { canonicalJson, sha256Hex } from '../hashing';
-import type { ListedObject, ObjectStore } from '../storage';
+import { joinUri } from '../../core/run/artifacts';
+import { canonicalJson, sha256Hex } from '../storage/hashing';
+import type { ListedObject, ObjectStore } from '../storage/object-store';
 import { contentHash, sourceDirFiles } from './sagemaker-runner';
 import type { JobContext, JobResult, JobRunner, JobSpec } from './types';
 import { writeUsageRecord } from './usage-record';
@@ -63,7 +63,7 @@ const codeHashes = new Map<string, Promise<string>>();
 
 /**
  * The content hash of a code folder, once per process and folder: jobs/ (the same as the SageMaker source
- * package's), and core/ and activities/ for the data steps (activities/step-reuse.ts).
+ * package's), and core/ and activities/ for the data steps (activities/storage/step-reuse.ts).
  */
 export function folderCodeHash(dir: string): Promise<string> {
   let h = codeHashes.get(dir);

@@ -16,10 +16,10 @@ import type {
   DescribeTrainingJobCommandOutput,
   TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { joinUri, storageUri } from '../../core/artifacts';
-import type { SageMakerBackend } from '../../core/config';
-import { hashString32 } from '../../core/rng';
-import { costUsd } from '../../core/usage';
+import { joinUri, storageUri } from '../../core/run/artifacts';
+import type { SageMakerBackend } from '../../core/config/config';
+import { hashString32 } from '../../core/common/rng';
+import { costUsd } from '../../core/run/usage';
 import type { JobCost, JobSpec } from './types';
 import type { AttemptUsage } from './usage-record';
 

@@ -21,9 +21,9 @@ import {
   type DescribeTrainingJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { joinUri } from '../../core/artifacts';
-import type { SageMakerBackend } from '../../core/config';
-import type { ObjectStore } from '../storage';
+import { joinUri } from '../../core/run/artifacts';
+import type { SageMakerBackend } from '../../core/config/config';
+import type { ObjectStore } from '../storage/object-store';
 import {
   classifyApiError,
   attemptUsage,
@@ -38,7 +38,7 @@ import {
 } from './sagemaker-request';
 import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
 import { writeUsageRecord } from './usage-record';
-import { sleep } from '../../core/sleep';
+import { sleep } from '../../core/common/sleep';
 
 export type SageMakerCommand = CreateTrainingJobCommand | DescribeTrainingJobCommand | StopTrainingJobCommand;
 

@@ -3,8 +3,8 @@
  * Python entry point under jobs/ with named input channels and hyperparameters, writing its outputs to a
  * model folder and an output-data folder, exactly as SageMaker script mode provides them.
  */
-import type { JobCost } from '../../core/run-types';
-import type { JobUsage } from '../../core/usage';
+import type { JobCost } from '../../core/run/run-types';
+import type { JobUsage } from '../../core/run/usage';
 
 export type { JobCost, JobUsage };
 
@@ -12,7 +12,7 @@ export type { JobCost, JobUsage };
 export type JobEntryPoint = string;
 
 export interface JobSpec {
-  /** Deterministic name derived in the workflow (core/artifacts jobName): the key for adoption on retry. */
+  /** Deterministic name derived in the workflow (core/run/artifacts jobName): the key for adoption on retry. */
   jobName: string;
   entryPoint: JobEntryPoint;
   /** Channel name → S3 prefix (a folder) whose objects are the channel's files. */
@@ -55,7 +55,7 @@ export interface JobResult {
   seconds: number;
   /** SageMaker only: what the job billed (recorded in step summaries that keep the JobResult). */
   cost?: JobCost;
-  /** The completed attempt's usage record (also in S3 beside the outputs; core/usage.ts). */
+  /** The completed attempt's usage record (also in S3 beside the outputs; core/run/usage.ts). */
   usage: JobUsage;
 }
 

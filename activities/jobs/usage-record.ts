@@ -1,11 +1,11 @@
 /**
- * The usage record a job runner leaves when a job attempt ends (core/usage.ts): one JSON object per attempt
+ * The usage record a job runner leaves when a job attempt ends (core/run/usage.ts): one JSON object per attempt
  * under `<job output>/_usage/`, rewritten with the same content when a retried activity sees the attempt again.
  */
-import { joinUri } from '../../core/artifacts';
+import { joinUri } from '../../core/run/artifacts';
 import { ApplicationFailure } from '@temporalio/common';
-import { USAGE_FOLDER, budgetExhausted, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/usage';
-import type { ListedObject, ObjectStore } from '../storage';
+import { USAGE_FOLDER, budgetExhausted, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/run/usage';
+import type { ListedObject, ObjectStore } from '../storage/object-store';
 import type { JobSpec } from './types';
 
 export type AttemptUsage = Omit<JobUsage, 'jobName' | 'entryPoint' | 'iteration' | 'step'>;

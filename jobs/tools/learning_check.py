@@ -16,7 +16,7 @@ SageMaker environment, exactly as the local job runner starts them:
 The defaults are the embedded default's settings (configs/local.json); flags change one at a time.
 
 It prints agreement before/after each iteration and the seconds per job, and writes the same numbers to
-WORK/summary.json. The prompt rendering here is a minimal stand-in for core/prompt.ts (sections, values,
+WORK/summary.json. The prompt rendering here is a minimal stand-in for core/judging/prompt.ts (sections, values,
 the optional reference-answer block), good enough for the synthetic task's rows.
 """
 from __future__ import annotations

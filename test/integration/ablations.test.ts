@@ -8,9 +8,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { loadConfigFile } from '../../cli/config-file';
-import { joinUri, stepPrefix } from '../../core/artifacts';
-import type { RunSummary, IterationSummary } from '../../core/run-types';
-import type { PreferencePair } from '../../core/records';
+import { joinUri, stepPrefix } from '../../core/run/artifacts';
+import type { RunSummary, IterationSummary } from '../../core/run/run-types';
+import type { PreferencePair } from '../../core/data/records';
 import { selfRationalizationRun } from '../../workflows';
 import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 

@@ -13,8 +13,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { selfRationalizationRun } from '../../workflows';
-import type { RunSummary } from '../../core/run-types';
-import { jobName } from '../../core/artifacts';
+import type { RunSummary } from '../../core/run/run-types';
+import { jobName } from '../../core/run/artifacts';
 import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();

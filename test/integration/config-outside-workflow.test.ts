@@ -15,13 +15,13 @@ import type { temporal } from '@temporalio/proto';
 import { selfRationalizationRun } from '../../workflows';
 import { CONFIG_OUTSIDE_WORKFLOW_PATCH } from '../../workflows/run';
 import { readHistoryFile, replayHistories } from '../../workers/replay';
-import type { ResolvedRunConfig } from '../../activities/config';
+import type { ResolvedRunConfig } from '../../activities/steps/config';
 import { createTestWorker, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();
 const WORKFLOWS = path.resolve(__dirname, '../../workflows');
 
-/** The workflows with core/config's validateConfig and core/schedule's withDatedData replaced by throwing stubs. */
+/** The workflows with core/config/config's validateConfig and core/config/schedule's withDatedData replaced by throwing stubs. */
 let guarded: WorkflowBundleWithSourceMap;
 before(async () => {
   const stub = require.resolve('../support/no-config-in-workflow');

@@ -14,15 +14,15 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { selfRationalizationRun } from '../../workflows';
-import type { IterationSummary, RunSummary } from '../../core/run-types';
+import type { IterationSummary, RunSummary } from '../../core/run/run-types';
 import { bundleWorkflows } from '../../workers/main';
 import type { WorkerProcess } from '../../stack/worker';
 import { startTestServices, type TestServices } from '../support/services';
 import { runCli, storeFor, testConfig, useLocalS3Credentials } from '../support/judgeloop';
 import { activityAttempts } from '../support/history';
 import { isAlive, waitGone } from '../support/processes';
-import { sleep } from '../../core/sleep';
-import { stepPrefix, type RunStep } from '../../core/artifacts';
+import { sleep } from '../../core/common/sleep';
+import { stepPrefix, type RunStep } from '../../core/run/artifacts';
 import { startChaosProxy } from '../support/s3-chaos-proxy';
 
 let services: TestServices;
@@ -303,7 +303,7 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
   matrix.kill.push({ fault: '(all of the above, one run)', step: 'the whole run', outcome: 'completed; models and metrics equal the fault-free run; one output per job; no process left' });
 });
 
-/** Steps that record a manifest last and skip their work when it is there (activities/manifest.ts). */
+/** Steps that record a manifest last and skip their work when it is there (activities/storage/manifest.ts). */
 const MANIFEST_STEPS = new Set(['prepareRun', 'scoreJudgments', 'buildPairs']);
 
 function dataRetry(step: string): string {

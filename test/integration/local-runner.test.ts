@@ -13,7 +13,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { LocalJobRunner } from '../../activities/jobs/local-runner';
 import { getEventListeners } from 'node:events';
 import type { AbortReason, JobContext, JobProgress, JobSpec } from '../../activities/jobs/types';
-import { ObjectStore, createS3Client } from '../../activities/storage';
+import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
 import { PROJECT_ROOT } from '../../activities';
 import { startTestServices, type TestServices } from '../support/services';
 

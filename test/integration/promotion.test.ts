@@ -17,9 +17,9 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { selfRationalizationRun } from '../../workflows';
-import { PROGRESS_QUERY, type RunProgress } from '../../core/run-types';
-import { lineage } from '../../core/registry';
-import { readRegistry } from '../../activities/registry';
+import { PROGRESS_QUERY, type RunProgress } from '../../core/run/run-types';
+import { lineage } from '../../core/promotion/registry';
+import { readRegistry } from '../../activities/steps/registry';
 import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
 
 // Registered before the stack's hooks so that the worker stops before the services do.

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selfRationalizationRun } from '../../workflows';
-import type { PairwiseMetrics, PointwiseMetrics, RunSummary } from '../../core/run-types';
-import { joinUri } from '../../core/artifacts';
-import { validateJudgment } from '../../core/records';
+import type { PairwiseMetrics, PointwiseMetrics, RunSummary } from '../../core/run/run-types';
+import { joinUri } from '../../core/run/artifacts';
+import { validateJudgment } from '../../core/data/records';
 import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();

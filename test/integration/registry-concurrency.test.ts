@@ -1,6 +1,6 @@
 /**
  * The judge registry under concurrent promotions, against the real local S3 server (versitygw, whose
- * PutObject honours If-Match and If-None-Match): the registry activities (activities/registry.ts) called at
+ * PutObject honours If-Match and If-None-Match): the registry activities (activities/steps/registry.ts) called at
  * once from many "runs", as their workflows would call them.
  *
  * - Many runs that compared against the same champion promote at once: exactly one replaces it, every
@@ -11,10 +11,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig, type RunConfig } from '../../core/config';
-import { lineage } from '../../core/registry';
-import { createRegistryActivities, readRegistry, type ProposedEntry } from '../../activities/registry';
-import { ObjectStore, createS3Client } from '../../activities/storage';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import { lineage } from '../../core/promotion/registry';
+import { createRegistryActivities, readRegistry, type ProposedEntry } from '../../activities/steps/registry';
+import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
 import { startTestServices, type TestServices } from '../support/services';
 
 let services: TestServices;

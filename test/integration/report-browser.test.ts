@@ -22,10 +22,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { renderRunReport } from '../../core/report-html';
-import { PALETTE } from '../../core/report-charts';
+import { renderRunReport } from '../../core/report/report-html';
+import { PALETTE } from '../../core/report/report-charts';
 import { realisticRunSummary } from '../fixtures/run-summary';
-import { renderReviewPage } from '../../core/human-review-page';
+import { renderReviewPage } from '../../core/review/human-review-page';
 import { hostileReview, hostileSummary } from '../support/bad-input';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selfRationalizationRun } from '../../workflows';
-import type { RunSummary } from '../../core/run-types';
-import { jobName } from '../../core/artifacts';
+import type { RunSummary } from '../../core/run/run-types';
+import { jobName } from '../../core/run/artifacts';
 import { formatIterationDone, formatResults } from '../../cli/format';
 import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 

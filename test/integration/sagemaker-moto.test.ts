@@ -31,12 +31,12 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
-import { SageMakerBackend } from '../../core/config';
+import { SageMakerBackend } from '../../core/config/config';
 import { createTrainingJobRequest } from '../../activities/jobs/sagemaker-request';
 import { SageMakerJobRunner, type SageMakerApi, type SageMakerCommand } from '../../activities/jobs/sagemaker-runner';
 import { COMPLETION_FILES, type JobContext, type JobProgress, type JobSpec } from '../../activities/jobs/types';
-import { ObjectStore } from '../../activities/storage';
-import type { JobUsage } from '../../core/usage';
+import { ObjectStore } from '../../activities/storage/object-store';
+import type { JobUsage } from '../../core/run/usage';
 import { freePort, isListening, LOCALHOST } from '../../stack/ports';
 import { PROJECT_ROOT } from '../../stack/worker';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunSummary } from '../../core/run-types';
-import { dateParts } from '../../core/schedule';
+import type { RunSummary } from '../../core/run/run-types';
+import { dateParts } from '../../core/config/schedule';
 import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();

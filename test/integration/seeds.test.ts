@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunSummary } from '../../core/run-types';
-import type { SeedAggregate } from '../../core/seed-stats';
+import type { RunSummary } from '../../core/run/run-types';
+import type { SeedAggregate } from '../../core/evaluation/seed-stats';
 import { TINY_DATA, createTestWorker, runCli, testConfig, useTestStack } from '../support/judgeloop';
 
 const stack = useTestStack();

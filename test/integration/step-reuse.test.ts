@@ -8,10 +8,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { ObjectStore, createS3Client, multipartParts } from '../../activities/storage';
-import { runStepOnce, type StepManifest } from '../../activities/manifest';
-import { type StepReuse, dataStepCodeHash, reusedStepsIn } from '../../activities/step-reuse';
-import { cacheIndexUri, parseS3Uri } from '../../core/artifacts';
+import { ObjectStore, createS3Client, multipartParts } from '../../activities/storage/object-store';
+import { runStepOnce, type StepManifest } from '../../activities/storage/manifest';
+import { type StepReuse, dataStepCodeHash, reusedStepsIn } from '../../activities/storage/step-reuse';
+import { cacheIndexUri, parseS3Uri } from '../../core/run/artifacts';
 import { startTestServices, type TestServices } from '../support/services';
 
 let services: TestServices;

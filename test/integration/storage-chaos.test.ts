@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestServices, type TestServices } from '../support/services';
 import { FAULT_KINDS, startChaosProxy, type ChaosProxy } from '../support/s3-chaos-proxy';
-import { ObjectStore, createS3Client } from '../../activities/storage';
+import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
 
 let services: TestServices;
 let proxy: ChaosProxy;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AdapterResult } from '../../core/adapters';
+import type { AdapterResult } from '../../core/data/adapters';
 
 export const ROOT = path.resolve(__dirname, '../..');
 /** The in-repository copies of the published judge benchmarks (datasets/benchmarks/ATTRIBUTION.md). */

@@ -15,8 +15,8 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REVIEW_FORMAT, type BlindReview } from '../../core/human-review';
-import type { RunSummary } from '../../core/run-types';
+import { REVIEW_FORMAT, type BlindReview } from '../../core/review/human-review';
+import type { RunSummary } from '../../core/run/run-types';
 import { realisticRunSummary } from '../fixtures/run-summary';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -305,7 +305,7 @@ export function renderBadInputTables(): string {
   );
   table(
     'Dataset rows (`test/bad-input/rows/`)',
-    'Through the prepare step\'s ingest (`ingestDataset`, activities/prepare.ts), from a local file and from S3. A quarantined row goes to the dataset\'s `quarantine.jsonl` with its line and reason, and is counted in the run summary; the run fails only past `data.maxInvalidFraction` or with no valid row.',
+    'Through the prepare step\'s ingest (`ingestDataset`, activities/steps/prepare.ts), from a local file and from S3. A quarantined row goes to the dataset\'s `quarantine.jsonl` with its line and reason, and is counted in the run summary; the run fails only past `data.maxInvalidFraction` or with no valid row.',
     loadCases<RowsCase>('rows').map(({ name, spec }) => {
       const e = spec.expect;
       if ('error' in e) return [name, spec.what, `the dataset fails: ${quoted(e.error.slice(0, 2))}`];
@@ -316,7 +316,7 @@ export function renderBadInputTables(): string {
   );
   table(
     'Model outputs (`test/bad-input/outputs/`)',
-    'Through `parseJudgment` / `parsePairwiseVerdict` (core/judgment.ts) and the score step\'s reader (`rawJudgmentOf`, `scoreRawJudgment`). An unparseable judgment is kept with its reason and counted in the parse rate; 100k-character outputs parse in linear time.',
+    'Through `parseJudgment` / `parsePairwiseVerdict` (core/judging/judgment.ts) and the score step\'s reader (`rawJudgmentOf`, `scoreRawJudgment`). An unparseable judgment is kept with its reason and counted in the parse rate; 100k-character outputs parse in linear time.',
     loadCases<OutputCase>('outputs').map(({ name, spec }) => {
       const e = spec.expect;
       const outcome = e.status === 'ok' ? `parsed: ${e.score !== undefined ? `score ${e.score}` : `verdict ${e.verdict}`}` : `unparseable, \`${e.reason}\``;
@@ -335,7 +335,7 @@ export function renderBadInputTables(): string {
   );
   table(
     'HTML pages (`test/bad-input/html/payloads.json`)',
-    'Each payload goes into every text field of the run report (core/report-html.ts) and the blind-review page (core/human-review-page.ts); the pages are checked as text and opened in Chromium (test/integration/report-browser.test.ts).',
+    'Each payload goes into every text field of the run report (core/report/report-html.ts) and the blind-review page (core/review/human-review-page.ts); the pages are checked as text and opened in Chromium (test/integration/report-browser.test.ts).',
     htmlPayloads().map((p, i) => [`payload ${i + 1}`, p.what, 'shown as text; nothing runs or loads']),
   );
   return [BEGIN, '', ...out, END].join('\n');

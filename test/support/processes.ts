@@ -1,9 +1,9 @@
 /**
  * Process inspection for tests (Linux /proc): is a pid alive, which processes are children of a pid. The
- * reading of /proc is stack/process-group.ts's, so tests judge "alive" exactly as the kill does.
+ * reading of /proc is activities/jobs/process-group.ts's, so tests judge "alive" exactly as the kill does.
  */
 import fs from 'node:fs';
-import { isRunning, procStat } from '../../stack/process-group';
+import { isRunning, procStat } from '../../activities/jobs/process-group';
 
 /** True while the process exists and is not a zombie. */
 export const isAlive = isRunning;

@@ -16,7 +16,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRng } from '../../core/rng';
+import { createRng } from '../../core/common/rng';
 
 export const FAULT_KINDS = ['slowdown', 'reset', 'lost-reply', 'truncate', 'slow'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];

@@ -9,12 +9,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import { resolveRunConfig } from '../../activities/config';
-import type { ChampionInfo, ProposedEntry, RecordedDecision } from '../../activities/registry';
-import type { PreparedRun } from '../../activities/prepare';
+import { resolveRunConfig } from '../../activities/steps/config';
+import type { ChampionInfo, ProposedEntry, RecordedDecision } from '../../activities/steps/registry';
+import type { PreparedRun } from '../../activities/steps/prepare';
 import type { JobResult } from '../../activities/jobs/types';
-import type { PointwiseMetrics, SuiteMetrics } from '../../core/run-types';
-import type { UsageTotals } from '../../core/usage';
+import type { PointwiseMetrics, SuiteMetrics } from '../../core/run/run-types';
+import type { UsageTotals } from '../../core/run/usage';
 
 /** The one evaluation suite of the stub runs (a pointwise held-out suite). */
 export const SUITE = 'synthetic-heldout';

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActivityDeps } from '../../activities/context';
-import { ingestDataset } from '../../activities/prepare';
-import type { ObjectStore } from '../../activities/storage';
+import { ingestDataset } from '../../activities/steps/prepare';
+import type { ObjectStore } from '../../activities/storage/object-store';
 import {
   ADAPTER_KINDS,
   ADAPTER_NAMES,
@@ -25,14 +25,14 @@ import {
   tryGetAdapter,
   type AdapterResult,
   type PandalmLabel,
-} from '../../core/adapters';
-import { AdapterName, DataConfig } from '../../core/config';
+} from '../../core/data/adapters';
+import { AdapterName, DataConfig } from '../../core/config/config';
 import {
   validatePairwiseExample,
   validatePointwiseExample,
   type PairwiseExample,
   type PointwiseExample,
-} from '../../core/records';
+} from '../../core/data/records';
 
 import { BENCH, ROOT, adaptAll, readJsonl } from '../support/adapter-files';
 
@@ -700,7 +700,7 @@ test('config: join is required by biggen and refused elsewhere; contamination de
   assert.equal(issues({ ...base, contamination: { exlude: true } }).length, 1, 'unknown keys are errors');
 });
 
-// --- the ingest step (activities/prepare.ts) with join files and mismatched formats -------------------
+// --- the ingest step (activities/steps/prepare.ts) with join files and mismatched formats -------------------
 
 /** Just the ObjectStore methods the ingest uses, in memory (s3:// URIs); sources are local files. */
 function memoryStore() {

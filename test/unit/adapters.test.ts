@@ -13,15 +13,15 @@ import {
   parseRubricSection,
   roundHalfUp,
   tryGetAdapter,
-} from '../../core/adapters';
-import { AdapterName } from '../../core/config';
+} from '../../core/data/adapters';
+import { AdapterName } from '../../core/config/config';
 import {
   referenceJudgmentsOf,
   validatePairwiseExample,
   validatePointwiseExample,
   type PairwiseExample,
   type PointwiseExample,
-} from '../../core/records';
+} from '../../core/data/records';
 
 import { BENCH, ROOT, adaptAll, readJsonl } from '../support/adapter-files';
 
@@ -683,11 +683,11 @@ test('registry: names match the config schema, kinds, lookups and the unknown-ad
   assert.equal(isAdapterName(undefined), false);
 });
 
-test('core/adapters and core/records stay pure (no node: imports, Math.random, Date)', () => {
+test('core/data/adapters and core/data/records stay pure (no node: imports, Math.random, Date)', () => {
   const files = [
-    ...readdirSync(path.join(ROOT, 'core/adapters')).map((f) => path.join(ROOT, 'core/adapters', f)),
-    path.join(ROOT, 'core/records.ts'),
-    path.join(ROOT, 'core/synthetic.ts'),
+    ...readdirSync(path.join(ROOT, 'core/data/adapters')).map((f) => path.join(ROOT, 'core/data/adapters', f)),
+    path.join(ROOT, 'core/data/records.ts'),
+    path.join(ROOT, 'core/data/synthetic.ts'),
   ];
   for (const file of files) {
     const src = readFileSync(file, 'utf8')

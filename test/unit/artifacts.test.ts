@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_JOB_NAME, jobName, joinUri, parseS3Uri, runPrefixUri, stepPrefix } from '../../core/artifacts';
+import { MAX_JOB_NAME, jobName, joinUri, parseS3Uri, runPrefixUri, stepPrefix } from '../../core/run/artifacts';
 
 test('jobName is deterministic, SageMaker-valid and at most 63 characters', () => {
   const cases: Array<[string, number, string, string]> = [

@@ -13,9 +13,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as sageMakerSdk from '@aws-sdk/client-sagemaker';
-import { jobName, joinUri, parseS3Uri, runPrefixUri, stepPrefix } from '../../core/artifacts';
-import { SageMakerBackend } from '../../core/config';
-import { USAGE_FOLDER } from '../../core/usage';
+import { jobName, joinUri, parseS3Uri, runPrefixUri, stepPrefix } from '../../core/run/artifacts';
+import { SageMakerBackend } from '../../core/config/config';
+import { USAGE_FOLDER } from '../../core/run/usage';
 import { defaultWorkflowId } from '../../cli/start';
 import {
   createTrainingJobRequest,
@@ -23,7 +23,7 @@ import {
   defaultCodeUri,
   sagemakerJobName,
 } from '../../activities/jobs/sagemaker-request';
-import { ObjectStore } from '../../activities/storage';
+import { ObjectStore } from '../../activities/storage/object-store';
 import type { JobSpec } from '../../activities/jobs/types';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
 
@@ -404,7 +404,7 @@ test('lib-storage sends only the commands the Upload row accounts for', () => {
     assert.ok(accounted.has(command), `@aws-sdk/lib-storage now sends ${command}: add its IAM action to the Upload row of WORKER_GRANTS and to docs/aws/worker-policy.json`);
   }
   // PutObjectTagging is sent only for an Upload given `tags`; ObjectStore passes none.
-  assert.doesNotMatch(readFileSync(path.join(ROOT, 'activities', 'storage.ts'), 'utf8'), /new Upload\(\{[^}]*\btags\s*:/s);
+  assert.doesNotMatch(readFileSync(path.join(ROOT, 'activities', 'storage', 'object-store.ts'), 'utf8'), /new Upload\(\{[^}]*\btags\s*:/s);
 });
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agreementScore, baselineScores, bestOfN, selfConsistency, type BaselineScores, type SampledScore } from '../../core/baselines';
+import { agreementScore, baselineScores, bestOfN, selfConsistency, type BaselineScores, type SampledScore } from '../../core/evaluation/baselines';
 
 const s = (sampleIndex: number, score: number | null, logprob: number | null = null): SampledScore => ({ sampleIndex, score, logprob });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng } from '../../core/rng';
+import { createRng } from '../../core/common/rng';
 import {
   bootstrapCI,
   exactAgreementCI,
@@ -12,8 +12,8 @@ import {
   pointwiseMetricCIs,
   type BootstrapCI,
   type PointwiseCIMetric,
-} from '../../core/bootstrap';
-import { pairwiseAccuracy, pearson, summarizePointwise, type PairwiseOutcome, type ScoredItem } from '../../core/metrics';
+} from '../../core/evaluation/bootstrap';
+import { pairwiseAccuracy, pearson, summarizePointwise, type PairwiseOutcome, type ScoredItem } from '../../core/evaluation/metrics';
 
 const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
 
@@ -180,7 +180,7 @@ test('undefined statistics: null, never NaN', async (t) => {
   });
 });
 
-test('the wrappers give the same intervals as bootstrapCI over the core/metrics.ts statistic', () => {
+test('the wrappers give the same intervals as bootstrapCI over the core/evaluation/metrics.ts statistic', () => {
   const options = { seed: 17, resamples: 150 };
   const all = pointwiseMetricCIs(items200, options);
   const metrics: PointwiseCIMetric[] = ['exactAgreement', 'mae', 'pearson', 'spearman', 'kendall'];

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TASK_QUEUE } from '../../core/run-types';
+import { TASK_QUEUE } from '../../core/run/run-types';
 import { DEFAULT_ADDRESS, DEFAULT_UI_URL, UsageError, defaultUiUrl, parseCommandLine, usageText, type Command } from '../../cli/args';
 import { main } from '../../cli/judgeloop';
 import { cmdStack } from '../../cli/commands';

@@ -16,7 +16,7 @@ import {
 } from '../../cli/config-file';
 import { lineColumn, locateJsonError } from '../../cli/json-locate';
 import { readdirSync } from 'node:fs';
-import { gatedSuiteNames, hasValidationSuites } from '../../core/gate-config';
+import { gatedSuiteNames, hasValidationSuites } from '../../core/promotion/gate-config';
 import { main } from '../../cli/judgeloop';
 
 const ROOT = resolve(__dirname, '..', '..');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { baselinesTable, diffPoints, evaluationSections, groupsTable, numCI, pctCI, rewardBenchTable, suiteDetailTable } from '../../cli/format-eval';
-import { pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../../core/suite-report';
-import type { RunSummary, SuiteMetrics } from '../../core/run-types';
+import { baselinesTable, diffPoints, evaluationSections, groupsTable, numCI, pctCI, rewardBenchTable, suiteDetailTable } from '../../core/report/evaluation-tables';
+import { pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../../core/evaluation/suite-report';
+import type { RunSummary, SuiteMetrics } from '../../core/run/run-types';
 
 test('interval and difference cells', () => {
   const cases: Array<[string, string]> = [

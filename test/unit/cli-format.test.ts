@@ -2,29 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { IterationSummary, PointwiseMetrics, RunProgress, RunSummary } from '../../core/run-types';
+import type { IterationSummary, PointwiseMetrics, RunProgress, RunSummary } from '../../core/run/run-types';
 import { ProgressRenderer } from '../../cli/follow';
-import {
-  NONE,
-  changeLines,
-  formatDuration,
-  formatFailureChain,
-  formatIterationDone,
-  formatProgressLine,
-  progressBar,
-  runFraction,
-  formatResults,
-  formatRetrying,
-  retryingActivities,
-  pct,
-  points,
-  renderTable,
-  resultsTable,
-  sampleParseCell,
-  warmStartLine,
-  suitesOf,
-  curationTable,
-} from '../../cli/format';
+import { formatFailureChain, formatIterationDone, formatProgressLine, progressBar, runFraction, formatResults, formatRetrying, retryingActivities } from '../../cli/format';
+import { NONE, changeLines, formatDuration, pct, points, renderTable, resultsTable, sampleParseCell, warmStartLine, suitesOf, curationTable } from '../../core/report/summary-tables';
 
 function iteration(i: number, overrides: Partial<IterationSummary> = {}): IterationSummary {
   return {

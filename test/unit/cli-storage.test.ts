@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliStorageAccess, isLoopbackEndpoint } from '../../cli/storage';
-import { validateConfig, type RunConfig } from '../../core/config';
+import { validateConfig, type RunConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
 
 function config(endpoint?: string): RunConfig {

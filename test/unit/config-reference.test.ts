@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { RunConfig } from '../../core/config';
+import { RunConfig } from '../../core/config/config';
 import { PAGE_PATH, REGENERATE, checkPage, renderConfigReference } from '../../scripts/config-reference';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -25,7 +25,7 @@ function row(text: string, key: string): string[] | undefined {
 
 test(`the committed ${PAGE_PATH} is what the schema renders (regenerate: ${REGENERATE})`, () => {
   const committed = readFileSync(path.join(ROOT, PAGE_PATH), 'utf8');
-  assert.ok(committed === page, `${PAGE_PATH} is out of date with core/config.ts: run \`${REGENERATE}\` and commit the result`);
+  assert.ok(committed === page, `${PAGE_PATH} is out of date with core/config/config.ts: run \`${REGENERATE}\` and commit the result`);
   assert.deepEqual(checkPage(), { ok: true, message: `${PAGE_PATH} is up to date` });
 });
 
@@ -47,7 +47,7 @@ test('a stale or missing page fails the check with the command that regenerates 
 });
 
 test('the page says it is generated and how to regenerate it', () => {
-  assert.match(page.split('\n').slice(0, 4).join('\n'), /Generated from .*core\/config\.ts.*`npm run config-reference`/);
+  assert.match(page.split('\n').slice(0, 4).join('\n'), /Generated from .*core\/config\/config\.ts.*`npm run config-reference`/);
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   assert.equal(pkg.scripts['config-reference'], 'node --import tsx scripts/config-reference.ts --write');
 });
@@ -78,8 +78,8 @@ test('rows carry the schema: type, default, required and description', () => {
   }
   assert.ok(row(page, 'data.evalSuites[].role'), 'a suite field');
   assert.ok(row(page, 'loop.pairing.strategies[].minMajorityShare'), 'a strategy field');
-  assert.ok(row(page, 'evaluation.gate.requireGain.metric'), 'a gate field (core/gate-config.ts)');
-  assert.ok(row(page, 'schedule.catchupWindow'), 'a schedule field (core/schedule.ts)');
+  assert.ok(row(page, 'evaluation.gate.requireGain.metric'), 'a gate field (core/promotion/gate-config.ts)');
+  assert.ok(row(page, 'schedule.catchupWindow'), 'a schedule field (core/config/schedule.ts)');
   // Every row has all five cells, the last a description.
   const rows = page.split('\n').filter((l) => l.startsWith('| `'));
   assert.ok(rows.length > 100, `${rows.length} rows`);

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ActivityDeps } from '../../activities/context';
-import { checkContamination, type PreparedDataset } from '../../activities/prepare';
-import type { ObjectStore } from '../../activities/storage';
-import { getAdapter, type AdapterResult } from '../../core/adapters';
+import { checkContamination, type PreparedDataset } from '../../activities/steps/prepare';
+import type { ObjectStore } from '../../activities/storage/object-store';
+import { getAdapter, type AdapterResult } from '../../core/data/adapters';
 import {
   ContaminationChecker,
   evalItemsOf,
@@ -19,9 +19,9 @@ import {
   wordNgrams,
   type ContaminationItem,
   type EvalItem,
-} from '../../core/contamination';
-import type { PointwiseExample } from '../../core/records';
-import { createRng } from '../../core/rng';
+} from '../../core/data/contamination';
+import type { PointwiseExample } from '../../core/data/records';
+import { createRng } from '../../core/common/rng';
 import { BENCH, ROOT, readJsonl } from '../support/adapter-files';
 
 test('normalizeText: case, whitespace, punctuation and Unicode compatibility forms are ignored, table', () => {
@@ -258,14 +258,14 @@ test('real data: the synthetic training set against its held-out split (the embe
   );
 });
 
-test('core/contamination.ts stays pure (no node: imports, Math.random, Date)', () => {
-  const src = readFileSync(path.join(ROOT, 'core/contamination.ts'), 'utf8')
+test('core/data/contamination.ts stays pure (no node: imports, Math.random, Date)', () => {
+  const src = readFileSync(path.join(ROOT, 'core/data/contamination.ts'), 'utf8')
     .replace(/\/\*[\s\S]*?\*\//g, '')
     .replace(/\/\/.*$/gm, '');
   assert.doesNotMatch(src, /from ['"]node:|require\(|Math\.random|Date\.now|new Date|process\./);
 });
 
-// --- the prepare step's check (activities/prepare.ts: checkContamination) ----------------------------
+// --- the prepare step's check (activities/steps/prepare.ts: checkContamination) ----------------------------
 
 /** Just the ObjectStore methods the check uses, in memory; counts writes so a reuse is visible. */
 function memoryStore() {

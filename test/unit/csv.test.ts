@@ -1,11 +1,11 @@
 /**
- * core/csv.ts over csv-parse and csv-stringify (issue 15): the records, line numbers and messages below were
+ * core/review/csv.ts over csv-parse and csv-stringify (issue 15): the records, line numbers and messages below were
  * captured from the hand-written parser and writer they replaced, so the behaviour stays exactly as it was.
  * Answer-file use of the parser is tested in test/unit/human-review.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CsvSyntaxError, csvField, csvRow, parseCsv } from '../../core/csv';
+import { CsvSyntaxError, csvField, csvRow, parseCsv } from '../../core/review/csv';
 
 /** `[line, ...fields]` per record. */
 function parsed(text: string): Array<[number, ...string[]]> {

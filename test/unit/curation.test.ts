@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CurationAccumulator, curationDigest, quantileOfCounts, type CurationJudgment, type CurationPair } from '../../core/curation';
+import { CurationAccumulator, curationDigest, quantileOfCounts, type CurationJudgment, type CurationPair } from '../../core/pairing/curation';
 
 const SCALE = { min: 1, max: 5 };
 

@@ -7,11 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { validateConfig } from '../../core/config';
-import type { RunSummary } from '../../core/run-types';
-import { renderRunReport } from '../../core/report-html';
+import { validateConfig } from '../../core/config/config';
+import type { RunSummary } from '../../core/run/run-types';
+import { renderRunReport } from '../../core/report/report-html';
 import { describeConfig, loadConfigFile } from '../../cli/config-file';
-import { changeLines, formatProgressLine, formatResults, isEvaluateOnly, runFraction } from '../../cli/format';
+import { formatProgressLine, formatResults, runFraction } from '../../cli/format';
+import { changeLines, isEvaluateOnly } from '../../core/report/summary-tables';
 import localConfig from '../../configs/local.json';
 
 const ROOT = resolve(__dirname, '..', '..');

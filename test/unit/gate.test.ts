@@ -1,9 +1,9 @@
-/** The promotion gate (core/gate.ts) and the sign-off checks (core/approval.ts): table-driven. */
+/** The promotion gate (core/promotion/gate.ts) and the sign-off checks (core/promotion/approval.ts): table-driven. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decidePromotion, suiteParseRate, type GateRules } from '../../core/gate';
-import { approvalProblem, approvalReason, timeoutReason } from '../../core/approval';
-import type { PairwiseMetrics, PointwiseMetrics, SuiteMetrics } from '../../core/run-types';
+import { decidePromotion, suiteParseRate, type GateRules } from '../../core/promotion/gate';
+import { approvalProblem, approvalReason, timeoutReason } from '../../core/promotion/approval';
+import type { PairwiseMetrics, PointwiseMetrics, SuiteMetrics } from '../../core/run/run-types';
 
 function pw(over: Partial<PointwiseMetrics> = {}): PointwiseMetrics {
   return { kind: 'pointwise', n: 100, parsed: 100, parseRate: 1, exactAgreement: 0.5, mae: 0.8, pearson: 0.4, spearman: 0.4, kendall: 0.3, ...over };

@@ -8,8 +8,8 @@ import {
   type GroupedPointwiseOptions,
   type PairwiseRow,
   type PointwiseRow,
-} from '../../core/grouped-metrics';
-import { rewardBenchRollup } from '../../core/rewardbench';
+} from '../../core/evaluation/grouped-metrics';
+import { rewardBenchRollup } from '../../core/evaluation/rewardbench';
 
 const EPS = 1e-12;
 

@@ -1,5 +1,5 @@
 /**
- * The blind human review (core/human-review*.ts, core/csv.ts): pairing and seeded blinding, answer files,
+ * The blind human review (core/review/human-review*.ts, core/review/csv.ts): pairing and seeded blinding, answer files,
  * aggregation with hand-computed values, Fleiss' kappa (Wikipedia's worked example and the degenerate cases),
  * the page's escaping and blindness, and the review command's argument parsing.
  */
@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommandLine, UsageError } from '../../cli/args';
 import { formatReviewReport, reviewId } from '../../cli/review';
-import { csvRow, parseCsv } from '../../core/csv';
+import { csvRow, parseCsv } from '../../core/review/csv';
 import {
   balancedSides,
   buildReview,
@@ -17,10 +17,10 @@ import {
   type JudgeRole,
   type ReviewJudgmentRow,
   type ReviewKey,
-} from '../../core/human-review';
-import { AnswerFileError, parseAnswersCsv, parseAnswersJson, parseChoice, type AnswerSheet } from '../../core/human-review-answers';
-import { renderReviewPage, renderReviewSheet, SHEET_COLUMNS } from '../../core/human-review-page';
-import { aggregateReview, fleissKappa, unblind, winRates } from '../../core/human-review-stats';
+} from '../../core/review/human-review';
+import { AnswerFileError, parseAnswersCsv, parseAnswersJson, parseChoice, type AnswerSheet } from '../../core/review/human-review-answers';
+import { renderReviewPage, renderReviewSheet, SHEET_COLUMNS } from '../../core/review/human-review-page';
+import { aggregateReview, fleissKappa, unblind, winRates } from '../../core/review/human-review-stats';
 
 const close = (actual: number | null, expected: number, eps = 1e-9) =>
   assert.ok(actual !== null && Math.abs(actual - expected) < eps, `expected ${expected}, got ${actual}`);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRatings, type MetaRating } from '../../activities/meta-judge';
-import { consistencyFilterActive, validateConfig } from '../../core/config';
+import { combineRatings, type MetaRating } from '../../activities/steps/meta-judge';
+import { consistencyFilterActive, validateConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
 
 const row = (meta_score: number | null, reason?: string): MetaRating => ({

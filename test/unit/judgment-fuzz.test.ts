@@ -1,12 +1,12 @@
 /**
  * Fuzz tests of the judgment parsers: thousands of seeded outputs built from fragments that stress them
  * (markers inside rationales, numbers and rubric lines in rationales, out-of-range and malformed scores,
- * trailing text), checked against invariants rather than expected values. Seeded with core/rng.ts, so a
+ * trailing text), checked against invariants rather than expected values. Seeded with core/common/rng.ts, so a
  * failure names its iteration and reproduces.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, pick, type Rng } from '../../core/rng';
+import { createRng, pick, type Rng } from '../../core/common/rng';
 import {
   DEFAULT_MARKER,
   formatJudgment,
@@ -17,7 +17,7 @@ import {
   UNPARSEABLE_REASONS,
   type ParsedJudgment,
   type ParsedPairwiseVerdict,
-} from '../../core/judgment';
+} from '../../core/judging/judgment';
 
 const OUTPUTS = 5000;
 const MARKERS = [DEFAULT_MARKER, 'Score:', '<<S>>'];
@@ -93,7 +93,7 @@ function rubricText(rng: Rng, marker: string, min: number, max: number): string 
 
 const SCORE_AFTER_MARKER = /^([+-]?\d+)\.?$/;
 
-/** Written here independently of core/judgment.ts: a high surrogate not followed by a low one, or the reverse. */
+/** Written here independently of core/judging/judgment.ts: a high surrogate not followed by a low one, or the reverse. */
 function hasLoneSurrogate(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, type Rng } from '../../core/rng';
+import { createRng, type Rng } from '../../core/common/rng';
 import {
   DEFAULT_MARKER,
   formatJudgment,
@@ -10,7 +10,7 @@ import {
   PAIRWISE_UNPARSEABLE_REASONS,
   type ParsedJudgment,
   type ParsedPairwiseVerdict,
-} from '../../core/judgment';
+} from '../../core/judging/judgment';
 
 const SCALE_1_5 = { min: 1, max: 5, marker: DEFAULT_MARKER };
 

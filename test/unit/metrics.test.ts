@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { close } from '../support/close';
-import { createRng } from '../../core/rng';
+import { createRng } from '../../core/common/rng';
 import {
   averageRanks,
   confusionMatrix,
@@ -13,7 +13,7 @@ import {
   pearson,
   spearman,
   summarizePointwise,
-} from '../../core/metrics';
+} from '../../core/evaluation/metrics';
 
 
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng } from '../../core/rng';
-import { validateConfig, type RunConfig } from '../../core/config';
-import { strategiesForIteration, type IterationPairingStrategy } from '../../core/per-iteration';
+import { createRng } from '../../core/common/rng';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import { strategiesForIteration, type IterationPairingStrategy } from '../../core/config/per-iteration';
 import {
   CHARS_PER_TOKEN,
   balancePairs,
@@ -22,11 +22,11 @@ import {
   type InputCurationOptions,
   type PairableJudgment,
   type JudgmentGroup,
-} from '../../core/pairing';
-import { curatePairs, pairStepInputs, type PairInput, type PairStore } from '../../activities/pair';
-import type { WrittenObject } from '../../activities/storage';
-import type { PreferencePair } from '../../core/records';
-import type { CurationReport } from '../../core/curation';
+} from '../../core/pairing/pairing';
+import { curatePairs, pairStepInputs, type PairInput, type PairStore } from '../../activities/steps/pair';
+import type { WrittenObject } from '../../activities/storage/object-store';
+import type { PreferencePair } from '../../core/data/records';
+import type { CurationReport } from '../../core/pairing/curation';
 import localConfig from '../../configs/local.json';
 
 /** Judgments from a compact list of scores (null = unparseable); text names the sample and its score. */
@@ -640,7 +640,7 @@ test('side-table rows: ratings and consistency rows are validated', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// The pair step's work (activities/pair.ts) on an in-memory store
+// The pair step's work (activities/steps/pair.ts) on an in-memory store
 
 class MemoryStore implements PairStore {
   readonly objects = new Map<string, string>();

@@ -1,5 +1,5 @@
 /**
- * Per-iteration schedules (core/per-iteration.ts): the input count, N, T and each strategy's margin as one
+ * Per-iteration schedules (core/config/per-iteration.ts): the input count, N, T and each strategy's margin as one
  * number or one value per iteration; how a list resolves, how it is validated, that a plain number parses
  * and hashes as before, and that the sample step's generation job gets each iteration's N and T.
  */
@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { validateConfig, type RunConfig } from '../../core/config';
+import { validateConfig, type RunConfig } from '../../core/config/config';
 import {
   formatPerIteration,
   inputsForIteration,
@@ -15,12 +15,12 @@ import {
   strategiesForIteration,
   valueForIteration,
   type PerIteration,
-} from '../../core/per-iteration';
-import { inputsWanted } from '../../core/selection';
+} from '../../core/config/per-iteration';
+import { inputsWanted } from '../../core/pairing/selection';
 import { configHash, describeConfig, loadConfigFile } from '../../cli/config-file';
-import { createSampleActivities, type SampleResult } from '../../activities/sample';
+import { createSampleActivities, type SampleResult } from '../../activities/steps/sample';
 import type { ActivityDeps } from '../../activities/context';
-import type { ObjectStore } from '../../activities/storage';
+import type { ObjectStore } from '../../activities/storage/object-store';
 import type { JobRunner, JobSpec } from '../../activities/jobs/types';
 import localConfig from '../../configs/local.json';
 

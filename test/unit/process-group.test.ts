@@ -1,5 +1,5 @@
 /**
- * stack/process-group.ts on real, short-lived processes (Linux): starting a process as a group leader with
+ * activities/jobs/process-group.ts on real, short-lived processes (Linux): starting a process as a group leader with
  * its output in a file, and the group kill — the first signal, the escalation to SIGKILL for what ignores it,
  * grandchildren in the group, zombies counted as gone, the parent-death signal and a child that outlives us.
  */
@@ -19,7 +19,7 @@ import {
   startProcess,
   stopProcessGroup,
   type StartedProcess,
-} from '../../stack/process-group';
+} from '../../activities/jobs/process-group';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'judgeloop-process-group-'));
@@ -172,7 +172,7 @@ test('no process id that would signal this process group or every process is acc
  */
 async function scriptStartingSleep(opts: string, hold: boolean): Promise<{ script: StartedProcess; sleepPid: () => number }> {
   const log = path.join(dir, `script-${started.length}.log`);
-  const code = `require('./stack/process-group.ts').startProcess({ command: 'sleep', args: ['30'], ${opts} })` +
+  const code = `require('./activities/jobs/process-group.ts').startProcess({ command: 'sleep', args: ['30'], ${opts} })` +
     `.then((p) => console.log('pid', p.pid), (e) => { console.error(e); process.exit(2); });` +
     (hold ? 'setInterval(() => undefined, 1000);' : '');
   const script = await startProcess({

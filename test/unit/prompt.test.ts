@@ -17,12 +17,12 @@ import {
   type Template,
   type TemplateKind,
   type PointwisePromptInput,
-} from '../../core/prompt';
-import { parseJudgment } from '../../core/judgment';
-import { RunConfig } from '../../core/config';
-import { loadTemplateFile, promptHash, templateHash } from '../../activities/prompts';
-import { buildMetaRequest, metaRatingRow, metaTemplatePath } from '../../activities/meta-judge';
-import { buildRescoreRequest, rescorePrefix, rescoreRow } from '../../activities/consistency';
+} from '../../core/judging/prompt';
+import { parseJudgment } from '../../core/judging/judgment';
+import { RunConfig } from '../../core/config/config';
+import { loadTemplateFile, promptHash, templateHash } from '../../activities/steps/prompts';
+import { buildMetaRequest, metaRatingRow, metaTemplatePath } from '../../activities/steps/meta-judge';
+import { buildRescoreRequest, rescorePrefix, rescoreRow } from '../../activities/steps/consistency';
 import { computeGolden, GOLDEN_FILE, PROMPTS_DIR, RENDER_CASES, type Golden } from '../fixtures/prompt-golden-cases';
 
 const DEFAULT_TEMPLATE_PATH = join(__dirname, '..', '..', 'prompts', 'pointwise-v1.txt');
@@ -451,7 +451,7 @@ test('promptHash: 16 hex digits of the rendered messages', () => {
   assert.notEqual(promptHash(a), promptHash([{ role: 'user', content: 'y' }]));
 });
 
-// ---- the judge-side requests (activities/meta-judge.ts, activities/consistency.ts) ----
+// ---- the judge-side requests (activities/steps/meta-judge.ts, activities/steps/consistency.ts) ----
 
 const CONFIG = RunConfig.parse(JSON.parse(readFileSync(join(__dirname, '..', '..', 'configs', 'local.json'), 'utf8')));
 

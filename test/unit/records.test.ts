@@ -14,7 +14,7 @@ import {
   validateRecord,
   validateWith,
   type ValidationResult,
-} from '../../core/records';
+} from '../../core/data/records';
 
 const RUBRIC = {
   criteria: 'Is it correct?',

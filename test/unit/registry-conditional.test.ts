@@ -1,5 +1,5 @@
 /**
- * The registry's conditional writes (activities/registry.ts) against an in-memory S3 that honours If-Match /
+ * The registry's conditional writes (activities/steps/registry.ts) against an in-memory S3 that honours If-Match /
  * If-None-Match and can inject what a real server does under contention: 409 ConditionalRequestConflict (AWS
  * S3, a conditional write to the same key in flight), 412 PreconditionFailed after another writer's update,
  * and other errors. The real server's behaviour under many concurrent promotions is
@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { validateConfig, type RunConfig } from '../../core/config';
-import { historyEntryUri, registryDocumentUri, registryPrefixUri, type RegistryDocument, type RegistryEntry } from '../../core/registry';
-import { createRegistryActivities, MAX_CONDITIONAL_ATTEMPTS, type ProposedEntry } from '../../activities/registry';
-import { ObjectStore } from '../../activities/storage';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import { historyEntryUri, registryDocumentUri, registryPrefixUri, type RegistryDocument, type RegistryEntry } from '../../core/promotion/registry';
+import { createRegistryActivities, MAX_CONDITIONAL_ATTEMPTS, type ProposedEntry } from '../../activities/steps/registry';
+import { ObjectStore } from '../../activities/storage/object-store';
 
 function s3Error(name: string, status: number): Error {
   return Object.assign(new Error(name), { name, Code: name, $metadata: { httpStatusCode: status } });

@@ -4,10 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig, type RunConfigInput } from '../../core/config';
-import { gatedSuiteNames, hasValidationSuites } from '../../core/gate-config';
-import { historyEntryUri, lineage, registryDocumentUri, registryPrefixUri, sortHistory, type RegistryEntry } from '../../core/registry';
-import type { RunProgress, RunSummary } from '../../core/run-types';
+import { validateConfig, type RunConfigInput } from '../../core/config/config';
+import { gatedSuiteNames, hasValidationSuites } from '../../core/promotion/gate-config';
+import { historyEntryUri, lineage, registryDocumentUri, registryPrefixUri, sortHistory, type RegistryEntry } from '../../core/promotion/registry';
+import type { RunProgress, RunSummary } from '../../core/run/run-types';
 import { UsageError, parseCommandLine } from '../../cli/args';
 import { formatProgressLine, formatResults } from '../../cli/format';
 import { awaitingApprovalLine, formatRegistry } from '../../cli/format-promotion';

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { validateConfig, type RunConfig } from '../../core/config';
-import { deriveSeed } from '../../core/rng';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import { deriveSeed } from '../../core/common/rng';
 import {
   pickedSide,
   relativeIntervals,
@@ -19,7 +19,7 @@ import {
   relativeSuiteMetrics,
   type RelativeOrder,
   type RelativeVerdictRow,
-} from '../../core/relative';
+} from '../../core/evaluation/relative';
 import {
   buildRelativeRequest,
   createEvaluateActivities,
@@ -28,13 +28,13 @@ import {
   suiteMode,
   type PairSides,
   type RelativeJudgment,
-} from '../../activities/evaluate';
-import { loadTemplateFile } from '../../activities/prompts';
+} from '../../activities/steps/evaluate';
+import { loadTemplateFile } from '../../activities/steps/prompts';
 import type { ActivityDeps } from '../../activities/context';
-import type { ObjectStore } from '../../activities/storage';
+import type { ObjectStore } from '../../activities/storage/object-store';
 import type { JobResult, JobRunner, JobSpec, JobUsage } from '../../activities/jobs/types';
-import type { PreparedDataset } from '../../activities/prepare';
-import type { PairwiseMetrics, PointwiseMetrics, SuiteMetrics } from '../../core/run-types';
+import type { PreparedDataset } from '../../activities/steps/prepare';
+import type { PairwiseMetrics, PointwiseMetrics, SuiteMetrics } from '../../core/run/run-types';
 import localConfig from '../../configs/local.json';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -295,7 +295,7 @@ function memoryStore() {
     async *readJsonl<T>(uri: string): AsyncGenerator<T> {
       yield* rows<T>(uri);
     },
-    // What the cross-run lookup of a step uses (activities/step-reuse.ts): listings, sizes and ETags.
+    // What the cross-run lookup of a step uses (activities/storage/step-reuse.ts): listings, sizes and ETags.
     async list(prefixUri: string) {
       const base = prefixUri.replace(/\/+$/, '') + '/';
       return [...objects.entries()]

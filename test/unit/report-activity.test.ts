@@ -1,5 +1,5 @@
 /**
- * The report activity (activities/report.ts) and the CLI's fetch (cli/report.ts `obtainReport`) against an
+ * The report activity (activities/steps/report.ts) and the CLI's fetch (cli/report.ts `obtainReport`) against an
  * in-memory object store: what is written where, that a rerun writes the same bytes, that the extra reads
  * are only report.json objects the summary needs, bounded, and that a run without a stored page gets one
  * rendered from its summary.
@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { validateConfig, type RunConfig } from '../../core/config';
-import type { RunSummary } from '../../core/run-types';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import type { RunSummary } from '../../core/run/run-types';
 import type { ActivityDeps } from '../../activities/context';
-import type { ObjectStore } from '../../activities/storage';
-import { collectSuiteDetail, createReportActivities } from '../../activities/report';
+import type { ObjectStore } from '../../activities/storage/object-store';
+import { collectSuiteDetail, createReportActivities } from '../../activities/steps/report';
 import { defaultReportPath, obtainReport } from '../../cli/report';
 import localConfig from '../../configs/local.json';
 import { RUN_PREFIX, realisticRunSummary } from '../fixtures/run-summary';
@@ -99,7 +99,7 @@ test("an older summary's matrices come from report.json: one read per iteration'
   const store = memoryStore();
   for (const it of full.iterations) {
     const m = it.eval['synthetic-heldout'];
-    // report.json as activities/evaluate.ts writes it: the suites' metrics, and the grouped detail.
+    // report.json as activities/steps/evaluate.ts writes it: the suites' metrics, and the grouped detail.
     await store.putJson(`${RUN_PREFIX}/iter-${it.iteration}/evaluate/metrics/report.json`, {
       iteration: it.iteration,
       modelUri: it.modelUri,

@@ -1,5 +1,5 @@
 /**
- * The run report's HTML (core/report-html.ts) and its chart helpers (core/report-charts.ts), on hand-built
+ * The run report's HTML (core/report/report-html.ts) and its chart helpers (core/report/report-charts.ts), on hand-built
  * summaries: every section and chart is there, the figures and their intervals appear as `judgeloop results`
  * prints them, hostile names are escaped, missing data reads "—", the embedded JSON parses back to the
  * summary, the page's Content-Security-Policy admits its one script and nothing from the network, and the
@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { histogramIterations, renderRunReport, reportUris, tableHtml } from '../../core/report-html';
-import { barChart, heatColor, niceTicks, pointChart, topSeries, truncate } from '../../core/report-charts';
-import type { IterationSummary, PointwiseMetrics, RunSummary } from '../../core/run-types';
+import { histogramIterations, renderRunReport, reportUris, tableHtml } from '../../core/report/report-html';
+import { barChart, heatColor, niceTicks, pointChart, topSeries, truncate } from '../../core/report/report-charts';
+import type { IterationSummary, PointwiseMetrics, RunSummary } from '../../core/run/run-types';
 import { realisticRunSummary } from '../fixtures/run-summary';
 
 /** The embedded summary, as a tool would read it. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveRunConfig } from '../../activities/config';
+import { resolveRunConfig } from '../../activities/steps/config';
 import localConfig from '../../configs/local.json';
 
 test('resolveRunConfig: defaults filled, dated data filled in the schedule\'s time zone, problems named', () => {

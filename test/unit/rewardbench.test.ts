@@ -8,7 +8,7 @@ import {
   REWARDBENCH_WEIGHTS,
   rewardBenchRollup,
   type SubsetResult,
-} from '../../core/rewardbench';
+} from '../../core/evaluation/rewardbench';
 
 
 

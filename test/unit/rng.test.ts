@@ -8,7 +8,7 @@ import {
   sampleWithoutReplacement,
   shuffle,
   toSeed32,
-} from '../../core/rng';
+} from '../../core/common/rng';
 
 /** The published mulberry32 reference, used to cross-check ours. */
 function referenceMulberry32(seed: number): () => number {
@@ -163,10 +163,10 @@ test('pick', () => {
   assert.throws(() => pick(r, []), /empty/);
 });
 
-test('core/rng.ts stays pure (no node: imports, Math.random, Date)', async () => {
+test('core/common/rng.ts stays pure (no node: imports, Math.random, Date)', async () => {
   const { readFileSync } = await import('node:fs');
   const { resolve } = await import('node:path');
-  const src = readFileSync(resolve(__dirname, '../../core/rng.ts'), 'utf8')
+  const src = readFileSync(resolve(__dirname, '../../core/common/rng.ts'), 'utf8')
     .replace(/\/\*[\s\S]*?\*\//g, '')
     .replace(/\/\/.*$/gm, '');
   assert.doesNotMatch(src, /from ['"]node:|require\(|Math\.random|Date\.now|new Date/);

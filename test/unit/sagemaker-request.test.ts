@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { jobName as workflowJobName } from '../../core/artifacts';
-import { SageMakerBackend, validateConfig, type RunConfigInput } from '../../core/config';
+import { jobName as workflowJobName } from '../../core/run/artifacts';
+import { SageMakerBackend, validateConfig, type RunConfigInput } from '../../core/config/config';
 import { loadConfigFile, mergeConfig } from '../../cli/config-file';
 import {
   classifyApiError,

@@ -17,7 +17,7 @@ import {
   type DescribeTrainingJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { SageMakerBackend } from '../../core/config';
+import { SageMakerBackend } from '../../core/config/config';
 import { createTrainingJobRequest, sagemakerJobName } from '../../activities/jobs/sagemaker-request';
 import {
   SageMakerJobRunner,
@@ -118,7 +118,7 @@ function memoryStore() {
       objects.set(uri, buf);
       return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
     },
-    /** The usage records written (core/usage.ts), by attempt name. */
+    /** The usage records written (core/run/usage.ts), by attempt name. */
     usage(): Record<string, JobUsage> {
       const out: Record<string, JobUsage> = {};
       for (const [uri, buf] of objects) {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScheduleConfig, cronProblem, dateParts, durationMs, fillDateTemplate, hasDatedData, overlapPolicyValue, unknownPlaceholders, withDatedData } from '../../core/schedule';
+import { ScheduleConfig, cronProblem, dateParts, durationMs, fillDateTemplate, hasDatedData, overlapPolicyValue, unknownPlaceholders, withDatedData } from '../../core/config/schedule';
 import { loadConfigFile } from '../../cli/config-file';
-import { validateConfig } from '../../core/config';
+import { validateConfig } from '../../core/config/config';
 import { parseCommandLine, UsageError } from '../../cli/args';
 import { describeSpec, goDuration, scheduleOptions, scheduledRunConfig, temporalCreateCommand, type ScheduleRequest } from '../../cli/schedule';
 import localConfig from '../../configs/local.json';

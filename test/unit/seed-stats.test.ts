@@ -1,4 +1,4 @@
-/** Spread across seeds (core/seed-stats.ts): t quantiles, mean / sd / t-interval, and the per-iteration aggregation. */
+/** Spread across seeds (core/evaluation/seed-stats.ts): t quantiles, mean / sd / t-interval, and the per-iteration aggregation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -9,8 +9,8 @@ import {
   tQuantile975,
   testSuiteNames,
   type SeedRun,
-} from '../../core/seed-stats';
-import type { IterationSummary, PairwiseMetrics, PointwiseMetrics } from '../../core/run-types';
+} from '../../core/evaluation/seed-stats';
+import type { IterationSummary, PairwiseMetrics, PointwiseMetrics } from '../../core/run/run-types';
 
 /** P(0 < T < q) for Student's t with `df` degrees of freedom, by Simpson's rule on the density. */
 function tMassFromZero(q: number, df: number, steps = 20_000): number {

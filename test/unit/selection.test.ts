@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inputsWanted, selectIterationInputs, type InputSelectionConfig } from '../../core/selection';
+import { inputsWanted, selectIterationInputs, type InputSelectionConfig } from '../../core/pairing/selection';
 
 const ids = Array.from({ length: 100 }, (_, i) => `ex-${String(i).padStart(3, '0')}`);
 const base: InputSelectionConfig = { inputsPerIteration: 30, reuseInputs: true, seed: 7 };

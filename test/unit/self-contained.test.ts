@@ -105,7 +105,7 @@ test('outsideReferences: positive and negative lines, table', () => {
     { name: 'a string three levels up from test/support', file: 'test/support/x.ts', text: `path.resolve(__dirname, '${UP}${UP}${UP}x')`, want: [`${UP}${UP}${UP}x`] },
     { name: 'two levels up from test/support is the root', file: 'test/support/x.ts', text: `path.resolve(__dirname, '${UP}..')`, want: [] },
     { name: 'three bare levels up', file: 'test/support/x.ts', text: `path.resolve(__dirname, '${UP}${UP}..')`, want: [`${UP}${UP}..`] },
-    { name: 'an import inside the repository', file: 'test/unit/a.test.ts', text: `import { x } from '${UP}${UP}core/adapters';`, want: [] },
+    { name: 'an import inside the repository', file: 'test/unit/a.test.ts', text: `import { x } from '${UP}${UP}core/data/adapters';`, want: [] },
     { name: 'a Markdown link out of the root', file: 'README.md', text: `[notes](${UP}x.md)`, want: [`${UP}x.md`] },
     { name: 'a Markdown link inside', file: 'docs/aws/README.md', text: `[contracts](${UP}CONTRACTS.md)`, want: [] },
     { name: 'a config extends its sibling folder', file: 'configs/ablations/a.json', text: `"extends": "${UP}local.json",`, want: [] },

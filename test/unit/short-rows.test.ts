@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseTemplate, type Template } from '../../core/prompt';
-import { instructionKey, shortPrometheusRows, splitByInstruction, type ShortRow } from '../../core/short-rows';
+import { parseTemplate, type Template } from '../../core/judging/prompt';
+import { instructionKey, shortPrometheusRows, splitByInstruction, type ShortRow } from '../../core/data/short-rows';
 import { cutRealSmall, REAL_SMALL } from '../../scripts/cut-real-small';
-import { validateConfig } from '../../core/config';
+import { validateConfig } from '../../core/config/config';
 import realSmallConfig from '../../configs/real-small.json';
 
 const ROOT = path.resolve(__dirname, '../..');

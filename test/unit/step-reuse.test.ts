@@ -1,8 +1,8 @@
 /** The pure parts of cross-run step reuse: where a step sits in its run, moving URIs, addressing inputs by content. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contentInputs, placeInRun, rebaseUris } from '../../activities/step-reuse';
-import { cacheIndexUri } from '../../core/artifacts';
+import { contentInputs, placeInRun, rebaseUris } from '../../activities/storage/step-reuse';
+import { cacheIndexUri } from '../../core/run/artifacts';
 
 const rebaseCases: [string, unknown, unknown][] = [
   ['the prefix itself', 's3://b/runs/a/iter-1/score', 's3://b/runs/z/iter-1/score'],

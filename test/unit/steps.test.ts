@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../core/config';
-import { selectInputIds } from '../../activities/sample';
-import { groupByRequest } from '../../activities/pair';
-import { scoreRawJudgment, type ScoredJudgment } from '../../activities/score';
-import { bootstrapOptions, pairwiseSuiteMetrics } from '../../activities/evaluate';
-import { pairOutcome, pairwiseFigures, pointwiseFigures } from '../../core/suite-report';
-import { trainEntryPoint, trainHyperparameters } from '../../activities/train';
-import { generationHyperparameters } from '../../activities/prompts';
-import { OwnParseTally, parsedOnItsOwn, validateJudgment } from '../../core/records';
+import { validateConfig } from '../../core/config/config';
+import { selectInputIds } from '../../activities/steps/sample';
+import { groupByRequest } from '../../activities/steps/pair';
+import { scoreRawJudgment, type ScoredJudgment } from '../../activities/steps/score';
+import { bootstrapOptions, pairwiseSuiteMetrics } from '../../activities/steps/evaluate';
+import { pairOutcome, pairwiseFigures, pointwiseFigures } from '../../core/evaluation/suite-report';
+import { trainEntryPoint, trainHyperparameters } from '../../activities/steps/train';
+import { generationHyperparameters } from '../../activities/steps/prompts';
+import { OwnParseTally, parsedOnItsOwn, validateJudgment } from '../../core/data/records';
 import localConfig from '../../configs/local.json';
 
 const config = (() => {

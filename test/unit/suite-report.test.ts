@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../../core/suite-report';
-import type { BaselineScores } from '../../core/baselines';
+import { pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../../core/evaluation/suite-report';
+import type { BaselineScores } from '../../core/evaluation/baselines';
 
 const bootstrap = { resamples: 200, confidence: 0.9, seed: 7 };
 const scale = { min: 1, max: 5 };

@@ -21,9 +21,9 @@ import {
   syntheticId,
   syntheticInstruction,
   tokenizeWords,
-} from '../../core/synthetic';
-import { createRng } from '../../core/rng';
-import { validatePointwiseExample, type PointwiseExample } from '../../core/records';
+} from '../../core/data/synthetic';
+import { createRng } from '../../core/common/rng';
+import { validatePointwiseExample, type PointwiseExample } from '../../core/data/records';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DATA_DIR = path.join(ROOT, 'datasets/synthetic');

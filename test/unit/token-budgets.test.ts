@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig, type RunConfig } from '../../core/config';
-import { judgmentTokenBudget, tokenBudgetProblems } from '../../core/token-budgets';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import { judgmentTokenBudget, tokenBudgetProblems } from '../../core/config/token-budgets';
 import { loadConfigFile, ConfigFileError } from '../../cli/config-file';
-import { sampledTokenIds } from '../../activities/pair';
+import { sampledTokenIds } from '../../activities/steps/pair';
 import localConfig from '../../configs/local.json';
 
 function configWith(decoding: Record<string, unknown>, maxLength: number, iterations = 2): RunConfig {

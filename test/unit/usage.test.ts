@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { budgetExhausted, combineUsage, costUsd, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/usage';
+import { budgetExhausted, combineUsage, costUsd, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/run/usage';
 import { budgetAdmission } from '../../activities/jobs/usage-record';
 import { channelAddress, jobAddress } from '../../activities/jobs/reuse';
-import { validateConfig } from '../../core/config';
+import { validateConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
-import { formatCost, formatIterationDone, renderTable, usageTable } from '../../cli/format';
-import type { IterationSummary } from '../../core/run-types';
+import { formatIterationDone } from '../../cli/format';
+import { formatCost, renderTable, usageTable } from '../../core/report/summary-tables';
+import type { IterationSummary } from '../../core/run/run-types';
 
 function job(attempt: string, over: Partial<JobUsage> = {}): JobUsage {
   return {

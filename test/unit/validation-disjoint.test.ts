@@ -1,13 +1,13 @@
 /**
- * Selection apart from reporting, item by item (activities/prepare.ts checkValidationDisjoint): the prepare
+ * Selection apart from reporting, item by item (activities/steps/prepare.ts checkValidationDisjoint): the prepare
  * step refuses a run whose validation suite shares an item with a test suite, whatever files they are in.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { checkValidationDisjoint, type PreparedDataset } from '../../activities/prepare';
-import type { ObjectStore } from '../../activities/storage';
-import { validateConfig, type RunConfig } from '../../core/config';
+import { checkValidationDisjoint, type PreparedDataset } from '../../activities/steps/prepare';
+import type { ObjectStore } from '../../activities/storage/object-store';
+import { validateConfig, type RunConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
 
 const rubric = { criteria: 'c', score1: '1', score2: '2', score3: '3', score4: '4', score5: '5' };

@@ -1,8 +1,8 @@
 /** The warm start's pure parts: its config, the job's hyperparameters, which reference judgments are used. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig, type RunConfig } from '../../core/config';
-import { referenceJudgments, warmStartHyperparameters } from '../../activities/warm-start';
+import { validateConfig, type RunConfig } from '../../core/config/config';
+import { referenceJudgments, warmStartHyperparameters } from '../../activities/steps/warm-start';
 import localConfig from '../../configs/local.json';
 
 function withWarmStart(warmStart: unknown): ReturnType<typeof validateConfig> {

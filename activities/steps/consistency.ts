@@ -1,0 +1,148 @@
+/**
+ * Judge-side step for the rationale–score consistency filter (docs/method.md, "Rationale–score consistency"): at T = 1.0 a
+ * sampled score may contradict its own rationale. The judge reads each parsed sampled judgment's rationale
+ * again — the original prompt, the assistant turn prefilled with `<rationale> <marker> ` — and writes only
+ * the score, greedily (generate.py's `assistant_prefix`). A sample whose re-score differs from its own score
+ * is inconsistent; the pair step reads `iter-N/consistency/data/rescores.jsonl` and drops those.
+ */
+import { joinUri } from '../../core/run/artifacts';
+import { parseJudgment } from '../../core/judging/judgment';
+import type { ConsistencySummary } from '../../core/run/run-types';
+import { runStepOnce } from '../storage/manifest';
+import { acrossRunsFor } from '../storage/step-reuse';
+import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
+import {
+  type JudgedRef,
+  type JudgeSideInput,
+  type ParsedSample,
+  judgedRequestId,
+  parsedSamples,
+  runGreedyGeneration,
+  stepRoot,
+} from './meta-judge';
+import type { GenerationRequest } from './sample';
+
+/** A re-score request: the original prompt with the assistant turn prefilled up to the score. */
+export type RescoreRequest = GenerationRequest & JudgedRef & { assistant_prefix: string };
+
+/** The assistant prefix of a re-score: `<rationale> <marker> ` (formatJudgment's form, before the score). */
+export function rescorePrefix(rationale: string, marker: string): string {
+  return `${rationale.trim()} ${marker} `;
+}
+
+export function buildRescoreRequest(original: Pick<GenerationRequest, 'messages' | 'prompt_hash' | 'template_hash'>, sample: ParsedSample, marker: string): RescoreRequest {
+  return {
+    request_id: judgedRequestId(sample.request_id, sample.sample_index),
+    example_id: sample.example_id,
+    messages: original.messages,
+    prompt_hash: original.prompt_hash,
+    template_hash: original.template_hash,
+    assistant_prefix: rescorePrefix(sample.rationale, marker),
+    judged_request_id: sample.request_id,
+    judged_sample_index: sample.sample_index,
+    judged_score: sample.score,
+  };
+}
+
+/** One row of rescores.jsonl. */
+export interface Rescore {
+  request_id: string;
+  example_id: string;
+  sample_index: number;
+  /** The sampled judgment's own score. */
+  score: number;
+  /** The greedy re-score of its rationale; null when the output did not parse (then not consistent). */
+  rescore: number | null;
+  consistent: boolean;
+}
+
+export function rescoreRow(raw: JudgedRef & { example_id: string; text: string }, scale: { min: number; max: number }, marker: string): Rescore {
+  const parsed = parseJudgment(raw.text, { ...scale, marker });
+  const rescore = parsed.status === 'ok' ? parsed.score : null;
+  return {
+    request_id: raw.judged_request_id,
+    example_id: raw.example_id,
+    sample_index: raw.judged_sample_index,
+    score: raw.judged_score,
+    rescore,
+    consistent: rescore === raw.judged_score,
+  };
+}
+
+export function createConsistencyActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Re-scores every parsed sampled judgment greedily from its own rationale, writing
+     * `iter-N/consistency/data/rescores.jsonl` rows `{request_id, example_id, sample_index, score, rescore,
+     * consistent}`. Returns `{uri, rescored, consistent, inconsistent}` (rescored = consistent + inconsistent
+     * = rows written; an unparseable re-score counts as inconsistent).
+     */
+    async rescoreJudgments(input: JudgeSideInput): Promise<ConsistencySummary> {
+      const { config, iteration } = input;
+      const store = deps.storeFor(storageSettings(config));
+      const prefix = stepRoot(input.runPrefixUri, iteration, 'consistency');
+      const requestsPrefix = joinUri(prefix, 'requests');
+      const heartbeat = throttledHeartbeat();
+      const requestInputs = { requestsUri: input.requestsUri, judgmentsUri: input.judgmentsUri, judge: config.judge };
+
+      const rendered = await runStepOnce(
+        store,
+        { prefixUri: requestsPrefix, step: 'consistency:requests', inputs: requestInputs, codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri) },
+        async () => {
+          // The original prompts, by request id (one per sampled input: N judgments share each).
+          const originals = new Map<string, Pick<GenerationRequest, 'messages' | 'prompt_hash' | 'template_hash'>>();
+          for await (const r of store.readJsonl<GenerationRequest>(input.requestsUri)) {
+            originals.set(r.request_id, { messages: r.messages, prompt_hash: r.prompt_hash, template_hash: r.template_hash });
+            heartbeat({ phase: 'reading requests', requests: originals.size });
+          }
+          async function* requests(): AsyncGenerator<RescoreRequest> {
+            for await (const sample of parsedSamples(store, input.judgmentsUri, config)) {
+              const original = originals.get(sample.request_id);
+              if (!original) {
+                throw badInput(`consistency: judgment ${sample.request_id}#${sample.sample_index} has no request in ${input.requestsUri}`);
+              }
+              heartbeat({ phase: 'rendering' });
+              yield buildRescoreRequest(original, sample, config.judge.marker);
+            }
+          }
+          const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
+          return { objects: [written], summary: { requests: written.rows ?? 0 } };
+        },
+      );
+
+      const job =
+        rendered.summary.requests > 0
+          ? await runGreedyGeneration(deps, store, input, 'consistency', joinUri(requestsPrefix, 'data'))
+          : null;
+
+      const outcome = await runStepOnce(
+        store,
+        {
+          prefixUri: prefix,
+          step: 'consistency',
+          inputs: { requests: requestInputs, job: job?.modelUri ?? null },
+          codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+        },
+        async () => {
+          let rescored = 0;
+          let consistent = 0;
+          async function* rescores(): AsyncGenerator<Rescore> {
+            if (!job) return;
+            for await (const raw of store.readJsonl<RescoreRequest & { text: string }>(joinUri(job.modelUri, 'judgments.jsonl'))) {
+              const row = rescoreRow(raw, config.judge.scale, config.judge.marker);
+              rescored++;
+              if (row.consistent) consistent++;
+              heartbeat({ rescored });
+              yield row;
+            }
+          }
+          const written = await store.writeJsonl(joinUri(prefix, 'data', 'rescores.jsonl'), rescores());
+          const summary: ConsistencySummary = { uri: written.uri, rescored, consistent, inconsistent: rescored - consistent };
+          return { objects: [written], summary };
+        },
+      );
+      return outcome.summary;
+    },
+  };
+}

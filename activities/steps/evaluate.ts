@@ -1,0 +1,653 @@
+/**
+ * Step 5, Evaluate: score the judge M(i) on every held-out suite with greedy decoding, then compute the suite
+ * metrics: correlations, exact agreement and MAE against the gold score for pointwise suites; for pairwise
+ * suites, by `data.evalSuites[].mode`:
+ * - `pointwise` (the default): both responses are scored with the pointwise template and compared (correct
+ *   when chosen scores higher; a tie or an unparseable judgment counts 0.5);
+ * - `relative`: each pair is rendered twice with the pairwise template (`judge.pairwiseTemplate`), chosen as A
+ *   and chosen as B, the first of the two by a seeded coin (core/evaluation/relative.ts); the verdict `A`/`B` is decoded
+ *   by a second generation job (`choices: A,B`) and parsed with `parsePairwiseVerdict`;
+ * - `both`: the two, the relative figures under `relative` in the suite's metrics.
+ * One generation job for every pointwise request (every suite's), one for every relative request; each runs
+ * only when it has requests.
+ */
+import { pairwiseMode, type PairwiseMode, type RunConfig } from '../../core/config/config';
+import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
+import { parsePairwiseVerdict } from '../../core/judging/judgment';
+import type { BootstrapOptions } from '../../core/evaluation/bootstrap';
+import { baselineScores, type BaselineScores, type SampledScore } from '../../core/evaluation/baselines';
+import { pairOutcome, pairwiseFigures, pairwiseReport, pointwiseReport, type PairItem, type PointwiseItem } from '../../core/evaluation/suite-report';
+import { PAIRWISE_CHOICES, renderPairwise } from '../../core/judging/prompt';
+import { OwnParseTally, type MarkerSource, type PairwiseExample, type PointwiseExample, type Rubric } from '../../core/data/records';
+import {
+  pickedSide,
+  relativeOrderSeed,
+  relativeOrders,
+  relativeResponses,
+  relativeIntervals,
+  relativeSuiteMetrics,
+  type RelativeOrder,
+  type RelativeVerdictRow,
+} from '../../core/evaluation/relative';
+import type { PairwiseMetrics, RelativeMetrics, SuiteMetrics } from '../../core/run/run-types';
+import { deriveSeed } from '../../core/common/rng';
+import { runStepOnce } from '../storage/manifest';
+import { acrossRunsFor } from '../storage/step-reuse';
+import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
+import { generationHyperparameters, loadTemplate, loadTemplateFile, promptHash, renderForJudge, type LoadedTemplate } from './prompts';
+import type { GenerationRequest } from './sample';
+import { scoreRawJudgment, type RawJudgment } from './score';
+import type { PreparedDataset } from './prepare';
+import type { ObjectStore, WrittenObject } from '../storage/object-store';
+import type { JobResult } from '../jobs/types';
+
+/** Pairwise suites without a rubric of their own are judged on overall quality. */
+export const DEFAULT_PAIRWISE_RUBRIC: Rubric = {
+  criteria: 'Does the response follow the instruction precisely, helpfully and correctly?',
+  score1: 'The response ignores or contradicts the instruction, or is wrong.',
+  score2: 'The response addresses the instruction only in part, with major errors or omissions.',
+  score3: 'The response follows the instruction with some errors or omissions.',
+  score4: 'The response follows the instruction well, with minor flaws.',
+  score5: 'The response follows the instruction precisely, helpfully and correctly.',
+};
+
+export interface EvaluateInput {
+  config: RunConfig;
+  runId: string;
+  runPrefixUri: string;
+  iteration: number;
+  modelUri: string;
+  suites: PreparedDataset[];
+}
+
+type EvalRequest = GenerationRequest & {
+  suite: string;
+  side?: 'chosen' | 'rejected';
+  /** The row's value of the suite's `groupBy` field. */
+  group?: string;
+  /** The row's other gold columns. */
+  golds?: Record<string, number>;
+  gold_tie?: true;
+};
+
+/** A row of the evaluate job's output (and, parsed, of `metrics/judgments.jsonl`): the request's fields plus the judgment. */
+interface EvalOutputRow extends RawJudgment {
+  suite: string;
+  side?: 'chosen' | 'rejected';
+  group?: string;
+  golds?: Record<string, number>;
+  gold_tie?: true;
+}
+
+/** The default grouping field of a suite (`data.evalSuites[].groupBy`). */
+export function suiteGroupBy(config: RunConfig, suite: Pick<PreparedDataset, 'name' | 'kind'>): string {
+  const configured = config.data.evalSuites.find((s) => s.name === suite.name)?.groupBy;
+  return configured ?? (suite.kind === 'pairwise' ? 'subset' : 'meta.capability');
+}
+
+/** The row's value of a `groupBy` field (`subset` or `meta.<key>`); a number is used as its decimal text. */
+export function groupOf(row: { subset?: string; meta?: Record<string, unknown> }, groupBy: string): string | undefined {
+  const value = groupBy === 'subset' ? row.subset : row.meta?.[groupBy.slice('meta.'.length)];
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** A relative (A/B) request: one pair in one order. */
+export type RelativeRequest = GenerationRequest & {
+  suite: string;
+  relative_order: RelativeOrder;
+  /** Whether this is the pair's seeded first order (core/evaluation/relative.ts `relativeOrders`). */
+  relative_first: boolean;
+  gold_tie?: true;
+};
+
+/** What the relative job writes per request (generate.py: the request's fields except messages, plus text). */
+export interface RelativeOutputRow {
+  request_id: string;
+  example_id: string;
+  suite: string;
+  prompt_hash: string;
+  template_hash?: string;
+  relative_order: RelativeOrder;
+  relative_first: boolean;
+  gold_tie?: boolean;
+  text: string;
+  seed: number;
+}
+
+/** One row of `iter-K/evaluate/metrics/relative-judgments.jsonl`: a parsed relative judgment. */
+export interface RelativeJudgment {
+  request_id: string;
+  example_id: string;
+  suite: string;
+  model_id: string;
+  prompt_hash: string;
+  template_hash?: string;
+  text: string;
+  seed: number;
+  relative_order: RelativeOrder;
+  relative_first: boolean;
+  status: 'ok' | 'unparseable';
+  rationale?: string;
+  verdict?: 'A' | 'B';
+  /** The response the verdict picks; null when unparseable. */
+  picked: 'chosen' | 'rejected' | null;
+  reason?: string;
+  gold_tie?: true;
+}
+
+/** Where the relative requests and job live: `iter-K/evaluate/relative/` (their verdicts go under metrics/). */
+export function relativePrefix(evaluatePrefix: string): string {
+  return joinUri(evaluatePrefix, 'relative');
+}
+
+/** The suite's mode from the config (`pointwise` for pointwise suites and for suites the config lacks). */
+export function suiteMode(config: RunConfig, suite: Pick<PreparedDataset, 'name' | 'kind'>): PairwiseMode {
+  const configured = config.data.evalSuites.find((s) => s.name === suite.name);
+  return pairwiseMode({ kind: suite.kind, mode: configured?.mode });
+}
+
+/** Renders one pair in one order with the pairwise template. */
+export function buildRelativeRequest(
+  template: Pick<LoadedTemplate, 'template' | 'hash'>,
+  config: RunConfig,
+  suite: string,
+  example: PairwiseExample,
+  order: RelativeOrder,
+  first: boolean,
+): RelativeRequest {
+  const messages = renderPairwise(
+    template.template,
+    { instruction: example.instruction, ...relativeResponses(example, order), criteria: example.rubric?.criteria },
+    { marker: config.judge.marker, systemPlacement: config.judge.systemPromptPlacement },
+  );
+  return {
+    request_id: `${suite}::${example.id}::${order}`,
+    example_id: example.id,
+    suite,
+    relative_order: order,
+    relative_first: first,
+    messages,
+    prompt_hash: promptHash(messages),
+    template_hash: template.hash,
+    ...(example.tie ? { gold_tie: true as const } : {}),
+  };
+}
+
+/** Parses the judge's output for one relative request (generate.py's row: the request's fields plus `text`). */
+export function relativeJudgmentRow(
+  raw: RelativeOutputRow,
+  marker: string,
+  modelId: string,
+): RelativeJudgment {
+  const parsed = parsePairwiseVerdict(raw.text, { marker });
+  const base = {
+    request_id: raw.request_id,
+    example_id: raw.example_id,
+    suite: raw.suite,
+    model_id: modelId,
+    prompt_hash: raw.prompt_hash,
+    ...(raw.template_hash !== undefined ? { template_hash: raw.template_hash } : {}),
+    text: raw.text,
+    seed: raw.seed,
+    relative_order: raw.relative_order,
+    relative_first: raw.relative_first,
+    ...(raw.gold_tie === true ? { gold_tie: true as const } : {}),
+  };
+  return parsed.status === 'ok'
+    ? { ...base, status: 'ok', rationale: parsed.rationale, verdict: parsed.verdict, picked: pickedSide(raw.relative_order, parsed.verdict) }
+    : { ...base, status: 'unparseable', picked: null, reason: parsed.reason };
+}
+
+/** A pairwise suite's metrics for its mode: the pointwise comparison, the relative grading, or both. */
+export function pairwiseMetricsForMode(mode: PairwiseMode, pointwise: PairSides[], relative: RelativeMetrics | undefined): PairwiseMetrics {
+  if (mode === 'pointwise') return pairwiseSuiteMetrics(pointwise);
+  if (!relative) throw new Error(`pairwise mode ${mode} without relative metrics`);
+  if (mode === 'both') return { ...pairwiseSuiteMetrics(pointwise), mode, relative };
+  return {
+    kind: 'pairwise',
+    n: relative.n,
+    accuracy: relative.accuracy,
+    ties: 0,
+    unparseable: relative.unparseable,
+    goldTies: relative.goldTies,
+    mode,
+    relative,
+  };
+}
+
+export function createEvaluateActivities(deps: ActivityDeps) {
+  return {
+    async evaluateJudge(input: EvaluateInput): Promise<Record<string, SuiteMetrics>> {
+      const { config, iteration } = input;
+      const store = deps.storeFor(storageSettings(config));
+      const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
+      const requestsPrefix = joinUri(prefix, 'requests');
+      const heartbeat = throttledHeartbeat();
+      /** One generate.py job of this evaluation (`<run>-i<K>-<name>`) over a requests folder. */
+      const generate = (name: string, requestsDataUri: string, outputUri: string, hyperparameters: Record<string, string | number>) =>
+        deps.runnerFor(config, store).run(
+          {
+            jobName: jobName(input.runId, iteration, name),
+            entryPoint: 'generate.py',
+            channels: { model: input.modelUri, requests: requestsDataUri },
+            hyperparameters: { ...generationHyperparameters(config), ...hyperparameters },
+            outputUri,
+          },
+          currentJobContext(),
+        );
+      const modes = new Map(input.suites.map((s) => [s.name, suiteMode(config, s)]));
+      // Pointwise suites, and pairwise suites whose responses are scored pointwise and compared.
+      const pointwiseSuites = input.suites.filter((s) => modes.get(s.name) !== 'relative');
+      // Pairwise suites judged with the A/B template.
+      const relativeSuites = input.suites.filter((s) => s.kind === 'pairwise' && modes.get(s.name) !== 'pointwise');
+
+      let pointwiseJob: JobResult | null = null;
+      let pointwiseRequests = 0;
+      if (pointwiseSuites.length > 0) {
+        const template = await loadTemplate(deps.projectRoot, config);
+        const rendered = await runStepOnce(
+          store,
+          {
+            prefixUri: requestsPrefix,
+            step: 'evaluate:requests',
+            inputs: {
+              suites: pointwiseSuites.map((s) => s.uri),
+              template: template.hash,
+              judge: config.judge,
+              groupBy: pointwiseSuites.map((s) => suiteGroupBy(config, s)),
+            },
+            codeVersion: deps.codeVersion,
+            acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+          },
+          async () => {
+            async function* requests(): AsyncGenerator<EvalRequest> {
+              for (const suite of pointwiseSuites) {
+                const by = suiteGroupBy(config, suite);
+                if (suite.kind === 'pointwise') {
+                  for await (const ex of store.readJsonl<PointwiseExample>(suite.uri)) {
+                    heartbeat();
+                    const messages = renderForJudge(template, config, ex);
+                    yield {
+                      request_id: `${suite.name}::${ex.id}`,
+                      example_id: ex.id,
+                      suite: suite.name,
+                      messages,
+                      prompt_hash: promptHash(messages),
+                      template_hash: template.hash,
+                      ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
+                      ...(ex.gold && Object.keys(ex.gold).length > 0 ? { golds: ex.gold } : {}),
+                      ...withGroup(groupOf(ex, by)),
+                    };
+                  }
+                } else {
+                  for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
+                    heartbeat();
+                    for (const side of ['chosen', 'rejected'] as const) {
+                      const messages = renderForJudge(template, config, {
+                        instruction: ex.instruction,
+                        response: ex[side],
+                        rubric: ex.rubric ?? DEFAULT_PAIRWISE_RUBRIC,
+                      });
+                      yield {
+                        request_id: `${suite.name}::${ex.id}::${side}`,
+                        example_id: ex.id,
+                        suite: suite.name,
+                        side,
+                        messages,
+                        prompt_hash: promptHash(messages),
+                        template_hash: template.hash,
+                        ...(ex.tie ? { gold_tie: true as const } : {}),
+                        ...withGroup(groupOf(ex, by)),
+                      };
+                    }
+                  }
+                }
+              }
+            }
+            const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
+            return { objects: [written], summary: { requests: written.rows ?? 0 } };
+          },
+        );
+        pointwiseRequests = rendered.summary.requests;
+        // No request, no job (generate.py would be handed an empty file).
+        if (pointwiseRequests > 0) {
+          pointwiseJob = await generate('evaluate', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'job'), {
+            num_samples: 1,
+            temperature: 0,
+            // Greedy decoding ignores the seed. A fixed one makes the job the same for runs that differ only in
+            // loop.seed, so `judgeloop seeds` evaluates the shared seed judge once and the other seeds reuse it.
+            seed: 0,
+          });
+        }
+      }
+
+      // Inference-time baselines: N samples per pointwise request at temperature T (same requests, same prompts).
+      const { samples: baselineSamples, temperature: baselineTemperature } = config.evaluation.baselines;
+      let baselineJob: JobResult | null = null;
+      if (baselineSamples > 0 && pointwiseRequests > 0) {
+        baselineJob = await generate('evaluate-baselines', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'baselines', 'job'), {
+          num_samples: baselineSamples,
+          temperature: baselineTemperature,
+          seed: deriveSeed(config.loop.seed, 'evaluate-baselines', iteration),
+        });
+      }
+
+      // Relative grading: every pair in both orders, the seeded first order first (core/evaluation/relative.ts).
+      const orderSeeds = Object.fromEntries(relativeSuites.map((s) => [s.name, relativeOrderSeed(config.loop.seed, s.name)]));
+      let relativeJob: JobResult | null = null;
+      let relativeRequests = 0;
+      if (relativeSuites.length > 0) {
+        const pairwiseTemplate = await loadTemplateFile(deps.projectRoot, config.judge.pairwiseTemplate, 'pairwise', 'judge.pairwiseTemplate');
+        const relPrefix = relativePrefix(prefix);
+        const relRequestsPrefix = joinUri(relPrefix, 'requests');
+        const rendered = await runStepOnce(
+          store,
+          {
+            prefixUri: relRequestsPrefix,
+            step: 'evaluate:relative-requests',
+            inputs: {
+              suites: relativeSuites.map((s) => s.uri),
+              template: pairwiseTemplate.hash,
+              marker: config.judge.marker,
+              systemPromptPlacement: config.judge.systemPromptPlacement,
+              orderSeeds,
+            },
+            codeVersion: deps.codeVersion,
+            acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+          },
+          async () => {
+            async function* requests(): AsyncGenerator<RelativeRequest> {
+              for (const suite of relativeSuites) {
+                for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
+                  heartbeat({ phase: 'rendering relative requests', suite: suite.name });
+                  const orders = relativeOrders(orderSeeds[suite.name], ex.id);
+                  for (const [i, order] of orders.entries()) {
+                    yield buildRelativeRequest(pairwiseTemplate, config, suite.name, ex, order, i === 0);
+                  }
+                }
+              }
+            }
+            const written = await store.writeJsonl(joinUri(relRequestsPrefix, 'data', 'requests.jsonl'), requests());
+            return { objects: [written], summary: { requests: written.rows ?? 0 } };
+          },
+        );
+        relativeRequests = rendered.summary.requests;
+        if (relativeRequests > 0) {
+          relativeJob = await generate('evaluate-relative', joinUri(relRequestsPrefix, 'data'), joinUri(relPrefix, 'job'), {
+            // The verdict after the marker is one of A, B (generate.py's grammar), not a score.
+            choices: PAIRWISE_CHOICES.join(','),
+            num_samples: 1,
+            temperature: 0,
+            seed: config.loop.seed,
+          });
+        }
+      }
+
+      const iteration0Uri = iteration > 0 ? joinUri(stepPrefix(input.runPrefixUri, 0, 'evaluate'), 'metrics', 'judgments.jsonl') : null;
+      const metrics = await runStepOnce(
+        store,
+        {
+          prefixUri: joinUri(prefix, 'metrics'),
+          step: 'evaluate:metrics',
+          inputs: {
+            judgments: pointwiseJob?.modelUri ?? null,
+            requests: pointwiseRequests,
+            suites: input.suites.map((s) => s.name),
+            modes: Object.fromEntries(modes),
+            relativeJudgments: relativeJob?.modelUri ?? null,
+            relativeRequests,
+            orderSeeds,
+            bootstrap: config.evaluation.bootstrap,
+            baselines: baselineJob?.modelUri ?? null,
+            iteration0: iteration0Uri,
+            groupBy: input.suites.map((s) => suiteGroupBy(config, s)),
+            scale: config.judge.scale,
+            seed: config.loop.seed,
+          },
+          codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+        },
+        async () => {
+          const baselines = baselineJob ? await readBaselineScores(store, baselineJob, config, input.modelUri, heartbeat) : null;
+          const collected = new SuiteItems();
+          async function* scored() {
+            if (!pointwiseJob) return;
+            for await (const raw of store.readJsonl<EvalOutputRow>(joinUri(pointwiseJob.modelUri, 'judgments.jsonl'))) {
+              heartbeat({ phase: 'scoring' });
+              const j = scoreRawJudgment(raw, config, input.modelUri);
+              const score = j.status === 'ok' ? (j.score ?? null) : null;
+              collected.add(raw, score, baselines?.get(raw.request_id));
+              collected.countParse(raw.suite, j);
+              yield {
+                ...j,
+                suite: raw.suite,
+                ...(raw.side ? { side: raw.side } : {}),
+                ...(raw.group !== undefined ? { group: raw.group } : {}),
+                ...(raw.golds ? { golds: raw.golds } : {}),
+                ...(raw.gold_tie ? { gold_tie: true } : {}),
+              };
+            }
+          }
+          const objects: WrittenObject[] = [await store.writeJsonl(joinUri(prefix, 'metrics', 'judgments.jsonl'), scored())];
+
+          // Iteration 0's judgments of the same requests, for the paired comparison.
+          const before = new SuiteItems();
+          if (iteration0Uri && (await store.exists(iteration0Uri))) {
+            for await (const row of store.readJsonl<EvalOutputRow & { status: string; score?: number }>(iteration0Uri)) {
+              heartbeat({ phase: 'reading iteration 0' });
+              before.add(row, row.status === 'ok' ? (row.score ?? null) : null, undefined);
+            }
+          }
+
+          const verdicts = new Map<string, RelativeVerdictRow[]>();
+          if (relativeJob) {
+            objects.push(await writeRelativeJudgments(store, relativeJob, prefix, config, input.modelUri, verdicts, heartbeat));
+          }
+
+          const reportUri = joinUri(prefix, 'metrics', 'report.json');
+          const baselineSettings = baselineJob ? { samples: baselineSamples, temperature: baselineTemperature } : undefined;
+          const result: Record<string, SuiteMetrics> = {};
+          const detail: Record<string, unknown> = {};
+          for (const suite of input.suites) {
+            heartbeat({ phase: 'metrics', suite: suite.name });
+            const bootstrap = bootstrapOptions(config, suite.name);
+            const groupBy = suiteGroupBy(config, suite);
+            if (suite.kind === 'pointwise') {
+              const report = pointwiseReport(collected.pointwise(suite.name), {
+                scale: config.judge.scale,
+                groupBy,
+                bootstrap,
+                ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pointwise(suite.name) } : {}),
+                ...(baselineSettings ? { baselines: baselineSettings } : {}),
+              });
+              result[suite.name] = { ...report.metrics, ...collected.ownParse(suite.name), reportUri };
+              detail[suite.name] = report.detail;
+              continue;
+            }
+            const mode = modes.get(suite.name) ?? 'pointwise';
+            const rows = verdicts.get(suite.name) ?? [];
+            const relative =
+              mode === 'pointwise'
+                ? undefined
+                : { ...relativeSuiteMetrics(rows, orderSeeds[suite.name]), ...(bootstrap ? { ci: relativeIntervals(rows, bootstrap) } : {}) };
+            const pairs = collected.pairs(suite.name);
+            const headline = pairwiseMetricsForMode(mode, pairs, relative);
+            if (mode === 'relative') {
+              result[suite.name] = headline;
+              continue;
+            }
+            const report = pairwiseReport(pairs, {
+              groupBy,
+              bootstrap,
+              rewardbench: config.data.evalSuites.find((s) => s.name === suite.name)?.adapter === 'rewardbench',
+              ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pairs(suite.name) } : {}),
+              ...(baselineSettings ? { baselines: baselineSettings } : {}),
+            });
+            const { figures, ...extras } = report;
+            result[suite.name] = { ...headline, ...(figures.ci ? { ci: figures.ci } : {}), ...extras, ...collected.ownParse(suite.name), reportUri };
+            detail[suite.name] = report;
+          }
+          objects.push(await store.putJson(reportUri, { iteration, modelUri: input.modelUri, suites: result, detail }));
+          objects.push(await store.putJson(joinUri(prefix, 'metrics', 'metrics.json'), result));
+          return { objects, summary: result };
+        },
+      );
+      // metrics.json keeps full precision; what travels through Temporal is rounded (claim check: the
+      // summary grows with suites, groups and baselines, and 4 decimals is finer than any report prints).
+      return roundNumbers(metrics.summary, 4);
+    },
+  };
+}
+
+/**
+ * Parses the relative job's outputs into `metrics/relative-judgments.jsonl` and collects each suite's
+ * verdict rows into `verdicts`.
+ */
+async function writeRelativeJudgments(
+  store: ObjectStore,
+  job: JobResult,
+  evaluatePrefix: string,
+  config: RunConfig,
+  modelId: string,
+  verdicts: Map<string, RelativeVerdictRow[]>,
+  heartbeat: (details?: unknown) => void,
+): Promise<WrittenObject> {
+  async function* parsed(): AsyncGenerator<RelativeJudgment> {
+    for await (const raw of store.readJsonl<RelativeOutputRow>(
+      joinUri(job.modelUri, 'judgments.jsonl'),
+    )) {
+      heartbeat({ phase: 'parsing verdicts' });
+      const row = relativeJudgmentRow(raw, config.judge.marker, modelId);
+      const list = verdicts.get(row.suite) ?? [];
+      list.push({
+        exampleId: row.example_id,
+        order: row.relative_order,
+        verdict: row.verdict ?? null,
+        ...(row.gold_tie ? { goldTie: true } : {}),
+      });
+      verdicts.set(row.suite, list);
+      yield row;
+    }
+  }
+  return store.writeJsonl(joinUri(evaluatePrefix, 'metrics', 'relative-judgments.jsonl'), parsed());
+}
+
+/** The judge's scores of a pair's two responses; `goldTie` when the gold says neither is better (PandaLM). */
+export interface PairSides {
+  chosen?: number | null;
+  rejected?: number | null;
+  goldTie?: boolean;
+}
+
+
+/** A copy of a JSON value with every non-integer number rounded to `decimals` places. */
+export function roundNumbers<T>(value: T, decimals: number): T {
+  const f = 10 ** decimals;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'number') return Number.isInteger(v) || !Number.isFinite(v) ? v : Math.round(v * f) / f;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+function withGroup(group: string | undefined): { group?: string } {
+  return group === undefined ? {} : { group };
+}
+
+/**
+ * Collects one evaluation's judged items per suite from the job's rows (or `metrics/judgments.jsonl`):
+ * pointwise items keyed by request id, pairs keyed by example id with both sides' scores.
+ */
+export class SuiteItems {
+  private readonly pointwiseBySuite = new Map<string, PointwiseItem[]>();
+  private readonly pairsBySuite = new Map<string, Map<string, PairItem>>();
+  private readonly parseTallies = new Map<string, OwnParseTally>();
+
+  /** Counts a scored judgment of `suite` towards its own parse rate (markers the judge wrote itself). */
+  countParse(suite: string, j: { status: string; marker_source?: MarkerSource }): void {
+    const tally = this.parseTallies.get(suite) ?? new OwnParseTally();
+    tally.add(j);
+    this.parseTallies.set(suite, tally);
+  }
+
+  /** The suite's own parse rate over its judgments (a pair has two) and its forced markers; {} if none counted. */
+  ownParse(suite: string): { ownParseRate?: number; forcedMarkers?: number } {
+    const tally = this.parseTallies.get(suite);
+    return tally && tally.judgments > 0 ? tally.figures() : {};
+  }
+
+  add(
+    row: Pick<EvalOutputRow, 'request_id' | 'example_id' | 'suite' | 'side' | 'gold_score' | 'golds' | 'group' | 'gold_tie'>,
+    score: number | null,
+    baselines: BaselineScores | undefined,
+  ): void {
+    if (row.side) {
+      const suite = this.pairsBySuite.get(row.suite) ?? new Map<string, PairItem>();
+      this.pairsBySuite.set(row.suite, suite);
+      const pair = suite.get(row.example_id) ?? { key: row.example_id, chosen: null, rejected: null, ...withGroup(row.group) };
+      pair[row.side] = score;
+      if (row.gold_tie === true) pair.goldTie = true;
+      if (baselines) {
+        const none: BaselineScores = { one_sample: null, self_consistency: null, mean_of_n: null, best_of_n: null };
+        pair.baselines = { ...(pair.baselines ?? { chosen: none, rejected: none }), [row.side]: baselines };
+      }
+      suite.set(row.example_id, pair);
+    } else if (row.gold_score !== undefined) {
+      const list = this.pointwiseBySuite.get(row.suite) ?? [];
+      this.pointwiseBySuite.set(row.suite, list);
+      list.push({
+        key: row.request_id,
+        score,
+        gold: row.gold_score,
+        ...(row.golds ? { golds: row.golds } : {}),
+        ...withGroup(row.group),
+        ...(baselines ? { baselines } : {}),
+      });
+    }
+  }
+
+  has(suite: string): boolean {
+    return this.pointwiseBySuite.has(suite) || this.pairsBySuite.has(suite);
+  }
+
+  pointwise(suite: string): PointwiseItem[] {
+    return this.pointwiseBySuite.get(suite) ?? [];
+  }
+
+  pairs(suite: string): PairItem[] {
+    return [...(this.pairsBySuite.get(suite)?.values() ?? [])];
+  }
+}
+
+/** The baseline job's N samples per request, reduced to each request's baseline scores (core/evaluation/baselines.ts). */
+async function readBaselineScores(
+  store: ObjectStore,
+  job: JobResult,
+  config: RunConfig,
+  modelId: string,
+  heartbeat: (details?: unknown) => void,
+): Promise<Map<string, BaselineScores>> {
+  const samples = new Map<string, SampledScore[]>();
+  for await (const raw of store.readJsonl<RawJudgment>(joinUri(job.modelUri, 'judgments.jsonl'))) {
+    heartbeat({ phase: 'scoring baseline samples' });
+    const j = scoreRawJudgment(raw, config, modelId);
+    const list = samples.get(raw.request_id) ?? [];
+    list.push({ sampleIndex: raw.sample_index, score: j.status === 'ok' ? (j.score ?? null) : null, logprob: raw.logprob ?? null });
+    samples.set(raw.request_id, list);
+  }
+  return new Map([...samples].map(([id, list]) => [id, baselineScores(list)]));
+}
+
+/** evaluation.bootstrap for one suite, with its own seed (from loop.seed); undefined when turned off. */
+export function bootstrapOptions(config: RunConfig, suite: string): Required<BootstrapOptions> | undefined {
+  const { resamples, confidence } = config.evaluation.bootstrap;
+  if (resamples === 0) return undefined;
+  return { resamples, confidence, seed: deriveSeed(config.loop.seed, 'bootstrap', suite) };
+}
+
+export function pairwiseSuiteMetrics(pairs: PairSides[]): PairwiseMetrics {
+  return { kind: 'pairwise', ...pairwiseFigures(pairs.map(pairOutcome), undefined), goldTies: pairs.filter((p) => p.goldTie).length };
+}

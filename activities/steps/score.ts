@@ -1,0 +1,150 @@
+/**
+ * Step 2, Score: parse every sampled judgment into (rationale, score) and compare it with the gold score.
+ * A judgment that does not parse is kept, marked `unparseable` with its reason, and counted — never
+ * dropped or scored 0.
+ */
+import type { RunConfig } from '../../core/config/config';
+import { joinUri, stepPrefix } from '../../core/run/artifacts';
+import { ApplicationFailure } from '@temporalio/common';
+import { parseJudgment } from '../../core/judging/judgment';
+import { jsonlSourceLines, type SourceLine } from '../../core/data/source-lines';
+import { OwnParseTally, type Judgment, type MarkerSource } from '../../core/data/records';
+import type { SampleSummary } from '../../core/run/run-types';
+import { runStepOnce } from '../storage/manifest';
+import { acrossRunsFor } from '../storage/step-reuse';
+import { type ActivityDeps, storageSettings, throttledHeartbeat } from '../context';
+
+/** What the generation job writes per sample (request fields are echoed back). */
+export interface RawJudgment {
+  request_id: string;
+  example_id: string;
+  sample_index: number;
+  text: string;
+  seed: number;
+  prompt_hash: string;
+  template_hash?: string;
+  gold_score?: number;
+  logprob?: number;
+  marker_source?: MarkerSource;
+  completion_ids?: number[];
+  prompt_ids_sha256?: string;
+  [extra: string]: unknown;
+}
+
+export type ScoredJudgment = Judgment & { request_id: string; gold_score?: number; logprob?: number };
+
+export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
+  const parsed = opts.notUtf8
+    ? // The job's bytes were not UTF-8: what U+FFFD replaced is unknown, so the text is not the judge's.
+      ({ status: 'unparseable', reason: 'invalid_text' } as const)
+    : parseJudgment(raw.text, { ...config.judge.scale, marker: config.judge.marker });
+  const base = {
+    request_id: raw.request_id,
+    example_id: raw.example_id,
+    sample_index: raw.sample_index,
+    model_id: modelId,
+    prompt_hash: raw.prompt_hash,
+    ...(raw.template_hash !== undefined ? { template_hash: raw.template_hash } : {}),
+    // Judgment.text is a string; a job that wrote something else gets an empty one and reason invalid_text.
+    text: typeof raw.text === 'string' ? raw.text : '',
+    seed: raw.seed,
+    ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),
+    ...(raw.logprob !== undefined ? { logprob: raw.logprob } : {}),
+    ...(raw.marker_source !== undefined ? { marker_source: raw.marker_source } : {}),
+    ...(raw.completion_ids !== undefined && raw.prompt_ids_sha256 !== undefined
+      ? { completion_ids: raw.completion_ids, prompt_ids_sha256: raw.prompt_ids_sha256 }
+      : {}),
+  };
+  return parsed.status === 'ok'
+    ? { ...base, status: 'ok', rationale: parsed.rationale, score: parsed.score }
+    : { ...base, status: 'unparseable', reason: parsed.reason };
+}
+
+/**
+ * One line of a generation job's output as a raw judgment. A line that is not a JSON object naming its
+ * request is a broken output file, not a judgment: an error that names the line (retrying cannot fix it).
+ */
+export function rawJudgmentOf(row: SourceLine, uri: string): { raw: RawJudgment; notUtf8: boolean } {
+  const broken = (why: string) =>
+    ApplicationFailure.create({
+      type: 'InvalidJobOutput',
+      message: `${uri}: ${why}. The generation job wrote a broken line, so its outputs cannot be scored; rerun the job (delete its outputs, then reset the run to this iteration)`,
+      nonRetryable: true,
+    });
+  if (row.error !== undefined) throw broken(row.error);
+  const v = row.value as Partial<RawJudgment> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw broken(`line ${row.line} is not a JSON object`);
+  for (const key of ['request_id', 'example_id'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') throw broken(`line ${row.line} has no ${key}`);
+  }
+  return { raw: v as RawJudgment, notUtf8: row.notUtf8 === true };
+}
+
+export interface ScoreInput {
+  config: RunConfig;
+  runPrefixUri: string;
+  iteration: number;
+  modelUri: string;
+  rawJudgmentsUri: string;
+}
+
+export function createScoreActivities(deps: ActivityDeps) {
+  return {
+    async scoreJudgments(input: ScoreInput): Promise<SampleSummary> {
+      const store = deps.storeFor(storageSettings(input.config));
+      const prefix = stepPrefix(input.runPrefixUri, input.iteration, 'score');
+      const heartbeat = throttledHeartbeat();
+      const outcome = await runStepOnce(
+        store,
+        {
+          prefixUri: prefix,
+          step: 'score',
+          inputs: { raw: input.rawJudgmentsUri, judge: input.config.judge, model: input.modelUri },
+          codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+        },
+        async () => {
+          const examples = new Set<string>();
+          let judgments = 0;
+          let parsed = 0;
+          const own = new OwnParseTally();
+          let withGold = 0;
+          let agree = 0;
+          async function* scored(): AsyncGenerator<ScoredJudgment> {
+            // Read as bytes (core/data/source-lines.ts): a line that is not UTF-8 is kept and marked invalid_text,
+            // a broken line stops the step with its line number instead of a TypeError on `undefined`.
+            const body = await store.openRead(input.rawJudgmentsUri);
+            for await (const row of jsonlSourceLines(body, { invalidUtf8: 'replace' })) {
+              const { raw, notUtf8 } = rawJudgmentOf(row, input.rawJudgmentsUri);
+              const j = scoreRawJudgment(raw, input.config, input.modelUri, { notUtf8 });
+              judgments++;
+              examples.add(j.example_id);
+              own.add(j);
+              if (j.status === 'ok') {
+                parsed++;
+                if (j.gold_score !== undefined) {
+                  withGold++;
+                  if (j.score === j.gold_score) agree++;
+                }
+              }
+              heartbeat({ judgments });
+              yield j;
+            }
+          }
+          const written = await store.writeJsonl(joinUri(prefix, 'data', 'judgments.jsonl'), scored());
+          const summary: SampleSummary = {
+            inputs: examples.size,
+            judgments,
+            parsed,
+            parseRate: judgments ? parsed / judgments : 0,
+            ...own.figures(),
+            agreementWithGold: withGold ? agree / withGold : null,
+            uri: written.uri,
+          };
+          return { objects: [written], summary };
+        },
+      );
+      return outcome.summary;
+    },
+  };
+}

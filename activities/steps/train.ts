@@ -1,0 +1,134 @@
+/**
+ * Step 4, Train: DPO on the pairs, starting from M(i-1) with M(i-1) frozen as the reference model
+ * (a training job), or with training.method "sft" the control: fine-tuning on the pairs' chosen judgments
+ * only. The result is M(i), a model folder in S3.
+ */
+import type { RunConfig } from '../../core/config/config';
+import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
+import { deriveSeed } from '../../core/common/rng';
+import type { TrainSummary } from '../../core/run/run-types';
+import { type ActivityDeps, currentJobContext, storageSettings } from '../context';
+import type { ObjectStore } from '../storage/object-store';
+
+export interface TrainInput {
+  config: RunConfig;
+  runId: string;
+  runPrefixUri: string;
+  iteration: number;
+  modelUri: string;
+  pairsUri: string;
+}
+
+interface MetricsRow {
+  step?: number;
+  loss?: number;
+  'rewards/accuracies'?: number;
+  'rewards/margins'?: number;
+}
+
+/** What train_dpo.py / train_sft.py read (docs/CONTRACTS.md); the DPO-only keys are absent for SFT. */
+export type TrainHyperparameters = {
+  epochs: number;
+  learning_rate: number;
+  batch_size: number;
+  gradient_accumulation_steps: number;
+  max_length: number;
+  lora: boolean;
+  lora_r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  seed: number;
+  checkpoint_steps: number;
+  beta?: number;
+  rpo_alpha?: number;
+  mask_forced_tokens?: boolean;
+  max_prompt_tokens?: number;
+  token_ids?: 'sampled' | 'text';
+  marker?: string;
+  score_min?: number;
+  score_max?: number;
+};
+
+export function trainHyperparameters(config: RunConfig, iteration: number): TrainHyperparameters {
+  const t = config.training;
+  const common: TrainHyperparameters = {
+    epochs: t.epochs,
+    learning_rate: t.learningRate,
+    batch_size: t.batchSize,
+    gradient_accumulation_steps: t.gradientAccumulationSteps,
+    max_length: t.maxLength,
+    lora: t.lora.enabled,
+    lora_r: t.lora.r,
+    lora_alpha: t.lora.alpha,
+    lora_dropout: t.lora.dropout,
+    seed: deriveSeed(t.seed, 'train', iteration),
+    checkpoint_steps: t.checkpointSteps,
+  };
+  if (t.method === 'sft') return common;
+  return {
+    ...common,
+    beta: t.beta,
+    rpo_alpha: t.rpoAlpha,
+    // Under forced decoding the grammar wrote the marker and the final EOS: those tokens carry no choice of
+    // the judge and are left out of the loss. Under free decoding the judge wrote them and learns them too.
+    mask_forced_tokens: config.judge.decoding.mode === 'forced',
+    // Pairs carry the sampled token ids; the job rebuilds each prompt's ids as the sampler did, with its budget.
+    max_prompt_tokens: config.judge.decoding.maxPromptTokens,
+    token_ids: t.tokenIds,
+    marker: config.judge.marker,
+    score_min: config.judge.scale.min,
+    score_max: config.judge.scale.max,
+  };
+}
+
+/** A training job's `metrics.jsonl`: its optimizer steps (rows with a loss) and the last of them. */
+export async function readTrainingMetrics(store: ObjectStore, outputDataUri: string): Promise<{ metricsUri: string; steps: number; last: MetricsRow }> {
+  const metricsUri = joinUri(outputDataUri, 'metrics.jsonl');
+  let steps = 0;
+  let last: MetricsRow = {};
+  if (await store.exists(metricsUri)) {
+    for await (const row of store.readJsonl<MetricsRow>(metricsUri)) {
+      if (row.loss === undefined) continue;
+      steps++;
+      last = row;
+    }
+  }
+  return { metricsUri, steps, last };
+}
+
+/** The job that trains M(i): DPO, or the SFT control on the chosen judgments of the same pairs. */
+export function trainEntryPoint(config: RunConfig): 'train_dpo.py' | 'train_sft.py' {
+  return config.training.method === 'sft' ? 'train_sft.py' : 'train_dpo.py';
+}
+
+export function createTrainActivities(deps: ActivityDeps) {
+  return {
+    async trainJudge(input: TrainInput): Promise<TrainSummary> {
+      const { config, iteration } = input;
+      const store = deps.storeFor(storageSettings(config));
+      const prefix = stepPrefix(input.runPrefixUri, iteration, 'train');
+      const pairsFolder = input.pairsUri.replace(/\/[^/]+$/, '');
+      const job = await deps.runnerFor(config, store).run(
+        {
+          jobName: jobName(input.runId, iteration, 'train'),
+          entryPoint: trainEntryPoint(config),
+          channels: { model: input.modelUri, pairs: pairsFolder },
+          hyperparameters: trainHyperparameters(config, iteration),
+          outputUri: joinUri(prefix, 'job'),
+        },
+        currentJobContext(),
+      );
+      const { metricsUri, steps, last } = await readTrainingMetrics(store, job.outputDataUri);
+      return {
+        modelUri: job.modelUri,
+        steps,
+        finalLoss: last.loss ?? null,
+        finalRewardAccuracy: last['rewards/accuracies'] ?? null,
+        finalRewardMargin: last['rewards/margins'] ?? null,
+        metricsUri,
+        adopted: job.how !== 'ran',
+        ...(job.cost ? { cost: job.cost } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * The seed step (config `warmStart`; docs/method.md, "Warm start"): before iteration 0, the base model is
+ * fine-tuned on reference judgments, as the paper's seed judge M0 is an instruct model fine-tuned on judge
+ * data. Each row's `meta.reference_judgments` (a strong judge's rationale and score, e.g. GPT-4's feedback
+ * on the Prometheus rows) becomes one SFT example: the judge's own prompt for the row, then
+ * `<rationale> [RESULT] <score>`. The examples are a data step (skipped when done, reused across runs by
+ * content); the training is a `train_sft.py` job, addressed by its inputs like every job, so a rerun reuses it.
+ */
+import type { RunConfig } from '../../core/config/config';
+import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
+import { formatJudgment } from '../../core/judging/judgment';
+import { referenceJudgmentsOf, type PointwiseExample, type ReferenceJudgment } from '../../core/data/records';
+import type { WarmStartSummary } from '../../core/run/run-types';
+import { runStepOnce } from '../storage/manifest';
+import { acrossRunsFor } from '../storage/step-reuse';
+import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
+import { loadTemplate, renderForJudge } from './prompts';
+import { readTrainingMetrics, trainHyperparameters } from './train';
+
+export interface WarmStartInput {
+  config: RunConfig;
+  runId: string;
+  runPrefixUri: string;
+  /** The base model (judge.seedModel as staged). */
+  modelUri: string;
+  /** The prepared warm-start rows (PreparedRun.warmStart). */
+  dataUri: string;
+}
+
+/** One SFT example, as train_sft.py reads it: the judge's prompt and the reference judgment as its answer. */
+export interface SftExample {
+  example_id: string;
+  prompt: { role: string; content: string }[];
+  completion: string;
+}
+
+/** A row's reference judgments (`meta.reference_judgments`) whose score lies on the judge's scale. */
+export function referenceJudgments(row: Pick<PointwiseExample, 'meta'>, scale: { min: number; max: number }): ReferenceJudgment[] {
+  return referenceJudgmentsOf(row).filter((j) => j.rationale.trim() !== '' && Number.isInteger(j.score) && j.score >= scale.min && j.score <= scale.max);
+}
+
+/** The job's hyperparameters: train_sft.py's, with the warm start's epochs, learning rate and lengths. */
+export function warmStartHyperparameters(config: RunConfig) {
+  const ws = config.warmStart!;
+  const training = {
+    ...config.training,
+    method: 'sft' as const,
+    epochs: ws.epochs,
+    learningRate: ws.learningRate,
+    batchSize: ws.batchSize ?? config.training.batchSize,
+    maxLength: ws.maxLength ?? config.training.maxLength,
+  };
+  return trainHyperparameters({ ...config, training }, 0);
+}
+
+export function createWarmStartActivities(deps: ActivityDeps) {
+  return {
+    async warmStartJudge(input: WarmStartInput): Promise<WarmStartSummary> {
+      const { config } = input;
+      const ws = config.warmStart;
+      if (!ws) throw badInput('warmStartJudge needs a config with warmStart');
+      const store = deps.storeFor(storageSettings(config));
+      const template = await loadTemplate(deps.projectRoot, config);
+      const prefix = stepPrefix(input.runPrefixUri, 0, 'warm-start');
+      const examplesPrefix = joinUri(prefix, 'examples');
+      const heartbeat = throttledHeartbeat();
+
+      const rendered = await runStepOnce(
+        store,
+        {
+          prefixUri: examplesPrefix,
+          step: 'warm-start:examples',
+          inputs: { dataUri: input.dataUri, template: template.hash, judge: config.judge, judgmentsPerRow: ws.judgmentsPerRow ?? null },
+          codeVersion: deps.codeVersion,
+          acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
+        },
+        async () => {
+          let rows = 0;
+          let withoutReference = 0;
+          async function* examples(): AsyncGenerator<SftExample> {
+            for await (const row of store.readJsonl<PointwiseExample>(input.dataUri)) {
+              rows++;
+              heartbeat({ phase: 'rendering', rows });
+              const references = referenceJudgments(row, config.judge.scale).slice(0, ws!.judgmentsPerRow);
+              if (references.length === 0) withoutReference++;
+              const prompt = renderForJudge(template, config, row);
+              for (const ref of references) {
+                yield { example_id: row.id, prompt, completion: formatJudgment(ref.rationale, ref.score, config.judge.marker) };
+              }
+            }
+          }
+          const written = await store.writeJsonl(joinUri(examplesPrefix, 'data', 'examples.jsonl'), examples());
+          const count = written.rows ?? 0;
+          if (count === 0) {
+            throw badInput(
+              `warmStart.data: none of its ${rows} rows carries a reference judgment (meta.reference_judgments: a rationale and a score on the scale ${config.judge.scale.min}..${config.judge.scale.max}); use rows with a strong judge's feedback, e.g. the prometheus-absolute or feedback-collection adapters`,
+              'InvalidData',
+            );
+          }
+          return { objects: [written], summary: { examplesUri: written.uri, examples: count, rows, rowsWithoutReference: withoutReference } };
+        },
+      );
+
+      const job = await deps.runnerFor(config, store).run(
+        {
+          jobName: jobName(input.runId, 0, 'warm-start'),
+          entryPoint: 'train_sft.py',
+          channels: { model: input.modelUri, pairs: joinUri(examplesPrefix, 'data') },
+          hyperparameters: warmStartHyperparameters(config),
+          outputUri: joinUri(prefix, 'job'),
+        },
+        currentJobContext(),
+      );
+      const { metricsUri, steps, last } = await readTrainingMetrics(store, job.outputDataUri);
+      return {
+        baseModelUri: input.modelUri,
+        modelUri: job.modelUri,
+        rows: rendered.summary.rows,
+        rowsWithoutReference: rendered.summary.rowsWithoutReference,
+        examples: rendered.summary.examples,
+        examplesUri: rendered.summary.examplesUri,
+        steps,
+        finalLoss: last.loss ?? null,
+        metricsUri,
+        adopted: job.how !== 'ran',
+      };
+    },
+  };
+}
