@@ -31,7 +31,7 @@ before(async () => {
       ...config,
       plugins: [
         ...(config.plugins ?? []),
-        new webpack.NormalModuleReplacementPlugin(/\/core\/(config|schedule)$/, (resource: { request: string; context: string }) => {
+        new webpack.NormalModuleReplacementPlugin(/\/core\/config\/(config|schedule)$/, (resource: { request: string; context: string }) => {
           if (resource.context.startsWith(WORKFLOWS)) resource.request = stub;
         }),
       ],
