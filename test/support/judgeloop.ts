@@ -1,12 +1,13 @@
 /** Shared set-up for tests that run Judgeloop workflows against the real local services. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
 import type { RunConfigInput } from '../../core/config/config';
-import { createActivities, defaultActivityDeps } from '../../activities';
+import { PROJECT_ROOT, createActivities, defaultActivityDeps } from '../../activities';
 import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
 import { bundleWorkflows } from '../../workers/main';
 import { mergeConfig } from '../../cli/config-file';
@@ -49,10 +50,47 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** The workflow code is bundled once per test process and shared by every worker. */
+/**
+ * The workflow code, bundled once and shared by every worker of the test process. The bundle is also kept on
+ * disk under .judgeloop/cache, keyed by the content of everything webpack reads from the project (and the
+ * lockfile), so the next test file takes it in milliseconds instead of bundling again (seconds each).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflows();
+  bundle ??= cachedBundle();
   return bundle;
+}
+
+async function cachedBundle(): Promise<WorkflowBundleWithSourceMap> {
+  const file = path.join(PROJECT_ROOT, '.judgeloop', 'cache', `workflow-bundle-${bundleKey()}.json`);
+  if (existsSync(file)) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as WorkflowBundleWithSourceMap;
+    } catch {
+      // A torn file from an interrupted write: bundle again below, which replaces it.
+    }
+  }
+  const built = await bundleWorkflows();
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Written under a temporary name and renamed, so a concurrent reader never sees half a bundle.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(built));
+  renameSync(tmp, file);
+  return built;
+}
+
+function bundleKey(): string {
+  const hash = createHash('sha256');
+  const files = ['core', 'activities', 'workflows', 'workers'].flatMap((dir) => sourceFiles(path.join(PROJECT_ROOT, dir)));
+  for (const f of [...files.sort(), path.join(PROJECT_ROOT, 'package-lock.json')]) {
+    hash.update(path.relative(PROJECT_ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+  );
 }
 
 /** Points the AWS SDK's default credential chain at the local S3 server (for in-process activities). */
