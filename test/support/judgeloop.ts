@@ -75,6 +75,10 @@ async function cachedBundle(): Promise<WorkflowBundleWithSourceMap> {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(built));
   renameSync(tmp, file);
+  // Bundles of earlier code are not read again: keep the folder to the current one.
+  for (const old of readdirSync(path.dirname(file))) {
+    if (/^workflow-bundle-[0-9a-f]+\.json$/.test(old) && old !== path.basename(file)) rmSync(path.join(path.dirname(file), old), { force: true });
+  }
   return built;
 }
 
