@@ -8,22 +8,12 @@
 import { joinUri } from '../../core/run/artifacts';
 import { parseJudgment } from '../../core/judging/judgment';
 import type { ConsistencySummary } from '../../core/run/run-types';
+import type { GenerationRequest, JudgedRef, ParsedSample, Rescore, RescoreRequest } from '../../core/run/formats';
 import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
-import {
-  type JudgedRef,
-  type JudgeSideInput,
-  type ParsedSample,
-  judgedRequestId,
-  parsedSamples,
-  runGreedyGeneration,
-  stepRoot,
-} from './meta-judge';
-import type { GenerationRequest } from './sample';
-
-/** A re-score request: the original prompt with the assistant turn prefilled up to the score. */
-export type RescoreRequest = GenerationRequest & JudgedRef & { assistant_prefix: string };
+import { type JudgeSideInput, judgedRequestId, parsedSamples, runGreedyGeneration, stepRoot } from './judge-side';
+import { readRows } from './rows';
 
 /** The assistant prefix of a re-score: `<rationale> <marker> ` (formatJudgment's form, before the score). */
 export function rescorePrefix(rationale: string, marker: string): string {
@@ -42,18 +32,6 @@ export function buildRescoreRequest(original: Pick<GenerationRequest, 'messages'
     judged_sample_index: sample.sample_index,
     judged_score: sample.score,
   };
-}
-
-/** One row of rescores.jsonl. */
-export interface Rescore {
-  request_id: string;
-  example_id: string;
-  sample_index: number;
-  /** The sampled judgment's own score. */
-  score: number;
-  /** The greedy re-score of its rationale; null when the output did not parse (then not consistent). */
-  rescore: number | null;
-  consistent: boolean;
 }
 
 export function rescoreRow(raw: JudgedRef & { example_id: string; text: string }, scale: { min: number; max: number }, marker: string): Rescore {
@@ -91,7 +69,7 @@ export function createConsistencyActivities(deps: ActivityDeps) {
         async () => {
           // The original prompts, by request id (one per sampled input: N judgments share each).
           const originals = new Map<string, Pick<GenerationRequest, 'messages' | 'prompt_hash' | 'template_hash'>>();
-          for await (const r of store.readJsonl<GenerationRequest>(input.requestsUri)) {
+          for await (const r of readRows(store, input.requestsUri, 'generation request', { step: 'sample' })) {
             originals.set(r.request_id, { messages: r.messages, prompt_hash: r.prompt_hash, template_hash: r.template_hash });
             heartbeat({ phase: 'reading requests', requests: originals.size });
           }
@@ -129,7 +107,7 @@ export function createConsistencyActivities(deps: ActivityDeps) {
           let consistent = 0;
           async function* rescores(): AsyncGenerator<Rescore> {
             if (!job) return;
-            for await (const raw of store.readJsonl<RescoreRequest & { text: string }>(joinUri(job.modelUri, 'judgments.jsonl'))) {
+            for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'judge-side output row', { job: 'consistency' })) {
               const row = rescoreRow(raw, config.judge.scale, config.judge.marker);
               rescored++;
               if (row.consistent) consistent++;

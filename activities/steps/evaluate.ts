@@ -35,8 +35,9 @@ import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
 import { generationHyperparameters, loadTemplate, loadTemplateFile, promptHash, renderForJudge, type LoadedTemplate } from './prompts';
-import type { GenerationRequest } from './sample';
-import { scoreRawJudgment, type RawJudgment } from './score';
+import type { EvalJudgment, EvalRequest, RelativeJudgment, RelativeOutputRow, RelativeRequest } from '../../core/run/formats';
+import { scoreRawJudgment } from './score';
+import { readRows } from './rows';
 import type { PreparedDataset } from './prepare';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
 import type { JobResult } from '../jobs/types';
@@ -60,25 +61,6 @@ export interface EvaluateInput {
   suites: PreparedDataset[];
 }
 
-type EvalRequest = GenerationRequest & {
-  suite: string;
-  side?: 'chosen' | 'rejected';
-  /** The row's value of the suite's `groupBy` field. */
-  group?: string;
-  /** The row's other gold columns. */
-  golds?: Record<string, number>;
-  gold_tie?: true;
-};
-
-/** A row of the evaluate job's output (and, parsed, of `metrics/judgments.jsonl`): the request's fields plus the judgment. */
-interface EvalOutputRow extends RawJudgment {
-  suite: string;
-  side?: 'chosen' | 'rejected';
-  group?: string;
-  golds?: Record<string, number>;
-  gold_tie?: true;
-}
-
 /** The default grouping field of a suite (`data.evalSuites[].groupBy`). */
 export function suiteGroupBy(config: RunConfig, suite: Pick<PreparedDataset, 'name' | 'kind'>): string {
   const configured = config.data.evalSuites.find((s) => s.name === suite.name)?.groupBy;
@@ -92,49 +74,8 @@ export function groupOf(row: { subset?: string; meta?: Record<string, unknown> }
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** A relative (A/B) request: one pair in one order. */
-export type RelativeRequest = GenerationRequest & {
-  suite: string;
-  relative_order: RelativeOrder;
-  /** Whether this is the pair's seeded first order (core/evaluation/relative.ts `relativeOrders`). */
-  relative_first: boolean;
-  gold_tie?: true;
-};
-
-/** What the relative job writes per request (generate.py: the request's fields except messages, plus text). */
-export interface RelativeOutputRow {
-  request_id: string;
-  example_id: string;
-  suite: string;
-  prompt_hash: string;
-  template_hash?: string;
-  relative_order: RelativeOrder;
-  relative_first: boolean;
-  gold_tie?: boolean;
-  text: string;
-  seed: number;
-}
-
-/** One row of `iter-K/evaluate/metrics/relative-judgments.jsonl`: a parsed relative judgment. */
-export interface RelativeJudgment {
-  request_id: string;
-  example_id: string;
-  suite: string;
-  model_id: string;
-  prompt_hash: string;
-  template_hash?: string;
-  text: string;
-  seed: number;
-  relative_order: RelativeOrder;
-  relative_first: boolean;
-  status: 'ok' | 'unparseable';
-  rationale?: string;
-  verdict?: 'A' | 'B';
-  /** The response the verdict picks; null when unparseable. */
-  picked: 'chosen' | 'rejected' | null;
-  reason?: string;
-  gold_tie?: true;
-}
+// The relative-eval tests (test/integration/, test/unit/) import these from here; core/run/formats.ts owns them.
+export type { RelativeJudgment, RelativeRequest } from '../../core/run/formats';
 
 /** Where the relative requests and job live: `iter-K/evaluate/relative/` (their verdicts go under metrics/). */
 export function relativePrefix(evaluatePrefix: string): string {
@@ -411,9 +352,9 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         async () => {
           const baselines = baselineJob ? await readBaselineScores(store, baselineJob, config, input.modelUri, heartbeat) : null;
           const collected = new SuiteItems();
-          async function* scored() {
+          async function* scored(): AsyncGenerator<EvalJudgment> {
             if (!pointwiseJob) return;
-            for await (const raw of store.readJsonl<EvalOutputRow>(joinUri(pointwiseJob.modelUri, 'judgments.jsonl'))) {
+            for await (const raw of readRows(store, joinUri(pointwiseJob.modelUri, 'judgments.jsonl'), 'evaluation output row', { job: 'evaluate' })) {
               heartbeat({ phase: 'scoring' });
               const j = scoreRawJudgment(raw, config, input.modelUri);
               const score = j.status === 'ok' ? (j.score ?? null) : null;
@@ -425,7 +366,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
                 ...(raw.side ? { side: raw.side } : {}),
                 ...(raw.group !== undefined ? { group: raw.group } : {}),
                 ...(raw.golds ? { golds: raw.golds } : {}),
-                ...(raw.gold_tie ? { gold_tie: true } : {}),
+                ...(raw.gold_tie ? { gold_tie: true as const } : {}),
               };
             }
           }
@@ -434,7 +375,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
           // Iteration 0's judgments of the same requests, for the paired comparison.
           const before = new SuiteItems();
           if (iteration0Uri && (await store.exists(iteration0Uri))) {
-            for await (const row of store.readJsonl<EvalOutputRow & { status: string; score?: number }>(iteration0Uri)) {
+            for await (const row of readRows(store, iteration0Uri, 'evaluation judgment', { step: 'evaluate' })) {
               heartbeat({ phase: 'reading iteration 0' });
               before.add(row, row.status === 'ok' ? (row.score ?? null) : null, undefined);
             }
@@ -514,9 +455,7 @@ async function writeRelativeJudgments(
   heartbeat: (details?: unknown) => void,
 ): Promise<WrittenObject> {
   async function* parsed(): AsyncGenerator<RelativeJudgment> {
-    for await (const raw of store.readJsonl<RelativeOutputRow>(
-      joinUri(job.modelUri, 'judgments.jsonl'),
-    )) {
+    for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'relative output row', { job: 'evaluate-relative' })) {
       heartbeat({ phase: 'parsing verdicts' });
       const row = relativeJudgmentRow(raw, config.judge.marker, modelId);
       const list = verdicts.get(row.suite) ?? [];
@@ -580,7 +519,7 @@ export class SuiteItems {
   }
 
   add(
-    row: Pick<EvalOutputRow, 'request_id' | 'example_id' | 'suite' | 'side' | 'gold_score' | 'golds' | 'group' | 'gold_tie'>,
+    row: Pick<EvalJudgment, 'request_id' | 'example_id' | 'suite' | 'side' | 'gold_score' | 'golds' | 'group' | 'gold_tie'>,
     score: number | null,
     baselines: BaselineScores | undefined,
   ): void {
@@ -631,7 +570,7 @@ async function readBaselineScores(
   heartbeat: (details?: unknown) => void,
 ): Promise<Map<string, BaselineScores>> {
   const samples = new Map<string, SampledScore[]>();
-  for await (const raw of store.readJsonl<RawJudgment>(joinUri(job.modelUri, 'judgments.jsonl'))) {
+  for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'raw judgment', { job: 'evaluate-baselines' })) {
     heartbeat({ phase: 'scoring baseline samples' });
     const j = scoreRawJudgment(raw, config, modelId);
     const list = samples.get(raw.request_id) ?? [];

@@ -2,132 +2,22 @@
  * Judge-side step for the `meta_judge` pairing strategy (docs/method.md, "Pair"): the current judge, prompted as
  * a meta-judge (prompts/meta-judge-v1.txt), rates each of its own parsed sampled judgments — rationale and
  * score — on a 1–5 scale of how well the rationale justifies a correct score. One greedy generation job;
- * the pair step reads `iter-N/meta-judge/data/ratings.jsonl`.
- *
- * Also home of what the two judge-side steps share (this one and activities/steps/consistency.ts): their input,
- * streaming the parsed sampled judgments, and the greedy generation job.
+ * the pair step reads `iter-N/meta-judge/data/ratings.jsonl`. What this step shares with the consistency step
+ * (their input, the parsed sampled judgments, the generation job) is activities/steps/judge-side.ts.
  */
 import type { RunConfig } from '../../core/config/config';
-import { datasetPrefix, iterationPrefix, jobName, joinUri } from '../../core/run/artifacts';
+import { datasetPrefix, joinUri } from '../../core/run/artifacts';
 import { parseJudgment } from '../../core/judging/judgment';
 import { META_SCALE, renderMeta, type PointwisePromptInput, type Template } from '../../core/judging/prompt';
 import type { ChatMessage, PointwiseExample } from '../../core/data/records';
-import { deriveSeed } from '../../core/common/rng';
+import type { JudgedRef, MetaRating, MetaRequest, ParsedSample } from '../../core/run/formats';
 import type { MetaJudgeSummary } from '../../core/run/run-types';
 import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
-import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
-import { DEFAULT_META_TEMPLATE, generationHyperparameters, loadTemplateFile, promptHash } from './prompts';
-import type { GenerationRequest } from './sample';
-import type { ObjectStore } from '../storage/object-store';
-import type { JobResult } from '../jobs/types';
-
-/** The input of both judge-side steps (rateJudgments, rescoreJudgments). */
-export interface JudgeSideInput {
-  config: RunConfig;
-  /** Names the generation job (core/run/artifacts jobName); defaults to the last segment of runPrefixUri. */
-  runId?: string;
-  runPrefixUri: string;
-  iteration: number;
-  /** The judge that sampled the judgments (and now rates or re-scores them). */
-  modelUri: string;
-  /** The sample step's requests JSONL: request_id, example_id, messages, prompt_hash, template_hash. */
-  requestsUri: string;
-  /** The sampled judgments: the score step's data/judgments.jsonl (or the raw job output); `text` is parsed. */
-  judgmentsUri: string;
-  /** Prepared training rows; default `<run>/data/train/data/rows.jsonl` (meta-judge only). */
-  trainUri?: string;
-}
-
-/** What the judge-side steps read from each sampled judgment row. */
-interface SampledJudgmentRow {
-  request_id: string;
-  example_id: string;
-  sample_index: number;
-  text: string;
-}
-
-export interface ParsedSample {
-  request_id: string;
-  example_id: string;
-  sample_index: number;
-  rationale: string;
-  score: number;
-}
-
-/**
- * Fields a judge-side request carries so its result maps back to the judgment it is about. (generate.py
- * writes its own `sample_index` on every output row, so the judged one travels under another name.)
- */
-export interface JudgedRef {
-  judged_request_id: string;
-  judged_sample_index: number;
-  judged_score: number;
-}
-
-/** The id of the request about one sampled judgment: unique per (request, sample). */
-export function judgedRequestId(requestId: string, sampleIndex: number): string {
-  return `${requestId}#${sampleIndex}`;
-}
-
-/** The parsed ones among the sampled judgments (`text` parsed with the judge's scale and marker). */
-export async function* parsedSamples(store: ObjectStore, uri: string, config: RunConfig): AsyncGenerator<ParsedSample> {
-  const options = { ...config.judge.scale, marker: config.judge.marker };
-  for await (const row of store.readJsonl<SampledJudgmentRow>(uri)) {
-    const parsed = parseJudgment(row.text, options);
-    if (parsed.status !== 'ok') continue;
-    yield {
-      request_id: row.request_id,
-      example_id: row.example_id,
-      sample_index: row.sample_index,
-      rationale: parsed.rationale,
-      score: parsed.score,
-    };
-  }
-}
-
-export function stepRoot(runPrefixUri: string, iteration: number, step: 'meta-judge' | 'consistency'): string {
-  return joinUri(iterationPrefix(runPrefixUri, iteration), step);
-}
-
-function runIdOf(input: JudgeSideInput): string {
-  return input.runId ?? input.runPrefixUri.replace(/\/+$/, '').split('/').pop() ?? 'run';
-}
-
-/**
- * The one generation job of a judge-side step over the requests under `requestsFolder`: greedy (one sample
- * at temperature 0) unless `sampling` says otherwise; `overrides` adjust the grammar (the rating scale).
- */
-export async function runGreedyGeneration(
-  deps: ActivityDeps,
-  store: ObjectStore,
-  input: JudgeSideInput,
-  step: 'meta-judge' | 'consistency',
-  requestsFolder: string,
-  overrides: Record<string, string | number | boolean> = {},
-  sampling: { numSamples: number; temperature: number } = { numSamples: 1, temperature: 0 },
-): Promise<JobResult> {
-  const { config, iteration } = input;
-  return deps.runnerFor(config, store).run(
-    {
-      jobName: jobName(runIdOf(input), iteration, step),
-      entryPoint: 'generate.py',
-      channels: { model: input.modelUri, requests: requestsFolder },
-      hyperparameters: {
-        ...generationHyperparameters(config),
-        ...overrides,
-        num_samples: sampling.numSamples,
-        temperature: sampling.temperature,
-        seed: deriveSeed(config.loop.seed, step, iteration),
-      },
-      outputUri: joinUri(stepRoot(input.runPrefixUri, iteration, step), 'job'),
-    },
-    currentJobContext(),
-  );
-}
-
-/** A meta-judge request: the judged input and one of its judgments, rendered with the meta template. */
-export type MetaRequest = GenerationRequest & JudgedRef;
+import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
+import { DEFAULT_META_TEMPLATE, loadTemplateFile, promptHash } from './prompts';
+import { type JudgeSideInput, judgedRequestId, parsedSamples, runGreedyGeneration, stepRoot } from './judge-side';
+import { readRows } from './rows';
 
 /** What the meta-judge template reads from a training row. */
 export type MetaInputRow = PointwisePromptInput & { id: string };
@@ -164,18 +54,6 @@ export function buildMetaRequest(
     judged_sample_index: sample.sample_index,
     judged_score: sample.score,
   };
-}
-
-/** One row of ratings.jsonl: a judgment's mean rating over the meta-judge's sampled ratings. */
-export interface MetaRating {
-  request_id: string;
-  example_id: string;
-  sample_index: number;
-  meta_score: number | null;
-  meta_status: 'ok' | 'unparseable';
-  /** Every parsed rating (ratingSamples per judgment; fewer when some did not parse). */
-  ratings?: number[];
-  reason?: string;
 }
 
 /** Folds the per-sample rating rows of one judgment into its row: the mean of the parsed ratings. */
@@ -243,7 +121,7 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
         async () => {
           // The sample step's requests say which training rows were judged; only those are kept in memory.
           const exampleOf = new Map<string, string>();
-          for await (const r of store.readJsonl<GenerationRequest>(input.requestsUri)) {
+          for await (const r of readRows(store, input.requestsUri, 'generation request', { step: 'sample' })) {
             exampleOf.set(r.request_id, r.example_id);
             heartbeat({ phase: 'reading requests', requests: exampleOf.size });
           }
@@ -312,7 +190,7 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
               heartbeat({ rated });
               return row;
             };
-            for await (const raw of store.readJsonl<MetaRequest & { text: string }>(joinUri(job.modelUri, 'judgments.jsonl'))) {
+            for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'judge-side output row', { job: 'meta-judge' })) {
               const row = metaRatingRow(raw, config.judge.marker);
               const current = group[0];
               if (current && (current.request_id !== row.request_id || current.sample_index !== row.sample_index)) {

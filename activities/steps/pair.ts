@@ -32,8 +32,8 @@ import type { PairSummary } from '../../core/run/run-types';
 import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
-import type { GenerationRequest } from './sample';
-import type { ScoredJudgment } from './score';
+import type { PairedRequest, ScoredJudgment } from '../../core/run/formats';
+import { readRows } from './rows';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
 
 export interface PairInput {
@@ -81,8 +81,9 @@ export async function* groupByRequest(
 }
 
 async function* joinRequests(store: PairStore, requestsUri: string, judgmentsUri: string) {
-  const requests = store.readJsonl<GenerationRequest>(requestsUri)[Symbol.asyncIterator]();
-  for await (const group of groupByRequest(store.readJsonl<ScoredJudgment>(judgmentsUri))) {
+  // Both files are checked row by row against their formats (core/run/formats.ts) as they stream by.
+  const requests = readRows(store, requestsUri, 'generation request (as the pair step reads it)', { step: 'sample' })[Symbol.asyncIterator]();
+  for await (const group of groupByRequest(readRows(store, judgmentsUri, 'scored judgment', { step: 'score' }))) {
     for (;;) {
       const next = await requests.next();
       if (next.done) throw new Error(`judgments for request "${group.requestId}" have no matching request in ${requestsUri}`);
@@ -150,7 +151,7 @@ export function pairStepInputs(input: PairInput): Record<string, unknown> {
   };
 }
 
-function toRow(request: GenerationRequest, p: CuratedPair<PairableJudgment>, bySample: ReadonlyMap<number, ScoredJudgment>): PreferencePair {
+function toRow(request: PairedRequest, p: CuratedPair<PairableJudgment>, bySample: ReadonlyMap<number, ScoredJudgment>): PreferencePair {
   return {
     example_id: request.example_id,
     prompt: request.messages as PreferencePair['prompt'],

@@ -13,6 +13,7 @@ import { ContaminationChecker, evalItemsOf, exactKey, type ContaminationMatch } 
 import { loneSurrogateReason, offScaleReason, type PointwiseExample } from '../../core/data/records';
 import { decodeSourceText } from '../../core/data/source-lines';
 import { runIdProblem } from '../../core/config/safe-names';
+import type { QuarantinedRow } from '../../core/run/formats';
 import type { ContaminationSummary, DatasetSummary } from '../../core/run/run-types';
 import { runStepOnce, canonicalJson, sha256Hex, type StepManifest } from '../storage/manifest';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
@@ -47,14 +48,6 @@ export interface PreparedRun {
 export interface PrepareInput {
   config: RunConfig;
   runId: string;
-}
-
-interface QuarantinedRow {
-  index: number;
-  /** 1-based line of a JSONL source (absent for a .json array, whose rows are counted by index). */
-  line?: number;
-  reason: string;
-  row?: unknown;
 }
 
 /** When the adapter refuses this many rows before accepting one, the file is taken to be in another format. */

@@ -12,6 +12,7 @@
  */
 import type { RunConfig } from '../../core/config/config';
 import { renderRunReport, reportUris, type RunReportExtras, type SuiteDetail } from '../../core/report/report-html';
+import type { EvaluationReportFile } from '../../core/run/formats';
 import type { PointwiseMetrics, RunSummary } from '../../core/run/run-types';
 import { badInput, storageSettings, throttledHeartbeat, type ActivityDeps } from '../context';
 import type { ObjectStore } from '../storage/object-store';
@@ -50,13 +51,6 @@ function asDistribution(v: unknown): ScoreDistribution | null | undefined {
   const d = v as Partial<ScoreDistribution> | undefined;
   if (!d || !isNumberArray(d.levels) || !isNumberArray(d.counts) || typeof d.unparseable !== 'number') return undefined;
   return { levels: d.levels, counts: d.counts, unparseable: d.unparseable };
-}
-
-/** The parts of `metrics/report.json` the report can use (activities/steps/evaluate.ts writes it). */
-interface EvaluationReportFile {
-  suites?: Record<string, { confusion?: unknown; scoreDistribution?: unknown }>;
-  /** Per pointwise suite: core/evaluation/grouped-metrics.ts GroupedPointwiseMetrics. */
-  detail?: Record<string, { goldColumns?: unknown; overall?: { golds?: Record<string, { confusion?: unknown; scoreDistribution?: unknown; notes?: unknown }> } }>;
 }
 
 /** What one suite's entry in report.json adds: the matrix, the distribution and why they may be missing. */

@@ -9,6 +9,7 @@ import { deriveSeed } from '../../core/common/rng';
 import { selectIterationInputs } from '../../core/pairing/selection';
 import { iterationParameters } from '../../core/config/per-iteration';
 import type { PointwiseExample } from '../../core/data/records';
+import type { GenerationRequest } from '../../core/run/formats';
 import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
@@ -32,21 +33,6 @@ export interface SampleResult {
   promptHash: string;
   job: JobResult;
   requestsReused: boolean;
-}
-
-/** A generation request: one rendered prompt; fields other than `messages` come back on every judgment. */
-export interface GenerationRequest {
-  request_id: string;
-  example_id: string;
-  messages: { role: string; content: string }[];
-  /** sha256 of the rendered messages (16 hex): which exact prompt the judge saw. */
-  prompt_hash: string;
-  /** sha256 of the template file's text (16 hex): which template rendered it. */
-  template_hash: string;
-  /** Text the assistant turn already starts with (generate.py continues from it). */
-  assistant_prefix?: string;
-  gold_score?: number;
-  [extra: string]: unknown;
 }
 
 export { selectInputIds } from '../../core/pairing/selection';

@@ -8,30 +8,12 @@ import { joinUri, stepPrefix } from '../../core/run/artifacts';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseJudgment } from '../../core/judging/judgment';
 import { jsonlSourceLines, type SourceLine } from '../../core/data/source-lines';
-import { OwnParseTally, type Judgment, type MarkerSource } from '../../core/data/records';
+import { OwnParseTally } from '../../core/data/records';
+import { checkRow, type RawJudgment, type ScoredJudgment } from '../../core/run/formats';
 import type { SampleSummary } from '../../core/run/run-types';
 import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, storageSettings, throttledHeartbeat } from '../context';
-
-/** What the generation job writes per sample (request fields are echoed back). */
-export interface RawJudgment {
-  request_id: string;
-  example_id: string;
-  sample_index: number;
-  text: string;
-  seed: number;
-  prompt_hash: string;
-  template_hash?: string;
-  gold_score?: number;
-  logprob?: number;
-  marker_source?: MarkerSource;
-  completion_ids?: number[];
-  prompt_ids_sha256?: string;
-  [extra: string]: unknown;
-}
-
-export type ScoredJudgment = Judgment & { request_id: string; gold_score?: number; logprob?: number };
 
 export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
   const parsed = opts.notUtf8
@@ -62,7 +44,9 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
 
 /**
  * One line of a generation job's output as a raw judgment. A line that is not a JSON object naming its
- * request is a broken output file, not a judgment: an error that names the line (retrying cannot fix it).
+ * request, or does not fit the raw judgment's format (core/run/formats.ts: a missing `sample_index`, a `seed`
+ * that is not a number...), is a broken output file, not a judgment: an error that names the line and what is
+ * wrong (retrying cannot fix it). What the model wrote (`text`) is never checked here: the parser scores it.
  */
 export function rawJudgmentOf(row: SourceLine, uri: string): { raw: RawJudgment; notUtf8: boolean } {
   const broken = (why: string) =>
@@ -74,10 +58,13 @@ export function rawJudgmentOf(row: SourceLine, uri: string): { raw: RawJudgment;
   if (row.error !== undefined) throw broken(row.error);
   const v = row.value as Partial<RawJudgment> | null;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw broken(`line ${row.line} is not a JSON object`);
+  // The two ids first, with the messages they had before the format's check (the bad-input corpus pins them).
   for (const key of ['request_id', 'example_id'] as const) {
     if (typeof v[key] !== 'string' || v[key] === '') throw broken(`line ${row.line} has no ${key}`);
   }
-  return { raw: v as RawJudgment, notUtf8: row.notUtf8 === true };
+  const checked = checkRow('raw judgment', v);
+  if (!checked.ok) throw broken(`line ${row.line} is not a valid raw judgment: ${checked.reason}`);
+  return { raw: checked.record, notUtf8: row.notUtf8 === true };
 }
 
 export interface ScoreInput {

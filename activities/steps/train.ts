@@ -6,9 +6,11 @@
 import type { RunConfig } from '../../core/config/config';
 import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
 import { deriveSeed } from '../../core/common/rng';
+import type { TrainingMetricsRow } from '../../core/run/formats';
 import type { TrainSummary } from '../../core/run/run-types';
 import { type ActivityDeps, currentJobContext, storageSettings } from '../context';
 import type { ObjectStore } from '../storage/object-store';
+import { readRows } from './rows';
 
 export interface TrainInput {
   config: RunConfig;
@@ -17,13 +19,6 @@ export interface TrainInput {
   iteration: number;
   modelUri: string;
   pairsUri: string;
-}
-
-interface MetricsRow {
-  step?: number;
-  loss?: number;
-  'rewards/accuracies'?: number;
-  'rewards/margins'?: number;
 }
 
 /** What train_dpo.py / train_sft.py read (docs/CONTRACTS.md); the DPO-only keys are absent for SFT. */
@@ -81,13 +76,19 @@ export function trainHyperparameters(config: RunConfig, iteration: number): Trai
   };
 }
 
-/** A training job's `metrics.jsonl`: its optimizer steps (rows with a loss) and the last of them. */
-export async function readTrainingMetrics(store: ObjectStore, outputDataUri: string): Promise<{ metricsUri: string; steps: number; last: MetricsRow }> {
+/**
+ * A training job's `metrics.jsonl`: its optimizer steps (rows with a loss, `null` when it was not finite) and
+ * the last of them. Each row is checked against the training metrics format (core/run/formats.ts).
+ */
+export async function readTrainingMetrics(
+  store: Pick<ObjectStore, 'exists' | 'readJsonl'>,
+  outputDataUri: string,
+): Promise<{ metricsUri: string; steps: number; last: TrainingMetricsRow }> {
   const metricsUri = joinUri(outputDataUri, 'metrics.jsonl');
   let steps = 0;
-  let last: MetricsRow = {};
+  let last: TrainingMetricsRow = {};
   if (await store.exists(metricsUri)) {
-    for await (const row of store.readJsonl<MetricsRow>(metricsUri)) {
+    for await (const row of readRows(store, metricsUri, 'training metrics row', { job: 'training' })) {
       if (row.loss === undefined) continue;
       steps++;
       last = row;

@@ -10,6 +10,7 @@ import type { RunConfig } from '../../core/config/config';
 import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
 import { formatJudgment } from '../../core/judging/judgment';
 import { referenceJudgmentsOf, type PointwiseExample, type ReferenceJudgment } from '../../core/data/records';
+import type { SftExample } from '../../core/run/formats';
 import type { WarmStartSummary } from '../../core/run/run-types';
 import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
@@ -25,13 +26,6 @@ export interface WarmStartInput {
   modelUri: string;
   /** The prepared warm-start rows (PreparedRun.warmStart). */
   dataUri: string;
-}
-
-/** One SFT example, as train_sft.py reads it: the judge's prompt and the reference judgment as its answer. */
-export interface SftExample {
-  example_id: string;
-  prompt: { role: string; content: string }[];
-  completion: string;
 }
 
 /** A row's reference judgments (`meta.reference_judgments`) whose score lies on the judge's scale. */

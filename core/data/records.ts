@@ -1,6 +1,7 @@
 /**
- * Canonical records (JSONL, one object a line): the only shapes the pipeline's steps exchange through S3.
- * See docs/CONTRACTS.md. Adapters (core/data/adapters/) turn published formats into these.
+ * Canonical records (JSONL, one object a line): the datasets' rows, judgments and preference pairs. See
+ * docs/CONTRACTS.md. Adapters (core/data/adapters/) turn published formats into these; the other rows the
+ * steps and jobs exchange through S3 (requests, raw judgments, ratings...) are core/run/formats.ts.
  *
  * Pure and deterministic: imported by workflow code. Validation errors are one readable string that names
  * the offending field, e.g. `rubric.score3: required (expected string)`.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRatings, type MetaRating } from '../../activities/steps/meta-judge';
+import { combineRatings } from '../../activities/steps/meta-judge';
+import type { MetaRating } from '../../core/run/formats';
 import { consistencyFilterActive, validateConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
 

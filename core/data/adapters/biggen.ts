@@ -17,14 +17,15 @@
  * `meta.task`. The id is `<instance id>:<model_name>` (or `:<index>` without a model name). A row whose id
  * names no instance is refused with that reason (the ingest quarantines it).
  */
+import { z } from 'zod';
 import { validatePointwiseExample, type PointwiseExample } from '../records';
 import { roundHalfUp } from './prometheus';
+import { readSource, refuse, sourceRow, text } from './source-schema';
 import {
   checkIndex,
   describeValue,
   fail,
   isPlainObject,
-  requireString,
   type AdapterOptions,
   type AdapterResult,
   type PointwiseAdapter,
@@ -65,6 +66,31 @@ export function instanceTable(parsed: unknown): AdapterResult<Map<string, unknow
   return { ok: true, record: table };
 }
 
+/**
+ * A BiGGen instance, as the join reads it (messages without the `instance "<id>": ` that the join puts
+ * before them). `instance_idx` is kept when it is an integer; `reference_answer` when it is not blank.
+ */
+const BiggenInstance = z.looseObject(
+  {
+    capability: text('capability', { nonEmpty: true }),
+    task: text('task', { nonEmpty: true }),
+    input: text('input', { nonEmpty: true }),
+    score_rubric: z.looseObject(
+      {
+        criteria: text('score_rubric.criteria', { nonEmpty: true }),
+        score1_description: text('score_rubric.score1_description', { nonEmpty: true }),
+        score2_description: text('score_rubric.score2_description', { nonEmpty: true }),
+        score3_description: text('score_rubric.score3_description', { nonEmpty: true }),
+        score4_description: text('score_rubric.score4_description', { nonEmpty: true }),
+        score5_description: text('score_rubric.score5_description', { nonEmpty: true }),
+      },
+      { error: (iss) => `score_rubric: expected an object, got ${describeValue(iss.input)}` },
+    ),
+    reference_answer: z.string({ error: (iss) => `reference_answer: expected a string, got ${describeValue(iss.input)}` }).nullish(),
+  },
+  { error: (iss) => `expected an object, got ${describeValue(iss.input)}` },
+);
+
 interface Instance {
   id: string;
   capability: string;
@@ -76,44 +102,29 @@ interface Instance {
 }
 
 function readInstance(id: string, raw: unknown): AdapterResult<Instance> {
-  const where = `instance "${id}"`;
-  if (!isPlainObject(raw)) return fail(`${where}: expected an object, got ${describeValue(raw)}`);
-  const fields: Record<string, string> = {};
-  for (const f of ['capability', 'task', 'input'] as const) {
-    const v = requireString(raw, f, { nonEmpty: true });
-    if (!v.ok) return fail(`${where}: ${v.reason}`);
-    fields[f] = v.value;
-  }
-  const rubricRaw = raw.score_rubric;
-  if (!isPlainObject(rubricRaw)) return fail(`${where}: score_rubric: expected an object, got ${describeValue(rubricRaw)}`);
-  const rubric: Record<string, string> = {};
-  for (const [key, field] of [
-    ['criteria', 'criteria'],
-    ['score1', 'score1_description'],
-    ['score2', 'score2_description'],
-    ['score3', 'score3_description'],
-    ['score4', 'score4_description'],
-    ['score5', 'score5_description'],
-  ] as const) {
-    const v = requireString(rubricRaw, field, { nonEmpty: true });
-    if (!v.ok) return fail(`${where}: score_rubric.${v.reason}`);
-    rubric[key] = v.value;
-  }
-  const ref = raw.reference_answer;
-  if (ref !== undefined && ref !== null && typeof ref !== 'string') {
-    return fail(`${where}: reference_answer: expected a string, got ${describeValue(ref)}`);
-  }
-  const idx = raw.instance_idx;
+  const read = readSource(BiggenInstance, raw);
+  if (!read.ok) return fail(`instance "${id}": ${read.reason}`);
+  const inst = read.record;
+  const rubric = inst.score_rubric;
+  const ref = inst.reference_answer;
+  const idx = inst.instance_idx;
   return {
     ok: true,
     record: {
       id,
-      capability: fields.capability,
-      task: fields.task,
-      input: fields.input,
+      capability: inst.capability,
+      task: inst.task,
+      input: inst.input,
       ...(typeof idx === 'number' && Number.isInteger(idx) ? { instance_idx: idx } : {}),
       ...(typeof ref === 'string' && ref.trim() !== '' ? { reference_answer: ref } : {}),
-      rubric: rubric as Instance['rubric'],
+      rubric: {
+        criteria: rubric.criteria,
+        score1: rubric.score1_description,
+        score2: rubric.score2_description,
+        score3: rubric.score3_description,
+        score4: rubric.score4_description,
+        score5: rubric.score5_description,
+      },
     },
   };
 }
@@ -149,8 +160,26 @@ export function goldColumnOf(gold: Record<string, number>): string | undefined {
   return GOLD_PREFERENCE.find((c) => c in gold) ?? Object.keys(gold).sort()[0];
 }
 
+/**
+ * A results row, joined: `id` names an instance of `instances` (and is read as that instance), `response` is
+ * a graded response. Its score columns (`score`, any `<name>_score`) are read by readScoreColumns.
+ */
+function biggenRow(instances: ReadonlyMap<string, unknown>) {
+  return sourceRow({
+    id: text('id', { nonEmpty: true, what: 'a BiGGen instance id' }).transform((id, ctx) => {
+      if (!instances.has(id)) return refuse(ctx, id, `id: "${id}" names no instance in the BiGGen instances file (the dataset's uri)`);
+      const instance = readInstance(id, instances.get(id));
+      return instance.ok ? instance.record : refuse(ctx, id, instance.reason);
+    }),
+    response: text('response', { nonEmpty: true, what: 'the graded response' }).refine((r) => r !== BIGGEN_PLACEHOLDER_RESPONSE, {
+      error: `response: is BiGGen's placeholder "${BIGGEN_PLACEHOLDER_RESPONSE}", not a graded response`,
+    }),
+  });
+}
+
 export function createBiggenAdapter(options: AdapterOptions = {}): PointwiseAdapter<'biggen'> {
   const instances = options.instances;
+  const BiggenRow = instances ? biggenRow(instances) : undefined;
   return {
     name: 'biggen',
     kind: 'pointwise',
@@ -159,28 +188,20 @@ export function createBiggenAdapter(options: AdapterOptions = {}): PointwiseAdap
     adaptRow(raw: unknown, index: number): AdapterResult<PointwiseExample> {
       const badIndex = checkIndex(index);
       if (badIndex) return fail(badIndex);
-      if (!instances) return fail(`no BiGGen instances to join this row to: ${BIGGEN_JOIN_NEEDED}`);
-      if (!isPlainObject(raw)) return fail(`row must be a JSON object, got ${describeValue(raw)}`);
-      const id = requireString(raw, 'id', { nonEmpty: true, what: 'a BiGGen instance id' });
-      if (!id.ok) return id;
-      if (!instances.has(id.value)) return fail(`id: "${id.value}" names no instance in the BiGGen instances file (the dataset's uri)`);
-      const instance = readInstance(id.value, instances.get(id.value));
-      if (!instance.ok) return instance;
-      const response = requireString(raw, 'response', { nonEmpty: true, what: 'the graded response' });
-      if (!response.ok) return response;
-      if (response.value === BIGGEN_PLACEHOLDER_RESPONSE) {
-        return fail(`response: is BiGGen's placeholder "${BIGGEN_PLACEHOLDER_RESPONSE}", not a graded response`);
-      }
-      const gold = readScoreColumns(raw);
+      if (!BiggenRow) return fail(`no BiGGen instances to join this row to: ${BIGGEN_JOIN_NEEDED}`);
+      const read = readSource(BiggenRow, raw);
+      if (!read.ok) return read;
+      const row = read.record;
+      const gold = readScoreColumns(row);
       if (!gold.ok) return gold;
       const goldColumn = goldColumnOf(gold.record);
       if (goldColumn === undefined) return fail('no score: expected score, human_score, gpt4_score or another <name>_score column');
       let model: string | undefined;
       for (const f of ['model_name', 'response_model_name'] as const) {
-        const v = raw[f];
+        const v = row[f];
         if (model === undefined && typeof v === 'string' && v.trim() !== '') model = v;
       }
-      const inst = instance.record;
+      const inst = row.id;
       const meta: Record<string, string | number> = {
         source: 'biggen',
         index,
@@ -194,7 +215,7 @@ export function createBiggenAdapter(options: AdapterOptions = {}): PointwiseAdap
       return validatePointwiseExample({
         id: `${inst.id}:${model ?? index}`,
         instruction: inst.input,
-        response: response.value,
+        response: row.response,
         rubric: inst.rubric,
         ...(inst.reference_answer !== undefined ? { reference_answer: inst.reference_answer } : {}),
         gold_score: roundHalfUp(gold.record[goldColumn]),

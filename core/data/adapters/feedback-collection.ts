@@ -16,28 +16,25 @@
  * parses `instruction`).
  */
 import { validatePointwiseExample, type PointwiseExample } from '../records';
-import {
-  checkIndex,
-  describeValue,
-  fail,
-  generatedId,
-  isPlainObject,
-  readIntScore,
-  requireString,
-  type AdapterOptions,
-  type AdapterResult,
-  type PointwiseAdapter,
-} from './types';
+import { checkIndex, fail, generatedId, type AdapterOptions, type AdapterResult, type PointwiseAdapter } from './types';
+import { intScore, readSource, sourceRow, text } from './source-schema';
 import { origReferenceJudgments, referenceMeta } from './reference-judgments';
 
-const RUBRIC_FIELDS = [
-  ['criteria', 'orig_criteria'],
-  ['score1', 'orig_score1_description'],
-  ['score2', 'orig_score2_description'],
-  ['score3', 'orig_score3_description'],
-  ['score4', 'orig_score4_description'],
-  ['score5', 'orig_score5_description'],
-] as const;
+/** A published Feedback Collection row, the columns this adapter reads (`instruction`/`output` are not). */
+const FeedbackCollectionRow = sourceRow({
+  orig_instruction: text('orig_instruction', { nonEmpty: true }),
+  orig_response: text('orig_response', { nonEmpty: true }),
+  orig_criteria: text('orig_criteria', { nonEmpty: true }),
+  orig_score1_description: text('orig_score1_description', { nonEmpty: true }),
+  orig_score2_description: text('orig_score2_description', { nonEmpty: true }),
+  orig_score3_description: text('orig_score3_description', { nonEmpty: true }),
+  orig_score4_description: text('orig_score4_description', { nonEmpty: true }),
+  orig_score5_description: text('orig_score5_description', { nonEmpty: true }),
+  /** A score-5 answer; null, absent or blank: none. */
+  orig_reference_answer: text('orig_reference_answer').nullish(),
+  orig_score: intScore((got) => `orig_score: expected an integer score (the gold), got ${got}`),
+  orig_feedback: text('orig_feedback').nullish(),
+});
 
 export function createFeedbackCollectionAdapter(options: AdapterOptions = {}): PointwiseAdapter<'feedback-collection'> {
   const prefix = options.idPrefix ?? 'feedback-collection';
@@ -49,36 +46,26 @@ export function createFeedbackCollectionAdapter(options: AdapterOptions = {}): P
     adaptRow(raw: unknown, index: number): AdapterResult<PointwiseExample> {
       const badIndex = checkIndex(index);
       if (badIndex) return fail(badIndex);
-      if (!isPlainObject(raw)) return fail(`row must be a JSON object, got ${describeValue(raw)}`);
-      const instruction = requireString(raw, 'orig_instruction', { nonEmpty: true });
-      if (!instruction.ok) return instruction;
-      const response = requireString(raw, 'orig_response', { nonEmpty: true });
-      if (!response.ok) return response;
-      const rubric: Record<string, string> = {};
-      for (const [key, field] of RUBRIC_FIELDS) {
-        const v = requireString(raw, field, { nonEmpty: true });
-        if (!v.ok) return v;
-        rubric[key] = v.value;
-      }
-      let reference: string | undefined;
-      if (raw.orig_reference_answer !== undefined && raw.orig_reference_answer !== null) {
-        const v = requireString(raw, 'orig_reference_answer');
-        if (!v.ok) return v;
-        if (v.value.trim() !== '') reference = v.value;
-      }
-      const score = readIntScore(raw.orig_score);
-      if (score === undefined) return fail(`orig_score: expected an integer score (the gold), got ${describeValue(raw.orig_score)}`);
+      const read = readSource(FeedbackCollectionRow, raw);
+      if (!read.ok) return read;
+      const row = read.record;
+      const reference = row.orig_reference_answer?.trim() ? row.orig_reference_answer : undefined;
+      const score = row.orig_score;
       const meta: Record<string, unknown> = { source: 'feedback-collection', index };
-      if (raw.orig_feedback !== undefined && raw.orig_feedback !== null) {
-        if (typeof raw.orig_feedback !== 'string') return fail(`orig_feedback: expected a string, got ${describeValue(raw.orig_feedback)}`);
-        meta.orig_feedback = raw.orig_feedback;
-      }
-      Object.assign(meta, referenceMeta(origReferenceJudgments(raw)));
+      if (row.orig_feedback !== undefined && row.orig_feedback !== null) meta.orig_feedback = row.orig_feedback;
+      Object.assign(meta, referenceMeta(origReferenceJudgments(row)));
       return validatePointwiseExample({
         id: generatedId(prefix, index),
-        instruction: instruction.value,
-        response: response.value,
-        rubric,
+        instruction: row.orig_instruction,
+        response: row.orig_response,
+        rubric: {
+          criteria: row.orig_criteria,
+          score1: row.orig_score1_description,
+          score2: row.orig_score2_description,
+          score3: row.orig_score3_description,
+          score4: row.orig_score4_description,
+          score5: row.orig_score5_description,
+        },
         ...(reference !== undefined ? { reference_answer: reference } : {}),
         gold_score: score,
         gold: { orig: score },

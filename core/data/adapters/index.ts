@@ -5,7 +5,9 @@
  *   const r = adapter.adaptRow(row, i);   // { ok: true, record } | { ok: false, reason }
  *
  * Nothing here reads files: the ingest activity streams rows from S3 or local files into `adaptRow`,
- * quarantines the failures with their reasons and counts them.
+ * quarantines the failures with their reasons and counts them. Each adapter reads its source row through a
+ * zod schema of the published format (source-schema.ts has the building blocks; the quarantine reason is the
+ * schema's first problem, in the words the bad-input corpus pins).
  */
 import { BIGGEN_JOIN_NEEDED, createBiggenAdapter } from './biggen';
 import { canonicalAdapter, canonicalPairwiseAdapter } from './canonical';

@@ -14,21 +14,12 @@
  * `true` (the model wrote "True"): they are read back as the text "True"/"False" and listed in
  * `meta.coerced`. Empty responses cannot be judged as text and are refused.
  */
+import { z } from 'zod';
 import { validatePairwiseExample, type PairwiseExample } from '../records';
-import {
-  checkIndex,
-  describeValue,
-  fail,
-  generatedId,
-  isPlainObject,
-  type AdapterOptions,
-  type AdapterResult,
-  type PairwiseAdapter,
-} from './types';
+import { readSource, sourceRow, text } from './source-schema';
+import { checkIndex, describeValue, fail, generatedId, type AdapterOptions, type AdapterResult, type PairwiseAdapter } from './types';
 
 export type PandalmLabel = 0 | 1 | 2;
-
-const ANNOTATORS = ['annotator1', 'annotator2', 'annotator3'] as const;
 
 /** The label given by at least two of the three annotators, or undefined when all three differ. */
 export function majorityLabel(labels: readonly PandalmLabel[]): { label: PandalmLabel; votes: number } | undefined {
@@ -40,16 +31,29 @@ export function majorityLabel(labels: readonly PandalmLabel[]): { label: Pandalm
   return best;
 }
 
-function readResponse(row: Record<string, unknown>, field: 'response1' | 'response2', coerced: string[]): AdapterResult<string> {
-  const v = row[field];
-  if (typeof v === 'boolean') {
-    coerced.push(field);
-    return { ok: true, record: v ? 'True' : 'False' };
-  }
-  if (typeof v !== 'string') return fail(`${field}: expected a string, got ${describeValue(v)}`);
-  if (v.trim() === '') return fail(`${field}: the response is empty (an empty response cannot be judged as text)`);
-  return { ok: true, record: v };
+function annotatorLabel(field: string) {
+  return z.literal([0, 1, 2], { error: (iss) => `${field}: expected 0 (tie), 1 or 2 (the better response), got ${describeValue(iss.input)}` });
 }
+
+/** A published PandaLM row: the instruction and the three labels (read first: the majority decides the rest). */
+const PandalmLabels = sourceRow({
+  instruction: text('instruction'),
+  input: text('input').nullish(),
+  annotator1: annotatorLabel('annotator1'),
+  annotator2: annotatorLabel('annotator2'),
+  annotator3: annotatorLabel('annotator3'),
+});
+
+/** A response: text, or the boolean a JSON writer made of the text "True"/"False" (read back as that text). */
+function response(field: 'response1' | 'response2') {
+  return z.union(
+    [z.boolean(), z.string().refine((v) => v.trim() !== '', { error: `${field}: the response is empty (an empty response cannot be judged as text)` })],
+    { error: (iss) => `${field}: expected a string, got ${describeValue(iss.input)}` },
+  );
+}
+
+/** The row's two responses, read once its labels have a majority. */
+const PandalmResponses = z.looseObject({ response1: response('response1'), response2: response('response2') });
 
 export function createPandalmAdapter(options: AdapterOptions = {}): PairwiseAdapter<'pandalm'> {
   const prefix = options.idPrefix ?? 'pandalm';
@@ -61,27 +65,24 @@ export function createPandalmAdapter(options: AdapterOptions = {}): PairwiseAdap
     adaptRow(raw: unknown, index: number): AdapterResult<PairwiseExample> {
       const badIndex = checkIndex(index);
       if (badIndex) return fail(badIndex);
-      if (!isPlainObject(raw)) return fail(`row must be a JSON object, got ${describeValue(raw)}`);
-      if (typeof raw.instruction !== 'string') return fail(`instruction: expected a string, got ${describeValue(raw.instruction)}`);
-      if (raw.input !== undefined && raw.input !== null && typeof raw.input !== 'string') {
-        return fail(`input: expected a string, got ${describeValue(raw.input)}`);
-      }
-      const labels: PandalmLabel[] = [];
-      for (const a of ANNOTATORS) {
-        const l = raw[a];
-        if (l !== 0 && l !== 1 && l !== 2) return fail(`${a}: expected 0 (tie), 1 or 2 (the better response), got ${describeValue(l)}`);
-        labels.push(l);
-      }
+      const read = readSource(PandalmLabels, raw);
+      if (!read.ok) return read;
+      const row = read.record;
+      const labels: PandalmLabel[] = [row.annotator1, row.annotator2, row.annotator3];
       const majority = majorityLabel(labels);
       if (!majority) return fail(`annotator1..annotator3: no majority label (the three annotators gave ${labels.join(', ')})`);
+      const responses = readSource(PandalmResponses, raw);
+      if (!responses.ok) return responses;
       const coerced: string[] = [];
-      const r1 = readResponse(raw, 'response1', coerced);
-      if (!r1.ok) return r1;
-      const r2 = readResponse(raw, 'response2', coerced);
-      if (!r2.ok) return r2;
-      const instruction = [raw.instruction, typeof raw.input === 'string' ? raw.input : ''].filter((t) => t.trim() !== '').join('\n\n');
+      const [r1, r2] = (['response1', 'response2'] as const).map((field) => {
+        const v = responses.record[field];
+        if (typeof v !== 'boolean') return v;
+        coerced.push(field);
+        return v ? 'True' : 'False';
+      });
+      const instruction = [row.instruction, typeof row.input === 'string' ? row.input : ''].filter((t) => t.trim() !== '').join('\n\n');
       if (instruction === '') return fail('instruction: empty, and so is input (nothing to judge the responses against)');
-      const [chosen, rejected] = majority.label === 2 ? [r2.record, r1.record] : [r1.record, r2.record];
+      const [chosen, rejected] = majority.label === 2 ? [r2, r1] : [r1, r2];
       const meta: Record<string, string | number | number[] | string[]> = {
         source: 'pandalm',
         index,
@@ -90,7 +91,7 @@ export function createPandalmAdapter(options: AdapterOptions = {}): PairwiseAdap
         agreement: majority.votes,
       };
       for (const f of ['idx', 'cmp_key', 'motivation_app'] as const) {
-        const v = raw[f];
+        const v = row[f];
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) meta[f] = v;
       }
       if (coerced.length) meta.coerced = coerced;

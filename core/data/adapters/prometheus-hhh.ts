@@ -8,25 +8,24 @@
  * responses are the same text, is refused.
  */
 import { validatePairwiseExample, type PairwiseExample } from '../records';
-import { parseAbsolutePrompt, type ParsedAbsolutePrompt } from './prometheus';
-import {
-  checkIndex,
-  describeValue,
-  fail,
-  generatedId,
-  isPlainObject,
-  requireString,
-  type AdapterOptions,
-  type AdapterResult,
-  type PairwiseAdapter,
-} from './types';
+import { parseAbsolutePrompt } from './prometheus';
+import { readSource, refuse, sourceRow, text } from './source-schema';
+import { checkIndex, fail, generatedId, type AdapterOptions, type AdapterResult, type PairwiseAdapter } from './types';
 
-function parseSide(row: Record<string, unknown>, field: 'chosen_instruction' | 'rejected_instruction'): AdapterResult<ParsedAbsolutePrompt> {
-  const text = requireString(row, field, { nonEmpty: true, what: 'a complete absolute-grading prompt' });
-  if (!text.ok) return text;
-  const parsed = parseAbsolutePrompt(text.value);
-  return parsed.ok ? parsed : fail(`${field}: ${parsed.reason}`);
+/** One side of the pair: a complete absolute-grading prompt, parsed into its sections. */
+function side(field: 'chosen_instruction' | 'rejected_instruction') {
+  return text(field, { nonEmpty: true, what: 'a complete absolute-grading prompt' }).transform((prompt, ctx) => {
+    const parsed = parseAbsolutePrompt(prompt);
+    return parsed.ok ? parsed.record : refuse(ctx, prompt, `${field}: ${parsed.reason}`);
+  });
 }
+
+/** A published HHH-alignment row. */
+const HhhRow = sourceRow({
+  source: text('source', { nonEmpty: true, what: 'the group: helpful, harmless, honest or other' }),
+  chosen_instruction: side('chosen_instruction'),
+  rejected_instruction: side('rejected_instruction'),
+});
 
 export function createPrometheusHhhAdapter(options: AdapterOptions = {}): PairwiseAdapter<'prometheus-hhh'> {
   const prefix = options.idPrefix ?? 'hhh';
@@ -38,14 +37,9 @@ export function createPrometheusHhhAdapter(options: AdapterOptions = {}): Pairwi
     adaptRow(raw: unknown, index: number): AdapterResult<PairwiseExample> {
       const badIndex = checkIndex(index);
       if (badIndex) return fail(badIndex);
-      if (!isPlainObject(raw)) return fail(`row must be a JSON object, got ${describeValue(raw)}`);
-      const source = requireString(raw, 'source', { nonEmpty: true, what: 'the group: helpful, harmless, honest or other' });
-      if (!source.ok) return source;
-      const chosen = parseSide(raw, 'chosen_instruction');
-      if (!chosen.ok) return chosen;
-      const rejected = parseSide(raw, 'rejected_instruction');
-      if (!rejected.ok) return rejected;
-      const [c, r] = [chosen.record, rejected.record];
+      const read = readSource(HhhRow, raw);
+      if (!read.ok) return read;
+      const [c, r] = [read.record.chosen_instruction, read.record.rejected_instruction];
       if (c.instruction !== r.instruction) {
         return fail('rejected_instruction: evaluates a different instruction than chosen_instruction');
       }
@@ -58,7 +52,7 @@ export function createPrometheusHhhAdapter(options: AdapterOptions = {}): Pairwi
         instruction: c.instruction,
         chosen: c.response,
         rejected: r.response,
-        subset: source.value,
+        subset: read.record.source,
         rubric: c.rubric,
         meta: { source: 'prometheus-hhh', index },
       });

@@ -20,18 +20,11 @@
  * `meta.reference_judgments`, the rationale without a trailing `[RESULT] n`; an unusable one is left out and
  * noted in `meta.reference_judgments_left_out`, the row is kept.
  */
+import { z } from 'zod';
 import { validatePointwiseExample, type PointwiseExample, type Rubric } from '../records';
 import { gpt4ReferenceJudgments, origReferenceJudgments, referenceMeta } from './reference-judgments';
-import {
-  checkIndex,
-  describeValue,
-  fail,
-  generatedId,
-  isPlainObject,
-  type AdapterOptions,
-  type AdapterResult,
-  type PointwiseAdapter,
-} from './types';
+import { intScore, readSource, refuse, sourceRow } from './source-schema';
+import { checkIndex, describeValue, fail, generatedId, type AdapterOptions, type AdapterResult, type PointwiseAdapter } from './types';
 
 type SectionName = 'task' | 'instruction' | 'response' | 'reference' | 'rubric' | 'feedback';
 
@@ -168,23 +161,45 @@ interface GoldParts {
   meta: Record<string, number | number[]>;
 }
 
-function readGold(row: Record<string, unknown>): AdapterResult<GoldParts> {
+const isIntScore = (s: unknown): s is number => typeof s === 'number' && Number.isInteger(s);
+
+/** `gpt4_score`: GPT-4's integer gradings, a list or one number. */
+const Gpt4Scores = z.custom<number | number[]>((v) => isIntScore(v) || (Array.isArray(v) && v.length > 0 && v.every(isIntScore)), {
+  error: (iss) => `gpt4_score: expected a non-empty list of integer scores, got ${describeValue(iss.input)}`,
+});
+
+/** `orig_score` (Feedback Collection): one integer grading, a number or a string of digits. */
+const OrigScore = intScore((got) => `orig_score: expected an integer score, got ${got}`);
+
+/**
+ * A published row as this adapter reads it: the complete prompt, parsed into its sections, and GPT-4's
+ * gradings. `orig_score` is read only without `gpt4_score` (readGold), so it is not a field here.
+ */
+const PrometheusRow = sourceRow({
+  instruction: z
+    .string({ error: (iss) => promptReason(iss.input) })
+    .refine((prompt) => prompt.trim() !== '', { error: (iss) => promptReason(iss.input) })
+    .transform((prompt, ctx) => {
+      const parsed = parseAbsolutePrompt(prompt);
+      return parsed.ok ? parsed.record : refuse(ctx, prompt, parsed.reason);
+    }),
+  gpt4_score: Gpt4Scores.nullish(),
+});
+
+function promptReason(got: unknown): string {
+  return `instruction: expected the complete absolute-grading prompt as a non-empty string, got ${describeValue(got)}`;
+}
+
+function readGold(row: z.output<typeof PrometheusRow>): AdapterResult<GoldParts> {
   if (row.gpt4_score !== undefined && row.gpt4_score !== null) {
-    const raw = row.gpt4_score;
-    const list = typeof raw === 'number' ? [raw] : raw;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'number' && Number.isInteger(s))) {
-      return fail(`gpt4_score: expected a non-empty list of integer scores, got ${describeValue(raw)}`);
-    }
-    const scores = list as number[];
+    const scores = typeof row.gpt4_score === 'number' ? [row.gpt4_score] : row.gpt4_score.slice();
     const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
-    return { ok: true, record: { gold_score: roundHalfUp(mean), gold: { gpt4: mean }, meta: { gpt4_score: scores.slice() } } };
+    return { ok: true, record: { gold_score: roundHalfUp(mean), gold: { gpt4: mean }, meta: { gpt4_score: scores } } };
   }
   if (row.orig_score !== undefined && row.orig_score !== null) {
-    const raw = row.orig_score;
-    const n = typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
-    if (typeof n !== 'number' || !Number.isInteger(n)) {
-      return fail(`orig_score: expected an integer score, got ${describeValue(raw)}`);
-    }
+    const orig = readSource(OrigScore, row.orig_score);
+    if (!orig.ok) return orig;
+    const n = orig.record;
     return { ok: true, record: { gold_score: n, gold: { orig: n }, meta: { orig_score: n } } };
   }
   return fail('no gold score: expected gpt4_score (a list of integer GPT-4 scores) or orig_score');
@@ -203,26 +218,22 @@ export function createPrometheusAbsoluteAdapter(options: AdapterOptions = {}): P
     adaptRow(raw: unknown, index: number): AdapterResult<PointwiseExample> {
       const badIndex = checkIndex(index);
       if (badIndex) return fail(badIndex);
-      if (!isPlainObject(raw)) return fail(`row must be a JSON object, got ${describeValue(raw)}`);
-      const prompt = raw.instruction;
-      if (typeof prompt !== 'string' || prompt.trim() === '') {
-        return fail(`instruction: expected the complete absolute-grading prompt as a non-empty string, got ${describeValue(prompt)}`);
-      }
-      const parsed = parseAbsolutePrompt(prompt);
-      if (!parsed.ok) return parsed;
-      const gold = readGold(raw);
+      const read = readSource(PrometheusRow, raw);
+      if (!read.ok) return read;
+      const row = read.record;
+      const gold = readGold(row);
       if (!gold.ok) return gold;
       const meta: Record<string, unknown> = { source: 'prometheus-absolute', index };
       for (const f of META_FIELDS) {
-        const v = raw[f];
+        const v = row[f];
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) meta[f] = v;
       }
       Object.assign(meta, gold.record.meta);
       // The reference judgments come from the same grader as the gold: GPT-4's, or Feedback Collection's.
-      Object.assign(meta, referenceMeta('gpt4' in gold.record.gold ? gpt4ReferenceJudgments(raw) : origReferenceJudgments(raw)));
+      Object.assign(meta, referenceMeta('gpt4' in gold.record.gold ? gpt4ReferenceJudgments(row) : origReferenceJudgments(row)));
       return validatePointwiseExample({
         id: generatedId(prefix, index),
-        ...parsed.record,
+        ...row.instruction,
         gold_score: gold.record.gold_score,
         gold: gold.record.gold,
         meta,

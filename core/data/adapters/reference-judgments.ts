@@ -9,8 +9,10 @@
  * disagreeing with its score) is left out, never the row: the reason goes into
  * `meta.reference_judgments_left_out` (one line each), the adapters' place for per-row notes.
  */
+import { z } from 'zod';
 import { SCORE_LEVELS, type ReferenceJudgment } from '../records';
-import { describeValue, readIntScore } from './types';
+import { intScore, readSource } from './source-schema';
+import { describeValue } from './types';
 
 /** The scale of the Prometheus rubrics (`Score 1:` ... `Score 5:`), which their feedback scores are on. */
 export const REFERENCE_SCORE_MIN = SCORE_LEVELS[0];
@@ -39,15 +41,23 @@ export interface CollectedReferenceJudgments {
   leftOut: string[];
 }
 
+/**
+ * A published (feedback, score) pair: the feedback text and its integer score on the rubric's scale (a number
+ * or a string of digits). Messages without the candidate's name, which referenceJudgmentOf puts before them.
+ */
+const FeedbackPair = z.object({
+  feedback: z.string({ error: (iss) => `feedback is not a string (got ${describeValue(iss.input)})` }),
+  score: intScore((got) => `score is not an integer (got ${got})`).refine((n) => n >= REFERENCE_SCORE_MIN && n <= REFERENCE_SCORE_MAX, {
+    error: (iss) => `score ${String(iss.input)} is off the ${REFERENCE_SCORE_MIN}-${REFERENCE_SCORE_MAX} scale`,
+  }),
+});
+
 /** One candidate as a reference judgment, or why it is left out. */
 export function referenceJudgmentOf(c: FeedbackCandidate): { ok: true; judgment: ReferenceJudgment } | { ok: false; reason: string } {
-  if (typeof c.feedback !== 'string') return { ok: false, reason: `${c.where}: feedback is not a string (got ${describeValue(c.feedback)})` };
-  const score = readIntScore(c.score);
-  if (score === undefined) return { ok: false, reason: `${c.where}: score is not an integer (got ${describeValue(c.score)})` };
-  if (score < REFERENCE_SCORE_MIN || score > REFERENCE_SCORE_MAX) {
-    return { ok: false, reason: `${c.where}: score ${score} is off the ${REFERENCE_SCORE_MIN}-${REFERENCE_SCORE_MAX} scale` };
-  }
-  const { rationale, markerScore } = stripTrailingResult(c.feedback);
+  const read = readSource(FeedbackPair, { feedback: c.feedback, score: c.score });
+  if (!read.ok) return { ok: false, reason: `${c.where}: ${read.reason}` };
+  const { feedback, score } = read.record;
+  const { rationale, markerScore } = stripTrailingResult(feedback);
   if (rationale.trim() === '') return { ok: false, reason: `${c.where}: the feedback has no text${markerScore !== undefined ? ' before its [RESULT] marker' : ''}` };
   if (markerScore !== undefined && markerScore !== score) {
     return { ok: false, reason: `${c.where}: its trailing "[RESULT] ${markerScore}" disagrees with its score ${score}` };

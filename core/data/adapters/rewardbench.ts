@@ -5,18 +5,23 @@
  * chosen). The group is the row's `subset` (e.g. `alpacaeval-easy`, `llmbar-natural`); the id is the
  * published `id` when present (a number or a string), else `<idPrefix>-<index>`.
  */
+import { z } from 'zod';
 import { validatePairwiseExample, type PairwiseExample } from '../records';
-import {
-  checkIndex,
-  describeValue,
-  fail,
-  generatedId,
-  isPlainObject,
-  requireString,
-  type AdapterOptions,
-  type AdapterResult,
-  type PairwiseAdapter,
-} from './types';
+import { readSource, sourceRow, text } from './source-schema';
+import { checkIndex, describeValue, fail, generatedId, type AdapterOptions, type AdapterResult, type PairwiseAdapter } from './types';
+
+/** A published RewardBench row; `chosen_model`/`rejected_model` are copied into meta when they are text. */
+const RewardbenchRow = sourceRow({
+  prompt: text('prompt', { nonEmpty: true }),
+  chosen: text('chosen', { nonEmpty: true, what: 'the preferred response' }),
+  rejected: text('rejected', { nonEmpty: true, what: 'the dispreferred response' }),
+  subset: text('subset', { nonEmpty: true }),
+  id: z
+    .custom<number | string>((v) => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && v.trim() !== ''), {
+      error: (iss) => `id: expected an integer or a non-empty string, got ${describeValue(iss.input)}`,
+    })
+    .nullish(),
+});
 
 export function createRewardbenchAdapter(options: AdapterOptions = {}): PairwiseAdapter<'rewardbench'> {
   const prefix = options.idPrefix ?? 'rewardbench';
@@ -27,32 +32,21 @@ export function createRewardbenchAdapter(options: AdapterOptions = {}): Pairwise
     adaptRow(raw: unknown, index: number): AdapterResult<PairwiseExample> {
       const badIndex = checkIndex(index);
       if (badIndex) return fail(badIndex);
-      if (!isPlainObject(raw)) return fail(`row must be a JSON object, got ${describeValue(raw)}`);
-      const prompt = requireString(raw, 'prompt', { nonEmpty: true });
-      if (!prompt.ok) return prompt;
-      const chosen = requireString(raw, 'chosen', { nonEmpty: true, what: 'the preferred response' });
-      if (!chosen.ok) return chosen;
-      const rejected = requireString(raw, 'rejected', { nonEmpty: true, what: 'the dispreferred response' });
-      if (!rejected.ok) return rejected;
-      const subset = requireString(raw, 'subset', { nonEmpty: true });
-      if (!subset.ok) return subset;
-      let id = generatedId(prefix, index);
-      if (raw.id !== undefined && raw.id !== null) {
-        const ok = (typeof raw.id === 'number' && Number.isInteger(raw.id)) || (typeof raw.id === 'string' && raw.id.trim() !== '');
-        if (!ok) return fail(`id: expected an integer or a non-empty string, got ${describeValue(raw.id)}`);
-        id = String(raw.id);
-      }
+      const read = readSource(RewardbenchRow, raw);
+      if (!read.ok) return read;
+      const row = read.record;
+      const id = row.id !== undefined && row.id !== null ? String(row.id) : generatedId(prefix, index);
       const meta: Record<string, string | number> = { source: 'rewardbench', index };
       for (const f of ['chosen_model', 'rejected_model'] as const) {
-        const v = raw[f];
+        const v = row[f];
         if (typeof v === 'string' && v !== '') meta[f] = v;
       }
       return validatePairwiseExample({
         id,
-        instruction: prompt.value,
-        chosen: chosen.value,
-        rejected: rejected.value,
-        subset: subset.value,
+        instruction: row.prompt,
+        chosen: row.chosen,
+        rejected: row.rejected,
+        subset: row.subset,
         meta,
       });
     },

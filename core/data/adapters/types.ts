@@ -72,19 +72,6 @@ export function checkIndex(index: number): string | undefined {
   return Number.isInteger(index) && index >= 0 ? undefined : `row index must be a non-negative integer, got ${String(index)}`;
 }
 
-/** A required string field; with `nonEmpty`, blank text (only whitespace) is refused too. */
-export function requireString(
-  row: Record<string, unknown>,
-  field: string,
-  opts: { nonEmpty?: boolean; what?: string } = {},
-): { ok: true; value: string } | { ok: false; reason: string } {
-  const v = row[field];
-  const what = opts.what ? ` (${opts.what})` : '';
-  if (typeof v !== 'string') return { ok: false, reason: `${field}: expected a string${what}, got ${describeValue(v)}` };
-  if (opts.nonEmpty && v.trim() === '') return { ok: false, reason: `${field}: must be a non-empty string${what}` };
-  return { ok: true, value: v };
-}
-
 /** An integer score given as a number or as a string of digits (`"3"`, as some Python writers emit). */
 export function readIntScore(v: unknown): number | undefined {
   const n = typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
