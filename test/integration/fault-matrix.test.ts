@@ -313,7 +313,7 @@ function dataRetry(step: string): string {
 /** When the step's manifest (its last write) was made, in iteration 1 of the run. */
 async function manifestCreatedAt(runId: string, activity: string): Promise<string> {
   const step: RunStep = activity === 'scoreJudgments' ? 'score' : 'pair';
-  const manifest = await storeFor(services).getJson<{ createdAt: string }>(`${stepPrefix(`s3://${services.s3.bucket}/runs/${runId}`, 1, step)}/manifest.json`);
+  const manifest = await storeFor(services).getJson<{ createdAt: string }>(`${stepPrefixOf(runId, 1, step)}/manifest.json`);
   assert.ok(manifest?.createdAt, `${activity} wrote its manifest before it was held`);
   return manifest.createdAt;
 }

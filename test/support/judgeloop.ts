@@ -17,6 +17,7 @@ import { before, after } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTestServices, type TestServices } from './services';
 import { keepAliveInterceptor } from '../../workers/keep-alive';
+import { tsFiles } from './source-files';
 
 /** Data for tiny runs: one 20-item held-out suite, no contamination check (the default training set). */
 export const TINY_DATA = {
@@ -84,18 +85,13 @@ async function cachedBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 function bundleKey(): string {
   const hash = createHash('sha256');
-  const files = ['core', 'activities', 'workflows', 'workers'].flatMap((dir) => sourceFiles(path.join(PROJECT_ROOT, dir)));
+  const files = ['core', 'activities', 'workflows', 'workers'].flatMap((dir) => tsFiles(path.join(PROJECT_ROOT, dir)));
   for (const f of [...files.sort(), path.join(PROJECT_ROOT, 'package-lock.json')]) {
     hash.update(path.relative(PROJECT_ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   }
   return hash.digest('hex').slice(0, 24);
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
-  );
-}
 
 /** Points the AWS SDK's default credential chain at the local S3 server (for in-process activities). */
 export function useLocalS3Credentials(services: TestServices): void {

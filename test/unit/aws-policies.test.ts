@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { tsFiles } from '../support/source-files';
 import path from 'node:path';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as sageMakerSdk from '@aws-sdk/client-sagemaker';
@@ -261,17 +262,7 @@ test('worker-policy.json: iam:PassRole only for the execution role, only to Sage
 // ---------------------------------------------------------------------------------------------------------
 // What the worker's code sends.
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir)) {
-    const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) out.push(...tsFiles(full));
-    else if (entry.endsWith('.ts')) out.push(full);
-  }
-  return out.sort();
-}
-
-const WORKER_SOURCES = ['activities', 'workers'].flatMap((d) => tsFiles(path.join(ROOT, d)));
+const WORKER_SOURCES = ['activities', 'workers'].flatMap((d) => tsFiles(path.join(ROOT, d))).sort();
 
 /** The AWS SDK packages the worker may use; a new one needs its own rows below and policy statements. */
 const KNOWN_SDK_PACKAGES = new Set(['@aws-sdk/client-s3', '@aws-sdk/client-sagemaker', '@aws-sdk/lib-storage']);

@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { tsFiles } from '../support/source-files';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SOURCE_FOLDERS = ['core', 'activities', 'workflows', 'workers', 'stack', 'cli'];
@@ -21,14 +22,6 @@ const MAY_IMPORT: Record<string, string[]> = {
   stack: ['core', 'activities', 'workflows', 'workers'],
   cli: ['core', 'activities', 'workflows', 'workers', 'stack'],
 };
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((entry) => {
-    const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) return tsFiles(full);
-    return entry.endsWith('.ts') ? [full] : [];
-  });
-}
 
 interface Edge {
   to: string;
