@@ -116,7 +116,9 @@ async function main(): Promise<void> {
       }
       if (only.has('cancelled')) {
         const workflowId = `history-cancelled-${stamp}`;
-        const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue: TASK_QUEUE, workflowId, args: [testConfig(services, TINY as never)] });
+        // Nothing reused from the runs before (the same tiny config): iteration 1 would be over before the cancel.
+        const config = testConfig(services, { ...TINY, reuse: { acrossRuns: false } } as never);
+        const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue: TASK_QUEUE, workflowId, args: [config] });
         await waitFor('iteration 1 to start sampling', async () => {
           const progress = await handle.query<{ iteration: number }>('progress').catch(() => null);
           return progress && progress.iteration >= 1;

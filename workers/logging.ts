@@ -58,14 +58,29 @@ export function parseLogOptions(env: NodeJS.ProcessEnv = process.env): LogOption
 
 /** The step each activity type is; an activity type not listed here is reported as its own step. */
 export const ACTIVITY_STEPS: Readonly<Record<string, string>> = {
+  resolveRunConfig: 'prepare',
   prepareRun: 'prepare',
+  warmStartJudge: 'warm-start',
   sampleJudgments: 'sample',
+  renderSampleRequests: 'sample',
+  generateSampledJudgments: 'sample',
   scoreJudgments: 'score',
   rateJudgments: 'meta-judge',
+  renderMetaJudgeRequests: 'meta-judge',
+  generateMetaRatings: 'meta-judge',
+  collectMetaRatings: 'meta-judge',
   rescoreJudgments: 'consistency',
+  renderConsistencyRequests: 'consistency',
+  generateRescores: 'consistency',
+  collectRescores: 'consistency',
   buildPairs: 'pair',
   trainJudge: 'train',
   evaluateJudge: 'evaluate',
+  renderEvaluationRequests: 'evaluate',
+  generateEvaluationJudgments: 'evaluate',
+  generateBaselineJudgments: 'evaluate',
+  generateRelativeVerdicts: 'evaluate',
+  computeEvaluationMetrics: 'evaluate',
   readChampion: 'registry',
   recordDecision: 'registry',
   summarizeUsage: 'usage',
@@ -109,12 +124,20 @@ export function judgeloopLogFields(meta: LogMetadata | undefined): JudgeloopLogF
 }
 
 /** A logger that adds {@link judgeloopLogFields} to every record it passes on (SDK attributes win on a clash). */
+/**
+ * The job queue's worker polls activities only, by design (workers/judgeloop-worker.ts): the SDK's start-up
+ * warning that it has no workflows would read as a mistake, so it is logged at DEBUG.
+ */
+function expectedWarning(level: LogLevel, message: string, meta?: LogMetadata): boolean {
+  return level === 'WARN' && message.startsWith('No workflows registered') && typeof meta?.taskQueue === 'string' && meta.taskQueue.endsWith('-jobs');
+}
+
 export class JudgeloopLogger implements Logger {
   constructor(readonly inner: Logger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     const fields = judgeloopLogFields(meta);
-    this.inner.log(level, message, fields ? { ...fields, ...meta } : meta);
+    this.inner.log(expectedWarning(level, message, meta) ? 'DEBUG' : level, message, fields ? { ...fields, ...meta } : meta);
   }
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);

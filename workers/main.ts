@@ -1,6 +1,7 @@
 /**
- * The Judgeloop worker: polls the `judgeloop` task queue and runs the run/iteration workflows and every
- * activity (jobs run through the local runner on this machine).
+ * The Judgeloop worker: polls the `judgeloop` task queue (the run/iteration workflows and the data steps) and
+ * `judgeloop-jobs` (the model jobs, through the local runner on this machine or SageMaker), each with its own
+ * slots (workers/judgeloop-worker.ts): JUDGELOOP_MAX_DATA_STEPS (4) and JUDGELOOP_MAX_JOBS (2).
  *
  * Environment: Temporal's client configuration (workers/temporal-target.ts: TEMPORAL_ADDRESS (127.0.0.1:7233),
  * TEMPORAL_NAMESPACE (default), TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a TOML profile via TEMPORAL_PROFILE and
@@ -23,7 +24,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { TASK_QUEUE } from '../core/run/run-types';
+import { TASK_QUEUE, jobTaskQueue } from '../core/run/run-types';
 import { createActivities, defaultActivityDeps } from '../activities';
 import { connectOptions, describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
 import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from './telemetry';
@@ -31,6 +32,7 @@ import { describeTracing, startWorkerTracing } from './otel';
 import { keepAliveInterceptor } from './keep-alive';
 import { payloadCodecsFromEnv } from './codec';
 import { FAILURE_CONVERTER_PATH } from './failure-converter';
+import { JudgeloopWorker, workerSlots } from './judgeloop-worker';
 
 /** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
 export interface WorkerTelemetry {
@@ -83,26 +85,27 @@ function bundlerLogger(logger?: Logger) {
 
 export async function createJudgeloopWorker(
   opts: WorkerOptions = {},
-): Promise<{ worker: Worker; connection: NativeConnection; target: TemporalTarget }> {
+): Promise<{ worker: JudgeloopWorker; connection: NativeConnection; target: TemporalTarget }> {
   const target = resolveTemporalTarget({ address: opts.address, namespace: opts.namespace });
   // Before connecting: a malformed JUDGELOOP_CODEC_KEYS stops the worker with the variable's name (workers/codec.ts).
   const payloadCodecs = payloadCodecsFromEnv(process.env);
   const failureConverterPath = payloadCodecs.length ? FAILURE_CONVERTER_PATH : undefined;
   const telemetry = opts.telemetry ?? {};
+  const slots = workerSlots(process.env);
+  const taskQueue = opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE;
   const connection = await NativeConnection.connect(connectOptions(target));
   try {
     const workflowBundle =
       opts.workflowBundle ??
       (await bundleWorkflows({ workflowInterceptorModules: telemetry.workflowInterceptorModules, failureConverterPath, logger: opts.logger }));
-    const worker = await Worker.create({
+    const activities = createActivities(defaultActivityDeps());
+    const shared = {
       connection,
       namespace: target.namespace,
-      taskQueue: opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE,
-      workflowBundle,
-      activities: createActivities(defaultActivityDeps()),
+      // Both queues take every activity: runs started before the job queue still schedule their jobs on the
+      // run's queue (workflows/options.ts JOB_ACTIVITIES_PATCH).
+      activities,
       dataConverter: { payloadCodecs, ...(failureConverterPath ? { failureConverterPath } : {}) },
-      // Jobs are CPU/GPU heavy: one at a time per worker keeps a laptop responsive; scale with more workers.
-      maxConcurrentActivityTaskExecutions: Number(process.env.JUDGELOOP_MAX_ACTIVITIES ?? 2),
       // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which
       // a SageMaker job outlives (the next attempt adopts it) and a local job process does not.
       shutdownGraceTime: `${shutdownGraceSeconds(process.env)} seconds`,
@@ -112,8 +115,11 @@ export async function createJudgeloopWorker(
         ...(telemetry.clientInterceptors?.length ? { client: { workflow: telemetry.clientInterceptors } } : {}),
       },
       ...(telemetry.sinks ? { sinks: telemetry.sinks } : {}),
-    });
-    return { worker, connection, target };
+    };
+    const steps = await Worker.create({ ...shared, taskQueue, workflowBundle, maxConcurrentActivityTaskExecutions: slots.dataSteps });
+    // Jobs are CPU/GPU heavy: a few at a time per worker keeps a laptop responsive; scale with more workers.
+    const jobs = await Worker.create({ ...shared, taskQueue: jobTaskQueue(taskQueue), maxConcurrentActivityTaskExecutions: slots.jobs });
+    return { worker: new JudgeloopWorker(steps, jobs), connection, target };
   } catch (err) {
     await connection.close();
     throw err;
@@ -138,17 +144,18 @@ async function main(): Promise<void> {
   const tracing = observability.tracing.enabled ? startWorkerTracing(observability.tracing) : undefined;
   try {
     const { worker, connection, target } = await createJudgeloopWorker({ telemetry: tracing, logger });
-    const taskQueue = worker.options.taskQueue;
+    const { taskQueue, jobTaskQueue: jobQueue } = worker;
     if (observability.log.format === 'json') {
       logger.info('judgeloop worker: polling', {
         taskQueue,
+        jobTaskQueue: jobQueue,
         namespace: target.namespace,
         target: describeTarget(target),
         metrics: observability.metricsAddress ? `http://${observability.metricsAddress}/metrics` : null,
         tracing: describeTracing(observability.tracing),
       });
     } else {
-      console.log(`judgeloop worker: polling task queue "${taskQueue}" on ${describeTarget(target)}`);
+      console.log(`judgeloop worker: polling task queues "${taskQueue}" (workflows, data steps) and "${jobQueue}" (jobs) on ${describeTarget(target)}`);
       if (observability.metricsAddress) console.log(`judgeloop worker: Prometheus metrics on http://${observability.metricsAddress}/metrics`);
       if (tracing) console.log(`judgeloop worker: tracing ${describeTracing(observability.tracing)}`);
     }

@@ -1,14 +1,16 @@
 /**
  * One iteration of self-rationalization as a child workflow: sample → score → pair → train → evaluate.
- * Iteration 0 only evaluates the seed judge. Every step is an activity that reads and writes S3; only URIs
- * and small summaries pass through here.
+ * Iteration 0 only evaluates the seed judge. Every step is one or more activities that read and write S3;
+ * every model job is an activity of its own on the job task queue, between the data activities that render
+ * its requests and collect its rows. Only URIs and small summaries pass through here.
  */
 import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import { consistencyFilterActive, type RunConfig } from '../core/config/config';
-import type { IterationProgress, IterationSummary, StepName } from '../core/run/run-types';
+import type { ConsistencySummary, IterationProgress, IterationSummary, MetaJudgeSummary, StepName, SuiteMetrics } from '../core/run/run-types';
 import type { Activities } from '../activities';
 import type { PreparedDataset } from '../activities/steps/prepare';
-import { JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
+import type { JudgeSideInput } from '../activities/steps/judge-side';
+import { JOB_ACTIVITIES_PATCH, JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
 
 export interface IterationInput {
   config: RunConfig;
@@ -37,9 +39,59 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     return result;
   }
 
-  const jobs = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH)));
+  // Runs started before every model job was an activity of its own replay with the one-activity steps.
+  const jobActivities = patched(JOB_ACTIVITIES_PATCH);
+  const jobs = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH), jobActivities));
   const data = proxyActivities<Activities>(dataActivityOptions(config));
   const common = { config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration };
+
+  /** Step 1, Sample: render the chosen inputs into the judge's prompt; the judge writes N judgments of each. */
+  async function sample(modelUri: string): Promise<{ requestsUri: string; rawJudgmentsUri: string }> {
+    if (!jobActivities) return jobs.sampleJudgments({ ...common, modelUri, trainUri: input.trainUri });
+    const rendered = await data.renderSampleRequests({ ...common, modelUri, trainUri: input.trainUri });
+    const sampled = await jobs.generateSampledJudgments({ ...common, modelUri, requests: rendered.requests });
+    return { requestsUri: rendered.requestsUri, rawJudgmentsUri: sampled.judgmentsUri };
+  }
+
+  /** The judge rates each of its parsed samples as a meta-judge (for the meta_judge strategy). */
+  async function rate(judged: JudgeSideInput): Promise<MetaJudgeSummary> {
+    if (!jobActivities) return jobs.rateJudgments(judged);
+    const requests = await data.renderMetaJudgeRequests(judged);
+    const rated = requests ? await jobs.generateMetaRatings({ ...common, modelUri: judged.modelUri, requests }) : null;
+    return data.collectMetaRatings({ ...judged, outputUri: rated?.outputUri ?? null });
+  }
+
+  /** The judge re-scores each parsed sample from its own rationale (the consistency filter). */
+  async function rescore(judged: JudgeSideInput): Promise<ConsistencySummary> {
+    if (!jobActivities) return jobs.rescoreJudgments(judged);
+    const requests = await data.renderConsistencyRequests(judged);
+    const rescored = requests ? await jobs.generateRescores({ ...common, modelUri: judged.modelUri, requests }) : null;
+    return data.collectRescores({ ...judged, outputUri: rescored?.outputUri ?? null });
+  }
+
+  /**
+   * Step 5, Evaluate: render every suite's requests, run each generation (the greedy judgments, the
+   * baselines' samples, the A/B verdicts) as its own job, at the same time, then compute the suites' metrics.
+   */
+  async function evaluate(modelUri: string): Promise<Record<string, SuiteMetrics>> {
+    const evaluation = { ...common, modelUri, suites: input.evalSuites };
+    if (!jobActivities) return jobs.evaluateJudge(evaluation);
+    const requests = await data.renderEvaluationRequests(evaluation);
+    const baselines = config.evaluation.baselines.samples > 0;
+    const [pointwise, sampled, relative] = await Promise.all([
+      requests.pointwise ? jobs.generateEvaluationJudgments({ ...common, modelUri, requests: requests.pointwise }) : null,
+      requests.pointwise && baselines ? jobs.generateBaselineJudgments({ ...common, modelUri, requests: requests.pointwise }) : null,
+      requests.relative ? jobs.generateRelativeVerdicts({ ...common, modelUri, requests: requests.relative }) : null,
+    ]);
+    return data.computeEvaluationMetrics({
+      ...evaluation,
+      outputs: {
+        pointwise: pointwise && requests.pointwise ? { outputUri: pointwise.outputUri, requests: requests.pointwise.requests } : null,
+        baselines: sampled ? { outputUri: sampled.outputUri } : null,
+        relative: relative && requests.relative ? { outputUri: relative.outputUri, requests: requests.relative.requests } : null,
+      },
+    });
+  }
 
   /** What this iteration's jobs used and cost, from the records the job runners left in S3. */
   async function usage(): Promise<Pick<IterationSummary, 'usage'>> {
@@ -48,24 +100,24 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   }
 
   if (iteration === 0) {
-    const evalMetrics = await step('evaluate', () => jobs.evaluateJudge({ ...common, modelUri: input.modelUri, suites: input.evalSuites }));
+    const evalMetrics = await step('evaluate', () => evaluate(input.modelUri));
     const used = await usage();
     progress.step = 'done';
     return { iteration, modelUri: input.modelUri, eval: evalMetrics, ...used };
   }
 
-  const sampled = await step('sample', () => jobs.sampleJudgments({ ...common, modelUri: input.modelUri, trainUri: input.trainUri }));
+  const sampled = await step('sample', () => sample(input.modelUri));
   const scored = await step('score', () =>
     data.scoreJudgments({ ...common, modelUri: input.modelUri, rawJudgmentsUri: sampled.rawJudgmentsUri }),
   );
   // Optional judge-side steps that feed pair curation: the judge rates its own samples (meta_judge) and
   // re-scores each sampled rationale greedily (the rationale–score consistency filter).
-  const judged = { ...common, modelUri: input.modelUri, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri, trainUri: input.trainUri };
+  const judged: JudgeSideInput = { ...common, modelUri: input.modelUri, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri, trainUri: input.trainUri };
   const metaRatings = config.loop.pairing.strategies.some((s) => s.name === 'meta_judge')
-    ? await step('meta-judge', () => jobs.rateJudgments(judged))
+    ? await step('meta-judge', () => rate(judged))
     : undefined;
   const consistency = consistencyFilterActive(config, iteration)
-    ? await step('consistency', () => jobs.rescoreJudgments(judged))
+    ? await step('consistency', () => rescore(judged))
     : undefined;
   const pairs = await step('pair', () =>
     data.buildPairs({
@@ -84,9 +136,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     );
   }
   const trained = await step('train', () => jobs.trainJudge({ ...common, modelUri: input.modelUri, pairsUri: pairs.uri }));
-  const evalMetrics = await step('evaluate', () =>
-    jobs.evaluateJudge({ ...common, modelUri: trained.modelUri, suites: input.evalSuites }),
-  );
+  const evalMetrics = await step('evaluate', () => evaluate(trained.modelUri));
   const used = await usage();
   progress.step = 'done';
   return {

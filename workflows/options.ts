@@ -1,6 +1,7 @@
-/** Activity options derived from the run config: timeouts, heartbeats and which failures are final. */
-import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+/** Activity options derived from the run config: timeouts, heartbeats, task queues and which failures are final. */
+import { ActivityCancellationType, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { RunConfig } from '../core/config/config';
+import { jobTaskQueue } from '../core/run/run-types';
 
 /** Failures that a retry cannot fix: bad config, bad data, a job script that exited with an error. */
 export const NON_RETRYABLE = ['ConfigError', 'InvalidData', 'InvalidInput'];
@@ -20,14 +21,22 @@ const retry = {
 export const JOB_CANCELLATION_PATCH = 'job-cancellation-wait-v1';
 
 /**
+ * New runs schedule every model job as an activity of its own on the job task queue (core/run/run-types.ts
+ * jobTaskQueue), and the evaluation as render → one job per generation → metrics. Runs started before
+ * replay as they were recorded: their jobs on the run's own task queue, the evaluation as one activity.
+ */
+export const JOB_ACTIVITIES_PATCH = 'job-activities-v1';
+
+/**
  * Steps that run a job: heartbeats every poll, so a dead worker is noticed within the heartbeat timeout. A
  * cancelled run waits for its job steps to confirm the cancellation: they stop their job (a local process,
  * a SageMaker job) first, and a run that ends cancelled has left none running. (Without the wait the run
  * could close first, and the step would then learn only that its activity no longer exists — which, like a
  * timeout, leaves the job for a next attempt that never comes.)
  */
-export function jobActivityOptions(config: RunConfig, waitForCancellation: boolean): ActivityOptions {
+export function jobActivityOptions(config: RunConfig, waitForCancellation: boolean, onJobQueue = false): ActivityOptions {
   return {
+    ...(onJobQueue ? { taskQueue: jobTaskQueue(workflowInfo().taskQueue) } : {}),
     startToCloseTimeout: `${config.timeouts.jobTimeoutMinutes} minutes`,
     heartbeatTimeout: `${config.timeouts.heartbeatTimeoutSeconds} seconds`,
     ...(waitForCancellation ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),

@@ -31,7 +31,7 @@ import { combineUsage } from '../core/run/usage';
 import { withDatedData } from '../core/config/schedule';
 import { markRun } from './search-attributes';
 import type { Activities } from '../activities';
-import { JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
+import { JOB_ACTIVITIES_PATCH, JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
 import { iterationWorkflow } from './iteration';
 import { ApprovalDesk, decideIteration, proposedEntry, type Decision, type RunChampion } from './promotion';
 
@@ -130,7 +130,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   let warmStart: WarmStartSummary | undefined;
   if (config.warmStart && prepared.warmStart && startedFrom.kind === 'seed' && patched(WARM_START_PATCH)) {
     progress.step = 'warm-start';
-    const { warmStartJudge } = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH)));
+    const { warmStartJudge } = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH), patched(JOB_ACTIVITIES_PATCH)));
     warmStart = await warmStartJudge({ config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri });
   }
   const startModelUri = warmStart?.modelUri ?? startedFrom.modelUri;

@@ -41,6 +41,7 @@ import { readRows } from './rows';
 import type { PreparedDataset } from './prepare';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
 import type { JobResult } from '../jobs/types';
+import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated, requestSet } from './generation';
 
 /** Pairwise suites without a rubric of their own are judged on overall quality. */
 export const DEFAULT_PAIRWISE_RUBRIC: Rubric = {
@@ -157,288 +158,378 @@ export function pairwiseMetricsForMode(mode: PairwiseMode, pointwise: PairSides[
   };
 }
 
-export function createEvaluateActivities(deps: ActivityDeps) {
+/** What renderEvaluationRequests wrote: each set only when it has requests (no request, no job). */
+export interface EvaluationRequests {
+  pointwise: RequestSet | null;
+  relative: RequestSet | null;
+}
+
+/** The three generations of an evaluation, each its own job (`<run>-i<K>-<job>`) and activity. */
+export type EvaluationGeneration = 'pointwise' | 'baselines' | 'relative';
+
+/** Where each generation's job left its outputs (its `model/` folder); null when it did not run. */
+export interface EvaluationOutputs {
+  pointwise: { outputUri: string; requests: number } | null;
+  baselines: { outputUri: string } | null;
+  relative: { outputUri: string; requests: number } | null;
+}
+
+export interface MetricsInput extends EvaluateInput {
+  outputs: EvaluationOutputs;
+}
+
+/** Per generation: the job's name part, where its outputs go, and its decoding settings. */
+const GENERATIONS: Record<
+  EvaluationGeneration,
+  { job: string; outputUri(evaluatePrefix: string): string; hyperparameters(config: RunConfig, iteration: number): Record<string, string | number> }
+> = {
+  pointwise: {
+    job: 'evaluate',
+    outputUri: (prefix) => joinUri(prefix, 'job'),
+    // Greedy decoding ignores the seed. A fixed one makes the job the same for runs that differ only in
+    // loop.seed, so `judgeloop seeds` evaluates the shared seed judge once and the other seeds reuse it.
+    hyperparameters: () => ({ num_samples: 1, temperature: 0, seed: 0 }),
+  },
+  // Inference-time baselines: N samples per pointwise request at temperature T (same requests, same prompts).
+  baselines: {
+    job: 'evaluate-baselines',
+    outputUri: (prefix) => joinUri(prefix, 'baselines', 'job'),
+    hyperparameters: (config, iteration) => ({
+      num_samples: config.evaluation.baselines.samples,
+      temperature: config.evaluation.baselines.temperature,
+      seed: deriveSeed(config.loop.seed, 'evaluate-baselines', iteration),
+    }),
+  },
+  relative: {
+    job: 'evaluate-relative',
+    outputUri: (prefix) => joinUri(relativePrefix(prefix), 'job'),
+    // The verdict after the marker is one of A, B (generate.py's grammar), not a score.
+    hyperparameters: (config) => ({ choices: PAIRWISE_CHOICES.join(','), num_samples: 1, temperature: 0, seed: config.loop.seed }),
+  },
+};
+
+/** Whether the evaluation samples inference-time baselines (they reuse the pointwise requests). */
+export function wantsBaselines(config: RunConfig, requests: EvaluationRequests): boolean {
+  return config.evaluation.baselines.samples > 0 && requests.pointwise !== null;
+}
+
+/** The suites judged pointwise (pointwise suites, and pairwise suites whose two sides are scored) and with A/B. */
+function suitesByMode(config: RunConfig, suites: PreparedDataset[]) {
+  const modes = new Map(suites.map((s) => [s.name, suiteMode(config, s)]));
   return {
-    async evaluateJudge(input: EvaluateInput): Promise<Record<string, SuiteMetrics>> {
-      const { config, iteration } = input;
-      const store = deps.storeFor(storageSettings(config));
-      const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
+    modes,
+    pointwise: suites.filter((s) => modes.get(s.name) !== 'relative'),
+    relative: suites.filter((s) => s.kind === 'pairwise' && modes.get(s.name) !== 'pointwise'),
+  };
+}
+
+function relativeOrderSeeds(config: RunConfig, relativeSuites: PreparedDataset[]): Record<string, number> {
+  return Object.fromEntries(relativeSuites.map((s) => [s.name, relativeOrderSeed(config.loop.seed, s.name)]));
+}
+
+export function createEvaluateActivities(deps: ActivityDeps) {
+  /** Renders every suite's requests: the pointwise template's, and the pairwise template's in both orders. */
+  async function renderEvaluationRequests(input: EvaluateInput): Promise<EvaluationRequests> {
+    const { config, iteration } = input;
+    const store = deps.storeFor(storageSettings(config));
+    const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
+    const heartbeat = throttledHeartbeat();
+    const suites = suitesByMode(config, input.suites);
+    const acrossRuns = await acrossRunsFor(config, input.runPrefixUri);
+
+    let pointwise: RequestSet | null = null;
+    if (suites.pointwise.length > 0) {
+      const template = await loadTemplate(deps.projectRoot, config);
       const requestsPrefix = joinUri(prefix, 'requests');
-      const heartbeat = throttledHeartbeat();
-      /** One generate.py job of this evaluation (`<run>-i<K>-<name>`) over a requests folder. */
-      const generate = (name: string, requestsDataUri: string, outputUri: string, hyperparameters: Record<string, string | number>) =>
-        deps.runnerFor(config, store).run(
-          {
-            jobName: jobName(input.runId, iteration, name),
-            entryPoint: 'generate.py',
-            channels: { model: input.modelUri, requests: requestsDataUri },
-            hyperparameters: { ...generationHyperparameters(config), ...hyperparameters },
-            outputUri,
-          },
-          currentJobContext(),
-        );
-      const modes = new Map(input.suites.map((s) => [s.name, suiteMode(config, s)]));
-      // Pointwise suites, and pairwise suites whose responses are scored pointwise and compared.
-      const pointwiseSuites = input.suites.filter((s) => modes.get(s.name) !== 'relative');
-      // Pairwise suites judged with the A/B template.
-      const relativeSuites = input.suites.filter((s) => s.kind === 'pairwise' && modes.get(s.name) !== 'pointwise');
-
-      let pointwiseJob: JobResult | null = null;
-      let pointwiseRequests = 0;
-      if (pointwiseSuites.length > 0) {
-        const template = await loadTemplate(deps.projectRoot, config);
-        const rendered = await runStepOnce(
-          store,
-          {
-            prefixUri: requestsPrefix,
-            step: 'evaluate:requests',
-            inputs: {
-              suites: pointwiseSuites.map((s) => s.uri),
-              template: template.hash,
-              judge: config.judge,
-              groupBy: pointwiseSuites.map((s) => suiteGroupBy(config, s)),
-            },
-            codeVersion: deps.codeVersion,
-            acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
-          },
-          async () => {
-            async function* requests(): AsyncGenerator<EvalRequest> {
-              for (const suite of pointwiseSuites) {
-                const by = suiteGroupBy(config, suite);
-                if (suite.kind === 'pointwise') {
-                  for await (const ex of store.readJsonl<PointwiseExample>(suite.uri)) {
-                    heartbeat();
-                    const messages = renderForJudge(template, config, ex);
-                    yield {
-                      request_id: `${suite.name}::${ex.id}`,
-                      example_id: ex.id,
-                      suite: suite.name,
-                      messages,
-                      prompt_hash: promptHash(messages),
-                      template_hash: template.hash,
-                      ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
-                      ...(ex.gold && Object.keys(ex.gold).length > 0 ? { golds: ex.gold } : {}),
-                      ...withGroup(groupOf(ex, by)),
-                    };
-                  }
-                } else {
-                  for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
-                    heartbeat();
-                    for (const side of ['chosen', 'rejected'] as const) {
-                      const messages = renderForJudge(template, config, {
-                        instruction: ex.instruction,
-                        response: ex[side],
-                        rubric: ex.rubric ?? DEFAULT_PAIRWISE_RUBRIC,
-                      });
-                      yield {
-                        request_id: `${suite.name}::${ex.id}::${side}`,
-                        example_id: ex.id,
-                        suite: suite.name,
-                        side,
-                        messages,
-                        prompt_hash: promptHash(messages),
-                        template_hash: template.hash,
-                        ...(ex.tie ? { gold_tie: true as const } : {}),
-                        ...withGroup(groupOf(ex, by)),
-                      };
-                    }
-                  }
-                }
-              }
-            }
-            const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
-            return { objects: [written], summary: { requests: written.rows ?? 0 } };
-          },
-        );
-        pointwiseRequests = rendered.summary.requests;
-        // No request, no job (generate.py would be handed an empty file).
-        if (pointwiseRequests > 0) {
-          pointwiseJob = await generate('evaluate', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'job'), {
-            num_samples: 1,
-            temperature: 0,
-            // Greedy decoding ignores the seed. A fixed one makes the job the same for runs that differ only in
-            // loop.seed, so `judgeloop seeds` evaluates the shared seed judge once and the other seeds reuse it.
-            seed: 0,
-          });
-        }
-      }
-
-      // Inference-time baselines: N samples per pointwise request at temperature T (same requests, same prompts).
-      const { samples: baselineSamples, temperature: baselineTemperature } = config.evaluation.baselines;
-      let baselineJob: JobResult | null = null;
-      if (baselineSamples > 0 && pointwiseRequests > 0) {
-        baselineJob = await generate('evaluate-baselines', joinUri(requestsPrefix, 'data'), joinUri(prefix, 'baselines', 'job'), {
-          num_samples: baselineSamples,
-          temperature: baselineTemperature,
-          seed: deriveSeed(config.loop.seed, 'evaluate-baselines', iteration),
-        });
-      }
-
-      // Relative grading: every pair in both orders, the seeded first order first (core/evaluation/relative.ts).
-      const orderSeeds = Object.fromEntries(relativeSuites.map((s) => [s.name, relativeOrderSeed(config.loop.seed, s.name)]));
-      let relativeJob: JobResult | null = null;
-      let relativeRequests = 0;
-      if (relativeSuites.length > 0) {
-        const pairwiseTemplate = await loadTemplateFile(deps.projectRoot, config.judge.pairwiseTemplate, 'pairwise', 'judge.pairwiseTemplate');
-        const relPrefix = relativePrefix(prefix);
-        const relRequestsPrefix = joinUri(relPrefix, 'requests');
-        const rendered = await runStepOnce(
-          store,
-          {
-            prefixUri: relRequestsPrefix,
-            step: 'evaluate:relative-requests',
-            inputs: {
-              suites: relativeSuites.map((s) => s.uri),
-              template: pairwiseTemplate.hash,
-              marker: config.judge.marker,
-              systemPromptPlacement: config.judge.systemPromptPlacement,
-              orderSeeds,
-            },
-            codeVersion: deps.codeVersion,
-            acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
-          },
-          async () => {
-            async function* requests(): AsyncGenerator<RelativeRequest> {
-              for (const suite of relativeSuites) {
-                for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
-                  heartbeat({ phase: 'rendering relative requests', suite: suite.name });
-                  const orders = relativeOrders(orderSeeds[suite.name], ex.id);
-                  for (const [i, order] of orders.entries()) {
-                    yield buildRelativeRequest(pairwiseTemplate, config, suite.name, ex, order, i === 0);
-                  }
-                }
-              }
-            }
-            const written = await store.writeJsonl(joinUri(relRequestsPrefix, 'data', 'requests.jsonl'), requests());
-            return { objects: [written], summary: { requests: written.rows ?? 0 } };
-          },
-        );
-        relativeRequests = rendered.summary.requests;
-        if (relativeRequests > 0) {
-          relativeJob = await generate('evaluate-relative', joinUri(relRequestsPrefix, 'data'), joinUri(relPrefix, 'job'), {
-            // The verdict after the marker is one of A, B (generate.py's grammar), not a score.
-            choices: PAIRWISE_CHOICES.join(','),
-            num_samples: 1,
-            temperature: 0,
-            seed: config.loop.seed,
-          });
-        }
-      }
-
-      const iteration0Uri = iteration > 0 ? joinUri(stepPrefix(input.runPrefixUri, 0, 'evaluate'), 'metrics', 'judgments.jsonl') : null;
-      const metrics = await runStepOnce(
+      const rendered = await runStepOnce(
         store,
         {
-          prefixUri: joinUri(prefix, 'metrics'),
-          step: 'evaluate:metrics',
+          prefixUri: requestsPrefix,
+          step: 'evaluate:requests',
           inputs: {
-            judgments: pointwiseJob?.modelUri ?? null,
-            requests: pointwiseRequests,
-            suites: input.suites.map((s) => s.name),
-            modes: Object.fromEntries(modes),
-            relativeJudgments: relativeJob?.modelUri ?? null,
-            relativeRequests,
-            orderSeeds,
-            bootstrap: config.evaluation.bootstrap,
-            baselines: baselineJob?.modelUri ?? null,
-            iteration0: iteration0Uri,
-            groupBy: input.suites.map((s) => suiteGroupBy(config, s)),
-            scale: config.judge.scale,
-            seed: config.loop.seed,
+            suites: suites.pointwise.map((s) => s.uri),
+            template: template.hash,
+            judge: config.judge,
+            groupBy: suites.pointwise.map((s) => suiteGroupBy(config, s)),
           },
           codeVersion: deps.codeVersion,
-          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+          acrossRuns,
         },
         async () => {
-          const baselines = baselineJob ? await readBaselineScores(store, baselineJob, config, input.modelUri, heartbeat) : null;
-          const collected = new SuiteItems();
-          async function* scored(): AsyncGenerator<EvalJudgment> {
-            if (!pointwiseJob) return;
-            for await (const raw of readRows(store, joinUri(pointwiseJob.modelUri, 'judgments.jsonl'), 'evaluation output row', { job: 'evaluate' })) {
-              heartbeat({ phase: 'scoring' });
-              const j = scoreRawJudgment(raw, config, input.modelUri);
-              const score = j.status === 'ok' ? (j.score ?? null) : null;
-              collected.add(raw, score, baselines?.get(raw.request_id));
-              collected.countParse(raw.suite, j);
-              yield {
-                ...j,
-                suite: raw.suite,
-                ...(raw.side ? { side: raw.side } : {}),
-                ...(raw.group !== undefined ? { group: raw.group } : {}),
-                ...(raw.golds ? { golds: raw.golds } : {}),
-                ...(raw.gold_tie ? { gold_tie: true as const } : {}),
-              };
-            }
-          }
-          const objects: WrittenObject[] = [await store.writeJsonl(joinUri(prefix, 'metrics', 'judgments.jsonl'), scored())];
-
-          // Iteration 0's judgments of the same requests, for the paired comparison.
-          const before = new SuiteItems();
-          if (iteration0Uri && (await store.exists(iteration0Uri))) {
-            for await (const row of readRows(store, iteration0Uri, 'evaluation judgment', { step: 'evaluate' })) {
-              heartbeat({ phase: 'reading iteration 0' });
-              before.add(row, row.status === 'ok' ? (row.score ?? null) : null, undefined);
-            }
-          }
-
-          const verdicts = new Map<string, RelativeVerdictRow[]>();
-          if (relativeJob) {
-            objects.push(await writeRelativeJudgments(store, relativeJob, prefix, config, input.modelUri, verdicts, heartbeat));
-          }
-
-          const reportUri = joinUri(prefix, 'metrics', 'report.json');
-          const baselineSettings = baselineJob ? { samples: baselineSamples, temperature: baselineTemperature } : undefined;
-          const result: Record<string, SuiteMetrics> = {};
-          const detail: Record<string, unknown> = {};
-          for (const suite of input.suites) {
-            heartbeat({ phase: 'metrics', suite: suite.name });
-            const bootstrap = bootstrapOptions(config, suite.name);
-            const groupBy = suiteGroupBy(config, suite);
-            if (suite.kind === 'pointwise') {
-              const report = pointwiseReport(collected.pointwise(suite.name), {
-                scale: config.judge.scale,
-                groupBy,
-                bootstrap,
-                ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pointwise(suite.name) } : {}),
-                ...(baselineSettings ? { baselines: baselineSettings } : {}),
-              });
-              result[suite.name] = { ...report.metrics, ...collected.ownParse(suite.name), reportUri };
-              detail[suite.name] = report.detail;
-              continue;
-            }
-            const mode = modes.get(suite.name) ?? 'pointwise';
-            const rows = verdicts.get(suite.name) ?? [];
-            const relative =
-              mode === 'pointwise'
-                ? undefined
-                : { ...relativeSuiteMetrics(rows, orderSeeds[suite.name]), ...(bootstrap ? { ci: relativeIntervals(rows, bootstrap) } : {}) };
-            const pairs = collected.pairs(suite.name);
-            const headline = pairwiseMetricsForMode(mode, pairs, relative);
-            if (mode === 'relative') {
-              result[suite.name] = headline;
-              continue;
-            }
-            const report = pairwiseReport(pairs, {
-              groupBy,
-              bootstrap,
-              rewardbench: config.data.evalSuites.find((s) => s.name === suite.name)?.adapter === 'rewardbench',
-              ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pairs(suite.name) } : {}),
-              ...(baselineSettings ? { baselines: baselineSettings } : {}),
-            });
-            const { figures, ...extras } = report;
-            result[suite.name] = { ...headline, ...(figures.ci ? { ci: figures.ci } : {}), ...extras, ...collected.ownParse(suite.name), reportUri };
-            detail[suite.name] = report;
-          }
-          objects.push(await store.putJson(reportUri, { iteration, modelUri: input.modelUri, suites: result, detail }));
-          objects.push(await store.putJson(joinUri(prefix, 'metrics', 'metrics.json'), result));
-          return { objects, summary: result };
+          const written = await store.writeJsonl(
+            joinUri(requestsPrefix, 'data', 'requests.jsonl'),
+            pointwiseRequests(store, config, template, suites.pointwise, heartbeat),
+          );
+          return { objects: [written], summary: { requests: written.rows ?? 0 } };
         },
       );
-      // metrics.json keeps full precision; what travels through Temporal is rounded (claim check: the
-      // summary grows with suites, groups and baselines, and 4 decimals is finer than any report prints).
-      return roundNumbers(metrics.summary, 4);
+      pointwise = requestSet(joinUri(requestsPrefix, 'data'), rendered.summary.requests);
+    }
+
+    let relative: RequestSet | null = null;
+    if (suites.relative.length > 0) {
+      const pairwiseTemplate = await loadTemplateFile(deps.projectRoot, config.judge.pairwiseTemplate, 'pairwise', 'judge.pairwiseTemplate');
+      const orderSeeds = relativeOrderSeeds(config, suites.relative);
+      const relRequestsPrefix = joinUri(relativePrefix(prefix), 'requests');
+      const rendered = await runStepOnce(
+        store,
+        {
+          prefixUri: relRequestsPrefix,
+          step: 'evaluate:relative-requests',
+          inputs: {
+            suites: suites.relative.map((s) => s.uri),
+            template: pairwiseTemplate.hash,
+            marker: config.judge.marker,
+            systemPromptPlacement: config.judge.systemPromptPlacement,
+            orderSeeds,
+          },
+          codeVersion: deps.codeVersion,
+          acrossRuns,
+        },
+        async () => {
+          async function* requests(): AsyncGenerator<RelativeRequest> {
+            for (const suite of suites.relative) {
+              for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
+                heartbeat({ phase: 'rendering relative requests', suite: suite.name });
+                const orders = relativeOrders(orderSeeds[suite.name], ex.id);
+                for (const [i, order] of orders.entries()) {
+                  yield buildRelativeRequest(pairwiseTemplate, config, suite.name, ex, order, i === 0);
+                }
+              }
+            }
+          }
+          const written = await store.writeJsonl(joinUri(relRequestsPrefix, 'data', 'requests.jsonl'), requests());
+          return { objects: [written], summary: { requests: written.rows ?? 0 } };
+        },
+      );
+      relative = requestSet(joinUri(relRequestsPrefix, 'data'), rendered.summary.requests);
+    }
+    return { pointwise, relative };
+  }
+
+  /** One generate.py job of this evaluation over a requests folder; returns where its outputs are. */
+  async function generate(generation: EvaluationGeneration, input: GenerationInput): Promise<JobResult> {
+    const { config, iteration } = input;
+    const store = deps.storeFor(storageSettings(config));
+    const kind = GENERATIONS[generation];
+    return deps.runnerFor(config, store).run(
+      {
+        jobName: jobName(input.runId, iteration, kind.job),
+        entryPoint: 'generate.py',
+        channels: { model: input.modelUri, requests: input.requests.dataUri },
+        hyperparameters: { ...generationHyperparameters(config), ...kind.hyperparameters(config, iteration) },
+        outputUri: kind.outputUri(stepPrefix(input.runPrefixUri, iteration, 'evaluate')),
+      },
+      currentJobContext(),
+    );
+  }
+
+  /** Scores the generations' outputs, parses the verdicts and computes every suite's metrics (`metrics/`). */
+  async function computeEvaluationMetrics(input: MetricsInput): Promise<Record<string, SuiteMetrics>> {
+    const { config, iteration, outputs } = input;
+    const store = deps.storeFor(storageSettings(config));
+    const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
+    const heartbeat = throttledHeartbeat();
+    const { modes, relative: relativeSuites } = suitesByMode(config, input.suites);
+    const orderSeeds = relativeOrderSeeds(config, relativeSuites);
+    const { samples: baselineSamples, temperature: baselineTemperature } = config.evaluation.baselines;
+    const iteration0Uri = iteration > 0 ? joinUri(stepPrefix(input.runPrefixUri, 0, 'evaluate'), 'metrics', 'judgments.jsonl') : null;
+    const metrics = await runStepOnce(
+      store,
+      {
+        prefixUri: joinUri(prefix, 'metrics'),
+        step: 'evaluate:metrics',
+        inputs: {
+          judgments: outputs.pointwise?.outputUri ?? null,
+          requests: outputs.pointwise?.requests ?? 0,
+          suites: input.suites.map((s) => s.name),
+          modes: Object.fromEntries(modes),
+          relativeJudgments: outputs.relative?.outputUri ?? null,
+          relativeRequests: outputs.relative?.requests ?? 0,
+          orderSeeds,
+          bootstrap: config.evaluation.bootstrap,
+          baselines: outputs.baselines?.outputUri ?? null,
+          iteration0: iteration0Uri,
+          groupBy: input.suites.map((s) => suiteGroupBy(config, s)),
+          scale: config.judge.scale,
+          seed: config.loop.seed,
+        },
+        codeVersion: deps.codeVersion,
+        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
+      },
+      async () => {
+        const baselines = outputs.baselines ? await readBaselineScores(store, outputs.baselines.outputUri, config, input.modelUri, heartbeat) : null;
+        const collected = new SuiteItems();
+        async function* scored(): AsyncGenerator<EvalJudgment> {
+          if (!outputs.pointwise) return;
+          for await (const raw of readRows(store, joinUri(outputs.pointwise.outputUri, 'judgments.jsonl'), 'evaluation output row', { job: 'evaluate' })) {
+            heartbeat({ phase: 'scoring' });
+            const j = scoreRawJudgment(raw, config, input.modelUri);
+            const score = j.status === 'ok' ? (j.score ?? null) : null;
+            collected.add(raw, score, baselines?.get(raw.request_id));
+            collected.countParse(raw.suite, j);
+            yield {
+              ...j,
+              suite: raw.suite,
+              ...(raw.side ? { side: raw.side } : {}),
+              ...(raw.group !== undefined ? { group: raw.group } : {}),
+              ...(raw.golds ? { golds: raw.golds } : {}),
+              ...(raw.gold_tie ? { gold_tie: true as const } : {}),
+            };
+          }
+        }
+        const objects: WrittenObject[] = [await store.writeJsonl(joinUri(prefix, 'metrics', 'judgments.jsonl'), scored())];
+
+        // Iteration 0's judgments of the same requests, for the paired comparison.
+        const before = new SuiteItems();
+        if (iteration0Uri && (await store.exists(iteration0Uri))) {
+          for await (const row of readRows(store, iteration0Uri, 'evaluation judgment', { step: 'evaluate' })) {
+            heartbeat({ phase: 'reading iteration 0' });
+            before.add(row, row.status === 'ok' ? (row.score ?? null) : null, undefined);
+          }
+        }
+
+        const verdicts = new Map<string, RelativeVerdictRow[]>();
+        if (outputs.relative) {
+          objects.push(await writeRelativeJudgments(store, outputs.relative.outputUri, prefix, config, input.modelUri, verdicts, heartbeat));
+        }
+
+        const reportUri = joinUri(prefix, 'metrics', 'report.json');
+        const baselineSettings = outputs.baselines ? { samples: baselineSamples, temperature: baselineTemperature } : undefined;
+        const result: Record<string, SuiteMetrics> = {};
+        const detail: Record<string, unknown> = {};
+        for (const suite of input.suites) {
+          heartbeat({ phase: 'metrics', suite: suite.name });
+          const bootstrap = bootstrapOptions(config, suite.name);
+          const groupBy = suiteGroupBy(config, suite);
+          if (suite.kind === 'pointwise') {
+            const report = pointwiseReport(collected.pointwise(suite.name), {
+              scale: config.judge.scale,
+              groupBy,
+              bootstrap,
+              ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pointwise(suite.name) } : {}),
+              ...(baselineSettings ? { baselines: baselineSettings } : {}),
+            });
+            result[suite.name] = { ...report.metrics, ...collected.ownParse(suite.name), reportUri };
+            detail[suite.name] = report.detail;
+            continue;
+          }
+          const mode = modes.get(suite.name) ?? 'pointwise';
+          const rows = verdicts.get(suite.name) ?? [];
+          const relative =
+            mode === 'pointwise'
+              ? undefined
+              : { ...relativeSuiteMetrics(rows, orderSeeds[suite.name]), ...(bootstrap ? { ci: relativeIntervals(rows, bootstrap) } : {}) };
+          const pairs = collected.pairs(suite.name);
+          const headline = pairwiseMetricsForMode(mode, pairs, relative);
+          if (mode === 'relative') {
+            result[suite.name] = headline;
+            continue;
+          }
+          const report = pairwiseReport(pairs, {
+            groupBy,
+            bootstrap,
+            rewardbench: config.data.evalSuites.find((s) => s.name === suite.name)?.adapter === 'rewardbench',
+            ...(iteration0Uri && before.has(suite.name) ? { iteration0: before.pairs(suite.name) } : {}),
+            ...(baselineSettings ? { baselines: baselineSettings } : {}),
+          });
+          const { figures, ...extras } = report;
+          result[suite.name] = { ...headline, ...(figures.ci ? { ci: figures.ci } : {}), ...extras, ...collected.ownParse(suite.name), reportUri };
+          detail[suite.name] = report;
+        }
+        objects.push(await store.putJson(reportUri, { iteration, modelUri: input.modelUri, suites: result, detail }));
+        objects.push(await store.putJson(joinUri(prefix, 'metrics', 'metrics.json'), result));
+        return { objects, summary: result };
+      },
+    );
+    // metrics.json keeps full precision; what travels through Temporal is rounded (claim check: the
+    // summary grows with suites, groups and baselines, and 4 decimals is finer than any report prints).
+    return roundNumbers(metrics.summary, 4);
+  }
+
+  return {
+    renderEvaluationRequests,
+    computeEvaluationMetrics,
+    /** The judge's greedy judgment of every pointwise request (job `evaluate`). */
+    async generateEvaluationJudgments(input: GenerationInput): Promise<GeneratedJudgments> {
+      return generated(await generate('pointwise', input));
+    },
+    /** N samples per pointwise request at the baselines' temperature (job `evaluate-baselines`). */
+    async generateBaselineJudgments(input: GenerationInput): Promise<GeneratedJudgments> {
+      return generated(await generate('baselines', input));
+    },
+    /** The judge's A/B verdict on every relative request (job `evaluate-relative`). */
+    async generateRelativeVerdicts(input: GenerationInput): Promise<GeneratedJudgments> {
+      return generated(await generate('relative', input));
+    },
+    /**
+     * The whole evaluation in one activity, as runs started before the evaluation's jobs became activities
+     * of their own schedule it (workflows/iteration.ts, JOB_ACTIVITIES_PATCH): the same steps in sequence.
+     */
+    async evaluateJudge(input: EvaluateInput): Promise<Record<string, SuiteMetrics>> {
+      const requests = await renderEvaluationRequests(input);
+      const common = { config: input.config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration: input.iteration, modelUri: input.modelUri };
+      const pointwise = requests.pointwise ? await generate('pointwise', { ...common, requests: requests.pointwise }) : null;
+      const baselines = requests.pointwise && wantsBaselines(input.config, requests) ? await generate('baselines', { ...common, requests: requests.pointwise }) : null;
+      const relative = requests.relative ? await generate('relative', { ...common, requests: requests.relative }) : null;
+      return computeEvaluationMetrics({
+        ...input,
+        outputs: {
+          pointwise: pointwise && requests.pointwise ? { outputUri: pointwise.modelUri, requests: requests.pointwise.requests } : null,
+          baselines: baselines ? { outputUri: baselines.modelUri } : null,
+          relative: relative && requests.relative ? { outputUri: relative.modelUri, requests: requests.relative.requests } : null,
+        },
+      });
     },
   };
+}
+
+/** The pointwise template's request for every pointwise example, and for each side of every pairwise pair. */
+async function* pointwiseRequests(
+  store: ObjectStore,
+  config: RunConfig,
+  template: LoadedTemplate,
+  suites: PreparedDataset[],
+  heartbeat: (details?: unknown) => void,
+): AsyncGenerator<EvalRequest> {
+  for (const suite of suites) {
+    const by = suiteGroupBy(config, suite);
+    if (suite.kind === 'pointwise') {
+      for await (const ex of store.readJsonl<PointwiseExample>(suite.uri)) {
+        heartbeat();
+        const messages = renderForJudge(template, config, ex);
+        yield {
+          request_id: `${suite.name}::${ex.id}`,
+          example_id: ex.id,
+          suite: suite.name,
+          messages,
+          prompt_hash: promptHash(messages),
+          template_hash: template.hash,
+          ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
+          ...(ex.gold && Object.keys(ex.gold).length > 0 ? { golds: ex.gold } : {}),
+          ...withGroup(groupOf(ex, by)),
+        };
+      }
+      continue;
+    }
+    for await (const ex of store.readJsonl<PairwiseExample>(suite.uri)) {
+      heartbeat();
+      for (const side of ['chosen', 'rejected'] as const) {
+        const messages = renderForJudge(template, config, { instruction: ex.instruction, response: ex[side], rubric: ex.rubric ?? DEFAULT_PAIRWISE_RUBRIC });
+        yield {
+          request_id: `${suite.name}::${ex.id}::${side}`,
+          example_id: ex.id,
+          suite: suite.name,
+          side,
+          messages,
+          prompt_hash: promptHash(messages),
+          template_hash: template.hash,
+                  ...(ex.tie ? { gold_tie: true as const } : {}),
+          ...withGroup(groupOf(ex, by)),
+        };
+      }
+    }
+  }
 }
 
 /**
@@ -447,7 +538,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
  */
 async function writeRelativeJudgments(
   store: ObjectStore,
-  job: JobResult,
+  outputUri: string,
   evaluatePrefix: string,
   config: RunConfig,
   modelId: string,
@@ -455,7 +546,7 @@ async function writeRelativeJudgments(
   heartbeat: (details?: unknown) => void,
 ): Promise<WrittenObject> {
   async function* parsed(): AsyncGenerator<RelativeJudgment> {
-    for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'relative output row', { job: 'evaluate-relative' })) {
+    for await (const raw of readRows(store, joinUri(outputUri, 'judgments.jsonl'), 'relative output row', { job: 'evaluate-relative' })) {
       heartbeat({ phase: 'parsing verdicts' });
       const row = relativeJudgmentRow(raw, config.judge.marker, modelId);
       const list = verdicts.get(row.suite) ?? [];
@@ -564,13 +655,13 @@ export class SuiteItems {
 /** The baseline job's N samples per request, reduced to each request's baseline scores (core/evaluation/baselines.ts). */
 async function readBaselineScores(
   store: ObjectStore,
-  job: JobResult,
+  outputUri: string,
   config: RunConfig,
   modelId: string,
   heartbeat: (details?: unknown) => void,
 ): Promise<Map<string, BaselineScores>> {
   const samples = new Map<string, SampledScore[]>();
-  for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'raw judgment', { job: 'evaluate-baselines' })) {
+  for await (const raw of readRows(store, joinUri(outputUri, 'judgments.jsonl'), 'raw judgment', { job: 'evaluate-baselines' })) {
     heartbeat({ phase: 'scoring baseline samples' });
     const j = scoreRawJudgment(raw, config, modelId);
     const list = samples.get(raw.request_id) ?? [];

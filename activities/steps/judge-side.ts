@@ -14,7 +14,7 @@ import { readRows } from './rows';
 import type { ObjectStore } from '../storage/object-store';
 import type { JobResult } from '../jobs/types';
 
-/** The input of both judge-side steps (rateJudgments, rescoreJudgments). */
+/** The input of both judge-side steps (their requests' rendering and collecting, and the one-activity forms). */
 export interface JudgeSideInput {
   config: RunConfig;
   /** Names the generation job (core/run/artifacts jobName); defaults to the last segment of runPrefixUri. */
@@ -59,7 +59,7 @@ export function stepRoot(runPrefixUri: string, iteration: number, step: 'meta-ju
   return joinUri(iterationPrefix(runPrefixUri, iteration), step);
 }
 
-function runIdOf(input: JudgeSideInput): string {
+export function runIdOf(input: Pick<JudgeSideInput, 'runId' | 'runPrefixUri'>): string {
   return input.runId ?? input.runPrefixUri.replace(/\/+$/, '').split('/').pop() ?? 'run';
 }
 
@@ -70,7 +70,7 @@ function runIdOf(input: JudgeSideInput): string {
 export async function runGreedyGeneration(
   deps: ActivityDeps,
   store: ObjectStore,
-  input: JudgeSideInput,
+  input: Pick<JudgeSideInput, 'config' | 'runId' | 'runPrefixUri' | 'iteration' | 'modelUri'>,
   step: 'meta-judge' | 'consistency',
   requestsFolder: string,
   overrides: Record<string, string | number | boolean> = {},

@@ -16,7 +16,9 @@ import { runStepOnce } from '../storage/manifest';
 import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
 import { DEFAULT_META_TEMPLATE, loadTemplateFile, promptHash } from './prompts';
-import { type JudgeSideInput, judgedRequestId, parsedSamples, runGreedyGeneration, stepRoot } from './judge-side';
+import { type JudgeSideInput, judgedRequestId, parsedSamples, runGreedyGeneration, runIdOf, stepRoot } from './judge-side';
+import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated, requestSet } from './generation';
+import type { JobResult } from '../jobs/types';
 import { readRows } from './rows';
 
 /** What the meta-judge template reads from a training row. */
@@ -90,124 +92,156 @@ function metaStrategy(config: RunConfig) {
 }
 
 export function createMetaJudgeActivities(deps: ActivityDeps) {
+  /** What the requests are made of: the manifest inputs of the rendering, and part of the collecting's. */
+  async function requestInputs(input: JudgeSideInput) {
+    const template = await loadTemplateFile(deps.projectRoot, metaTemplatePath(input.config), 'meta', 'loop.pairing.strategies[meta_judge].template');
+    const trainUri = input.trainUri ?? joinUri(datasetPrefix(input.runPrefixUri, 'train'), 'data', 'rows.jsonl');
+    const inputs = {
+      requestsUri: input.requestsUri,
+      judgmentsUri: input.judgmentsUri,
+      trainUri,
+      template: template.hash,
+      judge: input.config.judge,
+      ratingScale: META_SCALE,
+    };
+    return { template, trainUri, inputs };
+  }
+
+  /** The meta-judge's sampling of each rating: greedy unless the strategy asks for several samples. */
+  function ratingSampling(config: RunConfig) {
+    const strategy = metaStrategy(config);
+    return { numSamples: strategy?.ratingSamples ?? 1, temperature: strategy?.ratingTemperature ?? 0 };
+  }
+
+  /** Renders one meta-judge request per parsed sampled judgment; null when none parsed (nothing to rate). */
+  async function renderMetaJudgeRequests(input: JudgeSideInput): Promise<RequestSet | null> {
+    const { config, iteration } = input;
+    const store = deps.storeFor(storageSettings(config));
+    const { template, trainUri, inputs } = await requestInputs(input);
+    const requestsPrefix = joinUri(stepRoot(input.runPrefixUri, iteration, 'meta-judge'), 'requests');
+    const heartbeat = throttledHeartbeat();
+    const rendered = await runStepOnce(
+      store,
+      { prefixUri: requestsPrefix, step: 'meta-judge:requests', inputs, codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(config, input.runPrefixUri) },
+      async () => {
+        // The sample step's requests say which training rows were judged; only those are kept in memory.
+        const exampleOf = new Map<string, string>();
+        for await (const r of readRows(store, input.requestsUri, 'generation request', { step: 'sample' })) {
+          exampleOf.set(r.request_id, r.example_id);
+          heartbeat({ phase: 'reading requests', requests: exampleOf.size });
+        }
+        const wanted = new Set(exampleOf.values());
+        const examples = new Map<string, MetaInputRow>();
+        for await (const ex of store.readJsonl<PointwiseExample>(trainUri)) {
+          if (wanted.has(ex.id)) {
+            examples.set(ex.id, { id: ex.id, instruction: ex.instruction, response: ex.response, rubric: ex.rubric, reference_answer: ex.reference_answer });
+          }
+          heartbeat({ phase: 'reading training rows' });
+        }
+        async function* requests(): AsyncGenerator<MetaRequest> {
+          for await (const sample of parsedSamples(store, input.judgmentsUri, config)) {
+            const exampleId = exampleOf.get(sample.request_id) ?? sample.example_id;
+            const example = examples.get(exampleId);
+            if (!example) {
+              throw badInput(`meta-judge: judgment ${sample.request_id}#${sample.sample_index} is about example "${exampleId}", which is not in ${trainUri}`);
+            }
+            heartbeat({ phase: 'rendering' });
+            yield buildMetaRequest(template, config, example, { ...sample, example_id: exampleId });
+          }
+        }
+        const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
+        return { objects: [written], summary: { requests: written.rows ?? 0 } };
+      },
+    );
+    return requestSet(joinUri(requestsPrefix, 'data'), rendered.summary.requests);
+  }
+
+  /** The judge rates each judgment on the meta scale (one job). */
+  async function rate(input: GenerationInput): Promise<JobResult> {
+    const store = deps.storeFor(storageSettings(input.config));
+    return runGreedyGeneration(
+      deps,
+      store,
+      input,
+      'meta-judge',
+      input.requests.dataUri,
+      { score_min: META_SCALE.min, score_max: META_SCALE.max },
+      ratingSampling(input.config),
+    );
+  }
+
+  /**
+   * Folds the job's rows into `iter-N/meta-judge/data/ratings.jsonl`, one row `{request_id, example_id,
+   * sample_index, meta_score, meta_status, reason?}` per rated judgment. Returns `{uri, rated, unparseable}`:
+   * `rated` counts every row written (one per parsed sampled judgment), `unparseable` those whose rating did
+   * not parse (`meta_score: null`). `outputUri` null: there was nothing to rate.
+   */
+  async function collectMetaRatings(input: JudgeSideInput & { outputUri: string | null }): Promise<MetaJudgeSummary> {
+    const { config, iteration, outputUri } = input;
+    const store = deps.storeFor(storageSettings(config));
+    const prefix = stepRoot(input.runPrefixUri, iteration, 'meta-judge');
+    const heartbeat = throttledHeartbeat();
+    const { inputs: requestInputsOf } = await requestInputs(input);
+    const outcome = await runStepOnce(
+      store,
+      {
+        prefixUri: prefix,
+        step: 'meta-judge',
+        inputs: { requests: requestInputsOf, job: outputUri, sampling: ratingSampling(config) },
+        codeVersion: deps.codeVersion,
+        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
+      },
+      async () => {
+        let rated = 0;
+        let unparseable = 0;
+        async function* ratings(): AsyncGenerator<MetaRating> {
+          if (!outputUri) return;
+          // generate.py writes a request's samples one after another: fold each run of rows into one.
+          let group: MetaRating[] = [];
+          const flush = (): MetaRating | null => {
+            if (group.length === 0) return null;
+            const row = combineRatings(group);
+            group = [];
+            rated++;
+            if (row.meta_status === 'unparseable') unparseable++;
+            heartbeat({ rated });
+            return row;
+          };
+          for await (const raw of readRows(store, joinUri(outputUri, 'judgments.jsonl'), 'judge-side output row', { job: 'meta-judge' })) {
+            const row = metaRatingRow(raw, config.judge.marker);
+            const current = group[0];
+            if (current && (current.request_id !== row.request_id || current.sample_index !== row.sample_index)) {
+              const done = flush();
+              if (done) yield done;
+            }
+            group.push(row);
+          }
+          const last = flush();
+          if (last) yield last;
+        }
+        const written = await store.writeJsonl(joinUri(prefix, 'data', 'ratings.jsonl'), ratings());
+        const summary: MetaJudgeSummary = { uri: written.uri, rated, unparseable };
+        return { objects: [written], summary };
+      },
+    );
+    return outcome.summary;
+  }
+
   return {
+    renderMetaJudgeRequests,
+    /** The meta-judge's ratings of the requests (job `meta-judge`). */
+    async generateMetaRatings(input: GenerationInput): Promise<GeneratedJudgments> {
+      return generated(await rate(input));
+    },
+    collectMetaRatings,
     /**
-     * Rates every parsed sampled judgment with the meta-judge template (greedy), writing
-     * `iter-N/meta-judge/data/ratings.jsonl` rows `{request_id, example_id, sample_index, meta_score,
-     * meta_status, reason?}`. Returns `{uri, rated, unparseable}`: `rated` counts every row written (one per
-     * parsed sampled judgment), `unparseable` those whose rating did not parse (`meta_score: null`).
+     * Render, rate and collect in one activity, as runs started before the meta-judge job became an activity
+     * of its own schedule it (workflows/options.ts JOB_ACTIVITIES_PATCH).
      */
     async rateJudgments(input: JudgeSideInput): Promise<MetaJudgeSummary> {
-      const { config, iteration } = input;
-      const store = deps.storeFor(storageSettings(config));
-      const templateFile = metaTemplatePath(config);
-      const template = await loadTemplateFile(deps.projectRoot, templateFile, 'meta', 'loop.pairing.strategies[meta_judge].template');
-      const prefix = stepRoot(input.runPrefixUri, iteration, 'meta-judge');
-      const requestsPrefix = joinUri(prefix, 'requests');
-      const trainUri = input.trainUri ?? joinUri(datasetPrefix(input.runPrefixUri, 'train'), 'data', 'rows.jsonl');
-      const heartbeat = throttledHeartbeat();
-      const requestInputs = {
-        requestsUri: input.requestsUri,
-        judgmentsUri: input.judgmentsUri,
-        trainUri,
-        template: template.hash,
-        judge: config.judge,
-        ratingScale: META_SCALE,
-      };
-
-      const rendered = await runStepOnce(
-        store,
-        { prefixUri: requestsPrefix, step: 'meta-judge:requests', inputs: requestInputs, codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri) },
-        async () => {
-          // The sample step's requests say which training rows were judged; only those are kept in memory.
-          const exampleOf = new Map<string, string>();
-          for await (const r of readRows(store, input.requestsUri, 'generation request', { step: 'sample' })) {
-            exampleOf.set(r.request_id, r.example_id);
-            heartbeat({ phase: 'reading requests', requests: exampleOf.size });
-          }
-          const wanted = new Set(exampleOf.values());
-          const examples = new Map<string, MetaInputRow>();
-          for await (const ex of store.readJsonl<PointwiseExample>(trainUri)) {
-            if (wanted.has(ex.id)) {
-              examples.set(ex.id, { id: ex.id, instruction: ex.instruction, response: ex.response, rubric: ex.rubric, reference_answer: ex.reference_answer });
-            }
-            heartbeat({ phase: 'reading training rows' });
-          }
-          async function* requests(): AsyncGenerator<MetaRequest> {
-            for await (const sample of parsedSamples(store, input.judgmentsUri, config)) {
-              const exampleId = exampleOf.get(sample.request_id) ?? sample.example_id;
-              const example = examples.get(exampleId);
-              if (!example) {
-                throw badInput(`meta-judge: judgment ${sample.request_id}#${sample.sample_index} is about example "${exampleId}", which is not in ${trainUri}`);
-              }
-              heartbeat({ phase: 'rendering' });
-              yield buildMetaRequest(template, config, example, { ...sample, example_id: exampleId });
-            }
-          }
-          const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
-          return { objects: [written], summary: { requests: written.rows ?? 0 } };
-        },
-      );
-
-      // No parsed judgment, nothing to rate: no job (generate.py would be handed an empty file).
-      const strategy = metaStrategy(config);
-      const sampling = { numSamples: strategy?.ratingSamples ?? 1, temperature: strategy?.ratingTemperature ?? 0 };
-      const job =
-        rendered.summary.requests > 0
-          ? await runGreedyGeneration(
-              deps,
-              store,
-              input,
-              'meta-judge',
-              joinUri(requestsPrefix, 'data'),
-              { score_min: META_SCALE.min, score_max: META_SCALE.max },
-              sampling,
-            )
-          : null;
-
-      const outcome = await runStepOnce(
-        store,
-        {
-          prefixUri: prefix,
-          step: 'meta-judge',
-          inputs: { requests: requestInputs, job: job?.modelUri ?? null, sampling },
-          codeVersion: deps.codeVersion,
-          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
-        },
-        async () => {
-          let rated = 0;
-          let unparseable = 0;
-          async function* ratings(): AsyncGenerator<MetaRating> {
-            if (!job) return;
-            // generate.py writes a request's samples one after another: fold each run of rows into one.
-            let group: MetaRating[] = [];
-            const flush = (): MetaRating | null => {
-              if (group.length === 0) return null;
-              const row = combineRatings(group);
-              group = [];
-              rated++;
-              if (row.meta_status === 'unparseable') unparseable++;
-              heartbeat({ rated });
-              return row;
-            };
-            for await (const raw of readRows(store, joinUri(job.modelUri, 'judgments.jsonl'), 'judge-side output row', { job: 'meta-judge' })) {
-              const row = metaRatingRow(raw, config.judge.marker);
-              const current = group[0];
-              if (current && (current.request_id !== row.request_id || current.sample_index !== row.sample_index)) {
-                const done = flush();
-                if (done) yield done;
-              }
-              group.push(row);
-            }
-            const last = flush();
-            if (last) yield last;
-          }
-          const written = await store.writeJsonl(joinUri(prefix, 'data', 'ratings.jsonl'), ratings());
-          const summary: MetaJudgeSummary = { uri: written.uri, rated, unparseable };
-          return { objects: [written], summary };
-        },
-      );
-      return outcome.summary;
+      const requests = await renderMetaJudgeRequests(input);
+      const job = requests ? await rate({ ...input, runId: runIdOf(input), requests }) : null;
+      return collectMetaRatings({ ...input, outputUri: job?.modelUri ?? null });
     },
   };
 }

@@ -15,6 +15,7 @@ import { acrossRunsFor } from '../storage/step-reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
 import { loadTemplate, renderForJudge, generationHyperparameters, promptHash } from './prompts';
 import type { JobResult } from '../jobs/types';
+import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated } from './generation';
 
 export interface SampleInput {
   config: RunConfig;
@@ -37,95 +38,132 @@ export interface SampleResult {
 
 export { selectInputIds } from '../../core/pairing/selection';
 
+/** What renderSampleRequests wrote: the requests the judge samples from, one per chosen training input. */
+export interface SampleRequests {
+  inputs: number;
+  /** The requests JSONL (the judge-side and pair steps read it). */
+  requestsUri: string;
+  /** Its folder, for the generation job. */
+  requests: RequestSet;
+  /** The template's hash (every request's `template_hash`). */
+  promptHash: string;
+  requestsReused: boolean;
+}
+
 export function createSampleActivities(deps: ActivityDeps) {
+  /** Chooses this iteration's training inputs (seeded) and renders each into the judge's prompt. */
+  async function renderSampleRequests(input: SampleInput): Promise<SampleRequests> {
+    const { config, iteration } = input;
+    const store = deps.storeFor(storageSettings(config));
+    const template = await loadTemplate(deps.projectRoot, config);
+    const requestsPrefix = joinUri(stepPrefix(input.runPrefixUri, iteration, 'sample'), 'requests');
+    const heartbeat = throttledHeartbeat();
+
+    const rendered = await runStepOnce(
+      store,
+      {
+        prefixUri: requestsPrefix,
+        step: 'sample:requests',
+        inputs: {
+          trainUri: input.trainUri,
+          iteration,
+          seed: config.loop.seed,
+          inputsPerIteration: config.loop.inputsPerIteration,
+          inputsSchedule: config.loop.inputsSchedule ?? null,
+          reuseInputs: config.loop.reuseInputs,
+          template: template.hash,
+          judge: config.judge,
+        },
+        codeVersion: deps.codeVersion,
+        acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
+      },
+      async () => {
+        const ids: string[] = [];
+        for await (const row of store.readJsonl<PointwiseExample>(input.trainUri)) {
+          ids.push(row.id);
+          heartbeat({ phase: 'selecting', seen: ids.length });
+        }
+        const selection = selectIterationInputs(ids, config.loop, iteration);
+        const chosen = selection.ids;
+        if (chosen.size === 0) {
+          throw badInput(
+            `iteration ${iteration} has no training input to sample: ${selection.excludedAsUsed} of ${new Set(ids).size} were used by earlier iterations (loop.reuseInputs is false)`,
+            'NoInputs',
+          );
+        }
+        async function* requests(): AsyncGenerator<GenerationRequest> {
+          for await (const ex of store.readJsonl<PointwiseExample>(input.trainUri)) {
+            if (!chosen.has(ex.id)) continue;
+            heartbeat({ phase: 'rendering' });
+            const messages = renderForJudge(template, config, ex);
+            yield {
+              request_id: ex.id,
+              example_id: ex.id,
+              messages,
+              prompt_hash: promptHash(messages),
+              template_hash: template.hash,
+              ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
+            };
+          }
+        }
+        const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
+        return {
+          objects: [written],
+          summary: { requestsUri: written.uri, inputs: written.rows ?? 0, wanted: selection.wanted, excludedAsUsed: selection.excludedAsUsed },
+        };
+      },
+    );
+    return {
+      inputs: rendered.summary.inputs,
+      requestsUri: rendered.summary.requestsUri,
+      requests: { dataUri: joinUri(requestsPrefix, 'data'), requests: rendered.summary.inputs },
+      promptHash: template.hash,
+      requestsReused: rendered.reused,
+    };
+  }
+
+  /** The judge M(i-1) writes N judgments per request at temperature T: this iteration's N and T (a job). */
+  async function sample(input: GenerationInput): Promise<JobResult> {
+    const { config, iteration } = input;
+    const store = deps.storeFor(storageSettings(config));
+    // N and T of this iteration (loop.samplesPerInput / loop.temperature may be per-iteration lists).
+    const { samplesPerInput, temperature } = iterationParameters(config.loop, iteration);
+    return deps.runnerFor(config, store).run(
+      {
+        jobName: jobName(input.runId, iteration, 'sample'),
+        entryPoint: 'generate.py',
+        channels: { model: input.modelUri, requests: input.requests.dataUri },
+        hyperparameters: {
+          ...generationHyperparameters(config),
+          num_samples: samplesPerInput,
+          temperature,
+          seed: deriveSeed(config.loop.seed, 'sample', iteration),
+        },
+        outputUri: joinUri(stepPrefix(input.runPrefixUri, iteration, 'sample'), 'job'),
+      },
+      currentJobContext(),
+    );
+  }
+
   return {
+    renderSampleRequests,
+    async generateSampledJudgments(input: GenerationInput): Promise<GeneratedJudgments> {
+      return generated(await sample(input));
+    },
+    /**
+     * Render and sample in one activity, as runs started before the sample job became an activity of its own
+     * schedule it (workflows/options.ts JOB_ACTIVITIES_PATCH).
+     */
     async sampleJudgments(input: SampleInput): Promise<SampleResult> {
-      const { config, iteration } = input;
-      const store = deps.storeFor(storageSettings(config));
-      const template = await loadTemplate(deps.projectRoot, config);
-      const prefix = stepPrefix(input.runPrefixUri, iteration, 'sample');
-      const requestsPrefix = joinUri(prefix, 'requests');
-      const heartbeat = throttledHeartbeat();
-
-      const rendered = await runStepOnce(
-        store,
-        {
-          prefixUri: requestsPrefix,
-          step: 'sample:requests',
-          inputs: {
-            trainUri: input.trainUri,
-            iteration,
-            seed: config.loop.seed,
-            inputsPerIteration: config.loop.inputsPerIteration,
-            inputsSchedule: config.loop.inputsSchedule ?? null,
-            reuseInputs: config.loop.reuseInputs,
-            template: template.hash,
-            judge: config.judge,
-          },
-          codeVersion: deps.codeVersion,
-          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
-        },
-        async () => {
-          const ids: string[] = [];
-          for await (const row of store.readJsonl<PointwiseExample>(input.trainUri)) {
-            ids.push(row.id);
-            heartbeat({ phase: 'selecting', seen: ids.length });
-          }
-          const selection = selectIterationInputs(ids, config.loop, iteration);
-          const chosen = selection.ids;
-          if (chosen.size === 0) {
-            throw badInput(
-              `iteration ${iteration} has no training input to sample: ${selection.excludedAsUsed} of ${new Set(ids).size} were used by earlier iterations (loop.reuseInputs is false)`,
-              'NoInputs',
-            );
-          }
-          async function* requests(): AsyncGenerator<GenerationRequest> {
-            for await (const ex of store.readJsonl<PointwiseExample>(input.trainUri)) {
-              if (!chosen.has(ex.id)) continue;
-              heartbeat({ phase: 'rendering' });
-              const messages = renderForJudge(template, config, ex);
-              yield {
-                request_id: ex.id,
-                example_id: ex.id,
-                messages,
-                prompt_hash: promptHash(messages),
-                template_hash: template.hash,
-                ...(ex.gold_score !== undefined ? { gold_score: ex.gold_score } : {}),
-              };
-            }
-          }
-          const written = await store.writeJsonl(joinUri(requestsPrefix, 'data', 'requests.jsonl'), requests());
-          return {
-            objects: [written],
-            summary: { requestsUri: written.uri, inputs: written.rows ?? 0, wanted: selection.wanted, excludedAsUsed: selection.excludedAsUsed },
-          };
-        },
-      );
-
-      // N and T of this iteration (loop.samplesPerInput / loop.temperature may be per-iteration lists).
-      const { samplesPerInput, temperature } = iterationParameters(config.loop, iteration);
-      const job = await deps.runnerFor(config, store).run(
-        {
-          jobName: jobName(input.runId, iteration, 'sample'),
-          entryPoint: 'generate.py',
-          channels: { model: input.modelUri, requests: joinUri(requestsPrefix, 'data') },
-          hyperparameters: {
-            ...generationHyperparameters(config),
-            num_samples: samplesPerInput,
-            temperature,
-            seed: deriveSeed(config.loop.seed, 'sample', iteration),
-          },
-          outputUri: joinUri(prefix, 'job'),
-        },
-        currentJobContext(),
-      );
+      const rendered = await renderSampleRequests(input);
+      const job = await sample({ ...input, requests: rendered.requests });
       return {
-        inputs: rendered.summary.inputs,
-        requestsUri: rendered.summary.requestsUri,
+        inputs: rendered.inputs,
+        requestsUri: rendered.requestsUri,
         rawJudgmentsUri: joinUri(job.modelUri, 'judgments.jsonl'),
-        promptHash: template.hash,
+        promptHash: rendered.promptHash,
         job,
-        requestsReused: rendered.reused,
+        requestsReused: rendered.requestsReused,
       };
     },
   };

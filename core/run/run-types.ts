@@ -8,6 +8,14 @@ import type { AwaitingApproval, ChampionRef, DecidedBy, StartedFrom } from '../p
 import type { UsageTotals } from './usage';
 
 export const TASK_QUEUE = 'judgeloop';
+
+/**
+ * The task queue of a queue's job activities (sample, train, each evaluation generation...): a worker polls
+ * both, with separate slots, so model jobs never hold up the data steps and their concurrency is set apart.
+ */
+export function jobTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-jobs`;
+}
 export const RUN_WORKFLOW = 'selfRationalizationRun';
 export const ITERATION_WORKFLOW = 'iterationWorkflow';
 export const PROGRESS_QUERY = 'progress';

@@ -299,7 +299,7 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
         : '; the running job was adopted, not started again';
     matrix.kill.push({ fault: k.fault === 'job process SIGKILL' ? 'job process SIGKILL' : 'worker SIGKILL, new worker', step: label, outcome: `retried${jobPart}` });
   }
-  matrix.kill.push({ fault: 'job exits 0 without its outputs', step: 'evaluateJudge (iteration 0 job)', outcome: 'not adopted: retried (JobIncomplete) and the job started again' });
+  matrix.kill.push({ fault: 'job exits 0 without its outputs', step: 'generateEvaluationJudgments (iteration 0 job)', outcome: 'not adopted: retried (JobIncomplete) and the job started again' });
   matrix.kill.push({ fault: '(all of the above, one run)', step: 'the whole run', outcome: 'completed; models and metrics equal the fault-free run; one output per job; no process left' });
 });
 
@@ -321,9 +321,9 @@ async function manifestCreatedAt(runId: string, activity: string): Promise<strin
 /** The activity that runs each kind of job. */
 const JOB_ACTIVITY: Record<string, string> = {
   'warm-start': 'warmStartJudge',
-  evaluate: 'evaluateJudge',
-  sample: 'sampleJudgments',
-  'meta-judge': 'rateJudgments',
+  evaluate: 'generateEvaluationJudgments',
+  sample: 'generateSampledJudgments',
+  'meta-judge': 'generateMetaRatings',
   train: 'trainJudge',
 };
 
@@ -447,7 +447,7 @@ test('Temporal server and S3 server killed and restarted mid-step, S3 behind a f
     const sample = await waitForJob('sample');
     await services.restartTemporal();
     assert.ok(sample.pid > 0);
-    matrix.services.push({ fault: 'Temporal server SIGKILLed and restarted (same database)', step: 'sampleJudgments (job running)', outcome: 'the worker and the client reconnected; the job ran once' });
+    matrix.services.push({ fault: 'Temporal server SIGKILLed and restarted (same database)', step: 'generateSampledJudgments (job running)', outcome: 'the worker and the client reconnected; the job ran once' });
     const train = await waitForJob('train');
     await services.restartS3({ kill: true });
     assert.ok(train.pid > 0);

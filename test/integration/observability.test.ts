@@ -194,12 +194,14 @@ describe('worker observability: Prometheus metrics, JSON logs with run/iteration
     const iter0 = activity.filter((r) => r.workflowId === `${runB}-iter-0`);
     assert.ok(iter0.length >= 2, 'the SDK\'s "Activity started" and the job\'s own line');
     for (const r of iter0) {
-      assert.deepEqual([r.run, r.iteration, r.step, r.activityType, r.workflowType], [runB, 0, 'evaluate', 'evaluateJudge', 'iterationWorkflow']);
+      assert.deepEqual([r.run, r.iteration, r.step, r.workflowType], [runB, 0, 'evaluate', 'iterationWorkflow']);
+      assert.ok(['renderEvaluationRequests', 'generateEvaluationJudgments'].includes(String(r.activityType)), String(r.activityType));
     }
     // Records logged inside the activity (Context.log: the job's lines) carry the trace and span of its span.
     const jobLine = iter0.find((r) => r.sdkComponent === 'activity');
     assert.ok(jobLine);
     assert.match(jobLine.message, /^job /);
+    assert.equal(jobLine.activityType, 'generateEvaluationJudgments');
     assert.match(jobLine.trace_id, /^[0-9a-f]{32}$/);
     assert.match(jobLine.span_id, /^[0-9a-f]{16}$/);
     evaluateJobLine = jobLine;
@@ -247,9 +249,9 @@ describe('worker observability: Prometheus metrics, JSON logs with run/iteration
     assert.equal(prepareB.status.code, 'OK');
     for (const s of ofRunB) assert.equal(s.traceId, prepareB.traceId, `${s.name} in run B's trace`);
     assert.ok(ofRunB.some((s) => s.name === 'StartChildWorkflow:iterationWorkflow'), namesB);
-    // Iteration 0's evaluate (cancelled when the worker stopped) is in the run's trace, with its iteration;
+    // Iteration 0's evaluation job (cancelled when the worker stopped) is in the run's trace, with its iteration;
     // the job's log lines name this very span.
-    const evaluate = ofRunB.find((s) => s.name === 'RunActivity:evaluateJudge');
+    const evaluate = ofRunB.find((s) => s.name === 'RunActivity:generateEvaluationJudgments');
     assert.ok(evaluate, namesB);
     assert.equal(evaluate.attributes['judgeloop.iteration'], 0);
     assert.equal(evaluate.attributes['judgeloop.step'], 'evaluate');

@@ -15,6 +15,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
+import type { JudgeloopWorker } from '../../workers/judgeloop-worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { selfRationalizationRun } from '../../workflows';
 import { PROGRESS_QUERY, type RunProgress } from '../../core/run/run-types';
@@ -23,10 +24,10 @@ import { readRegistry } from '../../activities/steps/registry';
 import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
 
 // Registered before the stack's hooks so that the worker stops before the services do.
-let worker: Worker | undefined;
+let worker: JudgeloopWorker | undefined;
 let workerDone: Promise<void> | undefined;
 after(async () => {
-  if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+  worker?.shutdown();
   await workerDone;
 });
 const stack = useTestStack();

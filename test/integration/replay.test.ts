@@ -4,7 +4,8 @@
  * so. The set `pre-usage-accounting` was recorded before the iteration workflow gained its usage step, a
  * change guarded by patched('usage-accounting-v1'): it replays because of the guard, and the same histories
  * fail to replay when the guard is bypassed (patched() forced true), with the CLI-facing report naming the
- * event where the code diverges.
+ * event where the code diverges. Likewise `with-usage-and-report`, recorded before every model job became an
+ * activity of its own (patched('job-activities-v1')); `with-job-activities` was recorded after.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { bundleWorkflows } from '../../workers/main';
 import { eventTypeName, formatReplayOutcomes, readHistoryFile, replayHistories, type RecordedHistory } from '../../workers/replay';
 import { USAGE_PATCH } from '../../workflows/iteration';
+import { JOB_ACTIVITIES_PATCH } from '../../workflows/options';
 import { main } from '../../cli/judgeloop';
 
 const HISTORIES = path.resolve(__dirname, '../histories');
@@ -60,16 +62,21 @@ test('every committed history replays deterministically with the current workflo
   }
 });
 
-test(`histories from before the usage step replay only because of patched('${USAGE_PATCH}')`, { timeout: 10 * 60_000 }, async () => {
-  const { histories } = await load('pre-usage-accounting');
-  const unguarded = await bundleWorkflowCode({
+/** The workflow code with `@temporalio/workflow` replaced by a module whose patched() skips some guards. */
+function bundleWithPatches(module: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     webpackConfigHook: (config) => ({
       ...config,
-      resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as Record<string, string>), '@temporalio/workflow$': require.resolve('../support/always-patched') } },
+      resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as Record<string, string>), '@temporalio/workflow$': require.resolve(module) } },
     }),
     logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) },
   });
+}
+
+test(`histories from before the usage step replay only because of patched('${USAGE_PATCH}')`, { timeout: 10 * 60_000 }, async () => {
+  const { histories } = await load('pre-usage-accounting');
+  const unguarded = await bundleWithPatches('../support/always-patched');
   const iterations = histories.filter((h) => /-iter-\d+$/.test(h.workflowId));
   const outcomes = await replayHistories(iterations, unguarded);
   // Every iteration that completed recorded no usage step before completing; the unguarded code schedules one.
@@ -82,6 +89,27 @@ test(`histories from before the usage step replay only because of patched('${USA
   assert.match(diverged.error ?? '', /nondetermin/i);
   assert.ok(diverged.divergence && diverged.divergence.context.some((l) => l.startsWith('>')), JSON.stringify(diverged.divergence));
   assert.match(formatReplayOutcomes(outcomes), /NONDETERMINISTIC .*\n[\s\S]*diverges at history event \d+; the history around it:/);
+});
+
+test(`iterations from before the model jobs became activities of their own replay only because of patched('${JOB_ACTIVITIES_PATCH}')`, { timeout: 10 * 60_000 }, async () => {
+  const { histories } = await load('with-usage-and-report');
+  // Unguarded, the code schedules the data activity that renders the requests where the history has the
+  // one-activity step: renderSampleRequests for sampleJudgments, renderEvaluationRequests for evaluateJudge.
+  const SPLIT: Record<string, string> = { sampleJudgments: 'renderSampleRequests', evaluateJudge: 'renderEvaluationRequests' };
+  const firstStep = (h: RecordedHistory) =>
+    h.history.events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).find((name): name is string => typeof name === 'string' && name in SPLIT);
+  const iterations = histories.filter((h) => /-iter-\d+$/.test(h.workflowId) && firstStep(h) !== undefined);
+  assert.equal(iterations.length, histories.filter((h) => /-iter-\d+$/.test(h.workflowId)).length, 'every iteration reached its first step');
+  const unguarded = await bundleWithPatches('../support/job-activities-unguarded');
+  const outcomes = await replayHistories(iterations, unguarded);
+  assert.equal(outcomes.length, iterations.length);
+  for (const [i, o] of outcomes.entries()) {
+    const recorded = firstStep(iterations[i])!;
+    assert.equal(o.deterministic, false, `${o.workflowId} should diverge without the guard:\n${formatReplayOutcomes(outcomes)}`);
+    assert.match(o.error ?? '', new RegExp(`nondetermin[\\s\\S]*'${recorded}'[\\s\\S]*'${SPLIT[recorded]}'`, 'i'), o.workflowId);
+  }
+  // With the guard, the same histories replay (the test above), on the code that now splits the steps.
+  assert.ok((await replayHistories(iterations, current)).every((o) => o.deterministic));
 });
 
 test('judgeloop replay --file: exit 0 and "deterministic" per history; a broken file is a usage error', { timeout: 5 * 60_000 }, async () => {

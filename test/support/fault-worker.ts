@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     ...(bundlePath ? { workflowBundle: JSON.parse(readFileSync(bundlePath, 'utf8')) as WorkflowBundleWithSourceMap } : {}),
     telemetry: dir ? { activityInterceptors: [holdInterceptor(dir)] } : {},
   });
-  console.log(`fault worker ${process.pid}: polling ${worker.options.taskQueue}`);
+  console.log(`fault worker ${process.pid}: polling ${worker.taskQueue} and ${worker.jobTaskQueue}`);
   try {
     await worker.run();
   } finally {

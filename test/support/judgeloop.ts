@@ -10,6 +10,8 @@ import type { RunConfigInput } from '../../core/config/config';
 import { PROJECT_ROOT, createActivities, defaultActivityDeps } from '../../activities';
 import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
 import { bundleWorkflows } from '../../workers/main';
+import { JudgeloopWorker } from '../../workers/judgeloop-worker';
+import { jobTaskQueue } from '../../core/run/run-types';
 import { mergeConfig } from '../../cli/config-file';
 import { main } from '../../cli/judgeloop';
 import localConfig from '../../configs/local.json';
@@ -150,17 +152,20 @@ export async function createTestWorker(
   taskQueue: string,
   namespace = 'default',
   opts: { payloadCodecs?: PayloadCodec[] } = {},
-): Promise<Worker> {
-  return Worker.create({
+): Promise<JudgeloopWorker> {
+  const shared = {
     connection,
     namespace,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
     activities: createActivities(defaultActivityDeps()),
     // As the real worker (workers/main.ts): data steps rely on it to heartbeat within the timeout.
     interceptors: { activity: [keepAliveInterceptor] },
     ...(opts.payloadCodecs ? { dataConverter: { payloadCodecs: opts.payloadCodecs } } : {}),
-  });
+  };
+  // As the real worker: the workflows and data steps on the task queue, the jobs on its job queue.
+  return new JudgeloopWorker(
+    await Worker.create({ ...shared, taskQueue, workflowBundle: await workflowBundle() }),
+    await Worker.create({ ...shared, taskQueue: jobTaskQueue(taskQueue) }),
+  );
 }
 
 export interface TestStack {

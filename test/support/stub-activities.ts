@@ -13,6 +13,7 @@ import { resolveRunConfig } from '../../activities/steps/config';
 import type { ChampionInfo, ProposedEntry, RecordedDecision } from '../../activities/steps/registry';
 import type { PreparedRun } from '../../activities/steps/prepare';
 import type { JobResult } from '../../activities/jobs/types';
+import type { GeneratedJudgments } from '../../activities/steps/generation';
 import type { PointwiseMetrics, SuiteMetrics } from '../../core/run/run-types';
 import type { UsageTotals } from '../../core/run/usage';
 
@@ -24,8 +25,10 @@ type Input<K extends keyof Activities> = Parameters<Activities[K]>[0];
 export interface StubCall {
   activity: keyof Activities;
   iteration?: number;
-  /** The model the activity was handed (sample, train, evaluate). */
+  /** The model the activity was handed (sample, train, each evaluation activity). */
   modelUri?: string;
+  /** The task queue the activity ran on: the run's, or its job queue. */
+  taskQueue: string;
 }
 
 export interface StubOptions {
@@ -73,6 +76,11 @@ function stubJob(name: string, outputUri: string): JobResult {
   };
 }
 
+/** What a generation job activity returns, for a job that ran and wrote under `outputUri`. */
+export function stubGenerated(outputUri: string, jobName: string): GeneratedJudgments {
+  return { outputUri, judgmentsUri: `${outputUri}/judgments.jsonl`, jobName, how: 'ran', seconds: 1 };
+}
+
 const NO_USAGE: UsageTotals = { jobs: 0, seconds: 0, billableSeconds: 0, usd: 0, unpricedJobs: 0, byStep: {} };
 
 export function stubActivities(options: StubOptions = {}): { activities: Partial<Activities>; record: StubRecord } {
@@ -82,7 +90,8 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
 
   /** Records the call, then fails, holds until cancelled, or lets the stub return. */
   async function enter(activity: keyof Activities, iteration?: number, modelUri?: string): Promise<void> {
-    record.calls.push({ activity, ...(iteration === undefined ? {} : { iteration }), ...(modelUri === undefined ? {} : { modelUri }) });
+    const { taskQueue } = Context.current().info;
+    record.calls.push({ activity, taskQueue, ...(iteration === undefined ? {} : { iteration }), ...(modelUri === undefined ? {} : { modelUri }) });
     const applies = (t?: { activity: keyof Activities; iteration?: number }) =>
       t !== undefined && t.activity === activity && (t.iteration === undefined || t.iteration === iteration);
     if (applies(options.fail)) throw options.fail!.failure();
@@ -134,10 +143,14 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       const prefix = `${input.runPrefixUri}/warm-start`;
       return { baseModelUri: input.modelUri, modelUri: `${prefix}/model`, rows: 20, rowsWithoutReference: 0, examples: 20, examplesUri: `${prefix}/examples.jsonl`, steps: 3, finalLoss: 1, metricsUri: `${prefix}/metrics.jsonl`, adopted: false };
     },
-    async sampleJudgments(input: Input<'sampleJudgments'>) {
-      await enter('sampleJudgments', input.iteration, input.modelUri);
-      const prefix = `${input.runPrefixUri}/iter-${input.iteration}/sample`;
-      return { inputs: 10, requestsUri: `${prefix}/requests.jsonl`, rawJudgmentsUri: `${prefix}/raw.jsonl`, promptHash: 'stub', job: stubJob(`sample-${input.iteration}`, prefix), requestsReused: false };
+    async renderSampleRequests(input: Input<'renderSampleRequests'>) {
+      await enter('renderSampleRequests', input.iteration, input.modelUri);
+      const prefix = `${input.runPrefixUri}/iter-${input.iteration}/sample/requests`;
+      return { inputs: 10, requestsUri: `${prefix}/data/requests.jsonl`, requests: { dataUri: `${prefix}/data`, requests: 10 }, promptHash: 'stub', requestsReused: false };
+    },
+    async generateSampledJudgments(input: Input<'generateSampledJudgments'>) {
+      await enter('generateSampledJudgments', input.iteration, input.modelUri);
+      return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/sample/job/model`, `sample-${input.iteration}`);
     },
     async scoreJudgments(input: Input<'scoreJudgments'>) {
       await enter('scoreJudgments', input.iteration, input.modelUri);
@@ -153,8 +166,48 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       const modelUri = modelOf(input.runPrefixUri, input.iteration);
       return { modelUri, steps: 5, finalLoss: 0.5, finalRewardAccuracy: 0.75, finalRewardMargin: 0.2, metricsUri: `${modelUri}/../metrics.jsonl`, adopted: false };
     },
-    async evaluateJudge(input: Input<'evaluateJudge'>): Promise<Record<string, SuiteMetrics>> {
-      await enter('evaluateJudge', input.iteration, input.modelUri);
+    async renderMetaJudgeRequests(input: Input<'renderMetaJudgeRequests'>) {
+      await enter('renderMetaJudgeRequests', input.iteration, input.modelUri);
+      return { dataUri: `${input.runPrefixUri}/iter-${input.iteration}/meta-judge/requests/data`, requests: 40 };
+    },
+    async generateMetaRatings(input: Input<'generateMetaRatings'>) {
+      await enter('generateMetaRatings', input.iteration, input.modelUri);
+      return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/meta-judge/job/model`, `meta-judge-${input.iteration}`);
+    },
+    async collectMetaRatings(input: Input<'collectMetaRatings'>) {
+      await enter('collectMetaRatings', input.iteration, input.modelUri);
+      return { uri: `${input.runPrefixUri}/iter-${input.iteration}/meta-judge/data/ratings.jsonl`, rated: input.outputUri ? 40 : 0, unparseable: 0 };
+    },
+    async renderConsistencyRequests(input: Input<'renderConsistencyRequests'>) {
+      await enter('renderConsistencyRequests', input.iteration, input.modelUri);
+      return { dataUri: `${input.runPrefixUri}/iter-${input.iteration}/consistency/requests/data`, requests: 40 };
+    },
+    async generateRescores(input: Input<'generateRescores'>) {
+      await enter('generateRescores', input.iteration, input.modelUri);
+      return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/consistency/job/model`, `consistency-${input.iteration}`);
+    },
+    async collectRescores(input: Input<'collectRescores'>) {
+      await enter('collectRescores', input.iteration, input.modelUri);
+      return { uri: `${input.runPrefixUri}/iter-${input.iteration}/consistency/data/rescores.jsonl`, rescored: input.outputUri ? 40 : 0, consistent: 30, inconsistent: input.outputUri ? 10 : 0 };
+    },
+    async renderEvaluationRequests(input: Input<'renderEvaluationRequests'>) {
+      await enter('renderEvaluationRequests', input.iteration, input.modelUri);
+      const prefix = `${input.runPrefixUri}/iter-${input.iteration}/evaluate`;
+      return { pointwise: { dataUri: `${prefix}/requests/data`, requests: 20 }, relative: null };
+    },
+    async generateEvaluationJudgments(input: Input<'generateEvaluationJudgments'>) {
+      await enter('generateEvaluationJudgments', input.iteration, input.modelUri);
+      const outputUri = `${input.runPrefixUri}/iter-${input.iteration}/evaluate/job/model`;
+      return stubGenerated(outputUri, `evaluate-${input.iteration}`);
+    },
+    async generateBaselineJudgments(input: Input<'generateBaselineJudgments'>) {
+      await enter('generateBaselineJudgments', input.iteration, input.modelUri);
+      const outputUri = `${input.runPrefixUri}/iter-${input.iteration}/evaluate/baselines/job/model`;
+      return stubGenerated(outputUri, `evaluate-baselines-${input.iteration}`);
+    },
+    async computeEvaluationMetrics(input: Input<'computeEvaluationMetrics'>): Promise<Record<string, SuiteMetrics>> {
+      await enter('computeEvaluationMetrics', input.iteration, input.modelUri);
+      if (!input.outputs.pointwise) throw new Error('computeEvaluationMetrics was not handed the judgments job\'s outputs');
       return { [SUITE]: pointwise(options.agreement?.(input.modelUri, input.iteration) ?? 0.5) };
     },
     async summarizeUsage(input: Input<'summarizeUsage'>) {

@@ -11,6 +11,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from './judgeloop';
 import type { Activities } from '../../activities';
+import { JudgeloopWorker } from '../../workers/judgeloop-worker';
+import { jobTaskQueue } from '../../core/run/run-types';
 
 export const TEST_SERVER = path.resolve(__dirname, '../../.tools/bin/temporal-test-server');
 
@@ -33,12 +35,10 @@ export function useTimeSkippingEnv(): { env: TestWorkflowEnvironment } {
   return holder;
 }
 
-/** A worker of the real workflow code with the given (stubbed) activities. */
-export async function stubbedWorker(env: TestWorkflowEnvironment, taskQueue: string, activities: Partial<Activities>): Promise<Worker> {
-  return Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities,
-  });
+/** A worker of the real workflow code with the given (stubbed) activities, on the task queue and its job queue. */
+export async function stubbedWorker(env: TestWorkflowEnvironment, taskQueue: string, activities: Partial<Activities>): Promise<JudgeloopWorker> {
+  return new JudgeloopWorker(
+    await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: jobTaskQueue(taskQueue), activities }),
+  );
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ActivityCancellationDetails, CancelledFailure } from '@temporalio/common';
 import { abortReason } from '../../activities/context';
 import { shutdownGraceSeconds } from '../../workers/main';
+import { workerSlots } from '../../workers/judgeloop-worker';
 
 test('abortReason: Temporal\'s cancellation details as one reason; a cancel request wins', () => {
   const cases: Array<[ConstructorParameters<typeof ActivityCancellationDetails>[0] | undefined, string]> = [
@@ -34,5 +35,19 @@ test('shutdownGraceSeconds: 10 by default, a number of seconds otherwise, a clea
   assert.equal(shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: '2.5' }), 2.5);
   for (const bad of ['-1', 'ten', '10s']) {
     assert.throws(() => shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: bad }), new RegExp(`JUDGELOOP_SHUTDOWN_GRACE_SECONDS must be a number of seconds \\(0 or more\\), got "${bad}"`));
+  }
+});
+
+test('workerSlots: data steps and jobs apart; JUDGELOOP_MAX_ACTIVITIES still sets the jobs; a clear error for anything else', () => {
+  const cases: Array<[NodeJS.ProcessEnv, { dataSteps: number; jobs: number }]> = [
+    [{}, { dataSteps: 4, jobs: 2 }],
+    [{ JUDGELOOP_MAX_JOBS: '1' }, { dataSteps: 4, jobs: 1 }],
+    [{ JUDGELOOP_MAX_ACTIVITIES: '1' }, { dataSteps: 4, jobs: 1 }],
+    [{ JUDGELOOP_MAX_ACTIVITIES: '1', JUDGELOOP_MAX_JOBS: '3' }, { dataSteps: 4, jobs: 3 }],
+    [{ JUDGELOOP_MAX_DATA_STEPS: ' 8 ', JUDGELOOP_MAX_JOBS: '' }, { dataSteps: 8, jobs: 2 }],
+  ];
+  for (const [env, want] of cases) assert.deepEqual(workerSlots(env), want, JSON.stringify(env));
+  for (const [name, bad] of [['JUDGELOOP_MAX_JOBS', '0'], ['JUDGELOOP_MAX_DATA_STEPS', '2.5'], ['JUDGELOOP_MAX_ACTIVITIES', 'two']]) {
+    assert.throws(() => workerSlots({ [name]: bad }), new RegExp(`${name} must be a whole number of at least 1, got "${bad}"`));
   }
 });

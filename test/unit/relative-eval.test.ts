@@ -529,6 +529,53 @@ test('evaluate: inference-time baselines from N samples per request, beside the 
   }
 });
 
+test('evaluate as activities of its own (render → the three generations → metrics): the same jobs, objects and metrics as evaluateJudge in one', async () => {
+  const config = validConfig([heldout, { ...llmbar, name: 'pairs', mode: 'both' }, { ...llmbar, name: 'rel', mode: 'relative' }], {}, 4);
+  const judge = (r: FakeRequest, i: number) => (r.relative_order ? knowingJudge(r) : `fine [RESULT] ${1 + ((i + r.request_id.length) % 5)}`);
+  // In one activity, as runs started before the split schedule it.
+  const whole = memoryStore();
+  const wholeJobs = fakeRunner(whole, judge);
+  const inOne = await evaluate(config, whole, wholeJobs.runner, await evalSuites(whole));
+
+  const split = memoryStore();
+  const splitJobs = fakeRunner(split, judge);
+  const suites = await evalSuites(split);
+  const deps: ActivityDeps = { projectRoot: ROOT, codeVersion: 'test', storeFor: () => split as unknown as ObjectStore, runnerFor: () => splitJobs.runner };
+  const acts = createEvaluateActivities(deps);
+  const env = new MockActivityEnvironment();
+  const call = <I, O>(fn: (input: I) => Promise<O>, input: I) => env.run(fn, input) as Promise<O>;
+  const common = { config, runId: 'r1', runPrefixUri: RUN, iteration: 0, modelUri: 's3://b/m' };
+  const requests = await call(acts.renderEvaluationRequests, { ...common, suites });
+  assert.ok(requests.pointwise && requests.relative);
+  assert.deepEqual(requests, {
+    pointwise: { dataUri: `${RUN}/iter-0/evaluate/requests/data`, requests: 7 },
+    relative: { dataUri: `${RUN}/iter-0/evaluate/relative/requests/data`, requests: 12 },
+  });
+  // The workflow runs the three at once; here in the opposite order, which must not matter.
+  const relative = await call(acts.generateRelativeVerdicts, { ...common, requests: requests.relative });
+  const baselines = await call(acts.generateBaselineJudgments, { ...common, requests: requests.pointwise });
+  const pointwise = await call(acts.generateEvaluationJudgments, { ...common, requests: requests.pointwise });
+  assert.deepEqual([pointwise.jobName, baselines.jobName, relative.jobName], ['r1-i0-evaluate', 'r1-i0-evaluate-baselines', 'r1-i0-evaluate-relative']);
+  assert.equal(pointwise.outputUri, `${RUN}/iter-0/evaluate/job/model`);
+  const metrics = await call(acts.computeEvaluationMetrics, {
+    ...common,
+    suites,
+    outputs: {
+      pointwise: { outputUri: pointwise.outputUri, requests: requests.pointwise.requests },
+      baselines: { outputUri: baselines.outputUri },
+      relative: { outputUri: relative.outputUri, requests: requests.relative.requests },
+    },
+  });
+
+  assert.deepEqual(metrics, inOne);
+  const bySpec = (specs: JobSpec[]) => Object.fromEntries(specs.map((s) => [s.jobName, s]));
+  assert.deepEqual(bySpec(splitJobs.specs), bySpec(wholeJobs.specs), 'the same three jobs, with the same channels and hyperparameters');
+  // Every object is byte for byte the same but for the times written into manifests and index entries.
+  const contents = (store: ReturnType<typeof memoryStore>) =>
+    Object.fromEntries([...store.objects].map(([uri, body]) => [uri, body.toString('utf8').replace(/"(createdAt|finishedAt)":"[^"]*"/g, '"$1":"<time>"')]));
+  assert.deepEqual(contents(split), contents(whole));
+});
+
 test('relativeIntervals: resamples pairs; seeded; undefined rates give null bounds', () => {
   const rows = [
     { exampleId: 'a', order: 'chosen_a' as const, verdict: 'A' as const },

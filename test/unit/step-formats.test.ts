@@ -52,6 +52,7 @@ const STEPS = path.join(ROOT, 'activities', 'steps');
 const SHARED_HELPERS: Record<string, string> = {
   'prompts.ts': 'loads and renders the prompt templates every judging step uses (LoadedTemplate)',
   'judge-side.ts': 'the input and helpers of the two judge-side steps, meta-judge and consistency (JudgeSideInput)',
+  'generation.ts': 'what the steps that run generate.py share: a request set, the job activity\'s input and result (RequestSet, GenerationInput, GeneratedJudgments)',
   'rows.ts': 'reads rows checked against their formats (core/run/formats.ts)',
 };
 

@@ -14,6 +14,7 @@ import { LogTimestamp } from '@temporalio/worker';
 import * as otel from '@opentelemetry/api';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import {
+  ACTIVITY_STEPS,
   ObservabilityConfigError,
   createWorkerLogger,
   formatJsonLogEntry,
@@ -23,6 +24,7 @@ import {
 } from '../../workers/logging';
 import { STEP_SECONDS_BUCKETS, STEP_SECONDS_METRIC, parseMetricsAddress, parseObservabilityEnv, runtimeOptions } from '../../workers/telemetry';
 import { FileSpanExporter, describeTracing, parseTracingOptions } from '../../workers/otel';
+import { createActivities, defaultActivityDeps } from '../../activities';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'judgeloop-worker-logging-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -176,10 +178,25 @@ describe('run, iteration and step on log records', () => {
     assert.equal(judgeloopLogFields({ activityType: 'prepareRun', activityRunId: 'x' }), undefined);
   });
 
+  test("the job queue's worker has no workflows by design: the SDK's warning about it is logged at DEBUG", () => {
+    const lines: string[] = [];
+    const logger = createWorkerLogger({ format: 'json', level: 'INFO' }, (line) => lines.push(line));
+    logger.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker', taskQueue: 'judgeloop-jobs' });
+    assert.deepEqual(lines, []);
+    logger.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker', taskQueue: 'judgeloop' });
+    assert.equal(lines.length, 1, 'on the run\'s task queue it is a real mistake');
+    assert.equal(JSON.parse(lines[0]).level, 'WARN');
+  });
+
   test('every known activity has its step; an unknown one is its own step', () => {
     const steps = ['prepareRun', 'sampleJudgments', 'scoreJudgments', 'rateJudgments', 'rescoreJudgments', 'buildPairs', 'trainJudge', 'evaluateJudge'].map(stepOfActivity);
     assert.deepEqual(steps, ['prepare', 'sample', 'score', 'meta-judge', 'consistency', 'pair', 'train', 'evaluate']);
     assert.equal(stepOfActivity('writeReport'), 'writeReport');
+    // Every activity the worker registers is named by its step.
+    const unnamed = Object.keys(createActivities(defaultActivityDeps())).filter((a) => !Object.hasOwn(ACTIVITY_STEPS, a));
+    assert.deepEqual(unnamed, [], 'activities without a step in workers/logging.ts ACTIVITY_STEPS');
+    const evaluation = ['renderEvaluationRequests', 'generateEvaluationJudgments', 'generateBaselineJudgments', 'generateRelativeVerdicts', 'computeEvaluationMetrics'];
+    assert.deepEqual(evaluation.map(stepOfActivity), evaluation.map(() => 'evaluate'));
     assert.equal(stepOfActivity('toString'), 'toString', 'not an inherited property');
   });
 

@@ -1,7 +1,8 @@
 /**
  * How the run workflow ends when a step cannot go on, and which steps it takes: cancellation, an iteration
  * without preference pairs, a job the budget refuses, a config error, and the optional steps (warm start,
- * meta-judge, consistency re-scoring). The real workflow code on Temporal's time-skipping test server with
+ * meta-judge, consistency re-scoring), and how the model jobs are scheduled (each its own activity, on the
+ * job task queue; the evaluation's generations at the same time). The real workflow code on Temporal's time-skipping test server with
  * stubbed activities (test/support/stub-activities.ts). The same paths with real jobs: the fault matrix
  * (cancellation in every step), budget.test.ts and ablations.test.ts in test/integration.
  */
@@ -13,7 +14,7 @@ import { selfRationalizationRun } from '../../workflows';
 import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
 import { TINY_DATA } from '../support/judgeloop';
-import { failure, stubActivities, type StubOptions, type StubRecord } from '../support/stub-activities';
+import { failure, stubActivities, stubGenerated, type StubOptions, type StubRecord } from '../support/stub-activities';
 import { stubbedWorker, useTimeSkippingEnv } from '../support/time-skipping';
 
 const ts = useTimeSkippingEnv();
@@ -66,7 +67,7 @@ test('cancelled while a job runs: the job sees the cancellation before the run e
     const cause = await rootCause(handle.result());
     assert.ok(cause instanceof CancelledFailure, `the run ends cancelled (${cause})`);
     assert.deepEqual(record.cancelled, ['trainJudge'], 'the job step was told, and finished stopping, before the run closed');
-    assert.equal(called(record, 'evaluateJudge'), 1, 'only iteration 0 was evaluated');
+    assert.equal(called(record, 'computeEvaluationMetrics'), 1, 'only iteration 0 was evaluated');
     assert.equal(called(record, 'writeRunReport'), 0);
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
   });
@@ -99,12 +100,12 @@ test('an iteration without preference pairs fails the run, saying what to change
 
 test('a job the budget refuses fails the run at once with BudgetExceeded: no retry, no later step', async () => {
   const refused = failure('BudgetExceeded', 'run budget spent: 0.0001 of 0.0000001 job hours (budget.maxJobHours); raise it and start the run again under the same id');
-  await withRun('budget-refused', config({ loop: { iterations: 2 } }), { fail: { activity: 'sampleJudgments', iteration: 1, failure: refused } }, async (handle, record) => {
+  await withRun('budget-refused', config({ loop: { iterations: 2 } }), { fail: { activity: 'generateSampledJudgments', iteration: 1, failure: refused } }, async (handle, record) => {
     const cause = await rootCause(handle.result());
     assert.ok(cause instanceof ApplicationFailure);
     assert.equal(cause.type, 'BudgetExceeded');
     assert.match(cause.message, /raise it and start the run again under the same id/);
-    assert.equal(called(record, 'sampleJudgments'), 1, 'a refused job is not retried');
+    assert.equal(called(record, 'generateSampledJudgments'), 1, 'a refused job is not retried');
     assert.equal(called(record, 'scoreJudgments') + called(record, 'trainJudge') + called(record, 'writeRunReport'), 0);
   });
 });
@@ -124,38 +125,115 @@ test('the warm start runs before iteration 0 from the seed, and iteration 0 eval
   const cfg = config({ warmStart: { data: { uri: 'datasets/synthetic/train.jsonl', adapter: 'canonical' } } });
   await withRun('warm-start', cfg, {}, async (handle, record) => {
     const summary = await handle.result();
-    const order = record.calls.map((c) => c.activity).filter((a) => a === 'warmStartJudge' || a === 'evaluateJudge');
-    assert.deepEqual(order, ['warmStartJudge', 'evaluateJudge', 'evaluateJudge']);
+    const order = record.calls.map((c) => c.activity).filter((a) => a === 'warmStartJudge' || a === 'computeEvaluationMetrics');
+    assert.deepEqual(order, ['warmStartJudge', 'computeEvaluationMetrics', 'computeEvaluationMetrics']);
     assert.equal(summary.warmStart?.modelUri, summary.iterations[0].modelUri, 'iteration 0 evaluates the warm-started judge');
-    assert.equal(record.calls.find((c) => c.activity === 'sampleJudgments')?.modelUri, summary.warmStart?.modelUri);
+    assert.equal(record.calls.find((c) => c.activity === 'generateSampledJudgments')?.modelUri, summary.warmStart?.modelUri);
   });
 });
 
 test('the judge-side steps run only when configured: meta-judge for the meta_judge strategy, re-scoring for the consistency filter', async () => {
   await withRun('plain-steps', config(), {}, async (handle, record) => {
     await handle.result();
-    assert.equal(called(record, 'rateJudgments') + called(record, 'rescoreJudgments'), 0);
+    assert.deepEqual(record.calls.filter((c) => /Meta|Rescore|Consistency/.test(c.activity)), []);
   });
   const cfg = config({
     loop: { iterations: 1, pairing: { strategies: [{ name: 'meta_judge', margin: 1 }], consistencyFilter: true } },
   });
+  await withRun('judge-side-steps', cfg, {}, async (handle, record) => {
+    const summary = await handle.result();
+    const judgeSide = record.calls.filter((c) => /Meta|Rescore|Consistency/.test(c.activity)).map((c) => c.activity);
+    assert.deepEqual(judgeSide, ['renderMetaJudgeRequests', 'generateMetaRatings', 'collectMetaRatings', 'renderConsistencyRequests', 'generateRescores', 'collectRescores']);
+    assert.equal(summary.iterations[1].metaJudge?.rated, 40);
+    assert.equal(summary.iterations[1].consistency?.inconsistent, 10);
+    assert.ok(record.calls.some((c) => c.activity === 'buildPairs'));
+  });
+});
+
+test('a judge-side step with nothing to rate (no sampled judgment parsed) runs no job and collects nothing', async () => {
+  const cfg = config({ loop: { iterations: 1, pairing: { strategies: [{ name: 'meta_judge', margin: 1 }], consistencyFilter: true } } });
   const { activities, record } = stubActivities();
-  const rated: string[] = [];
   const taskQueue = `control-${++queues}`;
   const worker = await stubbedWorker(ts.env, taskQueue, {
     ...activities,
-    async rateJudgments(input) {
-      rated.push('rateJudgments');
-      return { uri: `${input.runPrefixUri}/iter-1/meta-judge/ratings.jsonl`, rated: 40, unparseable: 0 };
+    renderMetaJudgeRequests: async () => null,
+    renderConsistencyRequests: async () => null,
+  });
+  const summary = await worker.runUntil(ts.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: 'judge-side-empty', args: [cfg] }));
+  assert.equal(called(record, 'generateMetaRatings') + called(record, 'generateRescores'), 0);
+  assert.deepEqual([summary.iterations[1].metaJudge?.rated, summary.iterations[1].consistency?.rescored], [0, 0]);
+});
+
+const JOB_ACTIVITIES = ['generateSampledJudgments', 'generateMetaRatings', 'generateRescores', 'trainJudge', 'warmStartJudge', 'generateEvaluationJudgments', 'generateBaselineJudgments', 'generateRelativeVerdicts'];
+
+test('every model job runs on the job task queue, every data step on the run\'s own; the evaluation is render → jobs → metrics', async () => {
+  await withRun('job-queue', config({ evaluation: { baselines: { samples: 0 } } }), {}, async (handle, record) => {
+    await handle.result();
+    const taskQueue = record.calls.find((c) => c.activity === 'prepareRun')!.taskQueue;
+    for (const call of record.calls) {
+      const expected = JOB_ACTIVITIES.includes(call.activity) ? `${taskQueue}-jobs` : taskQueue;
+      assert.equal(call.taskQueue, expected, `${call.activity} (iteration ${call.iteration}) ran on ${call.taskQueue}`);
+    }
+    const iteration1 = record.calls.filter((c) => c.iteration === 1).map((c) => c.activity);
+    assert.deepEqual(iteration1, [
+      'renderSampleRequests',
+      'generateSampledJudgments',
+      'scoreJudgments',
+      'buildPairs',
+      'trainJudge',
+      'renderEvaluationRequests',
+      'generateEvaluationJudgments',
+      'computeEvaluationMetrics',
+      'summarizeUsage',
+    ]);
+    assert.equal(called(record, 'generateBaselineJudgments') + called(record, 'generateRelativeVerdicts'), 0, 'no baselines or relative suites configured, no such job');
+  });
+});
+
+test('the evaluation\'s three generations run at the same time, and a failed one is retried alone', async () => {
+  const cfg = config({ evaluation: { baselines: { samples: 4, temperature: 1 } } });
+  const { activities, record } = stubActivities();
+  const running = new Set<string>();
+  let most = 0;
+  const attempts: Record<string, number> = {};
+  /** A generation that takes a while (of workflow time), so the others can start beside it. */
+  const generation = (name: string) => async (input: { iteration: number; runPrefixUri: string }) => {
+    attempts[`${name}@${input.iteration}`] = (attempts[`${name}@${input.iteration}`] ?? 0) + 1;
+    running.add(name);
+    most = Math.max(most, running.size);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // The baselines' first attempt of iteration 1 fails as a lost connection would: retryable.
+      if (name === 'baselines' && input.iteration === 1 && attempts[`${name}@1`] === 1) throw new Error('connection reset');
+    } finally {
+      running.delete(name);
+    }
+    return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/evaluate/${name}/model`, name);
+  };
+  let handed: unknown;
+  const taskQueue = `control-${++queues}`;
+  const worker = await stubbedWorker(ts.env, taskQueue, {
+    ...activities,
+    async renderEvaluationRequests(input) {
+      const prefix = `${input.runPrefixUri}/iter-${input.iteration}/evaluate`;
+      return { pointwise: { dataUri: `${prefix}/requests/data`, requests: 20 }, relative: { dataUri: `${prefix}/relative/requests/data`, requests: 8 } };
     },
-    async rescoreJudgments(input) {
-      rated.push('rescoreJudgments');
-      return { uri: `${input.runPrefixUri}/iter-1/consistency/rescores.jsonl`, rescored: 40, consistent: 30, inconsistent: 10 };
+    generateEvaluationJudgments: generation('pointwise'),
+    generateBaselineJudgments: generation('baselines'),
+    generateRelativeVerdicts: generation('relative'),
+    async computeEvaluationMetrics(input) {
+      handed = input.outputs;
+      return activities.computeEvaluationMetrics!(input);
     },
   });
-  const summary = await worker.runUntil(ts.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: 'judge-side-steps', args: [cfg] }));
-  assert.deepEqual(rated, ['rateJudgments', 'rescoreJudgments']);
-  assert.equal(summary.iterations[1].metaJudge?.rated, 40);
-  assert.equal(summary.iterations[1].consistency?.inconsistent, 10);
-  assert.ok(record.calls.some((c) => c.activity === 'buildPairs'));
+  await worker.runUntil(ts.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: 'evaluation-generations', args: [cfg] }));
+  assert.equal(most, 3, 'pointwise, baselines and relative generations overlapped');
+  assert.deepEqual(attempts, { 'pointwise@0': 1, 'baselines@0': 1, 'relative@0': 1, 'pointwise@1': 1, 'baselines@1': 2, 'relative@1': 1 });
+  assert.ok(record.calls.length > 0);
+  const prefix = String((handed as { pointwise: { outputUri: string } }).pointwise.outputUri).replace(/\/pointwise\/model$/, '');
+  assert.deepEqual(handed, {
+    pointwise: { outputUri: `${prefix}/pointwise/model`, requests: 20 },
+    baselines: { outputUri: `${prefix}/baselines/model` },
+    relative: { outputUri: `${prefix}/relative/model`, requests: 8 },
+  });
 });

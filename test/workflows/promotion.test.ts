@@ -65,8 +65,8 @@ test('a gain rule no judge meets rejects both iterations; iteration 2 trains fro
       assert.equal(it.startModelUri, SEED);
     }
     // What each iteration sampled from and trained: the seed both times (a rejected judge is not trained further).
-    const trained = record.calls.filter((c) => c.activity === 'trainJudge' || c.activity === 'sampleJudgments').map((c) => [c.activity, c.iteration, c.modelUri]);
-    assert.deepEqual(trained, [['sampleJudgments', 1, SEED], ['trainJudge', 1, SEED], ['sampleJudgments', 2, SEED], ['trainJudge', 2, SEED]]);
+    const trained = record.calls.filter((c) => c.activity === 'trainJudge' || c.activity === 'generateSampledJudgments').map((c) => [c.activity, c.iteration, c.modelUri]);
+    assert.deepEqual(trained, [['generateSampledJudgments', 1, SEED], ['trainJudge', 1, SEED], ['generateSampledJudgments', 2, SEED], ['trainJudge', 2, SEED]]);
     assert.deepEqual(summary.champion, { modelUri: SEED, runId, iteration: 0 });
     assert.equal(summary.finalModelUri, SEED);
     assert.deepEqual(record.registry.map((e) => [e.iteration, e.decision.promoted, e.parentModelUri]), [[0, true, null], [1, false, SEED], [2, false, SEED]]);
@@ -170,7 +170,7 @@ test('a judge with a champion: the run starts from it, evaluates it in iteration
   await withRun(runId, cfg, { champion }, async (handle, record) => {
     const summary = await handle.result();
     assert.deepEqual(summary.startedFrom, { kind: 'champion', modelUri: champion.modelUri, runId: 'earlier', iteration: 2 });
-    assert.equal(record.calls.find((c) => c.activity === 'evaluateJudge' && c.iteration === 0)?.modelUri, champion.modelUri, 'iteration 0 evaluates the champion');
+    assert.equal(record.calls.find((c) => c.activity === 'generateEvaluationJudgments' && c.iteration === 0)?.modelUri, champion.modelUri, 'iteration 0 evaluates the champion');
     assert.equal(summary.iterations[1].startModelUri, champion.modelUri, 'iteration 1 trains from it');
     assert.deepEqual(
       record.registry.map((e) => [e.iteration, e.decision.promoted, e.parentModelUri, e.seedModelUri]),
@@ -188,7 +188,7 @@ test('registry.startFrom seed: a judge with a champion still starts from the see
   await withRun(runId, cfg, { champion }, async (handle, record) => {
     const summary = await handle.result();
     assert.equal(summary.startedFrom?.kind, 'seed');
-    assert.equal(record.calls.find((c) => c.activity === 'evaluateJudge' && c.iteration === 0)?.modelUri, SEED);
+    assert.equal(record.calls.find((c) => c.activity === 'generateEvaluationJudgments' && c.iteration === 0)?.modelUri, SEED);
     // Its decisions are still recorded, with the judge this run started from as the parent.
     assert.equal(record.registry.find((e) => e.iteration === 1)?.parentModelUri, SEED);
   });

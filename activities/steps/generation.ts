@@ -1,0 +1,45 @@
+/**
+ * What the steps that run generate.py share: a folder of rendered requests (written by a data activity), the
+ * input of the job activity that generates over it, and what that activity returns. The job's rows stay in S3;
+ * only these few fields travel through Temporal.
+ */
+import type { RunConfig } from '../../core/config/config';
+import { joinUri } from '../../core/run/artifacts';
+import type { JobResult } from '../jobs/types';
+
+/** The requests of one generation: the folder handed to generate.py and how many rows it holds. */
+export interface RequestSet {
+  dataUri: string;
+  requests: number;
+}
+
+/** A set of requests, or null when there are none: no request, no job (generate.py would get an empty file). */
+export function requestSet(dataUri: string, requests: number): RequestSet | null {
+  return requests > 0 ? { dataUri, requests } : null;
+}
+
+/** The input of a job activity that generates over a request set. */
+export interface GenerationInput {
+  config: RunConfig;
+  runId: string;
+  runPrefixUri: string;
+  iteration: number;
+  /** The judge that generates. */
+  modelUri: string;
+  requests: RequestSet;
+}
+
+/** A generation job's result as the workflow needs it (the full JobResult, with its usage, stays in S3). */
+export interface GeneratedJudgments {
+  /** The job's `model/` folder. */
+  outputUri: string;
+  /** Its `judgments.jsonl`: generate.py's rows, one per request and sample. */
+  judgmentsUri: string;
+  jobName: string;
+  how: JobResult['how'];
+  seconds: number;
+}
+
+export function generated(job: JobResult): GeneratedJudgments {
+  return { outputUri: job.modelUri, judgmentsUri: joinUri(job.modelUri, 'judgments.jsonl'), jobName: job.jobName, how: job.how, seconds: job.seconds };
+}
