@@ -5,7 +5,7 @@
 #   unit         npm run test:unit (node --test on test/unit/*.test.ts)
 #   workflows    npm run test:workflows (the workflow code's control paths on Temporal's time-skipping test server, stubbed activities)
 #   python       scripts/pytest.sh (jobs/tests on the tiny judge)
-#   integration  npm run test:integration (node --test on test/integration/*.test.ts; real Temporal dev server, S3 server, Python jobs)
+#   integration  npm run test:integration (scripts/integration.sh: node --test on test/integration/*.test.ts; real Temporal dev server, S3 server, Python jobs)
 #
 # Usage: scripts/test.sh [--from STAGE] [--only STAGE[,STAGE]]
 set -uo pipefail

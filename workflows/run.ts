@@ -48,10 +48,18 @@ export const RUN_REPORT_PATCH = 'run-report-v1';
 export const WARM_START_PATCH = 'warm-start-v1';
 
 /**
- * New runs resolve their config (schema defaults, dated data) in a local activity, whose result the history
- * records; runs started before validate it here, in workflow code, as they did when they were recorded.
+ * Runs from this patch on resolve their config (schema defaults, dated data) in an activity, whose result the
+ * history records; runs started before validate it here, in workflow code, as they did when they were recorded.
  */
 export const CONFIG_OUTSIDE_WORKFLOW_PATCH = 'config-outside-workflow-v1';
+
+/**
+ * New runs resolve their config in a regular activity. Runs started before resolved it in a local activity,
+ * whose result can land in the first workflow task while the code after it runs in the next (seen under a
+ * query or load): a replay then answers that code's patched() checks differently from the run and fails.
+ * A regular activity's result always starts a workflow task of its own, in the run and in a replay alike.
+ */
+export const CONFIG_ACTIVITY_PATCH = 'config-activity-v1';
 
 /** A cancellation that arrives while the report is written cancels the run (before: the run completed). */
 export const REPORT_CANCELLATION_PATCH = 'report-cancellation-v1';
@@ -82,8 +90,10 @@ export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSum
 async function resolveConfig(rawConfig: unknown): Promise<RunConfig> {
   // A scheduled run reads the data of its scheduled time (a backfilled one, of its own past day).
   const dataTime = scheduledTime() ?? workflowInfo().startTime;
-  if (patched(CONFIG_OUTSIDE_WORKFLOW_PATCH)) {
-    const { resolveRunConfig } = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+  const asActivity = patched(CONFIG_ACTIVITY_PATCH);
+  if (asActivity || patched(CONFIG_OUTSIDE_WORKFLOW_PATCH)) {
+    const options = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
+    const { resolveRunConfig } = asActivity ? proxyActivities<Activities>(options) : proxyLocalActivities<Activities>(options);
     const resolved = await resolveRunConfig({ rawConfig, dataTime: dataTime.toISOString() });
     // Thrown as a non-retryable failure: a plain exception would fail the workflow task and retry forever.
     if (!resolved.ok) throw ApplicationFailure.nonRetryable(resolved.message, 'ConfigError', { problems: resolved.problems });

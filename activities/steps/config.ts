@@ -1,8 +1,8 @@
 /**
  * The run's config as the workflow uses it, resolved outside workflow code: validated against the schema
  * (defaults filled in) and its dated data locations filled from the run's data time in the schedule's time
- * zone. Run as a local activity, so the result is recorded in the history: a replay reads what the run
- * used, and a later change of a schema default or of the time-zone database cannot change what it computes.
+ * zone. Run as an activity, so the result is recorded in the history: a replay reads what the run used, and
+ * a later change of a schema default or of the time-zone database cannot change what it computes.
  */
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../../core/config/config';
 import { withDatedData } from '../../core/config/schedule';

@@ -1,6 +1,6 @@
 /**
- * The run's config is resolved outside workflow code: a local activity validates it (schema defaults filled)
- * and fills its dated data locations, and the history records the result. A new run's history then replays
+ * The run's config is resolved outside workflow code: an activity validates it (schema defaults filled) and
+ * fills its dated data locations, and the history records the result. A new run's history then replays
  * with workflow code in which validating or dating a config throws; a history recorded before the change
  * (validated in the workflow) still replays with the real code, through its patch guard.
  */
@@ -42,12 +42,16 @@ before(async () => {
 
 type History = temporal.api.history.v1.IHistory;
 
-/** The local activity results recorded in a history (MarkerRecorded events), decoded. */
-function localActivityResults(history: History): unknown[] {
-  return (history.events ?? [])
-    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+/** The results of an activity type recorded in a history (its ActivityTaskCompleted events), decoded. */
+function activityResults(history: History, activityType: string): unknown[] {
+  const events = history.events ?? [];
+  const scheduled = new Set(
+    events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType).map((e) => Number(e.eventId)),
+  );
+  return events
+    .filter((e) => e.activityTaskCompletedEventAttributes && scheduled.has(Number(e.activityTaskCompletedEventAttributes.scheduledEventId)))
     .map((e) => {
-      const payload = e.markerRecordedEventAttributes!.details!.result!.payloads![0];
+      const payload = e.activityTaskCompletedEventAttributes!.result!.payloads![0];
       return defaultPayloadConverter.fromPayload(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
     });
 }
@@ -59,7 +63,7 @@ test('a new run records its resolved config (defaults, dated data) and replays w
     loop: { iterations: 0 },
     data: { train: { uri: `s3://${stack.services.s3.bucket}/dated/{date}/train.jsonl` } },
   }) as Record<string, unknown>;
-  delete raw.timeouts; // filled by the schema's defaults, in the local activity
+  delete raw.timeouts; // filled by the schema's defaults, in the activity
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const history = await worker.runUntil(async () => {
     const handle = await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [raw] });
@@ -76,8 +80,11 @@ test('a new run records its resolved config (defaults, dated data) and replays w
   const markers = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes);
   const patchMarker = markers.find((e) => e.markerRecordedEventAttributes!.markerName === 'core_patch');
   assert.ok(patchMarker, 'the patch marker is recorded');
-  const [resolved] = localActivityResults(history) as ResolvedRunConfig[];
-  assert.ok(resolved?.ok, 'the resolved config is the first local activity result');
+  const [resolved] = activityResults(history, 'resolveRunConfig') as ResolvedRunConfig[];
+  assert.ok(resolved?.ok, 'the resolved config is the recorded result of resolveRunConfig');
+  // A regular activity, not a local one (workflows/run.ts CONFIG_ACTIVITY_PATCH): its result starts a workflow
+  // task of its own, so the code after it runs in the same task in the run and in every replay.
+  assert.deepEqual(markers.filter((e) => e.markerRecordedEventAttributes!.markerName === 'core_local_activity'), [], 'no local activity');
   assert.equal(resolved.config.timeouts.jobTimeoutMinutes, 24 * 60, 'the default filled in outside the workflow, and recorded');
   const today = new Date().toISOString().slice(0, 10);
   assert.match(resolved.config.data.train.uri, new RegExp(`/dated/(${today}|\\d{4}-\\d{2}-\\d{2})/train\\.jsonl$`));
