@@ -61,6 +61,8 @@ export const ACTIVITY_STEPS: Readonly<Record<string, string>> = {
   resolveRunConfig: 'prepare',
   prepareRun: 'prepare',
   warmStartJudge: 'warm-start',
+  writeWarmStartExamples: 'warm-start',
+  trainWarmStartJudge: 'warm-start',
   sampleJudgments: 'sample',
   renderSampleRequests: 'sample',
   generateSampledJudgments: 'sample',

@@ -140,8 +140,16 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   let warmStart: WarmStartSummary | undefined;
   if (config.warmStart && prepared.warmStart && startedFrom.kind === 'seed' && patched(WARM_START_PATCH)) {
     progress.step = 'warm-start';
-    const { warmStartJudge } = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH), patched(JOB_ACTIVITIES_PATCH)));
-    warmStart = await warmStartJudge({ config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri });
+    const jobActivities = patched(JOB_ACTIVITIES_PATCH);
+    const jobs = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH), jobActivities));
+    const warmStartInput = { config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri };
+    if (jobActivities) {
+      const { writeWarmStartExamples } = proxyActivities<Activities>(dataActivityOptions(config));
+      const examples = await writeWarmStartExamples(warmStartInput);
+      warmStart = await jobs.trainWarmStartJudge({ config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, examples });
+    } else {
+      warmStart = await jobs.warmStartJudge(warmStartInput);
+    }
   }
   const startModelUri = warmStart?.modelUri ?? startedFrom.modelUri;
   let champion: RunChampion = {

@@ -47,77 +47,108 @@ export function warmStartHyperparameters(config: RunConfig) {
   return trainHyperparameters({ ...config, training }, 0);
 }
 
-export function createWarmStartActivities(deps: ActivityDeps) {
-  return {
-    async warmStartJudge(input: WarmStartInput): Promise<WarmStartSummary> {
-      const { config } = input;
-      const ws = config.warmStart;
-      if (!ws) throw badInput('warmStartJudge needs a config with warmStart');
-      const store = deps.storeFor(storageSettings(config));
-      const template = await loadTemplate(deps.projectRoot, config);
-      const prefix = stepPrefix(input.runPrefixUri, 0, 'warm-start');
-      const examplesPrefix = joinUri(prefix, 'examples');
-      const heartbeat = throttledHeartbeat();
+/** What writeWarmStartExamples wrote: the SFT examples (one per reference judgment) and the rows they came from. */
+export interface WarmStartExamples {
+  /** The examples JSONL, and its folder (the job's `pairs` channel). */
+  examplesUri: string;
+  examplesFolder: string;
+  examples: number;
+  rows: number;
+  rowsWithoutReference: number;
+}
 
-      const rendered = await runStepOnce(
-        store,
-        {
-          prefixUri: examplesPrefix,
-          step: 'warm-start:examples',
-          inputs: { dataUri: input.dataUri, template: template.hash, judge: config.judge, judgmentsPerRow: ws.judgmentsPerRow ?? null },
-          codeVersion: deps.codeVersion,
-          acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
-        },
-        async () => {
-          let rows = 0;
-          let withoutReference = 0;
-          async function* examples(): AsyncGenerator<SftExample> {
-            for await (const row of store.readJsonl<PointwiseExample>(input.dataUri)) {
-              rows++;
-              heartbeat({ phase: 'rendering', rows });
-              const references = referenceJudgments(row, config.judge.scale).slice(0, ws!.judgmentsPerRow);
-              if (references.length === 0) withoutReference++;
-              const prompt = renderForJudge(template, config, row);
-              for (const ref of references) {
-                yield { example_id: row.id, prompt, completion: formatJudgment(ref.rationale, ref.score, config.judge.marker) };
-              }
+export function createWarmStartActivities(deps: ActivityDeps) {
+  /**
+   * One SFT example per reference judgment of each warm-start row: the judge's own prompt for the row, then
+   * `<rationale> [RESULT] <score>`. Fails (InvalidData) when no row carries one.
+   */
+  async function writeWarmStartExamples(input: WarmStartInput): Promise<WarmStartExamples> {
+    const { config } = input;
+    const ws = config.warmStart;
+    if (!ws) throw badInput('the warm start needs a config with warmStart');
+    const store = deps.storeFor(storageSettings(config));
+    const template = await loadTemplate(deps.projectRoot, config);
+    const examplesPrefix = joinUri(stepPrefix(input.runPrefixUri, 0, 'warm-start'), 'examples');
+    const heartbeat = throttledHeartbeat();
+
+    const rendered = await runStepOnce(
+      store,
+      {
+        prefixUri: examplesPrefix,
+        step: 'warm-start:examples',
+        inputs: { dataUri: input.dataUri, template: template.hash, judge: config.judge, judgmentsPerRow: ws.judgmentsPerRow ?? null },
+        codeVersion: deps.codeVersion,
+        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
+      },
+      async () => {
+        let rows = 0;
+        let withoutReference = 0;
+        async function* examples(): AsyncGenerator<SftExample> {
+          for await (const row of store.readJsonl<PointwiseExample>(input.dataUri)) {
+            rows++;
+            heartbeat({ phase: 'rendering', rows });
+            const references = referenceJudgments(row, config.judge.scale).slice(0, ws!.judgmentsPerRow);
+            if (references.length === 0) withoutReference++;
+            const prompt = renderForJudge(template, config, row);
+            for (const ref of references) {
+              yield { example_id: row.id, prompt, completion: formatJudgment(ref.rationale, ref.score, config.judge.marker) };
             }
           }
-          const written = await store.writeJsonl(joinUri(examplesPrefix, 'data', 'examples.jsonl'), examples());
-          const count = written.rows ?? 0;
-          if (count === 0) {
-            throw badInput(
-              `warmStart.data: none of its ${rows} rows carries a reference judgment (meta.reference_judgments: a rationale and a score on the scale ${config.judge.scale.min}..${config.judge.scale.max}); use rows with a strong judge's feedback, e.g. the prometheus-absolute or feedback-collection adapters`,
-              'InvalidData',
-            );
-          }
-          return { objects: [written], summary: { examplesUri: written.uri, examples: count, rows, rowsWithoutReference: withoutReference } };
-        },
-      );
+        }
+        const written = await store.writeJsonl(joinUri(examplesPrefix, 'data', 'examples.jsonl'), examples());
+        const count = written.rows ?? 0;
+        if (count === 0) {
+          throw badInput(
+            `warmStart.data: none of its ${rows} rows carries a reference judgment (meta.reference_judgments: a rationale and a score on the scale ${config.judge.scale.min}..${config.judge.scale.max}); use rows with a strong judge's feedback, e.g. the prometheus-absolute or feedback-collection adapters`,
+            'InvalidData',
+          );
+        }
+        return { objects: [written], summary: { examplesUri: written.uri, examples: count, rows, rowsWithoutReference: withoutReference } };
+      },
+    );
+    return { ...rendered.summary, examplesFolder: joinUri(examplesPrefix, 'data') };
+  }
 
-      const job = await deps.runnerFor(config, store).run(
-        {
-          jobName: jobName(input.runId, 0, 'warm-start'),
-          entryPoint: 'train_sft.py',
-          channels: { model: input.modelUri, pairs: joinUri(examplesPrefix, 'data') },
-          hyperparameters: warmStartHyperparameters(config),
-          outputUri: joinUri(prefix, 'job'),
-        },
-        currentJobContext(),
-      );
-      const { metricsUri, steps, last } = await readTrainingMetrics(store, job.outputDataUri);
-      return {
-        baseModelUri: input.modelUri,
-        modelUri: job.modelUri,
-        rows: rendered.summary.rows,
-        rowsWithoutReference: rendered.summary.rowsWithoutReference,
-        examples: rendered.summary.examples,
-        examplesUri: rendered.summary.examplesUri,
-        steps,
-        finalLoss: last.loss ?? null,
-        metricsUri,
-        adopted: job.how !== 'ran',
-      };
+  /** The `train_sft.py` job on the examples, from the base model; its metrics read back. */
+  async function trainWarmStartJudge(input: Omit<WarmStartInput, 'dataUri'> & { examples: WarmStartExamples }): Promise<WarmStartSummary> {
+    const { config, examples } = input;
+    if (!config.warmStart) throw badInput('the warm start needs a config with warmStart');
+    const store = deps.storeFor(storageSettings(config));
+    const job = await deps.runnerFor(config, store).run(
+      {
+        jobName: jobName(input.runId, 0, 'warm-start'),
+        entryPoint: 'train_sft.py',
+        channels: { model: input.modelUri, pairs: examples.examplesFolder },
+        hyperparameters: warmStartHyperparameters(config),
+        outputUri: joinUri(stepPrefix(input.runPrefixUri, 0, 'warm-start'), 'job'),
+      },
+      currentJobContext(),
+    );
+    const { metricsUri, steps, last } = await readTrainingMetrics(store, job.outputDataUri);
+    return {
+      baseModelUri: input.modelUri,
+      modelUri: job.modelUri,
+      rows: examples.rows,
+      rowsWithoutReference: examples.rowsWithoutReference,
+      examples: examples.examples,
+      examplesUri: examples.examplesUri,
+      steps,
+      finalLoss: last.loss ?? null,
+      metricsUri,
+      adopted: job.how !== 'ran',
+    };
+  }
+
+  return {
+    writeWarmStartExamples,
+    trainWarmStartJudge,
+    /**
+     * The examples and the job in one activity, as runs started before the warm-start job became an activity
+     * of its own schedule it (workflows/options.ts JOB_ACTIVITIES_PATCH).
+     */
+    async warmStartJudge(input: WarmStartInput): Promise<WarmStartSummary> {
+      const examples = await writeWarmStartExamples(input);
+      return trainWarmStartJudge({ ...input, examples });
     },
   };
 }

@@ -320,7 +320,7 @@ async function manifestCreatedAt(runId: string, activity: string): Promise<strin
 
 /** The activity that runs each kind of job. */
 const JOB_ACTIVITY: Record<string, string> = {
-  'warm-start': 'warmStartJudge',
+  'warm-start': 'trainWarmStartJudge',
   evaluate: 'generateEvaluationJudgments',
   sample: 'generateSampledJudgments',
   'meta-judge': 'generateMetaRatings',

@@ -138,10 +138,16 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       if (replaces) champion = { modelUri: entry.modelUri, runId: entry.runId, iteration: entry.iteration, seedModelUri: entry.seedModelUri };
       return { historyUri: `s3://stub/registry/${entry.runId}/${entry.iteration}.json`, championReplaced: replaces, adopted: false };
     },
-    async warmStartJudge(input: Input<'warmStartJudge'>) {
-      await enter('warmStartJudge', 0, input.modelUri);
+    async writeWarmStartExamples(input: Input<'writeWarmStartExamples'>) {
+      await enter('writeWarmStartExamples', 0, input.modelUri);
+      const prefix = `${input.runPrefixUri}/warm-start/examples/data`;
+      return { examplesUri: `${prefix}/examples.jsonl`, examplesFolder: prefix, examples: 20, rows: 20, rowsWithoutReference: 0 };
+    },
+    async trainWarmStartJudge(input: Input<'trainWarmStartJudge'>) {
+      await enter('trainWarmStartJudge', 0, input.modelUri);
       const prefix = `${input.runPrefixUri}/warm-start`;
-      return { baseModelUri: input.modelUri, modelUri: `${prefix}/model`, rows: 20, rowsWithoutReference: 0, examples: 20, examplesUri: `${prefix}/examples.jsonl`, steps: 3, finalLoss: 1, metricsUri: `${prefix}/metrics.jsonl`, adopted: false };
+      const { examples, examplesUri, rows, rowsWithoutReference } = input.examples;
+      return { baseModelUri: input.modelUri, modelUri: `${prefix}/model`, rows, rowsWithoutReference, examples, examplesUri, steps: 3, finalLoss: 1, metricsUri: `${prefix}/metrics.jsonl`, adopted: false };
     },
     async renderSampleRequests(input: Input<'renderSampleRequests'>) {
       await enter('renderSampleRequests', input.iteration, input.modelUri);

@@ -125,8 +125,10 @@ test('the warm start runs before iteration 0 from the seed, and iteration 0 eval
   const cfg = config({ warmStart: { data: { uri: 'datasets/synthetic/train.jsonl', adapter: 'canonical' } } });
   await withRun('warm-start', cfg, {}, async (handle, record) => {
     const summary = await handle.result();
-    const order = record.calls.map((c) => c.activity).filter((a) => a === 'warmStartJudge' || a === 'computeEvaluationMetrics');
-    assert.deepEqual(order, ['warmStartJudge', 'computeEvaluationMetrics', 'computeEvaluationMetrics']);
+    const order = record.calls.map((c) => c.activity).filter((a) => /WarmStart/.test(a) || a === 'computeEvaluationMetrics');
+    assert.deepEqual(order, ['writeWarmStartExamples', 'trainWarmStartJudge', 'computeEvaluationMetrics', 'computeEvaluationMetrics']);
+    const queue = record.calls.find((c) => c.activity === 'prepareRun')!.taskQueue;
+    assert.deepEqual(record.calls.filter((c) => /WarmStart/.test(c.activity)).map((c) => c.taskQueue), [queue, `${queue}-jobs`], 'the examples a data step, the training a job');
     assert.equal(summary.warmStart?.modelUri, summary.iterations[0].modelUri, 'iteration 0 evaluates the warm-started judge');
     assert.equal(record.calls.find((c) => c.activity === 'generateSampledJudgments')?.modelUri, summary.warmStart?.modelUri);
   });
@@ -164,7 +166,7 @@ test('a judge-side step with nothing to rate (no sampled judgment parsed) runs n
   assert.deepEqual([summary.iterations[1].metaJudge?.rated, summary.iterations[1].consistency?.rescored], [0, 0]);
 });
 
-const JOB_ACTIVITIES = ['generateSampledJudgments', 'generateMetaRatings', 'generateRescores', 'trainJudge', 'warmStartJudge', 'generateEvaluationJudgments', 'generateBaselineJudgments', 'generateRelativeVerdicts'];
+const JOB_ACTIVITIES = ['generateSampledJudgments', 'generateMetaRatings', 'generateRescores', 'trainJudge', 'trainWarmStartJudge', 'generateEvaluationJudgments', 'generateBaselineJudgments', 'generateRelativeVerdicts'];
 
 test('every model job runs on the job task queue, every data step on the run\'s own; the evaluation is render → jobs → metrics', async () => {
   await withRun('job-queue', config({ evaluation: { baselines: { samples: 0 } } }), {}, async (handle, record) => {
