@@ -4,7 +4,8 @@
  * evaluation generation...), each with its own slots, so a long model job never takes a data step's place and
  * the number of jobs at once is set apart from the rest. They start, run and stop together.
  */
-import type { Worker } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { jobTaskQueue } from '../core/run/run-types';
 
 /** How many activities of each kind a worker runs at once. */
 export interface WorkerSlots {
@@ -34,6 +35,19 @@ function slotCount(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
 }
 
 export class JudgeloopWorker {
+  /**
+   * The two workers of `options.taskQueue`: the workflows (its bundle) and the data steps on it, the jobs on
+   * its job queue; both take every activity, since runs started before the job queue still schedule their
+   * jobs on the run's queue (workflows/options.ts JOB_ACTIVITIES_PATCH). `slots` bounds each (default: the SDK's).
+   */
+  static async create(options: WorkerOptions & { taskQueue: string }, slots?: WorkerSlots): Promise<JudgeloopWorker> {
+    const { workflowBundle: _bundle, workflowsPath: _path, ...shared } = options;
+    return new JudgeloopWorker(
+      await Worker.create({ ...options, ...(slots ? { maxConcurrentActivityTaskExecutions: slots.dataSteps } : {}) }),
+      await Worker.create({ ...shared, taskQueue: jobTaskQueue(options.taskQueue), ...(slots ? { maxConcurrentActivityTaskExecutions: slots.jobs } : {}) }),
+    );
+  }
+
   constructor(
     /** Polls the run's task queue: the workflows and the data steps. */
     readonly steps: Worker,

@@ -17,14 +17,13 @@
 import type { Logger } from '@temporalio/common';
 import {
   NativeConnection,
-  Worker,
   bundleWorkflowCode,
   type ActivityInterceptorsFactory,
   type InjectedSinks,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { TASK_QUEUE, jobTaskQueue } from '../core/run/run-types';
+import { TASK_QUEUE } from '../core/run/run-types';
 import { createActivities, defaultActivityDeps } from '../activities';
 import { connectOptions, describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
 import { installRuntime, parseObservabilityEnv, stepMetricsInterceptor } from './telemetry';
@@ -98,28 +97,28 @@ export async function createJudgeloopWorker(
     const workflowBundle =
       opts.workflowBundle ??
       (await bundleWorkflows({ workflowInterceptorModules: telemetry.workflowInterceptorModules, failureConverterPath, logger: opts.logger }));
-    const activities = createActivities(defaultActivityDeps());
-    const shared = {
-      connection,
-      namespace: target.namespace,
-      // Both queues take every activity: runs started before the job queue still schedule their jobs on the
-      // run's queue (workflows/options.ts JOB_ACTIVITIES_PATCH).
-      activities,
-      dataConverter: { payloadCodecs, ...(failureConverterPath ? { failureConverterPath } : {}) },
-      // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which
-      // a SageMaker job outlives (the next attempt adopts it) and a local job process does not.
-      shutdownGraceTime: `${shutdownGraceSeconds(process.env)} seconds`,
-      interceptors: {
-        // Tracing's interceptors come first, so the step metric and logs happen inside the activity's span.
-        activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor, keepAliveInterceptor],
-        ...(telemetry.clientInterceptors?.length ? { client: { workflow: telemetry.clientInterceptors } } : {}),
-      },
-      ...(telemetry.sinks ? { sinks: telemetry.sinks } : {}),
-    };
-    const steps = await Worker.create({ ...shared, taskQueue, workflowBundle, maxConcurrentActivityTaskExecutions: slots.dataSteps });
     // Jobs are CPU/GPU heavy: a few at a time per worker keeps a laptop responsive; scale with more workers.
-    const jobs = await Worker.create({ ...shared, taskQueue: jobTaskQueue(taskQueue), maxConcurrentActivityTaskExecutions: slots.jobs });
-    return { worker: new JudgeloopWorker(steps, jobs), connection, target };
+    const worker = await JudgeloopWorker.create(
+      {
+        connection,
+        namespace: target.namespace,
+        taskQueue,
+        workflowBundle,
+        activities: createActivities(defaultActivityDeps()),
+        dataConverter: { payloadCodecs, ...(failureConverterPath ? { failureConverterPath } : {}) },
+        // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which
+        // a SageMaker job outlives (the next attempt adopts it) and a local job process does not.
+        shutdownGraceTime: `${shutdownGraceSeconds(process.env)} seconds`,
+        interceptors: {
+          // Tracing's interceptors come first, so the step metric and logs happen inside the activity's span.
+          activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor, keepAliveInterceptor],
+          ...(telemetry.clientInterceptors?.length ? { client: { workflow: telemetry.clientInterceptors } } : {}),
+        },
+        ...(telemetry.sinks ? { sinks: telemetry.sinks } : {}),
+      },
+      slots,
+    );
+    return { worker, connection, target };
   } catch (err) {
     await connection.close();
     throw err;

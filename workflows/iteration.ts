@@ -10,6 +10,7 @@ import type { ConsistencySummary, IterationProgress, IterationSummary, MetaJudge
 import type { Activities } from '../activities';
 import type { PreparedDataset } from '../activities/steps/prepare';
 import type { JudgeSideInput } from '../activities/steps/judge-side';
+import type { GeneratedJudgments, GenerationInput, RequestSet } from '../activities/steps/generation';
 import { JOB_ACTIVITIES_PATCH, JOB_CANCELLATION_PATCH, dataActivityOptions, jobActivityOptions } from './options';
 
 export interface IterationInput {
@@ -77,20 +78,16 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     const evaluation = { ...common, modelUri, suites: input.evalSuites };
     if (!jobActivities) return jobs.evaluateJudge(evaluation);
     const requests = await data.renderEvaluationRequests(evaluation);
-    const baselines = config.evaluation.baselines.samples > 0;
-    const [pointwise, sampled, relative] = await Promise.all([
-      requests.pointwise ? jobs.generateEvaluationJudgments({ ...common, modelUri, requests: requests.pointwise }) : null,
-      requests.pointwise && baselines ? jobs.generateBaselineJudgments({ ...common, modelUri, requests: requests.pointwise }) : null,
-      requests.relative ? jobs.generateRelativeVerdicts({ ...common, modelUri, requests: requests.relative }) : null,
+    // The baselines sample the pointwise requests again (activities/steps/evaluate.ts baselineRequests).
+    const baselineRequests = config.evaluation.baselines.samples > 0 ? requests.pointwise : null;
+    const outputOf = async (generate: (input: GenerationInput) => Promise<GeneratedJudgments>, set: RequestSet | null) =>
+      set ? (await generate({ ...common, modelUri, requests: set })).outputUri : null;
+    const [pointwise, baselines, relative] = await Promise.all([
+      outputOf(jobs.generateEvaluationJudgments, requests.pointwise),
+      outputOf(jobs.generateBaselineJudgments, baselineRequests),
+      outputOf(jobs.generateRelativeVerdicts, requests.relative),
     ]);
-    return data.computeEvaluationMetrics({
-      ...evaluation,
-      outputs: {
-        pointwise: pointwise && requests.pointwise ? { outputUri: pointwise.outputUri, requests: requests.pointwise.requests } : null,
-        baselines: sampled ? { outputUri: sampled.outputUri } : null,
-        relative: relative && requests.relative ? { outputUri: relative.outputUri, requests: requests.relative.requests } : null,
-      },
-    });
+    return data.computeEvaluationMetrics({ ...evaluation, requests, outputs: { pointwise, baselines, relative } });
   }
 
   /** What this iteration's jobs used and cost, from the records the job runners left in S3. */

@@ -168,13 +168,11 @@ export interface EvaluationRequests {
 export type EvaluationGeneration = 'pointwise' | 'baselines' | 'relative';
 
 /** Where each generation's job left its outputs (its `model/` folder); null when it did not run. */
-export interface EvaluationOutputs {
-  pointwise: { outputUri: string; requests: number } | null;
-  baselines: { outputUri: string } | null;
-  relative: { outputUri: string; requests: number } | null;
-}
+export type EvaluationOutputs = Record<EvaluationGeneration, string | null>;
 
 export interface MetricsInput extends EvaluateInput {
+  /** What renderEvaluationRequests wrote. */
+  requests: EvaluationRequests;
   outputs: EvaluationOutputs;
 }
 
@@ -208,9 +206,9 @@ const GENERATIONS: Record<
   },
 };
 
-/** Whether the evaluation samples inference-time baselines (they reuse the pointwise requests). */
-export function wantsBaselines(config: RunConfig, requests: EvaluationRequests): boolean {
-  return config.evaluation.baselines.samples > 0 && requests.pointwise !== null;
+/** The requests the inference-time baselines sample, the pointwise ones; null when the config samples none. */
+export function baselineRequests(config: RunConfig, requests: EvaluationRequests): RequestSet | null {
+  return config.evaluation.baselines.samples > 0 ? requests.pointwise : null;
 }
 
 /** The suites judged pointwise (pointwise suites, and pairwise suites whose two sides are scored) and with A/B. */
@@ -326,7 +324,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
 
   /** Scores the generations' outputs, parses the verdicts and computes every suite's metrics (`metrics/`). */
   async function computeEvaluationMetrics(input: MetricsInput): Promise<Record<string, SuiteMetrics>> {
-    const { config, iteration, outputs } = input;
+    const { config, iteration, requests, outputs } = input;
     const store = deps.storeFor(storageSettings(config));
     const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
     const heartbeat = throttledHeartbeat();
@@ -340,15 +338,15 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         prefixUri: joinUri(prefix, 'metrics'),
         step: 'evaluate:metrics',
         inputs: {
-          judgments: outputs.pointwise?.outputUri ?? null,
-          requests: outputs.pointwise?.requests ?? 0,
+          judgments: outputs.pointwise,
+          requests: requests.pointwise?.requests ?? 0,
           suites: input.suites.map((s) => s.name),
           modes: Object.fromEntries(modes),
-          relativeJudgments: outputs.relative?.outputUri ?? null,
-          relativeRequests: outputs.relative?.requests ?? 0,
+          relativeJudgments: outputs.relative,
+          relativeRequests: requests.relative?.requests ?? 0,
           orderSeeds,
           bootstrap: config.evaluation.bootstrap,
-          baselines: outputs.baselines?.outputUri ?? null,
+          baselines: outputs.baselines,
           iteration0: iteration0Uri,
           groupBy: input.suites.map((s) => suiteGroupBy(config, s)),
           scale: config.judge.scale,
@@ -358,11 +356,11 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
       },
       async () => {
-        const baselines = outputs.baselines ? await readBaselineScores(store, outputs.baselines.outputUri, config, input.modelUri, heartbeat) : null;
+        const baselines = outputs.baselines ? await readBaselineScores(store, outputs.baselines, config, input.modelUri, heartbeat) : null;
         const collected = new SuiteItems();
         async function* scored(): AsyncGenerator<EvalJudgment> {
           if (!outputs.pointwise) return;
-          for await (const raw of readRows(store, joinUri(outputs.pointwise.outputUri, 'judgments.jsonl'), 'evaluation output row', { job: 'evaluate' })) {
+          for await (const raw of readRows(store, joinUri(outputs.pointwise, 'judgments.jsonl'), 'evaluation output row', { job: 'evaluate' })) {
             heartbeat({ phase: 'scoring' });
             const j = scoreRawJudgment(raw, config, input.modelUri);
             const score = j.status === 'ok' ? (j.score ?? null) : null;
@@ -391,7 +389,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
 
         const verdicts = new Map<string, RelativeVerdictRow[]>();
         if (outputs.relative) {
-          objects.push(await writeRelativeJudgments(store, outputs.relative.outputUri, prefix, config, input.modelUri, verdicts, heartbeat));
+          objects.push(await writeRelativeJudgments(store, outputs.relative, prefix, config, input.modelUri, verdicts, heartbeat));
         }
 
         const reportUri = joinUri(prefix, 'metrics', 'report.json');
@@ -469,17 +467,15 @@ export function createEvaluateActivities(deps: ActivityDeps) {
     async evaluateJudge(input: EvaluateInput): Promise<Record<string, SuiteMetrics>> {
       const requests = await renderEvaluationRequests(input);
       const common = { config: input.config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration: input.iteration, modelUri: input.modelUri };
-      const pointwise = requests.pointwise ? await generate('pointwise', { ...common, requests: requests.pointwise }) : null;
-      const baselines = requests.pointwise && wantsBaselines(input.config, requests) ? await generate('baselines', { ...common, requests: requests.pointwise }) : null;
-      const relative = requests.relative ? await generate('relative', { ...common, requests: requests.relative }) : null;
-      return computeEvaluationMetrics({
-        ...input,
-        outputs: {
-          pointwise: pointwise && requests.pointwise ? { outputUri: pointwise.modelUri, requests: requests.pointwise.requests } : null,
-          baselines: baselines ? { outputUri: baselines.modelUri } : null,
-          relative: relative && requests.relative ? { outputUri: relative.modelUri, requests: requests.relative.requests } : null,
-        },
-      });
+      /** The generation's job over its requests, if it has any; where its outputs are. */
+      const outputOf = async (generation: EvaluationGeneration, set: RequestSet | null) =>
+        set ? (await generate(generation, { ...common, requests: set })).modelUri : null;
+      const outputs: EvaluationOutputs = {
+        pointwise: await outputOf('pointwise', requests.pointwise),
+        baselines: await outputOf('baselines', baselineRequests(input.config, requests)),
+        relative: await outputOf('relative', requests.relative),
+      };
+      return computeEvaluationMetrics({ ...input, requests, outputs });
     },
   };
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
 import type { RunConfigInput } from '../../core/config/config';
@@ -11,7 +11,6 @@ import { PROJECT_ROOT, createActivities, defaultActivityDeps } from '../../activ
 import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
 import { bundleWorkflows } from '../../workers/main';
 import { JudgeloopWorker } from '../../workers/judgeloop-worker';
-import { jobTaskQueue } from '../../core/run/run-types';
 import { mergeConfig } from '../../cli/config-file';
 import { main } from '../../cli/judgeloop';
 import localConfig from '../../configs/local.json';
@@ -153,19 +152,17 @@ export async function createTestWorker(
   namespace = 'default',
   opts: { payloadCodecs?: PayloadCodec[] } = {},
 ): Promise<JudgeloopWorker> {
-  const shared = {
+  // As the real worker: the workflows and data steps on the task queue, the jobs on its job queue.
+  return JudgeloopWorker.create({
     connection,
     namespace,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
     activities: createActivities(defaultActivityDeps()),
     // As the real worker (workers/main.ts): data steps rely on it to heartbeat within the timeout.
     interceptors: { activity: [keepAliveInterceptor] },
     ...(opts.payloadCodecs ? { dataConverter: { payloadCodecs: opts.payloadCodecs } } : {}),
-  };
-  // As the real worker: the workflows and data steps on the task queue, the jobs on its job queue.
-  return new JudgeloopWorker(
-    await Worker.create({ ...shared, taskQueue, workflowBundle: await workflowBundle() }),
-    await Worker.create({ ...shared, taskQueue: jobTaskQueue(taskQueue) }),
-  );
+  });
 }
 
 export interface TestStack {

@@ -213,7 +213,7 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
     },
     async computeEvaluationMetrics(input: Input<'computeEvaluationMetrics'>): Promise<Record<string, SuiteMetrics>> {
       await enter('computeEvaluationMetrics', input.iteration, input.modelUri);
-      if (!input.outputs.pointwise) throw new Error('computeEvaluationMetrics was not handed the judgments job\'s outputs');
+      if (!input.outputs.pointwise || !input.requests.pointwise) throw new Error('computeEvaluationMetrics was not handed the pointwise requests and the judgments job\'s outputs');
       return { [SUITE]: pointwise(options.agreement?.(input.modelUri, input.iteration) ?? 0.5) };
     },
     async summarizeUsage(input: Input<'summarizeUsage'>) {

@@ -8,11 +8,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { workflowBundle } from './judgeloop';
 import type { Activities } from '../../activities';
 import { JudgeloopWorker } from '../../workers/judgeloop-worker';
-import { jobTaskQueue } from '../../core/run/run-types';
 
 export const TEST_SERVER = path.resolve(__dirname, '../../.tools/bin/temporal-test-server');
 
@@ -37,8 +35,5 @@ export function useTimeSkippingEnv(): { env: TestWorkflowEnvironment } {
 
 /** A worker of the real workflow code with the given (stubbed) activities, on the task queue and its job queue. */
 export async function stubbedWorker(env: TestWorkflowEnvironment, taskQueue: string, activities: Partial<Activities>): Promise<JudgeloopWorker> {
-  return new JudgeloopWorker(
-    await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities }),
-    await Worker.create({ connection: env.nativeConnection, taskQueue: jobTaskQueue(taskQueue), activities }),
-  );
+  return JudgeloopWorker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
 }

@@ -560,11 +560,8 @@ test('evaluate as activities of its own (render → the three generations → me
   const metrics = await call(acts.computeEvaluationMetrics, {
     ...common,
     suites,
-    outputs: {
-      pointwise: { outputUri: pointwise.outputUri, requests: requests.pointwise.requests },
-      baselines: { outputUri: baselines.outputUri },
-      relative: { outputUri: relative.outputUri, requests: requests.relative.requests },
-    },
+    requests,
+    outputs: { pointwise: pointwise.outputUri, baselines: baselines.outputUri, relative: relative.outputUri },
   });
 
   assert.deepEqual(metrics, inOne);

@@ -224,7 +224,7 @@ test('the evaluation\'s three generations run at the same time, and a failed one
     generateBaselineJudgments: generation('baselines'),
     generateRelativeVerdicts: generation('relative'),
     async computeEvaluationMetrics(input) {
-      handed = input.outputs;
+      handed = { requests: input.requests, outputs: input.outputs };
       return activities.computeEvaluationMetrics!(input);
     },
   });
@@ -232,10 +232,9 @@ test('the evaluation\'s three generations run at the same time, and a failed one
   assert.equal(most, 3, 'pointwise, baselines and relative generations overlapped');
   assert.deepEqual(attempts, { 'pointwise@0': 1, 'baselines@0': 1, 'relative@0': 1, 'pointwise@1': 1, 'baselines@1': 2, 'relative@1': 1 });
   assert.ok(record.calls.length > 0);
-  const prefix = String((handed as { pointwise: { outputUri: string } }).pointwise.outputUri).replace(/\/pointwise\/model$/, '');
+  const prefix = String((handed as { outputs: { pointwise: string } }).outputs.pointwise).replace(/\/pointwise\/model$/, '');
   assert.deepEqual(handed, {
-    pointwise: { outputUri: `${prefix}/pointwise/model`, requests: 20 },
-    baselines: { outputUri: `${prefix}/baselines/model` },
-    relative: { outputUri: `${prefix}/relative/model`, requests: 8 },
+    requests: { pointwise: { dataUri: `${prefix}/requests/data`, requests: 20 }, relative: { dataUri: `${prefix}/relative/requests/data`, requests: 8 } },
+    outputs: { pointwise: `${prefix}/pointwise/model`, baselines: `${prefix}/baselines/model`, relative: `${prefix}/relative/model` },
   });
 });
