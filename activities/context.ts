@@ -21,7 +21,7 @@ export interface ActivityDeps {
   codeVersion: string;
 }
 
-export function storageSettings(config: RunConfig): StorageSettings {
+export function storageSettings(config: Pick<RunConfig, 'storage'>): StorageSettings {
   return {
     endpoint: config.storage.endpoint ?? process.env.JUDGELOOP_S3_ENDPOINT,
     region: config.storage.region,

@@ -10,7 +10,7 @@ import { LocalJobRunner } from './jobs/local-runner';
 import { defaultCheckpointUri, defaultCodeUri, jobKind } from './jobs/sagemaker-request';
 import { SageMakerJobRunner } from './jobs/sagemaker-runner';
 import { budgetAdmission } from './jobs/usage-record';
-import { reusingRunner } from './jobs/reuse';
+import { reusingRunner } from './storage/reuse';
 import { createConfigActivities } from './steps/config';
 import { createPrepareActivities } from './steps/prepare';
 import { createSampleActivities } from './steps/sample';

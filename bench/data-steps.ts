@@ -6,7 +6,7 @@
  * - For each size N (inputs, each with `--samples` judgments, as the generation job writes them):
  *   score (parse and write every judgment), pair (merge-join requests and judgments, curate, write pairs), and
  *   the same two steps in a second run whose inputs have the same content: copied from the first run instead
- *   (activities/storage/step-reuse.ts). Each step runs in a process of its own, so its peak resident memory
+ *   (activities/storage/reuse.ts). Each step runs in a process of its own, so its peak resident memory
  *   (maxRSS) is its own: reported above that of a process that loads the same code and runs nothing. The
  *   steps stream their rows, so that figure should not grow with N.
  *

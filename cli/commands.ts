@@ -11,6 +11,7 @@ import { CliError, connect, hasWorkflowPollers, noWorkerWarning, workflowUrl, ty
 import {
   describeRun,
   followRun,
+  recordedConfig,
   outcomeOf,
   println,
   queryProgress,
@@ -23,12 +24,15 @@ import { formatDuration } from '../core/report/summary-tables';
 import { cmdReview } from './review';
 import { cmdSchedule } from './schedule';
 import { cmdReplay } from './replay';
-import { cmdReport } from './report';
+import { cmdReport, detailNote, detailedSummary, type DetailedSummary } from './report';
 import { cmdReset } from './reset';
 import { cmdSeeds } from './seeds';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { cmdCodecServer } from './codec-server';
 import { startRun } from './start';
+import { cliObjectStore } from './storage';
+import type { RunConfig } from '../core/config/config';
+import type { RunSummary } from '../core/run/run-types';
 
 export { EXIT_OK, EXIT_FAILED };
 export const EXIT_INTERRUPTED = 130;
@@ -82,12 +86,34 @@ async function withConnection(options: ConnectionOptions, fn: (conn: Connected) 
   }
 }
 
+/**
+ * A completed run's summary with each suite's detail read back from S3 (cli/report.ts `detailedSummary`); the
+ * store is reached with the config the run was started with, or the one given.
+ */
+async function withEvaluationDetail(conn: Connected, workflowId: string, summary: RunSummary, io: CliIO, config?: RunConfig): Promise<RunSummary> {
+  let read: DetailedSummary;
+  try {
+    const store = cliObjectStore(config ?? (await recordedConfig(conn, workflowId)), conn.options.address, io.env ?? process.env);
+    try {
+      read = await detailedSummary(store, summary);
+    } finally {
+      store.client.destroy();
+    }
+  } catch (e) {
+    read = { summary, note: detailNote([{ uri: 'S3', reason: (e as Error).message?.split('\n')[0] ?? String(e) }]) };
+  }
+  if (read.note) println(io.err, `note: ${read.note}`);
+  return read.summary;
+}
+
 /** Prints how a followed run ended and returns the exit code. */
-function reportOutcome(outcome: FollowOutcome, workflowId: string, json: boolean, io: CliIO): number {
+async function reportOutcome(conn: Connected, outcome: FollowOutcome, workflowId: string, json: boolean, io: CliIO, config?: RunConfig): Promise<number> {
   switch (outcome.kind) {
-    case 'completed':
-      println(io.out, json ? JSON.stringify(outcome.summary, null, 2) : formatResults(outcome.summary));
+    case 'completed': {
+      const summary = await withEvaluationDetail(conn, workflowId, outcome.summary, io, config);
+      println(io.out, json ? JSON.stringify(summary, null, 2) : formatResults(summary));
       return EXIT_OK;
+    }
     case 'failed':
       println(io.err, `run ${workflowId} ended ${outcome.status}:`);
       println(io.err, indent(formatFailureChain(outcome.error)));
@@ -105,11 +131,11 @@ function indent(text: string): string {
     .join('\n');
 }
 
-async function follow(conn: Connected, workflowId: string, json: boolean, io: CliIO): Promise<number> {
+async function follow(conn: Connected, workflowId: string, json: boolean, io: CliIO, config?: RunConfig): Promise<number> {
   const progressStream = json ? io.err : io.out;
   println(progressStream, `following ${workflowId} (Ctrl-C stops following; the run continues)`);
   const outcome = await followRun(conn, workflowId, { progress: progressStream, signal: io.signal });
-  return reportOutcome(outcome, workflowId, json, io);
+  return reportOutcome(conn, outcome, workflowId, json, io, config);
 }
 
 export async function cmdRun(cmd: Extract<Command, { command: 'run' }>, io: CliIO): Promise<number> {
@@ -129,7 +155,7 @@ export async function cmdRun(cmd: Extract<Command, { command: 'run' }>, io: CliI
       else println(info, `follow it with: ${resumeHint(started.workflowId)}`);
       return EXIT_OK;
     }
-    return follow(conn, started.workflowId, cmd.json, io);
+    return follow(conn, started.workflowId, cmd.json, io, loaded.config);
   });
 }
 
@@ -207,9 +233,9 @@ export async function cmdResults(cmd: Extract<Command, { command: 'results' }>, 
     if (outcome.kind === 'failed' && status === 'RUNNING') {
       // It was running when we asked: say how it ended rather than RUNNING.
       const after = await describeRun(conn, cmd.workflowId).catch(() => undefined);
-      return reportOutcome({ ...outcome, status: after?.status.name ?? 'FAILED' }, cmd.workflowId, cmd.json, io);
+      return reportOutcome(conn, { ...outcome, status: after?.status.name ?? 'FAILED' }, cmd.workflowId, cmd.json, io);
     }
-    return reportOutcome(outcome, cmd.workflowId, cmd.json, io);
+    return reportOutcome(conn, outcome, cmd.workflowId, cmd.json, io);
   });
 }
 

@@ -8,7 +8,7 @@ import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfi
 import { preRunProblems } from '../core/config/pre-run-checks';
 import { parseTemplate, type TemplateKind } from '../core/judging/prompt';
 import { formatPerIteration } from '../core/config/per-iteration';
-import { canonicalJson, sha256Hex } from '../activities/storage/manifest';
+import { canonicalJson, sha256Hex } from '../activities/storage/hashing';
 import { locateJsonError } from './json-locate';
 import { CliError } from './connection';
 import { EXIT_USAGE } from './args';

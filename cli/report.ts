@@ -4,8 +4,8 @@
  * The run's summary comes from Temporal (the workflow's result), its storage settings from the config the
  * run was started with (the first history event's input; --config overrides them). The page is the one the
  * run wrote, `<run prefix>/report/report.html`; for a run that finished before reports were written, the page
- * is rendered here from the summary (core/report/report-html.ts, with the confusion matrices read from S3 as the
- * activity does) and the command says so. It is written to --out (default `./<run id>-report.html`).
+ * is rendered here from the summary (core/report/report-html.ts, with each suite's detail read back from S3 as
+ * the activity does) and the command says so. It is written to --out (default `./<run id>-report.html`).
  *
  * `obtainReport` is the whole of it given a store and a summary, for the tests; the command adds Temporal.
  */
@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderRunReport, reportUris, type RunReportExtras } from '../core/report/report-html';
 import type { RunSummary } from '../core/run/run-types';
-import { collectSuiteDetail } from '../activities/steps/report';
+import { readEvaluationDetail } from '../activities/steps/report';
 import type { ObjectStore } from '../activities/storage/object-store';
 import { EXIT_OK, type ConnectionOptions } from './args';
 import type { CliIO } from './commands';
@@ -60,18 +60,45 @@ export async function obtainReport(
 ): Promise<ObtainedReport> {
   const { htmlUri } = reportUris(summary.runPrefixUri);
   let reason: string;
+  let full = summary;
   let detail: RunReportExtras['suiteDetail'];
   try {
     const stored = await store.getBytes(htmlUri);
     if (stored) return { html: stored.toString('utf8'), source: 'stored', uri: htmlUri };
     reason = `${htmlUri} does not exist (the run finished before run reports were written)`;
-    detail = await collectSuiteDetail(store, summary);
+    ({ summary: full, suiteDetail: detail } = await readEvaluationDetail(store, summary));
   } catch (e) {
     reason = `${htmlUri} could not be read (${(e as Error).message?.split('\n')[0] ?? String(e)})`;
   }
   const note = `Rendered by judgeloop report from the run summary: ${reason}.`;
-  const html = renderRunReport(summary, { ...times, ...(detail && Object.keys(detail).length ? { suiteDetail: detail } : {}), note });
+  const html = renderRunReport(full, { ...times, ...(detail && Object.keys(detail).length ? { suiteDetail: detail } : {}), note });
   return { html, source: 'rendered', uri: htmlUri, note };
+}
+
+export interface DetailedSummary {
+  summary: RunSummary;
+  /** What could not be read, for the user; absent when every report.json was read. */
+  note?: string;
+}
+
+/** The note for report.json objects that could not be read: the headline figures are shown instead. */
+export function detailNote(unread: ReadonlyArray<{ uri: string; reason: string }>): string {
+  const first = unread[0];
+  const what = unread.length === 1 ? 'one iteration' : `${unread.length} iterations`;
+  return (
+    `the evaluation detail (groups, baselines, change vs iteration 0) of ${what} could not be read (${first.uri}: ${first.reason}); ` +
+    "showing the headline figures. Check that the run's bucket is reachable from here (its config's storage settings, JUDGELOOP_S3_ENDPOINT, AWS credentials)."
+  );
+}
+
+/**
+ * A completed run's summary with each suite's detail (groups, baselines, the change vs iteration 0, matrices)
+ * read back from the iterations' report.json objects: the workflow's result carries the headline figures.
+ * What cannot be read is left as the headline, and the note says so.
+ */
+export async function detailedSummary(store: Pick<ObjectStore, 'getJson'>, summary: RunSummary): Promise<DetailedSummary> {
+  const read = await readEvaluationDetail(store, summary);
+  return read.unread.length ? { summary: read.summary, note: detailNote(read.unread) } : { summary: read.summary };
 }
 
 // ------------------------------------------------------------------------------------------ Temporal

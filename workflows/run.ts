@@ -26,7 +26,7 @@ import {
   type RunSummary,
   type WarmStartSummary,
 } from '../core/run/run-types';
-import type { StartedFrom } from '../core/promotion/registry';
+import { registryConfig, type StartedFrom } from '../core/promotion/registry';
 import { combineUsage } from '../core/run/usage';
 import { withDatedData } from '../core/config/schedule';
 import { markRun } from './search-attributes';
@@ -129,7 +129,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
 
   // Where the run starts: the registry's champion (registry.startFrom: champion), else the seed judge.
   const useRegistry = gated && config.registry.enabled;
-  const found = useRegistry ? await readChampion({ config }) : null;
+  const found = useRegistry ? await readChampion({ config: registryConfig(config) }) : null;
   const startedFrom: StartedFrom =
     found && config.registry.startFrom === 'champion'
       ? { kind: 'champion', modelUri: found.modelUri, runId: found.runId, iteration: found.iteration }
@@ -159,7 +159,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   };
   const runFacts = { runId, trainUri: prepared.train.uri, configHash: prepared.configHash };
   const record = async (it: IterationSummary, parent: RunChampion | null, decision: Decision, expected: string | null) => {
-    if (useRegistry) await recordDecision({ config, entry: proposedEntry(config, runFacts, it, parent, decision), expectedChampionModelUri: expected });
+    if (useRegistry) await recordDecision({ config: registryConfig(config), entry: proposedEntry(config, runFacts, it, parent, decision), expectedChampionModelUri: expected });
   };
 
   const iterations: IterationSummary[] = [];
@@ -232,7 +232,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   if (patched(RUN_REPORT_PATCH)) {
     const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
     try {
-      await writeRunReport({ config, summary, startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() });
+      await writeRunReport({ config: { storage: config.storage }, summary, startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() });
     } catch (err) {
       // A cancelled run ends cancelled, even when only its report was left to write.
       if (isCancellation(err) && patched(REPORT_CANCELLATION_PATCH)) throw err;

@@ -24,7 +24,7 @@ export interface JobSpec {
 
 export interface JobProgress {
   /**
-   * `checking`: looking for a finished job with the same inputs (activities/jobs/reuse.ts); `submitting` and
+   * `checking`: looking for a finished job with the same inputs (activities/storage/reuse.ts); `submitting` and
    * `stopping` come from the SageMaker runner (create, and stop on cancellation).
    */
   phase: 'checking' | 'submitting' | 'downloading' | 'running' | 'uploading' | 'stopping' | 'done';

@@ -9,8 +9,7 @@ import { joinUri } from '../../core/run/artifacts';
 import { parseJudgment } from '../../core/judging/judgment';
 import type { ConsistencySummary } from '../../core/run/run-types';
 import type { GenerationRequest, JudgedRef, ParsedSample, Rescore, RescoreRequest } from '../../core/run/formats';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
 import { type JudgeSideInput, judgedRequestId, parsedSamples, runGreedyGeneration, runIdOf, stepRoot } from './judge-side';
 import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated, requestSet } from './generation';
@@ -57,11 +56,11 @@ export function createConsistencyActivities(deps: ActivityDeps) {
   async function renderConsistencyRequests(input: JudgeSideInput): Promise<RequestSet | null> {
     const { config, iteration } = input;
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const requestsPrefix = joinUri(stepRoot(input.runPrefixUri, iteration, 'consistency'), 'requests');
     const heartbeat = throttledHeartbeat();
-    const rendered = await runStepOnce(
-      store,
-      { prefixUri: requestsPrefix, step: 'consistency:requests', inputs: requestInputs(input), codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(config, input.runPrefixUri) },
+    const rendered = await once(
+      { prefixUri: requestsPrefix, step: 'consistency:requests', inputs: requestInputs(input) },
       async () => {
         // The original prompts, by request id (one per sampled input: N judgments share each).
         const originals = new Map<string, Pick<GenerationRequest, 'messages' | 'prompt_hash' | 'template_hash'>>();
@@ -100,16 +99,14 @@ export function createConsistencyActivities(deps: ActivityDeps) {
   async function collectRescores(input: JudgeSideInput & { outputUri: string | null }): Promise<ConsistencySummary> {
     const { config, iteration, outputUri } = input;
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const prefix = stepRoot(input.runPrefixUri, iteration, 'consistency');
     const heartbeat = throttledHeartbeat();
-    const outcome = await runStepOnce(
-      store,
+    const outcome = await once(
       {
         prefixUri: prefix,
         step: 'consistency',
         inputs: { requests: requestInputs(input), job: outputUri },
-        codeVersion: deps.codeVersion,
-        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
       },
       async () => {
         let rescored = 0;

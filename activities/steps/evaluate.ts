@@ -30,9 +30,9 @@ import {
   type RelativeVerdictRow,
 } from '../../core/evaluation/relative';
 import type { PairwiseMetrics, RelativeMetrics, SuiteMetrics } from '../../core/run/run-types';
+import { evaluationHeadlines } from '../../core/run/evaluation-detail';
 import { deriveSeed } from '../../core/common/rng';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
 import { generationHyperparameters, loadTemplate, loadTemplateFile, promptHash, renderForJudge, type LoadedTemplate } from './prompts';
 import type { EvalJudgment, EvalRequest, RelativeJudgment, RelativeOutputRow, RelativeRequest } from '../../core/run/formats';
@@ -233,14 +233,13 @@ export function createEvaluateActivities(deps: ActivityDeps) {
     const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
     const heartbeat = throttledHeartbeat();
     const suites = suitesByMode(config, input.suites);
-    const acrossRuns = await acrossRunsFor(config, input.runPrefixUri);
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
 
     let pointwise: RequestSet | null = null;
     if (suites.pointwise.length > 0) {
       const template = await loadTemplate(deps.projectRoot, config);
       const requestsPrefix = joinUri(prefix, 'requests');
-      const rendered = await runStepOnce(
-        store,
+      const rendered = await once(
         {
           prefixUri: requestsPrefix,
           step: 'evaluate:requests',
@@ -250,8 +249,6 @@ export function createEvaluateActivities(deps: ActivityDeps) {
             judge: config.judge,
             groupBy: suites.pointwise.map((s) => suiteGroupBy(config, s)),
           },
-          codeVersion: deps.codeVersion,
-          acrossRuns,
         },
         async () => {
           const written = await store.writeJsonl(
@@ -269,8 +266,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       const pairwiseTemplate = await loadTemplateFile(deps.projectRoot, config.judge.pairwiseTemplate, 'pairwise', 'judge.pairwiseTemplate');
       const orderSeeds = relativeOrderSeeds(config, suites.relative);
       const relRequestsPrefix = joinUri(relativePrefix(prefix), 'requests');
-      const rendered = await runStepOnce(
-        store,
+      const rendered = await once(
         {
           prefixUri: relRequestsPrefix,
           step: 'evaluate:relative-requests',
@@ -281,8 +277,6 @@ export function createEvaluateActivities(deps: ActivityDeps) {
             systemPromptPlacement: config.judge.systemPromptPlacement,
             orderSeeds,
           },
-          codeVersion: deps.codeVersion,
-          acrossRuns,
         },
         async () => {
           async function* requests(): AsyncGenerator<RelativeRequest> {
@@ -326,14 +320,14 @@ export function createEvaluateActivities(deps: ActivityDeps) {
   async function computeEvaluationMetrics(input: MetricsInput): Promise<Record<string, SuiteMetrics>> {
     const { config, iteration, requests, outputs } = input;
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const prefix = stepPrefix(input.runPrefixUri, iteration, 'evaluate');
     const heartbeat = throttledHeartbeat();
     const { modes, relative: relativeSuites } = suitesByMode(config, input.suites);
     const orderSeeds = relativeOrderSeeds(config, relativeSuites);
     const { samples: baselineSamples, temperature: baselineTemperature } = config.evaluation.baselines;
     const iteration0Uri = iteration > 0 ? joinUri(stepPrefix(input.runPrefixUri, 0, 'evaluate'), 'metrics', 'judgments.jsonl') : null;
-    const metrics = await runStepOnce(
-      store,
+    const metrics = await once(
       {
         prefixUri: joinUri(prefix, 'metrics'),
         step: 'evaluate:metrics',
@@ -352,8 +346,6 @@ export function createEvaluateActivities(deps: ActivityDeps) {
           scale: config.judge.scale,
           seed: config.loop.seed,
         },
-        codeVersion: deps.codeVersion,
-        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
       },
       async () => {
         const baselines = outputs.baselines ? await readBaselineScores(store, outputs.baselines, config, input.modelUri, heartbeat) : null;
@@ -440,9 +432,10 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         return { objects, summary: result };
       },
     );
-    // metrics.json keeps full precision; what travels through Temporal is rounded (claim check: the
-    // summary grows with suites, groups and baselines, and 4 decimals is finer than any report prints).
-    return roundNumbers(metrics.summary, 4);
+    // What travels through Temporal is each suite's headline, rounded (claim check: the detail grows with
+    // groups, gold columns and baselines, and 4 decimals is finer than any report prints). metrics.json and
+    // report.json keep every figure at full precision; the report step and the CLI read the detail back.
+    return roundNumbers(evaluationHeadlines(metrics.summary), 4);
   }
 
   return {

@@ -12,8 +12,7 @@ import { META_SCALE, renderMeta, type PointwisePromptInput, type Template } from
 import type { ChatMessage, PointwiseExample } from '../../core/data/records';
 import type { JudgedRef, MetaRating, MetaRequest, ParsedSample } from '../../core/run/formats';
 import type { MetaJudgeSummary } from '../../core/run/run-types';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
 import { DEFAULT_META_TEMPLATE, loadTemplateFile, promptHash } from './prompts';
 import { type JudgeSideInput, judgedRequestId, parsedSamples, runGreedyGeneration, runIdOf, stepRoot } from './judge-side';
@@ -117,12 +116,12 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
   async function renderMetaJudgeRequests(input: JudgeSideInput): Promise<RequestSet | null> {
     const { config, iteration } = input;
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const { template, trainUri, inputs } = await requestInputs(input);
     const requestsPrefix = joinUri(stepRoot(input.runPrefixUri, iteration, 'meta-judge'), 'requests');
     const heartbeat = throttledHeartbeat();
-    const rendered = await runStepOnce(
-      store,
-      { prefixUri: requestsPrefix, step: 'meta-judge:requests', inputs, codeVersion: deps.codeVersion, acrossRuns: await acrossRunsFor(config, input.runPrefixUri) },
+    const rendered = await once(
+      { prefixUri: requestsPrefix, step: 'meta-judge:requests', inputs },
       async () => {
         // The sample step's requests say which training rows were judged; only those are kept in memory.
         const exampleOf = new Map<string, string>();
@@ -179,17 +178,15 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
   async function collectMetaRatings(input: JudgeSideInput & { outputUri: string | null }): Promise<MetaJudgeSummary> {
     const { config, iteration, outputUri } = input;
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const prefix = stepRoot(input.runPrefixUri, iteration, 'meta-judge');
     const heartbeat = throttledHeartbeat();
     const { inputs: requestInputsOf } = await requestInputs(input);
-    const outcome = await runStepOnce(
-      store,
+    const outcome = await once(
       {
         prefixUri: prefix,
         step: 'meta-judge',
         inputs: { requests: requestInputsOf, job: outputUri, sampling: ratingSampling(config) },
-        codeVersion: deps.codeVersion,
-        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
       },
       async () => {
         let rated = 0;

@@ -29,8 +29,7 @@ import {
 } from '../../core/pairing/pairing';
 import type { PreferencePair } from '../../core/data/records';
 import type { PairSummary } from '../../core/run/run-types';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, badInput, storageSettings, throttledHeartbeat } from '../context';
 import type { PairedRequest, ScoredJudgment } from '../../core/run/formats';
 import { readRows } from './rows';
@@ -339,14 +338,12 @@ export function createPairActivities(deps: ActivityDeps) {
   return {
     async buildPairs(input: PairInput): Promise<PairSummary> {
       const store = deps.storeFor(storageSettings(input.config));
-      const outcome = await runStepOnce(
-        store,
+      const once = await stepsOfRun(store, input.config, input.runPrefixUri, deps.codeVersion);
+      const outcome = await once(
         {
           prefixUri: stepPrefix(input.runPrefixUri, input.iteration, 'pair'),
           step: 'pair',
           inputs: pairStepInputs(input),
-          codeVersion: deps.codeVersion,
-          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         () => curatePairs(store, input, throttledHeartbeat()),
       );

@@ -15,7 +15,8 @@ import { decodeSourceText } from '../../core/data/source-lines';
 import { runIdProblem } from '../../core/config/safe-names';
 import type { QuarantinedRow } from '../../core/run/formats';
 import type { ContaminationSummary, DatasetSummary } from '../../core/run/run-types';
-import { runStepOnce, canonicalJson, sha256Hex, type StepManifest } from '../storage/manifest';
+import { canonicalJson, sha256Hex } from '../storage/hashing';
+import { runStepOnce, type StepManifest } from '../storage/reuse';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
 import { listFilesRecursive } from '../storage/object-store';
 import {

@@ -4,7 +4,7 @@ import type { RunConfig } from '../../core/config/config';
 import { parseTemplate, renderPointwise, type Template, type TemplateKind } from '../../core/judging/prompt';
 import type { ChatMessage, PointwiseExample } from '../../core/data/records';
 import { badInput, localPath } from '../context';
-import { canonicalJson, sha256Hex } from '../storage/manifest';
+import { canonicalJson, sha256Hex } from '../storage/hashing';
 
 export interface LoadedTemplate {
   template: Template;

@@ -20,18 +20,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MANIFEST, joinUri, parseS3Uri } from '../../core/run/artifacts';
-import type { RunConfig } from '../../core/config/config';
 import {
   historyEntryUri,
   registryDocumentUri,
   registryPrefixUri,
   sortHistory,
+  type RegistryConfig,
   type RegistryData,
   type RegistryDecision,
   type RegistryDocument,
   type RegistryEntry,
 } from '../../core/promotion/registry';
-import type { StepManifest } from '../storage/manifest';
+import type { StepManifest } from '../storage/reuse';
 import type { ObjectStore } from '../storage/object-store';
 import { type ActivityDeps, storageSettings } from '../context';
 
@@ -50,7 +50,7 @@ export type ProposedEntry = Omit<RegistryEntry, 'decision' | 'championReplaced' 
 };
 
 export interface RecordDecisionInput {
-  config: RunConfig;
+  config: RegistryConfig;
   entry: ProposedEntry;
   /** The champion this run's gate compared against; null when the run found no champion (a first champion). */
   expectedChampionModelUri: string | null;
@@ -198,11 +198,11 @@ export async function readRegistry(store: ObjectStore, storage: { bucket: string
 }
 
 export function createRegistryActivities(deps: ActivityDeps) {
-  const storeOf = (config: RunConfig) => deps.storeFor(storageSettings(config));
+  const storeOf = (config: RegistryConfig) => deps.storeFor(storageSettings(config));
 
   return {
     /** The registry's champion for `judge.name`, or null when it has none yet. */
-    async readChampion(input: { config: RunConfig }): Promise<ChampionInfo | null> {
+    async readChampion(input: { config: RegistryConfig }): Promise<ChampionInfo | null> {
       const { config } = input;
       const doc = await storeOf(config).getJson<RegistryDocument>(registryDocumentUri(registryPrefixUri(config.storage, config.judge.name)));
       if (!doc) return null;

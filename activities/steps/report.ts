@@ -5,20 +5,23 @@
  *   <run prefix>/report/report.html   one self-contained page (charts, tables, the summary as JSON)
  *   <run prefix>/report/summary.json  the RunSummary, for tools
  *
- * The summary carries almost everything; the only extra reads are the pointwise suites' confusion matrices
- * that an older or slimmed summary lacks, from `iter-K/evaluate/metrics/report.json` (its `reportUri`),
- * at most MAX_REPORT_READS objects. Idempotent: the same input and the same report.json objects give the same
+ * The summary the workflow passes carries each suite's headline figures; the detail (groups, baselines, the
+ * comparison with iteration 0, the confusion matrices) is read back from each iteration's
+ * `iter-K/evaluate/metrics/report.json` (its suites' `reportUri`), at most MAX_REPORT_READS objects, and the
+ * summary.json written here is the whole of it. Idempotent: the same input and the same report.json objects give the same
  * bytes, so a retried attempt rewrites identical objects.
  */
 import type { RunConfig } from '../../core/config/config';
 import { renderRunReport, reportUris, type RunReportExtras, type SuiteDetail } from '../../core/report/report-html';
 import type { EvaluationReportFile } from '../../core/run/formats';
 import type { PointwiseMetrics, RunSummary } from '../../core/run/run-types';
+import { evaluationReportUris, withEvaluationDetail } from '../../core/run/evaluation-detail';
 import { badInput, storageSettings, throttledHeartbeat, type ActivityDeps } from '../context';
 import type { ObjectStore } from '../storage/object-store';
 
 export interface WriteRunReportInput {
-  config: RunConfig;
+  /** Where the run's objects are: the report reads nothing else of the config. */
+  config: Pick<RunConfig, 'storage'>;
   summary: RunSummary;
   /** The run's own start and end (ISO 8601, from the workflow), shown in the header; the clock is never read here. */
   startedAt?: string;
@@ -70,45 +73,52 @@ export function suiteDetailFrom(file: EvaluationReportFile, suite: string): Suit
   };
 }
 
+/** What the run's report.json objects add to its summary. */
+export interface EvaluationDetail {
+  /** The summary with every suite's detail (groups, baselines, vs iteration 0, matrices...) merged back. */
+  summary: RunSummary;
+  /** For pointwise suites still without a matrix: the primary gold column's matrix, or why there is none. */
+  suiteDetail: NonNullable<RunReportExtras['suiteDetail']>;
+  /** The report.json objects that could not be read (missing, not JSON, S3 unreachable), each with why. */
+  unread: Array<{ uri: string; reason: string }>;
+}
+
 /**
- * The confusion matrices the summary lacks, from report.json: only for pointwise suites without a matrix
- * (older summaries, or a matrix that is null and whose reason is in report.json's notes), one read per
- * distinct reportUri, at most `maxReads`. A missing or unreadable object is skipped: the page then says "—".
+ * Reads each iteration's report.json once (the distinct `reportUri`s of the summary's suites, at most
+ * `maxReads`) and merges back what the payloads leave out (core/run/evaluation-detail.ts). A missing or
+ * unreadable object is skipped: its suites show what the summary has, and the page says "—".
  */
-export async function collectSuiteDetail(
+export async function readEvaluationDetail(
   store: Pick<ObjectStore, 'getJson'>,
   summary: RunSummary,
   maxReads = MAX_REPORT_READS,
   /** Called before each read (the activity heartbeats; a large report.json can take a while). */
   beforeRead: () => void = () => undefined,
-): Promise<NonNullable<RunReportExtras['suiteDetail']>> {
-  const wanted = new Map<string, Array<{ iteration: number; suite: string }>>();
-  for (const it of [...(summary.iterations ?? [])].sort((a, b) => a.iteration - b.iteration)) {
-    for (const [suite, m] of Object.entries(it.eval ?? {})) {
-      if (m.kind !== 'pointwise' || m.confusion || !m.reportUri) continue;
-      const list = wanted.get(m.reportUri) ?? [];
-      list.push({ iteration: it.iteration, suite });
-      wanted.set(m.reportUri, list);
-    }
-  }
-  const out: NonNullable<RunReportExtras['suiteDetail']> = {};
-  for (const [uri, entries] of [...wanted].slice(0, maxReads)) {
-    let file: EvaluationReportFile | null;
+): Promise<EvaluationDetail> {
+  const files = new Map<string, EvaluationReportFile>();
+  const unread: EvaluationDetail['unread'] = [];
+  for (const uri of evaluationReportUris(summary).slice(0, maxReads)) {
     beforeRead();
     try {
-      file = await store.getJson<EvaluationReportFile>(uri);
-    } catch {
-      // Not valid JSON: the report shows what the summary has.
-      continue;
-    }
-    if (!file || typeof file !== 'object') continue;
-    for (const { iteration, suite } of entries) {
-      const detail = suiteDetailFrom(file, suite);
-      if (!detail) continue;
-      (out[iteration] ??= {})[suite] = detail;
+      const file = await store.getJson<EvaluationReportFile>(uri);
+      if (file && typeof file === 'object') files.set(uri, file);
+      else unread.push({ uri, reason: file === null ? 'not found' : 'not a JSON object' });
+    } catch (e) {
+      // Not valid JSON, or S3 not answering: the report shows what the summary has.
+      unread.push({ uri, reason: (e as Error).message?.split('\n')[0] ?? String(e) });
     }
   }
-  return out;
+  const hydrated = withEvaluationDetail(summary, files);
+  const suiteDetail: EvaluationDetail['suiteDetail'] = {};
+  for (const it of hydrated.iterations) {
+    for (const [suite, m] of Object.entries(it.eval ?? {})) {
+      const file = m.reportUri ? files.get(m.reportUri) : undefined;
+      if (m.kind !== 'pointwise' || m.confusion || !file) continue;
+      const detail = suiteDetailFrom(file, suite);
+      if (detail) (suiteDetail[it.iteration] ??= {})[suite] = detail;
+    }
+  }
+  return { summary: hydrated, suiteDetail, unread };
 }
 
 export function createReportActivities(deps: ActivityDeps) {
@@ -119,14 +129,14 @@ export function createReportActivities(deps: ActivityDeps) {
         throw badInput(`writeRunReport: the summary's runPrefixUri is not an s3:// URI (${String(summary?.runPrefixUri)})`);
       }
       const store = deps.storeFor(storageSettings(input.config));
-      const suiteDetail = await collectSuiteDetail(store, summary, MAX_REPORT_READS, throttledHeartbeat());
-      const html = renderRunReport(summary, {
+      const { summary: full, suiteDetail } = await readEvaluationDetail(store, summary, MAX_REPORT_READS, throttledHeartbeat());
+      const html = renderRunReport(full, {
         ...(input.startedAt ? { startedAt: input.startedAt } : {}),
         ...(input.finishedAt ? { finishedAt: input.finishedAt } : {}),
         ...(Object.keys(suiteDetail).length ? { suiteDetail } : {}),
       });
       const { htmlUri, summaryUri } = reportUris(summary.runPrefixUri);
-      await store.putJson(summaryUri, summary);
+      await store.putJson(summaryUri, full);
       await store.putBytes(htmlUri, html, 'text/html; charset=utf-8');
       return { htmlUri, summaryUri };
     },

@@ -10,8 +10,7 @@ import { selectIterationInputs } from '../../core/pairing/selection';
 import { iterationParameters } from '../../core/config/per-iteration';
 import type { PointwiseExample } from '../../core/data/records';
 import type { GenerationRequest } from '../../core/run/formats';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
 import { loadTemplate, renderForJudge, generationHyperparameters, promptHash } from './prompts';
 import type { JobResult } from '../jobs/types';
@@ -55,12 +54,12 @@ export function createSampleActivities(deps: ActivityDeps) {
   async function renderSampleRequests(input: SampleInput): Promise<SampleRequests> {
     const { config, iteration } = input;
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const template = await loadTemplate(deps.projectRoot, config);
     const requestsPrefix = joinUri(stepPrefix(input.runPrefixUri, iteration, 'sample'), 'requests');
     const heartbeat = throttledHeartbeat();
 
-    const rendered = await runStepOnce(
-      store,
+    const rendered = await once(
       {
         prefixUri: requestsPrefix,
         step: 'sample:requests',
@@ -74,8 +73,6 @@ export function createSampleActivities(deps: ActivityDeps) {
           template: template.hash,
           judge: config.judge,
         },
-        codeVersion: deps.codeVersion,
-        acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
       },
       async () => {
         const ids: string[] = [];

@@ -11,8 +11,7 @@ import { jsonlSourceLines, type SourceLine } from '../../core/data/source-lines'
 import { OwnParseTally } from '../../core/data/records';
 import { checkRow, type RawJudgment, type ScoredJudgment } from '../../core/run/formats';
 import type { SampleSummary } from '../../core/run/run-types';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, storageSettings, throttledHeartbeat } from '../context';
 
 export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
@@ -79,16 +78,14 @@ export function createScoreActivities(deps: ActivityDeps) {
   return {
     async scoreJudgments(input: ScoreInput): Promise<SampleSummary> {
       const store = deps.storeFor(storageSettings(input.config));
+      const once = await stepsOfRun(store, input.config, input.runPrefixUri, deps.codeVersion);
       const prefix = stepPrefix(input.runPrefixUri, input.iteration, 'score');
       const heartbeat = throttledHeartbeat();
-      const outcome = await runStepOnce(
-        store,
+      const outcome = await once(
         {
           prefixUri: prefix,
           step: 'score',
           inputs: { raw: input.rawJudgmentsUri, judge: input.config.judge, model: input.modelUri },
-          codeVersion: deps.codeVersion,
-          acrossRuns: await acrossRunsFor(input.config, input.runPrefixUri),
         },
         async () => {
           const examples = new Set<string>();

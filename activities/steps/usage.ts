@@ -8,10 +8,11 @@ import type { RunConfig } from '../../core/config/config';
 import { sumUsage, type UsageTotals } from '../../core/run/usage';
 import { usageRecordsIn } from '../jobs/usage-record';
 import { storageSettings, type ActivityDeps } from '../context';
-import { reusedStepsIn } from '../storage/step-reuse';
+import { reusedStepsIn } from '../storage/reuse';
 
 export interface UsageInput {
-  config: RunConfig;
+  /** Where the run's objects are: the step reads nothing else of the config. */
+  config: Pick<RunConfig, 'storage'>;
   runPrefixUri: string;
   iteration: number;
 }

@@ -12,8 +12,7 @@ import { formatJudgment } from '../../core/judging/judgment';
 import { referenceJudgmentsOf, type PointwiseExample, type ReferenceJudgment } from '../../core/data/records';
 import type { SftExample } from '../../core/run/formats';
 import type { WarmStartSummary } from '../../core/run/run-types';
-import { runStepOnce } from '../storage/manifest';
-import { acrossRunsFor } from '../storage/step-reuse';
+import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
 import { loadTemplate, renderForJudge } from './prompts';
 import { readTrainingMetrics, trainHyperparameters } from './train';
@@ -67,18 +66,16 @@ export function createWarmStartActivities(deps: ActivityDeps) {
     const ws = config.warmStart;
     if (!ws) throw badInput('the warm start needs a config with warmStart');
     const store = deps.storeFor(storageSettings(config));
+    const once = await stepsOfRun(store, config, input.runPrefixUri, deps.codeVersion);
     const template = await loadTemplate(deps.projectRoot, config);
     const examplesPrefix = joinUri(stepPrefix(input.runPrefixUri, 0, 'warm-start'), 'examples');
     const heartbeat = throttledHeartbeat();
 
-    const rendered = await runStepOnce(
-      store,
+    const rendered = await once(
       {
         prefixUri: examplesPrefix,
         step: 'warm-start:examples',
         inputs: { dataUri: input.dataUri, template: template.hash, judge: config.judge, judgmentsPerRow: ws.judgmentsPerRow ?? null },
-        codeVersion: deps.codeVersion,
-        acrossRuns: await acrossRunsFor(config, input.runPrefixUri),
       },
       async () => {
         let rows = 0;

@@ -93,7 +93,7 @@ export class ObjectStore {
   /**
    * Copies an object inside S3 (no bytes pass through here) so that the copy has the source's ETag: a
    * multipart object is copied part by part with the same part boundaries (a plain CopyObject would give it
-   * a single-part ETag). Content addresses are built from ETags (activities/jobs/reuse.ts), so a copied
+   * a single-part ETag). Content addresses are built from ETags (activities/storage/reuse.ts), so a copied
    * step output still matches the jobs that read the original.
    */
   async copy(srcUri: string, destUri: string): Promise<void> {

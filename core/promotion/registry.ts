@@ -9,6 +9,7 @@
  */
 import { joinUri, storageUri } from '../run/artifacts';
 import type { SuiteMetrics } from '../run/run-types';
+import type { RunConfig } from '../config/config';
 
 /** Who made a decision: the gate alone, a person (their name, from `judgeloop approve --by`), or the approval timeout. */
 export type DecidedBy = 'gate' | 'approval-timeout' | string;
@@ -58,6 +59,16 @@ export interface RegistryDocument {
   judgeName: string;
   champion: RegistryEntry;
   updatedAt: string;
+}
+
+/** What the registry steps read of a run's config: where the bucket is and which judge's registry. */
+export interface RegistryConfig {
+  storage: RunConfig['storage'];
+  judge: Pick<RunConfig['judge'], 'name'>;
+}
+
+export function registryConfig(config: RunConfig): RegistryConfig {
+  return { storage: config.storage, judge: { name: config.judge.name } };
 }
 
 /** `s3://bucket/prefix/registry/<judgeName>` */

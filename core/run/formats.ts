@@ -375,11 +375,12 @@ export const QuarantinedRow = z.object({
 export type QuarantinedRow = z.infer<typeof QuarantinedRow>;
 
 /**
- * The parts of the evaluate step's `report.json` the report step can use. Read without a row check: the
- * report must render from an old or hand-edited file too, so activities/steps/report.ts checks each shape
- * it uses and skips what does not fit.
+ * The parts of the evaluate step's `report.json` the report step and the CLI use. Read without a row check:
+ * the report must render from an old or hand-edited file too, so each shape used is checked where it is
+ * used (core/run/evaluation-detail.ts, activities/steps/report.ts) and what does not fit is skipped.
  * - written by: the evaluate step, `iter-K/evaluate/metrics/report.json`
- * - read by: the report step (confusion matrices that a summary lacks)
+ * - read by: the report step and `judgeloop results`/`report` (each suite's detail, which the workflow's
+ *   payloads leave out; the primary gold column's matrix and notes)
  */
 export const EvaluationReportFile = z.looseObject({
   suites: z.record(z.string(), z.object({ confusion: z.unknown().optional(), scoreDistribution: z.unknown().optional() })).optional(),

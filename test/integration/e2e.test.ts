@@ -12,9 +12,10 @@ import { selfRationalizationRun } from '../../workflows';
 import { iterationWorkflowId, type PointwiseMetrics, type RunSummary } from '../../core/run/run-types';
 import { validatePreferencePair } from '../../core/data/records';
 import { joinUri, stepPrefix } from '../../core/run/artifacts';
-import type { StepManifest } from '../../activities/storage/manifest';
+import type { StepManifest } from '../../activities/storage/reuse';
 import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
 import { payloadSizes } from '../support/history';
+import { EVALUATION_DETAIL_KEYS } from '../../core/run/evaluation-detail';
 import { main } from '../../cli/judgeloop';
 
 const stack = useTestStack();
@@ -98,27 +99,39 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const afterOne = (summary.iterations[1].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
   assert.ok(afterOne <= high!, `iteration 2 (${afterLoop}, interval [${low}, ${high}]) fell below iteration 1 (${afterOne}) by more than its interval`);
 
+  // The detail (paired comparison, baselines, groups, gold columns, matrices) stays in S3: the run's result
+  // carries each suite's headline, and report/summary.json, written by the run, the whole summary.
+  for (const it of summary.iterations) {
+    for (const [suite, m] of Object.entries(it.eval)) {
+      for (const key of EVALUATION_DETAIL_KEYS) assert.equal(key in m, false, `iteration ${it.iteration} ${suite}: ${key} is not in the payload`);
+    }
+  }
+  const full = await store.getJson<RunSummary>(joinUri(summary.runPrefixUri, 'report', 'summary.json'));
+  assert.ok(full, 'the run wrote report/summary.json');
+  const fullHeldout = full.iterations[2].eval['synthetic-heldout'] as PointwiseMetrics;
+  assert.equal(fullHeldout.exactAgreement, afterLoop, 'the same headline');
+
   // The paired bootstrap against iteration 0 is on the same 100 items, and its difference is the change.
-  const paired = finalHeldout.vsIteration0!;
+  const paired = fullHeldout.vsIteration0!;
   assert.equal(paired.n, 100);
   assert.ok(Math.abs(paired.diffs.exactAgreement.diff! - (afterLoop - before)) < 1e-9);
   assert.ok(paired.diffs.exactAgreement.low! <= paired.diffs.exactAgreement.diff! && paired.diffs.exactAgreement.diff! <= paired.diffs.exactAgreement.high!);
   // Inference-time baselines from 8 samples per item, beside the greedy score, on every suite and iteration.
-  for (const it of summary.iterations) {
+  for (const it of full.iterations) {
     for (const m of Object.values(it.eval)) {
       const baselines = m.baselines?.metrics ?? {};
       assert.deepEqual(Object.keys(baselines), ['greedy', 'one_sample', 'self_consistency', 'mean_of_n', 'best_of_n']);
       assert.equal(m.baselines!.samples, 8);
     }
   }
-  assert.equal(finalHeldout.baselines!.metrics.greedy.exactAgreement, afterLoop);
+  assert.equal(fullHeldout.baselines!.metrics.greedy.exactAgreement, afterLoop);
   // vicuna-24: per category (groupBy meta.category) and against the GPT-4 mean (gold column gpt4).
-  const vicuna = summary.iterations[2].eval['vicuna-24'] as PointwiseMetrics;
+  const vicuna = full.iterations[2].eval['vicuna-24'] as PointwiseMetrics;
   // (The bundled first 24 rows are all in the "generic" category.)
   assert.deepEqual(Object.keys(vicuna.groups?.metrics ?? {}), ['generic'], 'grouped by meta.category');
   assert.equal(Object.values(vicuna.groups!.metrics).reduce((n, g) => n + g.n, 0) + vicuna.groups!.ungrouped, 24);
   assert.equal(vicuna.goldColumns?.gpt4.n, 24);
-  assert.ok(finalHeldout.confusion && finalHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === finalHeldout.parsed);
+  assert.ok(fullHeldout.confusion && fullHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === fullHeldout.parsed);
   assert.ok(await store.exists(finalHeldout.reportUri!));
 
   // Usage: every job of every iteration, timed and priced once, per step; the run is their sum.
@@ -170,10 +183,23 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const embedded = /<script type="application\/json" id="run-summary">([\s\S]*?)<\/script>/.exec(html)?.[1];
   assert.ok(embedded, 'the summary JSON is embedded');
 
-  // Claim check: nothing big travels through Temporal.
+  // `judgeloop results --json` reads the detail back too: the same summary as report/summary.json.
+  out = '';
+  err = '';
+  const results = await main(['results', workflowId, '--json', '--address', stack.services.temporalAddress], {
+    out: { write: (t: string) => (out += t) },
+    err: { write: (t: string) => (err += t) },
+    env: process.env,
+  });
+  assert.equal(results, 0, `results: ${err}`);
+  assert.deepEqual(JSON.parse(out), full);
+  assert.equal(err, '', 'no note: every report.json was read');
+
+  // Claim check: nothing big travels through Temporal; the run's largest payload (its result, 4 suites and 3
+  // iterations of headlines) stays within a few KB.
   const sizes = payloadSizes(history);
   assert.ok(sizes.length > 0);
-  assert.ok(Math.max(...sizes) < 64 * 1024, `largest payload ${Math.max(...sizes)} bytes`);
+  assert.ok(Math.max(...sizes) < 20 * 1024, `largest payload ${Math.max(...sizes)} bytes`);
   const child = await stack.env.client.workflow.getHandle(iterationWorkflowId(workflowId, 1)).fetchHistory();
-  assert.ok(Math.max(...payloadSizes(child)) < 64 * 1024);
+  assert.ok(Math.max(...payloadSizes(child)) < 8 * 1024, `largest payload of iteration 1 ${Math.max(...payloadSizes(child))} bytes`);
 });

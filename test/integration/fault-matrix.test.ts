@@ -303,7 +303,7 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
   matrix.kill.push({ fault: '(all of the above, one run)', step: 'the whole run', outcome: 'completed; models and metrics equal the fault-free run; one output per job; no process left' });
 });
 
-/** Steps that record a manifest last and skip their work when it is there (activities/storage/manifest.ts). */
+/** Steps that record a manifest last and skip their work when it is there (activities/storage/reuse.ts). */
 const MANIFEST_STEPS = new Set(['prepareRun', 'scoreJudgments', 'buildPairs']);
 
 function dataRetry(step: string): string {

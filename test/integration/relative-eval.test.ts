@@ -13,7 +13,7 @@ import { validateConfig } from '../../core/config/config';
 import { joinUri, stepPrefix } from '../../core/run/artifacts';
 import { relativeOrderSeed, relativeOrders } from '../../core/evaluation/relative';
 import type { PairwiseMetrics } from '../../core/run/run-types';
-import type { StepManifest } from '../../activities/storage/manifest';
+import type { StepManifest } from '../../activities/storage/reuse';
 import { createActivities, defaultActivityDeps } from '../../activities';
 import type { RelativeJudgment, RelativeRequest } from '../../activities/steps/evaluate';
 import type { PreparedRun } from '../../activities/steps/prepare';

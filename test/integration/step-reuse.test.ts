@@ -9,8 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ObjectStore, createS3Client, multipartParts } from '../../activities/storage/object-store';
-import { runStepOnce, type StepManifest } from '../../activities/storage/manifest';
-import { type StepReuse, dataStepCodeHash, reusedStepsIn } from '../../activities/storage/step-reuse';
+import { type StepManifest, type StepReuse, dataStepCodeHash, reusedStepsIn, runStepOnce } from '../../activities/storage/reuse';
 import { cacheIndexUri, parseS3Uri } from '../../core/run/artifacts';
 import { startTestServices, type TestServices } from '../support/services';
 

@@ -551,7 +551,7 @@ const STORE_METHOD_ACTIONS: Record<string, Array<'s3:GetObject' | 's3:PutObject'
 /** Functions from activities/ that the CLI calls with its store → the ObjectStore methods they use. */
 const CLI_HELPERS: Record<string, string[]> = {
   readRegistry: ['getJson', 'list'],
-  collectSuiteDetail: ['getJson'],
+  readEvaluationDetail: ['getJson'],
 };
 
 test('cli-policy.json allows what the CLI reads, and the CLI writes nothing to S3', () => {

@@ -295,7 +295,7 @@ function memoryStore() {
     async *readJsonl<T>(uri: string): AsyncGenerator<T> {
       yield* rows<T>(uri);
     },
-    // What the cross-run lookup of a step uses (activities/storage/step-reuse.ts): listings, sizes and ETags.
+    // What the cross-run lookup of a step uses (activities/storage/reuse.ts): listings, sizes and ETags.
     async list(prefixUri: string) {
       const base = prefixUri.replace(/\/+$/, '') + '/';
       return [...objects.entries()]
@@ -512,7 +512,10 @@ test('evaluate: inference-time baselines from N samples per request, beside the 
     { n: 4, t: 1, requests: specs[0].channels.requests, out: `${RUN}/iter-0/evaluate/baselines/job` },
     'the same requests as the greedy job, sampled N times at the baselines temperature',
   );
-  const heldMetrics = m.held as PointwiseMetrics;
+  // The workflow gets each suite's headline; the baselines are in report.json, where the report step and the CLI read them.
+  assert.equal((m.held as PointwiseMetrics).baselines, undefined, 'not in the payload');
+  const reported = JSON.parse(store.objects.get(`${RUN}/iter-0/evaluate/metrics/report.json`)!.toString('utf8')) as { suites: Record<string, SuiteMetrics> };
+  const heldMetrics = reported.suites.held as PointwiseMetrics;
   const b = heldMetrics.baselines!;
   assert.deepEqual({ samples: b.samples, temperature: b.temperature }, { samples: 4, temperature: 1 });
   // Gold 3: greedy 3 agrees; one sample 2, mode 4, mean 3.75 (rounds to 4), best-of-N (sample 0) 2 do not.
@@ -522,10 +525,10 @@ test('evaluate: inference-time baselines from N samples per request, beside the 
   );
   // Pairs: chosen sampled as above, rejected always 1: every baseline ranks chosen higher except that the gold
   // tie (p2) is then judged wrong → 2 of 3; greedy scores both sides 3 → ties and a right gold tie.
-  const pairMetrics = m.pairs as PairwiseMetrics;
-  assert.equal(pairMetrics.baselines!.metrics.greedy.accuracy, 0.6667);
+  const pairMetrics = reported.suites.pairs as PairwiseMetrics;
+  assert.equal(pairMetrics.baselines!.metrics.greedy.accuracy, 2 / 3);
   for (const name of ['one_sample', 'self_consistency', 'mean_of_n', 'best_of_n']) {
-    assert.equal(pairMetrics.baselines!.metrics[name].accuracy, 0.6667, name);
+    assert.equal(pairMetrics.baselines!.metrics[name].accuracy, 2 / 3, name);
   }
 });
 

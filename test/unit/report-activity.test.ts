@@ -11,8 +11,9 @@ import { validateConfig, type RunConfig } from '../../core/config/config';
 import type { RunSummary } from '../../core/run/run-types';
 import type { ActivityDeps } from '../../activities/context';
 import type { ObjectStore } from '../../activities/storage/object-store';
-import { collectSuiteDetail, createReportActivities } from '../../activities/steps/report';
-import { defaultReportPath, obtainReport } from '../../cli/report';
+import { createReportActivities, readEvaluationDetail } from '../../activities/steps/report';
+import { evaluationHeadlines, evaluationReportUris } from '../../core/run/evaluation-detail';
+import { defaultReportPath, detailedSummary, obtainReport } from '../../cli/report';
 import localConfig from '../../configs/local.json';
 import { RUN_PREFIX, realisticRunSummary } from '../fixtures/run-summary';
 
@@ -87,7 +88,7 @@ test('writeRunReport writes report.html and summary.json under the run prefix; a
   assert.equal(html.contentType, 'text/html; charset=utf-8');
   assert.match(html.body.toString('utf8'), /<dt>wall time<\/dt><dd>1h27m<\/dd>/);
   assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.body.toString('utf8')), summary);
-  assert.deepEqual(store.reads, [], 'the summary has every matrix: nothing else is read');
+  assert.deepEqual(store.reads, evaluationReportUris(summary), "each iteration's report.json is read, nothing else");
 
   const first = new Map([...store.objects].map(([k, v]) => [k, v.body.toString('utf8')]));
   await writeRunReport(input);
@@ -122,9 +123,29 @@ test("an older summary's matrices come from report.json: one read per iteration'
   // Bounded: with a cap of 2, two files are read; a missing or broken file is skipped.
   const capped = memoryStore();
   await capped.putBytes(`${RUN_PREFIX}/iter-1/evaluate/metrics/report.json`, '{ not json');
-  const detail = await collectSuiteDetail(capped, withoutMatrices(), 2);
+  const read = await readEvaluationDetail(capped, withoutMatrices(), 2);
   assert.equal(capped.reads.length, 2);
-  assert.deepEqual(detail, {});
+  assert.deepEqual(read.suiteDetail, {});
+  assert.deepEqual(read.summary, withoutMatrices(), 'nothing read, nothing merged');
+  assert.deepEqual(read.unread.map((u) => u.uri), [0, 1].map((i) => `${RUN_PREFIX}/iter-${i}/evaluate/metrics/report.json`));
+  assert.equal(read.unread[0].reason, 'not found');
+  assert.match(read.unread[1].reason, /JSON/);
+});
+
+test('a summary with headline figures only: the report and summary.json are those of the full summary, read back from report.json', async () => {
+  const full = realisticRunSummary();
+  const headlines: RunSummary = { ...full, iterations: full.iterations.map((it) => ({ ...it, eval: evaluationHeadlines(it.eval) })) };
+  assert.notDeepEqual(headlines, full, 'the fixture has detail to leave out');
+  const store = memoryStore();
+  for (const it of full.iterations) {
+    await store.putJson(`${RUN_PREFIX}/iter-${it.iteration}/evaluate/metrics/report.json`, { iteration: it.iteration, suites: it.eval });
+  }
+  const times = { startedAt: '2025-03-02T03:00:00.000Z', finishedAt: '2025-03-02T04:27:13.000Z' };
+  const out = await activities(store).writeRunReport({ config: config(), summary: headlines, ...times });
+  assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.body.toString('utf8')), full);
+  const fullStore = memoryStore();
+  await activities(fullStore).writeRunReport({ config: config(), summary: full, ...times });
+  assert.equal(store.objects.get(out.htmlUri)!.body.toString('utf8'), fullStore.objects.get(out.htmlUri)!.body.toString('utf8'));
 });
 
 test('report.json notes say why a matrix is missing; malformed matrices are ignored', async () => {
@@ -135,8 +156,8 @@ test('report.json notes say why a matrix is missing; malformed matrices are igno
     suites: { 'synthetic-heldout': { confusion: { levels: [1], counts: 'oops', unparseable: [0] } } },
     detail: { 'synthetic-heldout': { goldColumns: ['gold'], overall: { golds: { gold: { confusion: null, scoreDistribution: null, notes: ['gold 3.67 is off the scale'] } } } } },
   });
-  const detail = await collectSuiteDetail(store, s);
-  assert.deepEqual(detail, { 0: { 'synthetic-heldout': { confusion: null, scoreDistribution: null, notes: ['gold 3.67 is off the scale'] } } });
+  const { suiteDetail } = await readEvaluationDetail(store, s);
+  assert.deepEqual(suiteDetail, { 0: { 'synthetic-heldout': { confusion: null, scoreDistribution: null, notes: ['gold 3.67 is off the scale'] } } });
 });
 
 test('writeRunReport refuses a summary without an s3:// prefix (non-retryable)', async () => {
@@ -171,4 +192,25 @@ test('defaultReportPath: the run id as a safe file name', () => {
   assert.equal(defaultReportPath('judgeloop-local-20250302-030000'), 'judgeloop-local-20250302-030000-report.html');
   assert.equal(defaultReportPath('a/b:c'), 'a_b_c-report.html');
   assert.equal(defaultReportPath('../x'), '__x-report.html');
+});
+
+test("detailedSummary (judgeloop results): the whole summary from report.json, or the headline with a note that says what was not read", async () => {
+  const full = realisticRunSummary();
+  const headlines: RunSummary = { ...full, iterations: full.iterations.map((it) => ({ ...it, eval: evaluationHeadlines(it.eval) })) };
+  const store = memoryStore();
+  for (const it of full.iterations) {
+    await store.putJson(`${RUN_PREFIX}/iter-${it.iteration}/evaluate/metrics/report.json`, { iteration: it.iteration, suites: it.eval });
+  }
+  assert.deepEqual(await detailedSummary(store, headlines), { summary: full });
+
+  store.objects.delete(`${RUN_PREFIX}/iter-2/evaluate/metrics/report.json`);
+  const partial = await detailedSummary(store, headlines);
+  assert.deepEqual(partial.summary.iterations[2], headlines.iterations[2], 'the headline where the file is gone');
+  assert.deepEqual(partial.summary.iterations[1], full.iterations[1]);
+  assert.match(partial.note ?? '', /of one iteration could not be read \(s3:\/\/\S+iter-2\/evaluate\/metrics\/report\.json: not found\); showing the headline figures/);
+
+  const down = { getJson: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:9000\n    at ...')) };
+  const unreachable = await detailedSummary(down, headlines);
+  assert.deepEqual(unreachable.summary, headlines);
+  assert.match(unreachable.note ?? '', /of 3 iterations could not be read \(\S+: connect ECONNREFUSED 127\.0\.0\.1:9000\).*JUDGELOOP_S3_ENDPOINT/);
 });

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { budgetExhausted, combineUsage, costUsd, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/run/usage';
 import { budgetAdmission } from '../../activities/jobs/usage-record';
-import { channelAddress, jobAddress } from '../../activities/jobs/reuse';
 import { validateConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
@@ -206,36 +205,3 @@ test('sumUsage and combineUsage: reused jobs cost nothing, are left out of the t
   assert.deepEqual(withSteps.reusedSteps, ['iter-0/evaluate/metrics', 'iter-1/pair', 'iter-1/score'], 'data steps copied from earlier runs, in iteration order');
 });
 
-test('jobAddress: the same inputs anywhere give the same address; any input change gives another', async () => {
-  const listing: Record<string, { key: string; size: number; etag?: string }[]> = {
-    's3://b/runs/a/models/seed': [{ key: 'config.json', size: 10, etag: '"e1"' }, { key: 'model.safetensors', size: 99, etag: '"e2"' }],
-    's3://b/runs/b/models/seed': [{ key: 'model.safetensors', size: 99, etag: '"e2"' }, { key: 'config.json', size: 10, etag: '"e1"' }, { key: '_job.json', size: 5, etag: '"x"' }],
-    's3://b/runs/c/models/seed': [{ key: 'config.json', size: 10, etag: '"e1"' }, { key: 'model.safetensors', size: 99, etag: '"CHANGED"' }],
-    's3://b/runs/a/iter-1/sample/requests/data': [{ key: 'requests.jsonl', size: 7, etag: '"r"' }],
-    's3://b/runs/b/iter-1/sample/requests/data': [{ key: 'requests.jsonl', size: 7, etag: '"r"' }],
-  };
-  const store = {
-    async list(prefix: string) {
-      return (listing[prefix] ?? []).map((o) => ({ ...o, uri: `${prefix}/${o.key}`, key: `${prefix.slice('s3://b/'.length)}/${o.key}` }));
-    },
-  };
-  const spec = (run: string, hps: Record<string, number> = { num_samples: 4 }) => ({
-    jobName: `${run}-i1-sample`,
-    entryPoint: 'generate.py',
-    channels: { model: `s3://b/runs/${run}/models/seed`, requests: `s3://b/runs/${run}/iter-1/sample/requests/data` },
-    hyperparameters: hps,
-    outputUri: `s3://b/runs/${run}/iter-1/sample/job`,
-  });
-  const local = { backend: 'local' } as const;
-  const a = await jobAddress(store, spec('a'), 'code1', local);
-  assert.equal(await jobAddress(store, spec('b'), 'code1', local), a, 'other run, same content (order and _-files ignored)');
-  assert.notEqual(await jobAddress(store, spec('b'), 'code2', local), a, 'other jobs/ code');
-  assert.notEqual(await jobAddress(store, spec('b', { num_samples: 8 }), 'code1', local), a, 'other hyperparameters');
-  assert.notEqual(await jobAddress(store, { ...spec('b'), channels: { ...spec('b').channels, model: 's3://b/runs/c/models/seed' } }, 'code1', local), a, 'other model bytes');
-  const image = (tag: string) => ({ backend: 'sagemaker', image: `763104351884.dkr.ecr.us-east-1.amazonaws.com/vllm:${tag}` }) as const;
-  const onSageMaker = await jobAddress(store, spec('b'), 'code1', image('0.6'));
-  assert.notEqual(onSageMaker, a, 'another backend');
-  assert.notEqual(await jobAddress(store, spec('b'), 'code1', image('0.7')), onSageMaker, 'another image');
-  assert.equal(await jobAddress(store, spec('a'), 'code1', image('0.6')), onSageMaker, 'the same image, same content');
-  assert.equal(await channelAddress(store, 's3://b/runs/a/models/seed/'), await channelAddress(store, 's3://b/runs/a/models/seed'));
-});
