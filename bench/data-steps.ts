@@ -3,17 +3,21 @@
  * (versitygw, started here on a free port) with the real activities — no Temporal, no model.
  *
  * - parse: parseJudgment on synthetic judge outputs (judgments per second).
- * - For each size N (inputs, each with `--samples` judgments, as the generation job writes them):
- *   score (parse and write every judgment), pair (merge-join requests and judgments, curate, write pairs), and
- *   the same two steps in a second run whose inputs have the same content: copied from the first run instead
- *   (activities/storage/reuse.ts). Each step runs in a process of its own, so its peak resident memory
- *   (maxRSS) is its own: reported above that of a process that loads the same code and runs nothing. The
- *   steps stream their rows, so that figure should not grow with N.
+ * - For each size N (inputs, each with `--samples` judgments with rationales of a few hundred characters, as a
+ *   real judge writes them): score (parse and write every judgment), pair (merge-join requests and judgments,
+ *   curate, write pairs), and the same two steps in a second run whose inputs have the same content: copied
+ *   from the first run instead (activities/storage/reuse.ts). Each step runs in a process of its own, so its
+ *   peak resident memory (maxRSS) is its own: reported above that of a process that loads the same code and
+ *   runs nothing. The steps stream their rows, so that figure should not grow with N.
+ * - Beside each computed step, its limit on the same objects and server: reading the step's input objects
+ *   (GET, line splitting, JSON.parse) and writing as many rows as the step writes (JSON.stringify and the
+ *   same streamed upload), nothing else. The ratio step/limit says how much of the step's time is its own.
  *
  * With `--heap-mb M` every step process runs with V8's old space capped at M MB: a step that held its rows
  * in memory would fail at a large N; one that streams them completes.
  *
- * Usage: npm run bench -- [--inputs 2000,20000] [--samples 8] [--heap-mb 96] [--json FILE]
+ * Usage: npm run bench -- [--inputs 2000,20000] [--samples 8] [--heap-mb 96] [--json FILE] [--cpu-prof DIR] [--quick]
+ * (--quick: one small size, for a person checking a change in about a minute)
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,25 +32,34 @@ import { startTestServices } from '../test/support/services';
 
 interface Options {
   inputs: number[];
+  quick: boolean;
   samples: number;
   /** Caps each step process's V8 old space (--max-old-space-size): a step that held its rows would fail. */
   heapMb?: number;
   json?: string;
+  /** Writes a V8 CPU profile of every step process into this folder (open it in Chrome's DevTools). */
+  cpuProf?: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { inputs: [2000, 20000], samples: 8 };
+  const opts: Options = { inputs: [2000, 20000], samples: 8, quick: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
+    if (flag === '--quick') {
+      opts.quick = true;
+      continue;
+    }
     const value = argv[i + 1];
     if (value === undefined) throw new Error(`${flag} needs a value (npm run bench -- --inputs 2000,20000 --samples 8 --heap-mb 96 --json FILE)`);
     if (flag === '--inputs') opts.inputs = value.split(',').map((v) => positiveInt(v, flag));
     else if (flag === '--samples') opts.samples = positiveInt(value, flag);
     else if (flag === '--heap-mb') opts.heapMb = positiveInt(value, flag);
     else if (flag === '--json') opts.json = value;
-    else throw new Error(`unknown flag ${flag}: use --inputs N[,N…], --samples N, --heap-mb MB, --json FILE`);
+    else if (flag === '--cpu-prof') opts.cpuProf = path.resolve(value);
+    else throw new Error(`unknown flag ${flag}: use --inputs N[,N…], --samples N, --heap-mb MB, --json FILE, --cpu-prof DIR, --quick`);
     i++;
   }
+  if (opts.quick && !argv.includes('--inputs')) opts.inputs = [1000];
   return opts;
 }
 
@@ -64,12 +77,15 @@ interface Measured {
 
 /** What a step process is told (JSON in JUDGELOOP_BENCH_STEP). */
 interface StepTask {
-  step: 'score' | 'pair' | 'none';
+  /** `limit-score` / `limit-pair`: the step's limit (see the top of this file). */
+  step: 'score' | 'pair' | 'limit-score' | 'limit-pair' | 'none';
   config: RunConfig;
   runPrefixUri: string;
   modelUri: string;
   rawUri: string;
   requestsUri: string;
+  /** limit-pair: how many rows the pair step wrote. */
+  rows?: number;
 }
 
 /** Runs one step in this process and prints its time and this process's peak memory as JSON. */
@@ -79,18 +95,50 @@ async function runStepTask(task: StepTask): Promise<void> {
   const start = performance.now();
   let result: unknown = null;
   if (task.step === 'score') result = await activities.scoreJudgments({ ...common, modelUri: task.modelUri, rawJudgmentsUri: task.rawUri });
-  if (task.step === 'pair') {
-    const judgmentsUri = `${task.runPrefixUri}/iter-1/score/data/judgments.jsonl`;
-    result = await activities.buildPairs({ ...common, requestsUri: task.requestsUri, judgmentsUri });
+  const judgmentsUri = `${task.runPrefixUri}/iter-1/score/data/judgments.jsonl`;
+  if (task.step === 'pair') result = await activities.buildPairs({ ...common, requestsUri: task.requestsUri, judgmentsUri });
+  if (task.step === 'limit-score' || task.step === 'limit-pair') {
+    const store = new ObjectStore(createS3Client({ endpoint: process.env.JUDGELOOP_S3_ENDPOINT, region: task.config.storage.region, forcePathStyle: true }));
+    result = await readAndWrite(store, task, judgmentsUri);
   }
   const seconds = (performance.now() - start) / 1000;
   process.stdout.write(JSON.stringify({ seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, result }) + '\n');
 }
 
+/**
+ * The limit of a step: read its input objects whole (GET, line splitting, JSON.parse) and write as many rows
+ * as it writes (JSON.stringify and the same streamed upload). Score writes one row per judgment read; pair
+ * reads the requests and the scored judgments and writes `rows` rows.
+ */
+async function readAndWrite(store: ObjectStore, task: StepTask, judgmentsUri: string): Promise<{ read: number; written: number }> {
+  const out = `${task.runPrefixUri}/limit/${task.step}.jsonl`;
+  let read = 0;
+  if (task.step === 'limit-score') {
+    async function* rows() {
+      for await (const row of store.readJsonl(task.rawUri)) {
+        read++;
+        yield row;
+      }
+    }
+    const written = await store.writeJsonl(out, rows());
+    return { read, written: written.rows ?? 0 };
+  }
+  const kept: unknown[] = [];
+  for (const uri of [task.requestsUri, judgmentsUri]) {
+    for await (const row of store.readJsonl(uri)) {
+      if (kept.length < (task.rows ?? 0)) kept.push(row);
+      read++;
+    }
+  }
+  const written = await store.writeJsonl(out, kept);
+  return { read, written: written.rows ?? 0 };
+}
+
 /** Runs a step in a fresh process (the same code loaded), for a peak memory of its own. */
-function stepProcess(task: StepTask, heapMb: number | undefined): Measured & { result: unknown } {
-  const heap = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
-  const out = execFileSync(process.execPath, [...heap, '--import', 'tsx', __filename], {
+function stepProcess(task: StepTask, opts: Pick<Options, 'heapMb' | 'cpuProf'>): Measured & { result: unknown } {
+  const heap = opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : [];
+  const profile = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`, `--cpu-prof-name=${task.step}-${Date.now()}.cpuprofile`] : [];
+  const out = execFileSync(process.execPath, [...heap, ...profile, '--import', 'tsx', __filename], {
     env: { ...process.env, JUDGELOOP_BENCH_STEP: JSON.stringify(task) },
     encoding: 'utf8',
     maxBuffer: 16 * 2 ** 20,
@@ -98,10 +146,18 @@ function stepProcess(task: StepTask, heapMb: number | undefined): Measured & { r
   return JSON.parse(out.trim().split('\n').pop()!) as Measured & { result: unknown };
 }
 
-/** A judge's output: a short rationale, the marker and a score; one in 50 is malformed (it must be kept and counted). */
+/**
+ * A judge's output as a real one writes it: a rationale of a few hundred characters, the marker and a score;
+ * one in 50 is malformed (it must be kept and counted).
+ */
 function judgmentText(i: number, score: number, marker: string): string {
-  if (i % 50 === 49) return 'The response is fine but I forgot the score.';
-  return `The response addresses ${i % 7} of the rubric's points and misses ${i % 3}. ${marker} ${score}`;
+  const rationale =
+    `The response addresses ${i % 7} of the rubric's points and misses ${i % 3}. It follows the instruction's ` +
+    `format and stays on topic, but the second paragraph repeats the first without adding evidence, and the ` +
+    `closing claim (item ${i % 11}) is not supported by the reference answer. Compared with the rubric's ` +
+    `description of a ${score}, the explanation is ${score > 3 ? 'clear and mostly complete' : 'partial and at times vague'}.`;
+  if (i % 50 === 49) return rationale;
+  return `${rationale} ${marker} ${score}`;
 }
 
 function benchParse(marker: string): { perSecond: number; n: number } {
@@ -165,7 +221,7 @@ async function main(): Promise<void> {
     console.log(`parse: ${Math.round(parse.perSecond).toLocaleString('en-US')} judgments/s (${parse.n.toLocaleString('en-US')} parsed)`);
 
     const base = { config, runPrefixUri: '', modelUri: '', rawUri: '', requestsUri: '' };
-    const idle = stepProcess({ ...base, step: 'none' }, opts.heapMb);
+    const idle = stepProcess({ ...base, step: 'none' }, opts);
     console.log(`a process that loads the code and runs nothing: ${idle.maxRssMb.toFixed(0)} MB peak RSS${opts.heapMb ? ` (step processes: old space capped at ${opts.heapMb} MB)` : ''}`);
 
     const rows: Record<string, unknown>[] = [];
@@ -174,24 +230,51 @@ async function main(): Promise<void> {
         const runPrefixUri = `s3://${services.s3.bucket}/bench/n${n}-${run}`;
         const sampled = await writeSampled(store, runPrefixUri, n, opts.samples, marker);
         const task = { ...base, runPrefixUri, modelUri: sampled.modelUri, rawUri: sampled.rawUri, requestsUri: sampled.requestsUri };
-        const score = stepProcess({ ...task, step: 'score' }, opts.heapMb);
-        const pair = stepProcess({ ...task, step: 'pair' }, opts.heapMb);
+        const score = stepProcess({ ...task, step: 'score' }, opts);
+        const pair = stepProcess({ ...task, step: 'pair' }, opts);
         const pairs = (pair.result as { pairs: number }).pairs;
         const reused = (await store.getJson<{ reusedFrom?: string }>(`${runPrefixUri}/iter-1/pair/manifest.json`))?.reusedFrom;
         if ((run === 'copied') !== Boolean(reused)) throw new Error(`the ${run} run's pair step was ${reused ? 'copied' : 'computed'}`);
+        // The limits beside the computed steps only: a copied step reads and writes nothing of its rows.
+        const limits =
+          run === 'computed'
+            ? { score: stepProcess({ ...task, step: 'limit-score' }, opts), pair: stepProcess({ ...task, step: 'limit-pair', rows: pairs }, opts) }
+            : undefined;
         for (const [step, m, count, unit] of [['score', score, n * opts.samples, 'judgments'], ['pair', pair, n, 'inputs']] as const) {
-          rows.push({ inputs: n, judgments: n * opts.samples, step, how: run, seconds: round(m.seconds, 2), perSecond: Math.round(count / m.seconds), unit, peakRssAboveIdleMb: round(m.maxRssMb - idle.maxRssMb, 1) });
+          const limit = limits?.[step];
+          rows.push({
+            inputs: n,
+            judgments: n * opts.samples,
+            step,
+            how: run,
+            seconds: round(m.seconds, 2),
+            perSecond: Math.round(count / m.seconds),
+            unit,
+            ...(limit ? { limitSeconds: round(limit.seconds, 2), ofLimit: round(limit.seconds / m.seconds, 2) } : {}),
+            peakRssAboveIdleMb: round(m.maxRssMb - idle.maxRssMb, 1),
+          });
         }
-        console.log(`N=${n} ${run}: score ${score.seconds.toFixed(2)} s, pair ${pair.seconds.toFixed(2)} s, ${pairs} pairs`);
+        const vs = limits ? ` (limits: score ${limits.score.seconds.toFixed(2)} s, pair ${limits.pair.seconds.toFixed(2)} s)` : '';
+        console.log(`N=${n} ${run}: score ${score.seconds.toFixed(2)} s, pair ${pair.seconds.toFixed(2)} s, ${pairs} pairs${vs}`);
       }
     }
 
     console.log('');
     console.log(
       renderTable({
-        header: ['inputs', 'judgments', 'step', 'how', 'seconds', 'rows/s', 'peak RSS above idle (MB)'],
-        rows: rows.map((r) => [String(r.inputs), String(r.judgments), String(r.step), String(r.how), String(r.seconds), `${r.perSecond} ${r.unit}/s`, String(r.peakRssAboveIdleMb)]),
-        align: ['right', 'right', 'left', 'left', 'right', 'right', 'right'],
+        header: ['inputs', 'judgments', 'step', 'how', 'seconds', 'rows/s', 'limit (s)', 'throughput ÷ limit', 'peak RSS above idle (MB)'],
+        rows: rows.map((r) => [
+          String(r.inputs),
+          String(r.judgments),
+          String(r.step),
+          String(r.how),
+          String(r.seconds),
+          `${r.perSecond} ${r.unit}/s`,
+          r.limitSeconds === undefined ? '—' : String(r.limitSeconds),
+          r.ofLimit === undefined ? '—' : `${r.ofLimit}×`,
+          String(r.peakRssAboveIdleMb),
+        ]),
+        align: ['right', 'right', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
       }),
     );
     if (opts.json) {

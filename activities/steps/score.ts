@@ -48,22 +48,24 @@ export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: s
  * wrong (retrying cannot fix it). What the model wrote (`text`) is never checked here: the parser scores it.
  */
 export function rawJudgmentOf(row: SourceLine, uri: string): { raw: RawJudgment; notUtf8: boolean } {
-  const broken = (why: string) =>
-    ApplicationFailure.create({
-      type: 'InvalidJobOutput',
-      message: `${uri}: ${why}. The generation job wrote a broken line, so its outputs cannot be scored; rerun the job (delete its outputs, then reset the run to this iteration)`,
-      nonRetryable: true,
-    });
-  if (row.error !== undefined) throw broken(row.error);
+  if (row.error !== undefined) throw brokenOutput(uri, row.error);
   const v = row.value as Partial<RawJudgment> | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw broken(`line ${row.line} is not a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw brokenOutput(uri, `line ${row.line} is not a JSON object`);
   // The two ids first, with the messages they had before the format's check (the bad-input corpus pins them).
-  for (const key of ['request_id', 'example_id'] as const) {
-    if (typeof v[key] !== 'string' || v[key] === '') throw broken(`line ${row.line} has no ${key}`);
-  }
+  if (typeof v.request_id !== 'string' || v.request_id === '') throw brokenOutput(uri, `line ${row.line} has no request_id`);
+  if (typeof v.example_id !== 'string' || v.example_id === '') throw brokenOutput(uri, `line ${row.line} has no example_id`);
   const checked = checkRow('raw judgment', v);
-  if (!checked.ok) throw broken(`line ${row.line} is not a valid raw judgment: ${checked.reason}`);
+  if (!checked.ok) throw brokenOutput(uri, `line ${row.line} is not a valid raw judgment: ${checked.reason}`);
   return { raw: checked.record, notUtf8: row.notUtf8 === true };
+}
+
+// Built only for a broken line: the scoring loop creates no closure per row.
+function brokenOutput(uri: string, why: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'InvalidJobOutput',
+    message: `${uri}: ${why}. The generation job wrote a broken line, so its outputs cannot be scored; rerun the job (delete its outputs, then reset the run to this iteration)`,
+    nonRetryable: true,
+  });
 }
 
 export interface ScoreInput {

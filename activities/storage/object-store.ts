@@ -64,6 +64,9 @@ function isNotFound(err: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** About how many characters of JSONL writeJsonl encodes and writes at once (64 Ki). */
+const WRITE_BATCH_CHARS = 64 * 1024;
+
 export class ObjectStore {
   constructor(readonly client: S3Client) {}
 
@@ -265,14 +268,23 @@ export class ObjectStore {
       partSize: UPLOAD_PART_SIZE,
     });
     const done = upload.done();
+    // Rows are joined into batches of about WRITE_BATCH_CHARS before they are encoded, hashed and written:
+    // one Buffer, one hash update and one stream write per batch instead of per row.
+    let batch = '';
+    const flush = async () => {
+      const chunk = Buffer.from(batch);
+      batch = '';
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (!body.write(chunk)) await new Promise((resolve) => body.once('drain', resolve));
+    };
     try {
       for await (const row of rows as AsyncIterable<unknown>) {
-        const line = Buffer.from(JSON.stringify(row) + '\n');
-        hash.update(line);
-        bytes += line.length;
+        batch += JSON.stringify(row) + '\n';
         count++;
-        if (!body.write(line)) await new Promise((resolve) => body.once('drain', resolve));
+        if (batch.length >= WRITE_BATCH_CHARS) await flush();
       }
+      if (batch.length > 0) await flush();
       body.end();
     } catch (err) {
       body.destroy(err as Error);

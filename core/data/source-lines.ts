@@ -199,9 +199,17 @@ export async function* jsonlSourceLines(chunks: AsyncIterable<Uint8Array>, opts:
       afterCr = false;
       if (chunk[0] === LF) start = 1;
     }
+    // Line ends found with indexOf (native) rather than a loop over every byte. Each kind is looked for again
+    // only once passed, so a chunk without one (no CR in an LF file) is scanned for it once.
+    let nextLf = chunk.indexOf(LF, start);
+    let nextCr = chunk.indexOf(CR, start);
     for (let i = start; i < chunk.length; i++) {
+      if (nextLf !== -1 && nextLf < i) nextLf = chunk.indexOf(LF, i);
+      if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
+      const end = nextLf === -1 ? nextCr : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
+      if (end === -1) break;
+      i = end;
       const b = chunk[i];
-      if (b !== LF && b !== CR) continue;
       const piece = chunk.subarray(start, i);
       lineBytes += piece.length;
       if (lineBytes <= max) {

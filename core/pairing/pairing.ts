@@ -563,6 +563,16 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
   const produced = new Set<string>();
   const keptNormalised = new Set<string>();
   const gold = group.goldScore;
+  // A text is in many candidate pairs (each sample against each other): normalised once.
+  const normalizedTexts = new Map<string, string>();
+  const normalized = (text: string): string => {
+    let n = normalizedTexts.get(text);
+    if (n === undefined) {
+      n = normalizeWhitespace(text);
+      normalizedTexts.set(text, n);
+    }
+    return n;
+  };
   for (const strategy of options.strategies) {
     const result = runStrategy(strategy, filtered, seed);
     let reason = result.reason;
@@ -579,16 +589,13 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
         continue;
       }
       if (hygiene.dropIdenticalAfterTruncation) {
-        const c = normalizeWhitespace(p.chosen.text);
-        const r = normalizeWhitespace(p.rejected.text);
+        const c = normalized(p.chosen.text);
+        const r = normalized(p.rejected.text);
         if (c === r) {
           bump(pairDrops, 'identical_after_whitespace');
           continue;
         }
-        if (
-          normalizeWhitespace(truncateChars(p.chosen.text, hygiene.truncateChars)) ===
-          normalizeWhitespace(truncateChars(p.rejected.text, hygiene.truncateChars))
-        ) {
+        if (normalized(truncateChars(p.chosen.text, hygiene.truncateChars)) === normalized(truncateChars(p.rejected.text, hygiene.truncateChars))) {
           bump(pairDrops, 'identical_after_truncation');
           continue;
         }
