@@ -25,6 +25,7 @@ import path from 'node:path';
 import { loadConfigFile } from '../cli/config-file';
 import { renderTable } from '../core/report/summary-tables';
 import { createActivities, defaultActivityDeps } from '../activities';
+import { storageSettings } from '../activities/context';
 import { ObjectStore, createS3Client } from '../activities/storage/object-store';
 import { parseJudgment } from '../core/judging/judgment';
 import type { RunConfig } from '../core/config/config';
@@ -32,7 +33,6 @@ import { startTestServices } from '../test/support/services';
 
 interface Options {
   inputs: number[];
-  quick: boolean;
   samples: number;
   /** Caps each step process's V8 old space (--max-old-space-size): a step that held its rows would fail. */
   heapMb?: number;
@@ -42,11 +42,12 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { inputs: [2000, 20000], samples: 8, quick: false };
+  const opts: Options = { inputs: [2000, 20000], samples: 8 };
+  let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--quick') {
-      opts.quick = true;
+      quick = true;
       continue;
     }
     const value = argv[i + 1];
@@ -59,7 +60,7 @@ function parseArgs(argv: string[]): Options {
     else throw new Error(`unknown flag ${flag}: use --inputs N[,N…], --samples N, --heap-mb MB, --json FILE, --cpu-prof DIR, --quick`);
     i++;
   }
-  if (opts.quick && !argv.includes('--inputs')) opts.inputs = [1000];
+  if (quick && !argv.includes('--inputs')) opts.inputs = [1000];
   return opts;
 }
 
@@ -90,47 +91,36 @@ interface StepTask {
 
 /** Runs one step in this process and prints its time and this process's peak memory as JSON. */
 async function runStepTask(task: StepTask): Promise<void> {
-  const activities = createActivities(defaultActivityDeps());
+  const deps = defaultActivityDeps();
+  const activities = createActivities(deps);
   const common = { config: task.config, runPrefixUri: task.runPrefixUri, iteration: 1 };
   const start = performance.now();
   let result: unknown = null;
   if (task.step === 'score') result = await activities.scoreJudgments({ ...common, modelUri: task.modelUri, rawJudgmentsUri: task.rawUri });
   const judgmentsUri = `${task.runPrefixUri}/iter-1/score/data/judgments.jsonl`;
   if (task.step === 'pair') result = await activities.buildPairs({ ...common, requestsUri: task.requestsUri, judgmentsUri });
-  if (task.step === 'limit-score' || task.step === 'limit-pair') {
-    const store = new ObjectStore(createS3Client({ endpoint: process.env.JUDGELOOP_S3_ENDPOINT, region: task.config.storage.region, forcePathStyle: true }));
-    result = await readAndWrite(store, task, judgmentsUri);
-  }
+  if (task.step === 'limit-score') result = await readAndWrite(deps.storeFor(storageSettings(task.config)), [task.rawUri], Infinity, task);
+  if (task.step === 'limit-pair') result = await readAndWrite(deps.storeFor(storageSettings(task.config)), [task.requestsUri, judgmentsUri], task.rows ?? 0, task);
   const seconds = (performance.now() - start) / 1000;
   process.stdout.write(JSON.stringify({ seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, result }) + '\n');
 }
 
 /**
  * The limit of a step: read its input objects whole (GET, line splitting, JSON.parse) and write as many rows
- * as it writes (JSON.stringify and the same streamed upload). Score writes one row per judgment read; pair
- * reads the requests and the scored judgments and writes `rows` rows.
+ * as it writes (JSON.stringify and the same streamed upload), streaming as the steps do. Score writes one row
+ * per judgment read; pair reads the requests and the scored judgments and writes as many rows as its pairs.
  */
-async function readAndWrite(store: ObjectStore, task: StepTask, judgmentsUri: string): Promise<{ read: number; written: number }> {
-  const out = `${task.runPrefixUri}/limit/${task.step}.jsonl`;
+async function readAndWrite(store: ObjectStore, uris: string[], maxRows: number, task: StepTask): Promise<{ read: number; written: number }> {
   let read = 0;
-  if (task.step === 'limit-score') {
-    async function* rows() {
-      for await (const row of store.readJsonl(task.rawUri)) {
+  async function* rows() {
+    for (const uri of uris) {
+      for await (const row of store.readJsonl(uri)) {
         read++;
-        yield row;
+        if (read <= maxRows) yield row;
       }
     }
-    const written = await store.writeJsonl(out, rows());
-    return { read, written: written.rows ?? 0 };
   }
-  const kept: unknown[] = [];
-  for (const uri of [task.requestsUri, judgmentsUri]) {
-    for await (const row of store.readJsonl(uri)) {
-      if (kept.length < (task.rows ?? 0)) kept.push(row);
-      read++;
-    }
-  }
-  const written = await store.writeJsonl(out, kept);
+  const written = await store.writeJsonl(`${task.runPrefixUri}/limit/${task.step}.jsonl`, rows());
   return { read, written: written.rows ?? 0 };
 }
 
