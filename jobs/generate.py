@@ -235,6 +235,7 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
     from judgeloop_jobs.grammar import (GrammarError, JudgmentLogitsProcessor, build_grammar, judgment_text,
                                         plan_assistant_prefix)
     from judgeloop_jobs.quiet import quiet_libraries
+    from judgeloop_jobs.shared_prefill import shared_prompt_cache
 
     quiet_libraries()
 
@@ -300,7 +301,7 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
 
     results: list[list[Any]] = [[None] * cfg.num_samples for _ in requests]
     total, done = len(requests) * cfg.num_samples, 0
-    decode_seconds, generated_tokens = 0.0, 0
+    decode_seconds, generated_tokens, prefilled_rows = 0.0, 0, 0
     for batch in batches:
         under_grammar = constrained[batch[0][0]]
         prompts = [requests[r].prompt_ids for r, _ in batch]
@@ -312,10 +313,13 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
         else:
             processor = FreeLogitsProcessor(stop_ids, temperature=temperature, vocab_size=len(tokenizer))
         t0 = time.monotonic()
+        # The N samples of a request share its prompt: one prefill each (judgeloop_jobs/shared_prefill.py).
+        cache = shared_prompt_cache(model, input_ids, attention, [r for r, _ in batch])
+        prefilled_rows += len(batch) if cache is None else len({r for r, _ in batch})
         with torch.no_grad():
             out = model.generate(input_ids=input_ids, attention_mask=attention,
                                  generation_config=grammar_config if under_grammar else free_config,
-                                 logits_processor=[processor])
+                                 logits_processor=[processor], **({"cache": cache} if cache is not None else {}))
         decode_seconds += time.monotonic() - t0
         logprobs = processor.finish(out)
         sources = processor.marker_sources() if under_grammar else None
@@ -343,6 +347,9 @@ def generate_with_transformers(cfg: GenerateConfig, model_dir: Path, requests: l
     stats = {"device": device, "dtype": str(dtype).replace("torch.", ""), "decode_seconds": round(decode_seconds, 3),
              "generated_tokens": generated_tokens,
              "prompt_tokens": sum(len(r.prompt_ids) for r in requests),
+             # Prompts run through the model: once per request and batch with shared prefill, else once per row.
+             "prefilled_rows": prefilled_rows,
+             "decoded_rows": len(rows),
              "prefixed_requests": sum(bool(p.context_ids) for p in plans),
              # Requests decoded under the grammar: all in forced mode; in free mode the re-scores (a prefix
              # ending with the marker) and every request of a `choices` job.

@@ -457,3 +457,40 @@ def test_the_checkpoints_sampling_defaults_do_not_apply(monkeypatch, tmp_path, t
     plain, _ = run_generate(monkeypatch, tmp_path / "a", tiny_judge, requests_dir, *args)
     shipped, _ = run_generate(monkeypatch, tmp_path / "b", model, requests_dir, *args)
     assert [(r["text"], r["logprob"]) for r in shipped] == [(r["text"], r["logprob"]) for r in plain]
+
+
+@pytest.mark.parametrize("keys, expected", [
+    ([], None),
+    ([7], None),
+    ([1, 2, 3], None),
+    ([0, 0, 1, 1, 1], ([0, 2], [0, 0, 1, 1, 1])),
+    ([5, 6, 5], ([0, 1], [0, 1, 0])),
+    (["a", "a"], ([0], [0, 0])),
+])
+def test_prompt_groups(keys, expected):
+    from judgeloop_jobs.shared_prefill import prompt_groups
+    assert prompt_groups(keys) == expected
+
+
+@pytest.mark.parametrize("mode", ["forced", "free"])
+def test_one_prefill_per_prompt_decodes_what_one_per_row_decodes(monkeypatch, tmp_path, tiny_judge, requests_dir,
+                                                                 mode):
+    """The N samples of a request share one prefill of its prompt; the judgments are those that N prefills
+    give (same seed), with prefixes, and with a request's samples split across two batches."""
+    import judgeloop_jobs.shared_prefill as shared_prefill
+
+    prefixes = ["The verdict is positive. [RESULT] ", "The verdict", None, None, "Awful"]
+    folder, _ = prefixed_requests(tmp_path / "req", requests_dir, prefixes)
+    args = ["--decoding", mode, "--num_samples", "3", "--max_rationale_tokens", "6", "--max_new_tokens", "9",
+            "--batch_size", "4", "--seed", "5"]
+    shared, shared_summary = run_generate(monkeypatch, tmp_path / "shared", tiny_judge, folder, *args)
+    with monkeypatch.context() as patch:
+        patch.setattr(shared_prefill, "shared_prompt_cache", lambda *a, **k: None)
+        plain, plain_summary = run_generate(monkeypatch, tmp_path / "plain", tiny_judge, folder, *args)
+    assert shared_summary["decoded_rows"] == plain_summary["decoded_rows"] == plain_summary["prefilled_rows"] == 15
+    # 15 rows in 4 batches of up to 4: each batch runs each of its requests' prompts once.
+    assert shared_summary["prefilled_rows"] < 10
+    exact = ("request_id", "sample_index", "text", "num_tokens", "marker_source", "completion_ids")
+    assert [{k: r.get(k) for k in exact} for r in shared] == [{k: r.get(k) for k in exact} for r in plain]
+    for a, b in zip(shared, plain):
+        assert a["logprob"] == pytest.approx(b["logprob"], abs=1e-4)
