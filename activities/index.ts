@@ -105,6 +105,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
       python: backend.python,
       workDir: backend.workDir,
       cpuThreads: backend.cpuThreads,
+      warmPython: backend.warmPython,
       pricePerHour: backend.pricePerHour,
       admit: budgetAdmission(store, config.budget),
     });

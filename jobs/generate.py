@@ -44,6 +44,12 @@ from judgeloop_jobs.prompts import encode_prompts, prompt_ids_sha256
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         require)
 
+# What a warm local launcher imports once for all of this script's jobs (judgeloop_jobs/zygote.py): the
+# libraries main() imports on the transformers backend, and the architecture of the project's judges.
+PRELOAD = ("torch", "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
+           "transformers.generation.utils", "transformers.models.llama.modeling_llama", "judgeloop_jobs.grammar",
+           "judgeloop_jobs.decoding", "judgeloop_jobs.quiet", "judgeloop_jobs.shared_prefill")
+
 ALLOWED_ROLES = ("system", "user")
 
 

@@ -26,6 +26,12 @@ from judgeloop_jobs.training import (common_trainer_args, job_fingerprint, lora_
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         require, resolve_checkpoint_dir)
 
+# What a warm local launcher imports once for all of this script's jobs (judgeloop_jobs/zygote.py): the
+# libraries main() imports, and the architecture of the project's judges.
+PRELOAD = ("torch", "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
+           "transformers.models.llama.modeling_llama", "datasets", "peft", "trl", "trl.trainer.dpo_trainer",
+           "judgeloop_jobs.grammar", "judgeloop_jobs.quiet", "judgeloop_jobs.prompts")
+
 # The per-step metrics the pipeline reads (docs/CONTRACTS.md); every other numeric log value rides along.
 METRIC_KEYS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
 

@@ -33,6 +33,12 @@ from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hy
                                         resolve_checkpoint_dir)
 from train_dpo import save_model
 
+# What a warm local launcher imports once for all of this script's jobs (judgeloop_jobs/zygote.py): the
+# libraries main() imports, and the architecture of the project's judges.
+PRELOAD = ("torch", "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
+           "transformers.models.llama.modeling_llama", "datasets", "peft", "trl", "trl.trainer.dpo_trainer",
+           "trl.trainer.sft_trainer", "judgeloop_jobs.grammar", "judgeloop_jobs.quiet", "judgeloop_jobs.prompts")
+
 
 @dataclass
 class TrainSftConfig:

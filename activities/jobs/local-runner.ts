@@ -18,6 +18,7 @@ import { costUsd } from '../../core/run/usage';
 import { writeUsageRecord } from './usage-record';
 import { sleep } from '../../core/common/sleep';
 import { isRunning, startProcess, stopProcessGroup } from './process-group';
+import { launchWarm } from './warm-python';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;
@@ -40,6 +41,11 @@ export interface LocalRunnerOptions {
   admit?: (spec: JobSpec) => Promise<void>;
   /** Entry point → the output file it writes last (default COMPLETION_FILES). */
   completionFiles?: Readonly<Record<string, string>>;
+  /**
+   * Fork each job from a Python that has imported its entry point's libraries once (warm-python.ts) instead
+   * of starting a fresh interpreter; a job the warm process cannot launch is launched cold. Default false.
+   */
+  warmPython?: boolean;
 }
 
 interface LaunchRecord {
@@ -175,15 +181,9 @@ export class LocalJobRunner implements JobRunner {
 
   private async launch(spec: JobSpec, specHash: string, dir: string, ctx: JobContext): Promise<LaunchRecord> {
     ctx.heartbeat({ phase: 'downloading', jobName: spec.jobName });
-    const env: NodeJS.ProcessEnv = {
+    // What every job of this runner has; a warm Python is started with it (its imports may read it).
+    const baseEnv: NodeJS.ProcessEnv = {
       ...jobEnvironment(process.env),
-      SM_MODEL_DIR: path.join(dir, 'model'),
-      SM_OUTPUT_DATA_DIR: path.join(dir, 'output'),
-      SM_HPS: JSON.stringify(spec.hyperparameters),
-      SM_CHANNELS: JSON.stringify(Object.keys(spec.channels)),
-      // The job's own folder outlives its process and is kept by a relaunch of the same spec, so a killed
-      // training job resumes from its latest checkpoint there (jobs/README.md, "Checkpoints and resuming").
-      SM_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
       PYTHONUNBUFFERED: '1',
       HF_HUB_OFFLINE: '1',
       TRANSFORMERS_OFFLINE: '1',
@@ -191,6 +191,16 @@ export class LocalJobRunner implements JobRunner {
       ...(this.opts.cpuThreads
         ? { OMP_NUM_THREADS: String(this.opts.cpuThreads), MKL_NUM_THREADS: String(this.opts.cpuThreads) }
         : {}),
+    };
+    const env: NodeJS.ProcessEnv = {
+      ...baseEnv,
+      SM_MODEL_DIR: path.join(dir, 'model'),
+      SM_OUTPUT_DATA_DIR: path.join(dir, 'output'),
+      SM_HPS: JSON.stringify(spec.hyperparameters),
+      SM_CHANNELS: JSON.stringify(Object.keys(spec.channels)),
+      // The job's own folder outlives its process and is kept by a relaunch of the same spec, so a killed
+      // training job resumes from its latest checkpoint there (jobs/README.md, "Checkpoints and resuming").
+      SM_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
     };
     for (const [name, uri] of Object.entries(spec.channels)) {
       const local = path.join(dir, 'channels', name);
@@ -207,6 +217,60 @@ export class LocalJobRunner implements JobRunner {
     // A bare command name (`python3`) is looked up on PATH; a path resolves against the project root.
     const python = this.opts.python.includes('/') ? this.resolve(this.opts.python) : this.opts.python;
     const script = path.join(this.opts.jobsDir ?? path.join(this.opts.projectRoot, 'jobs'), spec.entryPoint);
+    const pid =
+      (this.opts.warmPython ? await this.launchWarm(python, script, baseEnv, env, spec, specHash, dir, ctx) : null) ??
+      (await this.launchCold(python, script, env, spec, specHash, dir));
+    const record: LaunchRecord = {
+      jobName: spec.jobName,
+      specHash,
+      pid,
+      startTicks: await processStartTicks(pid),
+      launchedAt: new Date().toISOString(),
+    };
+    await writeFile(path.join(dir, 'launch.json'), JSON.stringify(record, null, 2));
+    await appendFile(path.join(dir, 'launches.log'), JSON.stringify(record) + '\n');
+    ctx.log(`job ${spec.jobName}: started ${spec.entryPoint} as pid ${pid}; log ${path.join(dir, 'job.log')}`);
+    return record;
+  }
+
+  /** Forks the job from the script's warm Python; null when that cannot be done (then it starts cold). */
+  private async launchWarm(
+    python: string,
+    script: string,
+    baseEnv: NodeJS.ProcessEnv,
+    env: NodeJS.ProcessEnv,
+    spec: JobSpec,
+    specHash: string,
+    dir: string,
+    ctx: JobContext,
+  ): Promise<number | null> {
+    const workDir = this.resolve(this.opts.workDir);
+    try {
+      const { pid, started } = await launchWarm(
+        {
+          python,
+          zygote: path.join(this.opts.projectRoot, 'jobs', 'judgeloop_jobs', 'zygote.py'),
+          script,
+          env: baseEnv,
+          logFile: path.join(workDir, `warm-python-${path.basename(script, '.py')}.log`),
+        },
+        { cwd: this.opts.projectRoot, env, log: path.join(dir, 'job.log'), exit: path.join(dir, 'exit.json'), job: spec.jobName, spec: specHash },
+      );
+      if (started) {
+        const failed = Object.entries(started.failed).map(([name, why]) => `${name} (${why})`);
+        ctx.log(
+          `warm Python for ${spec.entryPoint} (pid ${started.pid}) preloaded ${started.preloaded.join(', ') || 'nothing'}` +
+            (failed.length ? `; could not import ${failed.join(', ')}` : ''),
+        );
+      }
+      return pid;
+    } catch (err) {
+      ctx.log(`job ${spec.jobName}: the warm Python could not launch it (${(err as Error).message}); starting a fresh interpreter`);
+      return null;
+    }
+  }
+
+  private async launchCold(python: string, script: string, env: NodeJS.ProcessEnv, spec: JobSpec, specHash: string, dir: string): Promise<number> {
     // The shell records the exit code beside the job, so whichever worker adopts the job can read it.
     const wrapper = [
       'SECONDS=0',
@@ -236,17 +300,7 @@ export class LocalJobRunner implements JobRunner {
     }).catch((err: unknown) => {
       throw new Error(`could not start ${python} ${script}: ${(err as Error).message}`, { cause: err });
     });
-    const record: LaunchRecord = {
-      jobName: spec.jobName,
-      specHash,
-      pid,
-      startTicks: await processStartTicks(pid),
-      launchedAt: new Date().toISOString(),
-    };
-    await writeFile(path.join(dir, 'launch.json'), JSON.stringify(record, null, 2));
-    await appendFile(path.join(dir, 'launches.log'), JSON.stringify(record) + '\n');
-    ctx.log(`job ${spec.jobName}: started ${spec.entryPoint} as pid ${pid}; log ${path.join(dir, 'job.log')}`);
-    return record;
+    return pid;
   }
 
   private async waitForExit(

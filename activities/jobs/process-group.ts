@@ -45,6 +45,12 @@ export interface StartOptions {
   parentDeathSignal?: 'KILL' | 'TERM';
   /** Let this process exit while the child runs (a job that outlives its worker, a browser). */
   unref?: boolean;
+  /**
+   * Talk to the child: its stdin and stdout are pipes to this process (`child.stdin`, `child.stdout`) and
+   * only stderr goes to `output`. A child that must outlive this process cannot use them (they close with
+   * it); the local runner's warm Python, which ends when its stdin closes, does.
+   */
+  pipes?: boolean;
 }
 
 export interface StartedProcess {
@@ -119,8 +125,8 @@ export async function startProcess(opts: StartOptions): Promise<StartedProcess> 
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       extendEnv: false,
-      stdin: 'ignore',
-      stdout: stdio,
+      stdin: opts.pipes ? 'pipe' : 'ignore',
+      stdout: opts.pipes ? 'pipe' : stdio,
       stderr: stdio,
       detached: true,
       // The exit status is the result here, whatever it is; stopping is stopProcessGroup's, not execa's.

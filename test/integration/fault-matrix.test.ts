@@ -218,6 +218,8 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
   writeFileSync(path.join(faultDir, 'hold.json'), JSON.stringify({ hold: DATA_STEPS }));
   // The first evaluation job (iteration 0) exits 0 without running (test/support/fault-python.sh).
   writeFileSync(path.join(faultDir, 'exit0-generate.py'), '');
+  // Each job runs at least 2 s, so the loop below (100 ms polls) sees every one running.
+  writeFileSync(path.join(faultDir, 'job-delay'), '2');
   let worker = await startFaultWorker(taskQueue, faultDir);
   const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId: runId, args: [config] });
   let finished = false;
@@ -347,6 +349,9 @@ test('cancelled during each step in turn, rerun under the same id: ends cancelle
   writeFileSync(configFile, JSON.stringify(config));
   mkdirSync(faultDir, { recursive: true });
   writeFileSync(path.join(faultDir, 'hold.json'), JSON.stringify({ hold: DATA_STEPS }));
+  // Each job runs at least 5 s (test/support/fault-python.sh), long enough for a cancellation to reach it
+  // through a heartbeat: a tiny job forked from a warm Python could otherwise finish first.
+  writeFileSync(path.join(faultDir, 'job-delay'), '5');
   const worker = await startFaultWorker(taskQueue, faultDir);
   const store = storeFor(services);
   const cancelled = new Set<string>();
@@ -435,6 +440,8 @@ test('Temporal server and S3 server killed and restarted mid-step, S3 behind a f
   const proxy = await startChaosProxy({ target: services.s3.endpoint, seed: 14, rate: 0.05, slowMs: 300 });
   const config = faultConfig({ storage: { endpoint: proxy.endpoint } });
   let worker = await startFaultWorker(taskQueue, path.join(work, 'services'));
+  // Each job runs at least 2 s, so a server is killed while the job is seen running.
+  writeFileSync(path.join(work, 'services', 'job-delay'), '2');
   try {
     const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId: runId, args: [config] });
     const waitForJob = async (step: string) => {
