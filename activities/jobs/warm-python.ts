@@ -64,7 +64,8 @@ class WarmPython {
   private constructor(
     private readonly proc: StartedProcess,
     private readonly opts: WarmPythonOptions,
-    onEnd: () => void,
+    /** Called once, as soon as it stops taking launches (stopped, failed or exited). */
+    private readonly onEnd: () => void,
   ) {
     let settleReady!: { resolve: (r: WarmReady) => void; reject: (e: Error) => void };
     this.ready = new Promise<WarmReady>((resolve, reject) => (settleReady = { resolve, reject }));
@@ -99,7 +100,6 @@ class WarmPython {
       clearTimeout(readyTimer);
       this.end(new Error(`it exited (${status.signal ?? `code ${status.code}`}); its log: ${opts.logFile}`));
       settleReady.reject(this.ended!);
-      onEnd();
     });
     this.setReferenced(true);
   }
@@ -141,6 +141,7 @@ class WarmPython {
   private end(reason: Error): void {
     if (this.ended) return;
     this.ended = reason;
+    this.onEnd();
     clearTimeout(this.idleTimer);
     for (const waiter of this.waiting.values()) waiter.reject(reason);
     this.waiting.clear();

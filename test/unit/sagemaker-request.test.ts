@@ -50,7 +50,7 @@ test('config: a sagemaker backend validates with its defaults filled in', () => 
   // The local default is untouched.
   const local = validateConfig(baseConfig);
   assert.ok(local.ok);
-  assert.deepEqual(local.config.backend, { kind: 'local', python: '.venv/bin/python', workDir: '.judgeloop/jobs' });
+  assert.deepEqual(local.config.backend, { kind: 'local', python: '.venv/bin/python', workDir: '.judgeloop/jobs', warmPython: true });
 });
 
 test('config: every bad sagemaker key is named', () => {
