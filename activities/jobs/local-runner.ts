@@ -259,7 +259,7 @@ export class LocalJobRunner implements JobRunner {
       if (started) {
         const failed = Object.entries(started.failed).map(([name, why]) => `${name} (${why})`);
         ctx.log(
-          `warm Python for ${spec.entryPoint} (pid ${started.pid}) preloaded ${started.preloaded.join(', ') || 'nothing'}` +
+          `job ${spec.jobName}: started a warm Python for ${spec.entryPoint} (pid ${started.pid}), which preloaded ${started.preloaded.join(', ') || 'nothing'}` +
             (failed.length ? `; could not import ${failed.join(', ')}` : ''),
         );
       }

@@ -214,7 +214,7 @@ for (const warmPython of [false, true]) {
 
 /** The warm Python's pid from the line a runner logs when it starts one (null when it reused one). */
 function warmPid(lines: string[]): number | null {
-  const line = lines.find((l) => l.startsWith('warm Python for sleepy.py'));
+  const line = lines.find((l) => l.includes('started a warm Python for sleepy.py'));
   return line ? Number(/\(pid (\d+)\)/.exec(line)![1]) : null;
 }
 
@@ -228,8 +228,8 @@ test('the jobs of an entry point are forked from one warm Python, which imported
   const a = await runner({ warmPython: true }).run(spec('job-warm-a', { seconds: 0.2, report_parent: true }), first);
   const pid = warmPid(first.lines);
   assert.ok(pid, first.lines.join('\n'));
-  const line = first.lines.find((l) => l.startsWith('warm Python'))!;
-  assert.match(line, /preloaded decimal; could not import judgeloop_test_missing_module \(ModuleNotFoundError/);
+  const line = first.lines.find((l) => l.includes('started a warm Python'))!;
+  assert.match(line, /^job job-warm-a: .*which preloaded decimal; could not import judgeloop_test_missing_module \(ModuleNotFoundError/);
   const second = context();
   const b = await runner({ warmPython: true }).run(spec('job-warm-b', { seconds: 0.2, report_parent: true }), second);
   assert.equal(warmPid(second.lines), null, 'the second job reused the warm Python');

@@ -1,0 +1,110 @@
+"""Generation against its limit: generate.py's transformers backend beside a plain `model.generate` loop over
+the same prompts with the same sampling settings, in one process, on whatever device torch sees.
+
+The plain loop is what a person would write without Judgeloop: the same encoded prompts (chat template,
+left truncation), N copies of each, left-padded batches of the same size, pure sampling at the same
+temperature, no grammar, and exactly as many new tokens per judgment as generate.py produced on average, so
+both do the same amount of decoding. Model loading is outside both timings.
+
+    .venv/bin/python bench/generation.py [--model DIR] [--requests DIR] [--count 32] [--samples 8]
+        [--rationale-tokens 16] [--batch-size 64] [--threads 1] [--json FILE]
+
+The requests folder holds `*.jsonl` generation requests (bench/make-job-inputs.ts writes some from the
+synthetic training set). Prints one table row per implementation and the ratio of their throughputs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "jobs"))
+
+
+def plain_generate_loop(model, prompts: list[list[int]], samples: int, batch_size: int, new_tokens: int,
+                        temperature: float, pad_id: int) -> float:
+    """Seconds for `model.generate` over N copies of each prompt in left-padded batches."""
+    import torch
+
+    rows = [p for p in prompts for _ in range(samples)]
+    started = time.monotonic()
+    for k in range(0, len(rows), batch_size):
+        batch = rows[k:k + batch_size]
+        width = max(len(p) for p in batch)
+        ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in batch], device=model.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=model.device)
+        with torch.no_grad():
+            model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature, top_k=0,
+                           top_p=1.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=pad_id)
+    return time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=str(ROOT / ".judgeloop/models/tiny-judge"))
+    parser.add_argument("--requests", default=str(ROOT / ".judgeloop/bench/inputs/requests"))
+    parser.add_argument("--count", type=int, default=32, help="requests used (the first ones)")
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--rationale-tokens", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import generate
+    from judgeloop_jobs.quiet import quiet_libraries
+
+    quiet_libraries()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    requests = generate.load_requests(Path(args.requests))[:args.count]
+    if not requests:
+        parser.error(f"no requests in {args.requests} (npx tsx bench/make-job-inputs.ts --out DIR writes some)")
+    cfg = generate.GenerateConfig(num_samples=args.samples, temperature=1.0, seed=0,
+                                  max_rationale_tokens=args.rationale_tokens, batch_size=args.batch_size,
+                                  backend="transformers", decoding="forced")
+    # generate.py's own backend; it loads the model itself, so its figure is its decoding time (decode_seconds).
+    _, stats = generate.generate_with_transformers(cfg, Path(args.model), requests)
+    rows = len(requests) * args.samples
+    new_tokens = max(1, round(stats["generated_tokens"] / stats["decoded_rows"]))
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+    model = model.to(device).eval()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    prompts = [list(r.prompt_ids) for r in requests]
+    torch.manual_seed(0)
+    plain_generate_loop(model, prompts[:1], 1, 1, 2, 1.0, pad_id)  # warm-up: first-call costs are not decoding
+    plain = plain_generate_loop(model, prompts, args.samples, args.batch_size, new_tokens, 1.0, pad_id)
+
+    ours = stats["decode_seconds"]
+    figures = {
+        "model": args.model, "device": device, "threads": torch.get_num_threads(), "requests": len(requests),
+        "samples": args.samples, "judgments": rows, "mean_prompt_tokens": round(stats["prompt_tokens"] / len(requests), 1),
+        "new_tokens_per_judgment": new_tokens,
+        "judgeloop": {"seconds": round(ours, 3), "judgments_per_second": round(rows / ours, 1),
+                      "prefilled_rows": stats["prefilled_rows"]},
+        "plain_generate": {"seconds": round(plain, 3), "judgments_per_second": round(rows / plain, 1)},
+        "ratio": round(plain / ours, 2),
+    }
+    print(f"{rows} judgments ({len(requests)} prompts of {figures['mean_prompt_tokens']} tokens x {args.samples} samples, "
+          f"{new_tokens} new tokens each) on {device}, {figures['threads']} thread(s), model {args.model}")
+    print("| implementation | seconds | judgments/s |")
+    print("| --- | ---: | ---: |")
+    print(f"| generate.py (grammar, one prefill per prompt) | {ours:.2f} | {rows / ours:.1f} |")
+    print(f"| plain model.generate loop | {plain:.2f} | {rows / plain:.1f} |")
+    print(f"throughput / limit: {figures['ratio']:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

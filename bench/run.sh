@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `npm run bench [-- --quick] [-- data-step flags]`: every row of docs/benchmarks.md in one run, each figure
+# beside its limit, measured in the same process on the same data:
+#   1. the data steps (score, pair) against reading and writing the same rows     bench/data-steps.ts
+#   2. generation (generate.py's backend) against a plain model.generate loop     bench/generation.py
+#   3. DPO (train_dpo.py's trainer) against TRL's DPOTrainer with its defaults    bench/dpo.py
+# 2 and 3 on the tiny judge, and on the real seed judge when set-up has built it (scripts/setup.sh --only
+# real-judge). --quick: small sizes, for a person checking a change (about two minutes); no test asserts a time.
+# Other flags go to bench/data-steps.ts (--inputs 2000,20000 --samples 8 --heap-mb 96 --json FILE ...).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+quick=0
+data_flags=()
+for arg in "$@"; do
+  if [[ $arg == --quick ]]; then quick=1; else data_flags+=("$arg"); fi
+done
+
+bash scripts/setup.sh --only npm,tools,python,model
+inputs=.judgeloop/bench/inputs
+[[ -f $inputs/requests/requests.jsonl ]] || node --import tsx bench/make-job-inputs.ts --out "$inputs" --count 400
+
+echo "== 1. data steps against reading and writing the same rows"
+node --import tsx bench/data-steps.ts $( ((quick)) && echo --quick) "${data_flags[@]}"
+
+tiny=.judgeloop/models/tiny-judge
+real=.judgeloop/models/smollm2-135m-instruct
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+py() { .venv/bin/python "$@" 2>&1 | grep -v -E 'Warning|warnings.warn|^Loading weights'; }
+
+echo
+echo "== 2. generation against a plain model.generate loop (same prompts, samples and new tokens)"
+if ((quick)); then
+  py bench/generation.py --model "$tiny" --count 8 --samples 4 --rationale-tokens 8
+else
+  py bench/generation.py --model "$tiny" --count 64 --samples 8 --rationale-tokens 16
+fi
+if [[ -f $real/config.json ]]; then
+  if ((quick)); then py bench/generation.py --model "$real" --count 2 --samples 4 --rationale-tokens 4
+  else py bench/generation.py --model "$real" --count 8 --samples 8 --rationale-tokens 32; fi
+else
+  echo "(no real seed judge at $real: bash scripts/setup.sh --only real-judge builds it)"
+fi
+
+echo
+echo "== 3. DPO against TRL's DPOTrainer with its defaults (same pairs, batch and steps)"
+if ((quick)); then
+  py bench/dpo.py --model "$tiny" --count 32 --batch-size 8 --steps 3
+else
+  py bench/dpo.py --model "$tiny" --count 160 --batch-size 16 --steps 10
+fi
+if [[ -f $real/config.json ]]; then
+  if ((quick)); then py bench/dpo.py --model "$real" --count 4 --batch-size 2 --steps 1
+  else py bench/dpo.py --model "$real" --count 32 --batch-size 8 --steps 3; fi
+fi
