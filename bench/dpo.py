@@ -69,10 +69,9 @@ def main() -> int:
         result = trainer.train()
         ours = result.metrics["train_runtime"] / result.global_step
 
-        # TRL's defaults: the same pairs as conversational prompt / chosen / rejected.
+        # TRL's defaults on the same rows train_dpo.py gives it: the prompt's chat messages, the two judgments.
         set_seed(0)
-        rows = [{"prompt": p["prompt"], "chosen": [{"role": "assistant", "content": p["chosen"]}],
-                 "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs]
+        rows = [{key: p[key] for key in ("prompt", "chosen", "rejected")} for p in pairs]
         trl_args = DPOConfig(output_dir=str(Path(scratch) / "trl"), per_device_train_batch_size=args.batch_size,
                              max_steps=args.steps, save_strategy="no", report_to="none", disable_tqdm=True,
                              logging_strategy="no", bf16=on_gpu, use_cpu=not on_gpu)

@@ -26,7 +26,7 @@ node --import tsx bench/data-steps.ts $( ((quick)) && echo --quick) "${data_flag
 tiny=.judgeloop/models/tiny-judge
 real=.judgeloop/models/smollm2-135m-instruct
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-py() { .venv/bin/python "$@" 2>&1 | grep -v -E 'Warning|warnings.warn|^Loading weights'; }
+py() { .venv/bin/python "$@" 2>&1 | grep -v -E "Warning|warnings.warn|^Loading weights|^JUDGELOOP_PROGRESS|^\{'"; }
 
 echo
 echo "== 2. generation against a plain model.generate loop (same prompts, samples and new tokens)"
