@@ -13,39 +13,28 @@ copy of the model. Model loading is outside both timings; the figure is seconds 
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "jobs"))
+from bench_common import ROOT, model_bench_parser, set_up_torch, write_figures
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(ROOT / ".judgeloop/models/tiny-judge"))
+    parser = model_bench_parser(__doc__)
     parser.add_argument("--pairs", default=str(ROOT / ".judgeloop/bench/inputs/pairs"))
     parser.add_argument("--count", type=int, default=160, help="pairs used (the first ones)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rpo-alpha", type=float, default=1.0, help="train_dpo.py's SFT term (the embedded default's 1.0)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
-    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    import torch
+    torch = set_up_torch(args.threads)
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from trl import DPOConfig, DPOTrainer
 
     import train_dpo
-    from judgeloop_jobs.quiet import quiet_libraries
-
-    quiet_libraries()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     pairs = train_dpo.load_pairs(Path(args.pairs))[:args.count]
     if not pairs:
         parser.error(f"no pairs in {args.pairs} (npx tsx bench/make-job-inputs.ts --out DIR writes some)")
@@ -90,8 +79,7 @@ def main() -> int:
           f"{args.batch_size / ours:.1f} |")
     print(f"| TRL DPOTrainer, defaults | {trl:.3f} | {args.batch_size / trl:.1f} |")
     print(f"time per step / limit: {figures['ratio']:.2f}x")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.json, figures)
     return 0
 
 

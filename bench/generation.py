@@ -14,14 +14,11 @@ synthetic training set). Prints one table row per implementation and the ratio o
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "jobs"))
+from bench_common import ROOT, model_bench_parser, set_up_torch, write_figures
 
 
 def plain_generate_loop(model, prompts: list[list[int]], samples: int, batch_size: int, new_tokens: int,
@@ -43,26 +40,18 @@ def plain_generate_loop(model, prompts: list[list[int]], samples: int, batch_siz
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(ROOT / ".judgeloop/models/tiny-judge"))
+    parser = model_bench_parser(__doc__)
     parser.add_argument("--requests", default=str(ROOT / ".judgeloop/bench/inputs/requests"))
     parser.add_argument("--count", type=int, default=32, help="requests used (the first ones)")
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--rationale-tokens", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
-    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    import torch
+    torch = set_up_torch(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import generate
-    from judgeloop_jobs.quiet import quiet_libraries
-
-    quiet_libraries()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     requests = generate.load_requests(Path(args.requests))[:args.count]
     if not requests:
         parser.error(f"no requests in {args.requests} (npx tsx bench/make-job-inputs.ts --out DIR writes some)")
@@ -101,8 +90,7 @@ def main() -> int:
     print(f"| generate.py (grammar, one prefill per prompt) | {ours:.2f} | {rows / ours:.1f} |")
     print(f"| plain model.generate loop | {plain:.2f} | {rows / plain:.1f} |")
     print(f"throughput / limit: {figures['ratio']:.2f}x")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.json, figures)
     return 0
 
 
