@@ -27,6 +27,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rpo-alpha", type=float, default=1.0, help="train_dpo.py's SFT term (the embedded default's 1.0)")
+    parser.add_argument("--activation-checkpointing", action="store_true",
+                        help="train_dpo.py's trainer recomputes activations in the backward pass, as TRL's default "
+                             "does (the job does it on a GPU only)")
     args = parser.parse_args()
 
     torch = set_up_torch(args.threads)
@@ -46,7 +49,8 @@ def main() -> int:
         return AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype)
 
     figures: dict = {"model": args.model, "device": "cuda" if on_gpu else "cpu", "threads": torch.get_num_threads(),
-                     "pairs": len(pairs), "batch_size": args.batch_size, "steps": args.steps}
+                     "pairs": len(pairs), "batch_size": args.batch_size, "steps": args.steps,
+                     "activation_checkpointing": args.activation_checkpointing}
     with tempfile.TemporaryDirectory(prefix="judgeloop-bench-dpo-") as scratch:
         # train_dpo.py's trainer, as its job builds it, stopped after --steps steps.
         cfg = train_dpo.TrainDpoConfig(batch_size=args.batch_size, rpo_alpha=args.rpo_alpha, epochs=1000)
@@ -55,6 +59,8 @@ def main() -> int:
         trainer, _ = train_dpo.build_trainer(cfg, fresh_model(), ref, tokenizer, pairs, Path(scratch) / "ours",
                                              on_gpu, Path(scratch) / "metrics.jsonl")
         trainer.args.max_steps = args.steps
+        if args.activation_checkpointing:
+            trainer.args.activation_checkpointing = True  # read by train(), which enables it on the model
         result = trainer.train()
         ours = result.metrics["train_runtime"] / result.global_step
 
@@ -75,7 +81,8 @@ def main() -> int:
           f"model {args.model}")
     print("| trainer | seconds per step | pairs/s |")
     print("| --- | ---: | ---: |")
-    print(f"| train_dpo.py (sampled ids, masked forced tokens, RPO alpha {args.rpo_alpha}) | {ours:.3f} | "
+    print(f"| train_dpo.py (sampled ids, masked forced tokens, RPO alpha {args.rpo_alpha}"
+          f"{', activation checkpointing' if args.activation_checkpointing else ''}) | {ours:.3f} | "
           f"{args.batch_size / ours:.1f} |")
     print(f"| TRL DPOTrainer, defaults | {trl:.3f} | {args.batch_size / trl:.1f} |")
     print(f"time per step / limit: {figures['ratio']:.2f}x")
