@@ -33,6 +33,16 @@ def set_up_torch(threads: int):
     return torch
 
 
+def print_comparison(title: str, columns: list[str], rows: list[list[str]], ratio: str) -> None:
+    """What each model bench prints: what ran, a Markdown table of Judgeloop's row and its limit's, the ratio."""
+    print(title)
+    print("| " + " | ".join(columns) + " |")
+    print("| --- |" + " ---: |" * (len(columns) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(ratio)
+
+
 def write_figures(path: str | None, figures: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(figures, indent=2) + "\n")

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_common import ROOT, model_bench_parser, set_up_torch, write_figures
+from bench_common import ROOT, model_bench_parser, print_comparison, set_up_torch, write_figures
 
 
 def main() -> int:
@@ -77,15 +77,15 @@ def main() -> int:
 
     figures.update({"train_dpo_seconds_per_step": round(ours, 3), "trl_defaults_seconds_per_step": round(trl, 3),
                     "ratio": round(ours / trl, 2)})
-    print(f"{args.steps} DPO steps of {args.batch_size} pairs on {figures['device']}, {figures['threads']} thread(s), "
-          f"model {args.model}")
-    print("| trainer | seconds per step | pairs/s |")
-    print("| --- | ---: | ---: |")
-    print(f"| train_dpo.py (sampled ids, masked forced tokens, RPO alpha {args.rpo_alpha}"
-          f"{', activation checkpointing' if args.activation_checkpointing else ''}) | {ours:.3f} | "
-          f"{args.batch_size / ours:.1f} |")
-    print(f"| TRL DPOTrainer, defaults | {trl:.3f} | {args.batch_size / trl:.1f} |")
-    print(f"time per step / limit: {figures['ratio']:.2f}x")
+    checkpointing = ", activation checkpointing" if args.activation_checkpointing else ""
+    print_comparison(
+        f"{args.steps} DPO steps of {args.batch_size} pairs on {figures['device']}, {figures['threads']} thread(s), "
+        f"model {args.model}",
+        ["trainer", "seconds per step", "pairs/s"],
+        [[f"train_dpo.py (sampled ids, masked forced tokens, RPO alpha {args.rpo_alpha}{checkpointing})",
+          f"{ours:.3f}", f"{args.batch_size / ours:.1f}"],
+         ["TRL DPOTrainer, defaults", f"{trl:.3f}", f"{args.batch_size / trl:.1f}"]],
+        f"time per step / limit: {figures['ratio']:.2f}x")
     write_figures(args.json, figures)
     return 0
 

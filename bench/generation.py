@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_common import ROOT, model_bench_parser, set_up_torch, write_figures
+from bench_common import ROOT, model_bench_parser, print_comparison, set_up_torch, write_figures
 
 
 def plain_generate_loop(model, prompts: list[list[int]], samples: int, batch_size: int, new_tokens: int,
@@ -83,13 +83,13 @@ def main() -> int:
         "plain_generate": {"seconds": round(plain, 3), "judgments_per_second": round(rows / plain, 1)},
         "ratio": round(plain / ours, 2),
     }
-    print(f"{rows} judgments ({len(requests)} prompts of {figures['mean_prompt_tokens']} tokens x {args.samples} samples, "
-          f"{new_tokens} new tokens each) on {device}, {figures['threads']} thread(s), model {args.model}")
-    print("| implementation | seconds | judgments/s |")
-    print("| --- | ---: | ---: |")
-    print(f"| generate.py (grammar, one prefill per prompt) | {ours:.2f} | {rows / ours:.1f} |")
-    print(f"| plain model.generate loop | {plain:.2f} | {rows / plain:.1f} |")
-    print(f"throughput / limit: {figures['ratio']:.2f}x")
+    print_comparison(
+        f"{rows} judgments ({len(requests)} prompts of {figures['mean_prompt_tokens']} tokens x {args.samples} "
+        f"samples, {new_tokens} new tokens each) on {device}, {figures['threads']} thread(s), model {args.model}",
+        ["implementation", "seconds", "judgments/s"],
+        [["generate.py (grammar, one prefill per prompt)", f"{ours:.2f}", f"{rows / ours:.1f}"],
+         ["plain model.generate loop", f"{plain:.2f}", f"{rows / plain:.1f}"]],
+        f"throughput / limit: {figures['ratio']:.2f}x")
     write_figures(args.json, figures)
     return 0
 
