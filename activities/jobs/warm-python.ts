@@ -130,10 +130,9 @@ class WarmPython {
     return answer.pid;
   }
 
-  /** Ends it (closing its stdin is enough; the group kill is for one that does not listen). */
+  /** Ends it (end() closes its stdin, which is enough; the group kill is for one that does not listen). */
   async stop(): Promise<void> {
     this.end(new Error('it was stopped'));
-    this.proc.child.stdin?.end();
     await Promise.race([this.proc.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
     await stopProcessGroup(this.proc.pid, { graceMs: 0 });
   }
