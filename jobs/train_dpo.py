@@ -30,7 +30,7 @@ from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hy
 # libraries main() imports, and the architecture of the project's judges.
 PRELOAD = ("torch", "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
            "transformers.models.llama.modeling_llama", "datasets", "peft", "trl", "trl.trainer.dpo_trainer",
-           "judgeloop_jobs.grammar", "judgeloop_jobs.quiet", "judgeloop_jobs.prompts")
+           "judgeloop_jobs.grammar", "judgeloop_jobs.quiet", "judgeloop_jobs.prompts", "judgeloop_jobs.pair_prefix")
 
 # The per-step metrics the pipeline reads (docs/CONTRACTS.md); every other numeric log value rides along.
 METRIC_KEYS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
@@ -73,6 +73,10 @@ class TrainDpoConfig:
     marker: str = "[RESULT]"
     score_min: int = 1
     score_max: int = 5
+    share_pair_prefixes: bool = True
+    """Run the tokens a pair's two judgments share (the prompt) once per pair, for the policy and the reference
+    model (judgeloop_jobs/pair_prefix.py); the same loss up to float rounding. Off with activation checkpointing
+    (the GPU default), which gives up the key/value cache it needs."""
 
     def validate(self) -> None:
         require(self.beta > 0, "beta", "must be > 0", self.beta)
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         "token_ids": "sampled" if "chosen_ids" in pairs[0] else "retokenized",
         # Fraction of trained sequences whose marker and EOS were left out of the loss (mask_forced_tokens).
         "forced_tokens_masked": _masked_fraction(trainer.data_collator),
+        # Backbone tokens run over tokens in the batches (share_pair_prefixes); None when no batch was shared.
+        "backbone_token_fraction": _token_fraction(trainer),
         "steps": int(result.global_step),
         "final_loss": last.get("loss"),
         "final_reward_accuracy": last.get("rewards/accuracies"),
@@ -268,7 +274,10 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
     if cfg.mask_forced_tokens:
         collator = forced_token_masking_collator(cfg, tokenizer)
     text_pairs = [{key: pair[key] for key in ("prompt", "chosen", "rejected")} for pair in pairs]
-    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(text_pairs),
+    trainer_class = DPOTrainer
+    if cfg.share_pair_prefixes:
+        trainer_class = pair_prefix_trainer(DPOTrainer)
+    trainer = trainer_class(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(text_pairs),
                          processing_class=tokenizer, peft_config=lora_config(cfg),
                          callbacks=[metrics_and_progress(metrics_path)], data_collator=collator)
     # DPOTrainer always tokenizes the text it is given (TRL 1.16 takes no pre-tokenized dataset), into the
@@ -280,6 +289,28 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
     if len(trainer.train_dataset) == 0:
         raise JobConfigError("no preference pair is left after tokenization: nothing to train on")
     return trainer, truncated_pairs
+
+
+def pair_prefix_trainer(base):
+    """`base` (TRL's DPOTrainer) whose loss runs each pair's shared prompt once, in the policy and in the
+    reference model, and scores only the judgments' positions; see judgeloop_jobs/pair_prefix.py."""
+    from judgeloop_jobs.pair_prefix import HEAD_FIELDS, PairPrefixSharing
+
+    class PairPrefixDPOTrainer(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)  # gives the models TRL's fused head, which the wrappers call
+            self.pair_prefixes = PairPrefixSharing()
+            policy = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+            self.pair_prefixes.wrap(policy, HEAD_FIELDS + (("log_sum_sq_probs",) if self.use_weighting else ()))
+            if self.ref_model is not None:
+                self.pair_prefixes.wrap(self.ref_model, ("log_probs",))
+
+        def compute_loss(self, *args, **kwargs):
+            # Every batch the loss runs, for the policy and the reference, is a preference batch.
+            with self.pair_prefixes.sharing():
+                return super().compute_loss(*args, **kwargs)
+
+    return PairPrefixDPOTrainer
 
 
 def forced_token_masking_collator(cfg: TrainDpoConfig, tokenizer):
@@ -330,6 +361,11 @@ def save_model(model, tokenizer, out_dir: Path) -> None:
     model.config.use_cache = True  # training may have turned the KV cache off; generation wants it back
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir, save_jinja_files=False)
+
+
+def _token_fraction(trainer) -> float | None:
+    stats = getattr(getattr(trainer, "pair_prefixes", None), "stats", None)
+    return round(stats.tokens_run / stats.tokens_given, 4) if stats and stats.tokens_given else None
 
 
 def _masked_fraction(collator) -> float | None:

@@ -111,6 +111,31 @@ def test_the_trained_judge_prefers_the_chosen_judgment(monkeypatch, tmp_path, ti
     assert margin(model_dir) > margin(tiny_judge) + 0.5
 
 
+@pytest.mark.parametrize("lora", [False, True])
+def test_a_pairs_shared_prompt_runs_once_and_trains_the_same_model(monkeypatch, tmp_path, tiny_judge, pairs_dir, lora):
+    """share_pair_prefixes (judgeloop_jobs/pair_prefix.py): fewer backbone tokens, the same metrics and weights
+    as TRL's own forward up to float rounding; with LoRA too, where the reference is the adapter-free model."""
+    args = ["--learning_rate", "3e-3", "--batch_size", "4", "--epochs", "2", "--seed", "5", "--rpo_alpha", "1.0"]
+    if lora:
+        args += ["--lora", "true", "--lora_r", "4", "--lora_alpha", "8"]
+    runs = {}
+    for share in ("true", "false"):
+        model_dir, data_dir = run_train(monkeypatch, tmp_path / share, tiny_judge, pairs_dir, *args,
+                                        "--share_pair_prefixes", share)
+        runs[share] = (load_state(model_dir), read_jsonl(data_dir / "metrics.jsonl"),
+                       json.loads((data_dir / "train_summary.json").read_text()))
+    (shared_state, shared_metrics, shared_summary), (plain_state, plain_metrics, plain_summary) = runs["true"], runs["false"]
+    # The prompt is most of each row: each pair's two rows run it once.
+    assert 0.5 < shared_summary["backbone_token_fraction"] < 0.7
+    assert plain_summary["backbone_token_fraction"] is None
+    assert len(shared_metrics) == len(plain_metrics) == 6
+    for ours, theirs in zip(shared_metrics, plain_metrics):
+        for key in ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "entropy", "mean_token_accuracy"):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-5), (ours["step"], key)
+    for name, weights in plain_state.items():
+        torch.testing.assert_close(shared_state[name], weights, atol=1e-4, rtol=1e-4, msg=name)
+
+
 def test_lora_is_merged_into_a_full_model(monkeypatch, tmp_path, tiny_judge, pairs_dir):
     model_dir, data_dir = run_train(monkeypatch, tmp_path, tiny_judge, pairs_dir, "--lora", "true",
                                     "--lora_r", "4", "--lora_alpha", "8", "--learning_rate", "5e-3",
