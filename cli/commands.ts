@@ -31,8 +31,9 @@ import { cmdApprove, cmdRegistry } from './promotion';
 import { cmdCodecServer } from './codec-server';
 import { startRun } from './start';
 import { cliObjectStore } from './storage';
+import { readRunSummary } from '../activities/storage/run-summary';
 import type { RunConfig } from '../core/config/config';
-import type { RunSummary } from '../core/run/run-types';
+import { isRunResult, type RunOutcome, type RunSummary } from '../core/run/run-types';
 
 export { EXIT_OK, EXIT_FAILED };
 export const EXIT_INTERRUPTED = 130;
@@ -87,20 +88,29 @@ async function withConnection(options: ConnectionOptions, fn: (conn: Connected) 
 }
 
 /**
- * A completed run's summary with each suite's detail read back from S3 (cli/report.ts `detailedSummary`); the
- * store is reached with the config the run was started with, or the one given.
+ * A completed run's whole summary (its iterations' summaries, for runs that keep them in S3) with each suite's
+ * detail read back from S3 (cli/report.ts `detailedSummary`); the store is reached with the config the run
+ * was started with, or the one given. What cannot be read is left out, with a note saying so.
  */
-async function withEvaluationDetail(conn: Connected, workflowId: string, summary: RunSummary, io: CliIO, config?: RunConfig): Promise<RunSummary> {
+async function withEvaluationDetail(conn: Connected, workflowId: string, outcome: RunOutcome, io: CliIO, config?: RunConfig): Promise<RunSummary> {
   let read: DetailedSummary;
   try {
     const store = cliObjectStore(config ?? (await recordedConfig(conn, workflowId)), conn.options.address, io.env ?? process.env);
     try {
-      read = await detailedSummary(store, summary);
+      read = await detailedSummary(store, await readRunSummary(store, outcome));
     } finally {
       store.client.destroy();
     }
   } catch (e) {
-    read = { summary, note: detailNote([{ uri: 'S3', reason: (e as Error).message?.split('\n')[0] ?? String(e) }]) };
+    const reason = (e as Error).message?.split('\n')[0] ?? String(e);
+    if (isRunResult(outcome)) {
+      // Only the run's facts travel in its result: without S3 there are no iterations to show.
+      const { iterationResults, ...facts } = outcome;
+      const uris = iterationResults.map((r) => r.summaryUri);
+      read = { summary: { ...facts, iterations: [] }, note: `the iterations' summaries could not be read (${reason}): ${uris.join(', ')}` };
+    } else {
+      read = { summary: outcome, note: detailNote([{ uri: 'S3', reason }]) };
+    }
   }
   if (read.note) println(io.err, `note: ${read.note}`);
   return read.summary;
@@ -110,7 +120,7 @@ async function withEvaluationDetail(conn: Connected, workflowId: string, summary
 async function reportOutcome(conn: Connected, outcome: FollowOutcome, workflowId: string, json: boolean, io: CliIO, config?: RunConfig): Promise<number> {
   switch (outcome.kind) {
     case 'completed': {
-      const summary = await withEvaluationDetail(conn, workflowId, outcome.summary, io, config);
+      const summary = await withEvaluationDetail(conn, workflowId, outcome.result, io, config);
       println(io.out, json ? JSON.stringify(summary, null, 2) : formatResults(summary));
       return EXIT_OK;
     }

@@ -4,10 +4,11 @@
  * the abort signal) only stops following; the run goes on.
  */
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { PROGRESS_QUERY, type IterationProgress, type RunProgress, type RunSummary } from '../core/run/run-types';
+import { PROGRESS_QUERY, type IterationProgress, type RunOutcome, type RunProgress, type RunSummary } from '../core/run/run-types';
 import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config/config';
 import type { ConnectionOptions } from './args';
 import { optionalConfigFile } from './config-file';
+import { runSummaryOf } from './storage';
 import { CliError, connect, hasWorkflowPollers, noWorkerWarning, unreachableMessage, type Connected } from './connection';
 import { formatIterationDone, formatProgressLine, formatRetrying, retryingActivities, type PendingActivityLike, type RetryingActivity } from './format';
 import { formatDuration } from '../core/report/summary-tables';
@@ -64,7 +65,7 @@ export class ProgressRenderer {
 }
 
 export type FollowOutcome =
-  | { kind: 'completed'; summary: RunSummary }
+  | { kind: 'completed'; result: RunOutcome }
   | { kind: 'failed'; status: string; error: unknown }
   | { kind: 'interrupted' };
 
@@ -174,7 +175,7 @@ export async function retryingIn(
 /** Waits for a closed workflow's result: its summary, or the failure. */
 export async function outcomeOf(handle: WorkflowHandle, status: string): Promise<FollowOutcome> {
   try {
-    return { kind: 'completed', summary: (await handle.result()) as RunSummary };
+    return { kind: 'completed', result: (await handle.result()) as RunOutcome };
   } catch (error) {
     return { kind: 'failed', status, error };
   }
@@ -299,12 +300,22 @@ export async function completedRun(
     const desc = await describeRun(conn, workflowId);
     const status = desc.status.name;
     if (status !== 'COMPLETED') throw new CliError(notCompleted(status));
-    const summary = (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
+    const result = (await conn.client.workflow.getHandle(workflowId).result()) as RunOutcome;
+    const config = fileConfig ?? (await recordedConfig(conn, workflowId));
+    let summary: RunSummary;
+    try {
+      summary = await runSummaryOf(result, config, conn.options.address);
+    } catch (e) {
+      throw new CliError(
+        `could not read the summaries of ${workflowId}'s iterations from S3: ${(e as Error).message?.split('\n')[0] ?? String(e)}\n` +
+          'check that the bucket is reachable from here (JUDGELOOP_S3_ENDPOINT, AWS credentials), or pass the run\'s config with --config FILE',
+      );
+    }
     return {
       summary,
       ...(desc.startTime ? { startedAt: desc.startTime.toISOString() } : {}),
       ...(desc.closeTime ? { finishedAt: desc.closeTime.toISOString() } : {}),
-      config: fileConfig ?? (await recordedConfig(conn, workflowId)),
+      config,
     };
   } finally {
     await conn.close();

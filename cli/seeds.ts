@@ -8,12 +8,13 @@ import type { SeedsCommand } from './args';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './args';
 import { ConfigFileError, canonicalJson, checkConfig, loadConfigFile, mergeConfig, type LoadedConfig } from './config-file';
 import { CliError, connect, hasWorkflowPollers, noWorkerWarning, type Connected } from './connection';
+import { runSummaryOf } from './storage';
 import { describeRun, followRun, println, recordedConfig, type FollowOutcome, type OutStream } from './follow';
 import { formatFailureChain } from './format';
 import { NONE, num, pct, renderTable, type Table } from '../core/report/summary-tables';
 import { defaultWorkflowId, startRun, type StartedRun } from './start';
 import type { RunConfig } from '../core/config/config';
-import type { RunSummary } from '../core/run/run-types';
+import { isRunResult, type RunOutcome, type RunSummary } from '../core/run/run-types';
 import { aggregateSeedRuns, testSuiteNames, type HeadlineMetric, type SeedAggregate, type SeedRun } from '../core/evaluation/seed-stats';
 
 interface SeedsIO {
@@ -194,10 +195,12 @@ async function startSeeds(cmd: Extract<SeedsCommand, { action: 'start' }>, io: S
     }
     const runs: SeedRun[] = [];
     const failed: Array<{ runId: string; error: string }> = [];
-    outcomes.forEach((o, i) => {
-      if (o.kind === 'completed') runs.push({ runId: started[i].workflowId, seed: started[i].seed, summary: o.summary });
-      else if (o.kind === 'failed') failed.push({ runId: started[i].workflowId, error: `${o.status}: ${formatFailureChain(o.error)}` });
-    });
+    for (const [i, o] of outcomes.entries()) {
+      if (o.kind === 'completed') {
+        const summary = await runSummaryOf(o.result, seeded[i].loaded.config, conn.options.address);
+        runs.push({ runId: started[i].workflowId, seed: started[i].seed, summary });
+      } else if (o.kind === 'failed') failed.push({ runId: started[i].workflowId, error: `${o.status}: ${formatFailureChain(o.error)}` });
+    }
     for (const f of failed) println(io.err, `run ${f.runId} did not complete (${f.error.split('\n')[0]}); it is left out of the aggregate`);
     const suites = testSuiteNames(base.config);
     printAggregate(aggregateSeedRuns(runs, suites), { suites, warnings: [], failed }, cmd.json, io);
@@ -212,9 +215,12 @@ async function readCompleted(conn: Connected, workflowId: string): Promise<{ sum
   const desc = await describeRun(conn, workflowId);
   const status = desc.status.name;
   if (status !== 'COMPLETED') return { config: null, status };
-  const summary = (await conn.client.workflow.getHandle(workflowId).result()) as RunSummary;
+  const result = (await conn.client.workflow.getHandle(workflowId).result()) as RunOutcome;
   const config = await recordedConfig(conn, workflowId).catch(() => null);
-  return { summary, config, status };
+  if (isRunResult(result) && !config) {
+    throw new CliError(`the recorded config of ${workflowId} does not validate now, so the bucket that holds its iterations' summaries is unknown; leave it out`);
+  }
+  return { summary: config ? await runSummaryOf(result, config, conn.options.address) : (result as RunSummary), config, status };
 }
 
 async function aggregateRuns(cmd: Extract<SeedsCommand, { action: 'aggregate' }>, io: SeedsIO): Promise<number> {

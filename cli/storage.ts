@@ -8,6 +8,8 @@
 import type { RunConfig } from '../core/config/config';
 import { storageSettings } from '../activities/context';
 import { ObjectStore, createS3Client, type StorageSettings } from '../activities/storage/object-store';
+import { readRunSummary } from '../activities/storage/run-summary';
+import { isRunResult, type RunOutcome, type RunSummary } from '../core/run/run-types';
 import { DEFAULT_ACCESS_KEY, DEFAULT_S3_PORT, DEFAULT_SECRET_KEY } from '../stack/stack';
 
 export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
@@ -45,4 +47,18 @@ export function cliStorageAccess(config: RunConfig, temporalAddress: string | un
 export function cliObjectStore(config: RunConfig, temporalAddress?: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
   const { settings, credentials } = cliStorageAccess(config, temporalAddress, env);
   return new ObjectStore(createS3Client(settings, credentials));
+}
+
+/**
+ * A run's whole summary from what the run returned: a RunResult's iterations are read from S3 (their
+ * `iter-K/summary.json`), reached as above; an older run's RunSummary is returned as it is.
+ */
+export async function runSummaryOf(outcome: RunOutcome, config: RunConfig, temporalAddress?: string, env: NodeJS.ProcessEnv = process.env): Promise<RunSummary> {
+  if (!isRunResult(outcome)) return outcome;
+  const store = cliObjectStore(config, temporalAddress, env);
+  try {
+    return await readRunSummary(store, outcome);
+  } finally {
+    store.client.destroy();
+  }
 }

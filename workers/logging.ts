@@ -87,6 +87,7 @@ export const ACTIVITY_STEPS: Readonly<Record<string, string>> = {
   recordDecision: 'registry',
   summarizeUsage: 'usage',
   writeRunReport: 'report',
+  recordIterationSummary: 'report',
 };
 
 export function stepOfActivity(activityType: string): string {

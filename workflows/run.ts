@@ -1,7 +1,8 @@
 /**
  * The self-rationalization run: validate the config, bring data and the seed judge into S3, evaluate the
  * seed judge (iteration 0), then run K iterations, each a child workflow that starts from the previous
- * iteration's judge. Returns a summary; every artifact is in S3 under the run's prefix.
+ * iteration's judge. Each iteration's summary goes to S3 as it ends; the run returns its facts and a line per
+ * iteration (RunResult), and every artifact is in S3 under the run's prefix.
  */
 import {
   ApplicationFailure,
@@ -21,11 +22,14 @@ import { formatConfigProblems, validateConfig, type RunConfig } from '../core/co
 import {
   PROGRESS_QUERY,
   iterationWorkflowId,
+  runResultOf,
   type IterationSummary,
+  type RunOutcome,
   type RunProgress,
   type RunSummary,
   type WarmStartSummary,
 } from '../core/run/run-types';
+import { iterationSummaryUri } from '../core/run/artifacts';
 import { registryConfig, type StartedFrom } from '../core/promotion/registry';
 import { combineUsage } from '../core/run/usage';
 import { withDatedData } from '../core/config/schedule';
@@ -64,6 +68,13 @@ export const CONFIG_ACTIVITY_PATCH = 'config-activity-v1';
 /** A cancellation that arrives while the report is written cancels the run (before: the run completed). */
 export const REPORT_CANCELLATION_PATCH = 'report-cancellation-v1';
 
+/**
+ * Runs from this patch on write each iteration's summary to S3 as it ends and return a RunResult: the run's
+ * facts and a line per iteration, a few KB however many iterations and suites. Runs started before return
+ * their whole RunSummary, and their report step is given it.
+ */
+export const SUMMARY_IN_S3_PATCH = 'run-summary-in-s3-v1';
+
 export const runProgressQuery = defineQuery<RunProgress>(PROGRESS_QUERY);
 
 /** When a Temporal Schedule started this run: its scheduled (not actual) start time; null otherwise. */
@@ -74,7 +85,7 @@ function scheduledTime(): Date | null {
 
 const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
 
-export async function selfRationalizationRun(rawConfig: unknown): Promise<RunSummary> {
+export async function selfRationalizationRun(rawConfig: unknown): Promise<RunOutcome> {
   markRun({ status: 'running', iteration: 0 });
   try {
     const summary = await run(rawConfig);
@@ -108,8 +119,9 @@ async function resolveConfig(rawConfig: unknown): Promise<RunConfig> {
   return withDatedData(validated.config, dataTime, validated.config.schedule?.timezone ?? 'UTC');
 }
 
-async function run(rawConfig: unknown): Promise<RunSummary> {
+async function run(rawConfig: unknown): Promise<RunOutcome> {
   const config = await resolveConfig(rawConfig);
+  const summariesInS3 = patched(SUMMARY_IN_S3_PATCH);
   const runId = workflowInfo().workflowId;
   const scheduledFor = scheduledTime();
   const progress: RunProgress = {
@@ -124,7 +136,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   const gated = patched(PROMOTION_PATCH);
   const desk = gated ? new ApprovalDesk(progress, runId) : undefined;
 
-  const { prepareRun, readChampion, recordDecision } = proxyActivities<Activities>(dataActivityOptions(config));
+  const { prepareRun, readChampion, recordDecision, recordIterationSummary } = proxyActivities<Activities>(dataActivityOptions(config));
   const prepared = await prepareRun({ config, runId });
 
   // Where the run starts: the registry's champion (registry.startFrom: champion), else the seed judge.
@@ -203,6 +215,7 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
       if (decision.promote) champion = { ref: { modelUri: it.modelUri, runId, iteration }, eval: it.eval, seedModelUri: champion.seedModelUri };
       desk.resolve({ iteration, promoted: decision.promote, decidedBy: decision.decidedBy, reasons: decision.reasons, champion: champion.ref });
     }
+    if (summariesInS3) await recordIterationSummary({ config: { storage: config.storage }, runPrefixUri: prepared.runPrefixUri, summary: it });
     iterations.push(it);
     progress.completed = iterations;
     // The next iteration starts from the champion: a rejected judge is not trained further.
@@ -229,15 +242,17 @@ async function run(rawConfig: unknown): Promise<RunSummary> {
   // The run report (report/report.html and report/summary.json under the run's prefix; activities/steps/report.ts),
   // dated by the workflow's own clock. A report that cannot be written does not fail a run whose work is
   // done: `judgeloop report` renders it from the summary instead.
+  const result = summariesInS3 ? runResultOf(summary, (iteration) => iterationSummaryUri(prepared.runPrefixUri, iteration)) : undefined;
   if (patched(RUN_REPORT_PATCH)) {
     const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
+    const times = { startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() };
     try {
-      await writeRunReport({ config: { storage: config.storage }, summary, startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() });
+      await writeRunReport({ config: { storage: config.storage }, ...(result ? { result } : { summary }), ...times });
     } catch (err) {
       // A cancelled run ends cancelled, even when only its report was left to write.
       if (isCancellation(err) && patched(REPORT_CANCELLATION_PATCH)) throw err;
       log.warn('the run report could not be written; `judgeloop report` renders it from the summary', { error: String(err) });
     }
   }
-  return summary;
+  return result ?? summary;
 }

@@ -5,7 +5,11 @@
  *   <run prefix>/report/report.html   one self-contained page (charts, tables, the summary as JSON)
  *   <run prefix>/report/summary.json  the RunSummary, for tools
  *
- * The summary the workflow passes carries each suite's headline figures; the detail (groups, baselines, the
+ * Runs from `run-summary-in-s3-v1` on pass their RunResult, and the iterations' summaries are read from
+ * `iter-K/summary.json` (activities/storage/run-summary.ts), which `recordIterationSummary` wrote as each
+ * iteration ended; older runs pass the RunSummary itself.
+ *
+ * The summary carries each suite's headline figures; the detail (groups, baselines, the
  * comparison with iteration 0, the confusion matrices) is read back from each iteration's
  * `iter-K/evaluate/metrics/report.json` (its suites' `reportUri`), at most MAX_REPORT_READS objects, and the
  * summary.json written here is the whole of it. Idempotent: the same input and the same report.json objects give the same
@@ -14,7 +18,9 @@
 import type { RunConfig } from '../../core/config/config';
 import { renderRunReport, reportUris, type RunReportExtras, type SuiteDetail } from '../../core/report/report-html';
 import type { EvaluationReportFile } from '../../core/run/formats';
-import type { PointwiseMetrics, RunSummary } from '../../core/run/run-types';
+import type { IterationSummary, PointwiseMetrics, RunResult, RunSummary } from '../../core/run/run-types';
+import { iterationSummaryUri } from '../../core/run/artifacts';
+import { IterationSummaryError, readRunSummary } from '../storage/run-summary';
 import { evaluationReportUris, withEvaluationDetail } from '../../core/run/evaluation-detail';
 import { badInput, storageSettings, throttledHeartbeat, type ActivityDeps } from '../context';
 import type { ObjectStore } from '../storage/object-store';
@@ -22,10 +28,20 @@ import type { ObjectStore } from '../storage/object-store';
 export interface WriteRunReportInput {
   /** Where the run's objects are: the report reads nothing else of the config. */
   config: Pick<RunConfig, 'storage'>;
-  summary: RunSummary;
+  /** The run's result, its iterations' summaries in S3 (runs from `run-summary-in-s3-v1` on). */
+  result?: RunResult;
+  /** The whole summary (runs started before). */
+  summary?: RunSummary;
   /** The run's own start and end (ISO 8601, from the workflow), shown in the header; the clock is never read here. */
   startedAt?: string;
   finishedAt?: string;
+}
+
+export interface RecordIterationSummaryInput {
+  config: Pick<RunConfig, 'storage'>;
+  runPrefixUri: string;
+  /** The iteration's summary as the run has it, its gate decision included. */
+  summary: IterationSummary;
 }
 
 export interface WrittenRunReport {
@@ -124,12 +140,21 @@ export async function readEvaluationDetail(
 export function createReportActivities(deps: ActivityDeps) {
   return {
     async writeRunReport(input: WriteRunReportInput): Promise<WrittenRunReport> {
-      const { summary } = input;
-      if (!summary?.runPrefixUri?.startsWith('s3://')) {
-        throw badInput(`writeRunReport: the summary's runPrefixUri is not an s3:// URI (${String(summary?.runPrefixUri)})`);
+      const given = input.result ?? input.summary;
+      if (!given?.runPrefixUri?.startsWith('s3://')) {
+        throw badInput(`writeRunReport: the run's runPrefixUri is not an s3:// URI (${String(given?.runPrefixUri)})`);
       }
       const store = deps.storeFor(storageSettings(input.config));
-      const { summary: full, suiteDetail } = await readEvaluationDetail(store, summary, MAX_REPORT_READS, throttledHeartbeat());
+      const beat = throttledHeartbeat();
+      let summary: RunSummary;
+      try {
+        summary = await readRunSummary(store, given, beat);
+      } catch (err) {
+        // A missing or foreign iteration summary will not change on a retry; S3 not answering may.
+        if (err instanceof IterationSummaryError) throw badInput(`writeRunReport: ${err.message}`);
+        throw err;
+      }
+      const { summary: full, suiteDetail } = await readEvaluationDetail(store, summary, MAX_REPORT_READS, beat);
       const html = renderRunReport(full, {
         ...(input.startedAt ? { startedAt: input.startedAt } : {}),
         ...(input.finishedAt ? { finishedAt: input.finishedAt } : {}),
@@ -139,6 +164,16 @@ export function createReportActivities(deps: ActivityDeps) {
       await store.putJson(summaryUri, full);
       await store.putBytes(htmlUri, html, 'text/html; charset=utf-8');
       return { htmlUri, summaryUri };
+    },
+
+    /** Writes an iteration's summary where the run's result points (`iter-K/summary.json`); idempotent. */
+    async recordIterationSummary(input: RecordIterationSummaryInput): Promise<{ uri: string }> {
+      if (!input.runPrefixUri?.startsWith('s3://')) {
+        throw badInput(`recordIterationSummary: runPrefixUri is not an s3:// URI (${String(input.runPrefixUri)})`);
+      }
+      const uri = iterationSummaryUri(input.runPrefixUri, input.summary.iteration);
+      await deps.storeFor(storageSettings(input.config)).putJson(uri, input.summary);
+      return { uri };
     },
   };
 }

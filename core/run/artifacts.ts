@@ -44,6 +44,11 @@ export function iterationPrefix(runPrefix: string, iteration: number): string {
   return joinUri(runPrefix, `iter-${iteration}`);
 }
 
+/** An iteration's IterationSummary, written as the iteration ends (RunResult.iterationResults[].summaryUri). */
+export function iterationSummaryUri(runPrefix: string, iteration: number): string {
+  return joinUri(iterationPrefix(runPrefix, iteration), 'summary.json');
+}
+
 export function stepPrefix(runPrefix: string, iteration: number, step: RunStep): string {
   return joinUri(iterationPrefix(runPrefix, iteration), step);
 }

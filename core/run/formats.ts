@@ -403,6 +403,17 @@ export const EvaluationReportFile = z.looseObject({
 });
 export type EvaluationReportFile = z.infer<typeof EvaluationReportFile>;
 
+/**
+ * `iter-K/summary.json`: an iteration's IterationSummary (run-types.ts), written by the run as the iteration
+ * ends and read back by the report step and the CLI. Checked for the fields that place it; the rest is the
+ * summary as the run wrote it.
+ */
+export const IterationSummaryFile = z.looseObject({
+  iteration: z.number().int().nonnegative(),
+  modelUri: z.string(),
+  eval: z.record(z.string(), z.looseObject({ kind: z.string() })),
+});
+
 // ------------------------------------------------------------------------------------------- row checks
 
 /** Every format whose rows a step checks on reading, by the name messages use. */

@@ -348,6 +348,68 @@ export interface RunSummary {
   warmStart?: WarmStartSummary;
 }
 
+/**
+ * What a run returns (runs started from `run-summary-in-s3-v1` on): the summary's run-level facts and one line
+ * per iteration. Each iteration's whole summary is in S3 at `summaryUri` (`iter-K/summary.json`, written as the
+ * iteration ends), so the run's result stays a few KB however many iterations and suites it has; the report
+ * step writes the assembled RunSummary to `report/summary.json`. `runSummaryFrom` puts the two together.
+ */
+export interface RunResult extends Omit<RunSummary, 'iterations'> {
+  iterationResults: IterationResult[];
+}
+
+export interface IterationResult {
+  iteration: number;
+  /** The judge this iteration evaluated (M_i). */
+  modelUri: string;
+  /** iter-K/summary.json: the IterationSummary. */
+  summaryUri: string;
+  /** The gate's decision on this iteration's judge (iterations >= 1). */
+  promoted?: boolean;
+}
+
+/** A run's result: a RunSummary for runs started before `run-summary-in-s3-v1`, a RunResult after. */
+export type RunOutcome = RunSummary | RunResult;
+
+export function isRunResult(outcome: RunOutcome): outcome is RunResult {
+  return Array.isArray((outcome as Partial<RunResult>).iterationResults) && !('iterations' in outcome);
+}
+
+/** The run's result for a summary whose iterations are recorded in S3 (`IterationResult.summaryUri`). */
+export function runResultOf(summary: RunSummary, summaryUriOf: (iteration: number) => string): RunResult {
+  const { iterations, ...facts } = summary;
+  return {
+    ...facts,
+    iterationResults: iterations.map((it) => ({
+      iteration: it.iteration,
+      modelUri: it.modelUri,
+      summaryUri: summaryUriOf(it.iteration),
+      ...(it.gate ? { promoted: it.gate.promote } : {}),
+    })),
+  };
+}
+
+/** The whole summary of a run from its result and its iterations' summaries (in the result's order). */
+export function runSummaryFrom(result: RunResult, iterations: IterationSummary[]): RunSummary {
+  const { runId, runName, judgeName, configHash, runPrefixUri, datasets, iterationResults, ...rest } = result;
+  const byIteration = new Map(iterations.map((it) => [it.iteration, it]));
+  // In the order the run builds its summary, so that the JSON written of it is the same bytes.
+  return {
+    runId,
+    runName,
+    judgeName,
+    configHash,
+    runPrefixUri,
+    datasets,
+    iterations: iterationResults.map((r) => {
+      const it = byIteration.get(r.iteration);
+      if (!it) throw new Error(`the summary of iteration ${r.iteration} is missing (expected at ${r.summaryUri})`);
+      return it;
+    }),
+    ...rest,
+  };
+}
+
 /** The seed step: SFT of the base model on reference judgments; its model is the run's M0. */
 export interface WarmStartSummary {
   /** The model it started from (judge.seedModel as staged). */

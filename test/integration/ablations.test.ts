@@ -12,7 +12,7 @@ import { joinUri, stepPrefix } from '../../core/run/artifacts';
 import type { RunSummary, IterationSummary } from '../../core/run/run-types';
 import type { PreferencePair } from '../../core/data/records';
 import { selfRationalizationRun } from '../../workflows';
-import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 
@@ -60,7 +60,9 @@ async function startAblation(file: string, over: Overrides = {}): Promise<{ work
   // (the workflow bundle is built once and shared).
   const taskQueue = workflowId;
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
-  const result = worker.runUntil(stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }));
+  const result = worker
+    .runUntil(stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }))
+    .then((outcome) => summaryOf(stack.services, outcome));
   return { workflowId, result, inputs: (config.loop?.inputsPerIteration as number | undefined) ?? 64 };
 }
 

@@ -15,7 +15,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { selfRationalizationRun } from '../../workflows';
 import type { RunSummary } from '../../core/run/run-types';
 import { jobName } from '../../core/run/artifacts';
-import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 const cli = (...argv: string[]) => runCli(argv);
@@ -70,7 +70,7 @@ test('a spent budget stops the next job; the rerun under the same id reuses what
   const summary = await again.runUntil(async () => {
     const started = await cli('run', '--config', configPath, '--id', runId, '--no-follow', ...connection);
     assert.equal(started.rc, 0, started.err);
-    return (await stack.env.client.workflow.getHandle(runId).result()) as RunSummary;
+    return summaryOf(stack.services, await stack.env.client.workflow.getHandle(runId).result());
   });
   assert.equal(launches(workDir, jobName(runId, 0, 'evaluate')), 1, 'the paid-for evaluation job is reused, not run again');
   assert.equal(launches(workDir, jobName(runId, 1, 'sample')), 1);
@@ -113,7 +113,7 @@ test('a spent budget stops the next job; the rerun under the same id reuses what
     const handle = stack.env.client.workflow.getHandle(runId);
     const now = await handle.describe();
     assert.notEqual(now.runId, before.runId, 'a new execution of the same run');
-    return (await handle.result()) as RunSummary;
+    return summaryOf(stack.services, await handle.result());
   });
   assert.deepEqual(afterReset.iterations.map((i) => i.modelUri), summary.iterations.map((i) => i.modelUri));
   for (const step of ['sample', 'train', 'evaluate']) assert.equal(launches(workDir, jobName(runId, 1, step)), 1, `${step}: reused, not run again`);

@@ -9,11 +9,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selfRationalizationRun } from '../../workflows';
-import { iterationWorkflowId, type PointwiseMetrics, type RunSummary } from '../../core/run/run-types';
+import { isRunResult, iterationWorkflowId, type PointwiseMetrics, type RunSummary } from '../../core/run/run-types';
 import { validatePreferencePair } from '../../core/data/records';
 import { joinUri, stepPrefix } from '../../core/run/artifacts';
 import type { StepManifest } from '../../activities/storage/reuse';
-import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 import { payloadSizes } from '../support/history';
 import { EVALUATION_DETAIL_KEYS } from '../../core/run/evaluation-detail';
 import { main } from '../../cli/judgeloop';
@@ -26,10 +26,11 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const config = testConfig(stack.services, { backend: { kind: 'local', pricePerHour: 0.9 } });
   const workflowId = `e2e-${Date.now()}`;
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
-  const { summary, history } = await worker.runUntil(async () => {
+  const { result, summary, history } = await worker.runUntil(async () => {
     const handle = await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [config] });
-    const summary: RunSummary = await handle.result();
-    return { summary, history: await handle.fetchHistory() };
+    const result = await handle.result();
+    const summary: RunSummary = await summaryOf(stack.services, result);
+    return { result, summary, history: await handle.fetchHistory() };
   });
   const store = storeFor(stack.services);
 
@@ -83,21 +84,31 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.equal(models.size, 3, 'the seed and one new model per iteration');
   assert.ok(await store.exists(joinUri(stepPrefix(summary.runPrefixUri, 2, 'evaluate'), 'metrics', 'metrics.json')));
 
-  const before = (summary.iterations[0].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
-  const afterLoop = (summary.iterations[2].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
-  console.log(`synthetic-heldout exact agreement: iteration 0 ${(before * 100).toFixed(1)}% → iteration 2 ${(afterLoop * 100).toFixed(1)}%`);
-  // The point of the loop: the synthetic task is learnable by the tiny judge, so two iterations must make it
-  // measurably better on the held-out split (learning_check.py: 86% and 98% after two iterations, seeds 1, 2).
-  assert.ok(afterLoop - before >= 0.1, `held-out exact agreement ${before} → ${afterLoop}: expected a gain of >= 10 points`);
-  const finalHeldout = summary.iterations[2].eval['synthetic-heldout'] as PointwiseMetrics;
-  assert.ok((finalHeldout.spearman ?? 0) > 0.3, `the final judge's scores rank with gold (spearman ${finalHeldout.spearman})`);
+  const heldout = (k: number) => summary.iterations[k].eval['synthetic-heldout'] as PointwiseMetrics;
+  const before = heldout(0).exactAgreement;
+  const champion = summary.champion!;
+  assert.equal(champion.runId, workflowId);
+  assert.equal(summary.finalModelUri, champion.modelUri, "the run's final judge is its champion");
+  const won = heldout(champion.iteration);
+  console.log(
+    `synthetic-heldout exact agreement: ${summary.iterations.map((it) => `iteration ${it.iteration} ${(heldout(it.iteration).exactAgreement * 100).toFixed(1)}%`).join(' → ')}; ` +
+      `gate on iteration 2: ${summary.iterations[2].gate?.promote ? 'promoted' : 'rejected'}; champion: iteration ${champion.iteration}`,
+  );
+  // The point of the loop: the synthetic task is learnable by the tiny judge, so the judge the run keeps must be
+  // measurably better than the seed on the held-out split, and rank with gold.
+  assert.ok(champion.iteration > 0 && won.exactAgreement - before >= 0.1, `held-out exact agreement ${before} → ${won.exactAgreement} (champion: iteration ${champion.iteration}): expected a gain of >= 10 points`);
+  assert.ok((won.spearman ?? 0) > 0.3, `the champion's scores rank with gold (spearman ${won.spearman})`);
   // Bootstrap intervals travel with the metrics and bracket them.
-  const [low, high] = finalHeldout.ci?.intervals.exactAgreement ?? [null, null];
+  const afterLoop = heldout(2).exactAgreement;
+  const [low, high] = heldout(2).ci?.intervals.exactAgreement ?? [null, null];
   assert.ok(low !== null && high !== null && low <= afterLoop && afterLoop <= high && high - low < 0.3, `interval [${low}, ${high}] around ${afterLoop}`);
-  // A second iteration must not undo the first: iteration 2 may sit below iteration 1 only by less than its
-  // own interval's reach, i.e. iteration 1's agreement lies at or below iteration 2's upper bound.
-  const afterOne = (summary.iterations[1].eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement;
-  assert.ok(afterOne <= high!, `iteration 2 (${afterLoop}, interval [${low}, ${high}]) fell below iteration 1 (${afterOne}) by more than its interval`);
+  // A second iteration can undo the first on this judge: runs that differ only in float rounding ended
+  // iteration 2 at 83% and at 64% (docs/results.md). What the run promises is that the gate keeps the better
+  // judge: an iteration 2 below iteration 1 by more than its interval is not promoted.
+  const afterOne = heldout(1).exactAgreement;
+  if (afterOne > high!) {
+    assert.equal(summary.iterations[2].gate?.promote, false, `iteration 2 (${afterLoop}, interval [${low}, ${high}]) fell below iteration 1 (${afterOne}) and was promoted`);
+  }
 
   // The detail (paired comparison, baselines, groups, gold columns, matrices) stays in S3: the run's result
   // carries each suite's headline, and report/summary.json, written by the run, the whole summary.
@@ -132,7 +143,7 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.equal(Object.values(vicuna.groups!.metrics).reduce((n, g) => n + g.n, 0) + vicuna.groups!.ungrouped, 24);
   assert.equal(vicuna.goldColumns?.gpt4.n, 24);
   assert.ok(fullHeldout.confusion && fullHeldout.confusion.counts.flat().reduce((a, b) => a + b, 0) === fullHeldout.parsed);
-  assert.ok(await store.exists(finalHeldout.reportUri!));
+  assert.ok(await store.exists(heldout(2).reportUri!));
 
   // Usage: every job of every iteration, timed and priced once, per step; the run is their sum.
   const expectedSteps = [['evaluate'], ['sample', 'train', 'evaluate'], ['sample', 'train', 'evaluate']];
@@ -195,11 +206,18 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   assert.deepEqual(JSON.parse(out), full);
   assert.equal(err, '', 'no note: every report.json was read');
 
-  // Claim check: nothing big travels through Temporal; the run's largest payload (its result, 4 suites and 3
-  // iterations of headlines) stays within a few KB.
+  // Claim check: nothing big travels through Temporal. The run returns its facts and a line per iteration,
+  // each iteration's summary in S3, so every payload of the run (4 suites, 3 iterations) and of an iteration
+  // is a few KB.
+  assert.ok(isRunResult(result), 'the run returns a RunResult');
+  assert.deepEqual(result.iterationResults.map((r) => [r.iteration, r.summaryUri]), [0, 1, 2].map((k) => [k, joinUri(summary.runPrefixUri, `iter-${k}`, 'summary.json')]));
   const sizes = payloadSizes(history);
   assert.ok(sizes.length > 0);
-  assert.ok(Math.max(...sizes) < 20 * 1024, `largest payload ${Math.max(...sizes)} bytes`);
-  const child = await stack.env.client.workflow.getHandle(iterationWorkflowId(workflowId, 1)).fetchHistory();
-  assert.ok(Math.max(...payloadSizes(child)) < 8 * 1024, `largest payload of iteration 1 ${Math.max(...payloadSizes(child))} bytes`);
+  console.log(`largest payloads: run ${Math.max(...sizes)} bytes, the run's result ${JSON.stringify(result).length} bytes`);
+  assert.ok(Math.max(...sizes) < 5 * 1024, `largest payload ${Math.max(...sizes)} bytes`);
+  for (const k of [0, 1, 2]) {
+    const child = await stack.env.client.workflow.getHandle(iterationWorkflowId(workflowId, k)).fetchHistory();
+    console.log(`largest payload of iteration ${k}: ${Math.max(...payloadSizes(child))} bytes`);
+    assert.ok(Math.max(...payloadSizes(child)) < 6 * 1024, `largest payload of iteration ${k} ${Math.max(...payloadSizes(child))} bytes`);
+  }
 });

@@ -18,7 +18,7 @@ import type { IterationSummary, RunSummary } from '../../core/run/run-types';
 import { bundleWorkflows } from '../../workers/main';
 import type { WorkerProcess } from '../../stack/worker';
 import { startTestServices, type TestServices } from '../support/services';
-import { runCli, storeFor, testConfig, useLocalS3Credentials } from '../support/judgeloop';
+import { runCli, storeFor, testConfig, useLocalS3Credentials, summaryOf } from '../support/judgeloop';
 import { activityAttempts } from '../support/history';
 import { isAlive, waitGone } from '../support/processes';
 import { sleep } from '../../core/common/sleep';
@@ -137,11 +137,11 @@ test('the fault-free run (computed once; every faulted run must equal it)', { ti
   const taskQueue = 'faults-clean';
   const worker = await startFaultWorker(taskQueue, path.join(work, 'clean'));
   const t0 = Date.now();
-  const summary: RunSummary = await env.client.workflow.execute(selfRationalizationRun, {
+  const summary = await summaryOf(services, await env.client.workflow.execute(selfRationalizationRun, {
     taskQueue,
     workflowId: `faults-clean-${Date.now()}`,
     args: [faultConfig()],
-  });
+  }));
   clean = await outcomeOf(summary);
   console.log(`fault-free run: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await worker.stop();
@@ -267,7 +267,7 @@ test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 
     }
     await sleep(100);
   }
-  const summary = await result;
+  const summary = await summaryOf(services, await result);
   await worker.stop();
   assert.deepEqual(await outcomeOf(summary), clean, 'the same models and metrics as the fault-free run');
   await assertNoJobLeft(config.backend.workDir, runId);
@@ -387,7 +387,7 @@ test('cancelled during each step in turn, rerun under the same id: ends cancelle
         if (target === null) await sleep(100);
       }
       if (target === null) {
-        const summary = await result;
+        const summary = await summaryOf(services, await result);
         assert.deepEqual(await outcomeOf(summary), clean, 'the final rerun equals the fault-free run');
         await assertOneOutputPerJob(summary, config.backend.workDir);
         break;
@@ -459,7 +459,7 @@ test('Temporal server and S3 server killed and restarted mid-step, S3 behind a f
     await services.restartS3({ kill: true });
     assert.ok(train.pid > 0);
     matrix.services.push({ fault: 'S3 server SIGKILLed and restarted (same data)', step: 'trainJudge (job running)', outcome: 'the requests it met were retried until S3 was back; the job ran once' });
-    const summary: RunSummary = await handle.result();
+    const summary = await summaryOf(services, await handle.result());
     assert.deepEqual(await outcomeOf(summary), clean, 'the same models and metrics as the fault-free run');
     await assertNoJobLeft(config.backend.workDir, runId);
     await assertOneOutputPerJob(summary, config.backend.workDir);

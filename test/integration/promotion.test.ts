@@ -21,7 +21,7 @@ import { selfRationalizationRun } from '../../workflows';
 import { PROGRESS_QUERY, type RunProgress } from '../../core/run/run-types';
 import { lineage } from '../../core/promotion/registry';
 import { readRegistry } from '../../activities/steps/registry';
-import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, workflowBundle } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, workflowBundle, summaryOf } from '../support/judgeloop';
 
 // Registered before the stack's hooks so that the worker stops before the services do.
 let worker: JudgeloopWorker | undefined;
@@ -91,7 +91,7 @@ test('sign-off through the CLI, the decisions in the S3 registry with their data
   assert.equal(approved.rc, 0, approved.err);
   assert.match(approved.out, /^iteration 1: promoted \(by alice\)/);
 
-  const summary = await handle.result();
+  const summary = await summaryOf(stack.services, await handle.result());
   const [it0, it1] = summary.iterations;
   assert.deepEqual(summary.startedFrom, { kind: 'seed', modelUri: it0.modelUri, runId, iteration: 0 });
   assert.deepEqual([it1.gate?.promote, it1.gate?.decidedBy], [true, 'alice']);

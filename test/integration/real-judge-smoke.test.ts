@@ -13,7 +13,7 @@ import { selfRationalizationRun } from '../../workflows';
 import type { PairwiseMetrics, PointwiseMetrics, RunSummary } from '../../core/run/run-types';
 import { joinUri } from '../../core/run/artifacts';
 import { validateJudgment } from '../../core/data/records';
-import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 const REAL_SEED = '.judgeloop/models/smollm2-135m-instruct';
@@ -53,9 +53,8 @@ test('the real seed judge runs a whole iteration: judgments parsed and counted, 
   } as Parameters<typeof testConfig>[1]);
   const workflowId = `real-smoke-${Date.now()}`;
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
-  const summary: RunSummary = await worker.runUntil(
-    stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }),
-  );
+  const result = await worker.runUntil(stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId, args: [config] }));
+  const summary: RunSummary = await summaryOf(stack.services, result);
   const store = storeFor(stack.services);
 
   assert.deepEqual(summary.iterations.map((i) => i.iteration), [0, 1]);

@@ -13,7 +13,7 @@ import { selfRationalizationRun } from '../../workflows';
 import type { RunSummary } from '../../core/run/run-types';
 import { jobName } from '../../core/run/artifacts';
 import { formatIterationDone, formatResults } from '../../cli/format';
-import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 
@@ -36,7 +36,7 @@ test('a rerun reuses every finished job; a variant reuses the prefix of work it 
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const [first, again, changed] = await worker.runUntil(async () => {
     const run = async (workflowId: string, config: unknown) =>
-      (await (await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [config] })).result()) as RunSummary;
+      summaryOf(stack.services, await (await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [config] })).result());
     return [await run(runs.first, base), await run(runs.again, base), await run(runs.variant, variant)];
   });
 

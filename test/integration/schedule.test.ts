@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunSummary } from '../../core/run/run-types';
 import { dateParts } from '../../core/config/schedule';
-import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 const cli = (...argv: string[]) => runCli(argv);
@@ -66,7 +66,7 @@ test('a schedule starts runs on dated data from the champion: create, list, desc
     assert.equal(triggered.rc, 0, triggered.err);
     const runId = /triggered schedule \S+: run (\S+)/.exec(triggered.out)?.[1] ?? '';
     assert.ok(runId.startsWith(`${scheduleId}-`), triggered.out);
-    const first = (await stack.env.client.workflow.getHandle(runId).result()) as RunSummary;
+    const first = await summaryOf(stack.services, await stack.env.client.workflow.getHandle(runId).result());
 
     // Backfill yesterday: the spec's 03:00 of that day, run now with that day's data.
     const start = new Date(`${yesterday}T00:00:00Z`);
@@ -80,7 +80,7 @@ test('a schedule starts runs on dated data from the champion: create, list, desc
       assert.ok(backfilledId || Date.now() < deadline, 'the backfill starts the run scheduled for yesterday 03:00');
       if (!backfilledId) await new Promise((r) => setTimeout(r, 500));
     }
-    const second = (await stack.env.client.workflow.getHandle(backfilledId).result()) as RunSummary;
+    const second = await summaryOf(stack.services, await stack.env.client.workflow.getHandle(backfilledId).result());
     return { first, second, backfilledId };
   });
 

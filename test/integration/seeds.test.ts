@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunSummary } from '../../core/run/run-types';
 import type { SeedAggregate } from '../../core/evaluation/seed-stats';
-import { TINY_DATA, createTestWorker, runCli, testConfig, useTestStack } from '../support/judgeloop';
+import { TINY_DATA, createTestWorker, runCli, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 
@@ -57,7 +57,7 @@ test('seeds: evaluate-only runs under two seeds, followed and aggregated; --from
   // Each run: its own id and seeds, iteration 0 on every suite, the usual summary.
   for (const seed of [0, 1]) {
     const handle = stack.env.client.workflow.getHandle(`${prefix}-seed-${seed}`);
-    const summary = (await handle.result()) as RunSummary;
+    const summary = await summaryOf(stack.services, await handle.result());
     assert.deepEqual(summary.iterations.map((i) => i.iteration), [0]);
     assert.deepEqual(Object.keys(summary.iterations[0].eval).sort(), ['synthetic-heldout', 'synthetic-validation']);
     assert.equal(summary.finalModelUri, summary.iterations[0].modelUri);

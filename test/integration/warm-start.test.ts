@@ -13,7 +13,7 @@ import { selfRationalizationRun } from '../../workflows';
 import type { RunSummary } from '../../core/run/run-types';
 import { joinUri } from '../../core/run/artifacts';
 import type { PointwiseExample } from '../../core/data/records';
-import { createTestWorker, storeFor, testConfig, useTestStack } from '../support/judgeloop';
+import { createTestWorker, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 
 const stack = useTestStack();
 
@@ -52,8 +52,8 @@ test('warm start: the seed is fine-tuned on reference judgments before iteration
     } as Parameters<typeof testConfig>[1]);
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const [first, second] = await worker.runUntil(async () => {
-    const a: RunSummary = await stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: `warm-a-${Date.now()}`, args: [config()] });
-    const b: RunSummary = await stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: `warm-b-${Date.now()}`, args: [config()] });
+    const a = await summaryOf(stack.services, await stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: `warm-a-${Date.now()}`, args: [config()] }));
+    const b = await summaryOf(stack.services, await stack.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: `warm-b-${Date.now()}`, args: [config()] }));
     return [a, b];
   });
   const store = storeFor(stack.services);

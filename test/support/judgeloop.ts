@@ -9,6 +9,8 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { RunConfigInput } from '../../core/config/config';
 import { PROJECT_ROOT, createActivities, defaultActivityDeps } from '../../activities';
 import { ObjectStore, createS3Client } from '../../activities/storage/object-store';
+import { readRunSummary } from '../../activities/storage/run-summary';
+import type { RunOutcome, RunSummary } from '../../core/run/run-types';
 import { bundleWorkflows } from '../../workers/main';
 import { JudgeloopWorker } from '../../workers/judgeloop-worker';
 import { mergeConfig } from '../../cli/config-file';
@@ -104,6 +106,16 @@ export function useLocalS3Credentials(services: TestServices): void {
 
 export function storeFor(services: TestServices): ObjectStore {
   return new ObjectStore(createS3Client({ endpoint: services.s3.endpoint, region: services.s3.region, forcePathStyle: true }));
+}
+
+/** A run's whole summary from what it returned: its iterations' summaries read from the test S3 server. */
+export async function summaryOf(services: TestServices, outcome: RunOutcome): Promise<RunSummary> {
+  const store = storeFor(services);
+  try {
+    return await readRunSummary(store, outcome);
+  } finally {
+    store.client.destroy();
+  }
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

@@ -14,7 +14,9 @@ import type { ChampionInfo, ProposedEntry, RecordedDecision } from '../../activi
 import type { PreparedRun } from '../../activities/steps/prepare';
 import type { JobResult } from '../../activities/jobs/types';
 import type { GeneratedJudgments } from '../../activities/steps/generation';
-import type { PointwiseMetrics, SuiteMetrics } from '../../core/run/run-types';
+import assert from 'node:assert/strict';
+import { isRunResult, runSummaryFrom, type IterationSummary, type PointwiseMetrics, type RunOutcome, type RunSummary, type SuiteMetrics } from '../../core/run/run-types';
+import { iterationSummaryUri } from '../../core/run/artifacts';
 import type { UsageTotals } from '../../core/run/usage';
 
 /** The one evaluation suite of the stub runs (a pointwise held-out suite). */
@@ -52,6 +54,18 @@ export interface StubRecord {
   cancelled: Array<keyof Activities>;
   /** Resolves when the held activity has started. */
   held: Promise<void>;
+  /** What recordIterationSummary wrote, by URI: the stub's S3 for iter-K/summary.json. */
+  iterationSummaries: Map<string, IterationSummary>;
+}
+
+/** A stub run's whole summary from its result: its iterations' summaries as recordIterationSummary got them. */
+export function stubRunSummary(record: StubRecord, outcome: RunOutcome): RunSummary {
+  if (!isRunResult(outcome)) return outcome;
+  return runSummaryFrom(outcome, outcome.iterationResults.map((r) => {
+    const it = record.iterationSummaries.get(r.summaryUri);
+    assert.ok(it, `recordIterationSummary wrote ${r.summaryUri}`);
+    return it;
+  }));
 }
 
 const SEED = 's3://stub/models/seed';
@@ -85,7 +99,7 @@ const NO_USAGE: UsageTotals = { jobs: 0, seconds: 0, billableSeconds: 0, usd: 0,
 
 export function stubActivities(options: StubOptions = {}): { activities: Partial<Activities>; record: StubRecord } {
   let heldStarted!: () => void;
-  const record: StubRecord = { calls: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)) };
+  const record: StubRecord = { calls: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map() };
   let champion: ChampionInfo | undefined = options.champion;
 
   /** Records the call, then fails, holds until cancelled, or lets the stub return. */
@@ -220,9 +234,16 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       await enter('summarizeUsage', input.iteration);
       return NO_USAGE;
     },
+    async recordIterationSummary(input: Input<'recordIterationSummary'>) {
+      await enter('recordIterationSummary', input.summary.iteration);
+      const uri = iterationSummaryUri(input.runPrefixUri, input.summary.iteration);
+      record.iterationSummaries.set(uri, input.summary);
+      return { uri };
+    },
     async writeRunReport(input: Input<'writeRunReport'>) {
       await enter('writeRunReport');
-      return { htmlUri: `${input.summary.runPrefixUri}/report/report.html`, summaryUri: `${input.summary.runPrefixUri}/report/summary.json` };
+      const runPrefixUri = (input.result ?? input.summary)!.runPrefixUri;
+      return { htmlUri: `${runPrefixUri}/report/report.html`, summaryUri: `${runPrefixUri}/report/summary.json` };
     },
   };
   return { activities, record };

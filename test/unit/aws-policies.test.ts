@@ -552,6 +552,7 @@ const STORE_METHOD_ACTIONS: Record<string, Array<'s3:GetObject' | 's3:PutObject'
 const CLI_HELPERS: Record<string, string[]> = {
   readRegistry: ['getJson', 'list'],
   readEvaluationDetail: ['getJson'],
+  readRunSummary: ['getJson'],
 };
 
 test('cli-policy.json allows what the CLI reads, and the CLI writes nothing to S3', () => {

@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { validateConfig, type RunConfig } from '../../core/config/config';
-import type { RunSummary } from '../../core/run/run-types';
+import { isRunResult, runResultOf, runSummaryFrom, type RunSummary } from '../../core/run/run-types';
+import { iterationSummaryUri } from '../../core/run/artifacts';
+import { readRunSummary } from '../../activities/storage/run-summary';
 import type { ActivityDeps } from '../../activities/context';
 import type { ObjectStore } from '../../activities/storage/object-store';
 import { createReportActivities, readEvaluationDetail } from '../../activities/steps/report';
@@ -166,6 +168,76 @@ test('writeRunReport refuses a summary without an s3:// prefix (non-retryable)',
     const f = e as { type?: string; nonRetryable?: boolean; message?: string };
     return f.type === 'InvalidInput' && f.nonRetryable === true && /not an s3:\/\/ URI/.test(f.message ?? '');
   });
+});
+
+/** A run that kept its iterations in S3: its result, after recordIterationSummary wrote each iteration. */
+async function recordedRun(store: ReturnType<typeof memoryStore>) {
+  const summary = realisticRunSummary();
+  const { recordIterationSummary } = activities(store);
+  for (const it of summary.iterations) {
+    const out = await recordIterationSummary({ config: config(), runPrefixUri: summary.runPrefixUri, summary: it });
+    assert.equal(out.uri, iterationSummaryUri(RUN_PREFIX, it.iteration));
+  }
+  return { summary, result: runResultOf(summary, (k) => iterationSummaryUri(summary.runPrefixUri, k)) };
+}
+
+test('runResultOf / runSummaryFrom: the run\'s facts and a line per iteration, and back to the same summary', () => {
+  const summary = realisticRunSummary();
+  const result = runResultOf(summary, (k) => `s3://b/iter-${k}/summary.json`);
+  assert.ok(isRunResult(result) && !isRunResult(summary));
+  assert.equal('iterations' in result, false);
+  assert.deepEqual(result.iterationResults, summary.iterations.map((it) => ({
+    iteration: it.iteration,
+    modelUri: it.modelUri,
+    summaryUri: `s3://b/iter-${it.iteration}/summary.json`,
+    ...(it.gate ? { promoted: it.gate.promote } : {}),
+  })));
+  assert.ok(JSON.stringify(result).length < JSON.stringify(summary).length / 2, 'the result is a fraction of the summary');
+  // Given out of order, the iterations come back in the result's order.
+  assert.deepEqual(runSummaryFrom(result, [...summary.iterations].reverse()), summary);
+  assert.throws(() => runSummaryFrom(result, summary.iterations.slice(1)), /the summary of iteration 0 is missing \(expected at s3:\/\/b\/iter-0\/summary.json\)/);
+});
+
+test('writeRunReport given a run\'s result reads its iterations\' summaries and writes the same report as from the whole summary', async () => {
+  const fromSummary = memoryStore();
+  await activities(fromSummary).writeRunReport({ config: config(), summary: realisticRunSummary() });
+  const store = memoryStore();
+  const { result } = await recordedRun(store);
+  const out = await activities(store).writeRunReport({ config: config(), result });
+  for (const uri of [out.htmlUri, out.summaryUri]) {
+    assert.equal(store.objects.get(uri)!.body.toString('utf8'), fromSummary.objects.get(uri)!.body.toString('utf8'), uri);
+  }
+  assert.deepEqual(await readRunSummary(store, result), realisticRunSummary());
+});
+
+test('a missing or foreign iteration summary fails the report step (non-retryable), naming the object', async () => {
+  for (const damage of ['missing', 'foreign', 'malformed'] as const) {
+    const store = memoryStore();
+    const { summary, result } = await recordedRun(store);
+    const uri = iterationSummaryUri(RUN_PREFIX, 1);
+    if (damage === 'missing') store.objects.delete(uri);
+    if (damage === 'foreign') await store.putJson(uri, summary.iterations[2]);
+    if (damage === 'malformed') await store.putJson(uri, { ...summary.iterations[1], eval: 'none' });
+    const expected = {
+      missing: /writeRunReport: the summary of iteration 1 of run .* is missing: s3:\/\/.*\/iter-1\/summary.json does not exist/,
+      foreign: /iter-1\/summary.json is not the summary of iteration 1 of run .*: it is iteration 2's/,
+      malformed: /iter-1\/summary.json is not the summary of iteration 1 of run .*: eval: /,
+    }[damage];
+    await assert.rejects(activities(store).writeRunReport({ config: config(), result }), (e: unknown) => {
+      const f = e as { type?: string; nonRetryable?: boolean; message?: string };
+      assert.equal(f.type, 'InvalidInput', damage);
+      assert.equal(f.nonRetryable, true, damage);
+      assert.match(f.message ?? '', expected);
+      return true;
+    });
+  }
+});
+
+test('readRunSummary: an older run\'s result is its summary, read from nowhere', async () => {
+  const store = memoryStore();
+  const summary = realisticRunSummary();
+  assert.equal(await readRunSummary(store, summary), summary);
+  assert.deepEqual(store.reads, []);
 });
 
 test('obtainReport: the stored page when there is one, else one rendered from the summary that says so', async () => {

@@ -14,7 +14,7 @@ import { selfRationalizationRun } from '../../workflows';
 import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
 import { TINY_DATA } from '../support/judgeloop';
-import { failure, stubActivities, stubGenerated, type StubOptions, type StubRecord } from '../support/stub-activities';
+import { failure, stubActivities, stubGenerated, type StubOptions, type StubRecord, stubRunSummary } from '../support/stub-activities';
 import { stubbedWorker, useTimeSkippingEnv } from '../support/time-skipping';
 
 const ts = useTimeSkippingEnv();
@@ -124,7 +124,7 @@ test('a bad config fails the run before any activity, naming every problem', asy
 test('the warm start runs before iteration 0 from the seed, and iteration 0 evaluates its model', async () => {
   const cfg = config({ warmStart: { data: { uri: 'datasets/synthetic/train.jsonl', adapter: 'canonical' } } });
   await withRun('warm-start', cfg, {}, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     const order = record.calls.map((c) => c.activity).filter((a) => /WarmStart/.test(a) || a === 'computeEvaluationMetrics');
     assert.deepEqual(order, ['writeWarmStartExamples', 'trainWarmStartJudge', 'computeEvaluationMetrics', 'computeEvaluationMetrics']);
     const queue = record.calls.find((c) => c.activity === 'prepareRun')!.taskQueue;
@@ -143,7 +143,7 @@ test('the judge-side steps run only when configured: meta-judge for the meta_jud
     loop: { iterations: 1, pairing: { strategies: [{ name: 'meta_judge', margin: 1 }], consistencyFilter: true } },
   });
   await withRun('judge-side-steps', cfg, {}, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     const judgeSide = record.calls.filter((c) => /Meta|Rescore|Consistency/.test(c.activity)).map((c) => c.activity);
     assert.deepEqual(judgeSide, ['renderMetaJudgeRequests', 'generateMetaRatings', 'collectMetaRatings', 'renderConsistencyRequests', 'generateRescores', 'collectRescores']);
     assert.equal(summary.iterations[1].metaJudge?.rated, 40);
@@ -161,7 +161,7 @@ test('a judge-side step with nothing to rate (no sampled judgment parsed) runs n
     renderMetaJudgeRequests: async () => null,
     renderConsistencyRequests: async () => null,
   });
-  const summary = await worker.runUntil(ts.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: 'judge-side-empty', args: [cfg] }));
+  const summary = stubRunSummary(record, await worker.runUntil(ts.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: 'judge-side-empty', args: [cfg] })));
   assert.equal(called(record, 'generateMetaRatings') + called(record, 'generateRescores'), 0);
   assert.deepEqual([summary.iterations[1].metaJudge?.rated, summary.iterations[1].consistency?.rescored], [0, 0]);
 });
@@ -187,6 +187,7 @@ test('every model job runs on the job task queue, every data step on the run\'s 
       'generateEvaluationJudgments',
       'computeEvaluationMetrics',
       'summarizeUsage',
+      'recordIterationSummary', // by the run, once the iteration and its gate are done
     ]);
     assert.equal(called(record, 'generateBaselineJudgments') + called(record, 'generateRelativeVerdicts'), 0, 'no baselines or relative suites configured, no such job');
   });

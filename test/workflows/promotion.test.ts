@@ -16,7 +16,7 @@ import { timeoutReason } from '../../core/promotion/approval';
 import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
 import { TINY_DATA, runCli, workflowBundle } from '../support/judgeloop';
-import { SUITE, modelOf, stubActivities, type StubOptions } from '../support/stub-activities';
+import { SUITE, modelOf, stubActivities, type StubOptions, stubRunSummary } from '../support/stub-activities';
 import { stubbedWorker, useTimeSkippingEnv } from '../support/time-skipping';
 
 const ts = useTimeSkippingEnv();
@@ -55,7 +55,7 @@ test('a gain rule no judge meets rejects both iterations; iteration 2 trains fro
   const runId = 'gate-unreachable';
   const cfg = config({ requireGain: { suite: SUITE, metric: 'exactAgreement', min: 2 } });
   await withRun(runId, cfg, {}, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     const [, it1, it2] = summary.iterations;
     assert.deepEqual(summary.startedFrom, { kind: 'seed', modelUri: SEED, runId, iteration: 0 });
     for (const it of [it1, it2]) {
@@ -80,7 +80,7 @@ test('a judge that improves is promoted and trained further; one that drops more
   const it1Model = modelOf(prefixOf(runId), 1);
   const agreement = (uri: string) => (uri === SEED ? 0.5 : uri === it1Model ? 0.7 : 0.3);
   await withRun(runId, config({ maxDrop: 0.05 }), { agreement }, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     const [, it1, it2] = summary.iterations;
     assert.deepEqual([it1.gate?.promote, it2.gate?.promote], [true, false]);
     assert.ok(it2.gate?.reasons.some((r) => r.startsWith(`${SUITE} pearson`) && /dropped|drop/.test(r)), it2.gate?.reasons.join('\n'));
@@ -94,8 +94,8 @@ test('a judge that improves is promoted and trained further; one that drops more
 
 test('the gate off (the paper\'s loop): every iteration is promoted and the next starts from it', async () => {
   const runId = 'gate-off';
-  await withRun(runId, config({ enabled: false }), { agreement: () => 0.1 }, async (handle) => {
-    const summary = await handle.result();
+  await withRun(runId, config({ enabled: false }), { agreement: () => 0.1 }, async (handle, record) => {
+    const summary = stubRunSummary(record, await handle.result());
     assert.deepEqual(summary.iterations.slice(1).map((i) => i.gate?.promote), [true, true]);
     assert.equal(summary.iterations[2].startModelUri, modelOf(prefixOf(runId), 1));
     assert.equal(summary.finalModelUri, modelOf(prefixOf(runId), 2));
@@ -133,7 +133,7 @@ test('sign-off: the run waits with a deadline, refuses a wrong iteration, record
     const it2Model = modelOf(prefixOf(runId), 2);
     assert.deepEqual([approved.promoted, approved.decidedBy, approved.champion.modelUri], [true, 'bob', it2Model]);
 
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     const [, it1, it2] = summary.iterations;
     assert.deepEqual([it1.gate?.promote, it1.gate?.decidedBy, it2.gate?.promote, it2.gate?.decidedBy], [false, 'alice', true, 'bob']);
     assert.equal(it2.startModelUri, SEED, 'iteration 1 was rejected: iteration 2 trains from the seed');
@@ -150,7 +150,7 @@ test('sign-off that never comes: after approvalTimeoutHours of workflow time the
   const wallStart = Date.now();
   const workflowStart = await ts.env.currentTimeMs();
   await withRun(runId, cfg, {}, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     const it1 = summary.iterations[1];
     assert.deepEqual([it1.gate?.promote, it1.gate?.decidedBy], [false, 'approval-timeout']);
     assert.ok(it1.gate?.reasons.includes(timeoutReason(24)), it1.gate?.reasons.join('\n'));
@@ -168,7 +168,7 @@ test('a judge with a champion: the run starts from it, evaluates it in iteration
   const champion = { modelUri: 's3://stub/runs/earlier/iter-2/train/model', runId: 'earlier', iteration: 2, seedModelUri: 's3://stub/models/root' };
   const cfg = config({ maxDrop: 1, parseRateFloor: 0 }, { loop: { iterations: 1 } });
   await withRun(runId, cfg, { champion }, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     assert.deepEqual(summary.startedFrom, { kind: 'champion', modelUri: champion.modelUri, runId: 'earlier', iteration: 2 });
     assert.equal(record.calls.find((c) => c.activity === 'generateEvaluationJudgments' && c.iteration === 0)?.modelUri, champion.modelUri, 'iteration 0 evaluates the champion');
     assert.equal(summary.iterations[1].startModelUri, champion.modelUri, 'iteration 1 trains from it');
@@ -186,7 +186,7 @@ test('registry.startFrom seed: a judge with a champion still starts from the see
   const champion = { modelUri: 's3://stub/runs/earlier/iter-1/train/model', runId: 'earlier', iteration: 1, seedModelUri: SEED };
   const cfg = config({ maxDrop: 1, parseRateFloor: 0 }, { loop: { iterations: 1 }, registry: { enabled: true, startFrom: 'seed' } });
   await withRun(runId, cfg, { champion }, async (handle, record) => {
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     assert.equal(summary.startedFrom?.kind, 'seed');
     assert.equal(record.calls.find((c) => c.activity === 'generateEvaluationJudgments' && c.iteration === 0)?.modelUri, SEED);
     // Its decisions are still recorded, with the judge this run started from as the parent.
@@ -197,7 +197,7 @@ test('registry.startFrom seed: a judge with a champion still starts from the see
 test('judgeloop status and approve, as a user types them: the wait, a wrong iteration refused, a rejection and an approval printed', async () => {
   const runId = 'sign-off-cli';
   const cli = (...argv: string[]) => runCli([...argv, '--address', ts.env.address], { ...process.env, USER: 'tester' });
-  await withRun(runId, config({ maxDrop: 1, parseRateFloor: 0, requireApproval: true }), {}, async (handle) => {
+  await withRun(runId, config({ maxDrop: 1, parseRateFloor: 0, requireApproval: true }), {}, async (handle, record) => {
     await awaitingIteration(handle, 1);
     const status = await cli('status', runId);
     assert.match(status.out, new RegExp(`awaiting approval of iteration 1 \\(judgeloop approve ${runId} --iteration 1`), status.out);
@@ -214,7 +214,7 @@ test('judgeloop status and approve, as a user types them: the wait, a wrong iter
     const approved = await cli('approve', runId, '--iteration', '2');
     assert.equal(approved.rc, 0, approved.err);
     assert.match(approved.out, /^iteration 2: promoted \(by tester\)/, 'the approver defaults to $USER');
-    const summary = await handle.result();
+    const summary = stubRunSummary(record, await handle.result());
     assert.deepEqual(summary.iterations.slice(1).map((i) => [i.gate?.promote, i.gate?.decidedBy]), [[false, 'alice'], [true, 'tester']]);
   });
 });
