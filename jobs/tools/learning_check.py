@@ -68,6 +68,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lora", action="store_true")
     p.add_argument("--no-mask-forced-tokens", action="store_true",
                    help="score the grammar-forced marker tokens in DPO too (train_dpo's mask_forced_tokens=false)")
+    p.add_argument("--no-share-pair-prefixes", action="store_true",
+                   help="run each pair's prompt twice, as TRL's own forward does (train_dpo's share_pair_prefixes=false)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per job (OMP_NUM_THREADS), like backend.cpuThreads in configs/local.json")
     return p.parse_args()
@@ -263,7 +265,8 @@ def main() -> int:
         train_hps = {"beta": args.beta, "epochs": args.epochs, "learning_rate": args.learning_rate,
                      "batch_size": args.batch_size, "gradient_accumulation_steps": 1, "max_length": 1024,
                      "lora": args.lora, "seed": args.seed + iteration, "rpo_alpha": args.rpo_alpha,
-                     "mask_forced_tokens": not args.no_mask_forced_tokens}
+                     "mask_forced_tokens": not args.no_mask_forced_tokens,
+                     "share_pair_prefixes": not args.no_share_pair_prefixes}
         new_judge, train_data, train_seconds = run_job("train_dpo.py", {"model": judge, "pairs": pairs_dir},
                                                        train_hps, work / f"iter-{iteration}" / "train")
         summary = json.loads((train_data / "train_summary.json").read_text())
