@@ -5,7 +5,9 @@
  * change guarded by patched('usage-accounting-v1'): it replays because of the guard, and the same histories
  * fail to replay when the guard is bypassed (patched() forced true), with the CLI-facing report naming the
  * event where the code diverges. Likewise `with-usage-and-report`, recorded before every model job became an
- * activity of its own (patched('job-activities-v1')); `with-job-activities` was recorded after.
+ * activity of its own (patched('job-activities-v1')); `with-job-activities` was recorded after. And
+ * `with-job-activities` again, recorded before runs kept their iterations' summaries in S3
+ * (patched('run-summary-in-s3-v1')); `with-summaries-in-s3` was recorded after.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { bundleWorkflows } from '../../workers/main';
 import { eventTypeName, formatReplayOutcomes, readHistoryFile, replayHistories, type RecordedHistory } from '../../workers/replay';
 import { USAGE_PATCH } from '../../workflows/iteration';
 import { JOB_ACTIVITIES_PATCH } from '../../workflows/options';
+import { SUMMARY_IN_S3_PATCH } from '../../workflows/run';
 import { main } from '../../cli/judgeloop';
 
 const HISTORIES = path.resolve(__dirname, '../histories');
@@ -110,6 +113,23 @@ test(`iterations from before the model jobs became activities of their own repla
   }
   // With the guard, the same histories replay (the test above), on the code that now splits the steps.
   assert.ok((await replayHistories(iterations, current)).every((o) => o.deterministic));
+});
+
+test(`runs from before their iterations' summaries went to S3 replay only because of patched('${SUMMARY_IN_S3_PATCH}')`, { timeout: 10 * 60_000 }, async () => {
+  const { histories } = await load('with-job-activities');
+  // The runs (not their iterations) that completed an iteration: unguarded, the code writes its summary
+  // (recordIterationSummary) where the history goes on to the next step.
+  const completedAnIteration = (h: RecordedHistory) => h.history.events!.some((e) => e.childWorkflowExecutionCompletedEventAttributes);
+  const runs = histories.filter((h) => !/-iter-\d+$/.test(h.workflowId) && completedAnIteration(h));
+  assert.ok(runs.length >= 2, 'the default and the retried run completed iteration 0');
+  const unguarded = await bundleWithPatches('../support/summary-in-s3-unguarded');
+  const outcomes = await replayHistories(runs, unguarded);
+  for (const o of outcomes) {
+    assert.equal(o.deterministic, false, `${o.workflowId} should diverge without the guard:\n${formatReplayOutcomes(outcomes)}`);
+    // The code schedules an activity (the summary's write) where the history starts the next iteration.
+    assert.match(o.error ?? '', /nondetermin[\s\S]*Activity machine does not handle this event: HistoryEvent\(id: \d+, StartChildWorkflowExecutionInitiated\)/i, o.workflowId);
+  }
+  assert.ok((await replayHistories(runs, current)).every((o) => o.deterministic));
 });
 
 test('judgeloop replay --file: exit 0 and "deterministic" per history; a broken file is a usage error', { timeout: 5 * 60_000 }, async () => {
