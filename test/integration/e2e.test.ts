@@ -103,12 +103,16 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const [low, high] = heldout(2).ci?.intervals.exactAgreement ?? [null, null];
   assert.ok(low !== null && high !== null && low <= afterLoop && afterLoop <= high && high - low < 0.3, `interval [${low}, ${high}] around ${afterLoop}`);
   // A second iteration can undo the first on this judge: runs that differ only in float rounding ended
-  // iteration 2 at 83% and at 64% (docs/results.md). What the run promises is that the gate keeps the better
-  // judge: an iteration 2 below iteration 1 by more than its interval is not promoted.
-  const afterOne = heldout(1).exactAgreement;
-  if (afterOne > high!) {
-    assert.equal(summary.iterations[2].gate?.promote, false, `iteration 2 (${afterLoop}, interval [${low}, ${high}]) fell below iteration 1 (${afterOne}) and was promoted`);
+  // iteration 2 at 83% and at 64% held-out (docs/results.md), so no order between iterations is asserted. The
+  // gate decides on the validation split (its suite's primary metric against the champion's): its decision
+  // names that suite and its figures, and promotes exactly when every rule says "ok".
+  for (const k of [1, 2]) {
+    const gate = summary.iterations[k].gate;
+    assert.ok(gate && gate.decidedBy === 'gate', `iteration ${k} was decided by the gate`);
+    assert.ok(gate.reasons.some((r) => r.startsWith('synthetic-validation ')), `iteration ${k}'s gate names the validation suite: ${gate.reasons.join('; ')}`);
+    assert.equal(gate.promote, gate.reasons.every((r) => r.endsWith(': ok')), `iteration ${k}: ${gate.reasons.join('; ')}`);
   }
+  console.log(`gate on iteration 2: ${summary.iterations[2].gate!.reasons.join('; ')}; held-out: iteration 1 ${heldout(1).exactAgreement}, iteration 2 ${afterLoop} [${low}, ${high}]`);
 
   // The detail (paired comparison, baselines, groups, gold columns, matrices) stays in S3: the run's result
   // carries each suite's headline, and report/summary.json, written by the run, the whole summary.
