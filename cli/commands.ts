@@ -34,6 +34,7 @@ import { cliObjectStore } from './storage';
 import { readRunSummary } from '../activities/storage/run-summary';
 import type { RunConfig } from '../core/config/config';
 import { isRunResult, type RunOutcome, type RunSummary } from '../core/run/run-types';
+import { firstLine } from '../core/common/errors';
 
 export { EXIT_OK, EXIT_FAILED };
 export const EXIT_INTERRUPTED = 130;
@@ -102,7 +103,7 @@ async function withEvaluationDetail(conn: Connected, workflowId: string, outcome
       store.client.destroy();
     }
   } catch (e) {
-    const reason = (e as Error).message?.split('\n')[0] ?? String(e);
+    const reason = firstLine(e);
     if (isRunResult(outcome)) {
       // Only the run's facts travel in its result: without S3 there are no iterations to show.
       const { iterationResults, ...facts } = outcome;

@@ -13,6 +13,7 @@ import { CliError, connect, hasWorkflowPollers, noWorkerWarning, unreachableMess
 import { formatIterationDone, formatProgressLine, formatRetrying, retryingActivities, type PendingActivityLike, type RetryingActivity } from './format';
 import { formatDuration } from '../core/report/summary-tables';
 import { sleep } from '../core/common/sleep';
+import { firstLine } from '../core/common/errors';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -125,7 +126,7 @@ export async function describeRun(conn: Connected, workflowId: string) {
     return await conn.connection.withDeadline(Date.now() + 10_000, () => conn.client.workflow.getHandle(workflowId).describe());
   } catch (e) {
     if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
-    throw new CliError(`could not describe ${workflowId}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+    throw new CliError(`could not describe ${workflowId}: ${firstLine(e)}`);
   }
 }
 
@@ -212,7 +213,7 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
         if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
         unreachableSince ??= now();
         if (now() - unreachableSince > unreachableMs) {
-          throw new CliError(unreachableMessage(conn.options, (e as Error).message?.split('\n')[0] ?? String(e)));
+          throw new CliError(unreachableMessage(conn.options, firstLine(e)));
         }
         render.update(`Temporal not answering at ${conn.options.address}; retrying…`);
         await sleep(pollMs, opts.signal);
@@ -307,7 +308,7 @@ export async function completedRun(
       summary = await runSummaryOf(result, config, conn.options.address);
     } catch (e) {
       throw new CliError(
-        `could not read the summaries of ${workflowId}'s iterations from S3: ${(e as Error).message?.split('\n')[0] ?? String(e)}\n` +
+        `could not read the summaries of ${workflowId}'s iterations from S3: ${firstLine(e)}\n` +
           'check that the bucket is reachable from here (JUDGELOOP_S3_ENDPOINT, AWS credentials), or pass the run\'s config with --config FILE',
       );
     }

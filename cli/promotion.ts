@@ -13,6 +13,7 @@ import { CliError, connect } from './connection';
 import { isNotFound, notFoundMessage, println } from './follow';
 import { formatApprovalOutcome, formatRegistry } from './format-promotion';
 import { cliObjectStore } from './storage';
+import { firstLine } from '../core/common/errors';
 
 
 /** The innermost message of an update failure: the validator's or the handler's own words. */
@@ -71,7 +72,7 @@ export async function cmdRegistry(cmd: Extract<Command, { command: 'registry' }>
     }
     return EXIT_OK;
   } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const msg = firstLine(e);
     throw new CliError(
       `could not read the registry of ${cmd.judgeName} from s3://${config.storage.bucket}/${config.storage.prefix} ` +
         `(endpoint ${config.storage.endpoint ?? env.JUDGELOOP_S3_ENDPOINT ?? 'the default'}): ${msg}. ` +

@@ -8,6 +8,7 @@ import { childWorkflowIds, formatReplayOutcomes, readHistoryFile, replayHistorie
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type ReplayCommand } from './args';
 import { CliError, connect } from './connection';
 import { println, type OutStream } from './follow';
+import { firstLine } from '../core/common/errors';
 
 async function fromServer(cmd: ReplayCommand): Promise<RecordedHistory[]> {
   const conn = await connect(cmd.connection);
@@ -16,7 +17,7 @@ async function fromServer(cmd: ReplayCommand): Promise<RecordedHistory[]> {
       try {
         return { workflowId, history: await conn.client.workflow.getHandle(workflowId).fetchHistory(), source: 'server' };
       } catch (e) {
-        throw new CliError(`cannot fetch the history of ${workflowId} from ${conn.options.address} (namespace ${conn.options.namespace}): ${(e as Error).message.split('\n')[0]}`);
+        throw new CliError(`cannot fetch the history of ${workflowId} from ${conn.options.address} (namespace ${conn.options.namespace}): ${firstLine(e)}`);
       }
     };
     const run = await fetch(cmd.workflowId!);

@@ -21,6 +21,7 @@ import { CliError } from './connection';
 import { completedRun, println } from './follow';
 import { cliObjectStore } from './storage';
 import { startProcess } from '../activities/jobs/process-group';
+import { firstLine } from '../core/common/errors';
 
 /** What `report` needs (args.ts builds it as `{ command: 'report', ... }`). */
 export interface ReportOptions {
@@ -68,7 +69,7 @@ export async function obtainReport(
     reason = `${htmlUri} does not exist (the run finished before run reports were written)`;
     ({ summary: full, suiteDetail: detail } = await readEvaluationDetail(store, summary));
   } catch (e) {
-    reason = `${htmlUri} could not be read (${(e as Error).message?.split('\n')[0] ?? String(e)})`;
+    reason = `${htmlUri} could not be read (${firstLine(e)})`;
   }
   const note = `Rendered by judgeloop report from the run summary: ${reason}.`;
   const html = renderRunReport(full, { ...times, ...(detail && Object.keys(detail).length ? { suiteDetail: detail } : {}), note });

@@ -12,6 +12,7 @@ import { EXIT_OK, type ResetCommand } from './args';
 import { CliError, connect, workflowUrl } from './connection';
 import { println, type OutStream } from './follow';
 import { resumeHint } from './format';
+import { firstLine } from '../core/common/errors';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -63,7 +64,7 @@ export async function cmdReset(cmd: ResetCommand, io: { out: OutStream; err: Out
       runId = desc.runId;
       history = await handle.fetchHistory();
     } catch (e) {
-      throw new CliError(`cannot read run ${cmd.workflowId}: ${(e as Error).message.split('\n')[0]}`);
+      throw new CliError(`cannot read run ${cmd.workflowId}: ${firstLine(e)}`);
     }
     const point = resetPoint(history, cmd.workflowId, cmd.iteration);
     const reason = cmd.reason ?? `judgeloop reset: restart from iteration ${cmd.iteration}`;

@@ -8,6 +8,7 @@ import { RUN_WORKFLOW } from '../core/run/run-types';
 import { CliError, workflowUrl, type Connected } from './connection';
 import type { LoadedConfig } from './config-file';
 import { resumeHint } from './format';
+import { firstLine } from '../core/common/errors';
 
 /** `judgeloop-<config.name>-<UTC yyyymmdd-hhmmss>` */
 export function defaultWorkflowId(runName: string, now: Date = new Date()): string {
@@ -103,6 +104,6 @@ export async function startRun(
           `start it again from an iteration with \`npm run judgeloop -- reset ${workflowId} --iteration K\`, or pass another --id for a new run.`,
       );
     }
-    throw new CliError(`could not start the run: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new CliError(`could not start the run: ${firstLine(e)}`);
   }
 }

@@ -10,6 +10,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
 import { payloadCodecsFromEnv } from './codec';
+import { firstLine } from '../core/common/errors';
 
 type History = temporal.api.history.v1.IHistory;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -98,13 +99,13 @@ export async function readHistoryFile(path: string, workflowId?: string): Promis
   try {
     json = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: not a JSON history (${(e as Error).message.split('\n')[0]}); export one with \`temporal workflow show --workflow-id ID --output json > FILE\``);
+    throw new Error(`${path}: not a JSON history (${firstLine(e)}); export one with \`temporal workflow show --workflow-id ID --output json > FILE\``);
   }
   let history: History;
   try {
     history = historyFromJSON(json);
   } catch (e) {
-    throw new Error(`${path}: not a workflow history (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`${path}: not a workflow history (${firstLine(e)})`);
   }
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   if (!started) throw new Error(`${path}: the first event is not WorkflowExecutionStarted; is this a whole history?`);

@@ -24,6 +24,7 @@ import { IterationSummaryError, readRunSummary } from '../storage/run-summary';
 import { evaluationReportUris, withEvaluationDetail } from '../../core/run/evaluation-detail';
 import { badInput, storageSettings, throttledHeartbeat, type ActivityDeps } from '../context';
 import type { ObjectStore } from '../storage/object-store';
+import { firstLine } from '../../core/common/errors';
 
 export interface WriteRunReportInput {
   /** Where the run's objects are: the report reads nothing else of the config. */
@@ -121,7 +122,7 @@ export async function readEvaluationDetail(
       else unread.push({ uri, reason: file === null ? 'not found' : 'not a JSON object' });
     } catch (e) {
       // Not valid JSON, or S3 not answering: the report shows what the summary has.
-      unread.push({ uri, reason: (e as Error).message?.split('\n')[0] ?? String(e) });
+      unread.push({ uri, reason: firstLine(e) });
     }
   }
   const hydrated = withEvaluationDetail(summary, files);
