@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +34,7 @@ import {
 } from '../../core/data/records';
 
 import { BENCH, ROOT, adaptAll, readJsonl } from '../support/adapter-files';
+import { memoryStore } from '../support/memory-store';
 
 /** Runs a table of rows through an adapter: each case expects a record (deepEqual or a check) or a reason. */
 function runTable<T>(
@@ -703,38 +703,6 @@ test('config: join is required by biggen and refused elsewhere; contamination de
 // --- the ingest step (activities/steps/prepare.ts) with join files and mismatched formats -------------------
 
 /** Just the ObjectStore methods the ingest uses, in memory (s3:// URIs); sources are local files. */
-function memoryStore() {
-  const objects = new Map<string, Buffer>();
-  const put = (uri: string, body: Buffer, rows?: number) => {
-    objects.set(uri, body);
-    return { uri, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), ...(rows !== undefined ? { rows } : {}) };
-  };
-  const store = {
-    objects,
-    async putJson(uri: string, value: unknown) {
-      return put(uri, Buffer.from(JSON.stringify(value)));
-    },
-    async getJson<T>(uri: string): Promise<T | null> {
-      const b = objects.get(uri);
-      return b ? (JSON.parse(b.toString('utf8')) as T) : null;
-    },
-    async getBytes(uri: string) {
-      return objects.get(uri) ?? null;
-    },
-    async writeJsonl(uri: string, rows: AsyncIterable<unknown> | Iterable<unknown>) {
-      const lines: string[] = [];
-      for await (const r of rows) lines.push(`${JSON.stringify(r)}\n`);
-      return put(uri, Buffer.from(lines.join('')), lines.length);
-    },
-    async *readJsonl<T>(uri: string): AsyncGenerator<T> {
-      for (const l of (objects.get(uri) ?? Buffer.from('')).toString('utf8').split('\n')) if (l) yield JSON.parse(l) as T;
-    },
-    rows(uri: string): unknown[] {
-      return (objects.get(uri) ?? Buffer.from('')).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
-    },
-  };
-  return store;
-}
 
 function ingestDeps(projectRoot: string, store: ReturnType<typeof memoryStore>): ActivityDeps {
   return {

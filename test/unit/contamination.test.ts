@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ActivityDeps } from '../../activities/context';
@@ -23,6 +22,7 @@ import {
 import type { PointwiseExample } from '../../core/data/records';
 import { createRng } from '../../core/common/rng';
 import { BENCH, ROOT, readJsonl } from '../support/adapter-files';
+import { memoryStore } from '../support/memory-store';
 
 test('normalizeText: case, whitespace, punctuation and Unicode compatibility forms are ignored, table', () => {
   const cases: Array<[string, string]> = [
@@ -268,37 +268,6 @@ test('core/data/contamination.ts stays pure (no node: imports, Math.random, Date
 // --- the prepare step's check (activities/steps/prepare.ts: checkContamination) ----------------------------
 
 /** Just the ObjectStore methods the check uses, in memory; counts writes so a reuse is visible. */
-function memoryStore() {
-  const objects = new Map<string, Buffer>();
-  let writes = 0;
-  const put = (uri: string, body: Buffer, rows?: number) => {
-    writes++;
-    objects.set(uri, body);
-    return { uri, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), ...(rows !== undefined ? { rows } : {}) };
-  };
-  return {
-    objects,
-    writes: () => writes,
-    async putJson(uri: string, value: unknown) {
-      return put(uri, Buffer.from(JSON.stringify(value)));
-    },
-    async getJson<T>(uri: string): Promise<T | null> {
-      const b = objects.get(uri);
-      return b ? (JSON.parse(b.toString('utf8')) as T) : null;
-    },
-    async writeJsonl(uri: string, rows: AsyncIterable<unknown> | Iterable<unknown>) {
-      const lines: string[] = [];
-      for await (const r of rows) lines.push(`${JSON.stringify(r)}\n`);
-      return put(uri, Buffer.from(lines.join('')), lines.length);
-    },
-    async *readJsonl<T>(uri: string): AsyncGenerator<T> {
-      for (const l of (objects.get(uri) ?? Buffer.from('')).toString('utf8').split('\n')) if (l) yield JSON.parse(l) as T;
-    },
-    rows(uri: string): unknown[] {
-      return (objects.get(uri) ?? Buffer.from('')).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
-    },
-  };
-}
 
 const RUBRIC = { criteria: 'c', score1: 'a', score2: 'b', score3: 'c', score4: 'd', score5: 'e' };
 

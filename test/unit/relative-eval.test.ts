@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { validateConfig, type RunConfig } from '../../core/config/config';
 import { deriveSeed } from '../../core/common/rng';
@@ -36,6 +35,7 @@ import type { JobResult, JobRunner, JobSpec, JobUsage } from '../../activities/j
 import type { PreparedDataset } from '../../activities/steps/prepare';
 import type { PairwiseMetrics, PointwiseMetrics, SuiteMetrics } from '../../core/run/run-types';
 import localConfig from '../../configs/local.json';
+import { memoryStore, type MemoryStore } from '../support/memory-store';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -269,50 +269,7 @@ test('config: pairwiseTemplate default, mode optional (pointwise) and only on pa
 // --- the evaluate activity, in memory: an object store and a fake generation job ----------------------
 
 /** The ObjectStore methods the evaluate step uses, in memory. */
-function memoryStore() {
-  const objects = new Map<string, Buffer>();
-  const put = (uri: string, body: Buffer, rows?: number) => {
-    objects.set(uri, body);
-    return { uri, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), ...(rows !== undefined ? { rows } : {}) };
-  };
-  const rows = <T>(uri: string): T[] =>
-    (objects.get(uri) ?? Buffer.from('')).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
-  return {
-    objects,
-    rows,
-    async putJson(uri: string, value: unknown) {
-      return put(uri, Buffer.from(JSON.stringify(value)));
-    },
-    async getJson<T>(uri: string): Promise<T | null> {
-      const b = objects.get(uri);
-      return b ? (JSON.parse(b.toString('utf8')) as T) : null;
-    },
-    async writeJsonl(uri: string, items: AsyncIterable<unknown> | Iterable<unknown>) {
-      const lines: string[] = [];
-      for await (const r of items) lines.push(`${JSON.stringify(r)}\n`);
-      return put(uri, Buffer.from(lines.join('')), lines.length);
-    },
-    async *readJsonl<T>(uri: string): AsyncGenerator<T> {
-      yield* rows<T>(uri);
-    },
-    // What the cross-run lookup of a step uses (activities/storage/reuse.ts): listings, sizes and ETags.
-    async list(prefixUri: string) {
-      const base = prefixUri.replace(/\/+$/, '') + '/';
-      return [...objects.entries()]
-        .filter(([uri]) => uri.startsWith(base))
-        .map(([uri, body]) => ({ uri, key: uri.replace(/^s3:\/\/[^/]+\//, ''), size: body.length, etag: createHash('md5').update(body).digest('hex') }));
-    },
-    async stat(uri: string) {
-      const b = objects.get(uri);
-      return b ? { size: b.length, etag: createHash('md5').update(b).digest('hex') } : null;
-    },
-    async copy(src: string, dest: string) {
-      objects.set(dest, objects.get(src)!);
-    },
-  };
-}
 
-type MemoryStore = ReturnType<typeof memoryStore>;
 interface FakeRequest {
   request_id: string;
   relative_order?: RelativeOrder;
@@ -572,7 +529,7 @@ test('evaluate as activities of its own (render → the three generations → me
   assert.deepEqual(bySpec(splitJobs.specs), bySpec(wholeJobs.specs), 'the same three jobs, with the same channels and hyperparameters');
   // Every object is byte for byte the same but for the times written into manifests and index entries.
   const contents = (store: ReturnType<typeof memoryStore>) =>
-    Object.fromEntries([...store.objects].map(([uri, body]) => [uri, body.toString('utf8').replace(/"(createdAt|finishedAt)":"[^"]*"/g, '"$1":"<time>"')]));
+    Object.fromEntries([...store.objects].map(([uri, body]) => [uri, body.toString('utf8').replace(/"(createdAt|finishedAt)":\s*"[^"]*"/g, '"$1":"<time>"')]));
   assert.deepEqual(contents(split), contents(whole));
 });
 

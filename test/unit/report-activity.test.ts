@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { validateConfig, type RunConfig } from '../../core/config/config';
 import { isRunResult, runResultOf, runSummaryFrom, type RunSummary } from '../../core/run/run-types';
 import { iterationSummaryUri } from '../../core/run/artifacts';
@@ -18,35 +17,8 @@ import { evaluationHeadlines, evaluationReportUris } from '../../core/run/evalua
 import { defaultReportPath, detailedSummary, obtainReport } from '../../cli/report';
 import localConfig from '../../configs/local.json';
 import { RUN_PREFIX, realisticRunSummary } from '../fixtures/run-summary';
+import { memoryStore } from '../support/memory-store';
 
-/** The ObjectStore methods the report uses, in memory, counting reads. */
-function memoryStore() {
-  const objects = new Map<string, { body: Buffer; contentType: string }>();
-  const reads: string[] = [];
-  const put = (uri: string, body: Buffer, contentType: string) => {
-    objects.set(uri, { body, contentType });
-    return { uri, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
-  };
-  return {
-    objects,
-    reads,
-    async putBytes(uri: string, body: Buffer | string, contentType = 'application/octet-stream') {
-      return put(uri, typeof body === 'string' ? Buffer.from(body) : body, contentType);
-    },
-    async putJson(uri: string, value: unknown) {
-      return put(uri, Buffer.from(JSON.stringify(value, null, 2) + '\n'), 'application/json');
-    },
-    async getBytes(uri: string): Promise<Buffer | null> {
-      reads.push(uri);
-      return objects.get(uri)?.body ?? null;
-    },
-    async getJson<T>(uri: string): Promise<T | null> {
-      reads.push(uri);
-      const o = objects.get(uri);
-      return o ? (JSON.parse(o.body.toString('utf8')) as T) : null;
-    },
-  };
-}
 
 function config(): RunConfig {
   const v = validateConfig(localConfig);
@@ -87,14 +59,14 @@ test('writeRunReport writes report.html and summary.json under the run prefix; a
   const out = await writeRunReport(input);
   assert.deepEqual(out, { htmlUri: `${RUN_PREFIX}/report/report.html`, summaryUri: `${RUN_PREFIX}/report/summary.json` });
   const html = store.objects.get(out.htmlUri)!;
-  assert.equal(html.contentType, 'text/html; charset=utf-8');
-  assert.match(html.body.toString('utf8'), /<dt>wall time<\/dt><dd>1h27m<\/dd>/);
-  assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.body.toString('utf8')), summary);
+  assert.equal(store.contentTypes.get(out.htmlUri), 'text/html; charset=utf-8');
+  assert.match(html.toString('utf8'), /<dt>wall time<\/dt><dd>1h27m<\/dd>/);
+  assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.toString('utf8')), summary);
   assert.deepEqual(store.reads, evaluationReportUris(summary), "each iteration's report.json is read, nothing else");
 
-  const first = new Map([...store.objects].map(([k, v]) => [k, v.body.toString('utf8')]));
+  const first = new Map([...store.objects].map(([k, v]) => [k, v.toString('utf8')]));
   await writeRunReport(input);
-  assert.deepEqual(new Map([...store.objects].map(([k, v]) => [k, v.body.toString('utf8')])), first);
+  assert.deepEqual(new Map([...store.objects].map(([k, v]) => [k, v.toString('utf8')])), first);
 });
 
 test("an older summary's matrices come from report.json: one read per iteration's file, never more than the cap", async () => {
@@ -113,14 +85,14 @@ test("an older summary's matrices come from report.json: one read per iteration'
   const { writeRunReport } = activities(store);
   const out = await writeRunReport({ config: config(), summary: withoutMatrices() });
   assert.deepEqual(store.reads, [0, 1, 2].map((i) => `${RUN_PREFIX}/iter-${i}/evaluate/metrics/report.json`));
-  const html = store.objects.get(out.htmlUri)!.body.toString('utf8');
+  const html = store.objects.get(out.htmlUri)!.toString('utf8');
   assert.match(html, /<select data-cm="0">/);
   assert.match(html, /title="gold 1, judge 1: 17 of 20 \(85\.0% of the row\)">17<\/td>/);
   // The page from report.json shows the same matrices and histogram as the one from a full summary.
   const chartsOf = (h: string) => h.replace(/<script type="application\/json"[\s\S]*?<\/script>/, '').match(/<section id="scores">[\s\S]*?<\/section>/)![0];
   const fullStore = memoryStore();
   await activities(fullStore).writeRunReport({ config: config(), summary: full });
-  assert.equal(chartsOf(html), chartsOf(fullStore.objects.get(out.htmlUri)!.body.toString('utf8')));
+  assert.equal(chartsOf(html), chartsOf(fullStore.objects.get(out.htmlUri)!.toString('utf8')));
 
   // Bounded: with a cap of 2, two files are read; a missing or broken file is skipped.
   const capped = memoryStore();
@@ -144,10 +116,10 @@ test('a summary with headline figures only: the report and summary.json are thos
   }
   const times = { startedAt: '2025-03-02T03:00:00.000Z', finishedAt: '2025-03-02T04:27:13.000Z' };
   const out = await activities(store).writeRunReport({ config: config(), summary: headlines, ...times });
-  assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.body.toString('utf8')), full);
+  assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.toString('utf8')), full);
   const fullStore = memoryStore();
   await activities(fullStore).writeRunReport({ config: config(), summary: full, ...times });
-  assert.equal(store.objects.get(out.htmlUri)!.body.toString('utf8'), fullStore.objects.get(out.htmlUri)!.body.toString('utf8'));
+  assert.equal(store.objects.get(out.htmlUri)!.toString('utf8'), fullStore.objects.get(out.htmlUri)!.toString('utf8'));
 });
 
 test('report.json notes say why a matrix is missing; malformed matrices are ignored', async () => {
@@ -205,7 +177,7 @@ test('writeRunReport given a run\'s result reads its iterations\' summaries and 
   const { result } = await recordedRun(store);
   const out = await activities(store).writeRunReport({ config: config(), result });
   for (const uri of [out.htmlUri, out.summaryUri]) {
-    assert.equal(store.objects.get(uri)!.body.toString('utf8'), fromSummary.objects.get(uri)!.body.toString('utf8'), uri);
+    assert.equal(store.objects.get(uri)!.toString('utf8'), fromSummary.objects.get(uri)!.toString('utf8'), uri);
   }
   assert.deepEqual(await readRunSummary(store, result), realisticRunSummary());
 });
@@ -252,7 +224,7 @@ test('obtainReport: the stored page when there is one, else one rendered from th
   await activities(store).writeRunReport({ config: config(), summary });
   const stored = await obtainReport(store, summary);
   assert.equal(stored.source, 'stored');
-  assert.equal(stored.html, store.objects.get(`${RUN_PREFIX}/report/report.html`)!.body.toString('utf8'));
+  assert.equal(stored.html, store.objects.get(`${RUN_PREFIX}/report/report.html`)!.toString('utf8'));
 
   const failing = { ...memoryStore(), getBytes: async () => Promise.reject(new Error('AccessDenied: no\nmore')) };
   const fallback = await obtainReport(failing, summary);
