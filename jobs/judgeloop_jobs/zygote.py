@@ -122,7 +122,9 @@ def run_job(script: str, request: dict[str, Any]) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             record = {"jobName": request["job"], "specHash": request["spec"], "exitCode": code,
-                      "seconds": int(time.monotonic() - started),
+                      # To the millisecond: a warm job can end within a second, and a whole-second
+                      # count of 0 would cost nothing against the run's budget (budget.maxJobHours).
+                      "seconds": round(time.monotonic() - started, 3),
                       "finishedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             tmp = request["exit"] + ".tmp"
             with open(tmp, "w", encoding="utf-8") as handle:
