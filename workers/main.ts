@@ -7,7 +7,8 @@
  * TEMPORAL_NAMESPACE (default), TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a TOML profile via TEMPORAL_PROFILE and
  * TEMPORAL_CONFIG_FILE), JUDGELOOP_TASK_QUEUE (judgeloop), JUDGELOOP_S3_ENDPOINT (used when a config has no
  * storage.endpoint), the AWS SDK's usual credential variables, and JUDGELOOP_CODEC_KEYS / JUDGELOOP_CODEC_KEY_ID
- * (payload encryption, workers/codec.ts; off when unset).
+ * (payload encryption, workers/codec.ts; off when unset), JUDGELOOP_SHUTDOWN_GRACE_SECONDS and
+ * JUDGELOOP_STICKY_TIMEOUT_SECONDS (below).
  *
  * Observability (workers/telemetry.ts, workers/logging.ts, workers/otel.ts): JUDGELOOP_METRICS_ADDRESS (the
  * Prometheus endpoint, off when unset), JUDGELOOP_LOG_FORMAT (text | json), JUDGELOOP_LOG_LEVEL, and
@@ -109,6 +110,7 @@ export async function createJudgeloopWorker(
         // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which
         // a SageMaker job outlives (the next attempt adopts it) and a local job process does not.
         shutdownGraceTime: `${shutdownGraceSeconds(process.env)} seconds`,
+        stickyQueueScheduleToStartTimeout: `${stickyTimeoutSeconds(process.env)} seconds`,
         interceptors: {
           // Tracing's interceptors come first, so the step metric and logs happen inside the activity's span.
           activity: [...(telemetry.activityInterceptors ?? []), stepMetricsInterceptor, keepAliveInterceptor],
@@ -125,15 +127,30 @@ export async function createJudgeloopWorker(
   }
 }
 
-/** JUDGELOOP_SHUTDOWN_GRACE_SECONDS (default 10): how long a stopping worker lets its activities finish. */
-export function shutdownGraceSeconds(env: NodeJS.ProcessEnv): number {
-  const raw = env.JUDGELOOP_SHUTDOWN_GRACE_SECONDS;
-  if (raw === undefined || raw === '') return 10;
+/** A variable holding a number of seconds, at least `min`; `fallback` when unset or empty. */
+function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: { seconds: number; inclusive: boolean }): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new Error(`JUDGELOOP_SHUTDOWN_GRACE_SECONDS must be a number of seconds (0 or more), got "${raw}"`);
+  if (!Number.isFinite(seconds) || (min.inclusive ? seconds < min.seconds : seconds <= min.seconds)) {
+    throw new Error(`${name} must be a number of seconds (${min.inclusive ? `${min.seconds} or more` : `more than ${min.seconds}`}), got "${raw}"`);
   }
   return seconds;
+}
+
+/** JUDGELOOP_SHUTDOWN_GRACE_SECONDS (default 10): how long a stopping worker lets its activities finish. */
+export function shutdownGraceSeconds(env: NodeJS.ProcessEnv): number {
+  return secondsFromEnv(env, 'JUDGELOOP_SHUTDOWN_GRACE_SECONDS', 10, { seconds: 0, inclusive: true });
+}
+
+/**
+ * JUDGELOOP_STICKY_TIMEOUT_SECONDS (default 10, the SDK's): how long a workflow's next task waits for the
+ * worker that has the workflow cached before any worker may take it. A worker that died holds each of its
+ * runs this long after their next event; lower it where workers are replaced often, at the cost of more
+ * replays from history when a busy worker is merely slow to poll.
+ */
+export function stickyTimeoutSeconds(env: NodeJS.ProcessEnv): number {
+  return secondsFromEnv(env, 'JUDGELOOP_STICKY_TIMEOUT_SECONDS', 10, { seconds: 0, inclusive: false });
 }
 
 async function main(): Promise<void> {

@@ -88,7 +88,8 @@ async function startFaultWorker(taskQueue: string, faultDir: string): Promise<Wo
   return services.startWorker({
     entry: 'test/support/fault-worker.ts',
     taskQueue,
-    env: { JUDGELOOP_WORKFLOW_BUNDLE: bundleFile, JUDGELOOP_FAULT_DIR: faultDir, JUDGELOOP_REAL_PYTHON: REAL_PYTHON },
+    // A killed worker's runs wait this long before a new worker takes their next workflow task (10 s by default).
+    env: { JUDGELOOP_WORKFLOW_BUNDLE: bundleFile, JUDGELOOP_FAULT_DIR: faultDir, JUDGELOOP_REAL_PYTHON: REAL_PYTHON, JUDGELOOP_STICKY_TIMEOUT_SECONDS: '1' },
   });
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActivityCancellationDetails, CancelledFailure } from '@temporalio/common';
 import { abortReason } from '../../activities/context';
-import { shutdownGraceSeconds } from '../../workers/main';
+import { shutdownGraceSeconds, stickyTimeoutSeconds } from '../../workers/main';
 import { workerSlots } from '../../workers/judgeloop-worker';
 
 test('abortReason: Temporal\'s cancellation details as one reason; a cancel request wins', () => {
@@ -35,6 +35,15 @@ test('shutdownGraceSeconds: 10 by default, a number of seconds otherwise, a clea
   assert.equal(shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: '2.5' }), 2.5);
   for (const bad of ['-1', 'ten', '10s']) {
     assert.throws(() => shutdownGraceSeconds({ JUDGELOOP_SHUTDOWN_GRACE_SECONDS: bad }), new RegExp(`JUDGELOOP_SHUTDOWN_GRACE_SECONDS must be a number of seconds \\(0 or more\\), got "${bad}"`));
+  }
+});
+
+test('stickyTimeoutSeconds: 10 by default, more than 0 seconds otherwise, a clear error for anything else', () => {
+  assert.equal(stickyTimeoutSeconds({}), 10);
+  assert.equal(stickyTimeoutSeconds({ JUDGELOOP_STICKY_TIMEOUT_SECONDS: '' }), 10);
+  assert.equal(stickyTimeoutSeconds({ JUDGELOOP_STICKY_TIMEOUT_SECONDS: '0.5' }), 0.5);
+  for (const bad of ['0', '-1', 'ten', '10s']) {
+    assert.throws(() => stickyTimeoutSeconds({ JUDGELOOP_STICKY_TIMEOUT_SECONDS: bad }), new RegExp(`JUDGELOOP_STICKY_TIMEOUT_SECONDS must be a number of seconds \\(more than 0\\), got "${bad}"`));
   }
 });
 
