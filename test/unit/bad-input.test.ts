@@ -8,7 +8,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +48,7 @@ import {
   type OutputCase,
   type RowsCase,
 } from '../support/bad-input';
+import { memoryStore, type MemoryStore } from '../support/memory-store';
 
 function includesAll(text: string, fragments: string[], where: string): void {
   for (const f of fragments) assert.ok(text.includes(f), `${where}: expected ${JSON.stringify(f)} in:\n${text}`);
@@ -105,48 +105,7 @@ test('configs: a valid storage prefix still loads (trailing "/" dropped, the roo
 
 // ------------------------------------------------------------------------------------------------- rows
 
-/** The ObjectStore methods the ingest uses, in memory; `openRead` streams in small chunks. */
-function memoryStore(chunkSize = 7) {
-  const objects = new Map<string, Buffer>();
-  const put = (uri: string, body: Buffer, rows?: number) => {
-    objects.set(uri, body);
-    return { uri, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), ...(rows !== undefined ? { rows } : {}) };
-  };
-  return {
-    objects,
-    async putJson(uri: string, value: unknown) {
-      return put(uri, Buffer.from(JSON.stringify(value)));
-    },
-    async getJson<T>(uri: string): Promise<T | null> {
-      const b = objects.get(uri);
-      return b ? (JSON.parse(b.toString('utf8')) as T) : null;
-    },
-    async getBytes(uri: string) {
-      return objects.get(uri) ?? null;
-    },
-    async openRead(uri: string) {
-      const b = objects.get(uri);
-      if (!b) throw new Error(`object not found: ${uri}`);
-      // Small chunks: a CRLF, a multi-byte character or the BOM may fall across two of them.
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < b.length; i += chunkSize) chunks.push(b.subarray(i, i + chunkSize));
-      return Readable.from(chunks);
-    },
-    async list(prefix: string) {
-      return [...objects.entries()].filter(([u]) => u.startsWith(prefix)).map(([uri, b]) => ({ uri, key: uri, size: b.length }));
-    },
-    async writeJsonl(uri: string, rows: AsyncIterable<unknown> | Iterable<unknown>) {
-      const lines: string[] = [];
-      for await (const r of rows) lines.push(`${JSON.stringify(r)}\n`);
-      return put(uri, Buffer.from(lines.join('')), lines.length);
-    },
-    rows(uri: string): unknown[] {
-      return (objects.get(uri) ?? Buffer.from('')).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
-    },
-  };
-}
-
-function deps(projectRoot: string, store: ReturnType<typeof memoryStore>): ActivityDeps {
+function deps(projectRoot: string, store: MemoryStore): ActivityDeps {
   return {
     projectRoot,
     codeVersion: 'bad-input',
@@ -170,7 +129,8 @@ for (const source of ['local file', 's3'] as const) {
       for (const { name, spec } of ROWS) {
         const ext = spec.file ?? 'jsonl';
         const bytes = rowsFileBytes(spec);
-        const store = memoryStore();
+        // Chunks of 7 bytes: a CRLF, a multi-byte character or the BOM of a case may fall across two of them.
+        const store = memoryStore({ readChunkBytes: 7 });
         let uri = `${name}.${ext}`;
         if (source === 's3') {
           uri = `s3://sources/${name}.${ext}`;
@@ -198,7 +158,7 @@ for (const source of ['local file', 's3'] as const) {
         }
         const summary = await run;
         const where = `${name} (${source})`;
-        const quarantine = store.rows(summary.quarantineUri) as Array<{ index: number; line?: number; reason: string }>;
+        const quarantine = store.rows<{ index: number; line?: number; reason: string }>(summary.quarantineUri);
         assert.equal(summary.rows, e.rows, `${where}: rows kept; quarantined ${JSON.stringify(quarantine)}`);
         assert.equal(summary.quarantined, e.quarantined.length, `${where}: ${JSON.stringify(quarantine)}`);
         assert.equal(quarantine.length, e.quarantined.length, where);
@@ -210,7 +170,7 @@ for (const source of ['local file', 's3'] as const) {
           if (want.index !== undefined) assert.equal(got.index, want.index, `${where}: ${JSON.stringify(got)}`);
           includesAll(got.reason, want.reason, where);
         });
-        const kept = store.rows(summary.uri) as Array<Record<string, unknown>>;
+        const kept = store.rows<Record<string, unknown>>(summary.uri);
         for (const k of e.kept ?? []) {
           const row = kept.find((r) => r.id === k.id);
           assert.ok(row, `${where}: row ${k.id} kept`);

@@ -23,11 +23,11 @@ import {
   type PairableJudgment,
   type JudgmentGroup,
 } from '../../core/pairing/pairing';
-import { curatePairs, pairStepInputs, type PairInput, type PairStore } from '../../activities/steps/pair';
-import type { WrittenObject } from '../../activities/storage/object-store';
+import { curatePairs, pairStepInputs, type PairInput } from '../../activities/steps/pair';
 import type { PreferencePair } from '../../core/data/records';
 import type { CurationReport } from '../../core/pairing/curation';
 import localConfig from '../../configs/local.json';
+import { memoryStore, type MemoryStore } from '../support/memory-store';
 
 /** Judgments from a compact list of scores (null = unparseable); text names the sample and its score. */
 function judgments(scores: Array<number | null>): PairableJudgment[] {
@@ -642,54 +642,17 @@ test('side-table rows: ratings and consistency rows are validated', () => {
 // ---------------------------------------------------------------------------------------------------------
 // The pair step's work (activities/steps/pair.ts) on an in-memory store
 
-class MemoryStore implements PairStore {
-  readonly objects = new Map<string, string>();
+/** The rows of an object the pair step must have written: a missing one fails here instead of reading as none. */
+function writtenRows<T>(store: MemoryStore, uri: string): T[] {
+  assert.ok(store.objects.has(uri), `no object ${uri}`);
+  return store.rows<T>(uri);
+}
 
-  put(uri: string, rows: unknown[]): void {
-    this.objects.set(uri, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  }
-
-  rows<T>(uri: string): T[] {
-    const text = this.objects.get(uri);
-    if (text === undefined) throw new Error(`no object ${uri}`);
-    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
-  }
-
-  async *readJsonl<T = unknown>(uri: string): AsyncGenerator<T> {
-    for await (const { value, error } of this.readJsonlLines(uri)) {
-      if (error) throw new Error(error);
-      yield value as T;
-    }
-  }
-
-  async *readJsonlLines(uri: string): AsyncGenerator<{ line: number; value?: unknown; error?: string }> {
-    const text = this.objects.get(uri);
-    if (text === undefined) throw new Error(`object not found: ${uri}`);
-    let line = 0;
-    for (const l of text.split('\n')) {
-      line++;
-      if (!l.trim()) continue;
-      try {
-        yield { line, value: JSON.parse(l) };
-      } catch (err) {
-        yield { line, error: `line ${line} of ${uri} is not valid JSON: ${(err as Error).message}` };
-      }
-    }
-  }
-
-  async writeJsonl(uri: string, rows: AsyncIterable<unknown> | Iterable<unknown>): Promise<WrittenObject> {
-    const lines: string[] = [];
-    for await (const row of rows as AsyncIterable<unknown>) lines.push(JSON.stringify(row) + '\n');
-    const text = lines.join('');
-    this.objects.set(uri, text);
-    return { uri, bytes: Buffer.byteLength(text), sha256: 'x', rows: lines.length };
-  }
-
-  async putJson(uri: string, value: unknown): Promise<WrittenObject> {
-    const text = JSON.stringify(value, null, 2) + '\n';
-    this.objects.set(uri, text);
-    return { uri, bytes: Buffer.byteLength(text), sha256: 'x' };
-  }
+/** An object the pair step must have written, as text. */
+function writtenText(store: MemoryStore, uri: string): string {
+  const body = store.objects.get(uri);
+  assert.ok(body, `no object ${uri}`);
+  return body.toString('utf8');
 }
 
 const baseConfig: RunConfig = (() => {
@@ -725,8 +688,8 @@ function fixture(store: MemoryStore, inputs: Array<[number | null, Array<number 
         : { text: `input ${i} sample ${k} [RESULT] ${score}`, status: 'ok', rationale: `input ${i} sample ${k}`, score }),
     })),
   );
-  store.put('s3://b/run/iter-1/sample/requests.jsonl', requests);
-  store.put('s3://b/run/iter-1/score/data/judgments.jsonl', judgments);
+  store.seedRows('s3://b/run/iter-1/sample/requests.jsonl', requests);
+  store.seedRows('s3://b/run/iter-1/score/data/judgments.jsonl', judgments);
   return { requestsUri: 's3://b/run/iter-1/sample/requests.jsonl', judgmentsUri: 's3://b/run/iter-1/score/data/judgments.jsonl' };
 }
 
@@ -740,11 +703,11 @@ const INPUTS: Array<[number | null, Array<number | null>]> = [
 ];
 
 test('curatePairs: gold_margin only writes pairs, curation.json and the summary', async () => {
-  const store = new MemoryStore();
+  const store = memoryStore();
   const uris = fixture(store, INPUTS);
   const input: PairInput = { config: baseConfig, runPrefixUri: 's3://b/run', iteration: 1, ...uris };
   const { objects, summary } = await curatePairs(store, input);
-  const pairs = store.rows<PreferencePair>('s3://b/run/iter-1/pair/data/pairs.jsonl');
+  const pairs = writtenRows<PreferencePair>(store, 's3://b/run/iter-1/pair/data/pairs.jsonl');
   assert.equal(summary.pairs, pairs.length);
   assert.equal(summary.uri, 's3://b/run/iter-1/pair/data/pairs.jsonl');
   assert.deepEqual(objects.map((o) => o.uri), ['s3://b/run/iter-1/pair/data/pairs.jsonl', 's3://b/run/iter-1/pair/curation.json']);
@@ -754,7 +717,7 @@ test('curatePairs: gold_margin only writes pairs, curation.json and the summary'
     assert.equal(p.strategy, 'gold_margin');
     assert.deepEqual(p.prompt, [{ role: 'user', content: `judge input ${p.example_id.slice(1)}` }]);
   }
-  const report = JSON.parse(store.objects.get('s3://b/run/iter-1/pair/curation.json') as string) as CurationReport & { iteration: number };
+  const report = JSON.parse(writtenText(store, 's3://b/run/iter-1/pair/curation.json')) as CurationReport & { iteration: number };
   assert.equal(report.iteration, 1);
   assert.equal(report.judgments.samples, 24);
   assert.equal(report.judgments.unparseable, 3);
@@ -766,19 +729,19 @@ test('curatePairs: gold_margin only writes pairs, curation.json and the summary'
   assert.deepEqual(summary.curation?.withoutPairByReason, report.inputs.withoutPairByReason);
 
   // Deterministic: a second run writes the same pairs.
-  const again = new MemoryStore();
+  const again = memoryStore();
   fixture(again, INPUTS);
   await curatePairs(again, input);
-  assert.equal(again.objects.get('s3://b/run/iter-1/pair/data/pairs.jsonl'), store.objects.get('s3://b/run/iter-1/pair/data/pairs.jsonl'));
+  assert.equal(writtenText(again, 's3://b/run/iter-1/pair/data/pairs.jsonl'), writtenText(store, 's3://b/run/iter-1/pair/data/pairs.jsonl'));
 });
 
 test('curatePairs: all strategies, the consistency filter and balancing together', async () => {
-  const store = new MemoryStore();
+  const store = memoryStore();
   const uris = fixture(store, INPUTS);
   const metaRatingsUri = 's3://b/run/iter-1/meta-judge/ratings.jsonl';
   const consistencyUri = 's3://b/run/iter-1/consistency/rescores.jsonl';
   // Ratings: high for the sample scoring the gold (or the first sample), low for the others; one unparseable.
-  store.put(
+  store.seedRows(
     metaRatingsUri,
     INPUTS.flatMap(([gold, scores], i) =>
       scores.map((s, k) =>
@@ -789,7 +752,7 @@ test('curatePairs: all strategies, the consistency filter and balancing together
     ),
   );
   // Every parsed sample checked; input 1's sample 1 is inconsistent.
-  store.put(
+  store.seedRows(
     consistencyUri,
     INPUTS.flatMap(([, scores], i) =>
       scores.flatMap((s, k) => (s === null ? [] : [{ request_id: `r${i}`, sample_index: k, rescore: s, consistent: !(i === 1 && k === 1) }])),
@@ -802,10 +765,10 @@ test('curatePairs: all strategies, the consistency filter and balancing together
   });
   const input: PairInput = { config, runPrefixUri: 's3://b/run', iteration: 1, ...uris, metaRatingsUri, consistencyUri };
   const { objects, summary } = await curatePairs(store, input);
-  const candidates = store.rows<PreferencePair>('s3://b/run/iter-1/pair/data/candidates.jsonl');
-  const pairs = store.rows<PreferencePair>('s3://b/run/iter-1/pair/data/pairs.jsonl');
+  const candidates = writtenRows<PreferencePair>(store, 's3://b/run/iter-1/pair/data/candidates.jsonl');
+  const pairs = writtenRows<PreferencePair>(store, 's3://b/run/iter-1/pair/data/pairs.jsonl');
   assert.deepEqual(objects.map((o) => o.uri.split('/pair/')[1]), ['data/pairs.jsonl', 'data/candidates.jsonl', 'curation.json']);
-  const report = JSON.parse(store.objects.get('s3://b/run/iter-1/pair/curation.json') as string) as CurationReport;
+  const report = JSON.parse(writtenText(store, 's3://b/run/iter-1/pair/curation.json')) as CurationReport;
 
   assert.deepEqual(report.dropped.samples, { inconsistent: 1 });
   assert.ok(pairs.length <= candidates.length);
@@ -831,18 +794,18 @@ test('curatePairs: all strategies, the consistency filter and balancing together
 });
 
 test('curatePairs: missing side tables and bad rows fail with a clear message', async () => {
-  const store = new MemoryStore();
+  const store = memoryStore();
   const uris = fixture(store, INPUTS);
   const meta = withPairing({ strategies: [META] });
   await assert.rejects(curatePairs(store, { config: meta, runPrefixUri: 's3://b/run', iteration: 1, ...uris }), /metaRatingsUri/);
   const filter = withPairing({ consistencyFilter: true });
   await assert.rejects(curatePairs(store, { config: filter, runPrefixUri: 's3://b/run', iteration: 1, ...uris }), /consistencyUri/);
-  store.put('s3://b/bad.jsonl', [{ request_id: 'r0', sample_index: 0, meta_score: 3, meta_status: 'ok' }, { request_id: 'r0', sample_index: 0, meta_score: 3, meta_status: 'ok' }]);
+  store.seedRows('s3://b/bad.jsonl', [{ request_id: 'r0', sample_index: 0, meta_score: 3, meta_status: 'ok' }, { request_id: 'r0', sample_index: 0, meta_score: 3, meta_status: 'ok' }]);
   await assert.rejects(
     curatePairs(store, { config: meta, runPrefixUri: 's3://b/run', iteration: 1, ...uris, metaRatingsUri: 's3://b/bad.jsonl' }),
     /line 2 .*second row/,
   );
-  store.put('s3://b/bad2.jsonl', [{ request_id: 'r0', sample_index: 0, rescore: 3 }]);
+  store.seedRows('s3://b/bad2.jsonl', [{ request_id: 'r0', sample_index: 0, rescore: 3 }]);
   await assert.rejects(
     curatePairs(store, { config: filter, runPrefixUri: 's3://b/run', iteration: 1, ...uris, consistencyUri: 's3://b/bad2.jsonl' }),
     /line 1 .*consistent/,
@@ -871,11 +834,11 @@ test('a per-iteration margin: each iteration pairs with its own margin; a plain 
     [3, 1, 1],
   ];
   for (const [iteration, margin, pairs] of cases) {
-    const store = new MemoryStore();
+    const store = memoryStore();
     const uris = fixture(store, inputs);
     const { summary } = await curatePairs(store, { config: scheduled, runPrefixUri: 's3://b/run', iteration, ...uris });
     assert.equal(summary.pairs, pairs, `iteration ${iteration}`);
-    const report = JSON.parse(store.objects.get(`s3://b/run/iter-${iteration}/pair/curation.json`) as string) as { settings: { strategies: Array<{ margin: number }> } };
+    const report = JSON.parse(writtenText(store, `s3://b/run/iter-${iteration}/pair/curation.json`)) as { settings: { strategies: Array<{ margin: number }> } };
     assert.equal(report.settings.strategies[0].margin, margin, `iteration ${iteration} records the margin it used`);
   }
   const input: PairInput = { config: scheduled, runPrefixUri: 's3://b/run', iteration: 1, requestsUri: 's3://r', judgmentsUri: 's3://j' };

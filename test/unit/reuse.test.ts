@@ -9,6 +9,7 @@ import { contentAddress, contentInputs, jobAddress, placeInRun, rebaseUris, reus
 import type { ObjectStore } from '../../activities/storage/object-store';
 import type { JobContext, JobResult, JobRunner, JobSpec } from '../../activities/jobs/types';
 import { cacheIndexUri } from '../../core/run/artifacts';
+import { memoryStore } from '../support/memory-store';
 
 const rebaseCases: [string, unknown, unknown][] = [
   ['the prefix itself', 's3://b/runs/a/iter-1/score', 's3://b/runs/z/iter-1/score'],
@@ -119,38 +120,14 @@ test('workAddress: a step and a job of the same name and inputs differ, and so d
   assert.notEqual(await workAddress(store, { ...step, code: 'd' }), address);
 });
 
-/** list, stat, getJson and putJson over a map of objects: what the reusing runner uses. */
-function memoryStore() {
-  const objects = new Map<string, string>();
-  return {
-    objects,
-    async list(prefix: string) {
-      const base = prefix.replace(/\/+$/, '') + '/';
-      return [...objects.keys()].filter((k) => k.startsWith(base)).sort().map((uri) => ({ uri, key: uri.slice('s3://b/'.length), size: objects.get(uri)!.length, etag: `"${objects.get(uri)!.length}"` }));
-    },
-    async stat(uri: string) {
-      const body = objects.get(uri);
-      return body === undefined ? null : { size: body.length, etag: `"${body.length}"` };
-    },
-    async getJson<T>(uri: string): Promise<T | null> {
-      const body = objects.get(uri);
-      return body === undefined ? null : (JSON.parse(body) as T);
-    },
-    async putJson(uri: string, value: unknown) {
-      objects.set(uri, JSON.stringify(value));
-      return { uri, bytes: 0, sha256: '' };
-    },
-  };
-}
-
 test('reusingRunner: a job done elsewhere is reused, not run; an index entry whose outputs are gone is replaced', async () => {
   const store = memoryStore();
-  store.objects.set('s3://b/runs/seed/model.bin', 'weights');
+  store.objects.set('s3://b/runs/seed/model.bin', Buffer.from('weights'));
   const ran: string[] = [];
   const inner: JobRunner = {
     async run(spec: JobSpec): Promise<JobResult> {
       ran.push(spec.jobName);
-      store.objects.set(`${spec.outputUri}/output/judgments.jsonl`, '{}');
+      store.objects.set(`${spec.outputUri}/output/judgments.jsonl`, Buffer.from('{}'));
       const usage = { jobName: spec.jobName, entryPoint: spec.entryPoint, attempt: spec.jobName, status: 'Completed', backend: 'local', seconds: 1, billableSeconds: 1, instanceType: 'local', instanceCount: 1, usd: 0, finishedAt: `t-${ran.length}` } as JobResult['usage'];
       return { jobName: spec.jobName, outputUri: spec.outputUri, modelUri: `${spec.outputUri}/model`, outputDataUri: `${spec.outputUri}/output`, how: 'ran', seconds: 1, usage };
     },
@@ -158,7 +135,7 @@ test('reusingRunner: a job done elsewhere is reused, not run; an index entry who
   const runner = reusingRunner(inner, store as unknown as ObjectStore, { indexUri: 's3://b/cache/jobs', jobsDir: __dirname, runtimeOf: () => ({ backend: 'local' }) });
   const ctx: JobContext = { heartbeat: () => undefined, signal: new AbortController().signal, abortReason: () => undefined, log: () => undefined } as unknown as JobContext;
   const spec = (run: string): JobSpec => ({ jobName: `${run}-i1-sample`, entryPoint: 'generate.py', channels: { model: 's3://b/runs/seed' }, hyperparameters: { n: 4 }, outputUri: `s3://b/runs/${run}/iter-1/sample/job` });
-  const entries = () => [...store.objects.keys()].filter((k) => k.startsWith('s3://b/cache/jobs/')).map((k) => JSON.parse(store.objects.get(k)!) as ReusableJob);
+  const entries = () => [...store.objects.keys()].filter((k) => k.startsWith('s3://b/cache/jobs/')).map((k) => JSON.parse(store.objects.get(k)!.toString('utf8')) as ReusableJob);
 
   const first = await runner.run(spec('a'), ctx);
   assert.equal(first.how, 'ran');

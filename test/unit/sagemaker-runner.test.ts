@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +26,7 @@ import {
   type SageMakerCommand,
 } from '../../activities/jobs/sagemaker-runner';
 import type { AbortReason, JobContext, JobProgress, JobSpec, JobUsage } from '../../activities/jobs/types';
+import { memoryStore, type MemoryStore } from '../support/memory-store';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
 
 let jobsDir = '';
@@ -98,35 +98,21 @@ class FakeSageMaker implements SageMakerApi {
   }
 }
 
-function memoryStore() {
-  const objects = new Map<string, Buffer>();
-  let puts = 0;
-  return {
-    objects,
-    puts: () => puts,
-    async exists(uri: string) {
-      return objects.has(uri);
-    },
-    async putBytes(uri: string, body: Buffer | string) {
-      const buf = typeof body === 'string' ? Buffer.from(body) : body;
-      objects.set(uri, buf);
-      puts++;
-      return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
-    },
-    async putJson(uri: string, value: unknown) {
-      const buf = Buffer.from(JSON.stringify(value));
-      objects.set(uri, buf);
-      return { uri, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
-    },
-    /** The usage records written (core/run/usage.ts), by attempt name. */
-    usage(): Record<string, JobUsage> {
-      const out: Record<string, JobUsage> = {};
-      for (const [uri, buf] of objects) {
-        if (uri.includes('/_usage/')) out[uri.slice(uri.lastIndexOf('/') + 1, -'.json'.length)] = JSON.parse(buf.toString()) as JobUsage;
-      }
-      return out;
-    },
-  };
+/** Whether a URI is a usage record (core/run/usage.ts): the runner writes one for each attempt that ends. */
+const isUsageRecord = (uri: string) => uri.includes('/_usage/');
+
+/** The usage records written, by attempt name. */
+function usageRecords(store: MemoryStore): Record<string, JobUsage> {
+  const out: Record<string, JobUsage> = {};
+  for (const [uri, body] of store.objects) {
+    if (isUsageRecord(uri)) out[path.posix.basename(uri, '.json')] = JSON.parse(body.toString('utf8')) as JobUsage;
+  }
+  return out;
+}
+
+/** What the runner wrote besides usage records: the jobs/ package, when it was not in S3 already. */
+function uploads(store: MemoryStore): string[] {
+  return store.written.filter((uri) => !isUsageRecord(uri));
 }
 
 /** A job context whose abort (from onHeartbeat) reports `reason`, as Temporal's cancellation details do. */
@@ -265,18 +251,18 @@ test('create, poll InProgress → Completed with heartbeats, cost and the model 
   const sourceDirUri = JSON.parse(request.HyperParameters!.sagemaker_submit_directory) as string;
   assert.match(sourceDirUri, /^s3:\/\/b\/runs\/code\/[0-9a-f]{16}\/sourcedir\.tar\.gz$/);
   assert.ok(store.objects.has(sourceDirUri));
-  assert.equal(store.puts(), 1);
+  assert.deepEqual(uploads(store), [sourceDirUri]);
 
   // Another runner (a retried activity on another worker) finds the package there and the job completed.
   const again = setup({ describe: { 'judgeloop-demo-i1-train': [completed(request)] } });
   again.store.objects.set(sourceDirUri, store.objects.get(sourceDirUri)!);
   const adopted = await again.runner.run(spec, context().ctx);
   assert.equal(adopted.how, 'adopted-finished');
-  assert.equal(again.store.puts(), 0);
+  assert.deepEqual(uploads(again.store), []);
   assert.deepEqual(again.client.ops(), ['describe judgeloop-demo-i1-train']);
 
   // Both runners leave the same usage record for the one SageMaker job: a retry is not charged twice.
-  const record = store.usage()['judgeloop-demo-i1-train'];
+  const record = usageRecords(store)['judgeloop-demo-i1-train'];
   assert.deepEqual(record, {
     jobName: 'judgeloop-demo-i1-train',
     entryPoint: spec.entryPoint,
@@ -293,7 +279,7 @@ test('create, poll InProgress → Completed with heartbeats, cost and the model 
     finishedAt: new Date(0).toISOString(),
   });
   assert.deepEqual(result.usage, record);
-  assert.deepEqual(again.store.usage(), { 'judgeloop-demo-i1-train': record });
+  assert.deepEqual(usageRecords(again.store), { 'judgeloop-demo-i1-train': record });
 });
 
 test('ResourceInUse on create: the job another attempt just created is adopted and polled', async () => {
@@ -402,11 +388,11 @@ test('a capacity failure is retryable, and the retried activity creates the next
   });
   const result = await retry.runner.run(spec, context().ctx);
   // The failed job is recorded under its own name with what it billed, beside the one that completed.
-  const usage = retry.store.usage();
+  const usage = usageRecords(retry.store);
   assert.deepEqual(Object.keys(usage).sort(), ['judgeloop-demo-i1-train', 'judgeloop-demo-i1-train-r2']);
   assert.deepEqual([usage['judgeloop-demo-i1-train'].status, usage['judgeloop-demo-i1-train'].billableSeconds, usage['judgeloop-demo-i1-train'].usd], ['Failed', 90, 0.18]);
   assert.equal(usage['judgeloop-demo-i1-train-r2'].status, 'Completed');
-  assert.equal(first.store.usage()['judgeloop-demo-i1-train'].status, 'Failed', 'the first activity recorded it too (the same record)');
+  assert.equal(usageRecords(first.store)['judgeloop-demo-i1-train'].status, 'Failed', 'the first activity recorded it too (the same record)');
   assert.equal(result.how, 'ran');
   assert.deepEqual(retry.client.ops(), ['describe judgeloop-demo-i1-train', 'describe judgeloop-demo-i1-train-r2', 'create judgeloop-demo-i1-train-r2', 'describe judgeloop-demo-i1-train-r2']);
   const created = retry.client.calls[2].input as CreateTrainingJobCommandInput;
@@ -455,7 +441,7 @@ test('cancellation sends StopTrainingJob, waits for Stopped, then throws Cancell
     'describe judgeloop-demo-i1-train',
   ]);
   assert.deepEqual(heartbeats.at(-1), { phase: 'stopping', jobName: 'judgeloop-demo-i1-train', externalJobName: 'judgeloop-demo-i1-train', status: 'Stopped', secondaryStatus: 'Stopped' });
-  const stopped = store.usage()['judgeloop-demo-i1-train'];
+  const stopped = usageRecords(store)['judgeloop-demo-i1-train'];
   assert.deepEqual([stopped.status, stopped.billableSeconds, stopped.usd], ['Stopped', 120, 0.24], 'a stopped job bills until Stopped');
 
   // A later run of the step (the job was cancelled, now it is wanted again) starts the next attempt.
@@ -481,7 +467,7 @@ for (const reason of ['worker-shutdown', 'timed-out', 'not-found', 'paused', 'un
     assert.equal(err.nonRetryable, false);
     assert.ok(!client.ops().some((o) => o.startsWith('stop')), `no StopTrainingJob: ${client.ops()}`);
     assert.ok(logs.some((l) => l.includes(`left running for the next attempt to adopt (this attempt ended: ${reason})`)), logs.join('\n'));
-    assert.deepEqual(store.usage(), {}, 'nothing ended, so nothing is recorded yet');
+    assert.deepEqual(usageRecords(store), {}, 'nothing ended, so nothing is recorded yet');
 
     const next = setup({ describe: { 'judgeloop-demo-i1-train': [described(request, 'InProgress', 'Training'), completed(request)] } });
     const result = await next.runner.run(spec, context().ctx);
@@ -510,7 +496,7 @@ test('an attempt that finds its job Stopping waits for it to stop: a cancelled j
     'create judgeloop-demo-i1-train-r2',
     'describe judgeloop-demo-i1-train-r2',
   ]);
-  assert.equal(cancelled.store.usage()['judgeloop-demo-i1-train'].status, 'Stopped');
+  assert.equal(usageRecords(cancelled.store)['judgeloop-demo-i1-train'].status, 'Stopped');
 
   const limited = setup({
     describe: { 'judgeloop-demo-i1-train': [described(request, 'Stopping', 'Stopping'), described(request, 'Stopped', 'MaxRuntimeExceeded')] },
@@ -531,7 +517,7 @@ test('a job that completes without the file its script writes last is not adopte
   assert.equal(err.type, 'JobIncomplete');
   assert.equal(err.nonRetryable, false);
   assert.match(err.message, /completed without writing output\/data\/train_summary\.json, the file the script writes last; it is run again as a new job/);
-  assert.equal(first.store.usage()['judgeloop-demo-i1-train'].status, 'Completed', 'it billed, so it is recorded');
+  assert.equal(usageRecords(first.store)['judgeloop-demo-i1-train'].status, 'Completed', 'it billed, so it is recorded');
 
   const retry = setup(
     { describe: { 'judgeloop-demo-i1-train': [completed(request)], 'judgeloop-demo-i1-train-r2': [notFound(), completed(second)] } },
