@@ -16,7 +16,7 @@ export interface ActivityDeps {
   /** Project root: relative paths in configs (datasets, seed model, templates, python) resolve against it. */
   projectRoot: string;
   storeFor(settings: StorageSettings): ObjectStore;
-  runnerFor(config: RunConfig, store: ObjectStore): JobRunner;
+  runnerFor(config: Pick<RunConfig, 'backend' | 'budget' | 'reuse' | 'storage'>, store: ObjectStore): JobRunner;
   /** Recorded in every manifest: which code produced an artifact. */
   codeVersion: string;
 }

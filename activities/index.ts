@@ -65,7 +65,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
       }
       return store;
     },
-    runnerFor(config: RunConfig, store: ObjectStore) {
+    runnerFor(config: Pick<RunConfig, 'backend' | 'budget' | 'reuse' | 'storage'>, store: ObjectStore) {
       const root = overrides.projectRoot ?? PROJECT_ROOT;
       const runner = backendRunner(config, store, root);
       if (!config.reuse.acrossRuns) return runner;
@@ -80,7 +80,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
     ...overrides,
   };
 
-  function backendRunner(config: RunConfig, store: ObjectStore, root: string) {
+  function backendRunner(config: Pick<RunConfig, 'backend' | 'budget' | 'reuse' | 'storage'>, store: ObjectStore, root: string) {
     const backend = config.backend;
     if (backend.kind === 'sagemaker') {
       let client = sagemakerClients.get(backend.region);

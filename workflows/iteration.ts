@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import { consistencyFilterActive, type RunConfig } from '../core/config/config';
+import { sectionsFor } from '../core/config/sections';
 import type { ConsistencySummary, IterationProgress, IterationSummary, MetaJudgeSummary, StepName, SuiteMetrics } from '../core/run/run-types';
 import type { Activities } from '../activities';
 import type { PreparedDataset } from '../activities/steps/prepare';
@@ -44,29 +45,33 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const jobActivities = patched(JOB_ACTIVITIES_PATCH);
   const jobs = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH), jobActivities));
   const data = proxyActivities<Activities>(dataActivityOptions(config));
-  const common = { config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration };
+  const common = { runId: input.runId, runPrefixUri: input.runPrefixUri, iteration };
+  // Each activity gets the config sections it reads (core/config/sections.ts); the one-activity steps of
+  // runs from before job-activities-v1 get the whole config, as they did.
+  const generation = { ...common, config: sectionsFor(config, 'generation') };
+  const judgeSide = { ...common, config: sectionsFor(config, 'judgeSide') };
 
   /** Step 1, Sample: render the chosen inputs into the judge's prompt; the judge writes N judgments of each. */
   async function sample(modelUri: string): Promise<{ requestsUri: string; rawJudgmentsUri: string }> {
-    if (!jobActivities) return jobs.sampleJudgments({ ...common, modelUri, trainUri: input.trainUri });
-    const rendered = await data.renderSampleRequests({ ...common, modelUri, trainUri: input.trainUri });
-    const sampled = await jobs.generateSampledJudgments({ ...common, modelUri, requests: rendered.requests });
+    if (!jobActivities) return jobs.sampleJudgments({ ...common, config, modelUri, trainUri: input.trainUri });
+    const rendered = await data.renderSampleRequests({ ...common, config: sectionsFor(config, 'sampleRequests'), modelUri, trainUri: input.trainUri });
+    const sampled = await jobs.generateSampledJudgments({ ...generation, modelUri, requests: rendered.requests });
     return { requestsUri: rendered.requestsUri, rawJudgmentsUri: sampled.judgmentsUri };
   }
 
   /** The judge rates each of its parsed samples as a meta-judge (for the meta_judge strategy). */
   async function rate(judged: JudgeSideInput): Promise<MetaJudgeSummary> {
-    if (!jobActivities) return jobs.rateJudgments(judged);
+    if (!jobActivities) return jobs.rateJudgments({ ...judged, config });
     const requests = await data.renderMetaJudgeRequests(judged);
-    const rated = requests ? await jobs.generateMetaRatings({ ...common, modelUri: judged.modelUri, requests }) : null;
+    const rated = requests ? await jobs.generateMetaRatings({ ...generation, modelUri: judged.modelUri, requests }) : null;
     return data.collectMetaRatings({ ...judged, outputUri: rated?.outputUri ?? null });
   }
 
   /** The judge re-scores each parsed sample from its own rationale (the consistency filter). */
   async function rescore(judged: JudgeSideInput): Promise<ConsistencySummary> {
-    if (!jobActivities) return jobs.rescoreJudgments(judged);
+    if (!jobActivities) return jobs.rescoreJudgments({ ...judged, config });
     const requests = await data.renderConsistencyRequests(judged);
-    const rescored = requests ? await jobs.generateRescores({ ...common, modelUri: judged.modelUri, requests }) : null;
+    const rescored = requests ? await jobs.generateRescores({ ...generation, modelUri: judged.modelUri, requests }) : null;
     return data.collectRescores({ ...judged, outputUri: rescored?.outputUri ?? null });
   }
 
@@ -75,13 +80,13 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
    * baselines' samples, the A/B verdicts) as its own job, at the same time, then compute the suites' metrics.
    */
   async function evaluate(modelUri: string): Promise<Record<string, SuiteMetrics>> {
-    const evaluation = { ...common, modelUri, suites: input.evalSuites };
-    if (!jobActivities) return jobs.evaluateJudge(evaluation);
+    const evaluation = { ...common, config: sectionsFor(config, 'evaluation'), modelUri, suites: input.evalSuites };
+    if (!jobActivities) return jobs.evaluateJudge({ ...evaluation, config });
     const requests = await data.renderEvaluationRequests(evaluation);
     // The baselines sample the pointwise requests again (activities/steps/evaluate.ts baselineRequests).
     const baselineRequests = config.evaluation.baselines.samples > 0 ? requests.pointwise : null;
     const outputOf = async (generate: (input: GenerationInput) => Promise<GeneratedJudgments>, set: RequestSet | null) =>
-      set ? (await generate({ ...common, modelUri, requests: set })).outputUri : null;
+      set ? (await generate({ ...generation, modelUri, requests: set })).outputUri : null;
     const [pointwise, baselines, relative] = await Promise.all([
       outputOf(jobs.generateEvaluationJudgments, requests.pointwise),
       outputOf(jobs.generateBaselineJudgments, baselineRequests),
@@ -93,7 +98,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   /** What this iteration's jobs used and cost, from the records the job runners left in S3. */
   async function usage(): Promise<Pick<IterationSummary, 'usage'>> {
     if (!patched(USAGE_PATCH)) return {};
-    return { usage: await data.summarizeUsage({ config: { storage: config.storage }, runPrefixUri: input.runPrefixUri, iteration }) };
+    return { usage: await data.summarizeUsage({ config: sectionsFor(config, 'storage'), runPrefixUri: input.runPrefixUri, iteration }) };
   }
 
   if (iteration === 0) {
@@ -105,11 +110,11 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
 
   const sampled = await step('sample', () => sample(input.modelUri));
   const scored = await step('score', () =>
-    data.scoreJudgments({ ...common, modelUri: input.modelUri, rawJudgmentsUri: sampled.rawJudgmentsUri }),
+    data.scoreJudgments({ ...common, config: sectionsFor(config, 'score'), modelUri: input.modelUri, rawJudgmentsUri: sampled.rawJudgmentsUri }),
   );
   // Optional judge-side steps that feed pair curation: the judge rates its own samples (meta_judge) and
   // re-scores each sampled rationale greedily (the rationale–score consistency filter).
-  const judged: JudgeSideInput = { ...common, modelUri: input.modelUri, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri, trainUri: input.trainUri };
+  const judged: JudgeSideInput = { ...judgeSide, modelUri: input.modelUri, requestsUri: sampled.requestsUri, judgmentsUri: scored.uri, trainUri: input.trainUri };
   const metaRatings = config.loop.pairing.strategies.some((s) => s.name === 'meta_judge')
     ? await step('meta-judge', () => rate(judged))
     : undefined;
@@ -119,6 +124,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const pairs = await step('pair', () =>
     data.buildPairs({
       ...common,
+      config: sectionsFor(config, 'pair'),
       requestsUri: sampled.requestsUri,
       judgmentsUri: scored.uri,
       ...(metaRatings ? { metaRatingsUri: metaRatings.uri } : {}),
@@ -132,7 +138,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
       'NoPairs',
     );
   }
-  const trained = await step('train', () => jobs.trainJudge({ ...common, modelUri: input.modelUri, pairsUri: pairs.uri }));
+  const trained = await step('train', () => jobs.trainJudge({ ...common, config: sectionsFor(config, 'train'), modelUri: input.modelUri, pairsUri: pairs.uri }));
   const evalMetrics = await step('evaluate', () => evaluate(trained.modelUri));
   const used = await usage();
   progress.step = 'done';

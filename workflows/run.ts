@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config/config';
+import { sectionsFor } from '../core/config/sections';
 import {
   PROGRESS_QUERY,
   iterationWorkflowId,
@@ -154,13 +155,15 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
     progress.step = 'warm-start';
     const jobActivities = patched(JOB_ACTIVITIES_PATCH);
     const jobs = proxyActivities<Activities>(jobActivityOptions(config, patched(JOB_CANCELLATION_PATCH), jobActivities));
-    const warmStartInput = { config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri };
+    const warmStartInput = { runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, dataUri: prepared.warmStart.uri };
     if (jobActivities) {
       const { writeWarmStartExamples } = proxyActivities<Activities>(dataActivityOptions(config));
-      const examples = await writeWarmStartExamples(warmStartInput);
-      warmStart = await jobs.trainWarmStartJudge({ config, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, examples });
+      const warmStartConfig = sectionsFor(config, 'warmStart');
+      const examples = await writeWarmStartExamples({ ...warmStartInput, config: warmStartConfig });
+      warmStart = await jobs.trainWarmStartJudge({ config: warmStartConfig, runId, runPrefixUri: prepared.runPrefixUri, modelUri: prepared.seedModelUri, examples });
     } else {
-      warmStart = await jobs.warmStartJudge(warmStartInput);
+      // Runs from before job-activities-v1: one activity, the whole config, as they were recorded.
+      warmStart = await jobs.warmStartJudge({ ...warmStartInput, config });
     }
   }
   const startModelUri = warmStart?.modelUri ?? startedFrom.modelUri;
@@ -215,7 +218,7 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
       if (decision.promote) champion = { ref: { modelUri: it.modelUri, runId, iteration }, eval: it.eval, seedModelUri: champion.seedModelUri };
       desk.resolve({ iteration, promoted: decision.promote, decidedBy: decision.decidedBy, reasons: decision.reasons, champion: champion.ref });
     }
-    if (summariesInS3) await recordIterationSummary({ config: { storage: config.storage }, runPrefixUri: prepared.runPrefixUri, summary: it });
+    if (summariesInS3) await recordIterationSummary({ config: sectionsFor(config, 'storage'), runPrefixUri: prepared.runPrefixUri, summary: it });
     iterations.push(it);
     progress.completed = iterations;
     // The next iteration starts from the champion: a rejected judge is not trained further.
@@ -247,7 +250,7 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
     const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
     const times = { startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() };
     try {
-      await writeRunReport({ config: { storage: config.storage }, ...(result ? { result } : { summary }), ...times });
+      await writeRunReport({ config: sectionsFor(config, 'storage'), ...(result ? { result } : { summary }), ...times });
     } catch (err) {
       // A cancelled run ends cancelled, even when only its report was left to write.
       if (isCancellation(err) && patched(REPORT_CANCELLATION_PATCH)) throw err;

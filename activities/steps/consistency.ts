@@ -5,6 +5,7 @@
  * the score, greedily (generate.py's `assistant_prefix`). A sample whose re-score differs from its own score
  * is inconsistent; the pair step reads `iter-N/consistency/data/rescores.jsonl` and drops those.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import { joinUri } from '../../core/run/artifacts';
 import { parseJudgment } from '../../core/judging/judgment';
 import type { ConsistencySummary } from '../../core/run/run-types';
@@ -140,7 +141,7 @@ export function createConsistencyActivities(deps: ActivityDeps) {
      * Render, re-score and collect in one activity, as runs started before the consistency job became an
      * activity of its own schedule it (workflows/options.ts JOB_ACTIVITIES_PATCH).
      */
-    async rescoreJudgments(input: JudgeSideInput): Promise<ConsistencySummary> {
+    async rescoreJudgments(input: JudgeSideInput & { config: ConfigFor<'generation'> }): Promise<ConsistencySummary> {
       const requests = await renderConsistencyRequests(input);
       const job = requests ? await rescore({ ...input, runId: runIdOf(input), requests }) : null;
       return collectRescores({ ...input, outputUri: job?.modelUri ?? null });

@@ -11,6 +11,7 @@
  * One generation job for every pointwise request (every suite's), one for every relative request; each runs
  * only when it has requests.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import { pairwiseMode, type PairwiseMode, type RunConfig } from '../../core/config/config';
 import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
 import { parsePairwiseVerdict } from '../../core/judging/judgment';
@@ -54,7 +55,7 @@ export const DEFAULT_PAIRWISE_RUBRIC: Rubric = {
 };
 
 export interface EvaluateInput {
-  config: RunConfig;
+  config: ConfigFor<'evaluation'>;
   runId: string;
   runPrefixUri: string;
   iteration: number;
@@ -63,7 +64,7 @@ export interface EvaluateInput {
 }
 
 /** The default grouping field of a suite (`data.evalSuites[].groupBy`). */
-export function suiteGroupBy(config: RunConfig, suite: Pick<PreparedDataset, 'name' | 'kind'>): string {
+export function suiteGroupBy(config: Pick<RunConfig, 'data'>, suite: Pick<PreparedDataset, 'name' | 'kind'>): string {
   const configured = config.data.evalSuites.find((s) => s.name === suite.name)?.groupBy;
   return configured ?? (suite.kind === 'pairwise' ? 'subset' : 'meta.capability');
 }
@@ -84,7 +85,7 @@ export function relativePrefix(evaluatePrefix: string): string {
 }
 
 /** The suite's mode from the config (`pointwise` for pointwise suites and for suites the config lacks). */
-export function suiteMode(config: RunConfig, suite: Pick<PreparedDataset, 'name' | 'kind'>): PairwiseMode {
+export function suiteMode(config: Pick<RunConfig, 'data'>, suite: Pick<PreparedDataset, 'name' | 'kind'>): PairwiseMode {
   const configured = config.data.evalSuites.find((s) => s.name === suite.name);
   return pairwiseMode({ kind: suite.kind, mode: configured?.mode });
 }
@@ -92,7 +93,7 @@ export function suiteMode(config: RunConfig, suite: Pick<PreparedDataset, 'name'
 /** Renders one pair in one order with the pairwise template. */
 export function buildRelativeRequest(
   template: Pick<LoadedTemplate, 'template' | 'hash'>,
-  config: RunConfig,
+  config: Pick<RunConfig, 'judge'>,
   suite: string,
   example: PairwiseExample,
   order: RelativeOrder,
@@ -179,7 +180,7 @@ export interface MetricsInput extends EvaluateInput {
 /** Per generation: the job's name part, where its outputs go, and its decoding settings. */
 const GENERATIONS: Record<
   EvaluationGeneration,
-  { job: string; outputUri(evaluatePrefix: string): string; hyperparameters(config: RunConfig, iteration: number): Record<string, string | number> }
+  { job: string; outputUri(evaluatePrefix: string): string; hyperparameters(config: Pick<RunConfig, 'evaluation' | 'loop'>, iteration: number): Record<string, string | number> }
 > = {
   pointwise: {
     job: 'evaluate',
@@ -207,12 +208,12 @@ const GENERATIONS: Record<
 };
 
 /** The requests the inference-time baselines sample, the pointwise ones; null when the config samples none. */
-export function baselineRequests(config: RunConfig, requests: EvaluationRequests): RequestSet | null {
+export function baselineRequests(config: Pick<RunConfig, 'evaluation'>, requests: EvaluationRequests): RequestSet | null {
   return config.evaluation.baselines.samples > 0 ? requests.pointwise : null;
 }
 
 /** The suites judged pointwise (pointwise suites, and pairwise suites whose two sides are scored) and with A/B. */
-function suitesByMode(config: RunConfig, suites: PreparedDataset[]) {
+function suitesByMode(config: Pick<RunConfig, 'data'>, suites: PreparedDataset[]) {
   const modes = new Map(suites.map((s) => [s.name, suiteMode(config, s)]));
   return {
     modes,
@@ -221,7 +222,7 @@ function suitesByMode(config: RunConfig, suites: PreparedDataset[]) {
   };
 }
 
-function relativeOrderSeeds(config: RunConfig, relativeSuites: PreparedDataset[]): Record<string, number> {
+function relativeOrderSeeds(config: Pick<RunConfig, 'loop'>, relativeSuites: PreparedDataset[]): Record<string, number> {
   return Object.fromEntries(relativeSuites.map((s) => [s.name, relativeOrderSeed(config.loop.seed, s.name)]));
 }
 
@@ -457,7 +458,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
      * The whole evaluation in one activity, as runs started before the evaluation's jobs became activities
      * of their own schedule it (workflows/iteration.ts, JOB_ACTIVITIES_PATCH): the same steps in sequence.
      */
-    async evaluateJudge(input: EvaluateInput): Promise<Record<string, SuiteMetrics>> {
+    async evaluateJudge(input: EvaluateInput & { config: ConfigFor<'generation'> }): Promise<Record<string, SuiteMetrics>> {
       const requests = await renderEvaluationRequests(input);
       const common = { config: input.config, runId: input.runId, runPrefixUri: input.runPrefixUri, iteration: input.iteration, modelUri: input.modelUri };
       /** The generation's job over its requests, if it has any; where its outputs are. */
@@ -476,7 +477,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
 /** The pointwise template's request for every pointwise example, and for each side of every pairwise pair. */
 async function* pointwiseRequests(
   store: ObjectStore,
-  config: RunConfig,
+  config: Pick<RunConfig, 'data' | 'judge'>,
   template: LoadedTemplate,
   suites: PreparedDataset[],
   heartbeat: (details?: unknown) => void,
@@ -529,7 +530,7 @@ async function writeRelativeJudgments(
   store: ObjectStore,
   outputUri: string,
   evaluatePrefix: string,
-  config: RunConfig,
+  config: Pick<RunConfig, 'judge'>,
   modelId: string,
   verdicts: Map<string, RelativeVerdictRow[]>,
   heartbeat: (details?: unknown) => void,
@@ -645,7 +646,7 @@ export class SuiteItems {
 async function readBaselineScores(
   store: ObjectStore,
   outputUri: string,
-  config: RunConfig,
+  config: Pick<RunConfig, 'judge'>,
   modelId: string,
   heartbeat: (details?: unknown) => void,
 ): Promise<Map<string, BaselineScores>> {
@@ -661,7 +662,7 @@ async function readBaselineScores(
 }
 
 /** evaluation.bootstrap for one suite, with its own seed (from loop.seed); undefined when turned off. */
-export function bootstrapOptions(config: RunConfig, suite: string): Required<BootstrapOptions> | undefined {
+export function bootstrapOptions(config: Pick<RunConfig, 'evaluation' | 'loop'>, suite: string): Required<BootstrapOptions> | undefined {
   const { resamples, confidence } = config.evaluation.bootstrap;
   if (resamples === 0) return undefined;
   return { resamples, confidence, seed: deriveSeed(config.loop.seed, 'bootstrap', suite) };

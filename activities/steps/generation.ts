@@ -3,6 +3,7 @@
  * input of the job activity that generates over it, and what that activity returns. The job's rows stay in S3;
  * only these few fields travel through Temporal.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { joinUri } from '../../core/run/artifacts';
 import type { JobResult } from '../jobs/types';
@@ -20,7 +21,7 @@ export function requestSet(dataUri: string, requests: number): RequestSet | null
 
 /** The input of a job activity that generates over a request set. */
 export interface GenerationInput {
-  config: RunConfig;
+  config: ConfigFor<'generation'>;
   runId: string;
   runPrefixUri: string;
   iteration: number;

@@ -3,6 +3,7 @@
  * docs/method.md, "Pair"): their input, the parsed sampled judgments they build their requests from, and the
  * greedy generation job each runs. Not a step itself.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { iterationPrefix, jobName, joinUri } from '../../core/run/artifacts';
 import { parseJudgment } from '../../core/judging/judgment';
@@ -16,7 +17,7 @@ import type { JobResult } from '../jobs/types';
 
 /** The input of both judge-side steps (their requests' rendering and collecting, and the one-activity forms). */
 export interface JudgeSideInput {
-  config: RunConfig;
+  config: ConfigFor<'judgeSide'>;
   /** Names the generation job (core/run/artifacts jobName); defaults to the last segment of runPrefixUri. */
   runId?: string;
   runPrefixUri: string;
@@ -40,7 +41,7 @@ export function judgedRequestId(requestId: string, sampleIndex: number): string 
  * The parsed ones among the sampled judgments (`text` parsed with the judge's scale and marker). Each row is
  * checked against the `sampled judgment` format (core/run/formats.ts) first.
  */
-export async function* parsedSamples(store: Pick<ObjectStore, 'readJsonl'>, uri: string, config: RunConfig): AsyncGenerator<ParsedSample> {
+export async function* parsedSamples(store: Pick<ObjectStore, 'readJsonl'>, uri: string, config: Pick<RunConfig, 'judge'>): AsyncGenerator<ParsedSample> {
   const options = { ...config.judge.scale, marker: config.judge.marker };
   for await (const row of readRows(store, uri, 'sampled judgment', { step: 'score' })) {
     const parsed = parseJudgment(row.text, options);
@@ -70,7 +71,7 @@ export function runIdOf(input: Pick<JudgeSideInput, 'runId' | 'runPrefixUri'>): 
 export async function runGreedyGeneration(
   deps: ActivityDeps,
   store: ObjectStore,
-  input: Pick<JudgeSideInput, 'config' | 'runId' | 'runPrefixUri' | 'iteration' | 'modelUri'>,
+  input: Pick<JudgeSideInput, 'runId' | 'runPrefixUri' | 'iteration' | 'modelUri'> & { config: ConfigFor<'generation'> },
   step: 'meta-judge' | 'consistency',
   requestsFolder: string,
   overrides: Record<string, string | number | boolean> = {},

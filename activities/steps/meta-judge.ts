@@ -5,6 +5,7 @@
  * the pair step reads `iter-N/meta-judge/data/ratings.jsonl`. What this step shares with the consistency step
  * (their input, the parsed sampled judgments, the generation job) is activities/steps/judge-side.ts.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { datasetPrefix, joinUri } from '../../core/run/artifacts';
 import { parseJudgment } from '../../core/judging/judgment';
@@ -25,7 +26,7 @@ export type MetaInputRow = PointwisePromptInput & { id: string };
 
 export function buildMetaRequest(
   template: { template: Template; hash: string },
-  config: RunConfig,
+  config: Pick<RunConfig, 'judge'>,
   example: MetaInputRow,
   sample: ParsedSample,
 ): MetaRequest {
@@ -79,11 +80,11 @@ export function metaRatingRow(raw: JudgedRef & { example_id: string; text: strin
 }
 
 /** The meta_judge strategy's template, or the default one. */
-export function metaTemplatePath(config: RunConfig): string {
+export function metaTemplatePath(config: Pick<RunConfig, 'loop'>): string {
   return metaStrategy(config)?.template ?? DEFAULT_META_TEMPLATE;
 }
 
-function metaStrategy(config: RunConfig) {
+function metaStrategy(config: Pick<RunConfig, 'loop'>) {
   for (const strategy of config.loop.pairing.strategies) {
     if (strategy.name === 'meta_judge') return strategy;
   }
@@ -107,7 +108,7 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
   }
 
   /** The meta-judge's sampling of each rating: greedy unless the strategy asks for several samples. */
-  function ratingSampling(config: RunConfig) {
+  function ratingSampling(config: Pick<RunConfig, 'loop'>) {
     const strategy = metaStrategy(config);
     return { numSamples: strategy?.ratingSamples ?? 1, temperature: strategy?.ratingTemperature ?? 0 };
   }
@@ -235,7 +236,7 @@ export function createMetaJudgeActivities(deps: ActivityDeps) {
      * Render, rate and collect in one activity, as runs started before the meta-judge job became an activity
      * of its own schedule it (workflows/options.ts JOB_ACTIVITIES_PATCH).
      */
-    async rateJudgments(input: JudgeSideInput): Promise<MetaJudgeSummary> {
+    async rateJudgments(input: JudgeSideInput & { config: ConfigFor<'generation'> }): Promise<MetaJudgeSummary> {
       const requests = await renderMetaJudgeRequests(input);
       const job = requests ? await rate({ ...input, runId: runIdOf(input), requests }) : null;
       return collectMetaRatings({ ...input, outputUri: job?.modelUri ?? null });

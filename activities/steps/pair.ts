@@ -12,6 +12,7 @@
  * `data/candidates.jsonl` while two numbers per pair (level, seeded key) are kept, then the selected ones
  * are copied to `data/pairs.jsonl`.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import { consistencyFilterActive, type RunConfig } from '../../core/config/config';
 import { strategiesForIteration } from '../../core/config/per-iteration';
 import { joinUri, stepPrefix } from '../../core/run/artifacts';
@@ -36,7 +37,7 @@ import { readRows } from './rows';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
 
 export interface PairInput {
-  config: RunConfig;
+  config: ConfigFor<'pair'>;
   runPrefixUri: string;
   iteration: number;
   requestsUri: string;
@@ -126,7 +127,7 @@ async function loadSideTable<T extends { request_id: string; sample_index: numbe
 }
 
 /** The pairing seed of an iteration. */
-export function pairingSeed(config: RunConfig, iteration: number): number {
+export function pairingSeed(config: Pick<RunConfig, 'loop'>, iteration: number): number {
   return config.loop.seed + iteration;
 }
 

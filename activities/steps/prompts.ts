@@ -44,13 +44,13 @@ export async function loadTemplateFile(projectRoot: string, file: string, kind: 
 }
 
 /** The judge's pointwise template (`judge.promptTemplate`). */
-export async function loadTemplate(projectRoot: string, config: RunConfig): Promise<LoadedTemplate> {
+export async function loadTemplate(projectRoot: string, config: Pick<RunConfig, 'judge'>): Promise<LoadedTemplate> {
   return loadTemplateFile(projectRoot, config.judge.promptTemplate, 'pointwise', 'judge.promptTemplate');
 }
 
 export function renderForJudge(
   loaded: LoadedTemplate,
-  config: RunConfig,
+  config: Pick<RunConfig, 'judge'>,
   example: Pick<PointwiseExample, 'instruction' | 'response' | 'rubric' | 'reference_answer'>,
 ): ChatMessage[] {
   return renderPointwise(loaded.template, example, {
@@ -61,7 +61,7 @@ export function renderForJudge(
 }
 
 /** Hyperparameters of the generation job shared by sampling and evaluation. */
-export function generationHyperparameters(config: RunConfig) {
+export function generationHyperparameters(config: Pick<RunConfig, 'judge'>) {
   return {
     decoding: config.judge.decoding.mode,
     ...(config.judge.decoding.maxNewTokens !== undefined ? { max_new_tokens: config.judge.decoding.maxNewTokens } : {}),

@@ -3,6 +3,7 @@
  * and have the current judge M(i-1) write N judgments per input at temperature T (a generation job). The
  * count, N and T are this iteration's (core/config/per-iteration.ts).
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
 import { deriveSeed } from '../../core/common/rng';
@@ -17,7 +18,7 @@ import type { JobResult } from '../jobs/types';
 import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated } from './generation';
 
 export interface SampleInput {
-  config: RunConfig;
+  config: ConfigFor<'sampleRequests'>;
   runId: string;
   runPrefixUri: string;
   iteration: number;
@@ -151,7 +152,7 @@ export function createSampleActivities(deps: ActivityDeps) {
      * Render and sample in one activity, as runs started before the sample job became an activity of its own
      * schedule it (workflows/options.ts JOB_ACTIVITIES_PATCH).
      */
-    async sampleJudgments(input: SampleInput): Promise<SampleResult> {
+    async sampleJudgments(input: SampleInput & { config: ConfigFor<'generation'> }): Promise<SampleResult> {
       const rendered = await renderSampleRequests(input);
       const job = await sample({ ...input, requests: rendered.requests });
       return {

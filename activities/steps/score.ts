@@ -3,6 +3,7 @@
  * A judgment that does not parse is kept, marked `unparseable` with its reason, and counted — never
  * dropped or scored 0.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { joinUri, stepPrefix } from '../../core/run/artifacts';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,7 +15,7 @@ import type { SampleSummary } from '../../core/run/run-types';
 import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, storageSettings, throttledHeartbeat } from '../context';
 
-export function scoreRawJudgment(raw: RawJudgment, config: RunConfig, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
+export function scoreRawJudgment(raw: RawJudgment, config: Pick<RunConfig, 'judge'>, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
   const parsed = opts.notUtf8
     ? // The job's bytes were not UTF-8: what U+FFFD replaced is unknown, so the text is not the judge's.
       ({ status: 'unparseable', reason: 'invalid_text' } as const)
@@ -69,7 +70,7 @@ function brokenOutput(uri: string, why: string): ApplicationFailure {
 }
 
 export interface ScoreInput {
-  config: RunConfig;
+  config: ConfigFor<'score'>;
   runPrefixUri: string;
   iteration: number;
   modelUri: string;

@@ -3,6 +3,7 @@
  * (a training job), or with training.method "sft" the control: fine-tuning on the pairs' chosen judgments
  * only. The result is M(i), a model folder in S3.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
 import { deriveSeed } from '../../core/common/rng';
@@ -13,7 +14,7 @@ import type { ObjectStore } from '../storage/object-store';
 import { readRows } from './rows';
 
 export interface TrainInput {
-  config: RunConfig;
+  config: ConfigFor<'train'>;
   runId: string;
   runPrefixUri: string;
   iteration: number;
@@ -44,7 +45,7 @@ export type TrainHyperparameters = {
   score_max?: number;
 };
 
-export function trainHyperparameters(config: RunConfig, iteration: number): TrainHyperparameters {
+export function trainHyperparameters(config: Pick<RunConfig, 'judge' | 'training'>, iteration: number): TrainHyperparameters {
   const t = config.training;
   const common: TrainHyperparameters = {
     epochs: t.epochs,
@@ -98,7 +99,7 @@ export async function readTrainingMetrics(
 }
 
 /** The job that trains M(i): DPO, or the SFT control on the chosen judgments of the same pairs. */
-export function trainEntryPoint(config: RunConfig): 'train_dpo.py' | 'train_sft.py' {
+export function trainEntryPoint(config: Pick<RunConfig, 'training'>): 'train_dpo.py' | 'train_sft.py' {
   return config.training.method === 'sft' ? 'train_sft.py' : 'train_dpo.py';
 }
 

@@ -6,6 +6,7 @@
  * `<rationale> [RESULT] <score>`. The examples are a data step (skipped when done, reused across runs by
  * content); the training is a `train_sft.py` job, addressed by its inputs like every job, so a rerun reuses it.
  */
+import type { ConfigFor } from '../../core/config/sections';
 import type { RunConfig } from '../../core/config/config';
 import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
 import { formatJudgment } from '../../core/judging/judgment';
@@ -18,7 +19,7 @@ import { loadTemplate, renderForJudge } from './prompts';
 import { readTrainingMetrics, trainHyperparameters } from './train';
 
 export interface WarmStartInput {
-  config: RunConfig;
+  config: ConfigFor<'warmStart'>;
   runId: string;
   runPrefixUri: string;
   /** The base model (judge.seedModel as staged). */
@@ -33,7 +34,7 @@ export function referenceJudgments(row: Pick<PointwiseExample, 'meta'>, scale: {
 }
 
 /** The job's hyperparameters: train_sft.py's, with the warm start's epochs, learning rate and lengths. */
-export function warmStartHyperparameters(config: RunConfig) {
+export function warmStartHyperparameters(config: Pick<RunConfig, 'judge' | 'training' | 'warmStart'>) {
   const ws = config.warmStart!;
   const training = {
     ...config.training,

@@ -56,6 +56,8 @@ export interface StubRecord {
   held: Promise<void>;
   /** What recordIterationSummary wrote, by URI: the stub's S3 for iter-K/summary.json. */
   iterationSummaries: Map<string, IterationSummary>;
+  /** The config sections each activity was handed (its input's `config` keys), call by call. */
+  configSections: Array<{ activity: keyof Activities; sections: string[] }>;
 }
 
 /** A stub run's whole summary from its result: its iterations' summaries as recordIterationSummary got them. */
@@ -99,7 +101,7 @@ const NO_USAGE: UsageTotals = { jobs: 0, seconds: 0, billableSeconds: 0, usd: 0,
 
 export function stubActivities(options: StubOptions = {}): { activities: Partial<Activities>; record: StubRecord } {
   let heldStarted!: () => void;
-  const record: StubRecord = { calls: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map() };
+  const record: StubRecord = { calls: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map(), configSections: [] };
   let champion: ChampionInfo | undefined = options.champion;
 
   /** Records the call, then fails, holds until cancelled, or lets the stub return. */
@@ -246,7 +248,24 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       return { htmlUri: `${runPrefixUri}/report/report.html`, summaryUri: `${runPrefixUri}/report/summary.json` };
     },
   };
-  return { activities, record };
+  return { activities: recordingConfigSections(activities, record), record };
+}
+
+/** The activities, each first noting which config sections its input carries. */
+function recordingConfigSections(activities: Partial<Activities>, record: StubRecord): Partial<Activities> {
+  const wrapped = Object.entries(activities).map(([name, fn]) => {
+    // Every activity takes one input object; the wrapper only reads its `config` and passes it on.
+    const activity = fn as (input: unknown) => Promise<unknown>;
+    return [
+      name,
+      async (input: unknown) => {
+        const config = (input as { config?: unknown } | undefined)?.config;
+        if (config && typeof config === 'object') record.configSections.push({ activity: name as keyof Activities, sections: Object.keys(config).sort() });
+        return activity(input);
+      },
+    ];
+  });
+  return Object.fromEntries(wrapped) as Partial<Activities>;
 }
 
 /** A non-retryable failure of the given type, as the real activities throw them. */

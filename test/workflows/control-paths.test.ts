@@ -16,6 +16,8 @@ import localConfig from '../../configs/local.json';
 import { TINY_DATA } from '../support/judgeloop';
 import { failure, stubActivities, stubGenerated, type StubOptions, type StubRecord, stubRunSummary } from '../support/stub-activities';
 import { stubbedWorker, useTimeSkippingEnv } from '../support/time-skipping';
+import { ACTIVITY_SECTIONS, type ActivitySections } from '../../core/config/sections';
+import type { Activities } from '../../activities';
 
 const ts = useTimeSkippingEnv();
 let queues = 0;
@@ -164,6 +166,62 @@ test('a judge-side step with nothing to rate (no sampled judgment parsed) runs n
   const summary = stubRunSummary(record, await worker.runUntil(ts.env.client.workflow.execute(selfRationalizationRun, { taskQueue, workflowId: 'judge-side-empty', args: [cfg] })));
   assert.equal(called(record, 'generateMetaRatings') + called(record, 'generateRescores'), 0);
   assert.deepEqual([summary.iterations[1].metaJudge?.rated, summary.iterations[1].consistency?.rescored], [0, 0]);
+});
+
+/** The config sections each activity is sent (core/config/sections.ts), or the whole config. */
+const SECTIONS_OF: Partial<Record<keyof Activities, ActivitySections | 'whole' | 'registry'>> = {
+  resolveRunConfig: 'whole',
+  prepareRun: 'whole',
+  writeWarmStartExamples: 'warmStart',
+  trainWarmStartJudge: 'warmStart',
+  renderSampleRequests: 'sampleRequests',
+  generateSampledJudgments: 'generation',
+  scoreJudgments: 'score',
+  renderMetaJudgeRequests: 'judgeSide',
+  generateMetaRatings: 'generation',
+  collectMetaRatings: 'judgeSide',
+  renderConsistencyRequests: 'judgeSide',
+  generateRescores: 'generation',
+  collectRescores: 'judgeSide',
+  buildPairs: 'pair',
+  trainJudge: 'train',
+  renderEvaluationRequests: 'evaluation',
+  generateEvaluationJudgments: 'generation',
+  generateBaselineJudgments: 'generation',
+  computeEvaluationMetrics: 'evaluation',
+  summarizeUsage: 'storage',
+  recordIterationSummary: 'storage',
+  writeRunReport: 'storage',
+  readChampion: 'registry',
+  recordDecision: 'registry',
+};
+
+test('each activity is sent only the config sections it reads, not the whole config', async () => {
+  const cfg = config({
+    warmStart: { data: { uri: 'datasets/synthetic/train.jsonl', adapter: 'canonical' } },
+    loop: { iterations: 1, pairing: { strategies: [{ name: 'meta_judge', margin: 1 }], consistencyFilter: true } },
+    evaluation: { baselines: { samples: 2, temperature: 1 } },
+    registry: { enabled: true },
+  });
+  await withRun('config-sections', cfg, {}, async (handle, record) => {
+    await handle.result();
+    const whole = record.configSections.find((c) => c.activity === 'prepareRun')!.sections;
+    assert.ok(whole.includes('data') && whole.includes('warmStart'), `prepareRun gets the whole config: ${whole.join(', ')}`);
+    const seen = new Set<string>();
+    for (const { activity, sections } of record.configSections) {
+      const kind = SECTIONS_OF[activity];
+      assert.ok(kind, `${activity} is in the table of config sections`);
+      const expected =
+        kind === 'whole' ? whole : kind === 'registry' ? ['judge', 'storage'] : ACTIVITY_SECTIONS[kind].filter((s) => whole.includes(s)).sort();
+      if (kind !== 'whole') assert.deepEqual(sections, expected, `${activity} is sent ${kind}'s sections`);
+      seen.add(activity);
+    }
+    const missing = Object.keys(SECTIONS_OF).filter((a) => !seen.has(a) && a !== 'resolveRunConfig');
+    assert.deepEqual(missing, [], 'the run called every activity of the table');
+    // The largest section (the datasets) reaches only the steps that read the eval suites' settings.
+    const withData = [...new Set(record.configSections.filter((c) => c.sections.includes('data')).map((c) => c.activity))].sort();
+    assert.deepEqual(withData, ['computeEvaluationMetrics', 'prepareRun', 'renderEvaluationRequests']);
+  });
 });
 
 const JOB_ACTIVITIES = ['generateSampledJudgments', 'generateMetaRatings', 'generateRescores', 'trainJudge', 'trainWarmStartJudge', 'generateEvaluationJudgments', 'generateBaselineJudgments', 'generateRelativeVerdicts'];
