@@ -272,12 +272,16 @@ export class LocalJobRunner implements JobRunner {
 
   private async launchCold(python: string, script: string, env: NodeJS.ProcessEnv, spec: JobSpec, specHash: string, dir: string): Promise<number> {
     // The shell records the exit code beside the job, so whichever worker adopts the job can read it.
+    // Seconds to the millisecond from bash's EPOCHREALTIME (bash 5; its separator follows the locale), else
+    // whole seconds: a job that ends within a second must not count as 0 s against the budget.
     const wrapper = [
       'SECONDS=0',
+      'start=${EPOCHREALTIME:-}',
       '"$JUDGELOOP_PYTHON" "$JUDGELOOP_SCRIPT"',
       'code=$?',
-      'printf \'{"jobName":"%s","specHash":"%s","exitCode":%d,"seconds":%d,"finishedAt":"%s"}\\n\' ' +
-        '"$JUDGELOOP_JOB" "$JUDGELOOP_SPEC" "$code" "$SECONDS" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$JUDGELOOP_DIR/exit.json.tmp"',
+      'if [ -n "$start" ]; then us=$(( 10#${EPOCHREALTIME//[.,]/} - 10#${start//[.,]/} )); seconds=$(printf "%d.%03d" $((us / 1000000)) $((us % 1000000 / 1000))); else seconds=$SECONDS; fi',
+      'printf \'{"jobName":"%s","specHash":"%s","exitCode":%d,"seconds":%s,"finishedAt":"%s"}\\n\' ' +
+        '"$JUDGELOOP_JOB" "$JUDGELOOP_SPEC" "$code" "$seconds" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$JUDGELOOP_DIR/exit.json.tmp"',
       'mv "$JUDGELOOP_DIR/exit.json.tmp" "$JUDGELOOP_DIR/exit.json"',
       'exit $code',
     ].join('\n');

@@ -92,6 +92,10 @@ for (const warmPython of [false, true]) {
       // Once the outputs are in S3, the job folder keeps its records and log, not its copies of data and models.
       for (const heavy of ['channels', 'model', 'checkpoints']) assert.equal(existsSync(path.join(workDir, `job-ok-${mode}`, heavy)), false, heavy);
       for (const kept of ['job.log', 'launch.json', 'exit.json']) assert.ok(existsSync(path.join(workDir, `job-ok-${mode}`, kept)), kept);
+      // The job slept 0.5 s: its exit record counts it to the millisecond (whole seconds would make it 0 or 1).
+      const exitRecord = readFileSync(path.join(workDir, `job-ok-${mode}`, 'exit.json'), 'utf8');
+      const { seconds } = JSON.parse(exitRecord) as { seconds: number };
+      assert.ok(seconds >= 0.5 && seconds < 30 && /"seconds":\s*\d+\.\d+/.test(exitRecord), `exit.json: ${exitRecord}`);
     });
 
     test('polling leaves no abort listeners on the activity signal (they piled up into MaxListenersExceededWarning)', async () => {
