@@ -57,8 +57,8 @@ function writeReferenceRows(file: string): void {
 }
 
 /** The suite's config: every optional step on (warm start, meta-judge, registry and gate, report), nothing reused across runs. */
-function faultConfig(overrides: Record<string, unknown> = {}) {
-  return testConfig(services, {
+function faultConfig(overrides: Record<string, unknown> = {}, on: TestServices = services) {
+  return testConfig(on, {
     loop: {
       iterations: 1,
       inputsPerIteration: 24,
@@ -83,9 +83,9 @@ function faultConfig(overrides: Record<string, unknown> = {}) {
   } as Parameters<typeof testConfig>[1]);
 }
 
-async function startFaultWorker(taskQueue: string, faultDir: string): Promise<WorkerProcess> {
+async function startFaultWorker(taskQueue: string, faultDir: string, on: TestServices = services): Promise<WorkerProcess> {
   mkdirSync(faultDir, { recursive: true });
-  return services.startWorker({
+  return on.startWorker({
     entry: 'test/support/fault-worker.ts',
     taskQueue,
     // A killed worker's runs wait this long before a new worker takes their next workflow task (10 s by default).
@@ -99,8 +99,8 @@ interface Outcome {
   iterations: Array<Record<string, unknown>>;
 }
 
-async function outcomeOf(summary: RunSummary): Promise<Outcome> {
-  const store = storeFor(services);
+async function outcomeOf(summary: RunSummary, on: TestServices = services): Promise<Outcome> {
+  const store = storeFor(on);
   const models: Record<string, string> = {};
   const hash = async (label: string, modelUri: string) => {
     const bytes = await store.getBytes(`${modelUri}/model.safetensors`);
@@ -201,14 +201,14 @@ async function assertNoJobLeft(workDir: string, runId: string): Promise<void> {
 }
 
 /** Per job folder of the run: one completion record in S3, i.e. one set of outputs. */
-async function assertOneOutputPerJob(summary: RunSummary, workDir: string): Promise<void> {
-  const store = storeFor(services);
+async function assertOneOutputPerJob(summary: RunSummary, workDir: string, on: TestServices = services): Promise<void> {
+  const store = storeFor(on);
   const records = (await store.list(`${summary.runPrefixUri}/`)).filter((o) => o.uri.endsWith('/_job.json'));
   const jobs = launchedJobs(workDir, summary.runId);
   assert.equal(records.length, jobs.length, `completion records ${records.map((r) => r.uri).join(', ')} for ${jobs.length} job folders`);
 }
 
-describe('two runs of one config at the same time, under different ids', { concurrency: 2 }, () => {
+describe('three faulted runs of one config at the same time, under different ids', { concurrency: 3 }, () => {
 test('worker SIGKILLed in every step, a job process SIGKILLed, a job that exits 0 without outputs: same results, nothing twice', { timeout: 20 * 60_000 }, async () => {
   assert.ok(clean, 'the fault-free run ran first');
   const taskQueue = 'faults-kill';
@@ -426,25 +426,21 @@ test('cancelled during each step in turn, rerun under the same id: ends cancelle
   matrix.cancel.push({ fault: 'the same id started twice (`judgeloop run --id`)', step: 'while it runs', outcome: 'refused with a non-zero exit; the message says how to follow the run or reset it' });
 });
 
-});
 
-let scoreDone: string | null = null;
-
-function stepPrefixOf(runId: string, iteration: number, step: RunStep): string {
-  return stepPrefix(`s3://${services.s3.bucket}/runs/${runId}`, iteration, step);
-}
-
+// Its own Temporal and S3 servers, which it kills: the other two scenarios run beside it on the suite's.
 test('Temporal server and S3 server killed and restarted mid-step, S3 behind a flaky network throughout: same results', { timeout: 20 * 60_000 }, async () => {
   assert.ok(clean, 'the fault-free run ran first');
+  const own = await startTestServices();
+  const ownEnv = await TestWorkflowEnvironment.createFromExistingServer({ address: own.temporalAddress });
   const taskQueue = 'faults-services';
   const runId = `faults-services-${Date.now()}`;
-  const proxy = await startChaosProxy({ target: services.s3.endpoint, seed: 14, rate: 0.05, slowMs: 300 });
-  const config = faultConfig({ storage: { endpoint: proxy.endpoint } });
-  let worker = await startFaultWorker(taskQueue, path.join(work, 'services'));
+  const proxy = await startChaosProxy({ target: own.s3.endpoint, seed: 14, rate: 0.05, slowMs: 300 });
+  const config = faultConfig({ storage: { endpoint: proxy.endpoint } }, own);
+  const worker = await startFaultWorker(taskQueue, path.join(work, 'services'), own);
   // Each job runs at least 2 s, so a server is killed while the job is seen running.
   writeFileSync(path.join(work, 'services', 'job-delay'), '2');
   try {
-    const handle = await env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId: runId, args: [config] });
+    const handle = await ownEnv.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId: runId, args: [config] });
     const waitForJob = async (step: string) => {
       for (;;) {
         const job = launchedJobs(config.backend.workDir, runId).find((j) => j.step === step && isAlive(j.pid));
@@ -453,21 +449,23 @@ test('Temporal server and S3 server killed and restarted mid-step, S3 behind a f
       }
     };
     const sample = await waitForJob('sample');
-    await services.restartTemporal();
+    await own.restartTemporal();
     assert.ok(sample.pid > 0);
     matrix.services.push({ fault: 'Temporal server SIGKILLed and restarted (same database)', step: 'generateSampledJudgments (job running)', outcome: 'the worker and the client reconnected; the job ran once' });
     const train = await waitForJob('train');
-    await services.restartS3({ kill: true });
+    await own.restartS3({ kill: true });
     assert.ok(train.pid > 0);
     matrix.services.push({ fault: 'S3 server SIGKILLed and restarted (same data)', step: 'trainJudge (job running)', outcome: 'the requests it met were retried until S3 was back; the job ran once' });
-    const summary = await summaryOf(services, await handle.result());
-    assert.deepEqual(await outcomeOf(summary), clean, 'the same models and metrics as the fault-free run');
+    const summary = await summaryOf(own, await handle.result());
+    assert.deepEqual(await outcomeOf(summary, own), clean, 'the same models and metrics as the fault-free run');
     await assertNoJobLeft(config.backend.workDir, runId);
-    await assertOneOutputPerJob(summary, config.backend.workDir);
+    await assertOneOutputPerJob(summary, config.backend.workDir, own);
     for (const job of launchedJobs(config.backend.workDir, runId)) assert.equal(launchCount(job.dir), 1, path.basename(job.dir));
   } finally {
     await worker.stop();
     await proxy.stop();
+    await ownEnv.teardown();
+    await own.stop();
   }
   // Which step each fault met, from the object key: iter-K/<step>/..., else the run's own objects.
   const byStep = new Map<string, number>();
@@ -488,6 +486,13 @@ test('Temporal server and S3 server killed and restarted mid-step, S3 behind a f
   });
   matrix.services.push({ fault: '(the three above, one run)', step: 'the whole run', outcome: 'completed; models and metrics equal the fault-free run; no job started twice; no process left' });
 });
+});
+
+let scoreDone: string | null = null;
+
+function stepPrefixOf(runId: string, iteration: number, step: RunStep): string {
+  return stepPrefix(`s3://${services.s3.bucket}/runs/${runId}`, iteration, step);
+}
 
 const DOC = path.resolve(__dirname, '../../docs/reliability.md');
 const START = '<!-- fault-matrix:start (written by test/integration/fault-matrix.test.ts) -->';
