@@ -24,6 +24,7 @@ import { createConsistencyActivities } from './steps/consistency';
 import { createRegistryActivities } from './steps/registry';
 import { createUsageActivities } from './steps/usage';
 import { createReportActivities } from './steps/report';
+import { createShardActivities } from './steps/shards';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage/object-store';
 import { cacheIndexUri } from '../core/run/artifacts';
 
@@ -42,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps),
     ...createUsageActivities(deps),
     ...createReportActivities(deps),
+    ...createShardActivities(deps),
   };
 }
 

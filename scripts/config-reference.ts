@@ -202,9 +202,26 @@ function nestedTables(fieldPath: string, node: Node): Table[] {
   const variants = objectVariants(node);
   if (variants) {
     const key = discriminator(variants);
-    return variants.flatMap((v) => {
+    const perVariant = variants.map((v) => {
       const tag = value(asNode(v.properties?.[key]).const);
-      return markDirect(objectTables(fieldPath, v, `${code(fieldPath)} with ${code(`${key}: ${tag}`)}`, described(v, `${fieldPath} (${key}: ${tag})`)));
+      const variant = code(`${key}: ${tag}`);
+      return { variant, tables: markDirect(objectTables(fieldPath, v, `${code(fieldPath)} with ${variant}`, described(v, `${fieldPath} (${key}: ${tag})`))) };
+    });
+    // A nested object that several variants have (backend.sharding) gets one table per variant, each titled
+    // with its variant: their defaults may differ, and each heading needs an anchor of its own.
+    const titles = perVariant.flatMap((p) => p.tables.map((t) => t.title));
+    const shared = new Set(titles.filter((t, i) => t !== undefined && titles.indexOf(t) !== i));
+    return perVariant.flatMap(({ variant, tables }) => {
+      const renamed = new Map<string, string>();
+      const retitled = tables.map((t) => {
+        if (t.title === undefined || !shared.has(t.title)) return t;
+        const title = `${t.title} with ${variant}`;
+        renamed.set(t.anchor, slug(title));
+        return { ...t, title, anchor: slug(title) };
+      });
+      // The rows that link to a retitled table link to its new anchor.
+      const relink = (type: string) => type.replace(/\]\(#([^)]+)\)/g, (whole, anchor: string) => (renamed.has(anchor) ? `](#${renamed.get(anchor)})` : whole));
+      return retitled.map((t) => ({ ...t, rows: t.rows.map((r) => ({ ...r, type: relink(r.type) })) }));
     });
   }
   if (isObject(node)) return markDirect(objectTables(fieldPath, node, code(fieldPath), node.description));

@@ -88,6 +88,9 @@ export const ACTIVITY_STEPS: Readonly<Record<string, string>> = {
   summarizeUsage: 'usage',
   writeRunReport: 'report',
   recordIterationSummary: 'report',
+  // Sharded generation's split and merge serve whichever step is generating (sample, evaluate, ...).
+  splitRequests: 'shards',
+  mergeShardJudgments: 'shards',
 };
 
 export function stepOfActivity(activityType: string): string {

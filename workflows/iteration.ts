@@ -7,6 +7,8 @@
 import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import { consistencyFilterActive, type RunConfig } from '../core/config/config';
 import { sectionsFor } from '../core/config/sections';
+import { shardCount, type ShardingSettings } from '../core/run/shards';
+import { inPool } from '../core/common/pool';
 import type { ConsistencySummary, IterationProgress, IterationSummary, MetaJudgeSummary, StepName, SuiteMetrics } from '../core/run/run-types';
 import type { Activities } from '../activities';
 import type { PreparedDataset } from '../activities/steps/prepare';
@@ -30,6 +32,12 @@ export const iterationProgressQuery = defineQuery<IterationProgress>('progress')
 /** Iterations started before usage accounting existed replay without the usage step. */
 export const USAGE_PATCH = 'usage-accounting-v1';
 
+/** Generations split into shards when they are large (backend.sharding); iterations from before ran one job each. */
+export const SHARDED_GENERATION_PATCH = 'sharded-generation-v1';
+
+/** Configs resolved before sharding existed have no backend.sharding: one job per generation, as they ran. */
+const ONE_SHARD: ShardingSettings = { shards: 1, requestsPerShard: Number.MAX_SAFE_INTEGER, maxShards: 1, concurrency: 1 };
+
 export async function iterationWorkflow(input: IterationInput): Promise<IterationSummary> {
   const { config, iteration } = input;
   const progress: IterationProgress = { iteration, step: 'sample', stepsDone: [] };
@@ -50,12 +58,37 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   // runs from before job-activities-v1 get the whole config, as they did.
   const generation = { ...common, config: sectionsFor(config, 'generation') };
   const judgeSide = { ...common, config: sectionsFor(config, 'judgeSide') };
+  const sharding = config.backend.sharding ?? ONE_SHARD;
+  const splits = new Map<string, Promise<RequestSet[]>>();
+
+  /**
+   * One generation over a request set: one job, or, when it is large (core/run/shards.ts), one job per
+   * shard of its requests, `sharding.concurrency` at a time, merged into one judgments file. Each shard is
+   * an activity of its own: a retry reruns that shard alone, and reuse finds each shard's job by its content.
+   */
+  async function generateSharded(
+    generate: (input: GenerationInput) => Promise<GeneratedJudgments>,
+    modelUri: string,
+    requests: RequestSet,
+  ): Promise<GeneratedJudgments> {
+    const count = shardCount(sharding, requests.requests);
+    if (count === 1 || !patched(SHARDED_GENERATION_PATCH)) return generate({ ...generation, modelUri, requests });
+    // The baselines sample the pointwise requests again: split each request set once.
+    const key = `${requests.dataUri}#${count}`;
+    if (!splits.has(key)) splits.set(key, data.splitRequests({ config: sectionsFor(config, 'storage'), requests, shards: count }));
+    const shards = await splits.get(key)!;
+    const outputs = await inPool(
+      shards.map((part, index) => () => generate({ ...generation, modelUri, requests: part, shard: { index, count } })),
+      sharding.concurrency,
+    );
+    return data.mergeShardJudgments({ config: sectionsFor(config, 'storage'), shards: outputs });
+  }
 
   /** Step 1, Sample: render the chosen inputs into the judge's prompt; the judge writes N judgments of each. */
   async function sample(modelUri: string): Promise<{ requestsUri: string; rawJudgmentsUri: string }> {
     if (!jobActivities) return jobs.sampleJudgments({ ...common, config, modelUri, trainUri: input.trainUri });
     const rendered = await data.renderSampleRequests({ ...common, config: sectionsFor(config, 'sampleRequests'), modelUri, trainUri: input.trainUri });
-    const sampled = await jobs.generateSampledJudgments({ ...generation, modelUri, requests: rendered.requests });
+    const sampled = await generateSharded(jobs.generateSampledJudgments, modelUri, rendered.requests);
     return { requestsUri: rendered.requestsUri, rawJudgmentsUri: sampled.judgmentsUri };
   }
 
@@ -63,7 +96,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   async function rate(judged: JudgeSideInput): Promise<MetaJudgeSummary> {
     if (!jobActivities) return jobs.rateJudgments({ ...judged, config });
     const requests = await data.renderMetaJudgeRequests(judged);
-    const rated = requests ? await jobs.generateMetaRatings({ ...generation, modelUri: judged.modelUri, requests }) : null;
+    const rated = requests ? await generateSharded(jobs.generateMetaRatings, judged.modelUri, requests) : null;
     return data.collectMetaRatings({ ...judged, outputUri: rated?.outputUri ?? null });
   }
 
@@ -71,7 +104,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   async function rescore(judged: JudgeSideInput): Promise<ConsistencySummary> {
     if (!jobActivities) return jobs.rescoreJudgments({ ...judged, config });
     const requests = await data.renderConsistencyRequests(judged);
-    const rescored = requests ? await jobs.generateRescores({ ...generation, modelUri: judged.modelUri, requests }) : null;
+    const rescored = requests ? await generateSharded(jobs.generateRescores, judged.modelUri, requests) : null;
     return data.collectRescores({ ...judged, outputUri: rescored?.outputUri ?? null });
   }
 
@@ -86,7 +119,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     // The baselines sample the pointwise requests again (activities/steps/evaluate.ts baselineRequests).
     const baselineRequests = config.evaluation.baselines.samples > 0 ? requests.pointwise : null;
     const outputOf = async (generate: (input: GenerationInput) => Promise<GeneratedJudgments>, set: RequestSet | null) =>
-      set ? (await generate({ ...generation, modelUri, requests: set })).outputUri : null;
+      set ? (await generateSharded(generate, modelUri, set)).outputUri : null;
     const [pointwise, baselines, relative] = await Promise.all([
       outputOf(jobs.generateEvaluationJudgments, requests.pointwise),
       outputOf(jobs.generateBaselineJudgments, baselineRequests),

@@ -41,8 +41,8 @@ import { scoreRawJudgment } from './score';
 import { readRows } from './rows';
 import type { PreparedDataset } from './prepare';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
-import type { JobResult } from '../jobs/types';
-import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated, requestSet } from './generation';
+import type { JobResult, JobSpec } from '../jobs/types';
+import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated, requestSet, shardedJob } from './generation';
 
 /** Pairwise suites without a rubric of their own are judged on overall quality. */
 export const DEFAULT_PAIRWISE_RUBRIC: Rubric = {
@@ -305,16 +305,14 @@ export function createEvaluateActivities(deps: ActivityDeps) {
     const { config, iteration } = input;
     const store = deps.storeFor(storageSettings(config));
     const kind = GENERATIONS[generation];
-    return deps.runnerFor(config, store).run(
-      {
-        jobName: jobName(input.runId, iteration, kind.job),
-        entryPoint: 'generate.py',
-        channels: { model: input.modelUri, requests: input.requests.dataUri },
-        hyperparameters: { ...generationHyperparameters(config), ...kind.hyperparameters(config, iteration) },
-        outputUri: kind.outputUri(stepPrefix(input.runPrefixUri, iteration, 'evaluate')),
-      },
-      currentJobContext(),
-    );
+    const spec: JobSpec = {
+      jobName: jobName(input.runId, iteration, kind.job),
+      entryPoint: 'generate.py',
+      channels: { model: input.modelUri, requests: input.requests.dataUri },
+      hyperparameters: { ...generationHyperparameters(config), ...kind.hyperparameters(config, iteration) },
+      outputUri: kind.outputUri(stepPrefix(input.runPrefixUri, iteration, 'evaluate')),
+    };
+    return deps.runnerFor(config, store).run(shardedJob(spec, input, kind.job), currentJobContext());
   }
 
   /** Scores the generations' outputs, parses the verdicts and computes every suite's metrics (`metrics/`). */

@@ -13,7 +13,8 @@ import { type ActivityDeps, currentJobContext } from '../context';
 import { generationHyperparameters } from './prompts';
 import { readRows } from './rows';
 import type { ObjectStore } from '../storage/object-store';
-import type { JobResult } from '../jobs/types';
+import type { JobResult, JobSpec } from '../jobs/types';
+import { type GenerationInput, shardedJob } from './generation';
 
 /** The input of both judge-side steps (their requests' rendering and collecting, and the one-activity forms). */
 export interface JudgeSideInput {
@@ -71,27 +72,25 @@ export function runIdOf(input: Pick<JudgeSideInput, 'runId' | 'runPrefixUri'>): 
 export async function runGreedyGeneration(
   deps: ActivityDeps,
   store: ObjectStore,
-  input: Pick<JudgeSideInput, 'runId' | 'runPrefixUri' | 'iteration' | 'modelUri'> & { config: ConfigFor<'generation'> },
+  input: Pick<JudgeSideInput, 'runId' | 'runPrefixUri' | 'iteration' | 'modelUri'> & Pick<GenerationInput, 'shard'> & { config: ConfigFor<'generation'> },
   step: 'meta-judge' | 'consistency',
   requestsFolder: string,
   overrides: Record<string, string | number | boolean> = {},
   sampling: { numSamples: number; temperature: number } = { numSamples: 1, temperature: 0 },
 ): Promise<JobResult> {
   const { config, iteration } = input;
-  return deps.runnerFor(config, store).run(
-    {
-      jobName: jobName(runIdOf(input), iteration, step),
-      entryPoint: 'generate.py',
-      channels: { model: input.modelUri, requests: requestsFolder },
-      hyperparameters: {
-        ...generationHyperparameters(config),
-        ...overrides,
-        num_samples: sampling.numSamples,
-        temperature: sampling.temperature,
-        seed: deriveSeed(config.loop.seed, step, iteration),
-      },
-      outputUri: joinUri(stepRoot(input.runPrefixUri, iteration, step), 'job'),
+  const spec: JobSpec = {
+    jobName: jobName(runIdOf(input), iteration, step),
+    entryPoint: 'generate.py',
+    channels: { model: input.modelUri, requests: requestsFolder },
+    hyperparameters: {
+      ...generationHyperparameters(config),
+      ...overrides,
+      num_samples: sampling.numSamples,
+      temperature: sampling.temperature,
+      seed: deriveSeed(config.loop.seed, step, iteration),
     },
-    currentJobContext(),
-  );
+    outputUri: joinUri(stepRoot(input.runPrefixUri, iteration, step), 'job'),
+  };
+  return deps.runnerFor(config, store).run(shardedJob(spec, { ...input, runId: runIdOf(input) }, step), currentJobContext());
 }

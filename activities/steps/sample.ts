@@ -14,8 +14,8 @@ import type { GenerationRequest } from '../../core/run/formats';
 import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, badInput, currentJobContext, storageSettings, throttledHeartbeat } from '../context';
 import { loadTemplate, renderForJudge, generationHyperparameters, promptHash } from './prompts';
-import type { JobResult } from '../jobs/types';
-import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated } from './generation';
+import type { JobResult, JobSpec } from '../jobs/types';
+import { type GeneratedJudgments, type GenerationInput, type RequestSet, generated, shardedJob } from './generation';
 
 export interface SampleInput {
   config: ConfigFor<'sampleRequests'>;
@@ -126,21 +126,19 @@ export function createSampleActivities(deps: ActivityDeps) {
     const store = deps.storeFor(storageSettings(config));
     // N and T of this iteration (loop.samplesPerInput / loop.temperature may be per-iteration lists).
     const { samplesPerInput, temperature } = iterationParameters(config.loop, iteration);
-    return deps.runnerFor(config, store).run(
-      {
-        jobName: jobName(input.runId, iteration, 'sample'),
-        entryPoint: 'generate.py',
-        channels: { model: input.modelUri, requests: input.requests.dataUri },
-        hyperparameters: {
-          ...generationHyperparameters(config),
-          num_samples: samplesPerInput,
-          temperature,
-          seed: deriveSeed(config.loop.seed, 'sample', iteration),
-        },
-        outputUri: joinUri(stepPrefix(input.runPrefixUri, iteration, 'sample'), 'job'),
+    const spec: JobSpec = {
+      jobName: jobName(input.runId, iteration, 'sample'),
+      entryPoint: 'generate.py',
+      channels: { model: input.modelUri, requests: input.requests.dataUri },
+      hyperparameters: {
+        ...generationHyperparameters(config),
+        num_samples: samplesPerInput,
+        temperature,
+        seed: deriveSeed(config.loop.seed, 'sample', iteration),
       },
-      currentJobContext(),
-    );
+      outputUri: joinUri(stepPrefix(input.runPrefixUri, iteration, 'sample'), 'job'),
+    };
+    return deps.runnerFor(config, store).run(shardedJob(spec, input, 'sample'), currentJobContext());
   }
 
   return {

@@ -443,6 +443,32 @@ export const EvaluationConfig = z
   })
   .strict();
 
+/**
+ * How a generation (the sample, each evaluation generation, the judge-side re-scores) is split into jobs:
+ * each shard a job of its own over a contiguous part of the requests, run concurrently up to `concurrency`,
+ * merged by a data step. Defaults per backend: a local machine gains little from more than one shard per
+ * core, SageMaker runs each shard on its own instance.
+ */
+function shardingConfig(defaults: { requestsPerShard: number; concurrency: number }) {
+  return z
+    .object({
+      shards: z
+        .union([z.literal('auto'), positiveInt.max(256)])
+        .default('auto')
+        .describe("Shards per generation: a number, or `auto`: one per `requestsPerShard` requests, at most `maxShards`. Never more shards than requests."),
+      requestsPerShard: positiveInt
+        .default(defaults.requestsPerShard)
+        .describe(`With \`shards: auto\`, requests per shard (default ${defaults.requestsPerShard} on this backend).`),
+      maxShards: positiveInt.max(256).default(16).describe('With `shards: auto`, at most this many shards.'),
+      concurrency: positiveInt
+        .max(256)
+        .default(defaults.concurrency)
+        .describe(`Shards of one generation running at once (default ${defaults.concurrency} on this backend); the worker's job slots bound it too.`),
+    })
+    .strict()
+    .prefault({});
+}
+
 export const LocalBackend = z
   .object({
     kind: z.literal('local').describe("Jobs run as child processes of the worker."),
@@ -465,6 +491,9 @@ export const LocalBackend = z
       .nonnegative()
       .optional()
       .describe("USD per hour of the machine running the jobs (e.g. the worker's EC2 instance), to price their wall time; unset: timed, not priced."),
+    sharding: shardingConfig({ requestsPerShard: 50_000, concurrency: 2 }).describe(
+      'Generation split into shards, each a job of its own (docs/operations.md, "Sharded generation").',
+    ),
   })
   .strict()
   .describe("Runs jobs as child processes on the worker's machine.");
@@ -588,6 +617,9 @@ export const SageMakerBackend = z
       })
       .optional()
       .describe('USD per instance-hour by instance type, for the cost recorded per job; a type without a price gets no cost.'),
+    sharding: shardingConfig({ requestsPerShard: 10_000, concurrency: 4 }).describe(
+      'Generation split into shards, each a SageMaker job of its own (docs/aws.md, "Several shards, several jobs").',
+    ),
     pollSeconds: positiveInt
       .max(300)
       .default(15)

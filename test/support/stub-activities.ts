@@ -17,6 +17,7 @@ import type { GeneratedJudgments } from '../../activities/steps/generation';
 import assert from 'node:assert/strict';
 import { isRunResult, runSummaryFrom, type IterationSummary, type PointwiseMetrics, type RunOutcome, type RunSummary, type SuiteMetrics } from '../../core/run/run-types';
 import { iterationSummaryUri } from '../../core/run/artifacts';
+import { mergedShardsUri, shardJobUri, shardRanges, shardRequestsUri, type ShardRef } from '../../core/run/shards';
 import type { UsageTotals } from '../../core/run/usage';
 
 /** The one evaluation suite of the stub runs (a pointwise held-out suite). */
@@ -90,6 +91,12 @@ function stubJob(name: string, outputUri: string): JobResult {
     seconds: 1,
     usage: { jobName: name, attempt: name, status: 'Completed', entryPoint: 'stub', backend: 'local', iteration: null, step: 'stub', seconds: 1, billableSeconds: 1, instanceType: 'local', instanceCount: 1, usd: null, finishedAt: '2026-01-01T00:00:00.000Z' },
   };
+}
+
+/** Where a generation's job (or one shard's, `<step>/shards/<i>/job`) writes its judgments, as the real activities place it. */
+export function generationOutput(input: { runPrefixUri: string; iteration: number; shard?: ShardRef }, step: string): string {
+  const job = `${input.runPrefixUri}/iter-${input.iteration}/${step}/job`;
+  return `${input.shard ? shardJobUri(job, input.shard.index) : job}/model`;
 }
 
 /** What a generation job activity returns, for a job that ran and wrote under `outputUri`. */
@@ -172,7 +179,7 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
     },
     async generateSampledJudgments(input: Input<'generateSampledJudgments'>) {
       await enter('generateSampledJudgments', input.iteration, input.modelUri);
-      return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/sample/job/model`, `sample-${input.iteration}`);
+      return stubGenerated(generationOutput(input, 'sample'), `sample-${input.iteration}`);
     },
     async scoreJudgments(input: Input<'scoreJudgments'>) {
       await enter('scoreJudgments', input.iteration, input.modelUri);
@@ -194,7 +201,7 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
     },
     async generateMetaRatings(input: Input<'generateMetaRatings'>) {
       await enter('generateMetaRatings', input.iteration, input.modelUri);
-      return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/meta-judge/job/model`, `meta-judge-${input.iteration}`);
+      return stubGenerated(generationOutput(input, 'meta-judge'), `meta-judge-${input.iteration}`);
     },
     async collectMetaRatings(input: Input<'collectMetaRatings'>) {
       await enter('collectMetaRatings', input.iteration, input.modelUri);
@@ -206,7 +213,7 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
     },
     async generateRescores(input: Input<'generateRescores'>) {
       await enter('generateRescores', input.iteration, input.modelUri);
-      return stubGenerated(`${input.runPrefixUri}/iter-${input.iteration}/consistency/job/model`, `consistency-${input.iteration}`);
+      return stubGenerated(generationOutput(input, 'consistency'), `consistency-${input.iteration}`);
     },
     async collectRescores(input: Input<'collectRescores'>) {
       await enter('collectRescores', input.iteration, input.modelUri);
@@ -219,18 +226,27 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
     },
     async generateEvaluationJudgments(input: Input<'generateEvaluationJudgments'>) {
       await enter('generateEvaluationJudgments', input.iteration, input.modelUri);
-      const outputUri = `${input.runPrefixUri}/iter-${input.iteration}/evaluate/job/model`;
+      const outputUri = generationOutput(input, 'evaluate');
       return stubGenerated(outputUri, `evaluate-${input.iteration}`);
     },
     async generateBaselineJudgments(input: Input<'generateBaselineJudgments'>) {
       await enter('generateBaselineJudgments', input.iteration, input.modelUri);
-      const outputUri = `${input.runPrefixUri}/iter-${input.iteration}/evaluate/baselines/job/model`;
+      const outputUri = generationOutput(input, 'evaluate/baselines');
       return stubGenerated(outputUri, `evaluate-baselines-${input.iteration}`);
     },
     async computeEvaluationMetrics(input: Input<'computeEvaluationMetrics'>): Promise<Record<string, SuiteMetrics>> {
       await enter('computeEvaluationMetrics', input.iteration, input.modelUri);
       if (!input.outputs.pointwise || !input.requests.pointwise) throw new Error('computeEvaluationMetrics was not handed the pointwise requests and the judgments job\'s outputs');
       return { [SUITE]: pointwise(options.agreement?.(input.modelUri, input.iteration) ?? 0.5) };
+    },
+    async splitRequests(input: Input<'splitRequests'>) {
+      await enter('splitRequests');
+      return shardRanges(input.requests.requests, input.shards).map(([start, end], index) => ({ dataUri: shardRequestsUri(input.requests.dataUri, index), requests: end - start }));
+    },
+    async mergeShardJudgments(input: Input<'mergeShardJudgments'>) {
+      await enter('mergeShardJudgments');
+      const outputUri = mergedShardsUri(input.shards[0].outputUri);
+      return { outputUri, judgmentsUri: `${outputUri}/judgments.jsonl`, jobName: input.shards.map((s) => s.jobName).join(','), how: 'ran' as const, seconds: input.shards.length };
     },
     async summarizeUsage(input: Input<'summarizeUsage'>) {
       await enter('summarizeUsage', input.iteration);

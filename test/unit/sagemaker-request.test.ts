@@ -47,10 +47,18 @@ test('config: a sagemaker backend validates with its defaults filled in', () => 
   assert.equal(result.config.backend.maxRuntimeHours, 24);
   assert.equal(result.config.backend.spot.enabled, false);
   assert.equal(result.config.backend.pollSeconds, 15);
+  // Each shard a SageMaker job on its own instance: smaller shards, more of them at once than locally.
+  assert.deepEqual(result.config.backend.sharding, { shards: 'auto', requestsPerShard: 10_000, maxShards: 16, concurrency: 4 });
   // The local default is untouched.
   const local = validateConfig(baseConfig);
   assert.ok(local.ok);
-  assert.deepEqual(local.config.backend, { kind: 'local', python: '.venv/bin/python', workDir: '.judgeloop/jobs', warmPython: true });
+  assert.deepEqual(local.config.backend, {
+    kind: 'local',
+    python: '.venv/bin/python',
+    workDir: '.judgeloop/jobs',
+    warmPython: true,
+    sharding: { shards: 'auto', requestsPerShard: 50_000, maxShards: 16, concurrency: 2 },
+  });
 });
 
 test('config: every bad sagemaker key is named', () => {
