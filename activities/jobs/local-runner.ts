@@ -16,9 +16,9 @@ import { hashInputs } from '../storage/hashing';
 import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, type JobResult, type JobRunner, type JobSpec } from './types';
 import { costUsd } from '../../core/run/usage';
 import { writeUsageRecord } from './usage-record';
-import { sleep } from '../../core/common/sleep';
 import { isRunning, startProcess, stopProcessGroup } from './process-group';
 import { launchWarm } from './warm-python';
+import { sleepUntilFile } from './file-wait';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;
@@ -368,7 +368,7 @@ export class LocalJobRunner implements JobRunner {
           nonRetryable: false,
         });
       }
-      await sleep(this.pollMs, ctx.signal);
+      await sleepUntilFile(dir, 'exit.json', this.pollMs, ctx.signal);
     }
   }
 
