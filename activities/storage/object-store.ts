@@ -237,18 +237,7 @@ export class ObjectStore {
 
   /** Like readJsonl, but yields each line's number and a parse error instead of throwing on bad JSON. */
   async *readJsonlLines(uri: string): AsyncGenerator<{ line: number; value?: unknown; error?: string }> {
-    const body = await this.openRead(uri);
-    const lines = createInterface({ input: body, crlfDelay: Infinity });
-    let line = 0;
-    for await (const text of lines) {
-      line++;
-      if (!text.trim()) continue;
-      try {
-        yield { line, value: JSON.parse(text) };
-      } catch (err) {
-        yield { line, error: `line ${line} of ${uri} is not valid JSON: ${(err as Error).message}` };
-      }
-    }
+    yield* jsonlLines(await this.openRead(uri), uri);
   }
 
   /**
@@ -391,4 +380,19 @@ export async function listFilesRecursive(dir: string, rel = ''): Promise<string[
     else if (e.isFile()) files.push(child);
   }
   return files;
+}
+
+/** The lines of a JSONL body, numbered from 1 (blank lines count and are skipped); a bad line is reported with its number, not thrown. */
+export async function* jsonlLines(body: Readable, uri: string): AsyncGenerator<{ line: number; value?: unknown; error?: string }> {
+  const lines = createInterface({ input: body, crlfDelay: Infinity });
+  let line = 0;
+  for await (const text of lines) {
+    line++;
+    if (!text.trim()) continue;
+    try {
+      yield { line, value: JSON.parse(text) };
+    } catch (err) {
+      yield { line, error: `line ${line} of ${uri} is not valid JSON: ${(err as Error).message}` };
+    }
+  }
 }

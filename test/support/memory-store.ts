@@ -5,7 +5,7 @@
  * lookup reads), each object's content type, and what the test wants to count (the URIs written and read).
  */
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { jsonlLines } from '../../activities/storage/object-store';
 import { Readable } from 'node:stream';
 
 export interface MemoryStoreOptions {
@@ -43,17 +43,7 @@ export function memoryStore({ readChunkBytes = 7 }: MemoryStoreOptions = {}) {
   };
   /** As the real store: line numbers count blank lines, and a bad line is reported, not thrown. */
   async function* readJsonlLines(uri: string): AsyncGenerator<{ line: number; value?: unknown; error?: string }> {
-    const lines = createInterface({ input: await openRead(uri), crlfDelay: Infinity });
-    let line = 0;
-    for await (const text of lines) {
-      line++;
-      if (!text.trim()) continue;
-      try {
-        yield { line, value: JSON.parse(text) };
-      } catch (err) {
-        yield { line, error: `line ${line} of ${uri} is not valid JSON: ${(err as Error).message}` };
-      }
-    }
+    yield* jsonlLines(await openRead(uri), uri);
   }
   return {
     objects,
