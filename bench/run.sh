@@ -4,8 +4,11 @@
 #   1. the data steps (score, pair) against reading and writing the same rows     bench/data-steps.ts
 #   2. generation (generate.py's backend) against a plain model.generate loop     bench/generation.py
 #   3. DPO (train_dpo.py's trainer) against TRL's DPOTrainer with its defaults    bench/dpo.py
+#   4. orchestration: each job step against its job's own time, each iteration's time outside the work,
+#      and history size against Temporal's limits, on real runs at two input counts  bench/orchestration.ts
+#   5. sharded generation: an evaluation of 100,000 inputs in 1, 4 and 16 shards      bench/sharding.ts
 # 2 and 3 on the tiny judge, and on the real seed judge when set-up has built it (scripts/setup.sh --only
-# real-judge). --quick: small sizes, for a person checking a change (about two minutes); no test asserts a time.
+# real-judge). --quick: small sizes, for a person checking a change (about five minutes); no test asserts a time.
 # Other flags go to bench/data-steps.ts (--inputs 2000,20000 --samples 8 --heap-mb 96 --json FILE ...).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,4 +55,16 @@ fi
 if [[ -f $real/config.json ]]; then
   if ((quick)); then py bench/dpo.py --model "$real" --count 4 --batch-size 2 --steps 1
   else py bench/dpo.py --model "$real" --count 32 --batch-size 8 --steps 3; fi
+fi
+
+echo
+echo "== 4. orchestration: job steps against their jobs, iterations' time outside the work, history size"
+node --import tsx bench/orchestration.ts $( ((quick)) && echo --quick)
+
+echo
+echo "== 5. sharded generation: one evaluation in 1, 4 and 16 shards (wall time, history events)"
+if ((quick)); then
+  node --import tsx bench/sharding.ts --inputs 2000 --shards 1,4
+else
+  node --import tsx bench/sharding.ts --inputs 100000 --shards 1,4,16
 fi
