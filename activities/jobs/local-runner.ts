@@ -157,7 +157,10 @@ export class LocalJobRunner implements JobRunner {
     const completion = (this.opts.completionFiles ?? COMPLETION_FILES)[spec.entryPoint];
     if (completion && !(await isFile(path.join(dir, 'output', completion)))) {
       // Exit code 0 but not the file the script writes last: it did not finish (killed after a partial
-      // write, or a broken image). Forget the exit so the retry runs it again instead of adopting it.
+      // write, or a broken image). Forget the exit so the retry runs it again instead of adopting it. The
+      // process wrote its exit record a moment before it ends: wait until it has ended, or a retry on this
+      // machine would find it still running without a record, adopt it, and then lose it.
+      if (launch) await untilGone(launch, 10_000);
       await rm(path.join(dir, 'exit.json'), { force: true });
       throw ApplicationFailure.create({
         type: 'JobIncomplete',
@@ -386,6 +389,12 @@ async function processStartTicks(pid: number): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** Waits (polling every 50 ms, at most `ms`) until the launched process has ended. */
+async function untilGone(launch: LaunchRecord, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ((await isSameProcessAlive(launch)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 async function isSameProcessAlive(launch: LaunchRecord): Promise<boolean> {
