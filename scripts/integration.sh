@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The integration stage (`npm run test:integration`): test/integration/*.test.ts against the real services.
-# The fault matrix runs first and alone: it runs two faulted runs at once itself, on 3-second heartbeat
+# The fault matrix runs first and alone: it runs three faulted runs at once itself, on 3-second heartbeat
 # timeouts, and measures what the worker does under faults, not under a neighbour's load. The other files
 # then run two at a time (JUDGELOOP_TEST_LANES), the longest first, so the short ones fill the other lane
 # while the end-to-end run trains. Each file starts its own services on free ports, so files never share state.

@@ -13,6 +13,7 @@ import { createShardActivities } from '../../activities/steps/shards';
 import type { ActivityDeps } from '../../activities/context';
 import type { ObjectStore } from '../../activities/storage/object-store';
 import type { JobSpec } from '../../activities/jobs/types';
+import { sagemakerJobName } from '../../activities/jobs/sagemaker-request';
 import { memoryStore } from '../support/memory-store';
 import { validateConfig } from '../../core/config/config';
 import localConfig from '../../configs/local.json';
@@ -170,4 +171,12 @@ test('config: backend.sharding defaults per backend, and a clear error naming th
     assert.ok(!r.ok, `${JSON.stringify(sharding)} is refused`);
     assert.ok(r.problems.some((p) => p.path === badPath), `${JSON.stringify(sharding)}: ${JSON.stringify(r.problems)}`);
   }
+});
+
+test('shard jobs on SageMaker: 16 shards of a long run id get 16 distinct training-job names within its 63 characters', () => {
+  const runId = 'weekly-retrain-of-the-customer-support-judge-2026-12-03t0300z';
+  const spec: JobSpec = { jobName: 'x', entryPoint: 'generate.py', channels: {}, hyperparameters: { temperature: 1, seed: 3 }, outputUri: 's3://b/runs/r/iter-1/sample/job' };
+  const names = Array.from({ length: 16 }, (_, index) => sagemakerJobName(shardedJob(spec, { runId, iteration: 1, shard: { index, count: 16 } }, 'sample').jobName));
+  assert.equal(new Set(names).size, 16, names.join('\n'));
+  for (const name of names) assert.ok(name.length <= 63 && /^[A-Za-z0-9](-*[A-Za-z0-9])*$/.test(name), name);
 });
