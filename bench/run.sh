@@ -3,6 +3,7 @@
 # beside its limit, measured in the same process on the same data:
 #   1. the data steps (score, pair) against reading and writing the same rows     bench/data-steps.ts
 #   2. generation (generate.py's backend) against a plain model.generate loop     bench/generation.py
+#      and, on the real seed judge, llama.cpp on its GGUF (after setup.sh --only llama)
 #   3. DPO (train_dpo.py's trainer) against TRL's DPOTrainer with its defaults    bench/dpo.py
 #   4. orchestration: each job step against its job's own time, each iteration's time outside the work,
 #      and history size against Temporal's limits, on real runs at two input counts  bench/orchestration.ts
@@ -38,9 +39,17 @@ if ((quick)); then
 else
   py bench/generation.py --model "$tiny" --count 64 --samples 8 --rationale-tokens 16
 fi
+# llama.cpp on the real seed judge's own GGUF file, when `bash scripts/setup.sh --only llama` has built it.
+llama=()
+if [[ -d .tools/llama-cpp && -f $real.gguf ]]; then
+  llama=(--gguf "$real.gguf")
+  export PYTHONPATH="$PWD/.tools/llama-cpp${PYTHONPATH:+:$PYTHONPATH}"
+else
+  echo "(llama.cpp not timed: bash scripts/setup.sh --only llama builds it, ~6 min once per machine)"
+fi
 if [[ -f $real/config.json ]]; then
-  if ((quick)); then py bench/generation.py --model "$real" --count 2 --samples 4 --rationale-tokens 4
-  else py bench/generation.py --model "$real" --count 8 --samples 8 --rationale-tokens 32; fi
+  if ((quick)); then py bench/generation.py --model "$real" --count 2 --samples 4 --rationale-tokens 4 "${llama[@]}"
+  else py bench/generation.py --model "$real" --count 8 --samples 8 --rationale-tokens 32 "${llama[@]}"; fi
 else
   echo "(no real seed judge at $real: bash scripts/setup.sh --only real-judge builds it)"
 fi

