@@ -60,11 +60,12 @@ export function shardJobUri(jobUri: string, index: number): string {
 }
 
 /**
- * Where the merged judgments of a sharded generation go, from a shard's output folder
- * (`<step>/shards/<i>/job/model`): `<step>/shards/merged`, a folder holding judgments.jsonl.
+ * Where the merged judgments of a sharded generation go, from a shard's output folder: `<step>/shards/merged`,
+ * a folder holding judgments.jsonl. A local job writes its model folder at `<step>/shards/<i>/job/model`; a
+ * SageMaker job at `<step>/shards/<i>/job/<training job name>/output/model` (activities/jobs/sagemaker-request.ts).
  */
 export function mergedShardsUri(shardOutputUri: string): string {
-  const m = /^(.*)\/shards\/\d+\/job\/model\/?$/.exec(shardOutputUri);
-  if (!m) throw new Error(`${shardOutputUri} is not a shard's output folder (<step>/shards/<i>/job/model)`);
+  const m = /^(.*)\/shards\/\d+\/job\/(?:[^/]+\/output\/)?model\/?$/.exec(shardOutputUri);
+  if (!m) throw new Error(`${shardOutputUri} is not a shard's output folder (<step>/shards/<i>/job/model, or .../job/<name>/output/model on SageMaker)`);
   return joinUri(m[1], 'shards', 'merged');
 }

@@ -2,7 +2,8 @@
  * The SageMaker runner's requests against a real SageMaker-API-compatible server: moto in server mode
  * (`moto_server`, from scripts/setup.sh's moto step), which also serves S3. The real SageMakerJobRunner, a real
  * SageMakerClient and a real ObjectStore talk HTTP to moto; the assertions read back what moto recorded
- * (DescribeTrainingJob, ListTrainingJobs, the uploaded sourcedir.tar.gz).
+ * (DescribeTrainingJob, ListTrainingJobs, the uploaded sourcedir.tar.gz). The last test runs a sharded sample's
+ * real activities (split, one job per shard, merge) with this runner: several shards, several training jobs.
  *
  * What moto (5.2.5) does and does not do, and so what this file can show:
  *   - training jobs run no code: CreateTrainingJob stores the request and DescribeTrainingJob reports
@@ -31,8 +32,14 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
-import { SageMakerBackend } from '../../core/config/config';
-import { createTrainingJobRequest } from '../../activities/jobs/sagemaker-request';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { SageMakerBackend, validateConfig } from '../../core/config/config';
+import { sectionsFor } from '../../core/config/sections';
+import { jobName, joinUri, stepPrefix } from '../../core/run/artifacts';
+import { shardJobUri, shardRequestsUri } from '../../core/run/shards';
+import { createActivities } from '../../activities';
+import type { GeneratedJudgments, GenerationInput, RequestSet } from '../../activities/steps/generation';
+import { createTrainingJobRequest, sagemakerJobName } from '../../activities/jobs/sagemaker-request';
 import { SageMakerJobRunner, type SageMakerApi, type SageMakerCommand } from '../../activities/jobs/sagemaker-runner';
 import { COMPLETION_FILES, type JobContext, type JobProgress, type JobSpec } from '../../activities/jobs/types';
 import { ObjectStore } from '../../activities/storage/object-store';
@@ -323,4 +330,86 @@ test('moto (this pin) does not implement StopTrainingJob: stop on cancellation s
   } finally {
     fast.destroy();
   }
+});
+
+test('a sharded sample: three shards run as three SageMaker training jobs, merged in shard order; a retried shard adopts its own job', async () => {
+  // The real activities (split, the sample job per shard, merge), given moto's S3 and a SageMaker runner on moto.
+  const example = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'configs/sagemaker.example.json'), 'utf8'));
+  const parsed = validateConfig({
+    ...example,
+    storage: { bucket: BUCKET, prefix: 'runs', region: REGION, forcePathStyle: true, endpoint },
+    backend: { ...example.backend, pollSeconds: 1, sharding: { shards: 3, concurrency: 3 } },
+    reuse: { acrossRuns: false },
+  });
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
+  const config = parsed.config;
+  const clients: RecordingClient[] = [];
+  const activities = createActivities({
+    projectRoot: PROJECT_ROOT,
+    codeVersion: 'test',
+    storeFor: () => new ObjectStore(s3),
+    runnerFor: () => {
+      const { client, runner: r } = runner();
+      clients.push(client);
+      return r;
+    },
+  });
+  const store = new ObjectStore(s3);
+  // A run id long enough that the shard names need the hashed form (63 characters at most on SageMaker).
+  const runId = 'weekly-retraining-of-the-support-judge-2026-12-03T04-00-00Z';
+  const runPrefixUri = `s3://${BUCKET}/runs/${runId}`;
+  const sample = stepPrefix(runPrefixUri, 1, 'sample');
+  const requestsData = joinUri(sample, 'requests', 'data');
+  const ids = Array.from({ length: 8 }, (_, i) => `req-${i}`);
+  await store.writeJsonl(joinUri(requestsData, 'requests.jsonl'), ids.map((request_id) => ({ request_id, messages: [] })));
+
+  const env = new MockActivityEnvironment();
+  const shards: RequestSet[] = await env.run(activities.splitRequests, { config: sectionsFor(config, 'storage'), requests: { dataUri: requestsData, requests: ids.length }, shards: 3 });
+  assert.deepEqual(shards, [0, 1, 2].map((i) => ({ dataUri: shardRequestsUri(requestsData, i), requests: [3, 3, 2][i] })));
+
+  // Moto runs no script: write what each shard's generate.py would upload (its judgments and, last, its summary).
+  const names = [0, 1, 2].map((i) => jobName(runId, 1, `sample-shard-00${i}`));
+  const sagemakerNames = names.map((n) => sagemakerJobName(n));
+  for (const [i, name] of sagemakerNames.entries()) {
+    const jobUri = shardJobUri(joinUri(sample, 'job'), i);
+    const mine = ids.slice([0, 3, 6][i], [3, 6, 8][i]);
+    await store.writeJsonl(`${jobUri}/${name}/output/model/judgments.jsonl`, mine.map((request_id) => ({ request_id, shard: i })));
+    await store.putJson(`${jobUri}/${name}/output/data/generation_summary.json`, { written: 'by the test, as the script would' });
+  }
+  const input = (i: number): GenerationInput => ({
+    config: sectionsFor(config, 'generation'),
+    runId,
+    runPrefixUri,
+    iteration: 1,
+    modelUri: `s3://${BUCKET}/runs/${runId}/iter-0/model`,
+    requests: shards[i],
+    shard: { index: i, count: 3 },
+  });
+  const generate = (i: number): Promise<GeneratedJudgments> => new MockActivityEnvironment().run(activities.generateSampledJudgments, input(i));
+  const generated = await Promise.all([0, 1, 2].map(generate));
+  assert.deepEqual(generated.map((g) => [g.jobName, g.how]), names.map((n) => [n, 'ran']));
+  assert.ok(sagemakerNames.every((n) => n.length <= 63) && new Set(sagemakerNames).size === 3, sagemakerNames.join(', '));
+
+  // Moto recorded three training jobs, each reading its own shard's requests, each sampling from its own seed.
+  const recorded = await Promise.all(sagemakerNames.map((n) => sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: n }))));
+  assert.deepEqual(
+    recorded.map((d) => d.InputDataConfig?.find((ch) => ch.ChannelName === 'requests')?.DataSource?.S3DataSource?.S3Uri),
+    shards.map((s) => `${s.dataUri}/`),
+  );
+  assert.deepEqual(recorded.map((d) => d.ResourceConfig?.InstanceType), ['ml.g5.2xlarge', 'ml.g5.2xlarge', 'ml.g5.2xlarge']);
+  assert.equal(new Set(recorded.map((d) => d.HyperParameters?.seed)).size, 3, 'each shard samples with its own seed');
+  assert.deepEqual(recorded.map((d) => d.OutputDataConfig?.S3OutputPath), [0, 1, 2].map((i) => shardJobUri(joinUri(sample, 'job'), i)));
+  assert.deepEqual(clients.flatMap((c) => c.ops.filter((op) => op.startsWith('Create'))).sort(), sagemakerNames.map((n) => `CreateTrainingJob ${n}`).sort());
+
+  const merged: GeneratedJudgments = await env.run(activities.mergeShardJudgments, { config: sectionsFor(config, 'storage'), shards: generated });
+  const rows: Array<{ request_id: string; shard: number }> = [];
+  for await (const row of store.readJsonl<{ request_id: string; shard: number }>(merged.judgmentsUri)) rows.push(row);
+  assert.deepEqual(rows.map((r) => r.request_id), ids, 'every request once, in shard order');
+  assert.equal(merged.jobName, names.join(','));
+
+  // A retried shard (a fresh runner, as on another worker) adopts its own finished job and creates nothing.
+  clients.length = 0;
+  const again = await generate(1);
+  assert.equal(again.how, 'adopted-finished');
+  assert.deepEqual(clients.flatMap((c) => c.ops), [`DescribeTrainingJob ${sagemakerNames[1]}`]);
 });

@@ -49,7 +49,11 @@ test('shard locations: requests, jobs and the merged judgments, beside the unsha
   assert.equal(shardRequestsUri('s3://b/runs/r/iter-1/evaluate/relative/requests/data/', 12), 's3://b/runs/r/iter-1/evaluate/relative/requests/shards/012/data');
   assert.equal(shardJobUri('s3://b/runs/r/iter-1/evaluate/baselines/job', 0), 's3://b/runs/r/iter-1/evaluate/baselines/shards/000/job');
   assert.equal(mergedShardsUri('s3://b/runs/r/iter-1/evaluate/baselines/shards/000/job/model'), 's3://b/runs/r/iter-1/evaluate/baselines/shards/merged');
+  // SageMaker puts a job's model folder under its training job's name.
+  assert.equal(mergedShardsUri('s3://b/runs/r/iter-1/sample/shards/002/job/judgeloop-r-i1-sample-shard-002/output/model'), 's3://b/runs/r/iter-1/sample/shards/merged');
   assert.throws(() => mergedShardsUri('s3://b/runs/r/iter-1/sample/job/model'), /not a shard's output folder/);
+  assert.throws(() => mergedShardsUri('s3://b/runs/r/iter-1/sample/job/judgeloop-r-i1-sample/output/model'), /not a shard's output folder/);
+  assert.throws(() => mergedShardsUri('s3://b/runs/r/iter-1/sample/shards/002/job/a/b/output/model'), /not a shard's output folder/);
 });
 
 test('inPool: results in task order, at most `limit` running, every task run once', async () => {
