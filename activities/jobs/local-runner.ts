@@ -17,7 +17,7 @@ import { COMPLETION_FILES, abortReasonOf, type JobContext, type JobProgress, typ
 import { costUsd } from '../../core/run/usage';
 import { writeUsageRecord } from './usage-record';
 import { isRunning, startProcess, stopProcessGroup } from './process-group';
-import { launchWarm } from './warm-python';
+import { launchWarm, prewarm, type WarmPythonOptions } from './warm-python';
 import { sleepUntilFile } from './file-wait';
 
 export interface LocalRunnerOptions {
@@ -184,17 +184,7 @@ export class LocalJobRunner implements JobRunner {
 
   private async launch(spec: JobSpec, specHash: string, dir: string, ctx: JobContext): Promise<LaunchRecord> {
     ctx.heartbeat({ phase: 'downloading', jobName: spec.jobName });
-    // What every job of this runner has; a warm Python is started with it (its imports may read it).
-    const baseEnv: NodeJS.ProcessEnv = {
-      ...jobEnvironment(process.env),
-      PYTHONUNBUFFERED: '1',
-      HF_HUB_OFFLINE: '1',
-      TRANSFORMERS_OFFLINE: '1',
-      TOKENIZERS_PARALLELISM: 'false',
-      ...(this.opts.cpuThreads
-        ? { OMP_NUM_THREADS: String(this.opts.cpuThreads), MKL_NUM_THREADS: String(this.opts.cpuThreads) }
-        : {}),
-    };
+    const baseEnv = this.baseEnvironment();
     const env: NodeJS.ProcessEnv = {
       ...baseEnv,
       SM_MODEL_DIR: path.join(dir, 'model'),
@@ -217,9 +207,8 @@ export class LocalJobRunner implements JobRunner {
     }
     await rm(path.join(dir, 'exit.json'), { force: true });
 
-    // A bare command name (`python3`) is looked up on PATH; a path resolves against the project root.
-    const python = this.opts.python.includes('/') ? this.resolve(this.opts.python) : this.opts.python;
-    const script = path.join(this.opts.jobsDir ?? path.join(this.opts.projectRoot, 'jobs'), spec.entryPoint);
+    const python = this.pythonCommand();
+    const script = this.scriptPath(spec.entryPoint);
     const pid =
       (this.opts.warmPython ? await this.launchWarm(python, script, baseEnv, env, spec, specHash, dir, ctx) : null) ??
       (await this.launchCold(python, script, env, spec, specHash, dir));
@@ -236,6 +225,54 @@ export class LocalJobRunner implements JobRunner {
     return record;
   }
 
+  /**
+   * Starts the warm Python of each entry point ahead of its first job (with warmPython on; else nothing), with
+   * the environment that job will have, so that the job is forked from it at once.
+   */
+  prewarm(entryPoints: readonly string[]): void {
+    if (!this.opts.warmPython) return;
+    const python = this.pythonCommand();
+    const env = this.baseEnvironment();
+    // The warm processes' logs go to the work folder, which no job may have made yet.
+    void mkdir(this.resolve(this.opts.workDir), { recursive: true }).then(
+      () => entryPoints.forEach((entryPoint) => prewarm(this.warmOptions(python, this.scriptPath(entryPoint), env))),
+      () => undefined,
+    );
+  }
+
+  /** What every job of this runner has; a warm Python is started with it (its imports may read it). */
+  private baseEnvironment(): NodeJS.ProcessEnv {
+    return {
+      ...jobEnvironment(process.env),
+      PYTHONUNBUFFERED: '1',
+      HF_HUB_OFFLINE: '1',
+      TRANSFORMERS_OFFLINE: '1',
+      TOKENIZERS_PARALLELISM: 'false',
+      ...(this.opts.cpuThreads
+        ? { OMP_NUM_THREADS: String(this.opts.cpuThreads), MKL_NUM_THREADS: String(this.opts.cpuThreads) }
+        : {}),
+    };
+  }
+
+  /** A bare command name (`python3`) is looked up on PATH; a path resolves against the project root. */
+  private pythonCommand(): string {
+    return this.opts.python.includes('/') ? this.resolve(this.opts.python) : this.opts.python;
+  }
+
+  private scriptPath(entryPoint: string): string {
+    return path.join(this.opts.jobsDir ?? path.join(this.opts.projectRoot, 'jobs'), entryPoint);
+  }
+
+  private warmOptions(python: string, script: string, env: NodeJS.ProcessEnv): WarmPythonOptions {
+    return {
+      python,
+      zygote: path.join(this.opts.projectRoot, 'jobs', 'judgeloop_jobs', 'zygote.py'),
+      script,
+      env,
+      logFile: path.join(this.resolve(this.opts.workDir), `warm-python-${path.basename(script, '.py')}.log`),
+    };
+  }
+
   /** Forks the job from the script's warm Python; null when that cannot be done (then it starts cold). */
   private async launchWarm(
     python: string,
@@ -247,16 +284,9 @@ export class LocalJobRunner implements JobRunner {
     dir: string,
     ctx: JobContext,
   ): Promise<number | null> {
-    const workDir = this.resolve(this.opts.workDir);
     try {
       const { pid, started } = await launchWarm(
-        {
-          python,
-          zygote: path.join(this.opts.projectRoot, 'jobs', 'judgeloop_jobs', 'zygote.py'),
-          script,
-          env: baseEnv,
-          logFile: path.join(workDir, `warm-python-${path.basename(script, '.py')}.log`),
-        },
+        this.warmOptions(python, script, baseEnv),
         { cwd: this.opts.projectRoot, env, log: path.join(dir, 'job.log'), exit: path.join(dir, 'exit.json'), job: spec.jobName, spec: specHash },
       );
       if (started) {

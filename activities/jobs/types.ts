@@ -82,6 +82,11 @@ export function abortReasonOf(ctx: JobContext): AbortReason {
 
 export interface JobRunner {
   run(spec: JobSpec, ctx: JobContext): Promise<JobResult>;
+  /**
+   * Prepares now what the first job of each entry point would otherwise wait for (the local runner's warm
+   * Pythons); returns at once, and never fails. Runners with nothing to prepare leave it out.
+   */
+  prewarm?(entryPoints: readonly string[]): void;
 }
 
 /**

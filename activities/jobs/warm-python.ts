@@ -8,7 +8,7 @@
  * the exit codes do not change; only the start is faster.
  *
  * One warm process per (interpreter, script, environment) in this Node process, shared by every runner in it,
- * started at the first job of its script and ended when it has launched nothing for `idleMs`, when it dies,
+ * started at the first job of its script (or ahead of it, by `prewarm`) and ended when it has launched nothing for `idleMs`, when it dies,
  * or when this process exits (its stdin closes, on which it ends). Anything that keeps it from launching a job
  * (it cannot start, fails to answer, dies) is reported to the caller, which then launches cold.
  */
@@ -56,6 +56,7 @@ type Answer = { id: number; pid?: number; error?: string };
 
 class WarmPython {
   private nextId = 1;
+  private launched = false;
   private readonly waiting = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>();
   private idleTimer: NodeJS.Timeout | undefined;
   private ended: Error | undefined;
@@ -114,6 +115,13 @@ class WarmPython {
       pipes: true,
     });
     return new WarmPython(proc, opts, onEnd);
+  }
+
+  /** True once: at the first launch through it (whether it was started for that launch or ahead of it). */
+  firstLaunch(): boolean {
+    const first = !this.launched;
+    this.launched = true;
+    return first;
   }
 
   /** Forks the job; its pid. Rejects when this process cannot launch it. */
@@ -175,26 +183,42 @@ function keyOf(opts: WarmPythonOptions): string {
   return JSON.stringify([opts.python, opts.zygote, opts.script, env]);
 }
 
-/**
- * Launches a job through the warm process of its script (started on first use); its pid, and the ready
- * message of a warm process started for it (to log what it preloaded), else null. Rejects when no warm
- * process can launch it; the caller launches it cold.
- */
-export async function launchWarm(opts: WarmPythonOptions, request: WarmJobRequest): Promise<{ pid: number; started: WarmReady | null }> {
+/** The warm process for `opts`, started when there is none; one that cannot start is forgotten, so the next call tries again. */
+function warmProcess(opts: WarmPythonOptions): Promise<WarmPython> {
   const key = keyOf(opts);
   let existing = warm.get(key);
-  const fresh = !existing;
   if (!existing) {
-    existing = WarmPython.start(opts, () => {
-      if (warm.get(key) === existing) warm.delete(key);
+    const started: Promise<WarmPython> = WarmPython.start(opts, () => {
+      if (warm.get(key) === started) warm.delete(key);
     });
-    warm.set(key, existing);
-    // A process that could not start is forgotten, so the next job tries again.
-    existing.catch(() => warm.get(key) === existing && warm.delete(key));
+    existing = started;
+    warm.set(key, started);
+    started.catch(() => warm.get(key) === started && warm.delete(key));
   }
-  const python = await existing;
+  return existing;
+}
+
+/**
+ * Launches a job through the warm process of its script (started on first use); its pid, and the ready
+ * message of the warm process when this is its first launch (to log what it preloaded), else null. Rejects
+ * when no warm process can launch it; the caller launches it cold.
+ */
+export async function launchWarm(opts: WarmPythonOptions, request: WarmJobRequest): Promise<{ pid: number; started: WarmReady | null }> {
+  const python = await warmProcess(opts);
   const pid = await python.launch(request);
-  return { pid, started: fresh ? await python.ready : null };
+  return { pid, started: python.firstLaunch() ? await python.ready : null };
+}
+
+/**
+ * Starts the warm process for `opts` now, if there is none, so that the first job of its script does not wait
+ * for its imports; returns at once. Best effort: a process that cannot start is left to the first launch,
+ * which tries again (and launches cold if it must). It ends after its idle time like any other.
+ */
+export function prewarm(opts: WarmPythonOptions): void {
+  warmProcess(opts).then(
+    (python) => python.ready.catch(() => undefined),
+    () => undefined,
+  );
 }
 
 /** Stops every warm process of this Node process (tests; a worker's exit closes their stdin anyway). */

@@ -17,6 +17,7 @@ import type { QuarantinedRow } from '../../core/run/formats';
 import type { ContaminationSummary, DatasetSummary } from '../../core/run/run-types';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { runStepOnce, type StepManifest } from '../storage/reuse';
+import { trainEntryPoint } from './train';
 import type { ObjectStore, WrittenObject } from '../storage/object-store';
 import { listFilesRecursive } from '../storage/object-store';
 import {
@@ -460,6 +461,15 @@ export function createPrepareActivities(deps: ActivityDeps) {
       const runPrefix = runPrefixUri(config.storage, runId);
       const configHash = sha256Hex(canonicalJson(config));
       const budgets = preRunProblems(config);
+      // The run's first jobs follow this step: their Pythons import their libraries meanwhile (docs/benchmarks.md).
+      // Best effort: a runner that cannot be built here fails the first job, which says why.
+      if (budgets.length === 0) {
+        try {
+          deps.runnerFor(config, store).prewarm?.(entryPointsOfRun(config));
+        } catch {
+          // reported by the first job
+        }
+      }
       if (budgets.length > 0) {
         // A run started without the CLI (the Temporal CLI, a schedule, a client of its own) meets the same check.
         throw ApplicationFailure.create({
@@ -530,4 +540,9 @@ export function createPrepareActivities(deps: ActivityDeps) {
       };
     },
   };
+}
+
+/** The job entry points a run uses: generation always, the warm start's SFT and the loop's training when configured. */
+export function entryPointsOfRun(config: Pick<RunConfig, 'warmStart' | 'loop' | 'training'>): string[] {
+  return ['generate.py', ...(config.warmStart ? ['train_sft.py'] : []), ...(config.loop.iterations > 0 ? [trainEntryPoint(config)] : [])];
 }

@@ -351,6 +351,9 @@ export function reusingRunner(
 ): JobRunner {
   const index = new ReuseIndex<ReusableJob>(store, opts.indexUri);
   return {
+    prewarm(entryPoints: readonly string[]): void {
+      inner.prewarm?.(entryPoints);
+    },
     async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
       // Heartbeat before any I/O: a retried activity must show it is alive within the heartbeat timeout
       // while it lists channels and hashes jobs/, before the inner runner's own heartbeats begin.

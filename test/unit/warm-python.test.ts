@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launchWarm, stopWarmPythons, type WarmJobRequest } from '../../activities/jobs/warm-python';
+import { launchWarm, prewarm, stopWarmPythons, type WarmJobRequest } from '../../activities/jobs/warm-python';
 import { isRunning } from '../../activities/jobs/process-group';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -65,4 +65,34 @@ test('a warm process ends after its idle time, and the next launch starts anothe
   await until(() => !isRunning(pid));
   const next = await launchWarm(opts, request('f'));
   assert.ok(next.started && next.started.pid !== pid);
+});
+
+test('prewarm starts the warm process ahead of any launch; the first launch through it reports its preload', async () => {
+  const marker = path.join(dir, 'imported.txt');
+  writeFileSync(path.join(dir, 'marks_import.py'), `open(${JSON.stringify(marker)}, "w").write("imported")\n`);
+  const prewarmed = path.join(dir, 'prewarmed.py');
+  writeFileSync(prewarmed, 'import os\nPRELOAD = ("marks_import",)\nopen(os.environ["OUT"], "w").write(str(os.getppid()))\n');
+  const opts = { python: PYTHON, zygote: ZYGOTE, script: prewarmed, env: { ...process.env, PYTHONPATH: dir }, logFile: path.join(dir, 'prewarmed.log') };
+  prewarm(opts);
+  prewarm(opts); // a second call while it starts: still one process
+  await until(() => existsSync(marker)); // its preload ran with no job asking for it
+  const g = request('g');
+  const first = await launchWarm(opts, g);
+  assert.deepEqual(first.started?.preloaded, ['marks_import'], 'the first launch reports what the prewarmed process loaded');
+  await until(() => existsSync(g.exit));
+  assert.equal(Number(readFileSync(g.out, 'utf8')), first.started!.pid, 'forked from the prewarmed process');
+  const h = request('h');
+  assert.equal((await launchWarm(opts, h)).started, null);
+  assert.equal(readFileSync(path.join(dir, 'prewarmed.log'), 'utf8').split('Traceback').length, 1);
+});
+
+test('prewarm of a warm process that cannot start neither throws nor rejects; the first launch tries again', async () => {
+  const broken = path.join(dir, 'broken-prewarm-zygote.py');
+  writeFileSync(broken, 'import sys\nprint("cannot start", file=sys.stderr)\nsys.exit(5)\n');
+  const opts = { python: PYTHON, zygote: broken, script, env: { ...process.env }, logFile: path.join(dir, 'broken-prewarm.log') };
+  prewarm(opts);
+  await until(() => existsSync(opts.logFile) && readFileSync(opts.logFile, 'utf8').includes('cannot start'));
+  await new Promise((r) => setTimeout(r, 200)); // an unhandled rejection would fail the test file here
+  await assert.rejects(launchWarm(opts, request('i')), /exited \(code 5\)/);
+  assert.equal(readFileSync(opts.logFile, 'utf8').split('cannot start').length - 1, 2, 'started again by the launch');
 });
