@@ -16,30 +16,41 @@ import { stepsOfRun } from '../storage/reuse';
 import { type ActivityDeps, storageSettings, throttledHeartbeat } from '../context';
 
 export function scoreRawJudgment(raw: RawJudgment, config: Pick<RunConfig, 'judge'>, modelId: string, opts: { notUtf8?: boolean } = {}): ScoredJudgment {
+  const { scale, marker } = config.judge;
   const parsed = opts.notUtf8
     ? // The job's bytes were not UTF-8: what U+FFFD replaced is unknown, so the text is not the judge's.
       ({ status: 'unparseable', reason: 'invalid_text' } as const)
-    : parseJudgment(raw.text, { ...config.judge.scale, marker: config.judge.marker });
-  const base = {
+    : parseJudgment(raw.text, { min: scale.min, max: scale.max, marker });
+  // Built field by field in the row's column order: spreading the optional fields into one object, then that
+  // object into the result, made temporary objects per row and was most of the score step's time
+  // (bench/data-steps.ts: 160k judgments in 1.1 s that way).
+  const row: Record<string, unknown> = {
     request_id: raw.request_id,
     example_id: raw.example_id,
     sample_index: raw.sample_index,
     model_id: modelId,
     prompt_hash: raw.prompt_hash,
-    ...(raw.template_hash !== undefined ? { template_hash: raw.template_hash } : {}),
-    // Judgment.text is a string; a job that wrote something else gets an empty one and reason invalid_text.
-    text: typeof raw.text === 'string' ? raw.text : '',
-    seed: raw.seed,
-    ...(raw.gold_score !== undefined ? { gold_score: raw.gold_score } : {}),
-    ...(raw.logprob !== undefined ? { logprob: raw.logprob } : {}),
-    ...(raw.marker_source !== undefined ? { marker_source: raw.marker_source } : {}),
-    ...(raw.completion_ids !== undefined && raw.prompt_ids_sha256 !== undefined
-      ? { completion_ids: raw.completion_ids, prompt_ids_sha256: raw.prompt_ids_sha256 }
-      : {}),
   };
-  return parsed.status === 'ok'
-    ? { ...base, status: 'ok', rationale: parsed.rationale, score: parsed.score }
-    : { ...base, status: 'unparseable', reason: parsed.reason };
+  if (raw.template_hash !== undefined) row.template_hash = raw.template_hash;
+  // Judgment.text is a string; a job that wrote something else gets an empty one and reason invalid_text.
+  row.text = typeof raw.text === 'string' ? raw.text : '';
+  row.seed = raw.seed;
+  if (raw.gold_score !== undefined) row.gold_score = raw.gold_score;
+  if (raw.logprob !== undefined) row.logprob = raw.logprob;
+  if (raw.marker_source !== undefined) row.marker_source = raw.marker_source;
+  if (raw.completion_ids !== undefined && raw.prompt_ids_sha256 !== undefined) {
+    row.completion_ids = raw.completion_ids;
+    row.prompt_ids_sha256 = raw.prompt_ids_sha256;
+  }
+  if (parsed.status === 'ok') {
+    row.status = 'ok';
+    row.rationale = parsed.rationale;
+    row.score = parsed.score;
+  } else {
+    row.status = 'unparseable';
+    row.reason = parsed.reason;
+  }
+  return row as ScoredJudgment;
 }
 
 /**

@@ -128,18 +128,19 @@ function parseLine(
   invalidUtf8: 'error' | 'replace',
 ): { value?: unknown; error?: string; blank?: boolean; notUtf8?: true } {
   let text = decodeStrict(bytes);
-  let notUtf8: { notUtf8?: true } = {};
+  let notUtf8 = false;
   if (text === null) {
     if (invalidUtf8 === 'error') {
       const at = invalidUtf8Offset(bytes);
       return { error: `line ${line} is not valid UTF-8 (byte ${at + 1} of the line is 0x${hex(bytes[at])}); save the file as UTF-8` };
     }
     text = lenientDecoder.decode(bytes);
-    notUtf8 = { notUtf8: true };
+    notUtf8 = true;
   }
   if (!text.trim()) return { blank: true };
   try {
-    return { value: JSON.parse(text), ...notUtf8 };
+    // No spread of an optional flag: this runs for every row of every file read this way.
+    return notUtf8 ? { value: JSON.parse(text), notUtf8: true } : { value: JSON.parse(text) };
   } catch (err) {
     return { error: `line ${line} is not valid JSON: ${(err as Error).message}` };
   }
@@ -170,7 +171,8 @@ export async function* jsonlSourceLines(chunks: AsyncIterable<Uint8Array>, opts:
   /** The previous chunk ended with CR: an LF at the start of the next one belongs to that line end. */
   let afterCr = false;
 
-  function* endLine(): Generator<SourceLine> {
+  /** The row of the line just ended, or undefined for a blank line. A plain function: it runs for every line. */
+  function endLine(): SourceLine | undefined {
     const oversize = lineBytes > max;
     const bytes = oversize ? new Uint8Array(0) : concat(parts, length);
     const thisLine = line;
@@ -180,17 +182,15 @@ export async function* jsonlSourceLines(chunks: AsyncIterable<Uint8Array>, opts:
     lineBytes = 0;
     line++;
     if (oversize) {
-      yield { index: index++, line: thisLine, error: `line ${thisLine} is ${formatBytes(size)}, above the ${formatBytes(max)} limit of one row; shorten its text or drop the row` };
-      return;
+      return { index: index++, line: thisLine, error: `line ${thisLine} is ${formatBytes(size)}, above the ${formatBytes(max)} limit of one row; shorten its text or drop the row` };
     }
     const parsed = parseLine(bytes, thisLine, opts.invalidUtf8 ?? 'error');
-    if (parsed.blank) return;
-    yield {
-      index: index++,
-      line: thisLine,
-      ...(parsed.error !== undefined ? { error: parsed.error } : { value: parsed.value }),
-      ...(parsed.notUtf8 ? { notUtf8: parsed.notUtf8 } : {}),
-    };
+    if (parsed.blank) return undefined;
+    const row: SourceLine = { index: index++, line: thisLine };
+    if (parsed.error !== undefined) row.error = parsed.error;
+    else row.value = parsed.value;
+    if (parsed.notUtf8) row.notUtf8 = true;
+    return row;
   }
 
   function* take(chunk: Uint8Array): Generator<SourceLine> {
@@ -216,7 +216,8 @@ export async function* jsonlSourceLines(chunks: AsyncIterable<Uint8Array>, opts:
         parts.push(piece);
         length += piece.length;
       }
-      yield* endLine();
+      const row = endLine();
+      if (row) yield row;
       if (b === CR) {
         if (i + 1 < chunk.length) {
           if (chunk[i + 1] === LF) i++;
@@ -247,7 +248,10 @@ export async function* jsonlSourceLines(chunks: AsyncIterable<Uint8Array>, opts:
     } else yield* take(chunk);
   }
   if (head !== null) yield* take(head); // a file of fewer than 3 bytes
-  if (lineBytes > 0) yield* endLine();
+  if (lineBytes > 0) {
+    const row = endLine();
+    if (row) yield row;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
  * them into the report. Statistics that are undefined (no items) are `null`, never NaN.
  */
 import type { PairCurationSummary } from '../run/run-types';
+import { charLength } from './pairing';
 
 /** What the report needs from one sampled judgment (a `ScoredJudgment` fits). */
 export interface CurationJudgment {
@@ -122,13 +123,6 @@ export interface CurationReport {
 function bump(counts: Record<string, number>, key: string | number, by = 1): void {
   const k = String(key);
   counts[k] = (counts[k] ?? 0) + by;
-}
-
-/** Code points, as Python's `len` (kept local so that this module has no imports). */
-function charLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
 }
 
 /** Keys in order: numeric keys numerically first, then the others alphabetically. */

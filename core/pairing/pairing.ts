@@ -371,11 +371,20 @@ export function truncationChars(maxLengthTokens: number): number {
 
 /** Runs of whitespace become one space; leading and trailing whitespace goes. */
 export function normalizeWhitespace(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+  // Most judgments are already normalised (single spaces, no space at either end): one search says so, where
+  // the replace rebuilt every such text (the pair step calls this for every judgment; bench/data-steps.ts).
+  return NOT_NORMALISED.test(text) ? text.replace(/\s+/g, ' ').trim() : text;
 }
+
+/** Whitespace other than a lone inner space: another kind, two in a row, or any at either end. */
+const NOT_NORMALISED = /[^\S ]|\s{2}|^\s|\s$/;
+
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** Length in characters (Unicode code points, as Python's `len`). */
 export function charLength(text: string): number {
+  // Without surrogates every UTF-16 unit is a code point: one search instead of a loop over the text.
+  if (!SURROGATE.test(text)) return text.length;
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -563,13 +572,18 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
   const produced = new Set<string>();
   const keptNormalised = new Set<string>();
   const gold = group.goldScore;
-  // A text is in many candidate pairs (each sample against each other): normalised once.
-  const normalizedTexts = new Map<string, string>();
-  const normalized = (text: string): string => {
-    let n = normalizedTexts.get(text);
+  // Pairs are compared by small ids of their texts, not by the texts joined into one key: joining two
+  // judgments copied a thousand characters per pair to hash them (bench/data-steps.ts). Equal ids, equal texts.
+  const textIds = new Map<string, number>();
+  const textId = (text: string): number => idIn(textIds, text);
+  // A text is in many candidate pairs (each sample against each other): normalised once, to an id of its own.
+  const normalizedIds = new Map<string, number>();
+  const normalizedById = new Map<string, number>();
+  const normalized = (text: string): number => {
+    let n = normalizedById.get(text);
     if (n === undefined) {
-      n = normalizeWhitespace(text);
-      normalizedTexts.set(text, n);
+      n = idIn(normalizedIds, normalizeWhitespace(text));
+      normalizedById.set(text, n);
     }
     return n;
   };
@@ -582,7 +596,7 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
     strategies.push(reason === undefined ? { strategy: strategy.name, produced: result.pairs.length } : { strategy: strategy.name, produced: 0, reason });
     const mine = new Set<string>();
     for (const p of result.pairs) {
-      const key = `${p.chosen.text}\u0000${p.rejected.text}`;
+      const key = `${textId(p.chosen.text)},${textId(p.rejected.text)}`;
       mine.add(key);
       if (produced.has(key)) {
         bump(pairDrops, 'cross_strategy_duplicate');
@@ -599,7 +613,7 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
           bump(pairDrops, 'identical_after_truncation');
           continue;
         }
-        const normalisedKey = `${c}\u0000${r}`;
+        const normalisedKey = `${c},${r}`;
         if (keptNormalised.has(normalisedKey)) {
           bump(pairDrops, 'duplicate_after_whitespace');
           continue;
@@ -614,7 +628,9 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
         continue;
       }
       pairs.push({
-        ...p,
+        exampleId: p.exampleId,
+        chosen: p.chosen,
+        rejected: p.rejected,
         strategy: strategy.name,
         level: gold ?? p.chosen.score,
         balanceKey: deriveSeed(seed, 'balance', group.exampleId, strategy.name, p.chosen.sampleIndex, p.rejected.sampleIndex),
@@ -629,6 +645,16 @@ export function curateInputPairs<J extends PairableJudgment>(group: CurationGrou
     out.reason = strategies.some((s) => s.produced > 0) ? DROPPED_BY_HYGIENE : combineNoPairReasons(strategies);
   }
   return out;
+}
+
+/** The id of `key` in `ids`: its insertion number, given at its first lookup. */
+function idIn(ids: Map<string, number>, key: string): number {
+  let id = ids.get(key);
+  if (id === undefined) {
+    id = ids.size;
+    ids.set(key, id);
+  }
+  return id;
 }
 
 /** What balancing needs to know of a pair. */

@@ -364,8 +364,25 @@ test('buildMetaJudgePairs: spreads over judgments, seeded, order-free, duplicate
 
 test('hygiene helpers: whitespace, code-point lengths and truncation', () => {
   assert.equal(normalizeWhitespace('  a \n\t b  c '), 'a b c');
+  // The fast path (an already normalised text comes back as it is) gives what the full replace gives.
+  const cases = ['a b c', 'a', '', ' ', 'a  b', ' a', 'a ', 'a\tb', 'a\nb', 'a\u00a0b', 'a\u2028b', 'a \u3000b', '\ufeffa', 'a b\r', 'ab  '];
+  for (const text of cases) assert.equal(normalizeWhitespace(text), text.replace(/\s+/g, ' ').trim(), JSON.stringify(text));
+  const alphabet = ['a', 'b', ' ', ' ', '\t', '\n', '\u00a0', 'é'];
+  let state = 12345;
+  for (let n = 0; n < 2000; n++) {
+    let text = '';
+    for (let k = (n % 9); k > 0; k--) {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      text += alphabet[state % alphabet.length];
+    }
+    assert.equal(normalizeWhitespace(text), text.replace(/\s+/g, ' ').trim(), JSON.stringify(text));
+  }
   assert.equal(charLength('abc'), 3);
   assert.equal(charLength('a😀b'), 3, 'an astral character is one character');
+  assert.equal(charLength(''), 0);
+  assert.equal(charLength('é😀😀'), 3);
+  assert.equal(charLength('a\uD800b'), 3, 'a lone surrogate counts as one, as Python counts it');
+  assert.equal(charLength('\uDC00\uD800'), 2, 'a low surrogate before a high one is not a pair');
   assert.equal(truncateChars('a😀bcd', 2), 'a😀');
   assert.equal(truncateChars('abc', 5), 'abc');
   assert.equal(truncationChars(512), 512 * CHARS_PER_TOKEN);
