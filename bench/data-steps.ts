@@ -5,7 +5,9 @@
  * - parse: parseJudgment on synthetic judge outputs (judgments per second).
  * - For each size N (inputs, each with `--samples` judgments with rationales of a few hundred characters, as a
  *   real judge writes them): score (parse and write every judgment), pair (merge-join requests and judgments,
- *   curate, write pairs), and the same two steps in a second run whose inputs have the same content: copied
+ *   curate, write pairs), the evaluation's metric step (score and parse as many evaluation outputs of one
+ *   pointwise suite, write them, compute the suite's metrics; bootstrap off), and the same steps in a second
+ *   run whose inputs have the same content: copied
  *   from the first run instead (activities/storage/reuse.ts). Each step runs in a process of its own, so its
  *   peak resident memory (maxRSS) is its own: reported above that of a process that loads the same code and
  *   runs nothing. The steps stream their rows, so that figure should not grow with N.
@@ -78,13 +80,16 @@ interface Measured {
 
 /** What a step process is told (JSON in JUDGELOOP_BENCH_STEP). */
 interface StepTask {
-  /** `limit-score` / `limit-pair`: the step's limit (see the top of this file). */
-  step: 'score' | 'pair' | 'limit-score' | 'limit-pair' | 'none';
+  /** `limit-*`: the step's limit (see the top of this file). */
+  step: 'score' | 'pair' | 'metrics' | 'limit-score' | 'limit-pair' | 'limit-metrics' | 'none';
   config: RunConfig;
   runPrefixUri: string;
   modelUri: string;
   rawUri: string;
   requestsUri: string;
+  /** metrics: the evaluation job's output folder (its `judgments.jsonl`) and how many rows it holds. */
+  evalOutputsUri?: string;
+  evalRows?: number;
   /** limit-pair: how many rows the pair step wrote. */
   rows?: number;
 }
@@ -99,6 +104,8 @@ async function runStepTask(task: StepTask): Promise<void> {
   if (task.step === 'score') result = await activities.scoreJudgments({ ...common, modelUri: task.modelUri, rawJudgmentsUri: task.rawUri });
   const judgmentsUri = `${task.runPrefixUri}/iter-1/score/data/judgments.jsonl`;
   if (task.step === 'pair') result = await activities.buildPairs({ ...common, requestsUri: task.requestsUri, judgmentsUri });
+  if (task.step === 'metrics') result = await activities.computeEvaluationMetrics(metricsInput(task));
+  if (task.step === 'limit-metrics') result = await readAndWrite(deps.storeFor(storageSettings(task.config)), [`${task.evalOutputsUri}/judgments.jsonl`], Infinity, task);
   if (task.step === 'limit-score') result = await readAndWrite(deps.storeFor(storageSettings(task.config)), [task.rawUri], Infinity, task);
   if (task.step === 'limit-pair') result = await readAndWrite(deps.storeFor(storageSettings(task.config)), [task.requestsUri, judgmentsUri], task.rows ?? 0, task);
   const seconds = (performance.now() - start) / 1000;
@@ -122,6 +129,44 @@ async function readAndWrite(store: ObjectStore, uris: string[], maxRows: number,
   }
   const written = await store.writeJsonl(`${task.runPrefixUri}/limit/${task.step}.jsonl`, rows());
   return { read, written: written.rows ?? 0 };
+}
+
+/** The evaluation suite of the metric step's rows: one of the config's pointwise suites. */
+const EVAL_SUITE = 'synthetic-heldout';
+
+/**
+ * The metric step over one pointwise suite whose evaluation job judged every row once. Its bootstrap is
+ * off: intervals cost per resample, not per judgment (docs/benchmarks.md gives what they add).
+ */
+function metricsInput(task: StepTask): Parameters<ReturnType<typeof createActivities>['computeEvaluationMetrics']>[0] {
+  const rows = task.evalRows ?? 0;
+  return {
+    config: { ...task.config, evaluation: { ...task.config.evaluation, bootstrap: { ...task.config.evaluation.bootstrap, resamples: 0 } } },
+    runId: 'bench',
+    runPrefixUri: task.runPrefixUri,
+    iteration: 1,
+    modelUri: task.modelUri,
+    suites: [{ name: EVAL_SUITE, kind: 'pointwise', uri: `${task.runPrefixUri}/datasets/${EVAL_SUITE}`, rows, quarantined: 0, quarantineUri: `${task.runPrefixUri}/datasets/${EVAL_SUITE}/quarantine.jsonl` }],
+    requests: { pointwise: { dataUri: `${task.runPrefixUri}/iter-1/evaluate/requests/data`, requests: rows }, relative: null },
+    outputs: { pointwise: task.evalOutputsUri ?? '', baselines: null, relative: null },
+  };
+}
+
+/** Writes what an evaluation job writes for `rows` requests of one pointwise suite (one greedy judgment each). */
+async function writeEvaluated(store: ObjectStore, runPrefix: string, rows: number, marker: string) {
+  const folder = `${runPrefix}/iter-1/evaluate/job/model`;
+  const id = (i: number) => `heldout-${String(i).padStart(7, '0')}`;
+  await store.writeJsonl(
+    `${folder}/judgments.jsonl`,
+    (function* () {
+      for (let i = 0; i < rows; i++) {
+        const gold = 1 + (i % 5);
+        const score = 1 + ((i * 7) % 5);
+        yield { request_id: id(i), example_id: id(i), sample_index: 0, text: judgmentText(i, score, marker), seed: 0, prompt_hash: 'p', template_hash: 't', gold_score: gold, suite: EVAL_SUITE, group: `capability-${i % 6}` };
+      }
+    })(),
+  );
+  return folder;
 }
 
 /** Runs a step in a fresh process (the same code loaded), for a peak memory of its own. */
@@ -220,17 +265,28 @@ async function main(): Promise<void> {
         const runPrefixUri = `s3://${services.s3.bucket}/bench/n${n}-${run}`;
         const sampled = await writeSampled(store, runPrefixUri, n, opts.samples, marker);
         const task = { ...base, runPrefixUri, modelUri: sampled.modelUri, rawUri: sampled.rawUri, requestsUri: sampled.requestsUri };
+        const evalOutputsUri = await writeEvaluated(store, runPrefixUri, n * opts.samples, marker);
         const score = stepProcess({ ...task, step: 'score' }, opts);
         const pair = stepProcess({ ...task, step: 'pair' }, opts);
+        const metrics = stepProcess({ ...task, step: 'metrics', evalOutputsUri, evalRows: n * opts.samples }, opts);
         const pairs = (pair.result as { pairs: number }).pairs;
         const reused = (await store.getJson<{ reusedFrom?: string }>(`${runPrefixUri}/iter-1/pair/manifest.json`))?.reusedFrom;
         if ((run === 'copied') !== Boolean(reused)) throw new Error(`the ${run} run's pair step was ${reused ? 'copied' : 'computed'}`);
         // The limits beside the computed steps only: a copied step reads and writes nothing of its rows.
         const limits =
           run === 'computed'
-            ? { score: stepProcess({ ...task, step: 'limit-score' }, opts), pair: stepProcess({ ...task, step: 'limit-pair', rows: pairs }, opts) }
+            ? {
+                score: stepProcess({ ...task, step: 'limit-score' }, opts),
+                pair: stepProcess({ ...task, step: 'limit-pair', rows: pairs }, opts),
+                metrics: stepProcess({ ...task, step: 'limit-metrics', evalOutputsUri }, opts),
+              }
             : undefined;
-        for (const [step, m, count, unit] of [['score', score, n * opts.samples, 'judgments'], ['pair', pair, n, 'inputs']] as const) {
+        const steps = [
+          ['score', score, n * opts.samples, 'judgments'],
+          ['pair', pair, n, 'inputs'],
+          ['metrics', metrics, n * opts.samples, 'judgments'],
+        ] as const;
+        for (const [step, m, count, unit] of steps) {
           const limit = limits?.[step];
           rows.push({
             inputs: n,
@@ -244,8 +300,8 @@ async function main(): Promise<void> {
             peakRssAboveIdleMb: round(m.maxRssMb - idle.maxRssMb, 1),
           });
         }
-        const vs = limits ? ` (limits: score ${limits.score.seconds.toFixed(2)} s, pair ${limits.pair.seconds.toFixed(2)} s)` : '';
-        console.log(`N=${n} ${run}: score ${score.seconds.toFixed(2)} s, pair ${pair.seconds.toFixed(2)} s, ${pairs} pairs${vs}`);
+        const vs = limits ? ` (limits: score ${limits.score.seconds.toFixed(2)} s, pair ${limits.pair.seconds.toFixed(2)} s, metrics ${limits.metrics.seconds.toFixed(2)} s)` : '';
+        console.log(`N=${n} ${run}: score ${score.seconds.toFixed(2)} s, pair ${pair.seconds.toFixed(2)} s, ${pairs} pairs, metrics ${metrics.seconds.toFixed(2)} s${vs}`);
       }
     }
 

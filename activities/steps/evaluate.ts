@@ -357,14 +357,14 @@ export function createEvaluateActivities(deps: ActivityDeps) {
             const score = j.status === 'ok' ? (j.score ?? null) : null;
             collected.add(raw, score, baselines?.get(raw.request_id));
             collected.countParse(raw.suite, j);
-            yield {
-              ...j,
-              suite: raw.suite,
-              ...(raw.side ? { side: raw.side } : {}),
-              ...(raw.group !== undefined ? { group: raw.group } : {}),
-              ...(raw.golds ? { golds: raw.golds } : {}),
-              ...(raw.gold_tie ? { gold_tie: true as const } : {}),
-            };
+            // The scored row is this row's own: its evaluation fields are added to it, in this order, rather than
+            // spread into a copy (the score step's lesson, bench/data-steps.ts).
+            const row: EvalJudgment = Object.assign(j, { suite: raw.suite });
+            if (raw.side) row.side = raw.side;
+            if (raw.group !== undefined) row.group = raw.group;
+            if (raw.golds) row.golds = raw.golds;
+            if (raw.gold_tie) row.gold_tie = true;
+            yield row;
           }
         }
         const objects: WrittenObject[] = [await store.writeJsonl(joinUri(prefix, 'metrics', 'judgments.jsonl'), scored())];
@@ -616,14 +616,12 @@ export class SuiteItems {
     } else if (row.gold_score !== undefined) {
       const list = this.pointwiseBySuite.get(row.suite) ?? [];
       this.pointwiseBySuite.set(row.suite, list);
-      list.push({
-        key: row.request_id,
-        score,
-        gold: row.gold_score,
-        ...(row.golds ? { golds: row.golds } : {}),
-        ...withGroup(row.group),
-        ...(baselines ? { baselines } : {}),
-      });
+      // Field by field: one object per judged row, no spread copies (bench/data-steps.ts).
+      const item: PointwiseItem = { key: row.request_id, score, gold: row.gold_score };
+      if (row.golds) item.golds = row.golds;
+      if (row.group !== undefined) item.group = row.group;
+      if (baselines) item.baselines = baselines;
+      list.push(item);
     }
   }
 

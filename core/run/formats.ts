@@ -448,17 +448,9 @@ function optTokenIds(v: unknown): boolean {
   return true;
 }
 
-/**
- * Hand-written checks for the formats read on the hot path (every sampled judgment of an iteration, often
- * 100k rows and more, read by the score step and again by the pair step). Each is true only for a row its
- * schema accepts, so such a row skips zod; every other row goes through the schema, which gives the reason
- * (or accepts a row the fast check was too strict for). Why: with zod alone on every row, `npm run bench`
- * (bench/data-steps.ts, 160k judgments) ran the score step 10-20% slower and the pair step's peak memory
- * nearly doubled (zod copies every row it parses); with these checks both are as before. No fast check may
- * accept a row its schema refuses: test/unit/step-formats.test.ts holds them to it.
- */
-const FAST_CHECKS: Partial<Record<RowFormatName, (v: unknown) => boolean>> = {
-  'raw judgment': (v) =>
+/** The raw judgment's fast check (a generation job's output row); the evaluation output row extends it. */
+function isRawJudgment(v: unknown): v is Fields {
+  return (
     isFields(v) &&
     isId(v.request_id) &&
     isId(v.example_id) &&
@@ -470,7 +462,37 @@ const FAST_CHECKS: Partial<Record<RowFormatName, (v: unknown) => boolean>> = {
     optNumber(v.logprob) &&
     optMarker(v.marker_source) &&
     optTokenIds(v.completion_ids) &&
-    optString(v.prompt_ids_sha256),
+    optString(v.prompt_ids_sha256)
+  );
+}
+
+/** A record of finite numbers (zod's `record(string(), number())`). */
+function optNumberRecord(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (!isFields(v)) return false;
+  for (const n of Object.values(v)) if (!Number.isFinite(n)) return false;
+  return true;
+}
+
+/**
+ * Hand-written checks for the formats read on the hot path (every sampled judgment of an iteration, often
+ * 100k rows and more, read by the score step and again by the pair step). Each is true only for a row its
+ * schema accepts, so such a row skips zod; every other row goes through the schema, which gives the reason
+ * (or accepts a row the fast check was too strict for). Why: with zod alone on every row, `npm run bench`
+ * (bench/data-steps.ts, 160k judgments) ran the score step 10-20% slower and the pair step's peak memory
+ * nearly doubled (zod copies every row it parses); with these checks both are as before. No fast check may
+ * accept a row its schema refuses: test/unit/step-formats.test.ts holds them to it.
+ */
+const FAST_CHECKS: Partial<Record<RowFormatName, (v: unknown) => boolean>> = {
+  'raw judgment': (v) => isRawJudgment(v),
+  // Every evaluation judgment, read by the evaluation's metric step.
+  'evaluation output row': (v) =>
+    isRawJudgment(v) &&
+    isId(v.suite) &&
+    (v.side === undefined || v.side === 'chosen' || v.side === 'rejected') &&
+    optString(v.group) &&
+    optNumberRecord(v.golds) &&
+    (v.gold_tie === undefined || v.gold_tie === true),
   'scored judgment': (v) =>
     isFields(v) &&
     isId(v.request_id) &&

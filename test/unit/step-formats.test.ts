@@ -346,15 +346,20 @@ test('a structurally broken row is refused, naming each field; what the model wr
 });
 
 test("the hot path's fast checks accept the usual rows and never a row their schema refuses", () => {
-  const values: unknown[] = [undefined, null, '', 'x', 0, -0, -1, 1.5, 2 ** 60, Infinity, NaN, true, [], [1, 2], [-1], [1.5], {}, 'ok', 'unparseable', 'model', 'typed'];
+  const values: unknown[] = [
+    undefined, null, '', 'x', 0, -0, -1, 1.5, 2 ** 60, Infinity, NaN, true, false, [], [1, 2], [-1], [1.5], {}, 'ok', 'unparseable', 'model', 'typed',
+    'chosen', 'rejected', 'left', { human: 3 }, { human: 'x' }, { human: null }, { a: 1, b: Infinity }, [3],
+  ];
   let fast = 0;
-  for (const name of ['raw judgment', 'scored judgment'] as const) {
+  for (const name of ['raw judgment', 'scored judgment', 'evaluation output row'] as const) {
     const check = fastCheckOf(name);
     assert.ok(check, `${name} has a fast check`);
     const base = VALID[name] as Record<string, unknown>;
     const rows: unknown[] = [base, { ...base, completion_ids: [5, 6, 2], prompt_ids_sha256: 'abc', marker_source: 'forced' }, null, [base], 'row'];
     if (name === 'scored judgment') rows.push({ ...base, status: 'unparseable', score: undefined, rationale: undefined, reason: 'no_marker' });
-    const keys = [...new Set([...Object.keys(base), 'completion_ids', 'prompt_ids_sha256', 'marker_source', 'logprob', 'gold_score', 'template_hash', 'reason', 'rationale', 'score'])];
+    const keys = [
+      ...new Set([...Object.keys(base), 'completion_ids', 'prompt_ids_sha256', 'marker_source', 'logprob', 'gold_score', 'template_hash', 'reason', 'rationale', 'score', 'suite', 'side', 'group', 'golds', 'gold_tie']),
+    ];
     for (const k of keys) {
       for (const v of values) {
         const row = { ...base, [k]: v };
