@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run bench [-- --quick] [-- data-step flags]`: every row of docs/benchmarks.md in one run, each figure
 # beside its limit, measured in the same process on the same data:
-#   1. the data steps (score, pair) against reading and writing the same rows     bench/data-steps.ts
+#   1. the data steps (score, pair, metrics) against reading and writing the same rows  bench/data-steps.ts
 #   2. generation (generate.py's backend) against a plain model.generate loop     bench/generation.py
 #      and, on the real seed judge, llama.cpp on its GGUF (after setup.sh --only llama)
 #   3. DPO (train_dpo.py's trainer) against TRL's DPOTrainer with its defaults    bench/dpo.py
