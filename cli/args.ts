@@ -52,6 +52,7 @@ export interface ConnectionOptions {
 
 export type Command =
   | { command: 'help'; topic?: CommandName }
+  | { command: 'version' }
   | { command: 'validate'; configPath: string; json: boolean }
   | {
       command: 'run';
@@ -313,6 +314,13 @@ function corsOrigin(origin: string): string {
 // ------------------------------------------------------------------------------------ commander plumbing
 
 /** `--help` (or `judgeloop` alone) was asked for: parsing ends with a help command for this topic. */
+/** `judgeloop --version` (commander's version option, with our output). */
+class VersionRequested extends Error {
+  constructor() {
+    super('version');
+  }
+}
+
 class HelpRequested extends Error {
   constructor(readonly topic: CommandName | undefined) {
     super('help');
@@ -370,6 +378,8 @@ function fromCommander(err: CommanderError, cmd: CliCommand): Error {
     case 'commander.helpDisplayed':
     case 'commander.help':
       return new HelpRequested(topic);
+    case 'commander.version':
+      return new VersionRequested();
     case 'commander.unknownOption': {
       const flag = quoted(/^error: unknown option '([\s\S]*)'$/);
       if (topic === undefined) return new UsageError(`expected a command before ${flag}`);
@@ -986,7 +996,9 @@ function program(ctx: Context): CliCommand {
   const root = configure(new CliCommand('judgeloop', undefined), ctx)
     .usage('<command> [flags]        (in the repo: npm run judgeloop -- <command> [flags])')
     .enablePositionalOptions()
-    .addHelpOption(new Option('-h, --help', 'print this help').hideHelp());
+    .addHelpOption(new Option('-h, --help', 'print this help').hideHelp())
+    // commander prints its own line and exits; ours (cli/version.ts) also names Node and the Temporal SDK.
+    .version('', '-V, --version', 'print the version');
   for (const cmd of commands(ctx)) root.addCommand(cmd);
   root.addHelpText('before', 'Judgeloop: self-rationalization runs for LLM judges, on Temporal.\n');
   root.addHelpText(
@@ -1026,6 +1038,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     root.parse(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof HelpRequested) return e.topic ? { command: 'help', topic: e.topic } : { command: 'help' };
+    if (e instanceof VersionRequested) return { command: 'version' };
     throw e;
   }
   if (!parsed) throw new Error(`judgeloop: no command parsed from ${JSON.stringify(argv)}`);

@@ -31,6 +31,7 @@ import { cmdApprove, cmdRegistry } from './promotion';
 import { cmdCodecServer } from './codec-server';
 import { startRun } from './start';
 import { cliObjectStore } from './storage';
+import { versionText } from './version';
 import { readRunSummary } from '../activities/storage/run-summary';
 import type { RunConfig } from '../core/config/config';
 import { isRunResult, type RunOutcome, type RunSummary } from '../core/run/run-types';
@@ -274,6 +275,9 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
   switch (cmd.command) {
     case 'help':
       println(io.out, usageText(cmd.topic));
+      return EXIT_OK;
+    case 'version':
+      println(io.out, versionText(io.env));
       return EXIT_OK;
     case 'validate':
       return cmdValidate(cmd, io);

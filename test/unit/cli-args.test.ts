@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TASK_QUEUE } from '../../core/run/run-types';
@@ -276,4 +277,23 @@ test('commander\'s readings that judgeloop refuses or words its own way', () => 
   // Values are trimmed; repeated flags collect; a later single flag wins.
   assert.deepEqual(parseCommandLine(['validate', '--config', ' a.json ', '--config', 'b.json'], noEnv), { command: 'validate', configPath: 'b.json', json: false });
   assert.deepEqual(parseCommandLine(['stack', '--', '-x', '--help'], noEnv), { command: 'stack', args: ['--', '-x', '--help'] });
+});
+
+test('--version (and -V) prints the version, the code version when set, Node and the Temporal SDK; exit 0', async () => {
+  assert.deepEqual(parseCommandLine(['--version'], noEnv), { command: 'version' });
+  assert.deepEqual(parseCommandLine(['-V'], noEnv), { command: 'version' });
+  assert.throws(() => parseCommandLine(['run', '--version'], noEnv), /unknown flag --version for "run"/);
+  const pkg = JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
+  const sdk = JSON.parse(readFileSync(require.resolve('@temporalio/client/package.json'), 'utf8')) as { version: string };
+  for (const [env, first] of [
+    [noEnv, `judgeloop ${pkg.version}`],
+    [{ JUDGELOOP_CODE_VERSION: 'abc1234' }, `judgeloop ${pkg.version} (code abc1234)`],
+  ] as const) {
+    const out = sink();
+    const err = sink();
+    assert.equal(await main(['--version'], { out: out.stream, err: err.stream, env }), 0);
+    assert.equal(out.text(), `${first}\nnode ${process.version}, @temporalio/client ${sdk.version}\n`);
+    assert.equal(err.text(), '');
+  }
+  assert.match(usageText(), /-V, --version +print the version/);
 });
