@@ -14,6 +14,7 @@ import { TASK_QUEUE } from '../core/run/run-types';
 import { MAX_RUN_ID, SCHEDULED_RUN_SUFFIX, runIdProblem } from '../core/config/safe-names';
 import { Arg, Flag, HELP_CONFIG, HELP_WIDTH, bool, commaList, int, itemList, repeated, synopsis, text, typed } from './flags';
 import {
+  SCHEDULE_ACTIONS,
   SCHEDULE_ACTION_HELP,
   SCHEDULE_USAGE,
   ScheduleUsageError,
@@ -53,6 +54,7 @@ export interface ConnectionOptions {
 export type Command =
   | { command: 'help'; topic?: CommandName }
   | { command: 'version' }
+  | { command: 'completion'; shell: CompletionShell }
   | { command: 'validate'; configPath: string; json: boolean }
   | {
       command: 'run';
@@ -196,7 +198,11 @@ export type CommandName =
   | 'seeds'
   | 'stack'
   | 'codec-server'
+  | 'completion'
   | 'help';
+
+export const COMPLETION_SHELLS = ['bash', 'zsh'] as const;
+export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 
 /** Exit code for usage errors and invalid configs. */
 export const EXIT_OK = 0;
@@ -972,6 +978,27 @@ function commands(ctx: Context): CliCommand[] {
     ),
     declare<Record<string, never>>(
       {
+        name: 'completion',
+        summary: 'print a shell completion script (bash, or zsh through its bash compatibility)',
+        args: [new Arg('<SHELL>', `${COMPLETION_SHELLS.join(' or ')}`)],
+        notes: [
+          'bash: judgeloop completion bash > ~/.local/share/bash-completion/completions/judgeloop\n' +
+            'zsh:  judgeloop completion zsh > ~/.zfunc/_judgeloop   (or eval "$(judgeloop completion zsh)" in ~/.zshrc)\n' +
+            'it completes commands, actions, flags, and file names after a flag that takes a file or folder',
+        ],
+        example: ['bin/judgeloop completion bash > ~/.local/share/bash-completion/completions/judgeloop'],
+        build: (p) => {
+          const shell = p.args[0] as string;
+          if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) {
+            throw new UsageError(`unknown shell "${shell}" (expected ${COMPLETION_SHELLS.join(' or ')})`, 'completion');
+          }
+          return { command: 'completion', shell: shell as CompletionShell };
+        },
+      },
+      ctx,
+    ),
+    declare<Record<string, never>>(
+      {
         name: 'help',
         summary: "this text, or one command's usage",
         args: [new Arg('[COMMAND]', 'the command to explain')],
@@ -989,7 +1016,7 @@ function commands(ctx: Context): CliCommand[] {
 }
 
 const COMMAND_NAMES: readonly CommandName[] = [
-  'validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'codec-server', 'help',
+  'validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'codec-server', 'completion', 'help',
 ];
 
 function program(ctx: Context): CliCommand {
@@ -1043,6 +1070,36 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   if (!parsed) throw new Error(`judgeloop: no command parsed from ${JSON.stringify(argv)}`);
   return parsed;
+}
+
+/** What shell completion needs of a command: its name, its flags, and its actions (schedule, review). */
+export interface CommandShape {
+  name: string;
+  flags: Array<{ flag: string; takesPath: boolean }>;
+  actions: CommandShape[];
+  /** The values its first argument takes, when it is one of a few words. */
+  firstArgument: readonly string[];
+}
+
+/** Commands whose first argument is one of a few words (checked by their own build, not by commander). */
+const FIRST_ARGUMENT_VALUES: Partial<Record<CommandName, readonly string[]>> = {
+  schedule: SCHEDULE_ACTIONS,
+  completion: COMPLETION_SHELLS,
+  help: COMMAND_NAMES,
+};
+
+/** Every command's shape, read from the same declarations as the help. */
+export function commandShapes(): CommandShape[] {
+  const shape = (cmd: CommanderCommand): CommandShape => ({
+    name: cmd.name(),
+    flags: cmd.options
+      .filter((o) => o.long !== undefined && !o.hidden)
+      .map((o) => ({ flag: o.long as string, takesPath: /<(FILE|DIR|PATH)[^>]*>/.test(o.flags) })),
+    actions: cmd.commands.map(shape),
+    firstArgument: FIRST_ARGUMENT_VALUES[cmd.name() as CommandName] ?? [],
+  });
+  const root = program({ env: {}, argv: [], done: () => undefined, write: () => undefined });
+  return root.commands.map(shape);
 }
 
 /** A command's usage line (`judgeloop run --config FILE ...`), printed under a usage error. */

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageText, type Command, type ConnectionOptions } from './args';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, commandShapes, usageText, type Command, type ConnectionOptions } from './args';
 import { ConfigFileError, describeConfig, loadConfigFile, type LoadedConfig } from './config-file';
 import { CliError, connect, hasWorkflowPollers, noWorkerWarning, workflowUrl, type Connected } from './connection';
 import {
@@ -32,6 +32,7 @@ import { cmdCodecServer } from './codec-server';
 import { startRun } from './start';
 import { cliObjectStore } from './storage';
 import { versionText } from './version';
+import { completionScript } from './completion';
 import { readRunSummary } from '../activities/storage/run-summary';
 import type { RunConfig } from '../core/config/config';
 import { isRunResult, type RunOutcome, type RunSummary } from '../core/run/run-types';
@@ -278,6 +279,9 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return EXIT_OK;
     case 'version':
       println(io.out, versionText(io.env));
+      return EXIT_OK;
+    case 'completion':
+      println(io.out, completionScript(cmd.shell, commandShapes()));
       return EXIT_OK;
     case 'validate':
       return cmdValidate(cmd, io);
