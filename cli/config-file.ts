@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { formatConfigProblems, validateConfig, type ConfigProblem, type RunConfig } from '../core/config/config';
 import { preRunProblems } from '../core/config/pre-run-checks';
+import { priceBasis } from '../core/run/usage';
 import { parseTemplate, type TemplateKind } from '../core/judging/prompt';
 import { formatPerIteration } from '../core/config/per-iteration';
 import { canonicalJson, sha256Hex } from '../activities/storage/hashing';
@@ -179,10 +180,13 @@ export function mergeConfig(base: unknown, override: unknown): unknown {
 
 /** The few lines `validate` prints for a valid config. */
 function describeBackend(b: RunConfig['backend']): string {
-  if (b.kind === 'local') return `local${b.pricePerHour !== undefined ? ` ($${b.pricePerHour}/h)` : ''}`;
+  const basis = priceBasis(b);
+  // Costs are estimates made with these prices: say where they come from, or that nobody said.
+  const prices = basis ? `; prices ${b.priceSource ? `from ${b.priceSource.source}, as of ${b.priceSource.asOf}` : 'of unknown source and date (set backend.priceSource)'}` : '';
+  if (b.kind === 'local') return `local${b.pricePerHour !== undefined ? ` ($${b.pricePerHour}/h${prices})` : ''}`;
   const types = [...new Set([b.instanceTypes.generation, b.instanceTypes.training])];
   const priced = types.map((t) => `${t}${b.pricesPerHour?.[t] !== undefined ? ` $${b.pricesPerHour[t]}/h` : ' (no price)'}`);
-  return `sagemaker ${b.region}, ${b.instanceCount} × ${priced.join(' / ')}${b.spot.enabled ? ', spot' : ''}, at most ${b.maxRuntimeHours} h per job`;
+  return `sagemaker ${b.region}, ${b.instanceCount} × ${priced.join(' / ')}${b.spot.enabled ? ', spot' : ''}, at most ${b.maxRuntimeHours} h per job${prices}`;
 }
 
 function describeBudget(budget: RunConfig['budget']): string {

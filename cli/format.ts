@@ -31,6 +31,7 @@ import {
   resultsTable,
   usageTable,
   warmStartLine,
+  costBasisLine,
 } from '../core/report/summary-tables';
 import { awaitingApprovalLine, promotionLines } from './format-promotion';
 
@@ -49,7 +50,14 @@ export function formatResults(summary: RunSummary): string {
     '',
     ...evaluationSections(summary),
     ...promotionLines(summary),
-    ...(usage ? ['jobs, time and cost (billed: instance time; iter-K/usage.json lists every job):', renderTable(usage), ''] : []),
+    ...(usage
+      ? [
+          'jobs, time and cost (billed: instance time; iter-K/usage.json lists every job):',
+          renderTable(usage),
+          ...(costBasisLine(summary.usage) ? [costBasisLine(summary.usage)!] : []),
+          '',
+        ]
+      : []),
     ...(summary.usage?.reused?.length
       ? [`reused, not run (same inputs as a job that finished earlier): ${summary.usage.reused.join(', ')}`, '']
       : []),
@@ -87,7 +95,7 @@ export function formatIterationDone(it: IterationSummary): string {
   if (it.gate) parts.push(it.gate.promote ? 'promoted' : 'kept the champion');
   if (it.usage) {
     const cost = formatCost(it.usage);
-    parts.push(`jobs ${formatDuration(it.usage.seconds * 1000)}${cost === 'not priced' ? '' : `, ${cost}`}`);
+    parts.push(`jobs ${formatDuration(it.usage.seconds * 1000)}${cost === 'not priced' ? '' : `, est. ${cost}`}`);
     const reused = [plural(it.usage.reused?.length ?? 0, 'job'), plural(it.usage.reusedSteps?.length ?? 0, 'data step')].filter(Boolean);
     if (reused.length) parts.push(`${reused.join(' and ')} reused from an earlier run`);
   }

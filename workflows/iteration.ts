@@ -131,7 +131,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   /** What this iteration's jobs used and cost, from the records the job runners left in S3. */
   async function usage(): Promise<Pick<IterationSummary, 'usage'>> {
     if (!patched(USAGE_PATCH)) return {};
-    return { usage: await data.summarizeUsage({ config: sectionsFor(config, 'storage'), runPrefixUri: input.runPrefixUri, iteration }) };
+    return { usage: await data.summarizeUsage({ config: sectionsFor(config, 'usage'), runPrefixUri: input.runPrefixUri, iteration }) };
   }
 
   if (iteration === 0) {

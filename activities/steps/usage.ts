@@ -5,14 +5,17 @@
  */
 import { iterationPrefix, joinUri } from '../../core/run/artifacts';
 import type { RunConfig } from '../../core/config/config';
-import { sumUsage, type UsageTotals } from '../../core/run/usage';
+import { priceBasis, sumUsage, type UsageTotals } from '../../core/run/usage';
 import { usageRecordsIn } from '../jobs/usage-record';
 import { storageSettings, type ActivityDeps } from '../context';
 import { reusedStepsIn } from '../storage/reuse';
 
 export interface UsageInput {
-  /** Where the run's objects are: the step reads nothing else of the config. */
-  config: Pick<RunConfig, 'storage'>;
+  /**
+   * Where the run's objects are, and the backend whose prices the costs were estimated with (absent in the
+   * input of runs started before the usage step read it: their totals have no price basis).
+   */
+  config: Pick<RunConfig, 'storage'> & Partial<Pick<RunConfig, 'backend'>>;
   runPrefixUri: string;
   iteration: number;
 }
@@ -26,7 +29,8 @@ export function createUsageActivities(deps: ActivityDeps) {
       const listed = await store.list(prefix);
       const records = await usageRecordsIn(store, listed);
       const reusedSteps = await reusedStepsIn(store, input.runPrefixUri, listed);
-      const totals: UsageTotals = { ...sumUsage(records), ...(reusedSteps.length ? { reusedSteps } : {}) };
+      const prices = priceBasis(input.config.backend);
+      const totals: UsageTotals = { ...sumUsage(records), ...(reusedSteps.length ? { reusedSteps } : {}), ...(prices ? { prices } : {}) };
       // Rewritten whole by a retried attempt: the same records give the same file.
       await store.putJson(joinUri(prefix, 'usage.json'), { iteration: input.iteration, totals, jobs: records });
       return totals;

@@ -469,6 +469,19 @@ function shardingConfig(defaults: { requestsPerShard: number; concurrency: numbe
     .prefault({});
 }
 
+
+/** Where a backend's prices come from and when they were read: every cost shown is an estimate made with them. */
+const PriceSource = z
+  .object({
+    source: z.string().trim().min(1, 'must say where the prices come from').describe('Where the prices come from, e.g. "AWS SageMaker on-demand pricing, us-east-1".'),
+    asOf: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
+      .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'must be a real date, YYYY-MM-DD')
+      .describe('The day the prices were read (YYYY-MM-DD).'),
+  })
+  .strict();
+
 export const LocalBackend = z
   .object({
     kind: z.literal('local').describe("Jobs run as child processes of the worker."),
@@ -491,6 +504,7 @@ export const LocalBackend = z
       .nonnegative()
       .optional()
       .describe("USD per hour of the machine running the jobs (e.g. the worker's EC2 instance), to price their wall time; unset: timed, not priced."),
+    priceSource: PriceSource.optional().describe('Where `pricePerHour` comes from and its date, shown beside every cost (costs are estimates).'),
     sharding: shardingConfig({ requestsPerShard: 50_000, concurrency: 2 }).describe(
       'Generation split into shards, each a job of its own (docs/operations.md, "Sharded generation").',
     ),
@@ -617,6 +631,7 @@ export const SageMakerBackend = z
       })
       .optional()
       .describe('USD per instance-hour by instance type, for the cost recorded per job; a type without a price gets no cost.'),
+    priceSource: PriceSource.optional().describe('Where `pricesPerHour` comes from and its date, shown beside every cost (costs are estimates).'),
     sharding: shardingConfig({ requestsPerShard: 10_000, concurrency: 4 }).describe(
       'Generation split into shards, each a SageMaker job of its own (docs/aws.md, "Several shards, several jobs").',
     ),

@@ -29,7 +29,9 @@ export const ACTIVITY_SECTIONS = {
   warmStart: [...JOB, 'judge', 'training', 'warmStart'],
   /** Rendering the evaluation's requests and computing its metrics (the eval suites' settings live in `data`). */
   evaluation: ['judge', 'loop', 'data', 'evaluation', 'reuse', 'storage'],
-  /** Steps that only read and write S3 (usage, the iteration summary, the run report). */
+  /** Summing an iteration's usage records: where they are, and what the backend's prices were (the cost estimate's basis). */
+  usage: ['storage', 'backend'],
+  /** Steps that only read and write S3 (the iteration summary, the run report). */
   storage: ['storage'],
 } as const satisfies Record<string, ReadonlyArray<keyof RunConfig>>;
 

@@ -26,6 +26,7 @@ import {
   NONE,
   curationTable,
   formatCost,
+  costBasisLine,
   formatDuration,
   int,
   mainMetric,
@@ -197,7 +198,7 @@ function headerHtml(summary: RunSummary, extras: RunReportExtras): string {
     ['final model', summary.finalModelUri || NONE, 'uri'],
     ['started from', startedFromText(summary)],
     ['job time', u ? formatDuration(u.seconds * 1000) : NONE],
-    ['cost', u ? formatCost(u) : NONE],
+    ['estimated cost', u ? formatCost(u) : NONE],
     ['wall time', wallTime(extras) ?? NONE],
     ...(summary.scheduledFor ? ([['scheduled for', summary.scheduledFor]] as Array<[string, string]>) : []),
     ['started', extras.startedAt ?? NONE],
@@ -704,11 +705,11 @@ function usageSection(summary: RunSummary): string {
   charts.push(
     hasBars(costSeries)
       ? figure(
-          'Cost per iteration, by step',
-          'billed seconds × instances × price per hour',
+          'Estimated cost per iteration, by step',
+          costBasisLine(summary.usage) ?? 'billed seconds × instances × price per hour',
           barChart({ id: 'usage-cost', title: 'Cost per iteration and step', categories, xLabel: 'iteration (0 = the seed judge)', yLabel: 'cost (USD)', series: costSeries, stacked: true, totals: true, format: usdText, valueFormat: usdText }),
         )
-      : figure('Cost per iteration, by step', '', empty(`not priced: ${summary.usage ? formatCost(summary.usage) : 'no job had a price'} (set backend.pricePerHour for local jobs, backend.pricesPerHour for SageMaker)`)),
+      : figure('Estimated cost per iteration, by step', '', empty(`not priced: ${summary.usage ? formatCost(summary.usage) : 'no job had a price'} (set backend.pricePerHour for local jobs, backend.pricesPerHour for SageMaker)`)),
   );
   const run = summary.usage;
   const runRows = run
@@ -721,7 +722,8 @@ function usageSection(summary: RunSummary): string {
   const perIteration = usageTable(summary);
   const body =
     `<div class="charts">${charts.join('')}</div>` +
-    (run ? `<h3>The run, per step</h3>${tableHtml({ header: ['step', 'jobs', 'job time', 'billed', 'cost', 'share of time %'], rows: runRows, align: ['left', 'right', 'right', 'right', 'right', 'right'] })}` : empty('no run-level usage totals')) +
+    (run ? `<h3>The run, per step</h3>${tableHtml({ header: ['step', 'jobs', 'job time', 'billed', 'est. cost', 'share of time %'], rows: runRows, align: ['left', 'right', 'right', 'right', 'right', 'right'] })}` : empty('no run-level usage totals')) +
+    (costBasisLine(run) ? `<p class="muted small">${escapeHtml(costBasisLine(run)!)}</p>` : '') +
     (perIteration ? `<h3>Per iteration</h3>${tableHtml(perIteration)}<p class="muted small">billed: instance time; iter-K/usage.json lists every job.</p>` : '') +
     reusedLines(run);
   return section('usage', 'Time and cost per step', 'What the jobs of each step used and cost (a retried job is counted once).', body);

@@ -279,6 +279,20 @@ export function formatCost(f: Pick<UsageFigures, 'usd' | 'unpricedJobs' | 'jobs'
   return f.unpricedJobs > 0 ? `${usd} + ${f.unpricedJobs} unpriced` : usd;
 }
 
+/**
+ * What a cost shown is: an estimate, billed time times the configured prices, with where the prices come from
+ * and their date (`backend.priceSource`); null when nothing was priced.
+ */
+export function costBasisLine(u: Pick<UsageTotals, 'jobs' | 'unpricedJobs' | 'prices'> | undefined): string | null {
+  if (!u || (u.jobs > 0 && u.unpricedJobs === u.jobs)) return null;
+  const basis = u.prices;
+  if (!basis) return 'costs are estimates: billed time × the configured prices per hour, not a bill';
+  const source = basis.source
+    ? `${basis.source}${basis.asOf ? `, as of ${basis.asOf}` : ''}`
+    : 'no source or date given: set backend.priceSource';
+  return `costs are estimates: billed time × ${basis.setting} (${source}), not a bill`;
+}
+
 /** Jobs, their time and cost per iteration and for the run (core/run/usage.ts); null without usage figures. */
 export function usageTable(summary: Pick<RunSummary, 'iterations' | 'usage'>): Table | null {
   const rows = summary.iterations.filter((it) => it.usage);
@@ -294,7 +308,7 @@ export function usageTable(summary: Pick<RunSummary, 'iterations' | 'usage'>): T
       .join(' · '),
   ];
   return {
-    header: ['iter', 'jobs', 'job time', 'billed', 'cost', 'time by step'],
+    header: ['iter', 'jobs', 'job time', 'billed', 'est. cost', 'time by step'],
     rows: [...rows.map((it) => line(String(it.iteration), it.usage!)), ...(summary.usage ? [line('run', summary.usage)] : [])],
     align: ['left', 'right', 'right', 'right', 'right', 'left'],
   };

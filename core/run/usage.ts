@@ -45,8 +45,36 @@ export interface UsageFigures {
   unpricedJobs: number;
 }
 
+/**
+ * What the costs were estimated with: the config setting that priced the jobs, and where its prices come from
+ * and their date (`backend.priceSource`), when the config says. Every cost Judgeloop shows is such an estimate.
+ */
+export interface PriceBasis {
+  setting: 'backend.pricePerHour' | 'backend.pricesPerHour';
+  source?: string;
+  asOf?: string;
+}
+
+/** The price basis of a backend config; undefined when it prices nothing. */
+export function priceBasis(
+  backend:
+    | { kind: 'local'; pricePerHour?: number; priceSource?: { source: string; asOf: string } }
+    | { kind: 'sagemaker'; pricesPerHour?: Record<string, number>; priceSource?: { source: string; asOf: string } }
+    | undefined,
+): PriceBasis | undefined {
+  if (!backend) return undefined;
+  const priced = backend.kind === 'local' ? backend.pricePerHour !== undefined : Object.keys(backend.pricesPerHour ?? {}).length > 0;
+  if (!priced) return undefined;
+  return {
+    setting: backend.kind === 'local' ? 'backend.pricePerHour' : 'backend.pricesPerHour',
+    ...(backend.priceSource ? { source: backend.priceSource.source, asOf: backend.priceSource.asOf } : {}),
+  };
+}
+
 export interface UsageTotals extends UsageFigures {
   byStep: Record<string, UsageFigures>;
+  /** What the costs were estimated with; absent when nothing was priced, and in older summaries. */
+  prices?: PriceBasis;
   /** Jobs not run because their outputs were reused (their names); absent when none. */
   reused?: string[];
   /**
@@ -112,15 +140,18 @@ export function combineUsage(parts: Iterable<UsageTotals | undefined>): UsageTot
   const byStep: Record<string, UsageFigures> = {};
   const reused: string[] = [];
   const reusedSteps: string[] = [];
+  let prices: PriceBasis | undefined;
   for (const p of parts) {
     if (!p) continue;
-    const { byStep: steps, reused: r, reusedSteps: rs, ...figures } = p;
+    const { byStep: steps, reused: r, reusedSteps: rs, prices: basis, ...figures } = p;
+    // A run's iterations share its config; the latest one's basis stands for all.
+    prices = basis ?? prices;
     total = add(total, figures);
     for (const [step, f] of Object.entries(steps)) byStep[step] = add(byStep[step] ?? EMPTY, f);
     reused.push(...(r ?? []));
     reusedSteps.push(...(rs ?? []));
   }
-  return { ...total, byStep, ...(reused.length ? { reused } : {}), ...(reusedSteps.length ? { reusedSteps } : {}) };
+  return { ...total, byStep, ...(reused.length ? { reused } : {}), ...(reusedSteps.length ? { reusedSteps } : {}), ...(prices ? { prices } : {}) };
 }
 
 /** Iteration and step of a job from its output location: `…/iter-3/sample/job` → {3, sample}. */

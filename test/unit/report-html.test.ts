@@ -72,7 +72,7 @@ test('every section and chart of a full summary is there', () => {
 const figureCases: Array<[string, RegExp]> = [
   ['header: run id, judge, champion', /<dt>run id<\/dt><dd>report-run<\/dd>.*<dt>judge<\/dt><dd>tiny-judge<\/dd>.*<dt>champion<\/dt><dd>iteration 2 of this run<\/dd>/s],
   ['header: final model', /<dt>final model<\/dt><dd class="uri">s3:\/\/judgeloop\/runs\/report-run\/iter-2\/train\/job\/model<\/dd>/],
-  ['header: total cost and job time', /<dt>job time<\/dt><dd>1h20m<\/dd>.*<dt>cost<\/dt><dd>\$3\.69 \+ 4 unpriced<\/dd>/s],
+  ['header: total cost (an estimate) and job time', /<dt>job time<\/dt><dd>1h20m<\/dd>.*<dt>estimated cost<\/dt><dd>\$3\.69 \+ 4 unpriced<\/dd>/s],
   ['header: the run\'s own wall time', /<dt>wall time<\/dt><dd>1h27m<\/dd>/],
   ['key result: 22.0% → 83.0% with its interval', /22\.0% → <b>83\.0%<\/b> <span class="card-ci">95% CI \[74\.0%, 92\.0%\]<\/span>/],
   ['key result: the change in points', /▲ \+61\.0 points since iteration 0/],
@@ -152,7 +152,7 @@ test('older summaries: no usage, curation, intervals, matrices or gate, and a su
   assert.match(shown, /<p class="empty">— no score distribution recorded/);
   assert.match(shown, /<p class="empty">— no confusion matrix recorded/);
   assert.match(shown, /not evaluated in iteration 1: —/);
-  assert.match(shown, /<dt>cost<\/dt><dd>—<\/dd>.*<dt>wall time<\/dt><dd>—<\/dd>/s);
+  assert.match(shown, /<dt>estimated cost<\/dt><dd>—<\/dd>.*<dt>wall time<\/dt><dd>—<\/dd>/s);
   assert.match(shown, /<dt>champion<\/dt><dd>—<\/dd>/);
   assert.doesNotMatch(shown, /<section id="promotion">/, 'no gate, no champion: no promotion section');
   // The results table: iteration 1 has no value for `pairs` and no correlation for pearson.

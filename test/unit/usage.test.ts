@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { budgetExhausted, combineUsage, costUsd, locateJob, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/run/usage';
+import { budgetExhausted, combineUsage, costUsd, locateJob, priceBasis, runPrefixOf, sumUsage, type BudgetLimits, type JobUsage } from '../../core/run/usage';
 import { budgetAdmission } from '../../activities/jobs/usage-record';
-import { validateConfig } from '../../core/config/config';
+import { SageMakerBackend, validateConfig, type RunConfig } from '../../core/config/config';
+import { createUsageActivities } from '../../activities/steps/usage';
+import type { ObjectStore } from '../../activities/storage/object-store';
+import { memoryStore } from '../support/memory-store';
 import localConfig from '../../configs/local.json';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
 import { formatIterationDone } from '../../cli/format';
-import { formatCost, renderTable, usageTable } from '../../core/report/summary-tables';
+import { costBasisLine, formatCost, renderTable, usageTable } from '../../core/report/summary-tables';
 import type { IterationSummary } from '../../core/run/run-types';
 
 function job(attempt: string, over: Partial<JobUsage> = {}): JobUsage {
@@ -107,7 +110,8 @@ test('usageTable and the iteration-done line show jobs, time and cost', () => {
   ]);
   assert.match(renderTable(table), /^iter {2}jobs/);
   assert.equal(usageTable({ iterations: [{ iteration: 0, modelUri: 'm', eval: {} }] }), null, 'older summaries: no table');
-  assert.equal(formatIterationDone(it1), 'iteration 1 done: jobs 1h04m, $4.50');
+  assert.equal(formatIterationDone(it1), 'iteration 1 done: jobs 1h04m, est. $4.50');
+  assert.match(renderTable(table), /est\. cost/);
   const local: IterationSummary = { ...it1, usage: sumUsage([job('x', { usd: null, backend: 'local', seconds: 30 })]) };
   assert.equal(formatIterationDone(local), 'iteration 1 done: jobs 30s', 'local jobs without a price: time only');
 });
@@ -205,3 +209,59 @@ test('sumUsage and combineUsage: reused jobs cost nothing, are left out of the t
   assert.deepEqual(withSteps.reusedSteps, ['iter-0/evaluate/metrics', 'iter-1/pair', 'iter-1/score'], 'data steps copied from earlier runs, in iteration order');
 });
 
+
+test('priceBasis and costBasisLine: every cost shown is an estimate, with where its prices come from and their date', () => {
+  const source = { source: 'AWS SageMaker on-demand, us-east-1', asOf: '2026-11-02' };
+  assert.deepEqual(priceBasis({ kind: 'sagemaker', pricesPerHour: { 'ml.g5.2xlarge': 1.515 }, priceSource: source }), { setting: 'backend.pricesPerHour', ...source });
+  assert.deepEqual(priceBasis({ kind: 'local', pricePerHour: 0.1 }), { setting: 'backend.pricePerHour' });
+  assert.equal(priceBasis({ kind: 'local' }), undefined, 'a local backend without a price prices nothing');
+  assert.equal(priceBasis({ kind: 'sagemaker', pricesPerHour: {} }), undefined);
+  assert.equal(priceBasis(undefined), undefined, 'the input of runs started before the usage step read the backend');
+  const priced = { jobs: 3, unpricedJobs: 0 };
+  const cases: Array<[string, Parameters<typeof costBasisLine>[0], string | null]> = [
+    ['with source and date', { ...priced, prices: { setting: 'backend.pricesPerHour', ...source } }, 'costs are estimates: billed time × backend.pricesPerHour (AWS SageMaker on-demand, us-east-1, as of 2026-11-02), not a bill'],
+    ['no source given', { ...priced, prices: { setting: 'backend.pricePerHour' } }, 'costs are estimates: billed time × backend.pricePerHour (no source or date given: set backend.priceSource), not a bill'],
+    ['an older summary without a basis', priced, 'costs are estimates: billed time × the configured prices per hour, not a bill'],
+    ['nothing priced', { jobs: 2, unpricedJobs: 2 }, null],
+    ['no usage', undefined, null],
+  ];
+  for (const [name, usage, want] of cases) assert.equal(costBasisLine(usage), want, name);
+  // The run's totals keep the basis of its iterations.
+  const basis = { setting: 'backend.pricesPerHour' as const, ...source };
+  assert.deepEqual(combineUsage([{ ...sumUsage([]), prices: basis }, sumUsage([])]).prices, basis);
+  assert.equal(combineUsage([sumUsage([])]).prices, undefined);
+});
+
+test('the usage step records the price basis of the backend it was sent, and none when it was sent only storage', async () => {
+  const store = memoryStore();
+  const record = job('r1-i1-train', { step: 'train', billableSeconds: 3600, usd: 1.515 });
+  await store.putJson(`s3://b/runs/r1/iter-1/train/job/_usage/${record.attempt}.json`, record);
+  const { summarizeUsage } = createUsageActivities({ projectRoot: '.', codeVersion: 'x', storeFor: () => store as unknown as ObjectStore, runnerFor: () => { throw new Error('no jobs'); } });
+  const storage = { bucket: 'b', prefix: 'runs', region: 'us-east-1', forcePathStyle: false } as RunConfig['storage'];
+  const backend = SageMakerBackend.parse({ ...SAGEMAKER_BACKEND_INPUT, pricesPerHour: { 'ml.g5.12xlarge': 1.515 }, priceSource: { source: 'AWS price list API, us-east-1', asOf: '2026-11-30' } });
+  const withBackend = await summarizeUsage({ config: { storage, backend }, runPrefixUri: 's3://b/runs/r1', iteration: 1 });
+  assert.deepEqual(withBackend.prices, { setting: 'backend.pricesPerHour', source: 'AWS price list API, us-east-1', asOf: '2026-11-30' });
+  assert.equal(withBackend.usd, 1.515);
+  const file = await store.getJson<{ totals: { prices?: unknown } }>('s3://b/runs/r1/iter-1/usage.json');
+  assert.deepEqual(file?.totals.prices, withBackend.prices, 'iter-K/usage.json keeps it too');
+  const older = await summarizeUsage({ config: { storage }, runPrefixUri: 's3://b/runs/r1', iteration: 1 });
+  assert.equal(older.prices, undefined);
+  assert.equal(older.usd, 1.515);
+});
+
+test('config: backend.priceSource needs where the prices come from and a real date', () => {
+  const local = (priceSource: unknown) => validateConfig({ ...localConfig, backend: { kind: 'local', pricePerHour: 0.4, priceSource } });
+  assert.ok(local({ source: 'EC2 on-demand, c7i.large, eu-west-1', asOf: '2026-12-01' }).ok);
+  const cases: Array<[unknown, string, RegExp]> = [
+    [{ source: '', asOf: '2026-12-01' }, 'backend.priceSource.source', /must say where the prices come from/],
+    [{ source: 'x', asOf: '12/01/2026' }, 'backend.priceSource.asOf', /must be a date, YYYY-MM-DD/],
+    [{ source: 'x', asOf: '2026-02-30' }, 'backend.priceSource.asOf', /must be a real date/],
+    [{ source: 'x' }, 'backend.priceSource.asOf', /./],
+  ];
+  for (const [value, path, message] of cases) {
+    const r = local(value);
+    assert.ok(!r.ok, JSON.stringify(value));
+    assert.equal(r.problems[0].path, path, JSON.stringify(value));
+    assert.match(r.problems[0].message, message);
+  }
+});

@@ -189,7 +189,7 @@ const SECTIONS_OF: Partial<Record<keyof Activities, ActivitySections | 'whole' |
   generateEvaluationJudgments: 'generation',
   generateBaselineJudgments: 'generation',
   computeEvaluationMetrics: 'evaluation',
-  summarizeUsage: 'storage',
+  summarizeUsage: 'usage',
   recordIterationSummary: 'storage',
   writeRunReport: 'storage',
   readChampion: 'registry',
