@@ -16,6 +16,8 @@ import {
   println,
   queryProgress,
   retryingIn,
+  childPending,
+  runningJobLines,
   type FollowOutcome,
   type OutStream,
 } from './follow';
@@ -186,9 +188,10 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
     const url = workflowUrl(conn.options.uiUrl, conn.options.namespace, cmd.workflowId);
     const { progress, child } = await queryProgress(conn, cmd.workflowId);
     const closed = status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW';
-    const retrying = closed
-      ? []
-      : await retryingIn(conn, desc.raw.pendingActivities as PendingActivityLike[], cmd.workflowId, progress?.childWorkflowId);
+    const runPending = desc.raw.pendingActivities as PendingActivityLike[];
+    const childActivities = closed ? [] : await childPending(conn, progress?.childWorkflowId);
+    const retrying = closed ? [] : await retryingIn(conn, runPending, cmd.workflowId, progress?.childWorkflowId, childActivities);
+    const jobs = closed ? [] : await runningJobLines(conn, runPending, childActivities);
     let failure: string | undefined;
     if (closed && status !== 'COMPLETED') {
       const outcome = await outcomeOf(conn.client.workflow.getHandle(cmd.workflowId), status);
@@ -207,6 +210,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
             progress,
             iterationProgress: child,
             retrying,
+            jobs,
             failure: failure ?? null,
             url,
           },
@@ -225,6 +229,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
     );
     println(io.out, `progress: ${progress ? formatProgressLine(progress, child) : '— (no progress reported; is a worker running?)'}`);
     for (const r of retrying) println(io.out, `retrying: ${formatRetrying(r).replace(/^retrying /, '')}`);
+    for (const j of jobs) println(io.out, `job:      ${j}`);
     println(io.out, `ui:       ${url}`);
     if (failure) println(io.out, `failure:\n${indent(failure)}`);
     if (status === 'COMPLETED') println(io.out, `results:  ${resultsHint(cmd.workflowId)}`);

@@ -4,6 +4,7 @@
  * the abort signal) only stops following; the run goes on.
  */
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { PROGRESS_QUERY, type IterationProgress, type RunOutcome, type RunProgress, type RunSummary } from '../core/run/run-types';
 import { formatConfigProblems, validateConfig, type RunConfig } from '../core/config/config';
 import type { ConnectionOptions } from './args';
@@ -13,6 +14,7 @@ import { CliError, connect, hasWorkflowPollers, noWorkerWarning, unreachableMess
 import { formatIterationDone, formatProgressLine, formatRetrying, retryingActivities, type PendingActivityLike, type RetryingActivity } from './format';
 import { formatDuration } from '../core/report/summary-tables';
 import { sleep } from '../core/common/sleep';
+import { jobProgressLines, type PendingWithHeartbeat } from './job-progress';
 import { firstLine } from '../core/common/errors';
 
 export interface OutStream {
@@ -152,25 +154,45 @@ export async function queryProgress(
   return { progress, child };
 }
 
+type Pending = PendingActivityLike & PendingWithHeartbeat;
+
+/** The pending activities of the run's iteration child; none when it does not exist yet or has just closed. */
+export async function childPending(conn: Connected, childWorkflowId: string | null | undefined): Promise<Pending[]> {
+  if (!childWorkflowId) return [];
+  try {
+    const child = await conn.connection.withDeadline(Date.now() + 5000, () => conn.client.workflow.getHandle(childWorkflowId).describe());
+    return (child.raw.pendingActivities ?? []) as Pending[];
+  } catch {
+    return [];
+  }
+}
+
 /** Activities of the run and of its iteration child that are being retried after a failure. */
 export async function retryingIn(
   conn: Connected,
   runPending: PendingActivityLike[] | null | undefined,
   workflowId: string,
   childWorkflowId: string | null | undefined,
+  child?: Pending[],
 ): Promise<RetryingActivity[]> {
   const found = retryingActivities(workflowId, runPending);
-  if (childWorkflowId) {
-    try {
-      const child = await conn.connection.withDeadline(Date.now() + 5000, () =>
-        conn.client.workflow.getHandle(childWorkflowId).describe(),
-      );
-      found.push(...retryingActivities(childWorkflowId, child.raw.pendingActivities as PendingActivityLike[]));
-    } catch {
-      // the child may not exist yet or has just closed
-    }
-  }
+  if (childWorkflowId) found.push(...retryingActivities(childWorkflowId, child ?? (await childPending(conn, childWorkflowId))));
   return found;
+}
+
+/** Decodes a payload as the workers encoded it: their codecs undone (last applied first), then the converter. */
+export function payloadDecoder(conn: Connected): (payload: Payload) => Promise<unknown> {
+  const { payloadCodecs, payloadConverter } = conn.client.options.loadedDataConverter;
+  return async (payload) => {
+    let decoded = [payload];
+    for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+    return payloadConverter.fromPayload(decoded[0]);
+  };
+}
+
+/** The progress of the jobs the run and its iteration child are running, from their last heartbeats. */
+export function runningJobLines(conn: Connected, runPending: Pending[] | null | undefined, child: Pending[]): Promise<string[]> {
+  return jobProgressLines([...(runPending ?? []), ...child], payloadDecoder(conn));
 }
 
 /** Waits for a closed workflow's result: its summary, or the failure. */
@@ -198,7 +220,7 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
     while (!opts.signal?.aborted) {
       let status: string;
       let startedAt: number | undefined;
-      let pending: PendingActivityLike[] | null | undefined;
+      let pending: Pending[] | null | undefined;
       try {
         const desc = await raceAbort(
           conn.connection.withDeadline(now() + 10_000, () => handle.describe()),
@@ -207,7 +229,7 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
         if (desc === ABORTED) break;
         status = desc.status.name;
         startedAt = desc.startTime?.getTime();
-        pending = desc.raw.pendingActivities as PendingActivityLike[] | null | undefined;
+        pending = desc.raw.pendingActivities as Pending[] | null | undefined;
         unreachableSince = null;
       } catch (e) {
         if (isNotFound(e)) throw new CliError(notFoundMessage(conn, workflowId));
@@ -233,8 +255,10 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
         queryFailures = 0;
         const done = polled.progress.completed ?? [];
         for (; shownCompleted < done.length; shownCompleted++) render.permanent(formatIterationDone(done[shownCompleted]));
-        const retrying = await raceAbort(retryingIn(conn, pending, workflowId, polled.progress.childWorkflowId), opts.signal);
-        if (retrying === ABORTED) break;
+        const child = await raceAbort(childPending(conn, polled.progress.childWorkflowId), opts.signal);
+        if (child === ABORTED) break;
+        const retrying = await retryingIn(conn, pending, workflowId, polled.progress.childWorkflowId, child);
+        const jobs = await runningJobLines(conn, pending, child);
         for (const r of retrying) {
           const key = `${r.workflowId}/${r.activityId}/${r.attempt}`;
           if (!shownRetries.has(key)) {
@@ -242,7 +266,8 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
             render.permanent(formatRetrying(r));
           }
         }
-        render.update(formatProgressLine(polled.progress, polled.child), elapsed);
+        // The jobs' progress moves the line on a terminal but is not a change worth a new line in a log.
+        render.update(formatProgressLine(polled.progress, polled.child), [...jobs, elapsed].filter(Boolean).join(' · '));
       } else {
         queryFailures++;
         render.update('waiting for the run to start (no progress reported yet)…', elapsed);
@@ -268,12 +293,8 @@ export async function recordedConfig(conn: Connected, workflowId: string): Promi
   });
   const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   if (!payload) throw new CliError(`the history of ${workflowId} records no input; pass the run's config with --config FILE`);
-  // A raw history holds the payload as the worker's codecs left it (encrypted with JUDGELOOP_CODEC_KEYS):
-  // undo them, last applied first, before the converter reads it.
-  const { payloadCodecs, payloadConverter } = conn.client.options.loadedDataConverter;
-  let decoded = [payload];
-  for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
-  const raw: unknown = payloadConverter.fromPayload(decoded[0]);
+  // A raw history holds the payload as the worker's codecs left it (encrypted with JUDGELOOP_CODEC_KEYS).
+  const raw: unknown = await payloadDecoder(conn)(payload);
   const validated = validateConfig(raw);
   if (!validated.ok) throw new CliError(`${formatConfigProblems(validated.problems, `the config recorded in ${workflowId}`)}\npass a valid one with --config FILE`);
   return validated.config;

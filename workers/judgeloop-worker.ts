@@ -7,6 +7,9 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { jobTaskQueue } from '../core/run/run-types';
 
+/** How often at most a job activity's heartbeat (its progress) is sent to the server. */
+export const JOB_PROGRESS_INTERVAL = '5 seconds';
+
 /** How many activities of each kind a worker runs at once. */
 export interface WorkerSlots {
   /** Activities on the run's task queue: data steps (and the jobs of runs started before the job queue). */
@@ -44,7 +47,14 @@ export class JudgeloopWorker {
     const { workflowBundle: _bundle, workflowsPath: _path, ...shared } = options;
     return new JudgeloopWorker(
       await Worker.create({ ...options, ...(slots ? { maxConcurrentActivityTaskExecutions: slots.dataSteps } : {}) }),
-      await Worker.create({ ...shared, taskQueue: jobTaskQueue(options.taskQueue), ...(slots ? { maxConcurrentActivityTaskExecutions: slots.jobs } : {}) }),
+      await Worker.create({
+        ...shared,
+        taskQueue: jobTaskQueue(options.taskQueue),
+        // A job's progress (its heartbeat details) reaches the server, and so `follow`, `status` and the UI,
+        // at least this often; the SDK's default would send it every 0.8 x the heartbeat timeout (24 s at 30 s).
+        maxHeartbeatThrottleInterval: JOB_PROGRESS_INTERVAL,
+        ...(slots ? { maxConcurrentActivityTaskExecutions: slots.jobs } : {}),
+      }),
     );
   }
 

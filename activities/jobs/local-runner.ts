@@ -19,6 +19,7 @@ import { writeUsageRecord } from './usage-record';
 import { isRunning, startProcess, stopProcessGroup } from './process-group';
 import { launchWarm, prewarm, type WarmPythonOptions } from './warm-python';
 import { sleepUntilFile } from './file-wait';
+import { paceOf, type ProgressSample } from '../../core/run/progress-rate';
 
 export interface LocalRunnerOptions {
   store: ObjectStore;
@@ -351,6 +352,8 @@ export class LocalJobRunner implements JobRunner {
     let offset = 0;
     let pending = '';
     const progress: JobProgress = { phase: 'running', jobName: spec.jobName, pid: launch.pid, adopted };
+    /** The first progress report this attempt read: the pace is measured from it. */
+    let firstReport: ProgressSample | undefined;
     for (;;) {
       if (ctx.signal.aborted) {
         const reason = abortReasonOf(ctx);
@@ -387,6 +390,13 @@ export class LocalJobRunner implements JobRunner {
           }
           ctx.log(`[${spec.jobName}] ${line}`);
         }
+      }
+      if (typeof progress.done === 'number') {
+        const latest = { done: progress.done, at: Date.now(), ...(typeof progress.total === 'number' ? { total: progress.total } : {}) };
+        firstReport ??= latest;
+        const pace = paceOf(firstReport, latest);
+        progress.perSecond = pace.perSecond;
+        progress.secondsLeft = pace.secondsLeft;
       }
       ctx.heartbeat({ ...progress });
       const exit = await readJson<CompletionRecord>(path.join(dir, 'exit.json'));

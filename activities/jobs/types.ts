@@ -38,6 +38,9 @@ export interface JobProgress {
   done?: number;
   total?: number;
   unit?: string;
+  /** The job's pace since the runner's first progress report of it, and the seconds left at it (core/run/progress-rate.ts). */
+  perSecond?: number;
+  secondsLeft?: number;
   adopted?: boolean;
   /** SageMaker only: an API call being retried after a throttled or failed attempt. */
   apiRetry?: { message: string; tries: number; retryingInMs: number };

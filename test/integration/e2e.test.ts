@@ -28,7 +28,27 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
   const worker = await createTestWorker(stack.env.nativeConnection, taskQueue);
   const { result, summary, history } = await worker.runUntil(async () => {
     const handle = await stack.env.client.workflow.start(selfRationalizationRun, { taskQueue, workflowId, args: [config] });
-    const result = await handle.result();
+    // While it runs, `judgeloop status` shows the running jobs' progress from their heartbeats.
+    const jobLines = new Set<string>();
+    let running = true;
+    const watching = (async () => {
+      while (running) {
+        let out = '';
+        const rc = await main(['status', workflowId, '--json', '--address', stack.services.temporalAddress, '--task-queue', taskQueue], {
+          out: { write: (s: string) => ((out += s), true) },
+          err: { write: () => true },
+          env: {},
+        });
+        if (rc === 0) for (const line of (JSON.parse(out) as { jobs: string[] }).jobs) jobLines.add(line);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    })();
+    const result = await handle.result().finally(() => (running = false));
+    await watching;
+    assert.ok(
+      [...jobLines].some((l) => /^train [\d,]+\/[\d,]+ steps \(\d+%\) · [\d.]+\/s · ~\S+ left$/.test(l)),
+      `status showed a training job's progress with its pace: ${[...jobLines].join(' | ')}`,
+    );
     const summary: RunSummary = await summaryOf(stack.services, result);
     return { result, summary, history: await handle.fetchHistory() };
   });

@@ -98,6 +98,18 @@ for (const warmPython of [false, true]) {
       assert.ok(seconds >= 0.5 && seconds < 30 && /"seconds":\s*\d+\.\d+/.test(exitRecord), `exit.json: ${exitRecord}`);
     });
 
+    test('heartbeats carry the job\'s pace and the time left, from its progress lines', async () => {
+      const ctx = context();
+      await runner({ warmPython }).run(spec(`job-pace-${mode}`, { seconds: 1.5, marker: 'pace' }), ctx);
+      const paced = ctx.beats.filter((b) => b.phase === 'running' && b.perSecond !== undefined);
+      assert.ok(paced.length > 0, `some heartbeat has a pace: ${JSON.stringify(ctx.beats.filter((b) => b.phase === 'running').slice(-3))}`);
+      const last = paced[paced.length - 1];
+      // 15 ticks in 1.5 s: about 10 a second (the job's start and this machine's load blur it).
+      assert.ok(last.perSecond! > 2 && last.perSecond! < 50, `pace ${last.perSecond}/s`);
+      assert.ok(last.secondsLeft !== undefined && last.secondsLeft >= 0 && last.secondsLeft <= 10, `${last.secondsLeft} s left`);
+      assert.equal(last.unit, 'ticks');
+    });
+
     test('polling leaves no abort listeners on the activity signal (they piled up into MaxListenersExceededWarning)', async () => {
       const controller = new AbortController();
       // 100 ms polls over ~1.5 s: more than the 10 listeners Node warns at.
