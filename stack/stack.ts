@@ -26,6 +26,7 @@ import {
 } from './temporal';
 import { PROJECT_ROOT, startWorker, type WorkerProcess } from './worker';
 import type { ProcessOutput } from './process';
+import { JUDGELOOP_SEARCH_ATTRIBUTES as CORE_SEARCH_ATTRIBUTES } from '../core/run/search-attributes';
 
 export const DEFAULT_TEMPORAL_PORT = 7233;
 export const DEFAULT_S3_PORT = 9000;
@@ -35,16 +36,8 @@ export const DEFAULT_ACCESS_KEY = 'judgeloop';
 export const DEFAULT_SECRET_KEY = 'judgeloop-local-secret';
 export const DEFAULT_BUCKET = 'judgeloop';
 
-/**
- * Custom search attributes the stack registers in its namespace, so runs can be found in the Web UI by run
- * name, judge name and iteration.
- */
-export const JUDGELOOP_SEARCH_ATTRIBUTES: Record<string, SearchAttributeTypeName> = {
-  JudgeloopRunName: 'Keyword', // cli/start.ts START_SEARCH_ATTRIBUTES.runName
-  JudgeloopJudgeName: 'Keyword', // cli/start.ts START_SEARCH_ATTRIBUTES.judgeName
-  JudgeloopIteration: 'Int', // upserted by the run workflow (workflows/search-attributes.ts)
-  JudgeloopStatus: 'Keyword', // running, awaiting-approval, completed, failed, cancelled: upserted likewise
-};
+/** Custom search attributes the stack registers in its namespace (core/run/search-attributes.ts). */
+export const JUDGELOOP_SEARCH_ATTRIBUTES: Record<string, SearchAttributeTypeName> = { ...CORE_SEARCH_ATTRIBUTES };
 
 /** The project's binaries, built by scripts/setup.sh; overridable for unusual installs. */
 export function toolPaths(root = PROJECT_ROOT): { temporal: string; versitygw: string } {

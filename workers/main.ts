@@ -33,6 +33,7 @@ import { keepAliveInterceptor } from './keep-alive';
 import { payloadCodecsFromEnv } from './codec';
 import { FAILURE_CONVERTER_PATH } from './failure-converter';
 import { JudgeloopWorker, workerSlots } from './judgeloop-worker';
+import { searchAttributeWarning } from './search-attribute-check';
 
 /** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
 export interface WorkerTelemetry {
@@ -174,6 +175,12 @@ async function main(): Promise<void> {
       console.log(`judgeloop worker: polling task queues "${taskQueue}" (workflows, data steps) and "${jobQueue}" (jobs) on ${describeTarget(target)}`);
       if (observability.metricsAddress) console.log(`judgeloop worker: Prometheus metrics on http://${observability.metricsAddress}/metrics`);
       if (tracing) console.log(`judgeloop worker: tracing ${describeTracing(observability.tracing)}`);
+    }
+    // Runs work without Judgeloop's search attributes; say once what is missing and how to register it.
+    const attributes = await searchAttributeWarning(connection, target.namespace);
+    if (attributes) {
+      if (observability.log.format === 'json') logger.warn(`judgeloop worker: ${attributes}`, { namespace: target.namespace });
+      else console.warn(`judgeloop worker: ${attributes}`);
     }
     try {
       await worker.run();
