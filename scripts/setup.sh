@@ -202,10 +202,15 @@ PY=${JUDGELOOP_PYTHON:-python3}
 REQUIREMENTS=jobs/requirements.txt
 VENV_DIR="" # set by venv_key
 
+# What identifies an interpreter for the caches built with it: its version, machine and base installation.
+python_identity() {
+  "$1" -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)'
+}
+
 venv_key() {
   command -v "$PY" >/dev/null || jl_die "$PY is not installed" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
   local pyinfo
-  pyinfo=$("$PY" -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)') ||
+  pyinfo=$(python_identity "$PY") ||
     jl_die "$PY does not run" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
   "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
     jl_die "Python ${pyinfo%% *} is too old" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
@@ -284,7 +289,7 @@ MOTO_DIR="" # set by moto_key
 moto_key() {
   command -v "$PY" >/dev/null || jl_die "$PY is not installed" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
   local pyinfo key
-  pyinfo=$("$PY" -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)') ||
+  pyinfo=$(python_identity "$PY") ||
     jl_die "$PY does not run" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
   key=$(jl_sha256_str "moto[server]==$MOTO_VERSION $pyinfo")
   MOTO_DIR="$JL_CACHE_DIR/venvs/moto-$MOTO_VERSION-py${pyinfo%% *}-${key:0:12}"
@@ -332,7 +337,7 @@ LLAMA_DIR="" # set by llama_key
 llama_key() {
   [[ -x .venv/bin/python ]] || jl_die ".venv/bin/python is missing" "run the python step first: bash scripts/setup.sh --only python,llama"
   local pyinfo key
-  pyinfo=$(.venv/bin/python -c 'import sys, platform; print("%d.%d.%d" % sys.version_info[:3], platform.machine(), sys.base_prefix)')
+  pyinfo=$(python_identity .venv/bin/python)
   key=$(jl_sha256_str "llama-cpp-python==$LLAMA_CPP_VERSION diskcache $pyinfo")
   LLAMA_DIR="$JL_CACHE_DIR/venvs/llama-cpp-$LLAMA_CPP_VERSION-py${pyinfo%% *}-${key:0:12}"
 }
