@@ -190,7 +190,7 @@ export async function cmdStatus(cmd: Extract<Command, { command: 'status' }>, io
     const closed = status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW';
     const runPending = desc.raw.pendingActivities as PendingActivityLike[];
     const childActivities = closed ? [] : await childPending(conn, progress?.childWorkflowId);
-    const retrying = closed ? [] : await retryingIn(conn, runPending, cmd.workflowId, progress?.childWorkflowId, childActivities);
+    const retrying = closed ? [] : retryingIn(runPending, cmd.workflowId, progress?.childWorkflowId, childActivities);
     const jobs = closed ? [] : await runningJobLines(conn, runPending, childActivities);
     let failure: string | undefined;
     if (closed && status !== 'COMPLETED') {

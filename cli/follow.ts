@@ -167,16 +167,15 @@ export async function childPending(conn: Connected, childWorkflowId: string | nu
   }
 }
 
-/** Activities of the run and of its iteration child that are being retried after a failure. */
-export async function retryingIn(
-  conn: Connected,
+/** Activities of the run and of its iteration child (`child`: its pending activities) that are being retried after a failure. */
+export function retryingIn(
   runPending: PendingActivityLike[] | null | undefined,
   workflowId: string,
   childWorkflowId: string | null | undefined,
-  child?: Pending[],
-): Promise<RetryingActivity[]> {
+  child: Pending[],
+): RetryingActivity[] {
   const found = retryingActivities(workflowId, runPending);
-  if (childWorkflowId) found.push(...retryingActivities(childWorkflowId, child ?? (await childPending(conn, childWorkflowId))));
+  if (childWorkflowId) found.push(...retryingActivities(childWorkflowId, child));
   return found;
 }
 
@@ -257,7 +256,7 @@ export async function followRun(conn: Connected, workflowId: string, opts: Follo
         for (; shownCompleted < done.length; shownCompleted++) render.permanent(formatIterationDone(done[shownCompleted]));
         const child = await raceAbort(childPending(conn, polled.progress.childWorkflowId), opts.signal);
         if (child === ABORTED) break;
-        const retrying = await retryingIn(conn, pending, workflowId, polled.progress.childWorkflowId, child);
+        const retrying = retryingIn(pending, workflowId, polled.progress.childWorkflowId, child);
         const jobs = await runningJobLines(conn, pending, child);
         for (const r of retrying) {
           const key = `${r.workflowId}/${r.activityId}/${r.attempt}`;
