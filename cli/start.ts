@@ -9,6 +9,7 @@ import { CliError, workflowUrl, type Connected } from './connection';
 import type { LoadedConfig } from './config-file';
 import { resumeHint } from './format';
 import { firstLine } from '../core/common/errors';
+import { isRegisteredAs } from '../core/run/search-attributes';
 
 /** `judgeloop-<config.name>-<UTC yyyymmdd-hhmmss>` */
 export function defaultWorkflowId(runName: string, now: Date = new Date()): string {
@@ -30,9 +31,6 @@ export const START_SEARCH_ATTRIBUTES = {
   judgeName: 'JudgeloopJudgeName',
 } as const;
 
-/** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD */
-const INDEXED_VALUE_TYPE_KEYWORD = 2;
-
 /**
  * The search attribute pairs to send, given the namespace's registered custom attributes (name → indexed
  * value type, as ListSearchAttributes returns them). Unregistered or differently typed ones are left out.
@@ -41,14 +39,10 @@ export function pickSearchAttributes(
   registered: Record<string, number | string>,
   values: { runName: string; judgeName: string },
 ): SearchAttributePair[] {
-  const isKeyword = (name: string) => {
-    const t = registered[name];
-    return t === INDEXED_VALUE_TYPE_KEYWORD || t === 'INDEXED_VALUE_TYPE_KEYWORD' || t === 'Keyword';
-  };
   const pairs: SearchAttributePair[] = [];
   for (const field of ['runName', 'judgeName'] as const) {
     const name = START_SEARCH_ATTRIBUTES[field];
-    if (isKeyword(name)) pairs.push({ key: defineSearchAttributeKey(name, 'KEYWORD'), value: values[field] });
+    if (isRegisteredAs(registered, name, 'Keyword')) pairs.push({ key: defineSearchAttributeKey(name, 'KEYWORD'), value: values[field] });
   }
   return pairs;
 }

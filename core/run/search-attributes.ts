@@ -27,13 +27,19 @@ export interface SearchAttributeProblem {
   have?: string;
 }
 
+/** Whether `registered` (ListSearchAttributes' custom attributes: name → type code or name) has `name` as `type`. */
+export function isRegisteredAs(registered: Readonly<Record<string, number | string>>, name: string, type: SearchAttributeType): boolean {
+  const have = registered[name];
+  return have !== undefined && TYPE_CODES[type].includes(have);
+}
+
 /** Judgeloop's attributes that `registered` (ListSearchAttributes' custom attributes) lacks or types otherwise. */
 export function searchAttributeProblems(registered: Readonly<Record<string, number | string>>): SearchAttributeProblem[] {
   const problems: SearchAttributeProblem[] = [];
   for (const [name, want] of Object.entries(JUDGELOOP_SEARCH_ATTRIBUTES)) {
     const have = registered[name];
     if (have === undefined) problems.push({ name, want });
-    else if (!TYPE_CODES[want].includes(have)) problems.push({ name, want, have: String(have) });
+    else if (!isRegisteredAs(registered, name, want)) problems.push({ name, want, have: String(have) });
   }
   return problems;
 }
