@@ -54,7 +54,7 @@ export function formatResults(summary: RunSummary): string {
       ? [
           'jobs, time and cost (billed: instance time; iter-K/usage.json lists every job):',
           renderTable(usage),
-          ...(costBasisLine(summary.usage) ? [costBasisLine(summary.usage)!] : []),
+          ...[costBasisLine(summary.usage)].filter((line): line is string => line !== null),
           '',
         ]
       : []),

@@ -469,7 +469,6 @@ function shardingConfig(defaults: { requestsPerShard: number; concurrency: numbe
     .prefault({});
 }
 
-
 /** Where a backend's prices come from and when they were read: every cost shown is an estimate made with them. */
 const PriceSource = z
   .object({

@@ -671,6 +671,7 @@ function usageSection(summary: RunSummary): string {
   const its = sorted(summary).filter((it) => it.usage);
   if (its.length === 0) return section('usage', 'Time and cost per step', '', empty('no usage figures in this summary (recorded before usage accounting)'));
   const steps = stepsOf([...its.map((it) => it.usage!.byStep), summary.usage?.byStep]);
+  const basisLine = costBasisLine(summary.usage);
   const categories = its.map((it) => iterLabel(it.iteration));
   const maxTotal = Math.max(...its.map((it) => it.usage!.seconds));
   const unit = timeUnit(maxTotal);
@@ -706,7 +707,7 @@ function usageSection(summary: RunSummary): string {
     hasBars(costSeries)
       ? figure(
           'Estimated cost per iteration, by step',
-          costBasisLine(summary.usage) ?? 'billed seconds × instances × price per hour',
+          basisLine ?? 'billed seconds × instances × price per hour',
           barChart({ id: 'usage-cost', title: 'Cost per iteration and step', categories, xLabel: 'iteration (0 = the seed judge)', yLabel: 'cost (USD)', series: costSeries, stacked: true, totals: true, format: usdText, valueFormat: usdText }),
         )
       : figure('Estimated cost per iteration, by step', '', empty(`not priced: ${summary.usage ? formatCost(summary.usage) : 'no job had a price'} (set backend.pricePerHour for local jobs, backend.pricesPerHour for SageMaker)`)),
@@ -723,7 +724,7 @@ function usageSection(summary: RunSummary): string {
   const body =
     `<div class="charts">${charts.join('')}</div>` +
     (run ? `<h3>The run, per step</h3>${tableHtml({ header: ['step', 'jobs', 'job time', 'billed', 'est. cost', 'share of time %'], rows: runRows, align: ['left', 'right', 'right', 'right', 'right', 'right'] })}` : empty('no run-level usage totals')) +
-    (costBasisLine(run) ? `<p class="muted small">${escapeHtml(costBasisLine(run)!)}</p>` : '') +
+    (basisLine ? `<p class="muted small">${escapeHtml(basisLine)}</p>` : '') +
     (perIteration ? `<h3>Per iteration</h3>${tableHtml(perIteration)}<p class="muted small">billed: instance time; iter-K/usage.json lists every job.</p>` : '') +
     reusedLines(run);
   return section('usage', 'Time and cost per step', 'What the jobs of each step used and cost (a retried job is counted once).', body);

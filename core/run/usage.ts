@@ -5,6 +5,7 @@
  * a failed one), so a retried or adopted activity rewrites the same record and is never counted twice, while
  * a failed SageMaker job that billed is counted. These functions sum the records per step, iteration and run.
  */
+import type { LocalBackend, SageMakerBackend } from '../config/config';
 
 /** One finished job (a process of the local runner, or a SageMaker training job). */
 export interface JobUsage {
@@ -57,10 +58,7 @@ export interface PriceBasis {
 
 /** The price basis of a backend config; undefined when it prices nothing. */
 export function priceBasis(
-  backend:
-    | { kind: 'local'; pricePerHour?: number; priceSource?: { source: string; asOf: string } }
-    | { kind: 'sagemaker'; pricesPerHour?: Record<string, number>; priceSource?: { source: string; asOf: string } }
-    | undefined,
+  backend: Pick<LocalBackend, 'kind' | 'pricePerHour' | 'priceSource'> | Pick<SageMakerBackend, 'kind' | 'pricesPerHour' | 'priceSource'> | undefined,
 ): PriceBasis | undefined {
   if (!backend) return undefined;
   const priced = backend.kind === 'local' ? backend.pricePerHour !== undefined : Object.keys(backend.pricesPerHour ?? {}).length > 0;
