@@ -14,6 +14,10 @@
  * Prometheus endpoint, off when unset), JUDGELOOP_LOG_FORMAT (text | json), JUDGELOOP_LOG_LEVEL, and
  * JUDGELOOP_OTEL / JUDGELOOP_OTEL_FILE / OTEL_EXPORTER_OTLP_ENDPOINT (tracing). They are read by main() only:
  * importing this module (tests build their own workers) installs nothing.
+ *
+ * Deployment (docs/deploy.md): JUDGELOOP_HEALTH_ADDRESS (GET /healthz and /readyz, workers/health.ts; off when
+ * unset). Compiled by `npm run build:worker`, the worker loads a prebuilt workflow bundle instead of bundling
+ * at start-up (workers/workflow-bundle.ts). The full list of variables: workers/environment.ts.
  */
 import type { Logger } from '@temporalio/common';
 import {
@@ -34,6 +38,19 @@ import { payloadCodecsFromEnv } from './codec';
 import { FAILURE_CONVERTER_PATH } from './failure-converter';
 import { JudgeloopWorker, workerSlots } from './judgeloop-worker';
 import { searchAttributeWarning } from './search-attribute-check';
+import { OTEL_WORKFLOW_INTERCEPTORS_MODULE } from './otel';
+import { findProjectRoot } from './project-root';
+import { HEALTH_ADDRESS_ENV, healthUrl, parseHealthAddress, startHealthServer, type HealthServer } from './health';
+import { workerProbes } from './readiness';
+import {
+  WorkflowBundleError,
+  chooseBundle,
+  describeFeatures,
+  installedWorkflowSdkVersion,
+  prebuiltBundlesDir,
+  readManifest,
+  type BundleFeatures,
+} from './workflow-bundle';
 
 /** What tracing (workers/otel.ts startWorkerTracing) adds to the worker. */
 export interface WorkerTelemetry {
@@ -48,8 +65,12 @@ export interface WorkerOptions {
   address?: string;
   namespace?: string;
   taskQueue?: string;
-  /** A bundle made elsewhere must include telemetry.workflowInterceptorModules (see bundleWorkflows). */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /**
+   * A bundle made elsewhere (its code, or `{ codePath }` of a bundle file) must include
+   * telemetry.workflowInterceptorModules and the failure converter (see bundleWorkflows).
+   * Default: the prebuilt bundle of a compiled worker (workers/workflow-bundle.ts), else one bundled now.
+   */
+  workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
   telemetry?: WorkerTelemetry;
   /** Receives the bundler's warnings and errors (default: the console). */
   logger?: Logger;
@@ -84,9 +105,39 @@ function bundlerLogger(logger?: Logger) {
   };
 }
 
-export async function createJudgeloopWorker(
-  opts: WorkerOptions = {},
-): Promise<{ worker: JudgeloopWorker; connection: NativeConnection; target: TemporalTarget }> {
+/** Where the worker's workflow code came from, for the start-up message. */
+export type WorkflowBundleSource = 'given' | 'bundled at start-up' | `prebuilt ${string}`;
+
+/**
+ * The prebuilt bundle for these settings when this is a compiled worker with a build's bundles beside it;
+ * undefined when it runs from source (or from a plain `tsc` build), which bundles at start-up as before.
+ */
+export function prebuiltWorkflowBundle(
+  telemetry: WorkerTelemetry,
+  failureConverter: boolean,
+  compiledDir: string = __dirname,
+): { codePath: string; source: WorkflowBundleSource } | undefined {
+  const dir = prebuiltBundlesDir(compiledDir);
+  if (!dir) return undefined;
+  const modules = telemetry.workflowInterceptorModules ?? [];
+  const others = modules.filter((m) => m !== OTEL_WORKFLOW_INTERCEPTORS_MODULE);
+  if (others.length) {
+    throw new WorkflowBundleError(
+      `the prebuilt workflow bundles hold only OpenTelemetry's workflow interceptors, not ${others.join(', ')}: pass a workflowBundle built with them`,
+    );
+  }
+  const needs: BundleFeatures = { tracing: modules.length > 0, failureConverter };
+  const { codePath, bundle } = chooseBundle(dir, readManifest(dir), needs, installedWorkflowSdkVersion());
+  return { codePath, source: `prebuilt ${bundle.file} (${describeFeatures(bundle)})` };
+}
+
+export async function createJudgeloopWorker(opts: WorkerOptions = {}): Promise<{
+  worker: JudgeloopWorker;
+  connection: NativeConnection;
+  target: TemporalTarget;
+  /** Where the workflow code came from: given, prebuilt (which file), or bundled at start-up. */
+  workflowBundleSource: WorkflowBundleSource;
+}> {
   const target = resolveTemporalTarget({ address: opts.address, namespace: opts.namespace });
   // Before connecting: a malformed JUDGELOOP_CODEC_KEYS stops the worker with the variable's name (workers/codec.ts).
   const payloadCodecs = payloadCodecsFromEnv(process.env);
@@ -94,10 +145,14 @@ export async function createJudgeloopWorker(
   const telemetry = opts.telemetry ?? {};
   const slots = workerSlots(process.env);
   const taskQueue = opts.taskQueue ?? process.env.JUDGELOOP_TASK_QUEUE ?? TASK_QUEUE;
+  // Before connecting too: a compiled worker whose bundle does not match its settings stops with what to rebuild.
+  const prebuilt = opts.workflowBundle ? undefined : prebuiltWorkflowBundle(telemetry, failureConverterPath !== undefined);
   const connection = await NativeConnection.connect(connectOptions(target));
   try {
+    const workflowBundleSource: WorkflowBundleSource = opts.workflowBundle ? 'given' : (prebuilt?.source ?? 'bundled at start-up');
     const workflowBundle =
       opts.workflowBundle ??
+      (prebuilt ? { codePath: prebuilt.codePath } : undefined) ??
       (await bundleWorkflows({ workflowInterceptorModules: telemetry.workflowInterceptorModules, failureConverterPath, logger: opts.logger }));
     // Jobs are CPU/GPU heavy: a few at a time per worker keeps a laptop responsive; scale with more workers.
     const worker = await JudgeloopWorker.create(
@@ -106,7 +161,9 @@ export async function createJudgeloopWorker(
         namespace: target.namespace,
         taskQueue,
         workflowBundle,
-        activities: createActivities(defaultActivityDeps()),
+        // The project folder found from this file, so a compiled worker (dist/worker/...) reads prompts/ and
+        // jobs/ of the checkout or image, not of dist/ (activities/ would take its own parent folder).
+        activities: createActivities(defaultActivityDeps({ projectRoot: findProjectRoot(__dirname) })),
         dataConverter: { payloadCodecs, ...(failureConverterPath ? { failureConverterPath } : {}) },
         // On SIGTERM, data steps get this long to finish; then every activity is cancelled as a shutdown, which
         // a SageMaker job outlives (the next attempt adopts it) and a local job process does not.
@@ -121,7 +178,7 @@ export async function createJudgeloopWorker(
       },
       slots,
     );
-    return { worker, connection, target };
+    return { worker, connection, target, workflowBundleSource };
   } catch (err) {
     await connection.close();
     throw err;
@@ -158,10 +215,16 @@ async function main(): Promise<void> {
   // Before anything connects: the Runtime (logger, metrics endpoint) can be installed only once per process.
   const observability = parseObservabilityEnv(process.env);
   const { logger } = installRuntime(observability);
+  const healthAddress = parseHealthAddress(process.env[HEALTH_ADDRESS_ENV]);
   const tracing = observability.tracing.enabled ? startWorkerTracing(observability.tracing) : undefined;
+  let health: HealthServer | undefined;
   try {
-    const { worker, connection, target } = await createJudgeloopWorker({ telemetry: tracing, logger });
+    // Up before connecting: while it connects the worker is live but not ready, so a probe does not restart it.
+    health = healthAddress ? await startHealthServer(healthAddress) : undefined;
+    const { worker, connection, target, workflowBundleSource } = await createJudgeloopWorker({ telemetry: tracing, logger });
+    health?.setProbes(workerProbes(worker, connection));
     const { taskQueue, jobTaskQueue: jobQueue } = worker;
+    const healthEndpoint = health ? `${healthUrl(health.address, '/healthz')} and /readyz` : null;
     if (observability.log.format === 'json') {
       logger.info('judgeloop worker: polling', {
         taskQueue,
@@ -170,11 +233,15 @@ async function main(): Promise<void> {
         target: describeTarget(target),
         metrics: observability.metricsAddress ? `http://${observability.metricsAddress}/metrics` : null,
         tracing: describeTracing(observability.tracing),
+        health: healthEndpoint,
+        workflowBundle: workflowBundleSource,
       });
     } else {
       console.log(`judgeloop worker: polling task queues "${taskQueue}" (workflows, data steps) and "${jobQueue}" (jobs) on ${describeTarget(target)}`);
       if (observability.metricsAddress) console.log(`judgeloop worker: Prometheus metrics on http://${observability.metricsAddress}/metrics`);
       if (tracing) console.log(`judgeloop worker: tracing ${describeTracing(observability.tracing)}`);
+      if (healthEndpoint) console.log(`judgeloop worker: health on ${healthEndpoint}`);
+      console.log(`judgeloop worker: workflow bundle ${workflowBundleSource}`);
     }
     // Runs work without Judgeloop's search attributes; say once what is missing and how to register it.
     const attributes = await searchAttributeWarning(connection, target.namespace);
@@ -183,11 +250,14 @@ async function main(): Promise<void> {
       else console.warn(`judgeloop worker: ${attributes}`);
     }
     try {
+      // SIGTERM/SIGINT (Temporal's Runtime catches them) start the shutdown: polling stops, /readyz says
+      // "draining", activities get JUDGELOOP_SHUTDOWN_GRACE_SECONDS, and run() returns once both workers stopped.
       await worker.run();
     } finally {
       await connection.close();
     }
   } finally {
+    await health?.close();
     await tracing?.shutdown();
   }
 }
