@@ -1,9 +1,11 @@
 /**
  * The deployable worker (docs/deploy.md): `npm run build:worker` compiles it and prebuilds its workflow bundle;
- * `node dist/.../workers/main.js` (no tsx) then serves a real Temporal dev server: its health endpoint says
- * live and ready, it polls, it runs a run's workflow and first activities (which read files relative to the
- * project folder, not to dist/), and on SIGTERM it reports not ready while it drains and exits 0 within its
- * grace period. A build whose bundles do not match the worker's settings refuses to start, saying why.
+ * `node dist/.../workers/main.js` (no tsx, started from `/`) then serves a real Temporal dev server: its health
+ * endpoint says live and ready, it polls, it runs a run's workflow and activities up to its first model job
+ * (which read the data, the prompt template, the Python and the tiny judge by paths relative to the project
+ * folder, not to dist/), and on SIGTERM during that job it reports not ready while it drains, lets the job
+ * finish within the grace period, and exits 0. A build whose bundles do not match the worker's settings
+ * refuses to start, saying why.
  *
  * The build goes to its own folder (dist/worker-test-<pid>, removed after), with only the bundle this worker's
  * settings need (no tracing), to stay cheap.
@@ -13,10 +15,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { Client, Connection } from '@temporalio/client';
 import { startTestServices, freePort, type TestServices } from '../support/services';
-import { TINY_DATA, testConfig, writeHalfInvalidTrain } from '../support/judgeloop';
+import { TINY_DATA, testConfig } from '../support/judgeloop';
 import { ManagedProcess, type ExitStatus } from '../../stack/process';
 import { PROJECT_ROOT, waitForWorkerPolling, workerEnv } from '../../stack/worker';
 import { HEALTH_ADDRESS_ENV } from '../../workers/health';
@@ -25,13 +26,12 @@ import type { RunConfigInput } from '../../core/config/config';
 
 const OUT = path.join(PROJECT_ROOT, 'dist', `worker-test-${process.pid}`);
 const ENTRY = path.join(OUT, 'workers', 'main.js');
-const GRACE_SECONDS = 5;
+/** Longer than the tiny judge's evaluation job (about 8 s here): the job in flight at SIGTERM must finish. */
+const GRACE_SECONDS = 45;
 const TASK_QUEUE = 'judgeloop-built';
 
 let services: TestServices;
 let buildSeconds = 0;
-/** A file under the project folder that the run names by a relative path (as configs name prompts and data). */
-let relativeTrain = '';
 
 before(async () => {
   const started = Date.now();
@@ -41,15 +41,11 @@ before(async () => {
   });
   buildSeconds = (Date.now() - started) / 1000;
   services = await startTestServices();
-  const dir = fs.mkdtempSync(path.join(PROJECT_ROOT, '.judgeloop', 'worker-build-test-'));
-  writeHalfInvalidTrain(path.join(dir, 'train.jsonl'));
-  relativeTrain = path.relative(PROJECT_ROOT, path.join(dir, 'train.jsonl'));
 });
 
 after(async () => {
   await services?.stop();
   fs.rmSync(OUT, { recursive: true, force: true });
-  if (relativeTrain) fs.rmSync(path.dirname(path.join(PROJECT_ROOT, relativeTrain)), { recursive: true, force: true });
 });
 
 function builtWorkerEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -99,7 +95,7 @@ test('settings the build has no bundle for: the worker exits 1 before connecting
   assert.match(text, /npm run build:worker/);
 });
 
-test('the built worker: live, ready, polls, runs a workflow; SIGTERM: not ready, then exit 0 within the grace period', async () => {
+test('the built worker: live, ready, polls, runs a run up to its first job; SIGTERM mid-job: not ready, the job finishes, exit 0', async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const log = path.join(services.dir, 'logs', 'built-worker.log');
@@ -139,45 +135,52 @@ test('the built worker: live, ready, polls, runs a workflow; SIGTERM: not ready,
       process: proc,
     });
 
-    // A run whose training data (a path relative to the project, as configs name them) is half invalid: the
-    // workflow runs from the prebuilt bundle, resolveRunConfig and prepareRun run, and prepareRun fails with
-    // InvalidData, which it can only say after reading the file from the project folder.
+    // A run on the tiny judge (configs/local.json: every path in it relative to the project folder), until its
+    // first model job is in flight on this worker.
     const connection = await Connection.connect({ address: services.temporalAddress });
     try {
       const client = new Client({ connection, namespace: services.namespace });
-      const config = testConfig(services, { data: { ...TINY_DATA, train: { uri: relativeTrain, adapter: 'canonical' }, maxInvalidFraction: 0.25 } } as Partial<RunConfigInput>);
-      const err = await client.workflow
-        .execute('selfRationalizationRun', { taskQueue: TASK_QUEUE, workflowId: `built-worker-${process.pid}`, args: [config], workflowExecutionTimeout: '2 minutes' })
-        .then(
-          () => assert.fail('the run should fail on its invalid training rows'),
-          (e: unknown) => e,
-        );
-      assert.ok(err instanceof WorkflowFailedError, String(err));
-      let cause: unknown = err.cause;
-      while (cause && !(cause instanceof ApplicationFailure)) cause = (cause as { cause?: unknown }).cause;
-      assert.ok(cause instanceof ApplicationFailure, `an ApplicationFailure under ${String(err.cause)}`);
-      assert.equal(cause.type, 'InvalidData', cause.message);
+      const runId = `built-worker-${process.pid}`;
+      await client.workflow.start('selfRationalizationRun', { taskQueue: TASK_QUEUE, workflowId: runId, args: [testConfig(services, { data: TINY_DATA } as Partial<RunConfigInput>)] });
+      const child = client.workflow.getHandle(`${runId}-iter-0`);
+      let job: string | undefined;
+      for (const deadline = Date.now() + 60_000; !job && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        assert.ok(proc.alive, proc.logTail(30));
+        const pending = await child.describe().then((d) => d.raw.pendingActivities ?? [], () => []);
+        job = pending.find((a) => /^generate/.test(a.activityType?.name ?? '') && a.state === 2 /* STARTED */)?.activityType?.name ?? undefined;
+      }
+      assert.ok(job, `a generation job started within 60 s\n${proc.logTail(30)}`);
+
+      // SIGTERM: from then on never ready; the job finishes within the grace period; the process exits 0.
+      const signalled = Date.now();
+      proc.kill('SIGTERM');
+      const seen: string[] = [];
+      let exit: ExitStatus | undefined;
+      void proc.exited.then((st) => (exit = st));
+      while (!exit && Date.now() - signalled < (GRACE_SECONDS + 15) * 1000) {
+        const r = await get(`${base}/readyz`);
+        if (r) seen.push(`${r.code} ${r.body.status}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      const status = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
+      const stopSeconds = (Date.now() - signalled) / 1000;
+      console.log(`# built worker: exited ${stopSeconds.toFixed(2)} s after SIGTERM (${job} in flight); /readyz meanwhile: ${[...new Set(seen)].join(', ') || 'none'}`);
+      assert.deepEqual(status, { code: 0, signal: null }, proc.logTail(30));
+      assert.ok(stopSeconds < GRACE_SECONDS + 10, `stopped in ${stopSeconds} s`);
+      assert.ok(seen.length > 0 && !seen.some((x) => x.startsWith('200')), `not ready after SIGTERM: ${seen.join(', ')}`);
+      assert.ok(seen.includes('503 draining'), seen.join(', '));
+
+      // The job in flight at SIGTERM completed after it (its grace), not cancelled.
+      const events = (await child.fetchHistory()).events ?? [];
+      const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === job);
+      const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled?.eventId));
+      assert.ok(completed, `${job} completed: ${events.map((e) => e.eventType).join(' ')}`);
+      const completedAt = Number(completed.eventTime?.seconds) * 1000 + Math.floor((completed.eventTime?.nanos ?? 0) / 1e6);
+      assert.ok(completedAt > signalled, `${job} completed ${completedAt - signalled} ms after SIGTERM`);
+      await client.workflow.getHandle(runId).terminate('test over').catch(() => undefined);
     } finally {
       await connection.close();
     }
-
-    // SIGTERM: from then on never ready; exits 0 within the grace period (and a margin for the process to end).
-    const signalled = Date.now();
-    proc.kill('SIGTERM');
-    const seen: string[] = [];
-    let exit: ExitStatus | undefined;
-    void proc.exited.then((s) => (exit = s));
-    while (!exit && Date.now() - signalled < (GRACE_SECONDS + 15) * 1000) {
-      const r = await get(`${base}/readyz`);
-      if (r) seen.push(`${r.code} ${r.body.status}`);
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    const status = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
-    const stopSeconds = (Date.now() - signalled) / 1000;
-    console.log(`# built worker: exited ${stopSeconds.toFixed(2)} s after SIGTERM; /readyz answers meanwhile: ${[...new Set(seen)].join(', ') || 'none'}`);
-    assert.deepEqual(status, { code: 0, signal: null }, proc.logTail(30));
-    assert.ok(stopSeconds < GRACE_SECONDS + 10, `stopped in ${stopSeconds} s`);
-    assert.ok(!seen.some((s) => s.startsWith('200')), `never ready after SIGTERM: ${seen.join(', ')}`);
   } finally {
     await proc.stop('SIGKILL', 1000);
   }
