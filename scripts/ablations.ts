@@ -124,6 +124,8 @@ async function main(): Promise<number> {
   const stack = new LocalStack({
     temporalPort: Number(values['temporal-port']),
     s3Port: Number(values['s3-port']),
+    // Measurement runs: their configs do not track, and the tracking server's memory is better left to the jobs.
+    mlflow: false,
     workerOutput: { file: path.resolve('.judgeloop/stack/logs/ablations-worker.log') },
     log: (line) => console.error(`stack: ${line}`),
   });

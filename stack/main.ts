@@ -1,8 +1,8 @@
 /**
  * `npm run stack` / `judgeloop stack`: the local stack in the foreground until Ctrl-C.
  *
- *   judgeloop stack [--temporal-port 7233] [--ui-port 8233] [--s3-port 9000] [--data-dir .judgeloop/stack]
- *                   [--namespace default] [--no-worker]
+ *   judgeloop stack [--temporal-port 7233] [--ui-port 8233] [--s3-port 9000] [--mlflow-port 5000]
+ *                   [--data-dir .judgeloop/stack] [--namespace default] [--no-worker] [--no-mlflow]
  *
  * Exit codes: 0 after a clean Ctrl-C, 1 when something fails to start or dies, 2 for bad flags.
  */
@@ -12,6 +12,7 @@ import { StackError, describeError } from './errors';
 import {
   DEFAULT_ACCESS_KEY,
   DEFAULT_BUCKET,
+  DEFAULT_MLFLOW_PORT,
   DEFAULT_NAMESPACE,
   DEFAULT_S3_PORT,
   DEFAULT_SECRET_KEY,
@@ -25,25 +26,30 @@ import {
 export const STACK_USAGE = `usage: judgeloop stack [flags]
 
 Starts the local stack: the Temporal dev server (SQLite file, Web UI), a local S3 server (versitygw) with the
-bucket, and a worker. Keeps running until Ctrl-C, then stops the worker, S3 and Temporal in that order.
-A Temporal or S3 server that already answers on its port is reused (and left running).
+bucket, an MLflow tracking server (SQLite file, artifacts in the bucket) and a worker. Keeps running until
+Ctrl-C, then stops the worker, MLflow, S3 and Temporal in that order. A server that already answers on its
+port is reused (and left running).
 
 flags:
   --temporal-port N   Temporal gRPC frontend port (default ${DEFAULT_TEMPORAL_PORT})
   --ui-port N         Temporal Web UI port (default: temporal port + 1000)
   --s3-port N         S3 server port (default ${DEFAULT_S3_PORT})
-  --data-dir DIR      Temporal database, S3 buckets and logs (default .judgeloop/stack)
+  --mlflow-port N     MLflow tracking server port (default ${DEFAULT_MLFLOW_PORT})
+  --data-dir DIR      Temporal database, S3 buckets, MLflow database and logs (default .judgeloop/stack)
   --namespace NAME    Temporal namespace (default ${DEFAULT_NAMESPACE})
-  --no-worker         start only Temporal and S3 (run a worker yourself with: npm run worker)
+  --no-worker         start only the servers (run a worker yourself with: npm run worker)
+  --no-mlflow         no MLflow server (runs whose config has tracking.mlflow then warn that they are not tracked)
   -h, --help          this text`;
 
 interface StackArgs {
   temporalPort: number;
   uiPort?: number;
   s3Port: number;
+  mlflowPort: number;
   dataDir?: string;
   namespace: string;
   worker: boolean;
+  mlflow: boolean;
   help: boolean;
 }
 
@@ -60,9 +66,11 @@ export function parseStackArgs(argv: string[]): StackArgs {
         'temporal-port': { type: 'string' },
         'ui-port': { type: 'string' },
         's3-port': { type: 'string' },
+        'mlflow-port': { type: 'string' },
         'data-dir': { type: 'string' },
         namespace: { type: 'string' },
         'no-worker': { type: 'boolean' },
+        'no-mlflow': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -79,9 +87,11 @@ export function parseStackArgs(argv: string[]): StackArgs {
     temporalPort: port('--temporal-port', values['temporal-port'], DEFAULT_TEMPORAL_PORT)!,
     uiPort: port('--ui-port', values['ui-port']),
     s3Port: port('--s3-port', values['s3-port'], DEFAULT_S3_PORT)!,
+    mlflowPort: port('--mlflow-port', values['mlflow-port'], DEFAULT_MLFLOW_PORT)!,
     dataDir: values['data-dir'],
     namespace: values.namespace ?? DEFAULT_NAMESPACE,
     worker: !values['no-worker'],
+    mlflow: !values['no-mlflow'],
     help: values.help ?? false,
   };
 }
@@ -97,6 +107,9 @@ function summary(info: StackInfo, dataDir: string): string {
     `  Web UI     ${t.uiUrl}`,
     `  S3         ${s.endpoint}  bucket ${s.bucket}  region ${s.region}  ${s.reused ? '(reused: already running)' : `(data ${rel(s.dataDir!)})`}`,
     `             access key ${s.accessKeyId}  secret ${s.secretAccessKey}`,
+    info.mlflow
+      ? `  MLflow     ${info.mlflow.url}  ${info.mlflow.reused ? '(reused: already running)' : `(database ${rel(info.mlflow.dbFile!)}, artifacts s3://${s.bucket}/mlflow)`}`
+      : `  MLflow     not started (--no-mlflow)`,
     info.worker
       ? `  worker     task queue ${info.worker.taskQueue}  pid ${info.worker.pid}  metrics ${info.worker.metricsUrl}`
       : `  worker     not started (--no-worker); start one with: npm run worker`,
@@ -127,6 +140,8 @@ export async function runStackCommand(argv: string[]): Promise<number> {
     temporalPort: args.temporalPort,
     uiPort: args.uiPort,
     s3Port: args.s3Port,
+    mlflowPort: args.mlflowPort,
+    mlflow: args.mlflow,
     dataDir,
     namespace: args.namespace,
     taskQueue: process.env.JUDGELOOP_TASK_QUEUE || DEFAULT_TASK_QUEUE,

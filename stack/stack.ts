@@ -25,11 +25,13 @@ import {
   type TemporalDevServer,
 } from './temporal';
 import { PROJECT_ROOT, startWorker, type WorkerProcess } from './worker';
+import { MLFLOW_SERVICE, probeMlflow, startMlflowServer, type MlflowServer } from './mlflow';
 import type { ProcessOutput } from './process';
 import { JUDGELOOP_SEARCH_ATTRIBUTES as CORE_SEARCH_ATTRIBUTES } from '../core/run/search-attributes';
 
 export const DEFAULT_TEMPORAL_PORT = 7233;
 export const DEFAULT_S3_PORT = 9000;
+export const DEFAULT_MLFLOW_PORT = 5000;
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_TASK_QUEUE = 'judgeloop';
 export const DEFAULT_ACCESS_KEY = 'judgeloop';
@@ -47,13 +49,21 @@ export function toolPaths(root = PROJECT_ROOT): { temporal: string; versitygw: s
   };
 }
 
+/** The MLflow server's venv (scripts/setup.sh --only mlflow). */
+export function mlflowVenv(root = PROJECT_ROOT): string {
+  return process.env.JUDGELOOP_MLFLOW_VENV || path.join(root, '.tools', 'mlflow-venv');
+}
+
 export interface StackOptions {
   root?: string;
   host?: string;
   temporalPort?: number;
   uiPort?: number;
   s3Port?: number;
-  /** Holds temporal.sqlite, s3/ (the buckets) and logs/. */
+  mlflowPort?: number;
+  /** Start the MLflow tracking server (default true); the worker then tracks runs whose config asks (tracking.mlflow). */
+  mlflow?: boolean;
+  /** Holds temporal.sqlite, s3/ (the buckets), mlflow/ and logs/. */
   dataDir?: string;
   namespace?: string;
   taskQueue?: string;
@@ -73,6 +83,7 @@ export interface StackOptions {
 export interface StackInfo {
   temporal: { address: string; namespace: string; uiUrl: string; reused: boolean; dbFile?: string; logFile?: string };
   s3: S3Connection & { bucket: string; reused: boolean; dataDir?: string; logFile?: string };
+  mlflow?: { url: string; reused: boolean; dbFile?: string; logFile?: string };
   worker?: { pid: number; taskQueue: string; metricsUrl: string };
 }
 
@@ -80,6 +91,7 @@ export class LocalStack {
   readonly opts: Required<Omit<StackOptions, 'log' | 'workerOutput'>> & Pick<StackOptions, 'log' | 'workerOutput'>;
   temporalServer?: TemporalDevServer;
   s3Server?: S3Server;
+  mlflowServer?: MlflowServer;
   worker?: WorkerProcess;
   info?: StackInfo;
   private stopping?: Promise<void>;
@@ -93,6 +105,8 @@ export class LocalStack {
       temporalPort,
       uiPort: options.uiPort ?? temporalPort + 1000,
       s3Port: options.s3Port ?? DEFAULT_S3_PORT,
+      mlflowPort: options.mlflowPort ?? DEFAULT_MLFLOW_PORT,
+      mlflow: options.mlflow ?? true,
       dataDir: path.resolve(root, options.dataDir ?? path.join('.judgeloop', 'stack')),
       namespace: options.namespace ?? DEFAULT_NAMESPACE,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
@@ -204,6 +218,31 @@ export class LocalStack {
 
     this.info = { temporal: temporalInfo, s3: s3Info };
 
+    // MLflow: runs whose config has tracking.mlflow are tracked here (the worker gets MLFLOW_TRACKING_URI).
+    if (o.mlflow) {
+      const url = `http://${o.host}:${o.mlflowPort}`;
+      if (o.reuse && !(await isPortFree(o.mlflowPort, o.host))) {
+        if (!(await probeMlflow(url))) {
+          throw new PortInUseError(o.mlflowPort, MLFLOW_SERVICE, '--mlflow-port', o.host, 'and it does not answer as an MLflow server');
+        }
+        this.say(`reusing the MLflow tracking server already running at ${url}`);
+        this.info.mlflow = { url, reused: true };
+      } else {
+        const dataDir = path.join(o.dataDir, 'mlflow');
+        const logFile = path.join(logs, 'mlflow.log');
+        this.say(`starting the MLflow tracking server on ${url} (log: ${displayPath(logFile)})`);
+        this.mlflowServer = await startMlflowServer({
+          venv: mlflowVenv(o.root),
+          host: o.host,
+          port: o.mlflowPort,
+          dataDir,
+          artifacts: { ...conn, bucket: o.bucket, prefix: 'mlflow' },
+          logFile,
+        });
+        this.info.mlflow = { url, reused: false, dbFile: this.mlflowServer.dbFile, logFile };
+      }
+    }
+
     // Worker
     if (o.worker) {
       this.say(`starting the worker on task queue ${o.taskQueue} (it bundles the workflow code first)`);
@@ -216,7 +255,10 @@ export class LocalStack {
         taskQueue: o.taskQueue,
         s3: { ...conn, bucket: o.bucket },
         output: o.workerOutput ?? 'inherit',
-        env: { JUDGELOOP_METRICS_ADDRESS: metricsAddress },
+        env: {
+          JUDGELOOP_METRICS_ADDRESS: metricsAddress,
+          ...(this.info.mlflow && !process.env.MLFLOW_TRACKING_URI ? { MLFLOW_TRACKING_URI: this.info.mlflow.url } : {}),
+        },
       });
       this.info.worker = { pid: this.worker.pid, taskQueue: o.taskQueue, metricsUrl: `http://${metricsAddress}/metrics` };
     }
@@ -230,6 +272,7 @@ export class LocalStack {
         const errors: unknown[] = [];
         for (const [name, stop] of [
           ['worker', () => this.worker?.stop()],
+          ['MLflow server', () => this.mlflowServer?.stop()],
           ['S3 server', () => this.s3Server?.stop()],
           ['Temporal dev server', () => this.temporalServer?.stop()],
         ] as const) {
@@ -249,6 +292,7 @@ export class LocalStack {
   unexpectedExit(): Promise<{ name: string; description: string }> {
     const watched = [
       this.worker?.process,
+      this.mlflowServer?.process,
       this.s3Server?.process,
       this.temporalServer?.process,
     ].filter((p): p is NonNullable<typeof p> => p !== undefined);

@@ -227,7 +227,7 @@ describe('local stack', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'judgeloop-stack-'));
     const ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort())];
     try {
-      const stack = runStack(['--data-dir', dataDir, ...ports]);
+      const stack = runStack(['--data-dir', dataDir, '--no-mlflow', ...ports]);
       spawned.push(stack.child);
       await waitForText(stack.output, /Ready\. Press Ctrl-C to stop\./, stack.exit, 240_000);
       const metricsUrl = /metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stack.output())?.[1];
@@ -235,6 +235,7 @@ describe('local stack', () => {
       const res = await fetch(metricsUrl);
       assert.equal(res.status, 200);
       assert.match(await res.text(), /^temporal_\w+/m, 'the SDK\'s worker metrics');
+      assert.match(stack.output(), /MLflow {5}not started \(--no-mlflow\)/);
       stack.child.kill('SIGINT');
       assert.equal(await stack.exit, 0, stack.output());
     } finally {
@@ -244,23 +245,33 @@ describe('local stack', () => {
 
   test('`judgeloop stack` starts, a second one reuses its servers, and Ctrl-C stops each cleanly', T, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'judgeloop-stack-'));
-    const ports = ['--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort())];
+    const mlflowPort = await freePort();
+    const ports = [
+      '--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--s3-port', String(await freePort()),
+      '--mlflow-port', String(mlflowPort),
+    ];
     try {
       const first = runStack(['--no-worker', '--data-dir', dataDir, ...ports]);
       spawned.push(first.child);
-      await waitForText(first.output, /Ready\. Press Ctrl-C to stop\./, first.exit);
+      await waitForText(first.output, /Ready\. Press Ctrl-C to stop\./, first.exit, 180_000);
       assert.match(first.output(), /Web UI {5}http:\/\/127\.0\.0\.1:\d+/);
       assert.match(first.output(), /S3 {9}http:\/\/127\.0\.0\.1:\d+ {2}bucket judgeloop/);
+      // The MLflow server's address beside Temporal's UI, and a real MLflow server behind it.
+      assert.match(first.output(), new RegExp(`MLflow {5}http://127\\.0\\.0\\.1:${mlflowPort} {2}\\(database .*mlflow\\.db, artifacts s3://judgeloop/mlflow\\)`));
+      const health = await fetch(`http://127.0.0.1:${mlflowPort}/health`);
+      assert.equal(await health.text(), 'OK');
       const servers = childrenOf(first.child.pid!);
-      assert.equal(servers.length, 2, 'Temporal and S3 run as children of the stack');
+      assert.equal(servers.length, 3, 'Temporal, S3 and MLflow run as children of the stack');
       assert.ok(fs.existsSync(path.join(dataDir, 'temporal.sqlite')));
       assert.ok(fs.existsSync(path.join(dataDir, 's3', 'judgeloop')), 'the bucket exists');
+      assert.ok(fs.existsSync(path.join(dataDir, 'mlflow', 'mlflow.db')), "MLflow's SQLite store");
 
       const second = runStack(['--no-worker', '--data-dir', dataDir, ...ports]);
       spawned.push(second.child);
       await waitForText(second.output, /Ready\. Press Ctrl-C to stop\./, second.exit);
       assert.match(second.output(), /reusing the Temporal server already running/);
       assert.match(second.output(), /reusing the S3 server already running/);
+      assert.match(second.output(), /reusing the MLflow tracking server already running/);
       second.child.kill('SIGINT');
       assert.equal(await second.exit, 0, second.output());
       for (const pid of servers) assert.ok(isAlive(pid), 'a reusing stack leaves the servers it did not start running');
