@@ -21,7 +21,7 @@ from typing import Any
 
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
 from judgeloop_jobs.training import (common_trainer_args, job_fingerprint, lora_config, mean_loss,
-                                     metrics_and_progress, restore_token_count, resume_point, start_metrics,
+                                     job_callbacks, restore_token_count, resume_point, start_metrics,
                                      validate_common)
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         require, resolve_checkpoint_dir)
@@ -279,7 +279,7 @@ def build_trainer(cfg: TrainDpoConfig, model, ref_model, tokenizer, pairs, scrat
         trainer_class = pair_prefix_trainer(DPOTrainer)
     trainer = trainer_class(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(text_pairs),
                          processing_class=tokenizer, peft_config=lora_config(cfg),
-                         callbacks=[metrics_and_progress(metrics_path)], data_collator=collator)
+                         callbacks=job_callbacks(metrics_path), data_collator=collator)
     # DPOTrainer always tokenizes the text it is given (TRL 1.16 takes no pre-tokenized dataset), into the
     # columns its preference collator reads. What it trains on is set here, through its public train_dataset,
     # before train() reads it: the sampled ids when the pairs carry them (re-tokenizing the judgment text

@@ -27,7 +27,7 @@ from typing import Any
 
 from judgeloop_jobs.jsonl import channel_jsonl_files, read_jsonl, write_json
 from judgeloop_jobs.training import (common_trainer_args, job_fingerprint, lora_config, mean_loss,
-                                     metrics_and_progress, restore_token_count, resume_point, start_metrics,
+                                     job_callbacks, restore_token_count, resume_point, start_metrics,
                                      validate_common)
 from judgeloop_jobs.sm_contract import (JobConfigError, config_as_dict, parse_hyperparameters, read_job_paths,
                                         resolve_checkpoint_dir)
@@ -210,7 +210,7 @@ def build_trainer(cfg: TrainSftConfig, model, tokenizer, examples, scratch: Path
         packing=False,
     )
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
-                      peft_config=lora_config(cfg), callbacks=[metrics_and_progress(metrics_path)])
+                      peft_config=lora_config(cfg), callbacks=job_callbacks(metrics_path))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 from judgeloop_jobs.progress import report_progress
 from judgeloop_jobs.sm_contract import JobConfigError, config_as_dict, require
+from judgeloop_jobs.tracking import tracking_callbacks, tracking_trainer_args
 
 KEEP_CHECKPOINTS = 2  # the Trainer's save_total_limit: the latest, and one more in case the latest is damaged
 JOB_MARKER = "judgeloop_job.json"  # in the checkpoint folder: which job (fingerprint) its checkpoints belong to
@@ -60,7 +61,9 @@ def common_trainer_args(cfg: Any, scratch: Path, on_gpu: bool, checkpoint_dir: P
                       save_total_limit=KEEP_CHECKPOINTS, save_only_model=False)
     return dict(
         **saving,
+        # Tracking goes through the guarded callback of job_callbacks, not report_to (judgeloop_jobs/tracking.py).
         report_to="none",
+        **tracking_trainer_args(),
         push_to_hub=False,
         logging_strategy="steps",
         logging_steps=1,
@@ -101,6 +104,11 @@ def metrics_row(step: int, logs: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"step": step}
     row.update({k: finite(v) for k, v in logs.items() if k != "step" and isinstance(v, (int, float))})
     return row
+
+
+def job_callbacks(metrics_path: Path) -> list[Any]:
+    """Every training job's callbacks: metrics.jsonl and progress, and the tracker's when the worker named a run."""
+    return [metrics_and_progress(metrics_path), *tracking_callbacks()]
 
 
 def metrics_and_progress(metrics_path: Path):

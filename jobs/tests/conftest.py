@@ -123,3 +123,19 @@ def run_job_subprocess(script: str, tmp_path: Path, channels: dict[str, Path], a
     proc = subprocess.run([sys.executable, f"jobs/{script}", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     return proc, model_dir, data_dir
+
+
+@pytest.fixture(scope="session")
+def pairs_dir(tmp_path_factory):
+    """Pairs in the pipeline's format: chosen scores the gold level, rejected is two or more away."""
+    folder = tmp_path_factory.mktemp("pairs")
+    rows = []
+    for ex in make_examples(10, seed=3):
+        gold = ex["gold_score"]
+        wrong = 1 if gold >= 3 else 5
+        rows.append({"example_id": ex["id"], "prompt": messages_for(ex),
+                     "chosen": f"The verdict word sets it. [RESULT] {gold}",
+                     "rejected": f"The verdict word sets it. [RESULT] {wrong}",
+                     "chosen_score": gold, "rejected_score": wrong, "strategy": "gold_margin"})
+    write_jsonl(folder / "pairs-00000.jsonl", rows)
+    return folder

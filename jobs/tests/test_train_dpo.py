@@ -6,29 +6,13 @@ import math
 
 import pytest
 import torch
-from conftest import make_examples, messages_for, read_jsonl, run_job_subprocess, sm_env, write_jsonl
+from conftest import read_jsonl, run_job_subprocess, sm_env, write_jsonl
 
 import train_dpo
 from judgeloop_jobs.progress import parse_progress_line
 from judgeloop_jobs.sm_contract import JobConfigError
 
 CONTRACT_KEYS = {"step", "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"}
-
-
-@pytest.fixture(scope="module")
-def pairs_dir(tmp_path_factory):
-    """Pairs in the pipeline's format: chosen scores the gold level, rejected is two or more away."""
-    folder = tmp_path_factory.mktemp("pairs")
-    rows = []
-    for ex in make_examples(10, seed=3):
-        gold = ex["gold_score"]
-        wrong = 1 if gold >= 3 else 5
-        rows.append({"example_id": ex["id"], "prompt": messages_for(ex),
-                     "chosen": f"The verdict word sets it. [RESULT] {gold}",
-                     "rejected": f"The verdict word sets it. [RESULT] {wrong}",
-                     "chosen_score": gold, "rejected_score": wrong, "strategy": "gold_margin"})
-    write_jsonl(folder / "pairs-00000.jsonl", rows)
-    return folder
 
 
 def load_state(folder):
