@@ -25,6 +25,7 @@ import { createRegistryActivities } from './steps/registry';
 import { createUsageActivities } from './steps/usage';
 import { createReportActivities } from './steps/report';
 import { createShardActivities } from './steps/shards';
+import { createTrackActivities } from './steps/track';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage/object-store';
 import { cacheIndexUri } from '../core/run/artifacts';
 
@@ -44,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createUsageActivities(deps),
     ...createReportActivities(deps),
     ...createShardActivities(deps),
+    ...createTrackActivities(deps),
   };
 }
 

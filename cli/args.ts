@@ -71,7 +71,8 @@ export type Command =
   | CodecServerCommand
   | ReviewCommand
   | PromotionCommand
-  | SeedsCommand;
+  | SeedsCommand
+  | TrackCommand;
 
 /**
  * `judgeloop seeds` (cli/seeds.ts): the same config once per seed, followed, then the spread of the headline
@@ -145,6 +146,16 @@ export type ReportCommand = {
   connection: ConnectionOptions;
 };
 
+/** `judgeloop track RUN_ID` (cli/track.ts): send a run's records to the experiment tracker (again). */
+export type TrackCommand = {
+  command: 'track';
+  workflowId: string;
+  trackingUri?: string;
+  /** Storage and tracking settings from this file instead of the run's recorded config. */
+  configPath?: string;
+  connection: ConnectionOptions;
+};
+
 /** `judgeloop replay RUN_ID | --file HISTORY.json...` (cli/replay.ts). */
 export interface ReplayCommand {
   command: 'replay';
@@ -194,6 +205,7 @@ export type CommandName =
   | 'schedule'
   | 'replay'
   | 'report'
+  | 'track'
   | 'reset'
   | 'seeds'
   | 'stack'
@@ -838,6 +850,30 @@ function commands(ctx: Context): CliCommand[] {
       },
       ctx,
     ),
+    declare<{ trackingUri?: string; config?: string }>(
+      {
+        name: 'track',
+        summary: "send a run's records (config, metrics per iteration, links) to MLflow again: after the tracker was down, or to another server",
+        args: [new Arg('<RUN_ID>', 'the workflow id of a run (running or ended)')],
+        flags: [
+          text('--tracking-uri <URL>', "the MLflow tracking server (default: the run's tracking.mlflow.trackingUri, else MLFLOW_TRACKING_URI)"),
+          text('-c, --config <FILE>', "take the storage and tracking settings from this config instead of the run's recorded one"),
+        ],
+        connection: true,
+        example: [`${EXAMPLE} track my-run --tracking-uri http://127.0.0.1:5000`],
+        build: (p) => {
+          const { trackingUri, config } = p.opts;
+          return {
+            command: 'track',
+            workflowId: checkWorkflowId(p.args[0] as string, 'track'),
+            ...(trackingUri !== undefined ? { trackingUri } : {}),
+            ...(config !== undefined ? { configPath: config } : {}),
+            connection: p.connection(),
+          };
+        },
+      },
+      ctx,
+    ),
     declare<{ iteration?: number; reason?: string; dryRun: Switch }>(
       {
         name: 'reset',
@@ -1016,7 +1052,7 @@ function commands(ctx: Context): CliCommand[] {
 }
 
 const COMMAND_NAMES: readonly CommandName[] = [
-  'validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'reset', 'seeds', 'stack', 'codec-server', 'completion', 'help',
+  'validate', 'run', 'follow', 'status', 'results', 'review', 'approve', 'registry', 'schedule', 'replay', 'report', 'track', 'reset', 'seeds', 'stack', 'codec-server', 'completion', 'help',
 ];
 
 function program(ctx: Context): CliCommand {

@@ -28,6 +28,7 @@ import { cmdSchedule } from './schedule';
 import { cmdReplay } from './replay';
 import { cmdReport, detailNote, detailedSummary, type DetailedSummary } from './report';
 import { cmdReset } from './reset';
+import { cmdTrack } from './track';
 import { cmdSeeds } from './seeds';
 import { cmdApprove, cmdRegistry } from './promotion';
 import { cmdCodecServer } from './codec-server';
@@ -310,6 +311,8 @@ export async function runCommand(cmd: Command, io: CliIO): Promise<number> {
       return cmdReplay(cmd, io);
     case 'report':
       return cmdReport(cmd, io);
+    case 'track':
+      return cmdTrack(cmd, io);
     case 'reset':
       return cmdReset(cmd, io);
     case 'seeds':

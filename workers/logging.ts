@@ -88,6 +88,7 @@ export const ACTIVITY_STEPS: Readonly<Record<string, string>> = {
   summarizeUsage: 'usage',
   writeRunReport: 'report',
   recordIterationSummary: 'report',
+  trackRun: 'tracking',
   // Sharded generation's split and merge serve whichever step is generating (sample, evaluate, ...).
   splitRequests: 'shards',
   mergeShardJudgments: 'shards',

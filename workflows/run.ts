@@ -66,6 +66,12 @@ export const CONFIG_OUTSIDE_WORKFLOW_PATCH = 'config-outside-workflow-v1';
  */
 export const CONFIG_ACTIVITY_PATCH = 'config-activity-v1';
 
+/**
+ * Runs whose config turns tracking on (`tracking.mlflow`) send their records to the tracker after each
+ * iteration's summary and before the report; runs started before never did.
+ */
+export const TRACKING_PATCH = 'experiment-tracking-v1';
+
 /** A cancellation that arrives while the report is written cancels the run (before: the run completed). */
 export const REPORT_CANCELLATION_PATCH = 'report-cancellation-v1';
 
@@ -177,6 +183,29 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
     if (useRegistry) await recordDecision({ config: registryConfig(config), entry: proposedEntry(config, runFacts, it, parent, decision), expectedChampionModelUri: expected });
   };
 
+  // Experiment tracking: never fails the run. A tracker that cannot be reached is a warning here, a line in
+  // the run report, and `judgeloop track <run id>` sends the records later (activities/steps/track.ts).
+  const tracked = summariesInS3 && config.tracking?.mlflow !== undefined && patched(TRACKING_PATCH);
+  const track = async (through: number, ended?: { status: 'FINISHED'; at: string }) => {
+    if (!tracked) return;
+    const { trackRun } = proxyActivities<Activities>(dataActivityOptions(config));
+    try {
+      const sent = await trackRun({
+        config: sectionsFor(config, 'tracking'),
+        runPrefixUri: prepared.runPrefixUri,
+        startedAt: workflowInfo().startTime.toISOString(),
+        through,
+        ...(ended ? { ended } : {}),
+      });
+      if (!sent.tracked) {
+        log.warn(`iterations ${sent.untracked.join(', ')} are not tracked: ${sent.problem}; send them later with: judgeloop track ${runId}`);
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn(`the run's records were not sent to the tracker: ${String(err)}; send them later with: judgeloop track ${runId}`);
+    }
+  };
+
   const iterations: IterationSummary[] = [];
   let modelUri = startModelUri;
   for (let iteration = 0; iteration <= config.loop.iterations; iteration++) {
@@ -219,6 +248,7 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
       desk.resolve({ iteration, promoted: decision.promote, decidedBy: decision.decidedBy, reasons: decision.reasons, champion: champion.ref });
     }
     if (summariesInS3) await recordIterationSummary({ config: sectionsFor(config, 'storage'), runPrefixUri: prepared.runPrefixUri, summary: it });
+    await track(iteration);
     iterations.push(it);
     progress.completed = iterations;
     // The next iteration starts from the champion: a rejected judge is not trained further.
@@ -246,6 +276,7 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
   // dated by the workflow's own clock. A report that cannot be written does not fail a run whose work is
   // done: `judgeloop report` renders it from the summary instead.
   const result = summariesInS3 ? runResultOf(summary, (iteration) => iterationSummaryUri(prepared.runPrefixUri, iteration)) : undefined;
+  await track(config.loop.iterations, { status: 'FINISHED', at: new Date().toISOString() });
   if (patched(RUN_REPORT_PATCH)) {
     const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
     const times = { startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() };

@@ -86,7 +86,9 @@ export class LocalJobRunner implements JobRunner {
   }
 
   async run(spec: JobSpec, ctx: JobContext): Promise<JobResult> {
-    const specHash = hashInputs({ ...spec });
+    // The environment says where the job reports, not what it computes: a relaunch with another keeps the job.
+    const { environment: _reportsTo, ...identity } = spec;
+    const specHash = hashInputs(identity);
     const started = Date.now();
     const result = async (how: JobResult['how'], exit: CompletionRecord): Promise<JobResult> => ({
       jobName: spec.jobName,
@@ -195,6 +197,7 @@ export class LocalJobRunner implements JobRunner {
       // The job's own folder outlives its process and is kept by a relaunch of the same spec, so a killed
       // training job resumes from its latest checkpoint there (jobs/README.md, "Checkpoints and resuming").
       SM_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
+      ...spec.environment,
     };
     for (const [name, uri] of Object.entries(spec.channels)) {
       const local = path.join(dir, 'channels', name);

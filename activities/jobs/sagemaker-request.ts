@@ -162,6 +162,7 @@ export function createTrainingJobRequest(
       LocalPath: CHECKPOINT_LOCAL_PATH,
     };
   }
+  if (spec.environment && Object.keys(spec.environment).length > 0) request.Environment = { ...spec.environment };
   if (backend.vpc) {
     request.VpcConfig = { Subnets: [...backend.vpc.subnets], SecurityGroupIds: [...backend.vpc.securityGroupIds] };
   }

@@ -20,6 +20,11 @@ export interface JobSpec {
   hyperparameters: Record<string, string | number | boolean>;
   /** S3 prefix receiving `model/` (SM_MODEL_DIR) and `output/` (SM_OUTPUT_DATA_DIR). */
   outputUri: string;
+  /**
+   * Environment variables that change where a job reports, never what it computes (the experiment tracker's
+   * run: MLFLOW_*). Not part of the job's identity: adoption and reuse ignore them.
+   */
+  environment?: Record<string, string>;
 }
 
 export interface JobProgress {

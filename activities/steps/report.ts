@@ -25,6 +25,7 @@ import { evaluationReportUris, withEvaluationDetail } from '../../core/run/evalu
 import { badInput, storageSettings, throttledHeartbeat, type ActivityDeps } from '../context';
 import type { ObjectStore } from '../storage/object-store';
 import { firstLine } from '../../core/common/errors';
+import { trackingStatusUri, type TrackingStatus } from '../tracking/send-records';
 
 export interface WriteRunReportInput {
   /** Where the run's objects are: the report reads nothing else of the config. */
@@ -156,7 +157,10 @@ export function createReportActivities(deps: ActivityDeps) {
         throw err;
       }
       const { summary: full, suiteDetail } = await readEvaluationDetail(store, summary, MAX_REPORT_READS, beat);
+      // What the tracking step sent (runs that track): the report says what is not in the tracker.
+      const tracking = await store.getJson<TrackingStatus>(trackingStatusUri(summary.runPrefixUri));
       const html = renderRunReport(full, {
+        ...(tracking ? { tracking } : {}),
         ...(input.startedAt ? { startedAt: input.startedAt } : {}),
         ...(input.finishedAt ? { finishedAt: input.finishedAt } : {}),
         ...(Object.keys(suiteDetail).length ? { suiteDetail } : {}),

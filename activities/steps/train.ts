@@ -11,6 +11,9 @@ import type { TrainingMetricsRow } from '../../core/run/formats';
 import type { TrainSummary } from '../../core/run/run-types';
 import { type ActivityDeps, currentJobContext, storageSettings } from '../context';
 import type { ObjectStore } from '../storage/object-store';
+import { experimentName, iterationRunName } from '../../core/tracking/records';
+import { TrackerError } from '../tracking/mlflow-client';
+import { NO_TRACKING_URI, clientFor, ensureIterationRecord, readRunConfigFile, runFactsOf } from '../tracking/send-records';
 import { readRows } from './rows';
 
 export interface TrainInput {
@@ -98,6 +101,45 @@ export async function readTrainingMetrics(
   return { metricsUri, steps, last };
 }
 
+/**
+ * Where the training job logs its loss curve: the iteration's MLflow run (created now when the run's sends have
+ * not made it yet), through the environment transformers' MLflow callback reads (jobs/judgeloop_jobs/tracking.py).
+ * Undefined when tracking or training curves are off, or the tracker cannot be reached: the job then trains
+ * without it, and the warning says why.
+ */
+export async function trainingTrackingEnvironment(
+  config: Pick<RunConfig, 'judge' | 'tracking'>,
+  store: Pick<ObjectStore, 'getJson'>,
+  at: { runPrefixUri: string; iteration: number; jobName: string },
+  warn: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, string> | undefined> {
+  const mlflow = config.tracking?.mlflow;
+  if (!mlflow?.trainingCurves) return undefined;
+  const client = clientFor(config, env);
+  if (!client) {
+    warn(`job ${at.jobName}: its loss curve is not tracked: ${NO_TRACKING_URI}`);
+    return undefined;
+  }
+  try {
+    const file = await readRunConfigFile(store, at.runPrefixUri);
+    const experimentId = await client.ensureExperiment(experimentName(config));
+    const { child } = await ensureIterationRecord(client, experimentId, runFactsOf(file, at.runPrefixUri), at.iteration, Date.now());
+    return {
+      MLFLOW_TRACKING_URI: client.baseUrl,
+      MLFLOW_RUN_ID: child.info.runId,
+      JUDGELOOP_TRACKING_RUN_NAME: iterationRunName(at.iteration),
+      // One try per request: a tracker that goes away must not hold the training up (the callback then stops).
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
+      MLFLOW_HTTP_REQUEST_TIMEOUT: String(mlflow.requestTimeoutSeconds),
+    };
+  } catch (err) {
+    // Tracking never fails a job: a tracker or a config.json that cannot be read only costs the curve.
+    warn(`job ${at.jobName}: its loss curve is not tracked: ${err instanceof TrackerError ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
 /** The job that trains M(i): DPO, or the SFT control on the chosen judgments of the same pairs. */
 export function trainEntryPoint(config: Pick<RunConfig, 'training'>): 'train_dpo.py' | 'train_sft.py' {
   return config.training.method === 'sft' ? 'train_sft.py' : 'train_dpo.py';
@@ -110,15 +152,19 @@ export function createTrainActivities(deps: ActivityDeps) {
       const store = deps.storeFor(storageSettings(config));
       const prefix = stepPrefix(input.runPrefixUri, iteration, 'train');
       const pairsFolder = input.pairsUri.replace(/\/[^/]+$/, '');
+      const ctx = currentJobContext();
+      const name = jobName(input.runId, iteration, 'train');
+      const environment = await trainingTrackingEnvironment(config, store, { runPrefixUri: input.runPrefixUri, iteration, jobName: name }, ctx.log);
       const job = await deps.runnerFor(config, store).run(
         {
-          jobName: jobName(input.runId, iteration, 'train'),
+          jobName: name,
           entryPoint: trainEntryPoint(config),
           channels: { model: input.modelUri, pairs: pairsFolder },
           hyperparameters: trainHyperparameters(config, iteration),
           outputUri: joinUri(prefix, 'job'),
+          ...(environment ? { environment } : {}),
         },
-        currentJobContext(),
+        ctx,
       );
       const { metricsUri, steps, last } = await readTrainingMetrics(store, job.outputDataUri);
       return {

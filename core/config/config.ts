@@ -735,6 +735,43 @@ export const WarmStartConfig = z
   })
   .strict();
 
+/**
+ * Experiment tracking (docs/tracking.md): each run becomes an MLflow run with a child run per iteration. A
+ * tracker that cannot be reached never fails a run: the iteration logs a warning, the run report says what was
+ * not tracked, and `judgeloop track <run id>` sends the records again.
+ */
+export const MlflowTrackingConfig = z
+  .object({
+    trackingUri: z
+      .string()
+      .url('an http(s) URL of an MLflow tracking server such as http://127.0.0.1:5000')
+      .refine((u) => /^https?:\/\//.test(u), 'an http(s) URL of an MLflow tracking server such as http://127.0.0.1:5000')
+      .optional()
+      .describe("The MLflow tracking server; unset: the worker's `MLFLOW_TRACKING_URI` (the local stack sets it)."),
+    experiment: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('The MLflow experiment of the runs (created when missing); default `judgeloop/<judge.name>`.'),
+    trainingCurves: z
+      .boolean()
+      .default(true)
+      .describe("Training jobs log their loss curves into the iteration's MLflow run (transformers' MLflow callback, as TRL's `report_to`)."),
+    requestTimeoutSeconds: positiveInt
+      .max(120)
+      .default(10)
+      .describe('One request to the tracking server may take this long before the tracker counts as unreachable.'),
+  })
+  .strict();
+
+export const TrackingConfig = z
+  .object({
+    mlflow: MlflowTrackingConfig.optional().describe('Track runs in MLflow; default: not tracked.'),
+  })
+  .strict();
+
 export const RunConfig = z
   .object({
     name: z
@@ -766,6 +803,8 @@ export const RunConfig = z
     // core/config/schedule.ts
     schedule: ScheduleConfig.optional().describe('When a Temporal Schedule starts this config (`judgeloop schedule create`); default: not scheduled.'),
     warmStart: WarmStartConfig.optional().describe('SFT of the seed model on reference judgments before iteration 0 (docs/method.md, "Warm start"); default: none.'),
+    // activities/steps/track.ts, docs/tracking.md
+    tracking: TrackingConfig.optional().describe('Experiment tracking (MLflow): a run per run, a child run per iteration; default: off.'),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -23,14 +23,16 @@ export const ACTIVITY_SECTIONS = {
   judgeSide: ['judge', 'loop', 'reuse', 'storage'],
   /** Curating preference pairs. */
   pair: ['judge', 'loop', 'training', 'reuse', 'storage'],
-  /** The training job. */
-  train: [...JOB, 'judge', 'training'],
+  /** The training job; `tracking`: where it logs its loss curve (the iteration's MLflow run). */
+  train: [...JOB, 'judge', 'training', 'tracking'],
   /** The warm start: writing its examples and its training job. */
   warmStart: [...JOB, 'judge', 'training', 'warmStart'],
   /** Rendering the evaluation's requests and computing its metrics (the eval suites' settings live in `data`). */
   evaluation: ['judge', 'loop', 'data', 'evaluation', 'reuse', 'storage'],
   /** Summing an iteration's usage records: where they are, and what the backend's prices were (the cost estimate's basis). */
   usage: ['storage', 'backend'],
+  /** Sending the run's records to the experiment tracker (activities/steps/track.ts); the rest it reads from S3. */
+  tracking: ['storage', 'tracking'],
   /** Steps that only read and write S3 (the iteration summary, the run report). */
   storage: ['storage'],
 } as const satisfies Record<string, ReadonlyArray<keyof RunConfig>>;

@@ -85,6 +85,29 @@ export interface RunReportExtras {
   suiteDetail?: Record<number, Record<string, SuiteDetail>>;
   /** A line under the title (e.g. that the report was rendered locally from the summary). */
   note?: string;
+  /** What reached the experiment tracker (`tracking/mlflow.json`); absent when the run does not track. */
+  tracking?: ReportTracking;
+}
+
+/** The part of a run's tracking status (activities/tracking/send-records.ts TrackingStatus) the report shows. */
+export interface ReportTracking {
+  trackingUri: string | null;
+  experiment: string;
+  runUrl?: string;
+  tracked: number[];
+  untracked: Array<{ iteration: number; reason: string }>;
+}
+
+/** The header's tracking line, and the warning when some iterations are not in the tracker. */
+export function trackingText(t: ReportTracking, runId: string): { fact: string; warning?: string } {
+  const where = t.runUrl ?? (t.trackingUri ? `${t.trackingUri} (experiment ${t.experiment})` : 'no tracking server');
+  const fact = `MLflow: ${where}`;
+  if (t.untracked.length === 0) return { fact };
+  const list = t.untracked.map((u) => u.iteration).join(', ');
+  return {
+    fact,
+    warning: `Not in the experiment tracker: iteration${t.untracked.length > 1 ? 's' : ''} ${list} (${t.untracked[0].reason}). Send ${t.untracked.length > 1 ? 'them' : 'it'} with: judgeloop track ${runId}`,
+  };
 }
 
 // ------------------------------------------------------------------------------------------ helpers
@@ -187,6 +210,7 @@ function startedFromText(summary: RunSummary): string {
 }
 
 function headerHtml(summary: RunSummary, extras: RunReportExtras): string {
+  const tracking = extras.tracking ? trackingText(extras.tracking, summary.runId) : undefined;
   const its = sorted(summary);
   const trained = its.filter((i) => i.iteration > 0).length;
   const u = summary.usage;
@@ -205,6 +229,7 @@ function headerHtml(summary: RunSummary, extras: RunReportExtras): string {
     ['finished', extras.finishedAt ?? NONE],
     ['config hash', summary.configHash ? summary.configHash.slice(0, 16) : NONE],
     ['artifacts', summary.runPrefixUri || NONE, 'uri'],
+    ...(tracking ? ([['experiment tracking', tracking.fact, 'uri']] as Array<[string, string, string]>) : []),
   ];
   const dl = facts
     .map(([k, v, kind]) => `<div class="fact${kind === 'uri' ? ' wide' : ''}"><dt>${escapeHtml(k)}</dt><dd${kind === 'uri' ? ' class="uri"' : ''}>${escapeHtml(v)}</dd></div>`)
@@ -212,6 +237,7 @@ function headerHtml(summary: RunSummary, extras: RunReportExtras): string {
   return (
     `<header><p class="kicker">Judgeloop run report</p><h1>${escapeHtml(summary.runName || summary.runId || 'run')}</h1>` +
     (extras.note ? `<p class="note">${escapeHtml(extras.note)}</p>` : '') +
+    (tracking?.warning ? `<p class="note">${escapeHtml(tracking.warning)}</p>` : '') +
     `<dl class="facts">${dl}</dl>${keyResults(summary)}</header>`
   );
 }

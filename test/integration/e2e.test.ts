@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selfRationalizationRun } from '../../workflows';
 import { isRunResult, iterationWorkflowId, type PointwiseMetrics, type RunSummary } from '../../core/run/run-types';
@@ -15,12 +15,29 @@ import { joinUri, stepPrefix } from '../../core/run/artifacts';
 import type { StepManifest } from '../../activities/storage/reuse';
 import { createTestWorker, storeFor, testConfig, useTestStack, summaryOf } from '../support/judgeloop';
 import { payloadSizes } from '../support/history';
+import { freePort } from '../support/services';
 import { EVALUATION_DETAIL_KEYS } from '../../core/run/evaluation-detail';
 import { main } from '../../cli/judgeloop';
+import { experimentRuns, metricHistory, paramOf, startTestMlflow, tagOf, type RestRun } from '../support/mlflow';
+import type { MlflowServer } from '../../stack/mlflow';
 
 const stack = useTestStack();
+// The embedded default tracks its runs (tracking.mlflow): a real MLflow server, as the local stack starts one.
+let mlflow: MlflowServer;
+/** Started by the first test (a top-level hook may run before the stack's own). */
+async function startTracker(): Promise<void> {
+  mlflow = await startTestMlflow(stack.services);
+  process.env.MLFLOW_TRACKING_URI = mlflow.url;
+}
+after(async () => {
+  delete process.env.MLFLOW_TRACKING_URI;
+  await mlflow?.stop();
+});
+/** The e2e run, for the tests after the first. */
+let e2e: { workflowId: string; summary: RunSummary } | undefined;
 
 test('a two-iteration run completes and leaves every artifact in S3', { timeout: 30 * 60_000 }, async () => {
+  await startTracker();
   const taskQueue = 'e2e';
   // A price for this machine's hour, so the local jobs' wall time is costed too (backend.pricePerHour).
   const config = testConfig(stack.services, { backend: { kind: 'local', pricePerHour: 0.9 } });
@@ -243,5 +260,85 @@ test('a two-iteration run completes and leaves every artifact in S3', { timeout:
     const child = await stack.env.client.workflow.getHandle(iterationWorkflowId(workflowId, k)).fetchHistory();
     console.log(`largest payload of iteration ${k}: ${Math.max(...payloadSizes(child))} bytes`);
     assert.ok(Math.max(...payloadSizes(child)) < 6 * 1024, `largest payload of iteration ${k} ${Math.max(...payloadSizes(child))} bytes`);
+  }
+
+  await assertTracked(mlflow.url, summary, workflowId);
+  assert.deepEqual(
+    (await store.getJson<{ tracked: number[]; untracked: unknown[] }>(joinUri(summary.runPrefixUri, 'tracking', 'mlflow.json')))?.tracked,
+    [0, 1, 2],
+    'tracking/mlflow.json records every iteration as tracked',
+  );
+  assert.match(html, /experiment tracking.*MLflow: http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+/s, 'the report links the MLflow run');
+  assert.doesNotMatch(html, /Not in the experiment tracker/);
+  e2e = { workflowId, summary };
+});
+
+/**
+ * What MLflow holds of the run, read back through its REST API: one run for the run (config as params,
+ * FINISHED), a child run per iteration with its metrics, and the training job's loss curve (transformers'
+ * MLflow callback in the job) in iteration 1's child.
+ */
+async function assertTracked(url: string, summary: RunSummary, workflowId: string): Promise<{ parent: RestRun; children: RestRun[] }> {
+  const runs = await experimentRuns(url, `judgeloop/${summary.judgeName}`);
+  assert.ok(runs, `experiment judgeloop/${summary.judgeName} exists at ${url}`);
+  const parents = runs.filter((r) => tagOf(r, 'judgeloop.kind') === 'run');
+  assert.equal(parents.length, 1, 'one MLflow run for the run');
+  const [parent] = parents;
+  assert.equal(parent.info.run_name, workflowId);
+  assert.equal(parent.info.status, 'FINISHED');
+  assert.equal(paramOf(parent, 'training.beta'), '0.5');
+  assert.equal(paramOf(parent, 'loop.iterations'), '2');
+  assert.equal(paramOf(parent, 'data.evalSuites.1.name'), 'synthetic-heldout');
+  assert.equal(tagOf(parent, 'judgeloop.report'), joinUri(summary.runPrefixUri, 'report', 'report.html'));
+  const children = runs.filter((r) => tagOf(r, 'judgeloop.kind') === 'iteration').sort((a, b) => a.info.run_name.localeCompare(b.info.run_name));
+  assert.deepEqual(children.map((c) => c.info.run_name), ['iteration-0', 'iteration-1', 'iteration-2']);
+  for (const c of children) {
+    assert.equal(tagOf(c, 'mlflow.parentRunId'), parent.info.run_id, `${c.info.run_name} is nested under the run`);
+    assert.equal(c.info.status, 'FINISHED');
+  }
+  // Every iteration's held-out agreement, at step = iteration, in the run's own MLflow run.
+  const heldout = await metricHistory(url, parent.info.run_id, 'eval/synthetic-heldout/exact_agreement');
+  assert.deepEqual(heldout, summary.iterations.map((it) => ({ step: it.iteration, value: (it.eval['synthetic-heldout'] as PointwiseMetrics).exactAgreement })));
+  const it1 = summary.iterations[1];
+  const child1 = children[1];
+  assert.deepEqual(await metricHistory(url, child1.info.run_id, 'pairs/pairs'), [{ step: 1, value: it1.pairs!.pairs }]);
+  assert.equal((await metricHistory(url, parent.info.run_id, 'eval/synthetic-heldout/exact_agreement_ci_low')).length, 3, 'with its interval');
+  assert.equal((await metricHistory(url, parent.info.run_id, 'usage/est_usd')).length, 3, 'and the estimated cost');
+  const loss = await metricHistory(url, child1.info.run_id, 'loss');
+  assert.equal(loss.length, it1.train!.steps, `the training job logged its loss at each of its ${it1.train!.steps} steps into iteration 1's run`);
+  return { parent, children };
+}
+
+test('`judgeloop track` sends a finished run to another MLflow server, adds nothing when sent again, and says what to do when the tracker is down', { timeout: 5 * 60_000 }, async () => {
+  assert.ok(e2e, 'the e2e run of the first test finished');
+  const { workflowId, summary } = e2e;
+  const io = () => {
+    const o = { out: '', err: '' };
+    return { o, io: { out: { write: (s: string) => ((o.out += s), true) }, err: { write: (s: string) => ((o.err += s), true) }, env: process.env } };
+  };
+  const address = ['--address', stack.services.temporalAddress];
+
+  // Down: a clear failure that names the server and the command to run again; nothing else changes.
+  const down = io();
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  assert.equal(await main(['track', workflowId, '--tracking-uri', closed, ...address], down.io), 1);
+  assert.match(down.o.err, new RegExp(`iteration 0 is not tracked: the MLflow tracking server at ${closed.replace(/\./g, '\\.')} cannot be reached`));
+  assert.match(down.o.err, new RegExp(`then run again: judgeloop track ${workflowId}`));
+
+  // Another server: the same records, a second time no more of them.
+  const other = await startTestMlflow(stack.services, 'mlflow-other');
+  try {
+    for (const attempt of [1, 2]) {
+      const sent = io();
+      assert.equal(await main(['track', workflowId, '--tracking-uri', other.url, ...address], sent.io), 0, sent.o.err);
+      assert.match(sent.o.out, /iterations 0, 1, 2 are in MLflow experiment/, `attempt ${attempt}`);
+      const runs = (await experimentRuns(other.url, `judgeloop/${summary.judgeName}`))!;
+      assert.equal(runs.length, 4, `attempt ${attempt}: the run and its 3 iterations, found again rather than created`);
+      const parent = runs.find((r) => tagOf(r, 'judgeloop.kind') === 'run')!;
+      assert.equal(parent.info.status, 'FINISHED', 'the run completed: its MLflow run is marked so');
+      assert.equal((await metricHistory(other.url, parent.info.run_id, 'eval/synthetic-heldout/exact_agreement')).length, 3, `attempt ${attempt}: one value per iteration`);
+    }
+  } finally {
+    await other.stop();
   }
 });

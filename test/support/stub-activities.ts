@@ -49,6 +49,8 @@ export interface StubOptions {
 
 export interface StubRecord {
   calls: StubCall[];
+  /** trackRun's sends, in order: up to which iteration, and whether it ended the run's MLflow run. */
+  trackSends: Array<{ through: number; ended: string | null }>;
   /** recordDecision's entries, in order. */
   registry: ProposedEntry[];
   /** Activities that saw their cancellation (a hold). */
@@ -108,7 +110,7 @@ const NO_USAGE: UsageTotals = { jobs: 0, seconds: 0, billableSeconds: 0, usd: 0,
 
 export function stubActivities(options: StubOptions = {}): { activities: Partial<Activities>; record: StubRecord } {
   let heldStarted!: () => void;
-  const record: StubRecord = { calls: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map(), configSections: [] };
+  const record: StubRecord = { calls: [], trackSends: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map(), configSections: [] };
   let champion: ChampionInfo | undefined = options.champion;
 
   /** Records the call, then fails, holds until cancelled, or lets the stub return. */
@@ -257,6 +259,12 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       const uri = iterationSummaryUri(input.runPrefixUri, input.summary.iteration);
       record.iterationSummaries.set(uri, input.summary);
       return { uri };
+    },
+    async trackRun(input: Input<'trackRun'>) {
+      // The run's last send (with `ended`) is recorded without an iteration: it belongs to no iteration.
+      await enter('trackRun', input.ended ? undefined : input.through);
+      record.trackSends.push({ through: input.through, ended: input.ended?.status ?? null });
+      return { tracked: true, untracked: [] };
     },
     async writeRunReport(input: Input<'writeRunReport'>) {
       await enter('writeRunReport');

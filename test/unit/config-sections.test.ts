@@ -6,14 +6,16 @@ import { ACTIVITY_SECTIONS, sectionsFor, type ActivitySections } from '../../cor
 import { mergeConfig } from '../../cli/config-file';
 import localConfig from '../../configs/local.json';
 
-function resolved(over: Record<string, unknown> = {}): RunConfig {
-  const r = validateConfig(mergeConfig(localConfig, over));
+function resolved(over: Record<string, unknown> = {}, base: Record<string, unknown> = localConfig): RunConfig {
+  const r = validateConfig(mergeConfig(base, over));
   assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
   return r.config;
 }
 
 const withOptional = resolved({ budget: { maxJobHours: 2 }, warmStart: { data: { uri: 'datasets/synthetic/train.jsonl', adapter: 'canonical' } } });
-const withoutOptional = resolved();
+// The embedded default tracks its runs (tracking.mlflow); without it, no optional section is set.
+const { tracking: _tracking, ...untracked } = localConfig;
+const withoutOptional = resolved({}, untracked);
 
 test('sectionsFor: each kind carries exactly its sections, the same values, and an optional section only when set', () => {
   const kinds = Object.keys(ACTIVITY_SECTIONS) as ActivitySections[];
@@ -22,7 +24,10 @@ test('sectionsFor: each kind carries exactly its sections, the same values, and 
     ['score', withoutOptional, ['judge', 'reuse', 'storage']],
     ['generation', withOptional, ['backend', 'budget', 'evaluation', 'judge', 'loop', 'reuse', 'storage']],
     ['generation', withoutOptional, ['backend', 'evaluation', 'judge', 'loop', 'reuse', 'storage']],
-    ['train', withOptional, ['backend', 'budget', 'judge', 'reuse', 'storage', 'training']],
+    ['train', withOptional, ['backend', 'budget', 'judge', 'reuse', 'storage', 'tracking', 'training']],
+    ['train', withoutOptional, ['backend', 'judge', 'reuse', 'storage', 'training']],
+    ['tracking', withOptional, ['storage', 'tracking']],
+    ['tracking', withoutOptional, ['storage']],
     ['warmStart', withOptional, ['backend', 'budget', 'judge', 'reuse', 'storage', 'training', 'warmStart']],
     ['warmStart', withoutOptional, ['backend', 'judge', 'reuse', 'storage', 'training']],
     ['evaluation', withoutOptional, ['data', 'evaluation', 'judge', 'loop', 'reuse', 'storage']],

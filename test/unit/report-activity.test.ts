@@ -62,7 +62,12 @@ test('writeRunReport writes report.html and summary.json under the run prefix; a
   assert.equal(store.contentTypes.get(out.htmlUri), 'text/html; charset=utf-8');
   assert.match(html.toString('utf8'), /<dt>wall time<\/dt><dd>1h27m<\/dd>/);
   assert.deepEqual(JSON.parse(store.objects.get(out.summaryUri)!.toString('utf8')), summary);
-  assert.deepEqual(store.reads, evaluationReportUris(summary), "each iteration's report.json is read, nothing else");
+  assert.deepEqual(
+    store.reads,
+    [...evaluationReportUris(summary), `${RUN_PREFIX}/tracking/mlflow.json`],
+    "each iteration's report.json is read, and what reached the experiment tracker; nothing else",
+  );
+  assert.doesNotMatch(html.toString('utf8'), /experiment tracking/, 'a run without tracking/mlflow.json says nothing of tracking');
 
   const first = new Map([...store.objects].map(([k, v]) => [k, v.toString('utf8')]));
   await writeRunReport(input);
@@ -84,7 +89,7 @@ test("an older summary's matrices come from report.json: one read per iteration'
   }
   const { writeRunReport } = activities(store);
   const out = await writeRunReport({ config: config(), summary: withoutMatrices() });
-  assert.deepEqual(store.reads, [0, 1, 2].map((i) => `${RUN_PREFIX}/iter-${i}/evaluate/metrics/report.json`));
+  assert.deepEqual(store.reads, [...[0, 1, 2].map((i) => `${RUN_PREFIX}/iter-${i}/evaluate/metrics/report.json`), `${RUN_PREFIX}/tracking/mlflow.json`]);
   const html = store.objects.get(out.htmlUri)!.toString('utf8');
   assert.match(html, /<select data-cm="0">/);
   assert.match(html, /title="gold 1, judge 1: 17 of 20 \(85\.0% of the row\)">17<\/td>/);
@@ -257,4 +262,21 @@ test("detailedSummary (judgeloop results): the whole summary from report.json, o
   const unreachable = await detailedSummary(down, headlines);
   assert.deepEqual(unreachable.summary, headlines);
   assert.match(unreachable.note ?? '', /of 3 iterations could not be read \(\S+: connect ECONNREFUSED 127\.0\.0\.1:9000\).*JUDGELOOP_S3_ENDPOINT/);
+});
+
+test('writeRunReport shows what the tracking step recorded: the MLflow run, and the iterations not in it with the command that sends them', async () => {
+  const store = memoryStore();
+  const summary = realisticRunSummary();
+  await store.putJson(`${RUN_PREFIX}/tracking/mlflow.json`, {
+    tracker: 'mlflow',
+    trackingUri: 'http://127.0.0.1:5000',
+    experiment: 'judgeloop/tiny',
+    runUrl: 'http://127.0.0.1:5000/#/experiments/1/runs/abc',
+    tracked: [0],
+    untracked: [{ iteration: 1, reason: 'the MLflow tracking server at http://127.0.0.1:5000 cannot be reached (ECONNREFUSED)' }, { iteration: 2, reason: 'same' }],
+  });
+  const out = await activities(store).writeRunReport({ config: config(), summary });
+  const html = store.objects.get(out.htmlUri)!.toString('utf8');
+  assert.match(html, /<dt>experiment tracking<\/dt><dd class="uri">MLflow: http:\/\/127\.0\.0\.1:5000\/#\/experiments\/1\/runs\/abc<\/dd>/);
+  assert.match(html, /Not in the experiment tracker: iterations 1, 2 \(the MLflow tracking server at http:\/\/127\.0\.0\.1:5000 cannot be reached \(ECONNREFUSED\)\)\. Send them with: judgeloop track /);
 });

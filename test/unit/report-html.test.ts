@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { histogramIterations, renderRunReport, reportUris, tableHtml } from '../../core/report/report-html';
+import { histogramIterations, renderRunReport, reportUris, tableHtml, trackingText } from '../../core/report/report-html';
 import { barChart, heatColor, niceTicks, pointChart, topSeries, truncate } from '../../core/report/report-charts';
 import type { IterationSummary, PointwiseMetrics, RunSummary } from '../../core/run/run-types';
 import { realisticRunSummary } from '../fixtures/run-summary';
@@ -260,4 +260,24 @@ test('work reused from earlier runs is listed under the usage section; a run tha
   const shown = visible(renderRunReport(s));
   assert.match(shown, /<h3>Reused from earlier runs<\/h3><p><b>Jobs reused, not run<\/b> \(same inputs as a job that finished earlier\): r-i1-sample<\/p>/);
   assert.match(shown, /<b>Data steps reused, not recomputed<\/b> \(copied from the same step of an earlier run with the same inputs\): iter-1\/pair, iter-1\/score<\/p>/);
+});
+
+test('experiment tracking: the header links the MLflow run, and says which iterations are not tracked and how to send them', () => {
+  const summary = realisticRunSummary();
+  const tracked = { trackingUri: 'http://127.0.0.1:5000', experiment: 'judgeloop/tiny', runUrl: 'http://127.0.0.1:5000/#/experiments/1/runs/abc', tracked: [0, 1, 2], untracked: [] };
+  const all = visible(renderRunReport(summary, { tracking: tracked }));
+  assert.match(all, /experiment tracking(<[^>]+>)+MLflow: http:\/\/127\.0\.0\.1:5000\/#\/experiments\/1\/runs\/abc/);
+  assert.doesNotMatch(all, /Not in the experiment tracker/);
+  const cases: Array<[string, Array<{ iteration: number; reason: string }>, RegExp]> = [
+    ['one', [{ iteration: 2, reason: 'no answer within 10 s' }], /Not in the experiment tracker: iteration 2 \(no answer within 10 s\)\. Send it with: judgeloop track /],
+    ['two', [{ iteration: 1, reason: 'down' }, { iteration: 2, reason: 'down' }], /iterations 1, 2 \(down\)\. Send them with: judgeloop track /],
+  ];
+  for (const [name, untracked, want] of cases) {
+    const html = visible(renderRunReport(summary, { tracking: { ...tracked, tracked: [0], untracked } }));
+    assert.match(html, want, name);
+    assert.ok(html.includes(`judgeloop track ${summary.runId}`), name);
+  }
+  const none = trackingText({ trackingUri: null, experiment: 'judgeloop/tiny', tracked: [], untracked: [{ iteration: 0, reason: 'no tracking server' }] }, 'r');
+  assert.equal(none.fact, 'MLflow: no tracking server');
+  assert.doesNotMatch(visible(renderRunReport(summary)), /experiment tracking/, 'a run that does not track says nothing of it');
 });

@@ -191,6 +191,7 @@ const SECTIONS_OF: Partial<Record<keyof Activities, ActivitySections | 'whole' |
   computeEvaluationMetrics: 'evaluation',
   summarizeUsage: 'usage',
   recordIterationSummary: 'storage',
+  trackRun: 'tracking',
   writeRunReport: 'storage',
   readChampion: 'registry',
   recordDecision: 'registry',
@@ -246,6 +247,7 @@ test('every model job runs on the job task queue, every data step on the run\'s 
       'computeEvaluationMetrics',
       'summarizeUsage',
       'recordIterationSummary', // by the run, once the iteration and its gate are done
+      'trackRun', // the embedded default tracks its runs (tracking.mlflow)
     ]);
     assert.equal(called(record, 'generateBaselineJudgments') + called(record, 'generateRelativeVerdicts'), 0, 'no baselines or relative suites configured, no such job');
   });
@@ -295,5 +297,39 @@ test('the evaluation\'s three generations run at the same time, and a failed one
   assert.deepEqual(handed, {
     requests: { pointwise: { dataUri: `${prefix}/requests/data`, requests: 20 }, relative: { dataUri: `${prefix}/relative/requests/data`, requests: 8 } },
     outputs: { pointwise: `${prefix}/pointwise/model`, baselines: `${prefix}/baselines/model`, relative: `${prefix}/relative/model` },
+  });
+});
+
+test('tracking: the run sends its records after each iteration and once more, ending its MLflow run, before its report', async () => {
+  await withRun('tracked', config({ loop: { iterations: 2 } }), {}, async (handle, record) => {
+    await handle.result();
+    assert.deepEqual(record.trackSends, [
+      { through: 0, ended: null },
+      { through: 1, ended: null },
+      { through: 2, ended: null },
+      { through: 2, ended: 'FINISHED' },
+    ]);
+    const order = record.calls.map((c) => c.activity).filter((a) => a === 'trackRun' || a === 'writeRunReport' || a === 'recordIterationSummary');
+    assert.deepEqual(order.slice(-3), ['trackRun', 'trackRun', 'writeRunReport'], 'the last iteration is sent, then the run is ended, then the report is written');
+  });
+});
+
+test('a tracker that fails never fails the run: the run completes and writes its report', async () => {
+  const broken = failure('TrackerBroken', 'the tracker answered 500 to everything');
+  await withRun('tracker-broken', config(), { fail: { activity: 'trackRun', failure: broken } }, async (handle, record) => {
+    await handle.result();
+    assert.equal((await handle.describe()).status.name, 'COMPLETED');
+    assert.equal(called(record, 'trackRun'), 3, 'each send was tried once (a non-retryable failure), none stopped the run');
+    assert.equal(called(record, 'writeRunReport'), 1);
+  });
+});
+
+test('a config without tracking sends nothing to a tracker', async () => {
+  const untracked = config() as Record<string, unknown>;
+  delete untracked.tracking;
+  await withRun('untracked', untracked, {}, async (handle, record) => {
+    await handle.result();
+    assert.equal(called(record, 'trackRun'), 0);
+    assert.equal(called(record, 'writeRunReport'), 1);
   });
 });
