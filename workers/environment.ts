@@ -43,6 +43,9 @@ export const TEMPORAL_WORKER_ENV = [
   'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
 ] as const;
 
+/** Standard variables of other tools that Judgeloop reads: the MLflow server of configs that track without naming one. */
+export const TOOL_WORKER_ENV = ['MLFLOW_TRACKING_URI'] as const;
+
 /**
  * Families read by libraries as they document them: gRPC headers (TEMPORAL_GRPC_META_<NAME>), the AWS SDK's
  * region and credentials (AWS_REGION, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, ECS's container
@@ -55,6 +58,7 @@ export function isWorkerEnvVar(name: string): boolean {
   return (
     (JUDGELOOP_WORKER_ENV as readonly string[]).includes(name) ||
     (TEMPORAL_WORKER_ENV as readonly string[]).includes(name) ||
+    (TOOL_WORKER_ENV as readonly string[]).includes(name) ||
     LIBRARY_ENV_PREFIXES.some((p) => name.startsWith(p) && name.length > p.length)
   );
 }

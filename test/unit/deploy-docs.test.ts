@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { JUDGELOOP_WORKER_ENV, TEMPORAL_WORKER_ENV, isWorkerEnvVar } from '../../workers/environment';
+import { JUDGELOOP_WORKER_ENV, TEMPORAL_WORKER_ENV, TOOL_WORKER_ENV, isWorkerEnvVar } from '../../workers/environment';
 import { parseHealthAddress } from '../../workers/health';
 import { HEALTHCHECK_ENTRY, PROJECT_ROOT } from '../../scripts/build-worker';
 import { tsFiles } from '../support/source-files';
@@ -39,7 +39,7 @@ test('workers/environment.ts names only variables the code reads', () => {
     .filter((f) => !f.endsWith(path.join('workers', 'environment.ts')))
     .map((f) => fs.readFileSync(f, 'utf8'))
     .join('\n');
-  for (const name of JUDGELOOP_WORKER_ENV) assert.ok(sources.includes(name), `${name} appears in workers/, activities/ or core/`);
+  for (const name of [...JUDGELOOP_WORKER_ENV, ...TOOL_WORKER_ENV]) assert.ok(sources.includes(name), `${name} appears in workers/, activities/ or core/`);
   const envconfig = fs.readdirSync(path.join(PROJECT_ROOT, 'node_modules/@temporalio/envconfig/lib'))
     .filter((f) => f.endsWith('.js'))
     .map((f) => fs.readFileSync(path.join(PROJECT_ROOT, 'node_modules/@temporalio/envconfig/lib', f), 'utf8'))
