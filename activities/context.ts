@@ -2,6 +2,7 @@
  * What every activity receives from the factory (dependency injection), and the small glue between
  * Temporal's activity context and the job runners.
  */
+import type { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +20,8 @@ export interface ActivityDeps {
   runnerFor(config: Pick<RunConfig, 'backend' | 'budget' | 'reuse' | 'storage'>, store: ObjectStore): JobRunner;
   /** Recorded in every manifest: which code produced an artifact. */
   codeVersion: string;
+  /** A SageMaker client for the region (the model registry step); absent in tests that never call SageMaker. */
+  sagemakerFor?(region: string): Pick<SageMakerClient, 'send'>;
 }
 
 export function storageSettings(config: Pick<RunConfig, 'storage'>): StorageSettings {

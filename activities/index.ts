@@ -25,6 +25,7 @@ import { createRegistryActivities } from './steps/registry';
 import { createUsageActivities } from './steps/usage';
 import { createReportActivities } from './steps/report';
 import { createShardActivities } from './steps/shards';
+import { createModelRegistryActivities } from './steps/model-registry';
 import { createTrackActivities } from './steps/track';
 import { ObjectStore, createS3Client, type StorageSettings } from './storage/object-store';
 import { cacheIndexUri } from '../core/run/artifacts';
@@ -46,6 +47,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReportActivities(deps),
     ...createShardActivities(deps),
     ...createTrackActivities(deps),
+    ...createModelRegistryActivities(deps),
   };
 }
 
@@ -69,6 +71,9 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
       }
       return store;
     },
+    sagemakerFor(region: string) {
+      return sagemakerClient(region);
+    },
     runnerFor(config: Pick<RunConfig, 'backend' | 'budget' | 'reuse' | 'storage'>, store: ObjectStore) {
       const root = overrides.projectRoot ?? PROJECT_ROOT;
       const runner = backendRunner(config, store, root);
@@ -84,17 +89,21 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
     ...overrides,
   };
 
+  function sagemakerClient(region: string): SageMakerClient {
+    let client = sagemakerClients.get(region);
+    if (!client) {
+      // Credentials come from the worker's environment (role, profile or env vars), as for S3.
+      client = new SageMakerClient({ region });
+      sagemakerClients.set(region, client);
+    }
+    return client;
+  }
+
   function backendRunner(config: Pick<RunConfig, 'backend' | 'budget' | 'reuse' | 'storage'>, store: ObjectStore, root: string) {
     const backend = config.backend;
     if (backend.kind === 'sagemaker') {
-      let client = sagemakerClients.get(backend.region);
-      if (!client) {
-        // Credentials come from the worker's environment (role, profile or env vars), as for S3.
-        client = new SageMakerClient({ region: backend.region });
-        sagemakerClients.set(backend.region, client);
-      }
       return new SageMakerJobRunner({
-        client,
+        client: sagemakerClient(backend.region),
         store,
         backend,
         codeUri: backend.codeUri ?? defaultCodeUri(config.storage),

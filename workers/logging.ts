@@ -85,6 +85,7 @@ export const ACTIVITY_STEPS: Readonly<Record<string, string>> = {
   computeEvaluationMetrics: 'evaluate',
   readChampion: 'registry',
   recordDecision: 'registry',
+  registerModelPackage: 'registry',
   summarizeUsage: 'usage',
   writeRunReport: 'report',
   recordIterationSummary: 'report',

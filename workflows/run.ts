@@ -72,6 +72,9 @@ export const CONFIG_ACTIVITY_PATCH = 'config-activity-v1';
  */
 export const TRACKING_PATCH = 'experiment-tracking-v1';
 
+/** Configs with `registry.sagemaker` register each promoted judge in the SageMaker Model Registry; runs before never did. */
+export const MODEL_REGISTRY_PATCH = 'sagemaker-model-registry-v1';
+
 /** A cancellation that arrives while the report is written cancels the run (before: the run completed). */
 export const REPORT_CANCELLATION_PATCH = 'report-cancellation-v1';
 
@@ -180,7 +183,13 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
   };
   const runFacts = { runId, trainUri: prepared.train.uri, configHash: prepared.configHash };
   const record = async (it: IterationSummary, parent: RunChampion | null, decision: Decision, expected: string | null) => {
-    if (useRegistry) await recordDecision({ config: registryConfig(config), entry: proposedEntry(config, runFacts, it, parent, decision), expectedChampionModelUri: expected });
+    if (!useRegistry) return;
+    const recorded = await recordDecision({ config: registryConfig(config), entry: proposedEntry(config, runFacts, it, parent, decision), expectedChampionModelUri: expected });
+    // A promoted judge is also a version in the SageMaker Model Registry, where deployments read it.
+    if (decision.promote && config.registry.sagemaker && patched(MODEL_REGISTRY_PATCH)) {
+      const { registerModelPackage } = proxyActivities<Activities>(dataActivityOptions(config));
+      await registerModelPackage({ config: sectionsFor(config, 'modelRegistry'), historyUri: recorded.historyUri });
+    }
   };
 
   // Experiment tracking: never fails the run. A tracker that cannot be reached is a warning here, a line in

@@ -31,6 +31,8 @@ export const ACTIVITY_SECTIONS = {
   evaluation: ['judge', 'loop', 'data', 'evaluation', 'reuse', 'storage'],
   /** Summing an iteration's usage records: where they are, and what the backend's prices were (the cost estimate's basis). */
   usage: ['storage', 'backend'],
+  /** Registering a promoted judge in the SageMaker Model Registry (activities/steps/model-registry.ts). */
+  modelRegistry: ['registry', 'storage'],
   /** Sending the run's records to the experiment tracker (activities/steps/track.ts); the rest it reads from S3. */
   tracking: ['storage', 'tracking'],
   /** Steps that only read and write S3 (the iteration summary, the run report). */

@@ -51,6 +51,30 @@ export const GateConfig = z
     }
   });
 
+/**
+ * The SageMaker Model Registry (docs/model-registry.md): each promoted judge is also a model package version in
+ * a model package group named after the judge, approved, with its metrics and lineage, where a deployment reads
+ * the latest approved version. Optional; the S3 registry above stays the source of truth.
+ */
+export const SageMakerModelRegistryConfig = z
+  .object({
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1').describe('The region of the model package group.'),
+    modelPackageGroup: z
+      .string()
+      .regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, 'a model package group name: letters, digits and inner "-", at most 63')
+      .optional()
+      .describe('The model package group (created when missing); default: `judge.name`.'),
+    inferenceImage: z
+      .string()
+      .regex(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[^\s:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/, 'an ECR image URI such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/judge-serving:1.0')
+      .describe("The serving container of the registered judge (e.g. a vLLM or TGI image in ECR); the model folder is mounted uncompressed."),
+    contentTypes: z.array(z.string().min(1)).min(1).default(['application/json']).describe('The request content types the serving container accepts.'),
+    responseTypes: z.array(z.string().min(1)).min(1).default(['application/json']).describe('The response MIME types it answers with.'),
+  })
+  .strict();
+
+export type SageMakerModelRegistryConfig = z.output<typeof SageMakerModelRegistryConfig>;
+
 export const RegistryConfig = z
   .object({
     enabled: z
@@ -62,8 +86,15 @@ export const RegistryConfig = z
       .enum(['champion', 'seed'])
       .default('champion')
       .describe("`champion`: a run whose judge already has a champion starts from it; `seed`: always start from `judge.seedModel`."),
+    sagemaker: SageMakerModelRegistryConfig.optional().describe(
+      'Also register each promoted judge in the SageMaker Model Registry (an approved model package version); default: off.',
+    ),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    // Promotions come from the registry's decisions: without them there is nothing to register.
+    if (r.sagemaker && !r.enabled) ctx.addIssue({ code: 'custom', path: ['sagemaker'], message: 'needs registry.enabled: true (promotions are what gets registered)' });
+  });
 
 export type GateConfig = z.output<typeof GateConfig>;
 export type RegistryConfig = z.output<typeof RegistryConfig>;

@@ -2,8 +2,9 @@
  * The SageMaker runner's requests against a real SageMaker-API-compatible server: moto in server mode
  * (`moto_server`, from scripts/setup.sh's moto step), which also serves S3. The real SageMakerJobRunner, a real
  * SageMakerClient and a real ObjectStore talk HTTP to moto; the assertions read back what moto recorded
- * (DescribeTrainingJob, ListTrainingJobs, the uploaded sourcedir.tar.gz). The last test runs a sharded sample's
+ * (DescribeTrainingJob, ListTrainingJobs, the uploaded sourcedir.tar.gz). A later test runs a sharded sample's
  * real activities (split, one job per shard, merge) with this runner: several shards, several training jobs.
+ * The last one registers promoted judges in moto's SageMaker Model Registry (activities/steps/model-registry.ts).
  *
  * What moto (5.2.5) does and does not do, and so what this file can show:
  *   - training jobs run no code: CreateTrainingJob stores the request and DescribeTrainingJob reports
@@ -25,6 +26,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
+  DescribeModelPackageCommand,
+  DescribeModelPackageGroupCommand,
+  ListModelPackagesCommand,
   DescribeTrainingJobCommand,
   ListTrainingJobsCommand,
   SageMakerClient,
@@ -47,6 +51,9 @@ import type { JobUsage } from '../../core/run/usage';
 import { freePort, isListening, LOCALHOST } from '../../stack/ports';
 import { PROJECT_ROOT } from '../../stack/worker';
 import { SAGEMAKER_BACKEND_INPUT } from '../support/sagemaker';
+import { SageMakerModelRegistryConfig } from '../../core/promotion/gate-config';
+import type { RegistryEntry } from '../../core/promotion/registry';
+import { registerEntry, type RegisteredModelPackage } from '../../activities/steps/model-registry';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Dummy credentials for moto (it accepts any); set before any client resolves its credential chain.
@@ -412,4 +419,68 @@ test('a sharded sample: three shards run as three SageMaker training jobs, merge
   const again = await generate(1);
   assert.equal(again.how, 'adopted-finished');
   assert.deepEqual(clients.flatMap((c) => c.ops), [`DescribeTrainingJob ${sagemakerNames[1]}`]);
+});
+
+test('model registry: a promoted judge becomes an approved version in its judge\'s group, a retry adopts it, and a deployment reads the latest approved one', async () => {
+  const settings = SageMakerModelRegistryConfig.parse({ region: REGION, inferenceImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/judge-serving:1.0' });
+  const judgeName = `moto-judge-${Date.now().toString(36)}`;
+  const prefix = `s3://${BUCKET}/runs/run-a`;
+  const entryOf = (iteration: number, promoted: boolean): RegistryEntry => ({
+    judgeName,
+    modelUri: iteration === 0 ? `${prefix}/seed` : `${prefix}/iter-${iteration}/train/job/model`,
+    runId: 'run-a',
+    iteration,
+    parentModelUri: iteration === 0 ? null : `${prefix}/seed`,
+    seedModelUri: `${prefix}/seed`,
+    data: { trainUri: `${prefix}/data/train`, configHash: 'cafe' },
+    metrics: { heldout: { kind: 'pointwise', n: 20, parsed: 20, parseRate: 1, exactAgreement: 0.5, mae: 0.7, pearson: 0.6, spearman: 0.55, kendall: 0.4, reportUri: `${prefix}/iter-${iteration}/evaluate/metrics/report.json` } },
+    decision: { promoted, reasons: [promoted ? 'better' : 'worse'], decidedBy: 'gate', at: '2026-12-03T08:00:00Z' },
+    championReplaced: promoted,
+  });
+  const versions = async () =>
+    (await sagemaker.send(new ListModelPackagesCommand({ ModelPackageGroupName: judgeName }))).ModelPackageSummaryList ?? [];
+
+  const first = await registerEntry(sagemaker, entryOf(0, true), settings, 'abc1234');
+  assert.deepEqual([first.registered, first.how, first.version, first.group], [true, 'created', 1, judgeName]);
+  const group = await sagemaker.send(new DescribeModelPackageGroupCommand({ ModelPackageGroupName: judgeName }));
+  assert.equal(group.ModelPackageGroupName, judgeName, 'the group was created, named after the judge');
+
+  const retried = await registerEntry(sagemaker, entryOf(0, true), settings, 'abc1234');
+  assert.deepEqual([retried.how, retried.modelPackageArn], ['adopted', first.modelPackageArn], 'a retry adopts the version its attempt created');
+  assert.equal((await versions()).length, 1);
+
+  // Through the activity: the entry is read from the judge registry in S3, as recordDecision wrote it.
+  const historyUri = `s3://${BUCKET}/runs/registry/${judgeName}/history/run-a-iter-1.json`;
+  const store = new ObjectStore(s3);
+  await store.putJson(historyUri, entryOf(1, true));
+  const { registerModelPackage } = createActivities({
+    projectRoot: PROJECT_ROOT,
+    codeVersion: 'abc1234',
+    storeFor: () => store,
+    runnerFor: () => {
+      throw new Error('no job here');
+    },
+    sagemakerFor: () => sagemaker,
+  });
+  const config = { registry: { enabled: true, startFrom: 'champion' as const, sagemaker: settings }, storage: { bucket: BUCKET, prefix: 'runs', region: REGION, forcePathStyle: true, endpoint } };
+  const second = (await new MockActivityEnvironment().run(registerModelPackage, { config, historyUri })) as RegisteredModelPackage;
+  assert.deepEqual([second.how, second.version], ['created', 2]);
+
+  const rejected = await registerEntry(sagemaker, entryOf(2, false), settings);
+  assert.equal(rejected.registered, false);
+  assert.equal((await versions()).length, 2, 'a rejected judge is not registered');
+
+  // What a deployment does: the latest approved version of the judge's group, and the model folder it serves.
+  const latest = await sagemaker.send(
+    new ListModelPackagesCommand({ ModelPackageGroupName: judgeName, ModelApprovalStatus: 'Approved', SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 1 }),
+  );
+  assert.equal(latest.ModelPackageSummaryList?.[0]?.ModelPackageArn, second.modelPackageArn);
+  const described = await sagemaker.send(new DescribeModelPackageCommand({ ModelPackageName: second.modelPackageArn }));
+  assert.equal(described.ModelApprovalStatus, 'Approved');
+  assert.equal(described.InferenceSpecification?.Containers?.[0]?.ModelDataSource?.S3DataSource?.S3Uri, `${prefix}/iter-1/train/job/model/`);
+  assert.equal(described.InferenceSpecification?.Containers?.[0]?.Image, settings.inferenceImage);
+  assert.equal(described.CustomerMetadataProperties?.['judgeloop:parent-model-uri'], `${prefix}/seed`);
+  assert.equal(described.CustomerMetadataProperties?.['metric:heldout:pearson'], '0.6');
+  assert.equal(described.ModelMetrics?.ModelQuality?.Statistics?.S3Uri, `${prefix}/iter-1/evaluate/metrics/report.json`);
+  assert.equal(described.MetadataProperties?.CommitId, 'abc1234');
 });

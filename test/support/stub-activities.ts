@@ -51,6 +51,8 @@ export interface StubRecord {
   calls: StubCall[];
   /** trackRun's sends, in order: up to which iteration, and whether it ended the run's MLflow run. */
   trackSends: Array<{ through: number; ended: string | null }>;
+  /** registerModelPackage's registry entries, in order. */
+  modelPackages: string[];
   /** recordDecision's entries, in order. */
   registry: ProposedEntry[];
   /** Activities that saw their cancellation (a hold). */
@@ -110,7 +112,7 @@ const NO_USAGE: UsageTotals = { jobs: 0, seconds: 0, billableSeconds: 0, usd: 0,
 
 export function stubActivities(options: StubOptions = {}): { activities: Partial<Activities>; record: StubRecord } {
   let heldStarted!: () => void;
-  const record: StubRecord = { calls: [], trackSends: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map(), configSections: [] };
+  const record: StubRecord = { calls: [], trackSends: [], modelPackages: [], registry: [], cancelled: [], held: new Promise((r) => (heldStarted = r)), iterationSummaries: new Map(), configSections: [] };
   let champion: ChampionInfo | undefined = options.champion;
 
   /** Records the call, then fails, holds until cancelled, or lets the stub return. */
@@ -259,6 +261,11 @@ export function stubActivities(options: StubOptions = {}): { activities: Partial
       const uri = iterationSummaryUri(input.runPrefixUri, input.summary.iteration);
       record.iterationSummaries.set(uri, input.summary);
       return { uri };
+    },
+    async registerModelPackage(input: Input<'registerModelPackage'>) {
+      await enter('registerModelPackage');
+      record.modelPackages.push(input.historyUri);
+      return { registered: true, modelPackageArn: `arn:aws:sagemaker:us-east-1:123456789012:model-package/stub/${record.modelPackages.length}`, how: 'created' as const };
     },
     async trackRun(input: Input<'trackRun'>) {
       // The run's last send (with `ended`) is recorded without an iteration: it belongs to no iteration.

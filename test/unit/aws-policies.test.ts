@@ -167,6 +167,7 @@ const TRUST_POLICIES = new Set(['execution-role-trust.json']);
 
 /** Actions that have no resource-level permissions, so `"Resource": "*"` is the only form IAM accepts. */
 const RESOURCE_STAR_ONLY = new Set([
+  'sagemaker:ListModelPackages',
   'ecr:GetAuthorizationToken',
   'cloudwatch:PutMetricData',
   'ec2:CreateNetworkInterface',
@@ -302,6 +303,8 @@ const OBJECT_ARN = `arn:aws:s3:::${STORAGE.bucket}/${STORAGE.prefix}/judgeloop-d
 const BUCKET_ARN = `arn:aws:s3:::${STORAGE.bucket}`;
 const LIST_PREFIX = { 's3:prefix': `${STORAGE.prefix}/judgeloop-demo-20261129-000000/iter-1/sample/job/` };
 const EXAMPLE_JOB = sagemakerJobName(jobName(defaultWorkflowId('demo', new Date(Date.UTC(2026, 10, 29))), 1, 'sample'));
+const MODEL_PACKAGE_GROUP_ARN = `arn:aws:sagemaker:${BACKEND.region}:${ACCOUNT}:model-package-group/tiny-judge`;
+const MODEL_PACKAGE_ARN = `arn:aws:sagemaker:${BACKEND.region}:${ACCOUNT}:model-package/tiny-judge`;
 const trainingJobArn = (name: string) => `arn:aws:sagemaker:${BACKEND.region}:${ACCOUNT}:training-job/${name.toLowerCase()}`;
 
 /**
@@ -345,6 +348,16 @@ const WORKER_GRANTS: Record<string, Grant[] | { notGranted: string }> = {
   ],
   DescribeTrainingJobCommand: [{ action: 'sagemaker:DescribeTrainingJob', resource: trainingJobArn(EXAMPLE_JOB) }],
   StopTrainingJobCommand: [{ action: 'sagemaker:StopTrainingJob', resource: trainingJobArn(EXAMPLE_JOB) }],
+  // The model registry step (registry.sagemaker): the judge's group, its versions, and the listing that finds an earlier attempt's.
+  DescribeModelPackageGroupCommand: [{ action: 'sagemaker:DescribeModelPackageGroup', resource: MODEL_PACKAGE_GROUP_ARN }],
+  CreateModelPackageGroupCommand: [
+    { action: 'sagemaker:CreateModelPackageGroup', resource: MODEL_PACKAGE_GROUP_ARN },
+    // Created with a tag (judgeloop:judge): tagging on create is authorised as AddTags.
+    { action: 'sagemaker:AddTags', resource: MODEL_PACKAGE_GROUP_ARN },
+  ],
+  ListModelPackagesCommand: [{ action: 'sagemaker:ListModelPackages', resource: '*' }],
+  DescribeModelPackageCommand: [{ action: 'sagemaker:DescribeModelPackage', resource: `${MODEL_PACKAGE_ARN}/1` }],
+  CreateModelPackageCommand: [{ action: 'sagemaker:CreateModelPackage', resource: `${MODEL_PACKAGE_ARN}/2` }],
 };
 
 test('worker-policy.json allows every AWS call in activities/ and workers/', () => {

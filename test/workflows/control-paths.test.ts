@@ -195,6 +195,7 @@ const SECTIONS_OF: Partial<Record<keyof Activities, ActivitySections | 'whole' |
   writeRunReport: 'storage',
   readChampion: 'registry',
   recordDecision: 'registry',
+  registerModelPackage: 'modelRegistry',
 };
 
 test('each activity is sent only the config sections it reads, not the whole config', async () => {
@@ -202,7 +203,7 @@ test('each activity is sent only the config sections it reads, not the whole con
     warmStart: { data: { uri: 'datasets/synthetic/train.jsonl', adapter: 'canonical' } },
     loop: { iterations: 1, pairing: { strategies: [{ name: 'meta_judge', margin: 1 }], consistencyFilter: true } },
     evaluation: { baselines: { samples: 2, temperature: 1 } },
-    registry: { enabled: true },
+    registry: { enabled: true, sagemaker: { region: 'us-east-1', inferenceImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/judge-serving:1.0' } },
   });
   await withRun('config-sections', cfg, {}, async (handle, record) => {
     await handle.result();

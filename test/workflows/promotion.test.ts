@@ -218,3 +218,27 @@ test('judgeloop status and approve, as a user types them: the wait, a wrong iter
     assert.deepEqual(summary.iterations.slice(1).map((i) => [i.gate?.promote, i.gate?.decidedBy]), [[false, 'alice'], [true, 'tester']]);
   });
 });
+
+const SAGEMAKER_REGISTRY = { region: 'us-east-1', inferenceImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/judge-serving:1.0' };
+
+test('registry.sagemaker: each promoted judge, and only it, is registered after its decision is recorded', async () => {
+  const runId = 'sagemaker-registry';
+  const it1Model = modelOf(prefixOf(runId), 1);
+  const agreement = (uri: string) => (uri === SEED ? 0.5 : uri === it1Model ? 0.7 : 0.3);
+  const cfg = config({ maxDrop: 0.05 }, { registry: { enabled: true, startFrom: 'champion', sagemaker: SAGEMAKER_REGISTRY } });
+  await withRun(runId, cfg, { agreement }, async (handle, record) => {
+    await handle.result();
+    // Iteration 0 (the first champion) and 1 are promoted; iteration 2 is rejected and not registered.
+    assert.deepEqual(record.modelPackages, [`s3://stub/registry/${runId}/0.json`, `s3://stub/registry/${runId}/1.json`]);
+    const order = record.calls.map((c) => c.activity).filter((a) => a === 'recordDecision' || a === 'registerModelPackage');
+    assert.deepEqual(order, ['recordDecision', 'registerModelPackage', 'recordDecision', 'registerModelPackage', 'recordDecision']);
+  });
+});
+
+test('without registry.sagemaker nothing is registered in SageMaker', async () => {
+  await withRun('no-sagemaker-registry', config({}), {}, async (handle, record) => {
+    await handle.result();
+    assert.ok(record.registry.length > 0, 'the S3 registry still records every decision');
+    assert.deepEqual(record.modelPackages, []);
+  });
+});
