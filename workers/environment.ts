@@ -43,8 +43,11 @@ export const TEMPORAL_WORKER_ENV = [
   'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
 ] as const;
 
-/** Standard variables of other tools that Judgeloop reads: the MLflow server of configs that track without naming one. */
-export const TOOL_WORKER_ENV = ['MLFLOW_TRACKING_URI'] as const;
+/**
+ * Standard variables of other tools that Judgeloop reads: the MLflow server of configs that track without naming
+ * one, and the sagemaker-mlflow plugin's endpoint override for a managed MLflow (a VPC endpoint).
+ */
+export const TOOL_WORKER_ENV = ['MLFLOW_TRACKING_URI', 'SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT'] as const;
 
 /**
  * Families read by libraries as they document them: gRPC headers (TEMPORAL_GRPC_META_<NAME>), the AWS SDK's

@@ -126,7 +126,8 @@ export async function trainingTrackingEnvironment(
     const experimentId = await client.ensureExperiment(experimentName(config));
     const { child } = await ensureIterationRecord(client, experimentId, runFactsOf(file, at.runPrefixUri), at.iteration, Date.now());
     return {
-      MLFLOW_TRACKING_URI: client.baseUrl,
+      // A managed MLflow's ARN as it is: the job's sagemaker-mlflow plugin (the training image) signs for it.
+      MLFLOW_TRACKING_URI: client.uri,
       MLFLOW_RUN_ID: child.info.runId,
       JUDGELOOP_TRACKING_RUN_NAME: iterationRunName(at.iteration),
       // One try per request: a tracker that goes away must not hold the training up (the callback then stops).

@@ -4,6 +4,43 @@
  * caller decides what an unreachable tracker means (for a run: a warning, never a failure).
  */
 import type { Metric, Param, Tags } from '../../core/tracking/records';
+import { payloadHash, signRequest, type AwsCredentials } from './sigv4';
+
+/**
+ * SageMaker's managed MLflow, named by its ARN as the `sagemaker-mlflow` plugin takes it: requests go to the
+ * region's `experiments.sagemaker.aws` endpoint with the ARN in a header, signed with SigV4 (service
+ * `sagemaker-mlflow` for a tracking server, `sagemaker` for an MLflow app).
+ */
+export interface ManagedMlflow {
+  arn: string;
+  region: string;
+  service: 'sagemaker-mlflow' | 'sagemaker';
+  header: 'x-mlflow-sm-tracking-server-arn' | 'x-sm-mlflow-app-arn';
+  endpoint: string;
+}
+
+const MANAGED_ARN = /^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):\d{12}:(mlflow-tracking-server|mlflow-app)\/[A-Za-z0-9-]+$/;
+
+/** The managed MLflow an ARN names, or null for a tracking URI that is not one. */
+export function managedMlflowOf(trackingUri: string, customEndpoint?: string): ManagedMlflow | null {
+  const m = MANAGED_ARN.exec(trackingUri);
+  if (!m) return null;
+  const server = m[2] === 'mlflow-tracking-server';
+  return {
+    arn: trackingUri,
+    region: m[1],
+    service: server ? 'sagemaker-mlflow' : 'sagemaker',
+    header: server ? 'x-mlflow-sm-tracking-server-arn' : 'x-sm-mlflow-app-arn',
+    // The plugin's own override (SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT), e.g. a VPC endpoint.
+    endpoint: (customEndpoint || `https://${m[1]}.experiments.sagemaker.aws`).replace(/\/+$/, ''),
+  };
+}
+
+export interface MlflowClientOptions {
+  /** AWS credentials for a managed MLflow (the SDK's default chain: role, profile or variables). */
+  credentials?: () => Promise<AwsCredentials>;
+  customEndpoint?: string;
+}
 
 export class TrackerError extends Error {
   constructor(
@@ -72,30 +109,70 @@ export function quoted(value: string): string {
 
 export class MlflowClient {
   readonly baseUrl: string;
+  /** Set when the tracking URI is a SageMaker managed MLflow's ARN. */
+  readonly managed: ManagedMlflow | null;
 
   constructor(
-    trackingUri: string,
+    readonly trackingUri: string,
     private readonly timeoutMs = 10_000,
+    private readonly options: MlflowClientOptions = {},
   ) {
-    this.baseUrl = trackingUri.replace(/\/+$/, '');
+    this.managed = managedMlflowOf(trackingUri, options.customEndpoint);
+    this.baseUrl = this.managed?.endpoint ?? trackingUri.replace(/\/+$/, '');
   }
 
-  /** The run's page in the MLflow UI. */
+  /** The tracking URI as users and MLflow's own clients give it: the server's URL, or the managed MLflow's ARN. */
+  get uri(): string {
+    return this.managed ? this.trackingUri : this.baseUrl;
+  }
+
+  /** The request's headers: JSON for a POST, and for a managed MLflow its ARN header and the SigV4 signature. */
+  private async headersFor(method: string, url: string, body: string): Promise<Record<string, string>> {
+    const headers: Record<string, string> = method === 'POST' ? { 'content-type': 'application/json' } : {};
+    const managed = this.managed;
+    if (!managed) return headers;
+    if (!this.options.credentials) throw new TrackerError(`${this.trackingUri} is a SageMaker managed MLflow: its requests need AWS credentials`, 'NO_CREDENTIALS');
+    let credentials: AwsCredentials;
+    try {
+      credentials = await this.options.credentials();
+    } catch (err) {
+      throw new TrackerError(`no AWS credentials to sign the requests to ${managed.arn}: ${(err as Error).message}`, 'NO_CREDENTIALS');
+    }
+    const unsigned = { ...headers, [managed.header]: managed.arn, 'x-amz-content-sha256': payloadHash(body) };
+    return signRequest({ method, url, headers: unsigned, body }, managed.region, managed.service, credentials);
+  }
+
+  /**
+   * The run's page in the MLflow UI. A managed MLflow's UI opens through a presigned URL, so for it this says
+   * which run it is and how to open the UI.
+   */
   runUrl(experimentId: string, runId: string): string {
-    return `${this.baseUrl}/#/experiments/${experimentId}/runs/${runId}`;
+    const page = `#/experiments/${experimentId}/runs/${runId}`;
+    const managed = this.managed;
+    if (!managed) return `${this.baseUrl}/${page}`;
+    const name = managed.arn.slice(managed.arn.lastIndexOf('/') + 1);
+    const opener =
+      managed.service === 'sagemaker-mlflow'
+        ? `aws sagemaker create-presigned-mlflow-tracking-server-url --tracking-server-name ${name} --region ${managed.region}`
+        : `the SageMaker console`;
+    return `${managed.arn} ${page} (open the UI with: ${opener})`;
   }
 
   private async call<T>(method: 'GET' | 'POST', endpoint: string, body?: Record<string, unknown>): Promise<T> {
-    const url = `${this.baseUrl}/api/2.0/mlflow/${endpoint}`;
+    const base = `${this.baseUrl}/api/2.0/mlflow/${endpoint}`;
+    // Spaces as %20, not URLSearchParams' `+`: what SigV4's canonical query encodes them as.
+    const url = method === 'GET' && body ? `${base}?${new URLSearchParams(body as Record<string, string>).toString().replace(/\+/g, '%20')}` : base;
+    const payload = method === 'POST' ? JSON.stringify(body ?? {}) : '';
     let response: Response;
     try {
-      response = await fetch(method === 'GET' && body ? `${url}?${new URLSearchParams(body as Record<string, string>)}` : url, {
+      response = await fetch(url, {
         method,
-        headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
-        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+        headers: await this.headersFor(method, url, payload),
+        ...(method === 'POST' ? { body: payload } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
+      if (err instanceof TrackerError) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : (cause?.code ?? cause?.message ?? (err as Error).message);
       throw new TrackerError(`the MLflow tracking server at ${this.baseUrl} cannot be reached (${why})`, 'UNREACHABLE');

@@ -22,7 +22,8 @@ import {
   type RunFacts,
 } from '../../core/tracking/records';
 import type { ObjectStore } from '../storage/object-store';
-import { MlflowClient, TrackerError, quoted, type MlflowRun, type RunStatus } from './mlflow-client';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { MlflowClient, TrackerError, managedMlflowOf, quoted, type MlflowRun, type RunStatus } from './mlflow-client';
 
 /** What a run's sends reached, kept at `<run prefix>/tracking/mlflow.json`. */
 export interface TrackingStatus {
@@ -74,7 +75,13 @@ export const NO_TRACKING_URI = 'no tracking server: set tracking.mlflow.tracking
 
 export function clientFor(config: Pick<RunConfig, 'tracking'>, env: NodeJS.ProcessEnv = process.env): MlflowClient | null {
   const uri = trackingUriOf(config, env);
-  return uri ? new MlflowClient(uri, (config.tracking?.mlflow?.requestTimeoutSeconds ?? 10) * 1000) : null;
+  if (!uri) return null;
+  const timeoutMs = (config.tracking?.mlflow?.requestTimeoutSeconds ?? 10) * 1000;
+  const managed = managedMlflowOf(uri);
+  if (!managed) return new MlflowClient(uri, timeoutMs);
+  // A managed MLflow signs with the worker's AWS credentials, from the SDK's default chain (role, profile, variables).
+  const sdk = new SageMakerClient({ region: managed.region });
+  return new MlflowClient(uri, timeoutMs, { credentials: () => sdk.config.credentials(), customEndpoint: env.SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT });
 }
 
 const runFilter = (runId: string) => `tags.\`${TAG.runId}\` = ${quoted(runId)} and tags.\`${TAG.kind}\` = 'run'`;
@@ -131,7 +138,7 @@ export async function sendRunRecords(input: SendRecordsInput): Promise<TrackingS
   const client = clientFor(settings, input.env);
   const status: TrackingStatus = {
     tracker: 'mlflow',
-    trackingUri: client?.baseUrl ?? null,
+    trackingUri: client?.uri ?? null,
     experiment: experimentName({ judge: file.config.judge, tracking: settings.tracking }),
     tracked: [],
     untracked: [],

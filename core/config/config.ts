@@ -744,10 +744,14 @@ export const MlflowTrackingConfig = z
   .object({
     trackingUri: z
       .string()
-      .url('an http(s) URL of an MLflow tracking server such as http://127.0.0.1:5000')
-      .refine((u) => /^https?:\/\//.test(u), 'an http(s) URL of an MLflow tracking server such as http://127.0.0.1:5000')
+      .refine(
+        (u) => /^https?:\/\/[^\s/]+/.test(u) || /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(mlflow-tracking-server|mlflow-app)\/[A-Za-z0-9-]+$/.test(u),
+        'an http(s) URL of an MLflow tracking server (http://127.0.0.1:5000), or the ARN of a SageMaker managed MLflow (arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)',
+      )
       .optional()
-      .describe("The MLflow tracking server; unset: the worker's `MLFLOW_TRACKING_URI` (the local stack sets it)."),
+      .describe(
+        "The MLflow tracking server: its URL, or a SageMaker managed MLflow's ARN (requests signed with the worker's AWS credentials); unset: the worker's `MLFLOW_TRACKING_URI` (the local stack sets it).",
+      ),
     experiment: z
       .string()
       .trim()

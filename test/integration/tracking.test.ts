@@ -2,9 +2,12 @@
  * A tracker that is down never fails a run (docs/tracking.md): a tiny run on the real services and jobs whose
  * config points at an MLflow server that does not answer completes, records what it could not send, and its
  * report says so with the command that sends it; that command, once a real MLflow server answers, sends it.
- * (The tracked path, read back through MLflow's REST API, is in e2e.test.ts.)
+ * (The tracked path, read back through MLflow's REST API, is in e2e.test.ts.) And the signature of the requests
+ * to SageMaker's managed MLflow, against botocore's.
  */
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { selfRationalizationRun } from '../../workflows';
 import { joinUri } from '../../core/run/artifacts';
@@ -13,6 +16,9 @@ import { TINY_DATA, createTestWorker, storeFor, summaryOf, testConfig, useTestSt
 import { freePort } from '../support/services';
 import { experimentRuns, metricHistory, startTestMlflow, tagOf } from '../support/mlflow';
 import { main } from '../../cli/judgeloop';
+import { payloadHash, signRequest, type RequestToSign } from '../../activities/tracking/sigv4';
+import { mlflowVenv } from '../../stack/stack';
+import { PROJECT_ROOT } from '../../stack/worker';
 
 const stack = useTestStack();
 
@@ -67,5 +73,36 @@ test('with the tracker down the run completes, records what was not sent, says s
   } finally {
     await mlflow.stop();
     store.client.destroy();
+  }
+});
+
+/** botocore's SigV4 (what the sagemaker-mlflow plugin signs with), run in the MLflow server's venv at a fixed time. */
+const BOTOCORE_SIGN = `
+import datetime, json, sys
+from unittest import mock
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+q = json.load(sys.stdin)
+r = AWSRequest(method=q["method"], url=q["url"], data=q["body"].encode(), headers=q["headers"])
+with mock.patch("botocore.auth.get_current_datetime", return_value=datetime.datetime(2026, 12, 3, 8, 0, 0)):
+    SigV4Auth(Credentials(q["ak"], q["sk"], q["token"]), q["service"], q["region"]).add_auth(r)
+print(r.headers["Authorization"])
+`;
+
+test("the worker signs a managed MLflow's requests as botocore (the sagemaker-mlflow plugin's signer) does", () => {
+  const python = path.join(mlflowVenv(PROJECT_ROOT), 'bin', 'python');
+  const arn = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/judges';
+  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session/token+=' };
+  const body = JSON.stringify({ experiment_ids: ['1'], filter: "tags.`judgeloop.run_id` = 'run 1'" });
+  const requests: RequestToSign[] = [
+    { method: 'POST', url: 'https://us-east-1.experiments.sagemaker.aws/api/2.0/mlflow/runs/search', headers: { 'content-type': 'application/json', 'x-mlflow-sm-tracking-server-arn': arn, 'x-amz-content-sha256': payloadHash(body) }, body },
+    { method: 'GET', url: 'https://us-east-1.experiments.sagemaker.aws/api/2.0/mlflow/experiments/get-by-name?experiment_name=judgeloop%2Ftiny%20judge', headers: { 'x-mlflow-sm-tracking-server-arn': arn, 'x-amz-content-sha256': payloadHash('') }, body: '' },
+  ];
+  for (const req of requests) {
+    const ours = signRequest(req, 'us-east-1', 'sagemaker-mlflow', credentials, new Date('2026-12-03T08:00:00Z')).authorization;
+    const input = JSON.stringify({ ...req, ak: credentials.accessKeyId, sk: credentials.secretAccessKey, token: credentials.sessionToken, service: 'sagemaker-mlflow', region: 'us-east-1' });
+    const theirs = execFileSync(python, ['-c', BOTOCORE_SIGN], { input }).toString().trim();
+    assert.equal(ours, theirs, req.method);
   }
 });
