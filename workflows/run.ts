@@ -195,7 +195,7 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
   // Experiment tracking: never fails the run. A tracker that cannot be reached is a warning here, a line in
   // the run report, and `judgeloop track <run id>` sends the records later (activities/steps/track.ts).
   const tracked = summariesInS3 && config.tracking?.mlflow !== undefined && patched(TRACKING_PATCH);
-  const track = async (through: number, ended?: { status: 'FINISHED'; at: string }) => {
+  const track = async (through: number, ended?: { status: 'FINISHED' | 'FAILED'; at: string }) => {
     if (!tracked) return;
     const { trackRun } = proxyActivities<Activities>(dataActivityOptions(config));
     try {
@@ -215,87 +215,96 @@ async function run(rawConfig: unknown): Promise<RunOutcome> {
     }
   };
 
-  const iterations: IterationSummary[] = [];
-  let modelUri = startModelUri;
-  for (let iteration = 0; iteration <= config.loop.iterations; iteration++) {
-    const childId = iterationWorkflowId(runId, iteration);
-    progress.iteration = iteration;
-    progress.step = iteration === 0 ? 'evaluate' : 'sample';
-    if (iteration > 0) markRun({ iteration });
-    progress.childWorkflowId = childId;
-    const summary = await executeChild(iterationWorkflow, {
-      workflowId: childId,
-      args: [
-        {
-          config,
-          runId,
-          runPrefixUri: prepared.runPrefixUri,
-          iteration,
-          modelUri,
-          trainUri: prepared.train.uri,
-          evalSuites: prepared.evalSuites,
-        },
-      ],
-      parentClosePolicy: ParentClosePolicy.TERMINATE,
-    });
-    if (!gated || !desk) {
-      iterations.push(summary);
+  // The last iteration whose summary is recorded (what a failed run's last send covers).
+  let iterationsDone = -1;
+  try {
+    const iterations: IterationSummary[] = [];
+    let modelUri = startModelUri;
+    for (let iteration = 0; iteration <= config.loop.iterations; iteration++) {
+      const childId = iterationWorkflowId(runId, iteration);
+      progress.iteration = iteration;
+      progress.step = iteration === 0 ? 'evaluate' : 'sample';
+      if (iteration > 0) markRun({ iteration });
+      progress.childWorkflowId = childId;
+      const summary = await executeChild(iterationWorkflow, {
+        workflowId: childId,
+        args: [
+          {
+            config,
+            runId,
+            runPrefixUri: prepared.runPrefixUri,
+            iteration,
+            modelUri,
+            trainUri: prepared.train.uri,
+            evalSuites: prepared.evalSuites,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+      });
+      if (!gated || !desk) {
+        iterations.push(summary);
+        progress.completed = iterations;
+        modelUri = summary.modelUri;
+        continue;
+      }
+      const it: IterationSummary = { ...summary, startModelUri: modelUri };
+      if (iteration === 0) {
+        champion = { ...champion, eval: it.eval };
+        // A judge name without a champion gets one: the judge this run started from, as evaluated here.
+        if (!found) await record(it, null, { promote: true, reasons: ['first champion: the seed judge'], decidedBy: 'gate' }, null);
+      } else {
+        const decision = await decideIteration(config, champion, it, desk);
+        it.gate = decision;
+        await record(it, champion, decision, champion.ref.modelUri);
+        if (decision.promote) champion = { ref: { modelUri: it.modelUri, runId, iteration }, eval: it.eval, seedModelUri: champion.seedModelUri };
+        desk.resolve({ iteration, promoted: decision.promote, decidedBy: decision.decidedBy, reasons: decision.reasons, champion: champion.ref });
+      }
+      if (summariesInS3) await recordIterationSummary({ config: sectionsFor(config, 'storage'), runPrefixUri: prepared.runPrefixUri, summary: it });
+      iterationsDone = iteration;
+      await track(iteration);
+      iterations.push(it);
       progress.completed = iterations;
-      modelUri = summary.modelUri;
-      continue;
+      // The next iteration starts from the champion: a rejected judge is not trained further.
+      modelUri = champion.ref.modelUri;
     }
-    const it: IterationSummary = { ...summary, startModelUri: modelUri };
-    if (iteration === 0) {
-      champion = { ...champion, eval: it.eval };
-      // A judge name without a champion gets one: the judge this run started from, as evaluated here.
-      if (!found) await record(it, null, { promote: true, reasons: ['first champion: the seed judge'], decidedBy: 'gate' }, null);
-    } else {
-      const decision = await decideIteration(config, champion, it, desk);
-      it.gate = decision;
-      await record(it, champion, decision, champion.ref.modelUri);
-      if (decision.promote) champion = { ref: { modelUri: it.modelUri, runId, iteration }, eval: it.eval, seedModelUri: champion.seedModelUri };
-      desk.resolve({ iteration, promoted: decision.promote, decidedBy: decision.decidedBy, reasons: decision.reasons, champion: champion.ref });
-    }
-    if (summariesInS3) await recordIterationSummary({ config: sectionsFor(config, 'storage'), runPrefixUri: prepared.runPrefixUri, summary: it });
-    await track(iteration);
-    iterations.push(it);
-    progress.completed = iterations;
-    // The next iteration starts from the champion: a rejected judge is not trained further.
-    modelUri = champion.ref.modelUri;
-  }
-  progress.step = 'done';
-  progress.childWorkflowId = null;
+    progress.step = 'done';
+    progress.childWorkflowId = null;
 
-  const summary: RunSummary = {
-    runId,
-    runName: config.name,
-    judgeName: config.judge.name,
-    configHash: prepared.configHash,
-    runPrefixUri: prepared.runPrefixUri,
-    datasets: [prepared.train, ...prepared.evalSuites].map(({ kind: _kind, ...d }) => d),
-    iterations,
-    finalModelUri: modelUri,
-    ...(gated ? { champion: champion.ref, startedFrom } : {}),
-    ...(iterations.some((i) => i.usage) ? { usage: combineUsage(iterations.map((i) => i.usage)) } : {}),
-    ...(scheduledFor ? { scheduledFor: scheduledFor.toISOString() } : {}),
-    ...(warmStart ? { warmStart } : {}),
-  };
+    const summary: RunSummary = {
+      runId,
+      runName: config.name,
+      judgeName: config.judge.name,
+      configHash: prepared.configHash,
+      runPrefixUri: prepared.runPrefixUri,
+      datasets: [prepared.train, ...prepared.evalSuites].map(({ kind: _kind, ...d }) => d),
+      iterations,
+      finalModelUri: modelUri,
+      ...(gated ? { champion: champion.ref, startedFrom } : {}),
+      ...(iterations.some((i) => i.usage) ? { usage: combineUsage(iterations.map((i) => i.usage)) } : {}),
+      ...(scheduledFor ? { scheduledFor: scheduledFor.toISOString() } : {}),
+      ...(warmStart ? { warmStart } : {}),
+    };
 
-  // The run report (report/report.html and report/summary.json under the run's prefix; activities/steps/report.ts),
-  // dated by the workflow's own clock. A report that cannot be written does not fail a run whose work is
-  // done: `judgeloop report` renders it from the summary instead.
-  const result = summariesInS3 ? runResultOf(summary, (iteration) => iterationSummaryUri(prepared.runPrefixUri, iteration)) : undefined;
-  await track(config.loop.iterations, { status: 'FINISHED', at: new Date().toISOString() });
-  if (patched(RUN_REPORT_PATCH)) {
-    const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
-    const times = { startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() };
-    try {
-      await writeRunReport({ config: sectionsFor(config, 'storage'), ...(result ? { result } : { summary }), ...times });
-    } catch (err) {
-      // A cancelled run ends cancelled, even when only its report was left to write.
-      if (isCancellation(err) && patched(REPORT_CANCELLATION_PATCH)) throw err;
-      log.warn('the run report could not be written; `judgeloop report` renders it from the summary', { error: String(err) });
+    // The run report (report/report.html and report/summary.json under the run's prefix; activities/steps/report.ts),
+    // dated by the workflow's own clock. A report that cannot be written does not fail a run whose work is
+    // done: `judgeloop report` renders it from the summary instead.
+    const result = summariesInS3 ? runResultOf(summary, (iteration) => iterationSummaryUri(prepared.runPrefixUri, iteration)) : undefined;
+    await track(config.loop.iterations, { status: 'FINISHED', at: new Date().toISOString() });
+    if (patched(RUN_REPORT_PATCH)) {
+      const { writeRunReport } = proxyActivities<Activities>(dataActivityOptions(config));
+      const times = { startedAt: workflowInfo().startTime.toISOString(), finishedAt: new Date().toISOString() };
+      try {
+        await writeRunReport({ config: sectionsFor(config, 'storage'), ...(result ? { result } : { summary }), ...times });
+      } catch (err) {
+        // A cancelled run ends cancelled, even when only its report was left to write.
+        if (isCancellation(err) && patched(REPORT_CANCELLATION_PATCH)) throw err;
+        log.warn('the run report could not be written; `judgeloop report` renders it from the summary', { error: String(err) });
+      }
     }
+    return result ?? summary;
+  } catch (err) {
+    // A run that fails ends its MLflow run FAILED (a cancelled one can run nothing more: `judgeloop track` marks it).
+    if (!isCancellation(err)) await track(Math.max(0, iterationsDone), { status: 'FAILED', at: new Date().toISOString() });
+    throw err;
   }
-  return result ?? summary;
 }

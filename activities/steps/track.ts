@@ -17,7 +17,7 @@ export interface TrackRunInput {
   startedAt: string;
   /** Send iterations 0..through. */
   through: number;
-  /** The run has ended: its MLflow run is marked so, at this time (ISO 8601, from the workflow). */
+  /** The run has ended (FINISHED, or FAILED): its MLflow run is marked so, at this time (ISO 8601, from the workflow). */
   ended?: { status: Exclude<RunStatus, 'RUNNING'>; at: string };
 }
 

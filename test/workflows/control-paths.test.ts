@@ -334,3 +334,20 @@ test('a config without tracking sends nothing to a tracker', async () => {
     assert.equal(called(record, 'writeRunReport'), 1);
   });
 });
+
+test('a run that fails still ends its MLflow run, FAILED, with what it recorded; a cancelled one sends nothing more', async () => {
+  await withRun('tracked-fails', config(), { pairs: () => 0 }, async (handle, record) => {
+    const cause = await rootCause(handle.result());
+    assert.ok(cause instanceof ApplicationFailure && cause.type === 'NoPairs');
+    assert.deepEqual(record.trackSends, [
+      { through: 0, ended: null },
+      { through: 0, ended: 'FAILED' },
+    ]);
+  });
+  await withRun('tracked-cancelled', config(), { hold: { activity: 'trainJudge', iteration: 1 } }, async (handle, record) => {
+    await record.held;
+    await handle.cancel();
+    assert.ok((await rootCause(handle.result())) instanceof CancelledFailure);
+    assert.deepEqual(record.trackSends, [{ through: 0, ended: null }]);
+  });
+});
