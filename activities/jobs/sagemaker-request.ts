@@ -11,6 +11,7 @@
  * `<outputUri>/<sagemaker job name>/output/model/` (not `<outputUri>/model/` as with the local runner):
  * steps must read `JobResult.modelUri` / `outputDataUri`, never rebuild the path.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   CreateTrainingJobCommandInput,
   DescribeTrainingJobCommandOutput,
@@ -296,7 +297,10 @@ interface ApiErrorLike {
 }
 
 /** How an API call's error (not a job's failure) is handled. */
-export function classifyApiError(err: unknown): FailureClass {
+/** What the worker's role needs for the training jobs: the permission error's hint unless the caller names its own. */
+const TRAINING_JOB_PERMISSIONS = "Check the worker's AWS credentials and its IAM policy (sagemaker:*TrainingJob, iam:PassRole on backend.roleArn).";
+
+export function classifyApiError(err: unknown, permissionHint: string = TRAINING_JOB_PERMISSIONS): FailureClass {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ApiErrorLike;
   const name = e.name ?? 'Error';
   const message = `${name}: ${e.message ?? String(err)}`;
@@ -305,7 +309,7 @@ export function classifyApiError(err: unknown): FailureClass {
     return { retryable: true, kind: 'throttling', message };
   }
   if (/AccessDenied|Unauthorized|ExpiredToken|InvalidClientTokenId|UnrecognizedClient/.test(name) || status === 403) {
-    return { retryable: false, kind: 'permission', message: `${message}. Check the worker's AWS credentials and its IAM policy (sagemaker:*TrainingJob, iam:PassRole on backend.roleArn).` };
+    return { retryable: false, kind: 'permission', message: `${message}. ${permissionHint}` };
   }
   if (name === 'ResourceLimitExceeded') {
     return { retryable: true, kind: 'capacity', message: `${message}. Check the account's SageMaker service quota for this instance type.` };
@@ -319,11 +323,29 @@ export function classifyApiError(err: unknown): FailureClass {
   return { retryable: true, kind: 'unknown', message };
 }
 
-/** DescribeTrainingJob's answer for a name that does not exist (the SDK's ResourceNotFound, or AWS's ValidationException). */
+/**
+ * A Describe call's answer for a name that does not exist (the SDK's ResourceNotFound, or AWS's
+ * ValidationException): a training job, a model package group.
+ */
 export function isNotFound(err: unknown): boolean {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ApiErrorLike;
-  // AWS says "Requested resource not found."; moto (the tests' local server) "Could not find training job …".
-  return e.name === 'ResourceNotFound' || (e.name === 'ValidationException' && /not found|could not find/i.test(e.message ?? ''));
+  // AWS says "Requested resource not found."; moto (the tests' local server) "Could not find training job …"
+  // and "ModelPackageGroup … does not exist.".
+  return e.name === 'ResourceNotFound' || (e.name === 'ValidationException' && /not found|could not find|does not exist/i.test(e.message ?? ''));
+}
+
+/**
+ * A SageMaker API error as the activity's failure: `<typePrefix><Kind>`, retryable as classifyApiError says,
+ * with what was being done and, for a permission error, what the role needs.
+ */
+export function apiFailure(err: unknown, what: string, opts: { typePrefix?: string; permissionHint?: string } = {}): ApplicationFailure {
+  const c = classifyApiError(err, opts.permissionHint);
+  return ApplicationFailure.create({
+    type: `${opts.typePrefix ?? 'SageMakerApi'}${c.kind[0].toUpperCase()}${c.kind.slice(1)}`,
+    message: `${what}: ${c.message}`,
+    nonRetryable: !c.retryable,
+    cause: err instanceof Error ? err : undefined,
+  });
 }
 
 /**

@@ -25,6 +25,7 @@ import { joinUri } from '../../core/run/artifacts';
 import type { SageMakerBackend } from '../../core/config/config';
 import type { ObjectStore } from '../storage/object-store';
 import {
+  apiFailure,
   classifyApiError,
   attemptUsage,
   classifyFailure,
@@ -443,16 +444,6 @@ function jobFailure(spec: JobSpec, name: string, failure: FailureClass): Applica
     message: `job ${spec.jobName} (${spec.entryPoint}): ${failure.message}`,
     nonRetryable: !failure.retryable,
     details: [{ jobName: spec.jobName, sagemakerJobName: name, kind: failure.kind, logGroup: '/aws/sagemaker/TrainingJobs' }],
-  });
-}
-
-function apiFailure(err: unknown, what: string): ApplicationFailure {
-  const c = classifyApiError(err);
-  return ApplicationFailure.create({
-    type: `SageMakerApi${c.kind[0].toUpperCase()}${c.kind.slice(1)}`,
-    message: `${what}: ${c.message}`,
-    nonRetryable: !c.retryable,
-    cause: err instanceof Error ? err : undefined,
   });
 }
 

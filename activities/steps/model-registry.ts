@@ -21,7 +21,7 @@ import type { RegistryEntry } from '../../core/promotion/registry';
 import type { SageMakerModelRegistryConfig } from '../../core/promotion/gate-config';
 import { isPackageOf, modelPackageGroupName, modelPackageRequest } from '../../core/promotion/model-registry';
 import type { RunConfig } from '../../core/config/config';
-import { classifyApiError } from '../jobs/sagemaker-request';
+import { apiFailure, isNotFound } from '../jobs/sagemaker-request';
 import { badInput, storageSettings, type ActivityDeps } from '../context';
 
 export interface RegisterModelPackageInput {
@@ -47,18 +47,11 @@ export const ADOPT_LOOKBACK = 20;
 
 type Api = Pick<SageMakerClient, 'send'>;
 
+const REGISTRY_PERMISSIONS =
+  "The worker's role needs sagemaker:DescribeModelPackageGroup, CreateModelPackageGroup, ListModelPackages, DescribeModelPackage and CreateModelPackage (docs/aws/worker-policy.json).";
+
 function failure(err: unknown, what: string): ApplicationFailure {
-  const c = classifyApiError(err);
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: string; message?: string };
-  const hint =
-    c.kind === 'permission'
-      ? " The worker's role needs sagemaker:DescribeModelPackageGroup, CreateModelPackageGroup, ListModelPackages, DescribeModelPackage and CreateModelPackage (docs/aws/worker-policy.json)."
-      : '';
-  return ApplicationFailure.create({
-    type: `ModelRegistry${c.kind[0].toUpperCase()}${c.kind.slice(1)}`,
-    message: `${what}: ${e.name ?? 'Error'}: ${e.message ?? String(err)}.${hint}`,
-    nonRetryable: !c.retryable,
-  });
+  return apiFailure(err, what, { typePrefix: 'ModelRegistry', permissionHint: REGISTRY_PERMISSIONS });
 }
 
 async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
@@ -75,10 +68,7 @@ export async function ensureModelPackageGroup(api: Api, group: string, judgeName
     await api.send(new DescribeModelPackageGroupCommand({ ModelPackageGroupName: group }));
     return;
   } catch (err) {
-    const e = err as { name?: string; message?: string };
-    if (!(e.name === 'ResourceNotFound' || (e.name === 'ValidationException' && /does not exist|not found/i.test(e.message ?? '')))) {
-      throw failure(err, `describing model package group ${group}`);
-    }
+    if (!isNotFound(err)) throw failure(err, `describing model package group ${group}`);
   }
   try {
     await api.send(
