@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { preRunProblems } from '../../core/config/pre-run-checks';
 import type { RunConfig } from '../../core/config/config';
-import { MANIFEST, datasetPrefix, joinUri, runPrefixUri } from '../../core/run/artifacts';
+import { MANIFEST, datasetPrefix, joinUri, runConfigUri, runPrefixUri } from '../../core/run/artifacts';
 import { adapterJoinNeed, adapterMismatchMessage, detectAdapters, getAdapter, instanceTable, type AdapterOptions } from '../../core/data/adapters';
 import { ContaminationChecker, evalItemsOf, exactKey, type ContaminationMatch } from '../../core/data/contamination';
 import { loneSurrogateReason, offScaleReason, type PointwiseExample } from '../../core/data/records';
@@ -480,7 +480,7 @@ export function createPrepareActivities(deps: ActivityDeps) {
       }
       // The bucket is made beforehand (the local stack creates its own): a worker with a least-privilege
       // policy may neither create buckets nor head them (docs/aws/README.md).
-      await store.putJson(joinUri(runPrefix, 'config.json'), { runId, configHash, config }).catch((err: unknown) => {
+      await store.putJson(runConfigUri(runPrefix), { runId, configHash, config }).catch((err: unknown) => {
         throw (err as { name?: string }).name === 'NoSuchBucket' ? missingBucket(config) : err;
       });
 

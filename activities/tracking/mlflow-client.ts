@@ -158,6 +158,14 @@ export class MlflowClient {
     return `${managed.arn} ${page} (open the UI with: ${opener})`;
   }
 
+  /** A request that got no answer (refused, timed out, no route) as a TrackerError; its own errors pass through. */
+  private unreachable(err: unknown): TrackerError {
+    if (err instanceof TrackerError) return err;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : (cause?.code ?? cause?.message ?? (err as Error).message);
+    return new TrackerError(`the MLflow tracking server at ${this.baseUrl} cannot be reached (${why})`, 'UNREACHABLE');
+  }
+
   private async call<T>(method: 'GET' | 'POST', endpoint: string, body?: Record<string, unknown>): Promise<T> {
     const base = `${this.baseUrl}/api/2.0/mlflow/${endpoint}`;
     // Spaces as %20, not URLSearchParams' `+`: what SigV4's canonical query encodes them as.
@@ -172,10 +180,7 @@ export class MlflowClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      if (err instanceof TrackerError) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : (cause?.code ?? cause?.message ?? (err as Error).message);
-      throw new TrackerError(`the MLflow tracking server at ${this.baseUrl} cannot be reached (${why})`, 'UNREACHABLE');
+      throw this.unreachable(err);
     }
     const text = await response.text();
     if (!response.ok) {
@@ -278,7 +283,7 @@ export class MlflowClient {
     try {
       response = await fetch(url, { method: 'PUT', headers: { 'content-type': contentType }, body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      throw new TrackerError(`the MLflow tracking server at ${this.baseUrl} cannot be reached (${(err as Error).message})`, 'UNREACHABLE');
+      throw this.unreachable(err);
     }
     if (!response.ok) throw new TrackerError(`MLflow artifact upload of ${relativePath} answered ${response.status}: ${(await response.text()).slice(0, 200)}`, `HTTP_${response.status}`);
     return true;

@@ -8,7 +8,7 @@
  * report shows it, and a send that could not reach the tracker lists the iterations it left out.
  */
 import type { RunConfig } from '../../core/config/config';
-import { iterationSummaryUri, joinUri } from '../../core/run/artifacts';
+import { iterationSummaryUri, joinUri, runConfigUri } from '../../core/run/artifacts';
 import type { IterationSummary } from '../../core/run/run-types';
 import {
   MLFLOW_LIMITS,
@@ -56,7 +56,7 @@ export interface RunConfigFile {
 }
 
 export async function readRunConfigFile(store: Pick<ObjectStore, 'getJson'>, runPrefixUri: string): Promise<RunConfigFile> {
-  const uri = joinUri(runPrefixUri, 'config.json');
+  const uri = runConfigUri(runPrefixUri);
   const file = await store.getJson<RunConfigFile>(uri);
   if (!file?.config || !file.runId) throw new Error(`${uri} is missing or is not a run's config: the run never got past its prepare step`);
   return file;
@@ -80,8 +80,19 @@ export function clientFor(config: Pick<RunConfig, 'tracking'>, env: NodeJS.Proce
   const managed = managedMlflowOf(uri);
   if (!managed) return new MlflowClient(uri, timeoutMs);
   // A managed MLflow signs with the worker's AWS credentials, from the SDK's default chain (role, profile, variables).
-  const sdk = new SageMakerClient({ region: managed.region });
+  const sdk = credentialClient(managed.region);
   return new MlflowClient(uri, timeoutMs, { credentials: () => sdk.config.credentials(), customEndpoint: env.SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT });
+}
+
+/** One SDK client per region, for its credential chain: resolved once and refreshed by the SDK, not per send. */
+const credentialClients = new Map<string, SageMakerClient>();
+function credentialClient(region: string): SageMakerClient {
+  let client = credentialClients.get(region);
+  if (!client) {
+    client = new SageMakerClient({ region });
+    credentialClients.set(region, client);
+  }
+  return client;
 }
 
 const runFilter = (runId: string) => `tags.\`${TAG.runId}\` = ${quoted(runId)} and tags.\`${TAG.kind}\` = 'run'`;
@@ -94,6 +105,12 @@ export async function ensureRunRecord(client: MlflowClient, experimentId: string
   return found ?? client.createRun(experimentId, startTime, runTags(facts));
 }
 
+/** Iteration K's child run under the run's own `parent`, found by its tags or created. */
+async function ensureChildRecord(client: MlflowClient, experimentId: string, facts: RunFacts, parent: MlflowRun, iteration: number, startTime: number): Promise<MlflowRun> {
+  const [found] = await client.searchRuns(experimentId, iterationFilter(facts.runId, iteration));
+  return found ?? client.createRun(experimentId, startTime, { ...iterationTags(facts, iteration), 'mlflow.parentRunId': parent.info.runId });
+}
+
 /** Iteration K's child run, found by its tags or created under the run's own (created too when missing). */
 export async function ensureIterationRecord(
   client: MlflowClient,
@@ -103,9 +120,7 @@ export async function ensureIterationRecord(
   startTime: number,
 ): Promise<{ parent: MlflowRun; child: MlflowRun }> {
   const parent = await ensureRunRecord(client, experimentId, facts, startTime);
-  const [found] = await client.searchRuns(experimentId, iterationFilter(facts.runId, iteration));
-  const child = found ?? (await client.createRun(experimentId, startTime, { ...iterationTags(facts, iteration), 'mlflow.parentRunId': parent.info.runId }));
-  return { parent, child };
+  return { parent, child: await ensureChildRecord(client, experimentId, facts, parent, iteration, startTime) };
 }
 
 export interface SendRecordsInput {
@@ -182,7 +197,8 @@ async function send(
   await client.logBatch(parent.info.runId, { tags: runTags(facts) });
 
   for (const summary of summaries) {
-    const { child } = await ensureIterationRecord(client, experimentId, facts, summary.iteration, input.startedAt);
+    // The parent is known here: one search per iteration, not two.
+    const child = await ensureChildRecord(client, experimentId, facts, parent, summary.iteration, input.startedAt);
     const metrics = iterationMetrics(summary).map((m) => ({ ...m, step: summary.iteration, timestamp: input.startedAt }));
     for (const batch of batches(metrics, MLFLOW_LIMITS.metricsPerBatch)) {
       await client.logBatch(child.info.runId, { metrics: batch });

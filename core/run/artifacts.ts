@@ -44,6 +44,11 @@ export function iterationPrefix(runPrefix: string, iteration: number): string {
   return joinUri(runPrefix, `iter-${iteration}`);
 }
 
+/** The run's resolved config with its id and hash (`{runId, configHash, config}`), written by the prepare step. */
+export function runConfigUri(runPrefix: string): string {
+  return joinUri(runPrefix, 'config.json');
+}
+
 /** An iteration's IterationSummary, written as the iteration ends (RunResult.iterationResults[].summaryUri). */
 export function iterationSummaryUri(runPrefix: string, iteration: number): string {
   return joinUri(iterationPrefix(runPrefix, iteration), 'summary.json');
